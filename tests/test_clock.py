@@ -67,4 +67,4 @@ async def test_advance_refuses_negative_steps() -> None:
 def test_naive_start_is_refused() -> None:
     """Only aware datetimes exist inside portwatch."""
     with pytest.raises(ValueError, match="aware"):
-        VirtualClock(datetime(2026, 1, 1))  # noqa: DTZ001
+        VirtualClock(datetime(2026, 1, 1))
