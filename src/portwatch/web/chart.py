@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from html import escape
 from typing import Final
 
 from portwatch.model import DecisionType, Unit
-from portwatch.web.view import ChartData, Pause, in_unit, is_elevated
+from portwatch.web.view import ChartData, Pause, esc, in_unit, is_elevated
 
 __all__ = ["ChartError", "render_svg", "span_c"]
 
@@ -103,9 +102,9 @@ def render_svg(data: ChartData, *, title: str = "Temperature") -> str:
 
     out: list[str] = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'class="chart" role="img" aria-label="{escape(title)}" '
+        f'class="chart" role="img" aria-label="{esc(title)}" '
         f'font-family="sans-serif" font-size="12">',
-        f"<title>{escape(title)}</title>",
+        f"<title>{esc(title)}</title>",
         f'<rect x="{MARGIN_LEFT}" y="{MARGIN_TOP}" width="{plot_w}" height="{plot_h}" '
         f'fill="#ffffff" stroke="{COLOUR_GRID}"/>',
     ]
@@ -114,7 +113,7 @@ def render_svg(data: ChartData, *, title: str = "Temperature") -> str:
         out.append(
             f'<rect class="gap" x="{x0:.1f}" y="{MARGIN_TOP}" width="{max(x1 - x0, 1.0):.1f}" '
             f'height="{plot_h}" fill="{COLOUR_GAP}"><title>no readings '
-            f"{escape(_hm(start, data))} to {escape(_hm(end, data))}</title></rect>"
+            f"{esc(_hm(start, data))} to {esc(_hm(end, data))}</title></rect>"
         )
     out.extend(_pauses(data.pauses, x_of, data))
     out.extend(_time_grid(data, x_of, bottom))
@@ -136,7 +135,7 @@ def render_svg(data: ChartData, *, title: str = "Temperature") -> str:
                 f'<circle class="elevated" cx="{x_of(obs.time):.1f}" cy="{y_of(obs.celsius):.1f}"'
                 f' r="4" fill="{COLOUR_THRESHOLD}" stroke="#ffffff"><title>elevated '
                 f"{in_unit(obs.celsius, data.unit):.1f} °{data.unit.value} at "
-                f"{escape(_hm(obs.time, data))}</title></circle>"
+                f"{esc(_hm(obs.time, data))}</title></circle>"
             )
     for decision in data.decisions:
         if decision.type is DecisionType.READING_INVALID:
@@ -147,7 +146,7 @@ def render_svg(data: ChartData, *, title: str = "Temperature") -> str:
         colour = DECISION_COLOUR[decision.type]
         out.append(
             f'<g class="decision" data-type="{decision.type.value}"><title>'
-            f"{escape(_hm(decision.time, data))}: {escape(decision.summary)}</title>"
+            f"{esc(_hm(decision.time, data))}: {esc(decision.summary)}</title>"
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{MARGIN_TOP}" y2="{bottom}" '
             f'stroke="{colour}" stroke-width="1"/>'
             f'<path d="M{x - 5:.1f},{MARGIN_TOP - 8} h10 l-5,8 z" fill="{colour}"/>'
@@ -226,9 +225,9 @@ def _pauses(pauses: Sequence[Pause], x_of: _XOf, data: ChartData) -> list[str]:
         out.append(
             f'<g class="pause"><rect x="{x0:.1f}" y="{MARGIN_TOP}" width="{max(x1 - x0, 1.0):.1f}"'
             f' height="{HEIGHT - MARGIN_TOP - MARGIN_BOTTOM}" fill="{COLOUR_PAUSE}"/>'
-            f'<text x="{x0 + 2:.1f}" y="{MARGIN_TOP + 12}" fill="#2e5e2e">{escape(pause.reason)}'
-            f"</text><title>paused {escape(_hm(pause.start, data))} to "
-            f"{escape(_hm(pause.end, data))}: {escape(pause.reason)}</title></g>"
+            f'<text x="{x0 + 2:.1f}" y="{MARGIN_TOP + 12}" fill="#2e5e2e">{esc(pause.reason)}'
+            f"</text><title>paused {esc(_hm(pause.start, data))} to "
+            f"{esc(_hm(pause.end, data))}: {esc(pause.reason)}</title></g>"
         )
     return out
 
@@ -260,7 +259,7 @@ def _time_grid(data: ChartData, x_of: _XOf, bottom: float) -> list[str]:
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{MARGIN_TOP}" y2="{bottom}" '
             f'stroke="{COLOUR_GRID}" stroke-width="0.5"/>'
             f'<text x="{x:.1f}" y="{bottom + 14}" text-anchor="middle" '
-            f'fill="{COLOUR_TEXT}">{escape(label)}</text>'
+            f'fill="{COLOUR_TEXT}">{esc(label)}</text>'
         )
         tick = (tick.astimezone(data.since.tzinfo) + step).astimezone(zone)
         count += 1

@@ -13,7 +13,6 @@ import base64
 import hashlib
 from collections.abc import Sequence
 from datetime import datetime, timedelta, tzinfo
-from html import escape
 from typing import Final
 
 from portwatch import __version__
@@ -32,6 +31,7 @@ from portwatch.web.view import (
     LogLine,
     StatusData,
     SummaryData,
+    esc,
     fmt_temp,
     fmt_time,
 )
@@ -130,14 +130,14 @@ def _document(
             for path, label in NAV
         )
         nav = f"<nav>{links}</nav>"
-    who = f" · {escape(patient)}" if patient else ""
+    who = f" · {esc(patient)}" if patient else ""
     return (
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f'<meta name="referrer" content="no-referrer">{refresh}'
-        f"<title>{escape(title)} · portwatch</title><style>{PAGE_CSS}</style></head>"
-        f"<body><header><h1>portwatch{who}: {escape(title)}</h1></header>{nav}"
+        f"<title>{esc(title)} · portwatch</title><style>{PAGE_CSS}</style></head>"
+        f"<body><header><h1>portwatch{who}: {esc(title)}</h1></header>{nav}"
         f"<main>{body}</main></body></html>\n"
     )
 
@@ -148,10 +148,10 @@ def now_page(status: StatusData) -> str:
     for label, value in status_lines(status):
         alarm = label == "Fever" and value != "none"
         cls = ' class="alarm"' if alarm else ""
-        rows.append(f"<dt>{escape(label)}</dt><dd{cls}>{escape(value)}</dd>")
+        rows.append(f"<dt>{esc(label)}</dt><dd{cls}>{esc(value)}</dd>")
     body = (
         f'<dl class="status">{"".join(rows)}</dl>'
-        f'<p class="muted">As of {escape(fmt_time(status.now, status.settings.zone))}; '
+        f'<p class="muted">As of {esc(fmt_time(status.now, status.settings.zone))}; '
         f"this page refreshes every minute.</p>"
     )
     return _document("now", body, current="/", patient=status.settings.patient, refresh_s=REFRESH_S)
@@ -161,11 +161,11 @@ def chart_page(
     chart: ChartData, zoom: Sequence[tuple[str, str]], settings: DisplaySettings, heading: str
 ) -> str:
     """The chart of one period, with links to zoom to each day or back to the whole period."""
-    links = "".join(f'<a href="{escape(href)}">{escape(label)}</a>' for label, href in zoom)
+    links = "".join(f'<a href="{esc(href)}">{esc(label)}</a>' for label, href in zoom)
     body = (
-        f"<h2>{escape(heading)}</h2>{render_svg(chart, title=heading)}"
+        f"<h2>{esc(heading)}</h2>{render_svg(chart, title=heading)}"
         '<p class="muted">Shaded grey: no readings. Green: paused on purpose. Dashed red line: '
-        f"the threshold ({escape(fmt_temp(chart.threshold_c, chart.unit))}). Red dots: elevated "
+        f"the threshold ({esc(fmt_temp(chart.threshold_c, chart.unit))}). Red dots: elevated "
         "observations. Triangles: what the fever rule decided.</p>"
         f'<div class="zoom">{links}</div>'
     )
@@ -176,12 +176,12 @@ def log_page(lines: Sequence[LogLine], settings: DisplaySettings, heading: str) 
     """Readings (observations for streams), link events and decisions, newest first."""
     rows = "".join(
         f"<tr{' class=elevated' if line.elevated else ''}>"
-        f'<td class="t">{escape(fmt_time(line.time, settings.zone))}</td>'
-        f"<td>{escape(line.what)}</td><td>{'elevated ' if line.elevated else ''}"
-        f"{escape(line.text)}</td></tr>"
+        f'<td class="t">{esc(fmt_time(line.time, settings.zone))}</td>'
+        f"<td>{esc(line.what)}</td><td>{'elevated ' if line.elevated else ''}"
+        f"{esc(line.text)}</td></tr>"
         for line in reversed(lines)
     )
-    body = f"<h2>{escape(heading)}</h2>" + (
+    body = f"<h2>{esc(heading)}</h2>" + (
         f'<div class="scroll"><table><tr><th>time</th><th>what</th><th></th></tr>{rows}'
         "</table></div>"
         if lines
@@ -194,10 +194,10 @@ def _alerts_table(rows: Sequence[AlertRow], zone: tzinfo) -> str:
     if not rows:
         return "<p>No alerts.</p>"
     body = "".join(
-        f'<tr><td class="t">{escape(fmt_time(row.created_at, zone))}</td>'
-        f"<td>{escape(row.summary or row.kind)}</td>"
+        f'<tr><td class="t">{esc(fmt_time(row.created_at, zone))}</td>'
+        f"<td>{esc(row.summary or row.kind)}</td>"
         f"<td{' class=alarm' if row.status != 'delivered' else ''}>"
-        f"{escape(alert_text(row, zone).split(': ', 1)[1])}</td></tr>"
+        f"{esc(alert_text(row, zone).split(': ', 1)[1])}</td></tr>"
         for row in rows
     )
     return (
@@ -224,14 +224,14 @@ def report_page(
     """The symptom form; `done` or `error` is the outcome of the last submission."""
     boxes = "".join(
         f'<label><input type="checkbox" name="symptom" value="{symptom.value}">'
-        f"{escape(SYMPTOM_LABEL[symptom])}</label>"
+        f"{esc(SYMPTOM_LABEL[symptom])}</label>"
         for symptom in Symptom
     )
     outcome = ""
     if done:
-        outcome = f'<p class="ok" role="status">{escape(done)}</p>'
+        outcome = f'<p class="ok" role="status">{esc(done)}</p>'
     if error:
-        outcome = f'<p class="err" role="alert">{escape(error)}</p>'
+        outcome = f'<p class="err" role="alert">{esc(error)}</p>'
     body = (
         f"{outcome}<p>Tick what you see at the port site. The clinic is alerted at once, "
         "as urgent. If it is an emergency, call the clinic or emergency services.</p>"
@@ -254,7 +254,7 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
     since, until = data.chart.since, data.chart.until
 
     def t(when: datetime | None) -> str:
-        return escape(fmt_time(when, zone)) if when is not None else "-"
+        return esc(fmt_time(when, zone)) if when is not None else "-"
 
     day = settings.day_of_period(data.now)
     period = f"{t(since)} to {t(until)}" + (
@@ -265,9 +265,9 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
         ("Readings logged", f"{data.reading_count:,}"),
         (
             "Thermometer",
-            escape(", ".join(f"{dev} ({site})" for dev, site in data.devices) or "none seen"),
+            esc(", ".join(f"{dev} ({site})" for dev, site in data.devices) or "none seen"),
         ),
-        ("Threshold", escape(fmt_temp(settings.threshold_c, settings.unit))),
+        ("Threshold", esc(fmt_temp(settings.threshold_c, settings.unit))),
         ("Fever episodes", str(len(data.episodes))),
         ("Symptom reports", str(len(data.symptoms))),
         ("Gaps in monitoring", str(len(data.gaps))),
@@ -278,7 +278,7 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
         episodes = "".join(
             f'<tr><td class="t">{t(ep.opened)}</td><td class="t">'
             f"{t(ep.closed) if ep.closed else '<b>still open</b>'}</td>"
-            f"<td>{'<br>'.join(escape(decision_line(d)) for d in ep.decisions)}</td></tr>"
+            f"<td>{'<br>'.join(esc(decision_line(d)) for d in ep.decisions)}</td></tr>"
             for ep in data.episodes
         )
         episodes_html = (
@@ -291,7 +291,7 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
     decisions_html = (
         "<table><tr><th>time</th><th>decision</th></tr>"
         + "".join(
-            f'<tr><td class="t">{t(d.time)}</td><td>{escape(decision_line(d))}</td></tr>'
+            f'<tr><td class="t">{t(d.time)}</td><td>{esc(decision_line(d))}</td></tr>'
             for d in decisions
         )
         + "</table>"
@@ -301,8 +301,8 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
     symptoms_html = (
         "<table><tr><th>time</th><th>symptoms</th><th>note</th></tr>"
         + "".join(
-            f'<tr><td class="t">{t(s.time)}</td><td>{escape(", ".join(s.symptoms))}</td>'
-            f"<td>{escape(s.note)}</td></tr>"
+            f'<tr><td class="t">{t(s.time)}</td><td>{esc(", ".join(s.symptoms))}</td>'
+            f"<td>{esc(s.note)}</td></tr>"
             for s in data.symptoms
         )
         + "</table>"
@@ -313,18 +313,18 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
         "<table><tr><th>from</th><th>to</th><th>length</th></tr>"
         + "".join(
             f'<tr><td class="t">{t(a)}</td><td class="t">{t(b)}</td>'
-            f"<td>{escape(_duration(b - a))}</td></tr>"
+            f"<td>{esc(_duration(b - a))}</td></tr>"
             for a, b in data.gaps
         )
         + "</table>"
         if data.gaps
-        else f"<p>No gap longer than {escape(_duration(settings.min_gap))}.</p>"
+        else f"<p>No gap longer than {esc(_duration(settings.min_gap))}.</p>"
     )
     clinic_alerts = [a for a in data.alerts if a.channel == "clinic"]
     settings_rows = list(settings.rule_settings) + list(data.extra)
     settings_html = (
         "<table>"
-        + "".join(f"<tr><td>{escape(k)}</td><td>{escape(v)}</td></tr>" for k, v in settings_rows)
+        + "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in settings_rows)
         + "</table>"
         if settings_rows
         else "<p>Defaults of fever-rule.md.</p>"
@@ -338,7 +338,7 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
         f"<h2>Alerts to the clinic</h2>{_alerts_table(clinic_alerts, zone)}"
         f"<h2>Gaps in monitoring</h2>{gaps_html}"
         f"<h2>Settings in force</h2>{settings_html}"
-        f'<p class="muted">Prepared {t(data.now)} by portwatch {escape(__version__)}.</p>'
+        f'<p class="muted">Prepared {t(data.now)} by portwatch {esc(__version__)}.</p>'
     )
     return _document(
         "visit summary",

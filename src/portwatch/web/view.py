@@ -6,6 +6,8 @@ happens only when text is produced (:func:`fmt_time`, :func:`fmt_temp`).
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -26,6 +28,16 @@ DEFAULT_PAIR_WINDOW: Final = timedelta(hours=24)
 # store/issue 4 "gaps": a stretch with no reading longer than this is shown as a gap;
 # alerts.md: the stale-data watch speaks after 30 min, so the chart shades the same.
 DEFAULT_MIN_GAP: Final = timedelta(minutes=30)
+
+
+# C0 controls (but tab and newline), DEL, C1 controls, surrogates and non-characters:
+# not allowed in XML 1.0, so not in an SVG; in HTML they are parse errors.
+_UNPRINTABLE: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def esc(text: str) -> str:
+    """Text from the log made safe for HTML and SVG: escaped, unprintable characters dropped."""
+    return html.escape(_UNPRINTABLE.sub("", text))
 
 
 def f_to_c(fahrenheit: float) -> float:
