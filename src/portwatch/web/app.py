@@ -31,6 +31,7 @@ from aiohttp import web
 from portwatch.clock import Clock
 from portwatch.model import Symptom
 from portwatch.web.pages import STYLE_CSP_SOURCE
+from portwatch.web.view import DisplaySettings
 
 __all__ = [
     "COOKIE_NAME",
@@ -145,7 +146,7 @@ def build_app(pages: Pages, settings: WebSettings, clock: Clock) -> web.Applicat
                     content_type="text/html",
                 )
             else:
-                response = web.HTTPSeeOther(location=target)
+                response = web.Response(status=303, headers={"Location": target})
             response.set_cookie(
                 COOKIE_NAME,
                 settings.token,
@@ -261,9 +262,22 @@ def parse_report(names: Sequence[str], note: str) -> tuple[tuple[Symptom, ...], 
 
 
 def make_app(
-    store_path: Path, settings: WebSettings, clock: Clock, **display: object
+    store_path: Path,
+    settings: WebSettings,
+    display: DisplaySettings,
+    clock: Clock,
+    *,
+    submit: Callable[[Sequence[Symptom], str, datetime], str] | None = None,
+    next_reminder: Callable[[datetime], tuple[datetime, str] | None] | None = None,
 ) -> web.Application:
-    """The caregiver page over the log at `store_path` (what `portwatch run` serves)."""
+    """The caregiver page over the log at `store_path` (what `portwatch run` serves).
+
+    `submit` lets the daemon record a symptom report on its own writer thread and wake
+    its deliverer (it returns the alert's id); without it the page opens the log for
+    writing itself, as `portwatch report` does. `next_reminder(now)` gives the next care
+    reminder for the status page, from the daemon's calendar.
+    """
     from portwatch.web.source import StorePages
 
-    return build_app(StorePages.from_options(store_path, **display), settings, clock)
+    pages = StorePages(store_path, display, submit=submit, next_reminder=next_reminder)
+    return build_app(pages, settings, clock)

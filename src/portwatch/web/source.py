@@ -1,0 +1,410 @@
+"""Reading the log into what the pages and the terminal show (the I/O edge of :mod:`web`).
+
+Each function takes an open :class:`~portwatch.store.Store` (a reader, except for
+:func:`submit_symptom_report`) and a ``now``; nothing here reads the clock. The
+:class:`StorePages` class opens a read-only connection per page, in the worker thread
+that calls it, and closes it before returning.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from statistics import median
+from typing import Final
+
+from portwatch.model import (
+    Decision,
+    DecisionType,
+    LinkEvent,
+    LinkEventKind,
+    Observation,
+    Reading,
+    ReadingKind,
+    Symptom,
+    derived_id,
+)
+from portwatch.store import OutboxEntry, OutboxRow, OutboxStatus, Store
+from portwatch.web import pages
+from portwatch.web.sample import CHART_BUCKETS
+from portwatch.web.text import SYMPTOM_LABEL, decision_line, event_line, reading_line
+from portwatch.web.view import (
+    AlertRow,
+    Band,
+    ChartData,
+    DisplaySettings,
+    LogLine,
+    Pause,
+    StatusData,
+    SummaryData,
+    SymptomReport,
+    episodes_from,
+    fever_state,
+)
+
+__all__ = [
+    "StorePages",
+    "alert_rows",
+    "chart_data",
+    "day_range",
+    "log_lines",
+    "status_data",
+    "submit_symptom_report",
+    "summary_data",
+]
+
+# fever-rule.md §2: a dense stream is summarised per 5-minute window aligned to the
+# epoch, by the median of at least 3 samples, timed at the window's end.
+STREAM_WINDOW: Final = timedelta(minutes=5)
+STREAM_MIN_SAMPLES: Final = 3
+# The log page shows one day unless asked otherwise (ten days of a stream is too long to read).
+DEFAULT_LOG_SPAN: Final = timedelta(days=1)
+_TICK: Final = timedelta(microseconds=1)  # store ranges are [since, until): include `now`
+
+
+def day_range(
+    settings: DisplaySettings, now: datetime, day: int | None
+) -> tuple[datetime, datetime]:
+    """[since, until) of day N of the monitored period, or the whole period for None."""
+    since, until = settings.period(now)
+    if day is None:
+        return since, until
+    start = since + timedelta(days=day - 1)
+    return start, start + timedelta(days=1)
+
+
+def _alert_summary(row: OutboxRow) -> str:
+    if row.content_type.startswith("application/json"):
+        try:
+            body = json.loads(row.body)
+        except ValueError:
+            return row.kind
+        if isinstance(body, dict) and isinstance(body.get("summary"), str):
+            return str(body["summary"])
+    return row.kind
+
+
+def _alert_row(row: OutboxRow) -> AlertRow:
+    return AlertRow(
+        id=row.id,
+        channel=row.channel,
+        kind=row.kind,
+        priority=row.priority,
+        created_at=row.created_at,
+        status=row.status.value,
+        attempts=row.attempts,
+        last_status=row.last_status,
+        last_error=row.last_error,
+        delivered_at=row.delivered_at,
+        summary=_alert_summary(row),
+    )
+
+
+def alert_rows(store: Store) -> list[AlertRow]:
+    """Every outbox entry, newest first."""
+    rows = store.outbox_all()
+    return [_alert_row(r) for r in sorted(rows, key=lambda r: r.created_at, reverse=True)]
+
+
+def status_data(
+    store: Store,
+    settings: DisplaySettings,
+    now: datetime,
+    next_reminder: tuple[datetime, str] | None = None,
+) -> StatusData:
+    """The one-screen status at `now`."""
+    since, _ = settings.period(now)
+    latest = store.latest_reading()
+    link: LinkEvent | None = None
+    battery: LinkEvent | None = None
+    for event in store.events(since - timedelta(days=1), now + _TICK):
+        if event.kind in (LinkEventKind.CONNECTED, LinkEventKind.DISCONNECTED):
+            link = event
+        elif event.kind is LinkEventKind.BATTERY:
+            battery = event
+    decisions = store.decisions(since - settings.pair_window, now + _TICK)
+    state, episode_since, due = fever_state(decisions, now, settings.pair_window)
+    undelivered = [
+        _alert_row(r)
+        for status in (OutboxStatus.FAILED, OutboxStatus.PENDING)
+        for r in store.outbox_all(status)
+    ]
+    return StatusData(
+        now=now,
+        settings=settings,
+        latest=latest.reading if latest is not None else None,
+        link=link,
+        battery=battery,
+        episode_state=state,
+        episode_since=episode_since,
+        recheck_due=due,
+        undelivered=undelivered,
+        next_reminder=next_reminder,
+    )
+
+
+def _spot_observations(readings: Sequence[Reading]) -> list[Observation]:
+    return [
+        Observation(r.time, r.celsius, r.value, r.unit, r.device, r.site)
+        for r in readings
+        if r.kind is ReadingKind.SPOT
+        and r.invalid_reason is None
+        and r.celsius is not None
+        and r.value is not None
+    ]
+
+
+def chart_data(
+    store: Store, settings: DisplaySettings, now: datetime, since: datetime, until: datetime
+) -> ChartData:
+    """The chart of [since, until): bands, gaps up to `now`, pauses, observations, decisions."""
+    bands = [
+        Band(b.start, b.end, b.min_c, b.median_c, b.max_c, b.count)
+        for b in store.downsample(since, until, CHART_BUCKETS)
+    ]
+    gap_end = min(until, now)
+    gaps = store.gaps(since, gap_end, settings.min_gap) if gap_end > since else []
+    decisions = store.decisions(since, until)
+    spots = [s.reading for s in store.readings(since, until, kinds=(ReadingKind.SPOT,))]
+    cited = {o for d in decisions for o in d.observations}
+    return ChartData(
+        since=since,
+        until=until,
+        bands=bands,
+        threshold_c=settings.threshold_c,
+        unit=settings.unit,
+        zone=settings.zone,
+        gaps=gaps,
+        pauses=[Pause(n.start, n.end, n.reason) for n in store.notes(since, until)],
+        observations=[*cited, *_spot_observations(spots)],
+        decisions=decisions,
+        placement=settings.placement,
+    )
+
+
+def _stream_windows(readings: Sequence[Reading]) -> list[tuple[datetime, list[Reading]]]:
+    """Stream samples grouped per device into epoch-aligned windows (fever-rule.md §2)."""
+    width_us = STREAM_WINDOW // _TICK
+    windows: dict[tuple[str, int], list[Reading]] = {}
+    for reading in readings:
+        if reading.invalid_reason is not None or reading.celsius is None:
+            continue
+        index = (reading.time - datetime(1970, 1, 1, tzinfo=UTC)) // _TICK // width_us
+        windows.setdefault((reading.device, index), []).append(reading)
+    out = []
+    for (_, index), samples in windows.items():
+        end = datetime(1970, 1, 1, tzinfo=UTC) + _TICK * ((index + 1) * width_us)
+        out.append((end, samples))
+    return out
+
+
+def log_lines(
+    store: Store,
+    settings: DisplaySettings,
+    since: datetime,
+    until: datetime,
+    *,
+    events: bool,
+) -> list[LogLine]:
+    """Readings (observations for streams), and link events and decisions when asked, in order.
+
+    Spot and provisional readings are listed one by one, invalid ones with their reason.
+    Stream samples are listed per 5-minute window as the rule sees them (fever-rule.md §2):
+    the median of at least 3 samples; the invalid ones are listed one by one.
+    """
+    threshold_c, unit = settings.threshold_c, settings.unit
+    lines: list[LogLine] = []
+    stream: list[Reading] = []
+    for stored in store.readings(since, until):
+        reading = stored.reading
+        if reading.kind is ReadingKind.STREAM and reading.invalid_reason is None:
+            stream.append(reading)
+            continue
+        text, elevated = reading_line(reading, threshold_c, unit)
+        elevated = elevated and reading.kind is not ReadingKind.PROVISIONAL
+        lines.append(LogLine(reading.time, "reading", text, elevated))
+    for end, samples in _stream_windows(stream):
+        if len(samples) < STREAM_MIN_SAMPLES:
+            continue
+        celsius = median(s.celsius for s in samples if s.celsius is not None)
+        value = median(s.value for s in samples if s.value is not None)
+        first = samples[0]
+        observation = Reading(
+            device=first.device,
+            kind=ReadingKind.STREAM,
+            value=Decimal(value),
+            unit=first.unit,
+            celsius=celsius,
+            time=end,
+            received_at=end,
+            site=first.site,
+        )
+        text, elevated = reading_line(observation, threshold_c, unit)
+        lines.append(
+            LogLine(end, "observation", f"{text} (median of {len(samples)} samples)", elevated)
+        )
+    if events:
+        lines.extend(LogLine(e.time, "event", event_line(e)) for e in store.events(since, until))
+        lines.extend(
+            LogLine(
+                d.time,
+                "decision",
+                decision_line(d),
+                d.type in (DecisionType.FEVER_CONFIRMED, DecisionType.FEVER_ONGOING),
+            )
+            for d in store.decisions(since, until)
+        )
+    lines.sort(key=lambda line: line.time)
+    return lines
+
+
+def summary_data(store: Store, settings: DisplaySettings, now: datetime) -> SummaryData:
+    """The visit summary of the whole monitored period, as of `now`."""
+    since, until = settings.period(now)
+    chart = chart_data(store, settings, now, since, until)
+    decisions: Sequence[Decision] = chart.decisions
+    devices: dict[tuple[str, str], None] = {}
+    latest = store.latest_reading()
+    for o in [o for d in decisions for o in d.observations]:
+        devices[(o.device, o.site.value if o.site else "site not reported")] = None
+    if latest is not None:
+        r = latest.reading
+        devices[(r.device, r.site.value if r.site else "site not reported")] = None
+    return SummaryData(
+        now=now,
+        settings=settings,
+        chart=chart,
+        episodes=episodes_from(decisions),
+        decisions=[d for d in decisions if d.type is not DecisionType.READING_INVALID],
+        symptoms=[
+            SymptomReport(s.time, tuple(SYMPTOM_LABEL[x] for x in s.symptoms), s.note)
+            for s in store.symptom_reports(since - timedelta(days=1), until + timedelta(days=1))
+        ],
+        alerts=[_alert_row(r) for r in store.alerts(since - timedelta(days=1), now + _TICK)],
+        gaps=chart.gaps,
+        devices=list(devices),
+        reading_count=store.reading_count(),
+    )
+
+
+def symptom_entry(
+    symptoms: Sequence[Symptom], note: str, now: datetime, patient: str
+) -> OutboxEntry:
+    """The urgent clinic alert for a symptom report (alerts.md, "symptoms reported").
+
+    Its identifier derives from the patient, the time and the symptoms, so submitting the
+    same report twice (a double tap) queues one alert.
+    """
+    names = sorted(s.value for s in symptoms)
+    alert_id = str(derived_id(patient, "symptoms.reported", now.isoformat(), *names, note))
+    summary = "Symptoms reported at the port site: " + ", ".join(SYMPTOM_LABEL[s] for s in symptoms)
+    if note:
+        summary += f". Note: {note}"
+    body = json.dumps(
+        {
+            "type": "symptoms.reported",
+            "id": alert_id,
+            "patient": patient,
+            "time": now.isoformat(),
+            "summary": summary,
+            "symptoms": names,
+            "note": note,
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+    return OutboxEntry(
+        id=alert_id,
+        channel="clinic",
+        kind="symptoms.reported",
+        priority="urgent",
+        created_at=now,
+        body=body,
+        content_type="application/json",
+        decision_id=None,
+    )
+
+
+def submit_symptom_report(
+    store: Store, symptoms: Sequence[Symptom], note: str, now: datetime, *, patient: str
+) -> OutboxEntry:
+    """Queue the clinic's urgent alert, then log the report; returns the queued entry.
+
+    The alert goes in first: if power fails between the two writes, the clinic still hears.
+    """
+    entry = symptom_entry(symptoms, note, now, patient)
+    store.enqueue([entry])
+    store.add_symptom_report(now, symptoms, note)
+    return entry
+
+
+class StorePages:
+    """:class:`~portwatch.web.app.Pages` over the log at `path`; one reader per page."""
+
+    def __init__(
+        self,
+        path: Path,
+        settings: DisplaySettings,
+        *,
+        submit: Callable[[Sequence[Symptom], str, datetime], str] | None = None,
+        next_reminder: Callable[[datetime], tuple[datetime, str] | None] | None = None,
+    ) -> None:
+        self._path = path
+        self._settings = settings
+        self._submit = submit
+        self._next_reminder = next_reminder
+
+    def _reader(self) -> Store:
+        return Store.open_reader(self._path)
+
+    def now(self, now: datetime) -> str:
+        reminder = self._next_reminder(now) if self._next_reminder else None
+        with self._reader() as store:
+            return pages.now_page(status_data(store, self._settings, now, reminder))
+
+    def chart(self, now: datetime, day: int | None) -> str:
+        settings = self._settings
+        since, until = day_range(settings, now, day)
+        with self._reader() as store:
+            data = chart_data(store, settings, now, since, until)
+        zoom = [("Whole period", "/chart")] + [
+            (f"Day {n}", f"/chart?day={n}") for n in range(1, settings.healing_days + 1)
+        ]
+        heading = "Whole monitored period" if day is None else f"Day {day}"
+        return pages.chart_page(data, zoom, settings, heading)
+
+    def log(self, now: datetime, day: int | None, events: bool) -> str:
+        settings = self._settings
+        if day is None:
+            since, until = now - DEFAULT_LOG_SPAN, now + _TICK
+            heading = "Last 24 hours"
+        else:
+            since, until = day_range(settings, now, day)
+            heading = f"Day {day}"
+        with self._reader() as store:
+            lines = log_lines(store, settings, since, until, events=events)
+        return pages.log_page(lines, settings, heading)
+
+    def alerts(self, now: datetime) -> str:
+        del now
+        with self._reader() as store:
+            return pages.alerts_page(alert_rows(store), self._settings)
+
+    def summary(self, now: datetime) -> str:
+        with self._reader() as store:
+            return pages.summary_page(summary_data(store, self._settings, now))
+
+    def report_form(self, done: str | None, error: str | None) -> str:
+        return pages.report_page(self._settings, done=done, error=error)
+
+    def submit_report(self, symptoms: Sequence[Symptom], note: str, now: datetime) -> str:
+        if self._submit is not None:
+            return self._submit(symptoms, note, now)
+        with Store.open(self._path) as store:
+            entry = submit_symptom_report(
+                store, symptoms, note, now, patient=self._settings.patient
+            )
+        return entry.id

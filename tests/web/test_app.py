@@ -1,0 +1,215 @@
+"""The caregiver page over real HTTP on loopback, reading a real log (issue 8)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+from yarl import URL
+
+from portwatch.store import Store
+from portwatch.web.app import COOKIE_NAME, SECURITY_HEADERS
+
+from .conftest import TOKEN
+
+PAGES = ("/", "/chart", "/chart?day=2", "/log", "/log?day=1", "/alerts", "/report", "/summary")
+
+Client = TestClient[object, object]
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_page_answers_401_and_nothing_else_when_no_token(client: Client, path: str) -> None:
+    """Health data is never shown without the token; the 401 says nothing about the patient."""
+    response = await client.get(path, allow_redirects=False)
+    assert response.status == 401
+    assert await response.read() == b""
+
+
+async def test_token_link_answers_401_without_cookie_when_token_wrong(client: Client) -> None:
+    """A guessed token gets nothing, and no cookie that could be replayed."""
+    response = await client.get("/?token=wrong-token-0123456789", allow_redirects=False)
+    assert response.status == 401
+    assert COOKIE_NAME not in response.cookies
+
+
+async def test_token_link_sets_strict_httponly_cookie_and_strips_token_when_right(
+    client: Client,
+) -> None:
+    """The link is opened once; the token must leave the address bar and stay out of scripts."""
+    response = await client.get(f"/chart?day=2&token={TOKEN}", allow_redirects=False)
+    assert response.status == 303
+    assert response.headers["Location"] == "/chart?day=2"
+    cookie = response.cookies[COOKIE_NAME]
+    assert cookie["httponly"] is True
+    assert cookie["samesite"] == "Strict"
+    follow = await client.get("/chart?day=2", allow_redirects=False)
+    assert follow.status == 200
+
+
+async def test_token_link_moves_on_from_own_page_when_opened_cross_site(client: Client) -> None:
+    """Browsers withhold SameSite=Strict cookies on a cross-site redirect chain."""
+    response = await client.get(
+        f"/?token={TOKEN}", headers={"Sec-Fetch-Site": "cross-site"}, allow_redirects=False
+    )
+    assert response.status == 200
+    assert '<meta http-equiv="refresh" content="0;url=/">' in await response.text()
+    assert COOKIE_NAME in response.cookies
+
+
+@pytest.mark.parametrize("path", ["/", "/nope", "/report"])
+async def test_security_headers_present_when_answering(authed: Client, path: str) -> None:
+    """No caching of health data, a strict CSP, no sniffing, no referrer, on every answer."""
+    response = await authed.get(path)
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value
+    assert "script-src" not in response.headers["Content-Security-Policy"]  # 'none' by default
+
+
+async def test_security_headers_present_when_answering_401(client: Client) -> None:
+    """The refusal itself must not be cached either."""
+    response = await client.get("/")
+    assert response.headers["Cache-Control"] == "no-store"
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/../../../../etc/passwd",
+        "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+        "/static/..%2f..%2f..%2fetc%2fpasswd",
+        "/chart/../../../etc/passwd",
+    ],
+)
+async def test_path_traversal_finds_nothing_when_path_climbs_out(authed: Client, path: str) -> None:
+    """No file on the Pi is reachable through the page, whatever the path says."""
+    response = await authed.get(URL(path, encoded=True))  # sent as written, not normalised
+    assert response.status in (400, 404)
+    assert "root:" not in await response.text()
+
+
+async def test_oversized_body_refused_with_413_when_posting_report(
+    authed: Client, db_path: Path
+) -> None:
+    """A huge body is refused before it is read, and nothing is queued."""
+    response = await authed.post(
+        "/report", data={"symptom": "pain", "note": "x" * 64 * 1024}, allow_redirects=False
+    )
+    assert response.status == 413
+    with Store.open_reader(db_path) as store:
+        assert [r.kind for r in store.outbox_all()] == ["fever.confirmed"]
+
+
+async def test_symptom_form_queues_urgent_clinic_alert_when_submitted(
+    authed: Client, db_path: Path
+) -> None:
+    """Issue 8: the symptom form sends the clinic an urgent alert at once."""
+    response = await authed.post(
+        "/report",
+        data=[("symptom", "redness"), ("symptom", "pus"), ("note", "yellow at the edge")],
+        allow_redirects=False,
+    )
+    assert response.status == 303
+    assert response.headers["Location"] == "/report?sent=1"
+    with Store.open_reader(db_path) as store:
+        alerts = [r for r in store.outbox_all() if r.kind == "symptoms.reported"]
+        reports = store.symptom_reports(*_wide())
+    assert [(a.channel, a.priority, a.status.value) for a in alerts] == [
+        ("clinic", "urgent", "pending")
+    ]
+    assert "pus drainage" in alerts[0].body
+    assert [(r.symptoms, r.note) for r in reports] == [((("redness", "pus")), "yellow at the edge")]
+    page = await authed.get("/report?sent=1")
+    assert "The clinic is alerted as urgent" in await page.text()
+
+
+async def test_symptom_form_refuses_with_400_and_queues_nothing_when_no_symptom(
+    authed: Client, db_path: Path
+) -> None:
+    """An empty report would alert the clinic about nothing."""
+    response = await authed.post("/report", data={"note": "hello"}, allow_redirects=False)
+    assert response.status == 400
+    assert "tick at least one symptom" in await response.text()
+    with Store.open_reader(db_path) as store:
+        assert all(r.kind != "symptoms.reported" for r in store.outbox_all())
+
+
+async def test_symptom_form_refuses_with_403_when_posted_from_another_site(
+    authed: Client,
+) -> None:
+    """A page elsewhere must not be able to alert the clinic in the caregiver's name."""
+    response = await authed.post(
+        "/report",
+        data={"symptom": "pain"},
+        headers={"Origin": "https://evil.example"},
+        allow_redirects=False,
+    )
+    assert response.status == 403
+
+
+async def test_now_page_shows_day_fever_and_battery_when_fever_confirmed(authed: Client) -> None:
+    """The status a caregiver opens first: where we are, whether there is a fever."""
+    text = await (await authed.get("/")).text()
+    assert "day 2 of 10" in text
+    assert "CONFIRMED since" in text
+    assert "battery 77 %" in text
+    assert "1 not yet received by the clinic" in text
+
+
+async def test_chart_page_shows_threshold_decisions_gap_and_pause_when_whole_period(
+    authed: Client,
+) -> None:
+    """The chart carries every mark the issue names."""
+    text = await (await authed.get("/chart")).text()
+    assert 'class="threshold"' in text
+    assert 'data-type="fever.confirmed"' in text
+    assert 'class="gap"' in text
+    assert ">shower</text>" in text
+    assert text.count('class="elevated"') >= 2
+    assert '<a href="/chart?day=10">Day 10</a>' in text
+
+
+async def test_chart_page_refuses_with_400_when_day_is_not_a_number(authed: Client) -> None:
+    """A bad zoom is the caller's mistake, not a server error."""
+    response = await authed.get("/chart?day=abc")
+    assert response.status == 400
+
+
+async def test_log_page_marks_elevated_reading_and_lists_decisions_when_day_two(
+    authed: Client,
+) -> None:
+    """The log shows the fever readings marked and the rule's decisions interleaved."""
+    text = await (await authed.get("/log?day=2")).text()
+    assert "elevated 101.3 °F" in text
+    assert "fever.confirmed: Fever confirmed" in text
+
+
+async def test_log_page_summarises_stream_per_window_when_day_one(authed: Client) -> None:
+    """A one-per-minute stream is listed as the rule's 5-minute observations, not 1,440 lines."""
+    text = await (await authed.get("/log?day=1&events=0")).text()
+    assert "(median of 5 samples)" in text
+    assert text.count("<tr") < 24 * 12 + 5
+
+
+async def test_alerts_page_lists_alert_and_its_delivery_when_pending(authed: Client) -> None:
+    """The caregiver sees what was sent and whether the clinic has it."""
+    text = await (await authed.get("/alerts")).text()
+    assert "Fever confirmed: 101.3 °F then 101.5 °F" in text
+    assert "pending, 0 attempt(s)" in text
+
+
+async def test_summary_page_shows_episode_and_device_when_fever_in_period(
+    authed: Client,
+) -> None:
+    """The clinic's check sees the episode, the thermometer and the curve."""
+    text = await (await authed.get("/summary")).text()
+    assert "<b>still open</b>" in text
+    assert "AA:BB:CC:DD:EE:FF" in text
+    assert "<svg" in text
+
+
+def _wide() -> tuple[object, object]:
+    from datetime import UTC, datetime
+
+    return datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
