@@ -24,6 +24,14 @@ __all__ = ["ChartError", "render_svg", "span_c"]
 # only set the aspect ratio and the size of text relative to the plot.
 WIDTH: Final = 960
 HEIGHT: Final = 360
+# The phone layout (issue 8: readable at 360 px): fewer units across, so text stays legible
+# when the SVG is scaled down to a narrow screen.
+NARROW_WIDTH: Final = 420
+NARROW_HEIGHT: Final = 320
+# Below this width, day ticks are labelled "d3" instead of "day 3 · 20 Nov".
+SHORT_LABELS_BELOW: Final = 700
+# A decision label is about this wide; closer ones are staggered onto another row.
+LABEL_SPACING: Final = 56
 MARGIN_LEFT: Final = 52
 MARGIN_RIGHT: Final = 12
 MARGIN_TOP: Final = 22
@@ -77,7 +85,9 @@ class ChartError(ValueError):
     """The chart cannot be drawn from this data (an empty or reversed period)."""
 
 
-def render_svg(data: ChartData, *, title: str = "Temperature") -> str:
+def render_svg(
+    data: ChartData, *, title: str = "Temperature", width: int = WIDTH, height: int = HEIGHT
+) -> str:
     """The chart as an SVG element: bands, median line, threshold, marks, gaps and pauses.
 
     Raises:
@@ -86,8 +96,8 @@ def render_svg(data: ChartData, *, title: str = "Temperature") -> str:
     if data.until <= data.since:
         raise ChartError(f"chart period is empty: since {data.since} is not before {data.until}")
     since_s = data.since.timestamp()
-    plot_w = WIDTH - MARGIN_LEFT - MARGIN_RIGHT
-    plot_h = HEIGHT - MARGIN_TOP - MARGIN_BOTTOM
+    plot_w = width - MARGIN_LEFT - MARGIN_RIGHT
+    plot_h = height - MARGIN_TOP - MARGIN_BOTTOM
     x_scale = plot_w / (data.until.timestamp() - since_s)
 
     low_c, high_c = span_c(data)
@@ -101,7 +111,7 @@ def render_svg(data: ChartData, *, title: str = "Temperature") -> str:
         return bottom - (min(max(celsius, low_c), high_c) - low_c) * y_scale
 
     out: list[str] = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'class="chart" role="img" aria-label="{esc(title)}" '
         f'font-family="sans-serif" font-size="12">',
         f"<title>{esc(title)}</title>",
@@ -115,9 +125,9 @@ def render_svg(data: ChartData, *, title: str = "Temperature") -> str:
             f'height="{plot_h}" fill="{COLOUR_GAP}"><title>no readings '
             f"{esc(_hm(start, data))} to {esc(_hm(end, data))}</title></rect>"
         )
-    out.extend(_pauses(data.pauses, x_of, data))
-    out.extend(_time_grid(data, x_of, bottom))
-    out.extend(_temp_grid(data.unit, low_c, high_c, y_of))
+    out.extend(_pauses(data.pauses, x_of, data, plot_h))
+    out.extend(_time_grid(data, x_of, bottom, short=width < SHORT_LABELS_BELOW))
+    out.extend(_temp_grid(data.unit, low_c, high_c, y_of, MARGIN_LEFT + plot_w))
     out.extend(_bands(data, x_of, y_of))
 
     threshold_y = y_of(data.threshold_c)
@@ -137,20 +147,26 @@ def render_svg(data: ChartData, *, title: str = "Temperature") -> str:
                 f"{in_unit(obs.celsius, data.unit):.1f} °{data.unit.value} at "
                 f"{esc(_hm(obs.time, data))}</title></circle>"
             )
-    for decision in data.decisions:
+    label_rows: list[float] = []  # x where each label row is free again
+    for decision in sorted(data.decisions, key=lambda d: d.time):
         if decision.type is DecisionType.READING_INVALID:
             continue  # one per bad packet: shown in the log, too many to mark
         if not data.since <= decision.time <= data.until:
             continue
         x = x_of(decision.time)
         colour = DECISION_COLOUR[decision.type]
+        row = next((i for i, free in enumerate(label_rows) if x >= free), len(label_rows))
+        if row == len(label_rows):
+            label_rows.append(0.0)
+        label_rows[row] = x + LABEL_SPACING
+        label_y = MARGIN_TOP - 2 + 13 * row
         out.append(
             f'<g class="decision" data-type="{decision.type.value}"><title>'
             f"{esc(_hm(decision.time, data))}: {esc(decision.summary)}</title>"
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{MARGIN_TOP}" y2="{bottom}" '
             f'stroke="{colour}" stroke-width="1"/>'
             f'<path d="M{x - 5:.1f},{MARGIN_TOP - 8} h10 l-5,8 z" fill="{colour}"/>'
-            f'<text x="{x + 6:.1f}" y="{MARGIN_TOP - 2}" fill="{colour}">'
+            f'<text x="{x + 6:.1f}" y="{label_y}" fill="{colour}">'
             f"{DECISION_LABEL[decision.type]}</text></g>"
         )
     if not data.bands:
@@ -218,13 +234,13 @@ def _bands(data: ChartData, x_of: _XOf, y_of: _YOf) -> list[str]:
     return out
 
 
-def _pauses(pauses: Sequence[Pause], x_of: _XOf, data: ChartData) -> list[str]:
+def _pauses(pauses: Sequence[Pause], x_of: _XOf, data: ChartData, plot_h: int) -> list[str]:
     out = []
     for pause in pauses:
         x0, x1 = x_of(pause.start), x_of(pause.end)
         out.append(
             f'<g class="pause"><rect x="{x0:.1f}" y="{MARGIN_TOP}" width="{max(x1 - x0, 1.0):.1f}"'
-            f' height="{HEIGHT - MARGIN_TOP - MARGIN_BOTTOM}" fill="{COLOUR_PAUSE}"/>'
+            f' height="{plot_h}" fill="{COLOUR_PAUSE}"/>'
             f'<text x="{x0 + 2:.1f}" y="{MARGIN_TOP + 12}" fill="#2e5e2e">{esc(pause.reason)}'
             f"</text><title>paused {esc(_hm(pause.start, data))} to "
             f"{esc(_hm(pause.end, data))}: {esc(pause.reason)}</title></g>"
@@ -232,7 +248,7 @@ def _pauses(pauses: Sequence[Pause], x_of: _XOf, data: ChartData) -> list[str]:
     return out
 
 
-def _time_grid(data: ChartData, x_of: _XOf, bottom: float) -> list[str]:
+def _time_grid(data: ChartData, x_of: _XOf, bottom: float, *, short: bool) -> list[str]:
     """Vertical lines at local midnights (labelled with the date or day N), else every few hours."""
     span = data.until - data.since
     out: list[str] = []
@@ -252,7 +268,10 @@ def _time_grid(data: ChartData, x_of: _XOf, bottom: float) -> list[str]:
         if step == timedelta(days=1):
             label = f"{tick:%d %b}"
             if data.placement is not None:
-                label = f"day {(tick - data.placement) // timedelta(days=1) + 1} · {label}"
+                day = (tick - data.placement) // timedelta(days=1) + 1
+                label = f"d{day}" if short else f"day {day} · {label}"
+            elif short:
+                label = f"{tick:%d}"
         else:
             label = f"{tick:%H:%M}" if tick.hour else f"{tick:%d %b}"
         out.append(
@@ -266,7 +285,7 @@ def _time_grid(data: ChartData, x_of: _XOf, bottom: float) -> list[str]:
     return out
 
 
-def _temp_grid(unit: Unit, low_c: float, high_c: float, y_of: _YOf) -> list[str]:
+def _temp_grid(unit: Unit, low_c: float, high_c: float, y_of: _YOf, right: float) -> list[str]:
     """Horizontal lines every whole degree of the display unit."""
     low, high = in_unit(low_c, unit), in_unit(high_c, unit)
     out: list[str] = []
@@ -275,7 +294,7 @@ def _temp_grid(unit: Unit, low_c: float, high_c: float, y_of: _YOf) -> list[str]
         celsius = (degree - 32.0) * 5.0 / 9.0 if unit is Unit.FAHRENHEIT else float(degree)
         y = y_of(celsius)
         out.append(
-            f'<line x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
+            f'<line x1="{MARGIN_LEFT}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" '
             f'stroke="{COLOUR_GRID}" stroke-width="0.5"/>'
             f'<text x="{MARGIN_LEFT - 4}" y="{y + 4:.1f}" text-anchor="end" '
             f'fill="{COLOUR_TEXT}">{degree}°</text>'

@@ -17,7 +17,7 @@ from typing import Final
 
 from portwatch import __version__
 from portwatch.model import Symptom
-from portwatch.web.chart import render_svg
+from portwatch.web.chart import NARROW_HEIGHT, NARROW_WIDTH, render_svg
 from portwatch.web.text import (
     SYMPTOM_LABEL,
     alert_text,
@@ -69,6 +69,8 @@ dl.status dt{font-weight:600}
 dl.status dd{margin:0}
 .alarm{color:#b00020;font-weight:700}
 .chart{width:100%;height:auto;display:block;background:#fff}
+.narrow{display:none}
+@media (max-width:600px){.wide{display:none}.narrow{display:block}}
 table{border-collapse:collapse;width:100%;font-size:.92rem}
 th,td{text-align:left;padding:.25rem .4rem;border-bottom:1px solid #ddd;vertical-align:top}
 td.t{white-space:nowrap}
@@ -93,6 +95,7 @@ nav,.noprint{display:none}
 main{padding:0;max-width:none}
 h2{font-size:10.5pt;margin:.6rem 0 .2rem;break-after:avoid}
 .chart{max-height:70mm}
+.wide{display:block}.narrow{display:none}
 table{font-size:8.5pt}
 tr{break-inside:avoid}
 }
@@ -112,6 +115,15 @@ NAV: Final[tuple[tuple[str, str], ...]] = (
     ("/report", "Report a symptom"),
     ("/summary", "Visit summary"),
 )
+
+
+def chart_figure(chart: ChartData, title: str) -> str:
+    """The chart twice: wide for screens and paper, narrow for phones (CSS picks one)."""
+    narrow = render_svg(chart, title=title, width=NARROW_WIDTH, height=NARROW_HEIGHT)
+    return (
+        f'<div class="wide">{render_svg(chart, title=title)}</div>'
+        f'<div class="narrow">{narrow}</div>'
+    )
 
 
 def _document(
@@ -163,7 +175,7 @@ def chart_page(
     """The chart of one period, with links to zoom to each day or back to the whole period."""
     links = "".join(f'<a href="{esc(href)}">{esc(label)}</a>' for label, href in zoom)
     body = (
-        f"<h2>{esc(heading)}</h2>{render_svg(chart, title=heading)}"
+        f"<h2>{esc(heading)}</h2>{chart_figure(chart, heading)}"
         '<p class="muted">Shaded grey: no readings. Green: paused on purpose. Dashed red line: '
         f"the threshold ({esc(fmt_temp(chart.threshold_c, chart.unit))}). Red dots: elevated "
         "observations. Triangles: what the fever rule decided.</p>"
@@ -331,7 +343,7 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
     )
     body = (
         f'<dl class="status">{facts_html}</dl>'
-        f"<h2>Temperature</h2>{render_svg(data.chart, title='Temperature, whole period')}"
+        f"<h2>Temperature</h2>{chart_figure(data.chart, 'Temperature, whole period')}"
         f"<h2>Fever episodes</h2>{episodes_html}"
         f"<h2>Decisions of the fever rule</h2>{decisions_html}"
         f"<h2>Symptom reports</h2>{symptoms_html}"
@@ -351,4 +363,7 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
 def _duration(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days} d {hours} h"
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
