@@ -1,0 +1,134 @@
+"""The terminal commands over a real log: status, log, report, export, summary (issue 8)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from portwatch.commands import export, log, report, status, summary
+from portwatch.store import Store
+
+from .conftest import PLACEMENT
+
+
+def _run(module: ModuleType, db: Path, *argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    module.add_arguments(parser)
+    args = parser.parse_args(["--db", str(db), "--placement", PLACEMENT.isoformat(), *argv])
+    code: int = module.run(args)
+    return code
+
+
+def test_status_prints_fever_and_alerts_when_fever_confirmed(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`portwatch status` is one screen with the fever and the undelivered alert."""
+    assert _run(status, db_path) == 0
+    out = capsys.readouterr().out
+    assert "CONFIRMED since Thu 19 Nov" in out
+    assert "1 not yet received by the clinic" in out
+
+
+def test_log_marks_elevated_and_interleaves_decisions_when_events_asked(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Elevated readings carry '!' and decisions sit between the readings in time order."""
+    code = _run(
+        log, db_path, "--since", "2026-11-19T12:00Z", "--until", "2026-11-19T20:00Z", "--events"
+    )
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    kinds = [line[27:38].strip() for line in lines]  # time (24), mark, then the kind
+    assert kinds == ["reading", "decision", "reading", "decision"]
+    assert [line[25] for line in lines] == ["!", " ", "!", "!"]
+
+
+def test_log_draws_chart_in_celsius_when_unit_c(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--chart --unit C` draws the threshold as 38.3 °C."""
+    assert (
+        _run(
+            log,
+            db_path,
+            "--since",
+            "2026-11-18T09:00Z",
+            "--until",
+            "2026-11-20T06:00Z",
+            "--chart",
+            "--unit",
+            "C",
+        )
+        == 0
+    )
+    assert "38.3°C ╌" in capsys.readouterr().out
+
+
+def test_log_fails_with_message_when_since_unreadable(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad time is the user's to fix: say what forms are accepted."""
+    assert _run(log, db_path, "--since", "yesterday") == 1
+    assert "use ISO 8601" in capsys.readouterr().out
+
+
+def test_report_queues_urgent_alert_when_symptoms_given(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`portwatch report` and the form share one path to the clinic."""
+    assert _run(report, db_path, "pain", "swelling", "--note", "since noon") == 0
+    assert "Queued as urgent alert" in capsys.readouterr().out
+    with Store.open_reader(db_path) as store:
+        rows = [r for r in store.outbox_all() if r.kind == "symptoms.reported"]
+    assert [(r.priority, r.channel) for r in rows] == [("urgent", "clinic")]
+
+
+def test_report_refuses_with_2_when_symptom_unknown(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unknown symptom name lists the known ones and queues nothing."""
+    assert _run(report, db_path, "itching") == 2
+    assert "known: redness, pain" in capsys.readouterr().out
+
+
+def test_export_writes_import_format_csv_when_readings_logged(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CSV has the import header and one row per valid reading, values as reported."""
+    out = tmp_path / "readings.csv"
+    assert (
+        _run(
+            export,
+            db_path,
+            "--since",
+            PLACEMENT.isoformat(),
+            "--until",
+            "2026-11-21T00:00Z",
+            "--out",
+            str(out),
+        )
+        == 0
+    )
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert list(rows[0]) == ["time", "temperature", "unit", "kind", "device", "site", "interval"]
+    assert len(rows) == 24 * 60 - 180 + 3
+    assert ("38.5", "C", "spot") in {(r["temperature"], r["unit"], r["kind"]) for r in rows}
+    assert out.stat().st_mode & 0o077 == 0
+    assert "1263 readings" in capsys.readouterr().err
+
+
+def test_summary_writes_private_printable_file_when_out_given(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """The summary is health data: written readable by its owner only, with print rules."""
+    out = tmp_path / "summary.html"
+    assert _run(summary, db_path, "--out", str(out)) == 0
+    text = out.read_text()
+    assert "@media print" in text
+    assert "<h2>Fever episodes</h2>" in text
+    assert out.stat().st_mode & 0o077 == 0
