@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from portwatch.model import Decision, DecisionType, Observation, Unit, derived_id
 from portwatch.web.chart import HEIGHT, WIDTH, ChartError, render_svg
 from portwatch.web.sample import sample_chart
-from portwatch.web.view import Band, ChartData, f_to_c
+from portwatch.web.view import Band, ChartData, f_to_c, gaps_from_bands
 
 SVG = "{http://www.w3.org/2000/svg}"
 START = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
@@ -124,3 +124,21 @@ def test_chart_is_well_formed_svg_inside_viewbox_when_given_any_bands(
             x, y = (float(v) for v in point.split(","))
             assert 0 <= x <= WIDTH
             assert 0 <= y <= HEIGHT
+
+
+def test_gaps_from_bands_finds_hole_and_trailing_silence_when_longer_than_min_gap() -> None:
+    """The chart shades holes from the buckets alone, without a pass over every reading."""
+    step = timedelta(minutes=10)
+    bands = [
+        Band(START + step * i, START + step * (i + 1), 37.0, 37.0, 37.0, 600)
+        for i in (0, 1, 2, 6, 7)  # 30 min hole after the third; then silence after the eighth
+    ]
+    gaps = gaps_from_bands(bands, START, START + step * 12, timedelta(minutes=29))
+    assert gaps == [(START + step * 3, START + step * 6), (START + step * 8, START + step * 12)]
+
+
+def test_gaps_from_bands_ignores_hole_when_shorter_than_min_gap() -> None:
+    """A hole shorter than the setting is not a gap (no false alarm on the chart)."""
+    step = timedelta(minutes=10)
+    bands = [Band(START + step * i, START + step * (i + 1), 37.0, 37.0, 37.0, 1) for i in (0, 2)]
+    assert gaps_from_bands(bands, START, START + step * 3, timedelta(minutes=30)) == []

@@ -95,6 +95,10 @@ class Pages(Protocol):
         """Record the report and queue its urgent clinic alert; returns the alert's id."""
         ...
 
+    def close(self) -> None:
+        """Release what the pages hold (a database connection); called on shutdown."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class WebSettings:
@@ -224,8 +228,13 @@ def build_app(pages: Pages, settings: WebSettings, clock: Clock) -> web.Applicat
         del request
         response.headers.update(SECURITY_HEADERS)
 
+    async def close_pages(app: web.Application) -> None:
+        del app
+        await asyncio.to_thread(pages.close)
+
     app = web.Application(middlewares=[auth], client_max_size=MAX_BODY_BYTES)
     app.on_response_prepare.append(add_headers)
+    app.on_cleanup.append(close_pages)
     app.router.add_get("/", now_page)
     app.router.add_get("/chart", chart_page)
     app.router.add_get("/log", log_page)

@@ -282,3 +282,24 @@ def fever_state(
     if state == EpisodeState.PENDING and since is not None and now - since > pair_window:
         state, since, due = EpisodeState.NONE, None, None
     return state, since, due
+
+
+def gaps_from_bands(
+    bands: Sequence[Band], since: datetime, until: datetime, min_gap: timedelta
+) -> list[tuple[datetime, datetime]]:
+    """Stretches of [since, until) longer than `min_gap` that no band covers.
+
+    Precise to one bucket's width, which is all a chart can show; the visit summary's table
+    uses the log's exact gaps instead. Asking the log costs a pass over every reading.
+    """
+    gaps: list[tuple[datetime, datetime]] = []
+    cursor = since
+    for band in sorted(bands, key=lambda b: b.start):
+        if band.start >= until:
+            break
+        if band.start - cursor > min_gap:
+            gaps.append((cursor, band.start))
+        cursor = max(cursor, band.end)
+    if until - cursor > min_gap:
+        gaps.append((cursor, until))
+    return gaps
