@@ -284,6 +284,15 @@ _DATE_TIME_FIELDS: Final = (
 def _date_time_at(data: bytes, offset: int) -> datetime | None:
     fields = _DATE_TIME.unpack_from(data, offset)
     year, month, day, hours, minutes, seconds = fields
+    if (
+        YEAR_MIN <= year <= YEAR_MAX
+        and 1 <= month <= 12
+        and 1 <= day <= 28  # valid in every month: no calendar check needed
+        and hours <= 23
+        and minutes <= 59
+        and seconds <= 59
+    ):  # the common case, checked in one go; the loop below names the bad field
+        return datetime(year, month, day, hours, minutes, seconds)  # noqa: DTZ001 (see below)
     for (name, field_offset, lowest, highest), value in zip(_DATE_TIME_FIELDS, fields, strict=True):
         unknown_allowed = field_offset < 4  # GSS §3.70: year, month, day may be 0 = unknown
         if not (lowest <= value <= highest or (unknown_allowed and value == 0)):
