@@ -282,6 +282,8 @@ _DATE_TIME_FIELDS: Final = (
 
 
 def _date_time_at(data: bytes, offset: int) -> datetime | None:
+    # The datetimes built here are naive on purpose (DTZ001 waived): a Date Time is the
+    # device's local time and carries no zone; the link corrects it (fever-rule.md §1).
     fields = _DATE_TIME.unpack_from(data, offset)
     year, month, day, hours, minutes, seconds = fields
     if (
@@ -292,7 +294,7 @@ def _date_time_at(data: bytes, offset: int) -> datetime | None:
         and minutes <= 59
         and seconds <= 59
     ):  # the common case, checked in one go; the loop below names the bad field
-        return datetime(year, month, day, hours, minutes, seconds)  # noqa: DTZ001 (see below)
+        return datetime(year, month, day, hours, minutes, seconds)  # noqa: DTZ001
     for (name, field_offset, lowest, highest), value in zip(_DATE_TIME_FIELDS, fields, strict=True):
         unknown_allowed = field_offset < 4  # GSS §3.70: year, month, day may be 0 = unknown
         if not (lowest <= value <= highest or (unknown_allowed and value == 0)):
@@ -303,7 +305,6 @@ def _date_time_at(data: bytes, offset: int) -> datetime | None:
     if year == 0 or month == 0 or day == 0:
         return None
     try:
-        # Naive on purpose: a Date Time is the device's local time and carries no zone.
         return datetime(year, month, day, hours, minutes, seconds)  # noqa: DTZ001
     except ValueError as exc:  # day 31 in a 30-day month, 29 February in a common year
         raise HtsDecodeError(offset + 3, f"Date Time {exc}") from None
