@@ -34,7 +34,10 @@ def _seed() -> int:
 def _valid_hts(rng: random.Random) -> bytes:
     flags = rng.randrange(8) | (rng.randrange(32) << 3 if rng.random() < 0.1 else 0)
     out = bytearray([flags])
-    out += rng.randrange(2**24).to_bytes(3, "little") + bytes([rng.randrange(256)])
+    # One in five carries a special value, which random mantissas would almost never hit.
+    mantissa = rng.choice(sorted(FLOAT_SPECIAL_MANTISSAS)) if rng.random() < 0.2 else None
+    mantissa = rng.randrange(2**24) if mantissa is None else mantissa
+    out += mantissa.to_bytes(3, "little") + bytes([rng.randrange(256)])
     if flags & 0x02:
         if rng.random() < 0.1:
             out += bytes(7)
@@ -56,7 +59,8 @@ def _valid_hts(rng: random.Random) -> bytes:
 
 def _valid_core(rng: random.Random) -> bytes:
     flags = rng.randrange(64)
-    fields = [rng.randrange(256), rng.randrange(256)]  # core
+    # core; one in five "not available" (0x7FFF), which random bytes would almost never hit
+    fields = [0xFF, 0x7F] if rng.random() < 0.2 else [rng.randrange(256), rng.randrange(256)]
     sizes = ((0x01, 2), (0x02, 2), (0x04, 1), (0x10, 1), (0x20, 1))
     if rng.random() < 0.3:  # spec v2.2: every field present, the bits mark validity
         fields += [rng.randrange(256) for _ in range(7 if rng.random() < 0.5 else 6)]
