@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
 from portwatch.clock import VirtualClock
 from portwatch.model import (
     Decision,
@@ -25,6 +26,7 @@ from portwatch.model import (
 )
 from portwatch.store import OutboxEntry, Store
 from portwatch.web.app import WebSettings, make_app
+from portwatch.web.source import ClinicTarget
 from portwatch.web.view import DisplaySettings
 
 PLACEMENT = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
@@ -103,6 +105,14 @@ def display() -> DisplaySettings:
 
 
 @pytest.fixture
+def target() -> ClinicTarget:
+    context = AlertContext(
+        PATIENT, "Organization/clinic-1", "gw-test", "0.1.0", Thermometer(DEVICE)
+    )
+    return ClinicTarget(context, ClinicFormat.JSON)
+
+
+@pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     path = tmp_path / "state" / "portwatch.db"
     populate(path)
@@ -116,9 +126,9 @@ def clock() -> VirtualClock:
 
 @pytest.fixture
 async def client(
-    db_path: Path, display: DisplaySettings, clock: VirtualClock
+    db_path: Path, display: DisplaySettings, target: ClinicTarget, clock: VirtualClock
 ) -> AsyncIterator[TestClient[object, object]]:
-    app = make_app(db_path, WebSettings(token=TOKEN), display, clock)
+    app = make_app(db_path, WebSettings(token=TOKEN), display, target, clock)
     async with TestClient(TestServer(app, host="127.0.0.1")) as test_client:
         yield test_client
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -118,7 +119,9 @@ async def test_symptom_form_queues_urgent_clinic_alert_when_submitted(
     assert [(a.channel, a.priority, a.status.value) for a in alerts] == [
         ("clinic", "urgent", "pending")
     ]
-    assert "pus drainage" in alerts[0].body
+    data = json.loads(alerts[0].body)["data"]
+    assert data["symptoms"] == ["redness", "pus"]
+    assert "yellow at the edge" in data["summary"]
     assert [(r.symptoms, r.note) for r in reports] == [((("redness", "pus")), "yellow at the edge")]
     page = await authed.get("/report?sent=1")
     assert "The clinic is alerted as urgent" in await page.text()

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from portwatch.clock import VirtualClock
 from portwatch.web.app import WebSettings, make_app
+from portwatch.web.source import ClinicTarget
 from portwatch.web.view import DisplaySettings
 
 from .conftest import TOKEN
@@ -44,9 +45,9 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture
 async def base_url(
-    db_path: Path, display: DisplaySettings, clock: VirtualClock
+    db_path: Path, display: DisplaySettings, target: ClinicTarget, clock: VirtualClock
 ) -> AsyncIterator[str]:
-    app = make_app(db_path, WebSettings(token=TOKEN), display, clock)
+    app = make_app(db_path, WebSettings(token=TOKEN), display, target, clock)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

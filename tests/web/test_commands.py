@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import json
 from pathlib import Path
 from types import ModuleType
 
@@ -13,7 +14,7 @@ import pytest
 from portwatch.commands import export, log, report, status, summary
 from portwatch.store import Store
 
-from .conftest import PLACEMENT
+from .conftest import PATIENT, PLACEMENT
 
 
 def _run(module: ModuleType, db: Path, *argv: str) -> int:
@@ -81,7 +82,9 @@ def test_report_queues_urgent_alert_when_symptoms_given(
     db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`portwatch report` and the form share one path to the clinic."""
-    assert _run(report, db_path, "pain", "swelling", "--note", "since noon") == 0
+    assert (
+        _run(report, db_path, "pain", "swelling", "--note", "since noon", "--patient", PATIENT) == 0
+    )
     assert "Queued as urgent alert" in capsys.readouterr().out
     with Store.open_reader(db_path) as store:
         rows = [r for r in store.outbox_all() if r.kind == "symptoms.reported"]
@@ -92,7 +95,7 @@ def test_report_refuses_with_2_when_symptom_unknown(
     db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """An unknown symptom name lists the known ones and queues nothing."""
-    assert _run(report, db_path, "itching") == 2
+    assert _run(report, db_path, "itching", "--patient", PATIENT) == 2
     assert "known: redness, pain" in capsys.readouterr().out
 
 
@@ -132,3 +135,38 @@ def test_summary_writes_private_printable_file_when_out_given(
     assert "@media print" in text
     assert "<h2>Fever episodes</h2>" in text
     assert out.stat().st_mode & 0o077 == 0
+
+
+def test_export_fhir_writes_collection_of_bodytemp_observations_when_asked(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """The clinic's record as FHIR: one collection Bundle, Devices plus bodytemp Observations."""
+    out = tmp_path / "record.json"
+    code = _run(
+        export,
+        db_path,
+        "--format",
+        "fhir",
+        "--patient",
+        PATIENT,
+        "--since",
+        PLACEMENT.isoformat(),
+        "--until",
+        "2026-11-21T00:00Z",
+        "--out",
+        str(out),
+    )
+    assert code == 0
+    bundle = json.loads(out.read_text())
+    assert bundle["type"] == "collection"
+    resources = [e["resource"] for e in bundle["entry"]]
+    assert all("request" not in e for e in bundle["entry"])  # a collection, not a transaction
+    assert [r["resourceType"] for r in resources[:2]] == ["Device", "Device"]
+    observations = [r for r in resources if r["resourceType"] == "Observation"]
+    # 21 h of a 1/min stream at 5 samples per window, plus the three spot readings
+    assert len(observations) == (24 * 60 - 180) // 5 + 3
+    first = observations[0]
+    assert first["meta"]["profile"] == ["http://hl7.org/fhir/StructureDefinition/bodytemp"]
+    assert first["valueQuantity"]["code"] == "Cel"
+    assert {c["code"] for c in first["code"]["coding"]} >= {"8310-5"}
+    assert first["subject"]["reference"] == PATIENT

@@ -10,9 +10,10 @@ HELP = "report symptoms at the port site: an urgent alert to the clinic"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from portwatch.web.cliargs import add_common
+    from portwatch.web.cliargs import add_clinic, add_common
 
     add_common(parser)
+    add_clinic(parser)
     parser.add_argument(
         "symptoms",
         nargs="+",
@@ -26,15 +27,16 @@ def run(args: argparse.Namespace) -> int:
     from portwatch.clock import SystemClock
     from portwatch.store import Store, StoreError
     from portwatch.web.app import ReportRejectedError, parse_report
-    from portwatch.web.cliargs import db_path, display_from
+    from portwatch.web.cliargs import db_path, target_from
     from portwatch.web.source import submit_symptom_report
 
     now = SystemClock().now()
     try:
-        settings = display_from(args, now)
         symptoms, note = parse_report(args.symptoms, args.note)
         with Store.open(db_path(args)) as store:
-            entry = submit_symptom_report(store, symptoms, note, now, patient=settings.patient)
+            latest = store.latest_reading()
+            target = target_from(args, latest.reading.device if latest else None)
+            entry = submit_symptom_report(store, symptoms, note, now, target=target)
     except ReportRejectedError as exc:
         print(f"portwatch report: {exc}")
         return 2

@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -32,6 +32,9 @@ from portwatch.clock import Clock
 from portwatch.model import Symptom
 from portwatch.web.pages import STYLE_CSP_SOURCE
 from portwatch.web.view import DisplaySettings
+
+if TYPE_CHECKING:
+    from portwatch.web.source import ClinicTarget
 
 __all__ = [
     "COOKIE_NAME",
@@ -219,8 +222,14 @@ def build_app(pages: Pages, settings: WebSettings, clock: Clock) -> web.Applicat
             response = await build(lambda: pages.report_form(None, message))
             response.set_status(400)
             return response
-        async with asyncio.timeout(PAGE_TIMEOUT_S):
-            alert_id = await asyncio.to_thread(pages.submit_report, symptoms, note, now)
+        try:
+            async with asyncio.timeout(PAGE_TIMEOUT_S):
+                alert_id = await asyncio.to_thread(pages.submit_report, symptoms, note, now)
+        except ValueError as exc:  # the payload builder's PayloadError: the report as given
+            message = str(exc)
+            response = await build(lambda: pages.report_form(None, message))
+            response.set_status(400)
+            return response
         _LOGGER.info("web: symptom report queued as alert %s", alert_id)
         raise web.HTTPSeeOther(location="/report?sent=1")
 
@@ -274,6 +283,7 @@ def make_app(
     store_path: Path,
     settings: WebSettings,
     display: DisplaySettings,
+    target: ClinicTarget,
     clock: Clock,
     *,
     submit: Callable[[Sequence[Symptom], str, datetime], str] | None = None,
@@ -281,6 +291,7 @@ def make_app(
 ) -> web.Application:
     """The caregiver page over the log at `store_path` (what `portwatch run` serves).
 
+    `target` says who symptom reports are about and how the clinic takes them.
     `submit` lets the daemon record a symptom report on its own writer thread and wake
     its deliverer (it returns the alert's id); without it the page opens the log for
     writing itself, as `portwatch report` does. `next_reminder(now)` gives the next care
@@ -288,5 +299,5 @@ def make_app(
     """
     from portwatch.web.source import StorePages
 
-    pages = StorePages(store_path, display, submit=submit, next_reminder=next_reminder)
+    pages = StorePages(store_path, display, target, submit=submit, next_reminder=next_reminder)
     return build_app(pages, settings, clock)

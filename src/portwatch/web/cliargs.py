@@ -11,10 +11,13 @@ import argparse
 import re
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from portwatch.model import Unit
 from portwatch.web.view import DEFAULT_HEALING_DAYS, DEFAULT_THRESHOLD_F, DisplaySettings
+
+if TYPE_CHECKING:
+    from portwatch.web.source import ClinicTarget
 
 _RELATIVE: Final = re.compile(r"^(\d+)\s*([dhm])$")
 _RELATIVE_UNIT: Final = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
@@ -93,3 +96,50 @@ def display_from(args: argparse.Namespace, now: datetime) -> DisplaySettings:
         patient=args.patient,
         rule_settings=(("threshold_f", f"{args.threshold_f:.1f}"),),
     )
+
+
+def add_clinic(parser: argparse.ArgumentParser) -> None:
+    """Who the clinic's messages are about and for (until portwatch.config is on main)."""
+    parser.add_argument(
+        "--clinic", default="Organization/clinic", help="the clinic's FHIR reference"
+    )
+    parser.add_argument(
+        "--clinic-format", choices=("json", "fhir"), default="json", help="the clinic's format"
+    )
+    parser.add_argument(
+        "--thermometer",
+        default=None,
+        help="the thermometer's Bluetooth address (default: the latest reading's device)",
+    )
+
+
+_ADDRESS: Final = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+
+
+def target_from(args: argparse.Namespace, latest_device: str | None) -> ClinicTarget:
+    """The clinic target for `portwatch report` and `portwatch export --format fhir`.
+
+    Raises:
+        ValueError: without a patient reference, or without a thermometer address.
+    """
+    import socket
+
+    from portwatch import __version__
+    from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
+    from portwatch.web.source import ClinicTarget
+
+    if not args.patient:
+        raise ValueError("--patient is needed: the clinic's patient reference, e.g. Patient/123")
+    address = args.thermometer or latest_device
+    if not address or not _ADDRESS.match(address):
+        raise ValueError(
+            "--thermometer is needed: the thermometer's Bluetooth address (AA:BB:CC:DD:EE:FF)"
+        )
+    context = AlertContext(
+        patient=args.patient,
+        clinic=args.clinic,
+        gateway_id=socket.gethostname(),
+        gateway_version=__version__,
+        thermometer=Thermometer(address=address.upper()),
+    )
+    return ClinicTarget(context, ClinicFormat(args.clinic_format))

@@ -12,12 +12,20 @@ import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from statistics import median
 from typing import Final
 
+from portwatch.alerts.payloads import (
+    KIND_INFO,
+    AlertContext,
+    ClinicFormat,
+    render,
+    symptom_alert,
+)
 from portwatch.model import (
     Decision,
     DecisionType,
@@ -27,7 +35,6 @@ from portwatch.model import (
     Reading,
     ReadingKind,
     Symptom,
-    derived_id,
 )
 from portwatch.store import (
     OutboxEntry,
@@ -56,6 +63,7 @@ from portwatch.web.view import (
 )
 
 __all__ = [
+    "ClinicTarget",
     "StorePages",
     "alert_rows",
     "chart_data",
@@ -63,6 +71,7 @@ __all__ = [
     "latest_reading",
     "log_lines",
     "status_data",
+    "stream_observations",
     "submit_symptom_report",
     "summary_data",
 ]
@@ -92,13 +101,26 @@ def day_range(
 
 
 def _alert_summary(row: OutboxRow) -> str:
-    if row.content_type.startswith("application/json"):
-        try:
-            body = json.loads(row.body)
-        except ValueError:
-            return row.kind
-        if isinstance(body, dict) and isinstance(body.get("summary"), str):
-            return str(body["summary"])
+    """The alert's one-line summary from its body: the JSON channel's ``data.summary``, or the
+    FHIR Communication's first payload; the kind when neither is there."""
+    try:
+        body = json.loads(row.body)
+    except ValueError:
+        return row.kind
+    if not isinstance(body, dict):
+        return row.kind
+    data = body.get("data")  # the Standard Webhooks envelope of the JSON channel
+    if isinstance(data, dict) and isinstance(data.get("summary"), str):
+        return str(data["summary"])
+    if isinstance(body.get("summary"), str):
+        return str(body["summary"])
+    for entry in body.get("entry") or ():
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") == "Communication":
+            payload = resource.get("payload") or [{}]
+            text = payload[0].get("contentString") if isinstance(payload[0], dict) else None
+            if isinstance(text, str):
+                return text
     return row.kind
 
 
@@ -238,6 +260,29 @@ def _stream_windows(readings: Sequence[Reading]) -> list[tuple[datetime, list[Re
     return out
 
 
+def stream_observations(stream: Sequence[Reading]) -> list[Observation]:
+    """Dense stream samples as observations: per device and epoch-aligned 5-minute window
+    with at least 3 valid samples, their median, timed at the window's end (fever-rule.md
+    §2). For display and export; the rule's own observations are what alert."""
+    out: list[Observation] = []
+    for end, samples in _stream_windows(stream):
+        if len(samples) < STREAM_MIN_SAMPLES:
+            continue
+        first = samples[0]
+        out.append(
+            Observation(
+                time=end,
+                celsius=median(s.celsius for s in samples if s.celsius is not None),
+                value=Decimal(median(s.value for s in samples if s.value is not None)),
+                unit=first.unit,
+                device=first.device,
+                site=first.site,
+                samples=len(samples),
+            )
+        )
+    return out
+
+
 def log_lines(
     store: Store,
     settings: DisplaySettings,
@@ -263,25 +308,20 @@ def log_lines(
         text, elevated = reading_line(reading, threshold_c, unit)
         elevated = elevated and reading.kind is not ReadingKind.PROVISIONAL
         lines.append(LogLine(reading.time, "reading", text, elevated))
-    for end, samples in _stream_windows(stream):
-        if len(samples) < STREAM_MIN_SAMPLES:
-            continue
-        celsius = median(s.celsius for s in samples if s.celsius is not None)
-        value = median(s.value for s in samples if s.value is not None)
-        first = samples[0]
-        observation = Reading(
-            device=first.device,
+    for obs in stream_observations(stream):
+        as_reading = Reading(
+            device=obs.device,
             kind=ReadingKind.STREAM,
-            value=Decimal(value),
-            unit=first.unit,
-            celsius=celsius,
-            time=end,
-            received_at=end,
-            site=first.site,
+            value=obs.value,
+            unit=obs.unit,
+            celsius=obs.celsius,
+            time=obs.time,
+            received_at=obs.time,
+            site=obs.site,
         )
-        text, elevated = reading_line(observation, threshold_c, unit)
+        text, elevated = reading_line(as_reading, threshold_c, unit)
         lines.append(
-            LogLine(end, "observation", f"{text} (median of {len(samples)} samples)", elevated)
+            LogLine(obs.time, "observation", f"{text} (median of {obs.samples} samples)", elevated)
         )
     if events:
         lines.extend(LogLine(e.time, "event", event_line(e)) for e in store.events(since, until))
@@ -327,52 +367,56 @@ def summary_data(store: Store, settings: DisplaySettings, now: datetime) -> Summ
     )
 
 
+@dataclass(frozen=True, slots=True)
+class ClinicTarget:
+    """Who a symptom report is about and in which format the clinic takes it (alerts.md)."""
+
+    context: AlertContext
+    format: ClinicFormat
+
+
 def symptom_entry(
-    symptoms: Sequence[Symptom], note: str, now: datetime, patient: str
+    symptoms: Sequence[Symptom], note: str, now: datetime, target: ClinicTarget
 ) -> OutboxEntry:
-    """The urgent clinic alert for a symptom report (alerts.md, "symptoms reported").
+    """The urgent clinic alert for a symptom report, rendered as the clinic takes it.
 
     Its identifier derives from the patient, the time and the symptoms, so submitting the
     same report twice (a double tap) queues one alert.
+
+    Raises:
+        PayloadError: no symptom, or "other" without a note.
     """
-    names = sorted(s.value for s in symptoms)
-    alert_id = str(derived_id(patient, "symptoms.reported", now.isoformat(), *names, note))
-    summary = "Symptoms reported at the port site: " + ", ".join(SYMPTOM_LABEL[s] for s in symptoms)
-    if note:
-        summary += f". Note: {note}"
-    body = json.dumps(
-        {
-            "type": "symptoms.reported",
-            "id": alert_id,
-            "patient": patient,
-            "time": now.isoformat(),
-            "summary": summary,
-            "symptoms": names,
-            "note": note,
-        },
-        ensure_ascii=False,
-        sort_keys=True,
-    )
+    alert = symptom_alert(target.context, symptoms, note, now)
+    rendered = render(alert, target.context, target.format)
     return OutboxEntry(
-        id=alert_id,
+        id=str(alert.id),
         channel="clinic",
-        kind="symptoms.reported",
-        priority="urgent",
+        kind=alert.kind.value,
+        priority=KIND_INFO[alert.kind].priority.value,
         created_at=now,
-        body=body,
-        content_type="application/json",
+        body=rendered.body,
+        content_type=rendered.content_type,
         decision_id=None,
     )
 
 
 def submit_symptom_report(
-    store: Store, symptoms: Sequence[Symptom], note: str, now: datetime, *, patient: str
+    store: Store,
+    symptoms: Sequence[Symptom],
+    note: str,
+    now: datetime,
+    *,
+    target: ClinicTarget,
 ) -> OutboxEntry:
     """Queue the clinic's urgent alert, then log the report; returns the queued entry.
 
     The alert goes in first: if power fails between the two writes, the clinic still hears.
+
+    Raises:
+        PayloadError: no symptom, or "other" without a note.
+        StoreError: the log cannot be written.
     """
-    entry = symptom_entry(symptoms, note, now, patient)
+    entry = symptom_entry(symptoms, note, now, target)
     store.enqueue([entry])
     store.add_symptom_report(now, symptoms, note)
     return entry
@@ -391,12 +435,14 @@ class StorePages:
         self,
         path: Path,
         settings: DisplaySettings,
+        target: ClinicTarget,
         *,
         submit: Callable[[Sequence[Symptom], str, datetime], str] | None = None,
         next_reminder: Callable[[datetime], tuple[datetime, str] | None] | None = None,
     ) -> None:
         self._path = path
         self._settings = settings
+        self._target = target
         self._submit = submit
         self._next_reminder = next_reminder
         self._lock = threading.Lock()
@@ -465,7 +511,5 @@ class StorePages:
         if self._submit is not None:
             return self._submit(symptoms, note, now)
         with Store.open(self._path) as store:
-            entry = submit_symptom_report(
-                store, symptoms, note, now, patient=self._settings.patient
-            )
+            entry = submit_symptom_report(store, symptoms, note, now, target=self._target)
         return entry.id
