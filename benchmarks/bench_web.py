@@ -11,10 +11,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from portwatch.web.chart import render_svg
 from portwatch.web.sample import CHART_BUCKETS, sample_chart
 from portwatch.web.termchart import render_text
+
+if TYPE_CHECKING:
+    from portwatch.web.source import ClinicTarget
 
 START = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
 
@@ -57,6 +61,15 @@ def _log_of(path: Path, days: int) -> None:
         store.add_readings(batch)
 
 
+def _target() -> ClinicTarget:
+    from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
+    from portwatch.web.source import ClinicTarget
+
+    thermometer = Thermometer("AA:BB:CC:DD:EE:FF")
+    context = AlertContext("Patient/bench", "Organization/clinic", "bench", "0", thermometer)
+    return ClinicTarget(context, ClinicFormat.JSON)
+
+
 def _page_figures(quick: bool) -> list[dict[str, object]]:
     """The whole-period chart page as served: the log's downsample query plus the SVG."""
     from portwatch.store import Store
@@ -69,7 +82,7 @@ def _page_figures(quick: bool) -> list[dict[str, object]]:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "portwatch.db"
         _log_of(path, days)
-        pages = StorePages(path, settings)
+        pages = StorePages(path, settings, _target())
         with Store.open_reader(path) as store:
             query_ms = _best_ms(lambda: store.downsample(START, now, CHART_BUCKETS), 3)
             data_ms = _best_ms(lambda: chart_data(store, settings, now, START, now), 3)

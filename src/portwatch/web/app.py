@@ -109,7 +109,7 @@ class WebSettings:
 
     token: str  # the access token (from a secret file); at least 16 characters
     host: str = "127.0.0.1"  # loopback by default (issue 8)
-    port: int = 8080
+    port: int = 8470  # the default of [web] address in the settings: 127.0.0.1:8470
 
     def __post_init__(self) -> None:
         if len(self.token) < 16:
