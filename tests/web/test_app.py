@@ -58,6 +58,19 @@ async def test_token_link_moves_on_from_own_page_when_opened_cross_site(client: 
     assert COOKIE_NAME in response.cookies
 
 
+@pytest.mark.parametrize("path", ["//evil.example/", "//evil.example/x", "/\\evil.example/"])
+async def test_token_link_redirects_only_to_this_server_when_path_names_another_host(
+    client: Client, path: str
+) -> None:
+    """The token link must not become an open redirect to another site."""
+    base = str(client.server.make_url("/")).rstrip("/")
+    raw = URL(f"{base}{path}?token={TOKEN}", encoded=True)
+    response = await client.session.get(raw, allow_redirects=False)
+    location = response.headers.get("Location", "/")
+    assert location.startswith("/")
+    assert location[1:2] not in ("/", "\\")
+
+
 @pytest.mark.parametrize("path", ["/", "/nope", "/report"])
 async def test_security_headers_present_when_answering(authed: Client, path: str) -> None:
     """No caching of health data, a strict CSP, no sniffing, no referrer, on every answer."""

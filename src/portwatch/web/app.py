@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import html
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
-from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -138,8 +138,9 @@ def build_app(pages: Pages, settings: WebSettings, clock: Clock) -> web.Applicat
         if offered is not None:
             if not _token_ok(offered, token):
                 return _unauthorized()
-            rest = [(k, v) for k, v in request.query.items() if k != "token"]
-            target = request.path + (f"?{urlencode(rest)}" if rest else "")
+            target = str(request.rel_url.without_query_params("token"))
+            if not target.startswith("/") or target[1:2] in ("/", "\\"):
+                target = "/"  # never to another host: browsers read "//x" and "/\\x" as hosts
             response: web.StreamResponse
             if request.headers.get("Sec-Fetch-Site") == "cross-site":
                 # A link opened from another app: browsers withhold SameSite=Strict cookies
@@ -147,8 +148,8 @@ def build_app(pages: Pages, settings: WebSettings, clock: Clock) -> web.Applicat
                 response = web.Response(
                     text=(
                         '<!doctype html><meta charset="utf-8">'
-                        f'<meta http-equiv="refresh" content="0;url={target}">'
-                        f'<a href="{target}">Continue</a>'
+                        f'<meta http-equiv="refresh" content="0;url={html.escape(target)}">'
+                        f'<a href="{html.escape(target)}">Continue</a>'
                     ),
                     content_type="text/html",
                 )
