@@ -9,6 +9,7 @@ cookie from the first step to the next, as a phone's browser would.
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import struct
 import zlib
@@ -165,3 +166,34 @@ async def test_browser_screenshot_of_chart_is_not_blank_when_rendered_at_phone_w
         for i in range(0, len(row), 3 if len(row) == width * 3 else 4)
     }
     assert len(colours) > 20
+
+
+async def test_browser_prints_visit_summary_on_at_most_two_pages_when_saved_to_pdf(
+    authed_summary: Path, tmp_path: Path
+) -> None:
+    """Issue 8: the visit summary prints cleanly to one or two pages from a browser."""
+    pdf = tmp_path / "summary.pdf"
+    await _chromium(
+        tmp_path / "profile",
+        "--no-pdf-header-footer",
+        f"--print-to-pdf={pdf}",
+        authed_summary.as_uri(),
+    )
+    pages = re.findall(rb"/Type\s*/Page[^s]", pdf.read_bytes())
+    assert 1 <= len(pages) <= 2
+
+
+@pytest.fixture
+def authed_summary(db_path: Path, display: DisplaySettings, tmp_path: Path) -> Path:
+    """The summary as `portwatch summary --out` writes it, for the browser to print."""
+    from portwatch.store import Store
+    from portwatch.web.pages import summary_page
+    from portwatch.web.source import summary_data
+
+    from .conftest import NOW
+
+    with Store.open_reader(db_path) as store:
+        page = summary_page(summary_data(store, display, NOW), standalone=True)
+    path = tmp_path / "summary.html"
+    path.write_text(page, encoding="utf-8")
+    return path
