@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
+from portwatch.alerts.payloads import ClinicFormat
+from portwatch.clock import VirtualClock
 from portwatch.store import Store
-from portwatch.web.app import COOKIE_NAME, SECURITY_HEADERS
+from portwatch.web.app import COOKIE_NAME, SECURITY_HEADERS, WebSettings, make_app
+from portwatch.web.source import ClinicTarget
+from portwatch.web.view import DisplaySettings
 
 from .conftest import TOKEN
 
@@ -229,3 +234,20 @@ def _wide() -> tuple[object, object]:
     from datetime import UTC, datetime
 
     return datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+
+
+async def test_alerts_page_shows_fhir_communication_summary_when_clinic_takes_fhir(
+    db_path: Path, display: DisplaySettings, target: ClinicTarget, clock: VirtualClock
+) -> None:
+    """A FHIR clinic's alert is listed by its sentence, not by an opaque Bundle."""
+    fhir_target = replace(target, format=ClinicFormat.FHIR)
+    app = make_app(db_path, WebSettings(token=TOKEN), display, fhir_target, clock)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        await client.get(f"/?token={TOKEN}", allow_redirects=False)
+        sent = await client.post("/report", data={"symptom": "bleeding"}, allow_redirects=False)
+        assert sent.status == 303
+        text = await (await client.get("/alerts")).text()
+    assert "Patient reports bleeding at the port site." in text
+    with Store.open_reader(db_path) as store:
+        row = next(r for r in store.outbox_all() if r.kind == "symptoms.reported")
+    assert row.content_type == "application/fhir+json"

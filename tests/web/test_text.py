@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from portwatch.model import (
     Decision,
@@ -23,10 +25,13 @@ from portwatch.web.termchart import render_text
 from portwatch.web.text import status_text
 from portwatch.web.view import (
     AlertRow,
+    Band,
+    ChartData,
     DisplaySettings,
     EpisodeState,
     StatusData,
     episodes_from,
+    f_to_c,
     fever_state,
 )
 
@@ -148,3 +153,24 @@ def test_episodes_group_ongoing_until_resolved_when_several_alerts() -> None:
     )
     episodes = episodes_from(decisions)
     assert [(len(e.decisions), e.closed is None) for e in episodes] == [(3, False), (1, True)]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    temps=st.lists(st.floats(25.0, 50.0), max_size=80),
+    width=st.integers(18, 200),
+    height=st.integers(4, 40),
+)
+def test_terminal_chart_fits_terminal_when_given_any_bands(
+    temps: list[float], width: int, height: int
+) -> None:
+    """Whatever the log holds, the chart draws without error and no plot line overflows."""
+    step = timedelta(minutes=7)
+    bands = [
+        Band(START + step * i, START + step * (i + 1), t - 0.1, t, t + 0.1, 3)
+        for i, t in enumerate(temps)
+    ]
+    data = ChartData(START, START + step * 80, bands, f_to_c(101.0))
+    lines = render_text(data, width=width, height=height).splitlines()
+    assert len(lines) == height + 4
+    assert all(len(line) <= width for line in lines[: height + 2])
