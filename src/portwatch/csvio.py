@@ -112,16 +112,22 @@ def read_readings(
 
 def _parse(text: str, *, label: str, now: datetime | None) -> Iterable[Reading]:
     lines = text.splitlines(keepends=True)
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = next(reader)
-    except StopIteration:
+    reader = csv.reader(io.StringIO(text, newline=""))
+
+    def next_row() -> list[str] | None:
+        try:
+            return next(reader, None)
+        except csv.Error as exc:
+            raise CsvFormatError(reader.line_num, f"not valid CSV ({exc})", source=label) from exc
+
+    header = next_row()
+    if header is None:
         raise CsvFormatError(
             1, f"empty; the header must be {','.join(REQUIRED_COLUMNS)}", source=label
-        ) from None
+        )
     columns = _columns(header, label)
     device_default = f"import:{label}"
-    for row in reader:
+    while (row := next_row()) is not None:
         line = reader.line_num
         if not any(cell.strip() for cell in row):
             continue
