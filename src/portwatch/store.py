@@ -346,8 +346,7 @@ def _classify(exc: sqlite3.Error, path: Path, doing: str) -> StoreError:
     if primary in _UNAVAILABLE_CODES:
         return StoreUnavailableError(
             f"could not write the log at {path} while {doing} ({name}: {exc}); "
-            "the disk may be full, read-only or failing. Free space or fix the disk; "
-            "readings are kept in memory meanwhile"
+            "the disk may be full, read-only or failing: free space or fix the disk"
         )
     return StoreError(f"the log at {path} failed while {doing} ({name}: {exc})")
 

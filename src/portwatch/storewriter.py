@@ -99,6 +99,9 @@ class ReadingWriter:
         self._own_executor = executor is None
         self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="portwatch-store")
         self._pending: deque[Reading] = deque()
+        # Monotonic time the oldest waiting reading arrived: its durability deadline runs
+        # from there, not from when this task happens to look.
+        self._oldest_at = 0.0
         self._wake = asyncio.Event()
         self._inflight: tuple[int, asyncio.Future[list[int]]] | None = None
         self._trouble: StoreTrouble | None = None
@@ -125,6 +128,8 @@ class ReadingWriter:
             raise StoreInputError("the reading writer is closed; the reading was not taken")
         if reading.time.tzinfo is None or reading.received_at.tzinfo is None:
             raise StoreInputError(f"reading from {reading.device} has a naive time")
+        if not self._pending:
+            self._oldest_at = self._clock.monotonic()
         self._pending.append(reading)
         if len(self._pending) > self._buffer_limit:
             # Drop the oldest one that is not being written now; loudly, never silently.
@@ -145,7 +150,9 @@ class ReadingWriter:
         while True:
             await self._wake.wait()
             if len(self._pending) < self._max_batch:
-                await self._clock.sleep(self._batch_delay_s)
+                wait_s = self._oldest_at + self._batch_delay_s - self._clock.monotonic()
+                if wait_s > 0:
+                    await self._clock.sleep(wait_s)
             if await self._write_batch():
                 retry_s = RETRY_FIRST_S
             else:
@@ -196,9 +203,9 @@ class ReadingWriter:
             return True
         count, future = self._inflight
         while True:
-            # shield: a cancelled caller must not lose track of a commit that goes on in
-            # its thread; close() comes back here for the result.
-            done, _ = await asyncio.wait({asyncio.shield(future)}, timeout=SLOW_WRITE_WARN_S)
+            # asyncio.wait never cancels what it waits on: a cancelled caller leaves the
+            # commit going on in its thread, and close() comes back here for its result.
+            done, _ = await asyncio.wait({future}, timeout=SLOW_WRITE_WARN_S)
             if done:
                 break
             _LOGGER.warning(
@@ -212,6 +219,8 @@ class ReadingWriter:
             self._report_trouble(exc)
             return False
         batch = [self._pending.popleft() for _ in range(count)]
+        # What is left arrived before this batch was taken: write it without waiting more.
+        self._oldest_at = float("-inf")
         if self._trouble is not None:
             _LOGGER.info(
                 "store: the log is writable again; %s waiting readings written", len(batch)

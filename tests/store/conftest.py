@@ -35,7 +35,7 @@ def make_reading(
         time=time,
         received_at=time,
         interval_s=1.0 if kind is ReadingKind.STREAM else None,
-        raw=b"\x00" + int(seconds).to_bytes(8, "little"),
+        raw=b"\x00" + int(seconds).to_bytes(8, "little", signed=True),
         invalid_reason=invalid_reason,
     )
 
