@@ -345,7 +345,7 @@ def _classify(exc: sqlite3.Error, path: Path, doing: str) -> StoreError:
         )
     if primary in _UNAVAILABLE_CODES:
         return StoreUnavailableError(
-            f"could not write the log at {path} while {doing} ({name}: {exc}); "
+            f"the log at {path} failed while {doing} ({name}: {exc}); "
             "the disk may be full, read-only or failing: free space or fix the disk"
         )
     return StoreError(f"the log at {path} failed while {doing} ({name}: {exc})")
@@ -379,6 +379,7 @@ class Store:
             StoreUnavailableError: the file or directory cannot be created or written.
         """
         path = Path(path)
+        _refuse_read_only_mount(path)
         if path.exists():
             check(path)
         else:
@@ -945,6 +946,17 @@ def _too_new(path: Path, version: int) -> StoreTooNewError:
         f"one knows up to {SCHEMA_VERSION} and will not alter it. Install the newer portwatch "
         "again, or move the file aside to start a new log"
     )
+
+
+def _refuse_read_only_mount(path: Path) -> None:
+    """Say plainly when the state directory sits on a read-only file system."""
+    existing = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    if existing is not None and os.statvfs(existing).f_flag & os.ST_RDONLY:
+        raise StoreUnavailableError(
+            f"the file system holding {existing} is mounted read-only, so portwatch cannot "
+            f"write its log at {path}. Remount it read-write (an SD card may have been "
+            "remounted read-only after errors: check `dmesg`), or set another state directory"
+        )
 
 
 def _create_file(path: Path) -> None:
