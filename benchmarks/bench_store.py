@@ -63,7 +63,8 @@ async def _through_writer(store: Store, readings: Sequence[Reading]) -> float:
         if durable == len(readings):
             done.set()
 
-    writer = ReadingWriter(store, SystemClock(), on_durable=on_durable)
+    # The whole burst is submitted at once, so the buffer must hold it all.
+    writer = ReadingWriter(store, SystemClock(), on_durable=on_durable, buffer_limit=len(readings))
     task = asyncio.create_task(writer.run())
     start = time.perf_counter()
     for reading in readings:

@@ -104,6 +104,9 @@ class ReadingWriter:
         self._oldest_at = 0.0
         self._wake = asyncio.Event()
         self._inflight: tuple[int, asyncio.Future[list[int]]] | None = None
+        # run() and flush() may both want to write; one at a time, or a batch would be
+        # accounted for twice.
+        self._lock = asyncio.Lock()
         self._trouble: StoreTrouble | None = None
         self._dropped = 0
         self._closed = False
@@ -138,8 +141,8 @@ class ReadingWriter:
             self._dropped += 1
             if self._dropped == 1:
                 _LOGGER.warning(
-                    "store: the log has been unwritable so long that the %s-reading memory "
-                    "buffer is full; the oldest waiting readings are being dropped",
+                    "store: the memory buffer of %s readings waiting for the log is full; "
+                    "the oldest waiting readings are being dropped",
                     self._buffer_limit,
                 )
         self._wake.set()
@@ -164,9 +167,7 @@ class ReadingWriter:
 
     async def flush(self) -> bool:
         """Write everything waiting now; True when nothing is left waiting."""
-        if self._inflight is not None:
-            await self._finish_inflight()
-        while self._pending:
+        while self._pending or self._inflight is not None:
             if not await self._write_batch():
                 return False
         return True
@@ -185,21 +186,22 @@ class ReadingWriter:
                 self._executor.shutdown(wait=False)
 
     async def _write_batch(self) -> bool:
-        if self._inflight is not None:
+        """Write one batch (or finish the one a cancelled caller left in flight)."""
+        async with self._lock:
+            if self._inflight is None:
+                if not self._pending:
+                    return True
+                count = min(len(self._pending), self._max_batch)
+                batch = [self._pending[index] for index in range(count)]
+                future = asyncio.get_running_loop().run_in_executor(
+                    self._executor, self._store.add_readings, batch
+                )
+                self._inflight = (count, future)
             return await self._finish_inflight()
-        if not self._pending:
-            return True
-        count = min(len(self._pending), self._max_batch)
-        batch = [self._pending[index] for index in range(count)]
-        future = asyncio.get_running_loop().run_in_executor(
-            self._executor, self._store.add_readings, batch
-        )
-        self._inflight = (count, future)
-        return await self._finish_inflight()
 
     async def _finish_inflight(self) -> bool:
         """Wait for the write in flight and account for it; safe to call again if cancelled."""
-        if self._inflight is None:
+        if self._inflight is None:  # pragma: no cover - callers check
             return True
         count, future = self._inflight
         while True:

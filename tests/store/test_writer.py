@@ -196,3 +196,20 @@ async def test_writer_refuses_naive_reading_when_submitted(
     with pytest.raises(StoreInputError, match="naive"):
         writer.submit(naive)
     await writer.close()
+
+
+async def test_writer_writes_each_reading_once_when_flush_races_the_run_task(
+    store: Store, clock: VirtualClock
+) -> None:
+    """The daemon may flush while the batching task is mid-commit: no batch twice."""
+    writer, recorder, task = await _started(store, clock)
+    try:
+        for second in range(50):
+            writer.submit(make_reading(second))
+        await clock.advance(0.5)  # the run task's commit is now in flight
+        assert await writer.flush()
+        assert store.reading_count() == 50
+        assert len(recorder.durable) == 50
+        assert writer.buffered == 0
+    finally:
+        await _stop(writer, task)
