@@ -474,7 +474,7 @@ class Store:
             _rollback(db)
             raise
 
-    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    def _read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         try:
             return self._db.execute(sql, params).fetchall()
         except sqlite3.Error as exc:
@@ -594,21 +594,18 @@ class Store:
         """
         start_us, end_us = to_us(since, "since"), to_us(until, "until")
         min_us = to_us(_EPOCH + min_gap, "min_gap")
+        # Each reading paired with the one before it (the first with `since`), plus one
+        # last pair (the last reading or `since`, then `until`) for the trailing silence.
         rows = self._read(
             "SELECT previous, time_us FROM ("
-            "  SELECT time_us, LAG(time_us, 1, ?) OVER (ORDER BY time_us) AS previous"
-            "  FROM readings WHERE time_us >= ? AND time_us < ?"
-            "  UNION ALL SELECT ?, (SELECT COALESCE(MAX(time_us), ?) FROM readings"
-            "    WHERE time_us >= ? AND time_us < ?)"
-            ") WHERE time_us - previous > ? ORDER BY previous",
-            (start_us, start_us, end_us, end_us, start_us, start_us, end_us, min_us),
+            "  SELECT LAG(time_us, 1, :start) OVER (ORDER BY time_us) AS previous, time_us"
+            "  FROM readings WHERE time_us >= :start AND time_us < :end"
+            "  UNION ALL SELECT (SELECT COALESCE(MAX(time_us), :start) FROM readings"
+            "    WHERE time_us >= :start AND time_us < :end), :end"
+            ") WHERE time_us - previous > :min ORDER BY previous",
+            {"start": start_us, "end": end_us, "min": min_us},
         )
-        gaps = []
-        for a, b in rows:
-            # the UNION row is (end, last): swap it round
-            first, second = (b, a) if a > b else (a, b)
-            gaps.append((from_us(first), from_us(second)))
-        return gaps
+        return [(from_us(previous), from_us(following)) for previous, following in rows]
 
     # -- link events --------------------------------------------------------------------
 
