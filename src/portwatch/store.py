@@ -63,6 +63,7 @@ __all__ = [
     "StoreUnavailableError",
     "StoredReading",
     "SymptomReport",
+    "check",
     "default_db_path",
 ]
 
