@@ -160,6 +160,23 @@ def measure(quick: bool) -> list[dict[str, Any]]:
                 (0, 2**62),
             ).fetchall()
             bare_fetch_s = time.perf_counter() - start_t
+        start_t = time.perf_counter()
+        Store.open(directory / "chart.db").close()
+        open_s = time.perf_counter() - start_t
+        start_t = time.perf_counter()
+        bare = sqlite3.connect(directory / "chart.db")
+        bare.execute("SELECT COUNT(*) FROM sqlite_master").fetchall()
+        bare.close()
+        bare_open_s = time.perf_counter() - start_t
+        rows.append(
+            {
+                "figure": f"store: open a {chart_days} d log (quick_check, migrations)",
+                "value": open_s * 1000,
+                "unit": "ms",
+                "baseline": "bare sqlite3.connect + one query",
+                "baseline_value": bare_open_s * 1000,
+            }
+        )
         rows.append(
             {
                 "figure": f"store: {chart_days} d at 1/s downsampled to 1,000 points",

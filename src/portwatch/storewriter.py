@@ -66,7 +66,8 @@ class ReadingWriter:
     Args:
         store: the log, used only from this writer's thread.
         clock: the time source for batching and retries.
-        on_durable: called on the event loop with each committed batch, in order.
+        on_durable: called on the event loop with each committed batch, in order. It must
+            not raise: an exception there ends :meth:`run` (the readings are durable).
         on_trouble: called with a :class:`StoreTrouble` while the log is unwritable,
             and with ``None`` once it is writable again.
         executor: the one thread that uses `store`; a private one is made when not given.

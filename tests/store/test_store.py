@@ -314,3 +314,14 @@ def test_default_db_path_follows_state_directory_when_set(
     """systemd's StateDirectory decides where the log lives."""
     monkeypatch.setenv("PORTWATCH_STATE_DIRECTORY", str(tmp_path))
     assert default_db_path() == tmp_path / "portwatch.db"
+
+
+def test_readings_after_gives_rows_written_elsewhere_when_polled(
+    store: Store, db_path: Path
+) -> None:
+    """A running daemon must see a reading that `portwatch add` wrote from another process."""
+    store.add_readings([make_reading(0)])
+    with Store.open(db_path) as other:  # a second process, as `portwatch add` would be
+        other.add_readings([make_reading(5), make_reading(3)])
+    assert [s.id for s in store.readings_after(1)] == [2, 3]
+    assert store.readings_after(3) == []
