@@ -222,7 +222,7 @@ class ReadingWriter:
             self._report_trouble(exc)
             return False
         batch = [self._pending.popleft() for _ in range(count)]
-        # What is left arrived before this batch was taken: write it without waiting more.
+        # What is left has waited at least as long as this commit took: write it next.
         self._oldest_at = float("-inf")
         if self._trouble is not None:
             _LOGGER.info(
