@@ -80,7 +80,8 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
 # SQLite primary result codes (https://sqlite.org/rescode.html) that mean "the disk cannot
 # take this now": full, read-only, I/O error, cannot open, locked too long.
-_UNAVAILABLE_CODES: Final = frozenset({13, 8, 10, 14, 5, 6})  # FULL READONLY IOERR CANTOPEN
+# FULL 13, READONLY 8, IOERR 10, CANTOPEN 14, BUSY 5, LOCKED 6.
+_UNAVAILABLE_CODES: Final = frozenset({13, 8, 10, 14, 5, 6})
 _DAMAGED_CODES: Final = frozenset({11, 26})  # CORRUPT NOTADB
 
 RECOVERY_ADVICE: Final = (
