@@ -22,6 +22,9 @@ from portwatch import __version__
 COMMANDS: Final[tuple[str, ...]] = (
     "demo",
     "decode",
+    "add",
+    "import",
+    "purge",
     "status",
     "log",
     "report",

@@ -49,9 +49,9 @@ def parse_time(text: str, now: datetime, zone: tzinfo) -> datetime:
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db", type=Path, default=None, help="the log (default: the state directory's)"
-    )
+    from portwatch.commands._log import add_db_argument
+
+    add_db_argument(parser)
     parser.add_argument(
         "--placement", default=None, help="when the port was placed (ISO 8601): day 1 starts then"
     )
@@ -71,11 +71,9 @@ def add_common(parser: argparse.ArgumentParser) -> None:
 
 
 def db_path(args: argparse.Namespace) -> Path:
-    if args.db is not None:
-        return Path(args.db)
-    from portwatch.store import default_db_path
+    from portwatch.commands import _log
 
-    return default_db_path()
+    return _log.db_path(args)
 
 
 def display_from(args: argparse.Namespace, now: datetime) -> DisplaySettings:
