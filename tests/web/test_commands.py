@@ -6,12 +6,14 @@ import argparse
 import csv
 import io
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from portwatch.commands import export, log, report, status, summary
+from portwatch.csvio import read_readings
 from portwatch.store import Store
 
 from .conftest import PATIENT, PLACEMENT
@@ -170,3 +172,21 @@ def test_export_fhir_writes_collection_of_bodytemp_observations_when_asked(
     assert first["valueQuantity"]["code"] == "Cel"
     assert {c["code"] for c in first["code"]["coding"]} >= {"8310-5"}
     assert first["subject"]["reference"] == PATIENT
+
+
+def test_export_csv_reads_back_with_import_parser_when_round_tripped(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """What `portwatch export` writes, `portwatch import` reads back: same times and values."""
+    out = tmp_path / "readings.csv"
+    until = "2026-11-21T00:00Z"
+    assert (
+        _run(export, db_path, "--since", PLACEMENT.isoformat(), "--until", until, "--out", str(out))
+        == 0
+    )
+    back = read_readings(out)
+    with Store.open_reader(db_path) as store:
+        logged = [s.reading for s in store.readings(PLACEMENT, datetime(2026, 11, 21, tzinfo=UTC))]
+    assert [(r.time, r.value, r.unit, r.kind, r.device) for r in back] == [
+        (r.time, r.value, r.unit, r.kind, r.device) for r in logged
+    ]
