@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from portwatch.alerts.payloads import AlertContext, Thermometer
+from portwatch.clock import VirtualClock
+from portwatch.inbox import InboxStore, make_app
 from portwatch.model import Decision, DecisionType, Observation, Site, Unit
 
 ADDRESS = "aa:bb:cc:dd:ee:01"
@@ -65,3 +72,75 @@ def secret_key() -> bytes:
     from portwatch.alerts.signing import parse_secret
 
     return parse_secret(TEST_SECRET_TEXT)
+
+
+# --- loopback servers -------------------------------------------------------------------
+
+START = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+@dataclass
+class Script:
+    """What the server in front of the inbox answers, request by request, before passing
+    requests through. Items: an int status, (status, headers), or "hang" (never answers)."""
+
+    steps: list[object] = field(default_factory=list)
+    seen: list[dict[str, str]] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class Inbox:
+    url: str
+    store: InboxStore
+    script: Script
+    clock: VirtualClock
+
+
+async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    return runner, f"http://{host}:{port}"
+
+
+def scripted(script: Script) -> Callable[..., object]:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Callable[..., object]) -> object:
+        if request.method == "POST" and request.path in ("/", "/webhook"):
+            script.seen.append(dict(request.headers))
+            script.bodies.append(await request.read())
+            if script.steps:
+                step = script.steps.pop(0)
+                if step == "hang":
+                    await script.release.wait()
+                    return web.Response(status=503)
+                status, headers = step if isinstance(step, tuple) else (step, {})
+                return web.Response(status=status, headers=headers, text=f"scripted {status}")
+        return await handler(request)  # type: ignore[operator]
+
+    return middleware
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock(START)
+
+
+@pytest.fixture
+async def inbox(tmp_path: Path, secret_key: bytes, clock: VirtualClock) -> AsyncIterator[Inbox]:
+    """The reference inbox on loopback, behind a scripted front that fails on demand."""
+    store = InboxStore(tmp_path / "inbox.db")
+    script = Script()
+    app = make_app(secret_key, store, clock)
+    app.middlewares.append(scripted(script))  # type: ignore[arg-type]
+    runner, url = await _serve(app)
+    try:
+        yield Inbox(url=f"{url}/webhook", store=store, script=script, clock=clock)
+    finally:
+        script.release.set()
+        await runner.cleanup()
+        store.close()
