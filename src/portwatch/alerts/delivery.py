@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Final, Protocol
 from urllib.parse import urlsplit
 
 from portwatch import __version__
+from portwatch.alerts.payloads import ClinicFormat
 from portwatch.alerts.signing import sign_headers
 from portwatch.clock import Clock
 
@@ -108,13 +109,6 @@ class Channel(StrEnum):
 
     CLINIC = "clinic"
     NOTIFY = "notify"
-
-
-class ClinicFormat(StrEnum):
-    """The clinic's format (alerts.md, "Two clinic channels")."""
-
-    JSON = "json"
-    FHIR = "fhir"
 
 
 class Outcome(StrEnum):

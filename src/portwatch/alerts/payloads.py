@@ -25,16 +25,19 @@ __all__ = [
     "Alert",
     "AlertContext",
     "AlertKind",
+    "ClinicFormat",
     "GatewayState",
     "KindInfo",
     "PayloadError",
     "Priority",
+    "Rendered",
     "Thermometer",
     "connectivity_test_alert",
     "fever_alert",
     "heartbeat_alert",
     "heartbeat_slot",
     "json_body",
+    "render",
     "symptom_alert",
 ]
 
@@ -61,6 +64,13 @@ class AlertKind(StrEnum):
     SYMPTOMS_REPORTED = "symptoms.reported"
     HEARTBEAT = "gateway.heartbeat"
     TEST = "test"
+
+
+class ClinicFormat(StrEnum):
+    """The clinic's format (alerts.md, "Two clinic channels")."""
+
+    JSON = "json"
+    FHIR = "fhir"
 
 
 class Priority(StrEnum):
@@ -323,3 +333,24 @@ def json_document(alert: Alert, context: AlertContext) -> dict[str, object]:
 def json_body(alert: Alert, context: AlertContext) -> str:
     """The exact body that is stored in the outbox, signed and sent (ASCII-only JSON)."""
     return json.dumps(json_document(alert, context), sort_keys=True, separators=(",", ":"))
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """An alert as the outbox stores it: the exact body and its content type."""
+
+    body: str
+    content_type: str
+
+
+def render(alert: Alert, context: AlertContext, clinic_format: ClinicFormat) -> Rendered:
+    """The outbox body for the clinic's format (the body is signed at send time).
+
+    Raises:
+        PayloadError: the alert does not travel in that format (heartbeats are JSON-only).
+    """
+    if clinic_format is ClinicFormat.JSON:
+        return Rendered(json_body(alert, context), JSON_CONTENT_TYPE)
+    from portwatch.alerts.fhir import FHIR_CONTENT_TYPE, fhir_body
+
+    return Rendered(fhir_body(alert, context), FHIR_CONTENT_TYPE)
