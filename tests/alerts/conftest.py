@@ -98,7 +98,7 @@ class Inbox:
     clock: VirtualClock
 
 
-async def _serve(app: web.Application) -> tuple[web.AppRunner, str]:
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -137,7 +137,7 @@ async def inbox(tmp_path: Path, secret_key: bytes, clock: VirtualClock) -> Async
     script = Script()
     app = make_app(secret_key, store, clock)
     app.middlewares.append(scripted(script))  # type: ignore[arg-type]
-    runner, url = await _serve(app)
+    runner, url = await serve(app)
     try:
         yield Inbox(url=f"{url}/webhook", store=store, script=script, clock=clock)
     finally:

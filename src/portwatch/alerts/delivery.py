@@ -96,8 +96,9 @@ RETRYABLE_4XX: Final = frozenset({408, 429})
 NOTIFY_CONTENT_TYPE: Final = "application/vnd.portwatch.notification+json"
 # ntfy's Priority header values for our two priorities.
 NOTIFY_PRIORITY: Final[Mapping[str, str]] = {"urgent": "urgent", "routine": "default"}
-# How long the deliverer sleeps when nothing at all is pending; a new entry wakes it.
-IDLE_WAIT_S: Final = 3600.0
+# The longest the deliverer sleeps between passes: rows queued or requeued by another
+# process (`portwatch alerts resend`) cannot call wake(), so they are picked up within this.
+POLL_S: Final = 60.0
 
 
 class DeliveryError(ValueError):
@@ -622,8 +623,8 @@ class Deliverer:
         rows = [r for r in rows if r.channel in self._senders]
         when = next_wake(rows, self._escalate_after)
         if when is None:
-            return IDLE_WAIT_S
-        return max(0.0, (when - self._clock.now()).total_seconds())
+            return POLL_S
+        return min(POLL_S, max(0.0, (when - self._clock.now()).total_seconds()))
 
     async def run(self) -> None:
         """Deliver until cancelled: flush, then sleep until the next due time or a wake()."""
