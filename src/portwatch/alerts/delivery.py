@@ -466,12 +466,16 @@ class ClinicSender:
         self._poster.close()
 
     async def send(self, row: OutboxRowLike, now: datetime) -> Answer:
+        return await self.send_body(str(row.id), row.body, row.content_type, now)
+
+    async def send_body(self, msg_id: str, body: str, content_type: str, now: datetime) -> Answer:
+        """Sign ``body`` as ``msg_id`` at ``now`` and POST it (also for `portwatch alerts test`)."""
         headers = {
-            "Content-Type": row.content_type,
+            "Content-Type": content_type,
             "User-Agent": f"portwatch/{__version__}",
-            **sign_headers(self._endpoint.secret, str(row.id), row.body, now),
+            **sign_headers(self._endpoint.secret, msg_id, body, now),
         }
-        return await self._poster.post(self._endpoint.url, row.body.encode(), headers, now)
+        return await self._poster.post(self._endpoint.url, body.encode(), headers, now)
 
 
 def _header_text(text: str) -> str:
