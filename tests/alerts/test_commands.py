@@ -18,19 +18,9 @@ from portwatch.inbox import InboxStore
 from .conftest import TEST_SECRET_TEXT
 from .outbox import Row
 
-# Runs one command module the way cli.main does (parser from add_arguments, then run). Used
-# instead of `python -m portwatch` because cli loads every registered command and `decode`
-# has not landed on main yet; tests/test_cli.py covers the registration itself.
-ONE_COMMAND = (
-    "import argparse, sys, importlib; name = sys.argv[1];"
-    "module = importlib.import_module('portwatch.commands.' + name);"
-    "parser = argparse.ArgumentParser(prog='portwatch ' + name); module.add_arguments(parser);"
-    "sys.exit(module.run(parser.parse_args(sys.argv[2:])))"
-)
-
 
 def _command(*args: str) -> list[str]:
-    return [sys.executable, "-c", ONE_COMMAND, *args]
+    return [sys.executable, "-m", "portwatch", *args]
 
 
 def _free_port() -> int:

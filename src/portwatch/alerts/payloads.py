@@ -37,6 +37,7 @@ __all__ = [
     "heartbeat_alert",
     "heartbeat_slot",
     "json_body",
+    "json_document",
     "render",
     "symptom_alert",
 ]
