@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -14,6 +15,7 @@ import pytest
 from aiohttp import web
 
 from portwatch.alerts.payloads import AlertContext, Thermometer
+from portwatch.alerts.signing import parse_secret
 from portwatch.clock import VirtualClock
 from portwatch.inbox import InboxStore, make_app
 from portwatch.model import Decision, DecisionType, Observation, Site, Unit
@@ -69,8 +71,6 @@ def fever_decision() -> Decision:
 
 @pytest.fixture
 def secret_key() -> bytes:
-    from portwatch.alerts.signing import parse_secret
-
     return parse_secret(TEST_SECRET_TEXT)
 
 
@@ -144,3 +144,16 @@ async def inbox(tmp_path: Path, secret_key: bytes, clock: VirtualClock) -> Async
         script.release.set()
         await runner.cleanup()
         store.close()
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Every alerts test, at DEBUG: the secret never reaches a log line in any form."""
+    caplog.set_level(logging.DEBUG)
+    yield
+    key = parse_secret(TEST_SECRET_TEXT)
+    forms = (TEST_SECRET_TEXT.removeprefix("whsec_"), key.hex(), repr(key)[2:-1])
+    records = [*caplog.get_records("setup"), *caplog.get_records("call")]
+    text = "\n".join(record.getMessage() for record in records)
+    leaked = [form for form in forms if form in text]
+    assert not leaked, "a secret reached the log"

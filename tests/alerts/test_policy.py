@@ -23,6 +23,7 @@ from portwatch.alerts.delivery import (
     load_secret,
     next_due,
     parse_retry_after,
+    secret_file,
 )
 
 from .conftest import TEST_SECRET_TEXT
@@ -188,3 +189,16 @@ def test_load_secret_names_the_path_when_file_is_missing(tmp_path: Path) -> None
     """A missing credential must say which file, so a person can fix it."""
     with pytest.raises(DeliveryError, match=r"clinic\.secret"):
         load_secret(tmp_path / "clinic.secret")
+
+
+def test_secret_file_uses_systemd_credentials_when_no_file_is_configured(tmp_path: Path) -> None:
+    """Under systemd the secret arrives in $CREDENTIALS_DIRECTORY, never on the command line."""
+    environ = {"CREDENTIALS_DIRECTORY": str(tmp_path)}
+    assert secret_file(None, environ) == tmp_path / "clinic-secret"
+    assert secret_file(Path("/etc/x"), environ) == Path("/etc/x")
+
+
+def test_secret_file_says_how_to_fix_when_nothing_is_set() -> None:
+    """No secret at all is a setting a person must fix; the error names both ways."""
+    with pytest.raises(DeliveryError, match="LoadCredential=clinic-secret"):
+        secret_file(None, {})

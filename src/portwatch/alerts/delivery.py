@@ -69,6 +69,7 @@ __all__ = [
     "next_due",
     "notification_body",
     "parse_retry_after",
+    "secret_file",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ ANSWER_EXCERPT_CHARS: Final = 200
 # Statuses that are retried although they are 4xx (alerts.md, "Delivery").
 RETRYABLE_4XX: Final = frozenset({408, 429})
 NOTIFY_CONTENT_TYPE: Final = "application/vnd.portwatch.notification+json"
+# The systemd credential name the unit passes the clinic secret under.
+CLINIC_CREDENTIAL: Final = "clinic-secret"
 # ntfy's Priority header values for our two priorities.
 NOTIFY_PRIORITY: Final[Mapping[str, str]] = {"urgent": "urgent", "routine": "default"}
 # The longest the deliverer sleeps between passes: rows queued or requeued by another
@@ -285,6 +288,25 @@ def load_secret(path: Path | str) -> str:
             secret_path,
         )
     return text
+
+
+def secret_file(
+    configured: Path | None, environ: Mapping[str, str], credential: str = CLINIC_CREDENTIAL
+) -> Path:
+    """Where the clinic secret lives: the configured file, else systemd's credential
+    (``LoadCredential=clinic-secret:/etc/portwatch/clinic.secret`` in the unit).
+
+    Raises:
+        DeliveryError: neither is set.
+    """
+    if configured is not None:
+        return configured
+    directory = environ.get("CREDENTIALS_DIRECTORY")
+    if directory:
+        return Path(directory) / credential
+    raise DeliveryError(
+        f"no clinic secret: set the clinic secret file, or give systemd LoadCredential={credential}"
+    )
 
 
 def notification_body(title: str, message: str) -> str:
