@@ -82,7 +82,7 @@ START = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 @dataclass
 class Script:
     """What the server in front of the inbox answers, request by request, before passing
-    requests through. Items: an int status, (status, headers), or "hang" (never answers)."""
+    requests through. Items: a status, (status, headers[, text]), or "hang" (never answers)."""
 
     steps: list[object] = field(default_factory=list)
     seen: list[dict[str, str]] = field(default_factory=list)
@@ -118,8 +118,9 @@ def scripted(script: Script) -> Callable[..., object]:
                 if step == "hang":
                     await script.release.wait()
                     return web.Response(status=503)
-                status, headers = step if isinstance(step, tuple) else (step, {})
-                return web.Response(status=status, headers=headers, text=f"scripted {status}")
+                status, headers, *text = step if isinstance(step, tuple) else (step, {})
+                body = text[0] if text else f"scripted {status}"
+                return web.Response(status=status, headers=headers, text=body)
         return await handler(request)  # type: ignore[operator]
 
     return middleware

@@ -208,6 +208,25 @@ async def test_deliverer_keeps_alert_and_tells_caregiver_when_clinic_answers_400
     assert "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" not in caplog.text
 
 
+async def test_deliverer_warns_without_health_values_when_clinic_echoes_the_alert(
+    inbox: Inbox,
+    make_deliverer: Callable[..., tuple[Deliverer, Stuck]],
+    fever_row: Row,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No temperature above DEBUG: a 422 that echoes the readings is stored, not logged."""
+    inbox.script.steps = [(422, {}, f"invalid: {fever_row.body}")]
+    outbox = MemoryOutbox()
+    outbox.enqueue([fever_row])
+    deliverer, stuck = make_deliverer(outbox)
+    await deliverer.flush()
+    above_debug = [r.getMessage() for r in caplog.records if r.levelno > logging.DEBUG]
+    assert any("rejected with HTTP 422" in line for line in above_debug)
+    assert not [line for line in above_debug if "38.44" in line]
+    assert "38.44" in (outbox.outbox_get(fever_row.id).last_error or "")
+    assert stuck[0][1] is StuckReason.REJECTED
+
+
 async def test_deliverer_sends_same_id_once_when_restarted_between_attempts(
     inbox: Inbox, make_deliverer: Callable[..., tuple[Deliverer, Stuck]], fever_row: Row
 ) -> None:

@@ -618,12 +618,15 @@ class Deliverer:
         else:
             error = answer.describe()
             self._outbox.outbox_mark_failed(row.id, at, answer.status_code, error)
+            # Only the status at WARNING: the answer's text may echo the alert's readings;
+            # it is kept in the outbox for `portwatch alerts list`.
             _LOGGER.warning(
-                "%s alert %s (%s) rejected (%s); fix the setting, then: portwatch alerts resend %s",
+                "%s alert %s (%s) rejected with HTTP %s; fix the setting, then: "
+                "portwatch alerts resend %s",
                 row.channel,
                 row.id,
                 row.kind,
-                error,
+                answer.status_code,
                 row.id,
             )
             self._on_stuck(row, StuckReason.REJECTED, error)
