@@ -202,3 +202,39 @@ def test_secret_file_says_how_to_fix_when_nothing_is_set() -> None:
     """No secret at all is a setting a person must fix; the error names both ways."""
     with pytest.raises(DeliveryError, match="LoadCredential=clinic-secret"):
         secret_file(None, {})
+
+
+_ROW_SPECS = st.lists(
+    st.tuples(
+        st.sampled_from(["urgent", "routine"]),
+        st.none() | st.integers(min_value=-60, max_value=60),
+        st.booleans(),
+    ),
+    max_size=8,
+)
+
+
+@given(specs=_ROW_SPECS)
+def test_next_due_keeps_order_and_urgency_when_any_queue(
+    specs: list[tuple[str, int | None, bool]],
+) -> None:
+    """Whatever the queue: the pick is due; urgent due rows are never held; routine order holds."""
+    rows = [
+        _row(f"r{i}", priority, next_in_s=offset, escalated=escalated)
+        for i, (priority, offset, escalated) in enumerate(specs)
+    ]
+
+    def due(row: Row) -> bool:
+        return row.next_attempt_at is None or row.next_attempt_at <= NOW
+
+    picked = next_due(rows, NOW)
+    if any(due(r) and r.priority == "urgent" for r in rows):
+        assert picked is not None
+    if picked is None:
+        return
+    assert due(picked)
+    earlier = rows[: rows.index(picked)]  # type: ignore[arg-type]
+    assert not [r for r in earlier if due(r) and r.priority == "urgent"]
+    if picked.priority == "routine":
+        assert not [r for r in earlier if not due(r) and r.escalated_at is None]
+        assert not [r for r in earlier if due(r)]
