@@ -7,6 +7,7 @@ it: every rule below is written out from the R4 (4.0.1) specification and the co
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portwatch.alerts.fhir import SITE_MDC, SYMPTOM_SNOMED, fhir_bundle
+from portwatch.alerts.fhir import SITE_MDC, SYMPTOM_SNOMED, fhir_body, fhir_bundle
 from portwatch.alerts.payloads import (
     AlertContext,
     GatewayState,
@@ -136,8 +137,30 @@ def test_observation_value_is_in_the_device_unit_when_fahrenheit(bundle: dict[st
         (e["resource"]["valueQuantity"] for e in _entries(bundle, "Observation")),
         key=lambda q: q["value"],
     )
-    assert values[0] == {"value": 101.2, "unit": "[degF]", "system": UCUM, "code": "[degF]"}
-    assert values[1]["value"] == 101.4
+    assert values[0] == {
+        "value": Decimal("101.2"), "unit": "[degF]", "system": UCUM, "code": "[degF]"
+    }  # fmt: skip
+    assert values[1]["value"] == Decimal("101.4")
+
+
+def test_fhir_body_keeps_the_device_digits_when_value_has_a_trailing_zero(
+    context: AlertContext,
+) -> None:
+    """FHIR decimals carry precision: a device that sent 38.30 °C must not become 38.3."""
+    observation = Observation(
+        time=datetime(2026, 11, 20, tzinfo=UTC), celsius=38.3, value=Decimal("38.30"),
+        unit=Unit.CELSIUS, device="aa:bb:cc:dd:ee:01",
+    )  # fmt: skip
+    decision = Decision(
+        id=uuid.uuid4(), type=DecisionType.FEVER_ONGOING, time=observation.time,
+        summary="s", observations=(observation,),
+    )  # fmt: skip
+    body = fhir_body(fever_alert(decision), context)
+    assert (
+        '"valueQuantity":{"code":"Cel","system":"http://unitsofmeasure.org","unit":"Cel","value":38.30}'
+        in body
+    )
+    assert json.loads(body)["resourceType"] == "Bundle"
 
 
 def test_observation_device_and_gateway_references_hit_devices_when_built(

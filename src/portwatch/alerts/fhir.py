@@ -13,8 +13,11 @@ check those against the R4 specification element by element.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Mapping
 from datetime import UTC
+from decimal import Decimal
 from typing import Final
 
 from portwatch.alerts.payloads import KIND_INFO, Alert, AlertContext, AlertKind, PayloadError
@@ -267,13 +270,28 @@ def fhir_bundle(alert: Alert, context: AlertContext) -> Resource:
     url, communication = _communication(alert, context, gateway_url, observation_urls)
     entries.append(_entry("Communication", url, communication, (URI_SYSTEM, url)))
     document: Resource = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
-    bundle = Bundle.model_validate(document)
-    checked: Resource = bundle.model_dump(mode="json", exclude_none=True)
-    return checked
+    try:
+        Bundle.model_validate(document)
+    except ValueError as exc:  # pydantic's ValidationError; a bug in the builders above
+        raise PayloadError(f"Bundle for alert {alert.id} fails the R4B models: {exc}") from exc
+    return document
+
+
+# Decimals travel as JSON numbers with the digits the device sent ("38.30" stays 38.30:
+# FHIR decimals carry their precision). json cannot write a raw number for a Decimal, so
+# it writes a marked string that is then unquoted.
+_MARKED_DECIMAL: Final = re.compile(r'"\\u0000dec:(-?[0-9]+(?:\.[0-9]+)?)"')
+
+
+def _mark_decimal(value: object) -> str:
+    if isinstance(value, Decimal) and value.is_finite():
+        return f"\x00dec:{value:f}"
+    raise TypeError(f"cannot write {type(value).__name__} into a FHIR Bundle")
 
 
 def fhir_body(alert: Alert, context: AlertContext) -> str:
-    """The Bundle as the exact body stored in the outbox and sent."""
-    import json
-
-    return json.dumps(fhir_bundle(alert, context), sort_keys=True, separators=(",", ":"))
+    """The Bundle as the exact body stored in the outbox and sent (decimals kept exact)."""
+    text = json.dumps(
+        fhir_bundle(alert, context), sort_keys=True, separators=(",", ":"), default=_mark_decimal
+    )
+    return _MARKED_DECIMAL.sub(r"\1", text)
