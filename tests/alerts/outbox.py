@@ -8,6 +8,7 @@ this module then goes away.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -37,6 +38,7 @@ class MemoryOutbox:
 
     def __init__(self) -> None:
         self._rows: dict[str, Row] = {}
+        self.threads: set[str] = set()  # names of the threads that called in
 
     def enqueue(self, rows: list[Row]) -> None:
         for row in rows:
@@ -46,6 +48,7 @@ class MemoryOutbox:
         return self._rows[id]
 
     def outbox_all(self, status: str | None = None) -> list[Row]:
+        self.threads.add(threading.current_thread().name)
         return [r for r in self._rows.values() if status is None or r.status == status]
 
     def outbox_record_attempt(
@@ -59,6 +62,7 @@ class MemoryOutbox:
         )  # fmt: skip
 
     def outbox_mark_delivered(self, id: str, at: datetime, status_code: int) -> None:
+        self.threads.add(threading.current_thread().name)
         row = self._rows[id]
         self._rows[id] = replace(
             row, status="delivered", attempts=row.attempts + 1, last_attempt_at=at,

@@ -12,6 +12,7 @@ import json
 import logging
 import random
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -351,3 +352,21 @@ async def _until(condition: Callable[[], bool]) -> None:
 def test_fever_row_body_is_the_signed_json_when_rendered(fever_row: Row) -> None:
     """The outbox stores exactly the JSON body; signing happens at send time."""
     assert json.loads(fever_row.body)["data"]["id"] == fever_row.id
+
+
+async def test_deliverer_calls_the_store_only_on_its_thread_when_given_an_executor(
+    inbox: Inbox, secret_key: bytes, clock: VirtualClock, fever_row: Row,
+    senders: list[ClinicSender | NotifySender],
+) -> None:  # fmt: skip
+    """The store is not thread-safe; the daemon gives it one thread and delivery must use it."""
+    sender = ClinicSender(ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret_key))
+    senders.append(sender)
+    outbox = MemoryOutbox()
+    outbox.enqueue([fever_row])
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as executor:
+        deliverer = Deliverer(
+            outbox, {"clinic": sender}, clock, lambda *a: None, store_executor=executor
+        )
+        await deliverer.flush()
+    assert outbox.outbox_get(fever_row.id).status == "delivered"
+    assert {name.split("_")[0] for name in outbox.threads} == {"store"}

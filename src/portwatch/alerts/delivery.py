@@ -30,12 +30,14 @@ import logging
 import random
 import stat
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from portwatch import __version__
@@ -73,6 +75,7 @@ __all__ = [
 ]
 
 _LOGGER = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 # alerts.md, "Delivery": first retry within 10 s. The first backoff is drawn from
 # [FIRST_RETRY_S / 2, FIRST_RETRY_S], so it is at most 5 s even before any clock drift.
@@ -178,22 +181,23 @@ class OutboxRowLike(Protocol):
 
 
 class Outbox(Protocol):
-    """The part of the store's outbox contract that delivery uses."""
+    """The part of the store's outbox contract that delivery uses (store.py)."""
 
     def outbox_all(self, status: str | None = None) -> Sequence[OutboxRowLike]: ...
     def outbox_record_attempt(
         self,
-        id: str,
+        alert_id: str,
         at: datetime,
         status_code: int | None,
         error: str | None,
         next_attempt_at: datetime,
+        /,
     ) -> object: ...
-    def outbox_mark_delivered(self, id: str, at: datetime, status_code: int) -> object: ...
+    def outbox_mark_delivered(self, alert_id: str, at: datetime, status_code: int, /) -> object: ...
     def outbox_mark_failed(
-        self, id: str, at: datetime, status_code: int | None, error: str | None
+        self, alert_id: str, at: datetime, status_code: int | None, error: str | None, /
     ) -> object: ...
-    def outbox_mark_escalated(self, id: str, at: datetime) -> object: ...
+    def outbox_mark_escalated(self, alert_id: str, at: datetime, /) -> object: ...
 
 
 class Sender(Protocol):
@@ -547,7 +551,8 @@ class Deliverer:
 
     ``on_stuck(row, reason, answer)`` is called once when a row is rejected for good and once
     when it is escalated; the daemon turns it into a caregiver notification. The outbox is
-    the store (sync calls, each a short SQLite transaction).
+    the store: its calls run on ``store_executor`` when one is given (the store wants one
+    dedicated thread), else directly (each is one short SQLite transaction).
     """
 
     def __init__(
@@ -559,6 +564,7 @@ class Deliverer:
         *,
         escalate_after: timedelta = ESCALATE_AFTER,
         rng: random.Random | None = None,
+        store_executor: Executor | None = None,
     ) -> None:
         self._outbox = outbox
         self._senders = dict(senders)
@@ -566,22 +572,30 @@ class Deliverer:
         self._on_stuck = on_stuck
         self._escalate_after = escalate_after
         self._rng = rng or random.Random()
+        self._executor = store_executor
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
         """Tell the running deliverer that new rows were queued (or requeued)."""
         self._wake.set()
 
-    def _pending(self, channel: str) -> list[OutboxRowLike]:
-        return [r for r in self._outbox.outbox_all(status="pending") if r.channel == channel]
+    async def _store(self, call: Callable[[], _T]) -> _T:
+        if self._executor is None:
+            return call()
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
 
-    def _escalate(self, rows: Sequence[OutboxRowLike], now: datetime) -> None:
+    async def _pending(self, channel: str | None = None) -> list[OutboxRowLike]:
+        rows = await self._store(lambda: list(self._outbox.outbox_all("pending")))
+        wanted = self._senders if channel is None else (channel,)
+        return [r for r in rows if r.channel in wanted]
+
+    async def _escalate(self, rows: Sequence[OutboxRowLike], now: datetime) -> None:
         for row in rows:
             if row.escalated_at is not None or row.attempts == 0:
                 continue
             if now - row.created_at < self._escalate_after:
                 continue
-            self._outbox.outbox_mark_escalated(row.id, now)
+            await self._store(partial(self._outbox.outbox_mark_escalated, row.id, now))
             last = row.last_error or (
                 f"HTTP {row.last_status}" if row.last_status is not None else "no answer"
             )
@@ -599,13 +613,15 @@ class Deliverer:
         answer = await sender.send(row, self._clock.now())
         at = self._clock.now()
         outcome = classify(answer)
-        if outcome is Outcome.DELIVERED and answer.status_code is not None:
-            self._outbox.outbox_mark_delivered(row.id, at, answer.status_code)
+        code = answer.status_code
+        if outcome is Outcome.DELIVERED and code is not None:
+            await self._store(lambda: self._outbox.outbox_mark_delivered(row.id, at, code))
             _LOGGER.info("%s alert %s (%s) delivered", row.channel, row.id, row.kind)
         elif outcome is Outcome.RETRY:
             delay_s = backoff_for(row.attempts + 1, answer.retry_after_s, self._rng)
-            self._outbox.outbox_record_attempt(
-                row.id, at, answer.status_code, answer.error, at + timedelta(seconds=delay_s)
+            retry_at = at + timedelta(seconds=delay_s)
+            await self._store(
+                lambda: self._outbox.outbox_record_attempt(row.id, at, code, answer.error, retry_at)
             )
             _LOGGER.debug(
                 "%s alert %s attempt %d: %s; retry in %.1f s",
@@ -617,7 +633,7 @@ class Deliverer:
             )
         else:
             error = answer.describe()
-            self._outbox.outbox_mark_failed(row.id, at, answer.status_code, error)
+            await self._store(lambda: self._outbox.outbox_mark_failed(row.id, at, code, error))
             # Only the status at WARNING: the answer's text may echo the alert's readings;
             # it is kept in the outbox for `portwatch alerts list`.
             _LOGGER.warning(
@@ -626,7 +642,7 @@ class Deliverer:
                 row.channel,
                 row.id,
                 row.kind,
-                answer.status_code,
+                code,
                 row.id,
             )
             self._on_stuck(row, StuckReason.REJECTED, error)
@@ -636,10 +652,10 @@ class Deliverer:
         """One pass: escalate what is overdue, then send every due row; return attempts made."""
         attempts = 0
         for channel, sender in self._senders.items():
-            self._escalate(self._pending(channel), self._clock.now())
+            await self._escalate(await self._pending(channel), self._clock.now())
             tried: set[str] = set()
             while True:
-                row = next_due(self._pending(channel), self._clock.now(), tried)
+                row = next_due(await self._pending(channel), self._clock.now(), tried)
                 if row is None:
                     break
                 tried.add(row.id)
@@ -647,10 +663,8 @@ class Deliverer:
                 await self._attempt(row, sender)
         return attempts
 
-    def _next_wake_s(self) -> float:
-        rows = list(self._outbox.outbox_all(status="pending"))
-        rows = [r for r in rows if r.channel in self._senders]
-        when = next_wake(rows, self._escalate_after)
+    async def _next_wake_s(self) -> float:
+        when = next_wake(await self._pending(), self._escalate_after)
         if when is None:
             return POLL_S
         return min(POLL_S, max(0.0, (when - self._clock.now()).total_seconds()))
@@ -660,7 +674,7 @@ class Deliverer:
         while True:
             self._wake.clear()
             await self.flush()
-            delay_s = self._next_wake_s()
+            delay_s = await self._next_wake_s()
             sleeper = asyncio.ensure_future(self._clock.sleep(delay_s))
             waker = asyncio.ensure_future(self._wake.wait())
             try:
