@@ -19,6 +19,7 @@ from portwatch.alerts.signing import parse_secret
 from portwatch.clock import VirtualClock
 from portwatch.inbox import InboxStore, make_app
 from portwatch.model import Decision, DecisionType, Observation, Site, Unit
+from portwatch.store import OutboxRow, OutboxStatus, Store
 
 ADDRESS = "aa:bb:cc:dd:ee:01"
 # A throwaway Standard Webhooks secret for tests only (24 random bytes, base64).
@@ -158,3 +159,34 @@ def no_secret_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     text = "\n".join(record.getMessage() for record in records)
     leaked = [form for form in forms if form in text]
     assert not leaked, "a secret reached the log"
+
+
+# --- the log ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def log_path(tmp_path: Path) -> Path:
+    return tmp_path / "portwatch.db"
+
+
+@pytest.fixture
+def log(log_path: Path) -> Iterator[Store]:
+    """The real log (store.py) on a temporary file: the outbox delivery reads and writes."""
+    store = Store.open(log_path)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def make_row(**fields: object) -> OutboxRow:
+    """An outbox row in a given delivery state, for the pure policy and listing tests."""
+    at = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    defaults: dict[str, object] = {
+        "id": "r", "channel": "clinic", "kind": "fever.confirmed", "priority": "urgent",
+        "created_at": at, "body": "{}", "content_type": "application/json",
+        "decision_id": None, "status": OutboxStatus.PENDING, "attempts": 0,
+        "next_attempt_at": at, "last_attempt_at": None, "last_status": None,
+        "last_error": None, "delivered_at": None, "escalated_at": None,
+    }  # fmt: skip
+    return OutboxRow(**{**defaults, **fields})  # type: ignore[arg-type]

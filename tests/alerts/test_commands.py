@@ -14,9 +14,9 @@ import pytest
 
 from portwatch.commands.alerts import format_rows
 from portwatch.inbox import InboxStore
+from portwatch.store import OutboxEntry, Store
 
-from .conftest import TEST_SECRET_TEXT
-from .outbox import Row
+from .conftest import TEST_SECRET_TEXT, make_row
 
 
 def _command(*args: str) -> list[str]:
@@ -110,12 +110,51 @@ def test_alerts_test_refuses_plain_http_when_url_leaves_the_machine(secret_file:
 def test_format_rows_shows_last_answer_and_escalation_when_listing() -> None:
     """A person scanning `portwatch alerts` must see what is stuck and why."""
     at = datetime(2026, 11, 20, tzinfo=UTC)
-    row = Row(
-        id="0b7e4a8c-51f2-5d39-8a3e-2c4f6a1b9d70", channel="clinic", kind="fever.confirmed",
-        priority="urgent", created_at=at, body="{}", content_type="application/json",
-        status="pending", attempts=7, last_status=503, escalated_at=at,
-    )  # fmt: skip
+    row = make_row(
+        id="0b7e4a8c-51f2-5d39-8a3e-2c4f6a1b9d70", attempts=7, last_status=503, escalated_at=at
+    )
     (_, line) = format_rows([row])
     assert "pending" in line
     assert "HTTP 503" in line
     assert "(caregiver told)" in line
+
+
+def test_alerts_list_and_resend_show_and_requeue_a_failed_alert_when_run_on_the_log(
+    tmp_path: Path,
+) -> None:
+    """A person sees the failed alert and its answer, resends it, and it is pending again."""
+    db = tmp_path / "portwatch.db"
+    at = datetime(2026, 11, 20, 12, tzinfo=UTC)
+    with Store.open(db) as log:
+        log.enqueue([
+            OutboxEntry(id="a-1", channel="clinic", kind="symptoms.reported", priority="urgent",
+                        created_at=at, body="{}", content_type="application/json")
+        ])  # fmt: skip
+        log.outbox_mark_failed("a-1", at, 400, "HTTP 400: bad patient reference")
+    listing = subprocess.run(
+        _command("alerts", "--db", str(db)), capture_output=True, text=True, check=False, timeout=60
+    )
+    resend = subprocess.run(
+        _command("alerts", "resend", "a-1", "--db", str(db)),
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert listing.returncode == 0, listing.stderr
+    assert "failed" in listing.stdout
+    assert "HTTP 400: bad patient reference" in listing.stdout
+    assert resend.returncode == 0, resend.stderr
+    with Store.open_reader(db) as log:
+        row = log.outbox_get("a-1")
+    assert row is not None
+    assert row.status == "pending"
+
+
+def test_alerts_resend_fails_with_message_when_id_is_unknown(tmp_path: Path) -> None:
+    """A mistyped id must say so, not crash with a traceback."""
+    db = tmp_path / "portwatch.db"
+    Store.open(db).close()
+    result = subprocess.run(
+        _command("alerts", "resend", "no-such-id", "--db", str(db)),
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "no-such-id" in result.stdout

@@ -18,12 +18,13 @@ import pytest
 from aiohttp import web
 
 from portwatch.alerts.delivery import ClinicEndpoint, ClinicSender, Deliverer
-from portwatch.alerts.payloads import AlertContext, ClinicFormat, fever_alert, render
+from portwatch.alerts.outbox import clinic_entry
+from portwatch.alerts.payloads import AlertContext, ClinicFormat, fever_alert
 from portwatch.clock import VirtualClock
 from portwatch.model import Decision, DecisionType
+from portwatch.store import Store
 
 from .conftest import serve
-from .outbox import MemoryOutbox, Row
 
 CONDITION = re.compile(r"identifier=([^|]+)\|(.+)")
 
@@ -75,33 +76,25 @@ async def fhir_server() -> AsyncIterator[FhirServer]:
         await runner.cleanup()
 
 
-def _row(decision: Decision, context: AlertContext, clock: VirtualClock) -> Row:
-    alert = fever_alert(decision)
-    rendered = render(alert, context, ClinicFormat.FHIR)
-    return Row(
-        id=str(alert.id), channel="clinic", kind=alert.kind.value, priority=alert.priority.value,
-        created_at=clock.now(), body=rendered.body, content_type=rendered.content_type,
-    )  # fmt: skip
-
-
 async def test_fhir_bundle_creates_each_resource_once_when_sent_three_times(
     fhir_server: FhirServer,
     fever_decision: Decision,
     context: AlertContext,
     secret_key: bytes,
     clock: VirtualClock,
+    log: Store,
 ) -> None:
     """Resends of one alert create 2 Devices, 2 Observations and 1 Communication, once."""
     sender = ClinicSender(ClinicEndpoint(fhir_server.url, ClinicFormat.FHIR, secret_key))
-    outbox = MemoryOutbox()
-    row = _row(fever_decision, context, clock)
-    outbox.enqueue([row])
+    outbox = log
+    row = clinic_entry(fever_alert(fever_decision), context, ClinicFormat.FHIR, clock.now())
+    outbox.record_decisions([fever_decision], [row])
     deliverer = Deliverer(outbox, {"clinic": sender}, clock, lambda *a: None, rng=random.Random(1))
     try:
         for _ in range(3):
             outbox.outbox_requeue(row.id, clock.now())
             await deliverer.flush()
-            assert outbox.outbox_get(row.id).status == "delivered"
+            assert outbox.outbox_get(row.id).status == "delivered"  # type: ignore[union-attr]
         # A later "ongoing" alert citing the same second reading adds only what is new.
         ongoing = Decision(
             id=uuid.UUID("5f0c2d9e-3b1a-5c7e-9d4f-8a6b2e1c0d3f"),
@@ -110,7 +103,8 @@ async def test_fhir_bundle_creates_each_resource_once_when_sent_three_times(
             summary="Fever ongoing.",
             observations=fever_decision.observations[1:],
         )
-        outbox.enqueue([_row(ongoing, context, clock)])
+        later = clinic_entry(fever_alert(ongoing), context, ClinicFormat.FHIR, clock.now())
+        outbox.record_decisions([ongoing], [later])
         await deliverer.flush()
     finally:
         sender.close()

@@ -25,17 +25,16 @@ from portwatch.alerts.delivery import (
     parse_retry_after,
     secret_file,
 )
+from portwatch.store import OutboxRow as Row
 
-from .conftest import TEST_SECRET_TEXT
-from .outbox import Row
+from .conftest import TEST_SECRET_TEXT, make_row
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 def _row(id: str, priority: str, next_in_s: float | None = None, escalated: bool = False) -> Row:
-    return Row(
-        id=id, channel="clinic", kind="k", priority=priority, created_at=NOW,
-        body="{}", content_type="application/json",
+    return make_row(
+        id=id, priority=priority, created_at=NOW,
         next_attempt_at=None if next_in_s is None else NOW + timedelta(seconds=next_in_s),
         attempts=0 if next_in_s is None else 1,
         escalated_at=NOW if escalated else None,

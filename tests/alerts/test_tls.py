@@ -16,11 +16,11 @@ import trustme
 from aiohttp import web
 
 from portwatch.alerts.delivery import ClinicEndpoint, ClinicSender, Deliverer
-from portwatch.alerts.payloads import AlertContext, ClinicFormat, fever_alert, render
+from portwatch.alerts.outbox import clinic_entry
+from portwatch.alerts.payloads import AlertContext, ClinicFormat, fever_alert
 from portwatch.clock import VirtualClock
 from portwatch.model import Decision
-
-from .outbox import MemoryOutbox, Row
+from portwatch.store import OutboxEntry, OutboxRow, Store
 
 
 @pytest.fixture
@@ -52,10 +52,9 @@ async def https_clinic(ca: trustme.CA) -> AsyncIterator[str]:
 
 
 async def _send_once(
-    url: str, ca_bundle: Path | None, row: Row, key: bytes, clock: VirtualClock
-) -> Row:
-    outbox = MemoryOutbox()
-    outbox.enqueue([row])
+    url: str, ca_bundle: Path | None, outbox: Store, row: OutboxEntry, key: bytes,
+    clock: VirtualClock,
+) -> OutboxRow | None:  # fmt: skip
     endpoint = ClinicEndpoint(url, ClinicFormat.JSON, key, ca_bundle=ca_bundle)
     sender = ClinicSender(endpoint)
     try:
@@ -67,29 +66,30 @@ async def _send_once(
 
 
 @pytest.fixture
-def row(fever_decision: Decision, context: AlertContext, clock: VirtualClock) -> Row:
-    alert = fever_alert(fever_decision)
-    rendered = render(alert, context, ClinicFormat.JSON)
-    return Row(
-        id=str(alert.id), channel="clinic", kind=alert.kind.value, priority="urgent",
-        created_at=clock.now(), body=rendered.body, content_type=rendered.content_type,
-    )  # fmt: skip
+def row(
+    log: Store, fever_decision: Decision, context: AlertContext, clock: VirtualClock
+) -> OutboxEntry:
+    entry = clinic_entry(fever_alert(fever_decision), context, ClinicFormat.JSON, clock.now())
+    log.record_decisions([fever_decision], [entry])
+    return entry
 
 
 async def test_delivery_retries_with_tls_error_when_clinic_certificate_is_untrusted(
-    https_clinic: str, row: Row, secret_key: bytes, clock: VirtualClock
+    https_clinic: str, log: Store, row: OutboxEntry, secret_key: bytes, clock: VirtualClock
 ) -> None:
     """An unknown certificate is never accepted; the alert stays queued and says why."""
-    sent = await _send_once(https_clinic, None, row, secret_key, clock)
+    sent = await _send_once(https_clinic, None, log, row, secret_key, clock)
+    assert sent is not None
     assert (sent.status, sent.last_error) == ("pending", "TLS verification failed")
 
 
 async def test_delivery_succeeds_when_private_ca_bundle_is_configured(
-    https_clinic: str, row: Row, secret_key: bytes, clock: VirtualClock, ca: trustme.CA,
-    tmp_path: Path,
+    https_clinic: str, log: Store, row: OutboxEntry, secret_key: bytes, clock: VirtualClock,
+    ca: trustme.CA, tmp_path: Path,
 ) -> None:  # fmt: skip
     """A clinic with a private CA works once its bundle is configured, and verification stays on."""
     bundle = tmp_path / "clinic-ca.pem"
     ca.cert_pem.write_to_path(str(bundle))
-    sent = await _send_once(https_clinic, bundle, row, secret_key, clock)
+    sent = await _send_once(https_clinic, bundle, log, row, secret_key, clock)
+    assert sent is not None
     assert (sent.status, sent.last_status) == ("delivered", 200)

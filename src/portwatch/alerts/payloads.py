@@ -88,17 +88,20 @@ class KindInfo:
     priority: Priority
     fhir: bool  # whether a FHIR clinic receives it (heartbeats go on the JSON channel only)
     fever: bool  # whether it carries SNOMED 386661006 (Fever) as its reason
+    from_decision: bool  # whether the rule decided it (its id is the Decision's id)
 
 
 # alerts.md, "Who is told what": confirmed and symptoms are urgent alerts; ongoing is an
 # alert; resolved is a notice; the heartbeat travels on the JSON channel only.
 KIND_INFO: Final[Mapping[AlertKind, KindInfo]] = {
-    AlertKind.FEVER_CONFIRMED: KindInfo(Priority.URGENT, fhir=True, fever=True),
-    AlertKind.FEVER_ONGOING: KindInfo(Priority.URGENT, fhir=True, fever=True),
-    AlertKind.FEVER_RESOLVED: KindInfo(Priority.ROUTINE, fhir=True, fever=True),
-    AlertKind.SYMPTOMS_REPORTED: KindInfo(Priority.URGENT, fhir=True, fever=False),
-    AlertKind.HEARTBEAT: KindInfo(Priority.ROUTINE, fhir=False, fever=False),
-    AlertKind.TEST: KindInfo(Priority.ROUTINE, fhir=True, fever=False),
+    AlertKind.FEVER_CONFIRMED: KindInfo(Priority.URGENT, fhir=True, fever=True, from_decision=True),
+    AlertKind.FEVER_ONGOING: KindInfo(Priority.URGENT, fhir=True, fever=True, from_decision=True),
+    AlertKind.FEVER_RESOLVED: KindInfo(Priority.ROUTINE, fhir=True, fever=True, from_decision=True),
+    AlertKind.SYMPTOMS_REPORTED: KindInfo(
+        Priority.URGENT, fhir=True, fever=False, from_decision=False
+    ),
+    AlertKind.HEARTBEAT: KindInfo(Priority.ROUTINE, fhir=False, fever=False, from_decision=False),
+    AlertKind.TEST: KindInfo(Priority.ROUTINE, fhir=True, fever=False, from_decision=False),
 }
 
 _DECISION_KINDS: Final[Mapping[DecisionType, AlertKind]] = {

@@ -16,8 +16,10 @@ HELP = "list clinic alerts (pending, delivered, failed), resend one, or send a t
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    db_help = "portwatch's log (SQLite)"
-    parser.add_argument("--db", type=Path, default=None, help=db_help)
+    from portwatch.commands._log import add_db_argument
+
+    db_help = "the log file (default: as for `portwatch add`)"
+    add_db_argument(parser)
     parser.add_argument("--status", choices=STATUSES, default=None, help="only rows with it")
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     listing = sub.add_parser("list", help="alerts with their status, attempts and last answer")
@@ -56,15 +58,12 @@ def format_rows(rows: Sequence[OutboxRowLike]) -> list[str]:
     return lines
 
 
-def _open_store(path: Path) -> object:
-    from portwatch import store  # type: ignore[attr-defined,unused-ignore]
-
-    return store.Store(path)
-
-
 def _list(args: argparse.Namespace) -> int:
-    outbox = _open_store(args.db)
-    rows = outbox.outbox_all(status=args.status)  # type: ignore[attr-defined]
+    from portwatch.commands._log import db_path
+    from portwatch.store import Store
+
+    with Store.open_reader(db_path(args)) as log:
+        rows = log.outbox_all(args.status)
     for line in format_rows(rows):
         print(line)
     return 0
@@ -72,9 +71,11 @@ def _list(args: argparse.Namespace) -> int:
 
 def _resend(args: argparse.Namespace) -> int:
     from portwatch.clock import SystemClock
+    from portwatch.commands._log import db_path
+    from portwatch.store import Store
 
-    outbox = _open_store(args.db)
-    outbox.outbox_requeue(args.id, SystemClock().now())  # type: ignore[attr-defined]
+    with Store.open(db_path(args)) as log:
+        log.outbox_requeue(args.id, SystemClock().now())
     print(f"alert {args.id} queued again with the same identifier; the daemon sends it within 60 s")
     return 0
 
@@ -135,14 +136,14 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from portwatch.commands._log import EXIT_FAILED
+    from portwatch.store import StoreError
+
     action = args.action or "list"
     if action == "test":
         return _test(args)
-    if args.db is None:
-        print("portwatch alerts: which log? use --db PATH")
-        return 2
     try:
         return _resend(args) if action == "resend" else _list(args)
-    except ImportError:
-        print("portwatch alerts: the log (portwatch.store) is not installed in this build")
-        return 1
+    except StoreError as exc:
+        print(f"portwatch alerts: {exc}")
+        return EXIT_FAILED
