@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from yarl import URL
 
+from portwatch.alerts.delivery import ClinicEndpoint, ClinicSender, Deliverer
 from portwatch.alerts.payloads import ClinicFormat
+from portwatch.alerts.signing import parse_secret
 from portwatch.clock import VirtualClock
+from portwatch.inbox import InboxStore
+from portwatch.inbox import make_app as make_inbox
 from portwatch.store import Store
 from portwatch.web.app import COOKIE_NAME, SECURITY_HEADERS, WebSettings, make_app
 from portwatch.web.source import ClinicTarget
@@ -251,3 +257,38 @@ async def test_alerts_page_shows_fhir_communication_summary_when_clinic_takes_fh
     with Store.open_reader(db_path) as store:
         row = next(r for r in store.outbox_all() if r.kind == "symptoms.reported")
     assert row.content_type == "application/fhir+json"
+
+
+async def test_symptom_form_reaches_reference_inbox_when_deliverer_flushes(
+    authed: Client, db_path: Path, clock: VirtualClock
+) -> None:
+    """The whole way: the form, the outbox, the alerts stage's sender, the clinic's inbox."""
+    secret = parse_secret("whsec_" + base64.b64encode(b"k" * 32).decode())
+    inbox_store = InboxStore(db_path.parent / "inbox.db")
+    runner = web.AppRunner(make_inbox(secret, inbox_store, clock))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    sender: ClinicSender | None = None
+    try:
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        sent = await authed.post(
+            "/report", data={"symptom": "warmth", "note": "hot to touch"}, allow_redirects=False
+        )
+        assert sent.status == 303
+        endpoint = ClinicEndpoint(f"http://127.0.0.1:{port}/webhook", ClinicFormat.JSON, secret)
+        sender = ClinicSender(endpoint)
+        with Store.open(db_path) as outbox:
+            deliverer = Deliverer(outbox, {"clinic": sender}, clock, lambda *a: None)
+            await deliverer.flush()
+            row = next(r for r in outbox.outbox_all() if r.kind == "symptoms.reported")
+        assert row.status == "delivered"
+        received = [a for a in inbox_store.alerts() if a["type"] == "symptoms.reported"]
+        assert [a["summary"] for a in received] == [
+            "Patient reports warmth at the port site: hot to touch"
+        ]
+    finally:
+        if sender is not None:
+            sender.close()
+        await runner.cleanup()
+        inbox_store.close()

@@ -19,13 +19,8 @@ from pathlib import Path
 from statistics import median
 from typing import Final
 
-from portwatch.alerts.payloads import (
-    KIND_INFO,
-    AlertContext,
-    ClinicFormat,
-    render,
-    symptom_alert,
-)
+from portwatch.alerts.outbox import clinic_entry
+from portwatch.alerts.payloads import AlertContext, ClinicFormat, symptom_alert
 from portwatch.model import (
     Decision,
     DecisionType,
@@ -387,17 +382,7 @@ def symptom_entry(
         PayloadError: no symptom, or "other" without a note.
     """
     alert = symptom_alert(target.context, symptoms, note, now)
-    rendered = render(alert, target.context, target.format)
-    return OutboxEntry(
-        id=str(alert.id),
-        channel="clinic",
-        kind=alert.kind.value,
-        priority=KIND_INFO[alert.kind].priority.value,
-        created_at=now,
-        body=rendered.body,
-        content_type=rendered.content_type,
-        decision_id=None,
-    )
+    return clinic_entry(alert, target.context, target.format, now)
 
 
 def submit_symptom_report(
