@@ -20,6 +20,7 @@ and :class:`StoreTooNewError` at open mean the file is left exactly as found;
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import sqlite3
@@ -676,54 +677,66 @@ class Store:
 
         # (last microsecond, count, min, max, median) for each minute or raw reading, in
         # time order; a unit falls in the slice that holds its last microsecond.
-        units: list[tuple[int, int, float, float, float]] = []
-        head = self._chart_rows(start_us, first_minute * CHART_MINUTE_US)
-        units.extend((t, 1, c, c, c) for t, c in head)
-        minutes = self._read(
-            "SELECT minute, count, min_c, max_c, median_c FROM chart_minutes "
-            "WHERE minute >= ? AND minute < ? ORDER BY minute",
-            (first_minute, end_minute),
+        # Units in time order: the raw readings of a partial first minute, the rollup's
+        # whole minutes, the raw readings of a partial last minute; each one as
+        # (last microsecond, count, min, max, median). A unit falls in the slice that holds
+        # its last microsecond, which is what moving the inner edges back to the minute means.
+        raw_units = (
+            "SELECT time_us, 1, celsius, celsius, celsius FROM readings "  # noqa: S608
+            f"WHERE time_us >= ? AND time_us < ? AND {_CHARTABLE} ORDER BY time_us"
         )
-        units.extend(
-            ((minute + 1) * CHART_MINUTE_US - 1, count, low, high, median)
-            for minute, count, low, high, median in minutes
+        units = itertools.chain(
+            self._read(raw_units, (start_us, first_minute * CHART_MINUTE_US)),
+            self._read(
+                f"SELECT (minute + 1) * {CHART_MINUTE_US} - 1, count, min_c, max_c, median_c "  # noqa: S608
+                "FROM chart_minutes WHERE minute >= ? AND minute < ? ORDER BY minute",
+                (first_minute, end_minute),
+            ),
+            self._read(raw_units, (end_minute * CHART_MINUTE_US, end_us)),
         )
-        tail = self._chart_rows(end_minute * CHART_MINUTE_US, end_us)
-        units.extend((t, 1, c, c, c) for t, c in tail)
 
-        def edge(index: int) -> int:
+        def edge(index: int) -> datetime:
             if index == 0:
-                return start_us
+                return from_us(start_us)
             if index == buckets:
-                return end_us
-            return (start_us + span * index // buckets) // CHART_MINUTE_US * CHART_MINUTE_US
+                return from_us(end_us)
+            moved = (start_us + span * index // buckets) // CHART_MINUTE_US * CHART_MINUTE_US
+            return from_us(moved)
 
         result: list[Bucket] = []
-        group: list[tuple[int, int, float, float, float]] = []
-        current = -1
-        for unit in units:
-            index = (unit[0] - start_us) * buckets // span
-            if index != current and group:
-                result.append(_merge(group, edge(current), edge(current + 1)))
-                group = []
-            current = index
-            group.append(unit)
-        if group:
-            result.append(_merge(group, edge(current), edge(current + 1)))
-        return result
-
-    def _chart_rows(self, start_us: int, end_us: int) -> list[tuple[int, float]]:
-        """(time_us, celsius) of the chart's readings in [start_us, end_us), in time order."""
-        if end_us <= start_us:
-            return []
-        return [
-            (int(t), float(c))
-            for t, c in self._read(
-                f"SELECT time_us, celsius FROM readings WHERE time_us >= ? AND time_us < ? "  # noqa: S608
-                f"AND {_CHARTABLE} ORDER BY time_us",
-                (start_us, end_us),
+        medians: list[tuple[float, int]] = []  # (median, count) of the current slice's units
+        current, low, high, total = -1, 0.0, 0.0, 0
+        for last_us, count, unit_low, unit_high, median in units:
+            index = (last_us - start_us) * buckets // span
+            if index != current:
+                if medians:
+                    result.append(
+                        Bucket(
+                            edge(current),
+                            edge(current + 1),
+                            low,
+                            _weighted_median(medians, total),
+                            high,
+                            total,
+                        )
+                    )
+                current, low, high, total, medians = index, unit_low, unit_high, 0, []
+            low = min(low, unit_low)
+            high = max(high, unit_high)
+            total += count
+            medians.append((median, count))
+        if medians:
+            result.append(
+                Bucket(
+                    edge(current),
+                    edge(current + 1),
+                    low,
+                    _weighted_median(medians, total),
+                    high,
+                    total,
+                )
             )
-        ]
+        return result
 
     def _downsample_raw(self, start_us: int, end_us: int, buckets: int) -> list[Bucket]:
         """:meth:`downsample` from the raw readings: equal edges, exact medians."""
@@ -1189,30 +1202,17 @@ def _refresh_minutes(db: sqlite3.Connection, minutes: Iterable[int]) -> None:
     )
 
 
-def _merge(
-    units: Sequence[tuple[int, int, float, float, float]], start_us: int, end_us: int
-) -> Bucket:
-    """One bucket from its minutes (last µs, count, min, max, median), as downsample says."""
-    total = sum(unit[1] for unit in units)
-    ranked = sorted((unit[4], unit[1]) for unit in units)
+def _weighted_median(medians: list[tuple[float, int]], total: int) -> float:
+    """The count-weighted median of (median, count) pairs, as :meth:`Store.downsample` says."""
+    medians.sort()
     running = 0
-    median = ranked[-1][0]
-    for place, (minute_median, count) in enumerate(ranked):
+    for place, (median, count) in enumerate(medians):
         running += count
         if running * 2 == total:
-            median = (minute_median + ranked[place + 1][0]) / 2
-            break
+            return (median + medians[place + 1][0]) / 2
         if running * 2 > total:
-            median = minute_median
-            break
-    return Bucket(
-        start=from_us(start_us),
-        end=from_us(end_us),
-        min_c=min(unit[2] for unit in units),
-        median_c=median,
-        max_c=max(unit[3] for unit in units),
-        count=total,
-    )
+            return median
+    raise AssertionError("unreachable: the counts add up to total")  # pragma: no cover
 
 
 def _identity(
