@@ -1192,13 +1192,22 @@ def _refresh_minutes(db: sqlite3.Connection, minutes: Iterable[int]) -> None:
     """Summarise these minutes again from their readings (inside a write transaction).
 
     A live batch touches one or two minutes of at most a few hundred readings each, read
-    through the time index; a minute with no chart reading left loses its row.
+    through the time index; a minute with no chart reading left loses its row. Consecutive
+    minutes (a burst, an import) are done as one range.
     """
-    ordered = sorted(minutes)
-    db.executemany("DELETE FROM chart_minutes WHERE minute = ?", [(m,) for m in ordered])
+    runs: list[list[int]] = []
+    for minute in sorted(set(minutes)):
+        if runs and runs[-1][1] == minute - 1:
+            runs[-1][1] = minute
+        else:
+            runs.append([minute, minute])
+    db.executemany("DELETE FROM chart_minutes WHERE minute >= ? AND minute <= ?", runs)
     db.executemany(
         _MINUTE_ROLLUP.format(range=_MINUTE_RANGE),
-        [{"start": m * CHART_MINUTE_US, "end": (m + 1) * CHART_MINUTE_US} for m in ordered],
+        [
+            {"start": first * CHART_MINUTE_US, "end": (last + 1) * CHART_MINUTE_US}
+            for first, last in runs
+        ],
     )
 
 
