@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,7 @@ from portwatch.web.app import COOKIE_NAME, SECURITY_HEADERS, WebSettings, make_a
 from portwatch.web.source import ClinicTarget
 from portwatch.web.view import DisplaySettings
 
-from .conftest import TOKEN
+from .conftest import PLACEMENT, TOKEN, reading
 
 PAGES = ("/", "/chart", "/chart?day=2", "/log", "/log?day=1", "/alerts", "/report", "/summary")
 
@@ -292,3 +293,13 @@ async def test_symptom_form_reaches_reference_inbox_when_deliverer_flushes(
             sender.close()
         await runner.cleanup()
         inbox_store.close()
+
+
+async def test_chart_marks_elevated_spot_reading_when_no_decision_cites_it(
+    authed: Client, db_path: Path
+) -> None:
+    """Every elevated spot reading is marked, not only those the rule cited."""
+    with Store.open(db_path) as store:
+        store.add_readings([reading(PLACEMENT + timedelta(hours=12), 38.4)])
+    text = await (await authed.get("/chart")).text()
+    assert "<title>elevated 101.1 °F at 18 Nov 21:00</title>" in text
