@@ -28,6 +28,7 @@ from bumble.device import Device
 from bumble.gatt import Characteristic, Service
 from bumble.host import Host
 from bumble.link import LocalLink
+from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport import open_transport
 from bumble.transport.common import AsyncPipeSink
 from dbus_fast import BusType, Message, MessageType, Variant
@@ -38,6 +39,15 @@ from dbus_fast.aio import MessageBus
 HTS_UUID16: Final = 0x1809
 HTS_UUID: Final = "00001809-0000-1000-8000-00805f9b34fb"
 MEASUREMENT_UUID: Final = "00002a1c-0000-1000-8000-00805f9b34fb"
+# Measurement Interval (HTS 1.0 §3.4), which a pairing-required thermometer guards.
+INTERVAL_UUID: Final = "00002a21-0000-1000-8000-00805f9b34fb"
+# A stranger nearby advertises another service: Heart Rate (assigned numbers).
+HEART_RATE_UUID16: Final = 0x180D
+HEART_RATE_UUID: Final = "0000180d-0000-1000-8000-00805f9b34fb"
+# Random static addresses (top two bits set), fixed so that tests can tell devices apart.
+THERMOMETER_ADDRESS: Final = "C4:5A:00:00:00:01"
+PAIRING_THERMOMETER_ADDRESS: Final = "C4:5A:00:00:00:02"
+STRANGER_ADDRESS: Final = "C4:5A:00:00:00:99"
 
 # Under TCG everything runs 10-15x slower than on a Pi (issue 11), so a wait that takes a
 # second on hardware takes tens here; each is still far below pytest's 120 s per test.
@@ -94,6 +104,50 @@ async def _power_on(bus: MessageBus, path: str) -> None:
     )
 
 
+async def _devices(bus: MessageBus) -> dict[str, str]:
+    """BlueZ's known devices (object path -> adapter path), bonded ones included."""
+    reply = await bus.call(
+        Message(
+            destination="org.bluez",
+            path="/",
+            interface="org.freedesktop.DBus.ObjectManager",
+            member="GetManagedObjects",
+        )
+    )
+    if reply is None or reply.message_type != MessageType.METHOD_RETURN:
+        return {}
+    return {
+        path: str(interfaces["org.bluez.Device1"]["Adapter"].value)
+        for path, interfaces in reply.body[0].items()
+        if "org.bluez.Device1" in interfaces
+    }
+
+
+async def forget_devices() -> None:
+    """Make BlueZ forget every device, keys included, so no test inherits a bond.
+
+    bluetoothd gives the Bumble controller the same random static address in every
+    test, so a bond made in one test would otherwise be offered to the next test's
+    fresh thermometer, which knows no key.
+    """
+    bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+    try:
+        async with asyncio.timeout(ADAPTER_READY_S):
+            for device, adapter in (await _devices(bus)).items():
+                await bus.call(
+                    Message(
+                        destination="org.bluez",
+                        path=adapter,
+                        interface="org.bluez.Adapter1",
+                        member="RemoveDevice",
+                        signature="o",
+                        body=[device],
+                    )
+                )
+    finally:
+        bus.disconnect()
+
+
 async def wait_for_powered_adapter() -> str:
     """Wait until bluetoothd has taken the new controller and powered it; its D-Bus path.
 
@@ -127,7 +181,10 @@ async def bluez_radio() -> AsyncIterator[LocalLink]:
         await wait_for_powered_adapter()
         yield link
     finally:
-        await transport.close()
+        try:
+            await forget_devices()
+        finally:
+            await transport.close()
 
 
 def hts_measurement(celsius_hundredths: int) -> bytes:
@@ -149,8 +206,34 @@ class VirtualThermometer:
     async def indicate(self, value: bytes) -> None:
         await self.device.indicate_subscribers(self.measurement, value)
 
+    async def ask_to_pair(self) -> bool:
+        """Ask the connected central to pair (an SMP Security Request); whether it did.
 
-def _advertising_data(name: str) -> bytes:
+        The central (BlueZ) then starts pairing itself, so bluetoothd consults its agent:
+        the path a device nearby would take to pair with the gateway uninvited.
+        """
+        connection = next(iter(self.device.connections.values()))
+        outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def settle(paired: bool) -> None:
+            if not outcome.done():
+                outcome.set_result(paired)
+
+        connection.on(connection.EVENT_PAIRING, lambda *_: settle(True))
+        connection.on(connection.EVENT_PAIRING_FAILURE, lambda *_: settle(False))
+        connection.request_pairing()
+        return await outcome
+
+    async def drop(self) -> None:
+        """Drop every connection, as a thermometer walking out of range does.
+
+        It advertises again by itself (auto_restart), as a thermometer coming back does.
+        """
+        for connection in list(self.device.connections.values()):
+            await connection.disconnect()
+
+
+def _advertising_data(name: str, service_uuid16: int) -> bytes:
     flags = AdvertisingData.LE_GENERAL_DISCOVERABLE_MODE_FLAG | (
         AdvertisingData.BR_EDR_NOT_SUPPORTED_FLAG
     )
@@ -160,7 +243,7 @@ def _advertising_data(name: str) -> bytes:
                 (AdvertisingData.FLAGS, bytes([flags])),
                 (
                     AdvertisingData.COMPLETE_LIST_OF_16_BIT_SERVICE_CLASS_UUIDS,
-                    struct.pack("<H", HTS_UUID16),
+                    struct.pack("<H", service_uuid16),
                 ),
                 (AdvertisingData.COMPLETE_LOCAL_NAME, name.encode()),
             ]
@@ -170,10 +253,20 @@ def _advertising_data(name: str) -> bytes:
 
 @contextlib.asynccontextmanager
 async def virtual_thermometer(
-    link: LocalLink, address: str = "C4:5A:00:00:00:01", name: str = "Thermo"
+    link: LocalLink,
+    address: str = THERMOMETER_ADDRESS,
+    name: str = "Thermo",
+    *,
+    pairing_required: bool = False,
+    service_uuid16: int = HTS_UUID16,
 ) -> AsyncIterator[VirtualThermometer]:
-    """A thermometer advertising HTS on the link; address random static (top bits 11)."""
-    controller = Controller(f"thermometer {address}", link=link)
+    """A thermometer advertising on the link; address random static (top bits 11).
+
+    With ``pairing_required`` its Measurement Interval can be read only over an
+    encrypted link, and it pairs Just Works (it has no display and no buttons), as
+    bonded medical thermometers do. ``service_uuid16`` other than HTS makes a stranger.
+    """
+    controller = Controller(f"peripheral {address}", link=link)
     device = Device(
         name=name, address=hci.Address(address), host=Host(controller, AsyncPipeSink(controller))
     )
@@ -183,8 +276,24 @@ async def virtual_thermometer(
         Characteristic.Permissions.READABLE,
         b"",
     )
-    device.add_service(Service(HTS_UUID, [measurement]))
-    device.advertising_data = _advertising_data(name)
+    interval: Characteristic[bytes] = Characteristic(
+        INTERVAL_UUID,
+        Characteristic.Properties.READ,
+        Characteristic.Permissions.READ_REQUIRES_ENCRYPTION
+        if pairing_required
+        else Characteristic.Permissions.READABLE,
+        struct.pack("<H", 0),  # 0: no periodic measurement (HTS 1.0 §3.4)
+    )
+    device.add_service(
+        Service(f"{service_uuid16:08x}-0000-1000-8000-00805f9b34fb", [measurement, interval])
+    )
+    device.pairing_config_factory = lambda _connection: PairingConfig(
+        sc=True,
+        mitm=False,
+        bonding=True,
+        delegate=PairingDelegate(PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT),
+    )
+    device.advertising_data = _advertising_data(name, service_uuid16)
     await device.power_on()
     await device.start_advertising(auto_restart=True)
     try:

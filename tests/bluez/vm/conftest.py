@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Final
 
 import pytest
-from bluez_rig import VirtualThermometer, bluez_radio, virtual_thermometer
+from bluez_rig import (
+    HEART_RATE_UUID16,
+    PAIRING_THERMOMETER_ADDRESS,
+    STRANGER_ADDRESS,
+    VirtualThermometer,
+    bluez_radio,
+    virtual_thermometer,
+)
 from bumble.link import LocalLink
 
 IN_VM: Final = os.environ.get("PORTWATCH_BLUEZ_VM") == "1"
@@ -45,4 +52,22 @@ async def radio() -> AsyncIterator[LocalLink]:
 async def thermometer(radio: LocalLink) -> AsyncIterator[VirtualThermometer]:
     """A thermometer advertising the Health Thermometer Service near BlueZ's controller."""
     async with virtual_thermometer(radio) as device:
+        yield device
+
+
+@pytest.fixture
+async def stranger(radio: LocalLink) -> AsyncIterator[VirtualThermometer]:
+    """A neighbour's device advertising another service (heart rate) on the same air."""
+    async with virtual_thermometer(
+        radio, STRANGER_ADDRESS, "Stranger", service_uuid16=HEART_RATE_UUID16
+    ) as device:
+        yield device
+
+
+@pytest.fixture
+async def pairing_thermometer(radio: LocalLink) -> AsyncIterator[VirtualThermometer]:
+    """A thermometer that serves its Measurement Interval only over an encrypted link."""
+    async with virtual_thermometer(
+        radio, PAIRING_THERMOMETER_ADDRESS, "ThermoP", pairing_required=True
+    ) as device:
         yield device
