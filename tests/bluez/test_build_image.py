@@ -52,3 +52,21 @@ def test_cache_key_changes_when_the_debian_package_set_changes(tmp_path: Path) -
         check=True,
     ).stdout.strip()
     assert changed != _key(PYPROJECT)
+
+
+def test_build_fails_loudly_when_the_host_has_no_debian_sources(tmp_path: Path) -> None:
+    """The tier must never skip quietly: no mirror means a non-zero status and a reason."""
+    changed = tmp_path / "pyproject.toml"  # a key with no cached image, so it must build
+    changed.write_text(
+        PYPROJECT.read_text().replace("dependencies = [\n", 'dependencies = [\n    "x",\n')
+    )
+    result = subprocess.run(
+        [sys.executable, str(BUILD_IMAGE), "--pyproject", str(changed)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "PORTWATCH_VM_APT_SOURCES": str(tmp_path / "none")},
+    )
+    assert result.returncode == 3
+    assert "FAILED: the BlueZ test image could not be built" in result.stderr
+    assert result.stdout == ""
