@@ -32,6 +32,7 @@ from portwatch.web.view import (
     StatusData,
     SummaryData,
     esc,
+    fmt_short,
     fmt_temp,
     fmt_time,
 )
@@ -70,10 +71,12 @@ dl.status dd{margin:0}
 .alarm{color:#b00020;font-weight:700}
 .chart{width:100%;height:auto;display:block;background:#fff}
 .narrow{display:none}
-@media (max-width:600px){.wide{display:none}.narrow{display:block}}
+@media (max-width:600px){.wide{display:none}.narrow{display:block}td.t{white-space:normal}}
 table{border-collapse:collapse;width:100%;font-size:.92rem}
 th,td{text-align:left;padding:.25rem .4rem;border-bottom:1px solid #ddd;vertical-align:top}
 td.t{white-space:nowrap}
+td{overflow-wrap:anywhere}
+.what{color:#666;font-size:.85em}
 tr.elevated td{color:#b00020;font-weight:600}
 .scroll{overflow-x:auto}
 .zoom{display:flex;flex-wrap:wrap;gap:.3rem}
@@ -188,14 +191,14 @@ def log_page(lines: Sequence[LogLine], settings: DisplaySettings, heading: str) 
     """Readings (observations for streams), link events and decisions, newest first."""
     rows = "".join(
         f"<tr{' class=elevated' if line.elevated else ''}>"
-        f'<td class="t">{esc(fmt_time(line.time, settings.zone))}</td>'
-        f"<td>{esc(line.what)}</td><td>{'elevated ' if line.elevated else ''}"
+        f'<td class="t">{esc(fmt_short(line.time, settings.zone))}</td>'
+        f'<td><span class="what">{esc(line.what)}</span> {"elevated " if line.elevated else ""}'
         f"{esc(line.text)}</td></tr>"
         for line in reversed(lines)
     )
     body = f"<h2>{esc(heading)}</h2>" + (
-        f'<div class="scroll"><table><tr><th>time</th><th>what</th><th></th></tr>{rows}'
-        "</table></div>"
+        f'<div class="scroll"><table><tr><th>time</th><th>entry</th></tr>{rows}</table></div>'
+        f"{_zone_note(settings.zone)}"
         if lines
         else "<p>Nothing logged in this period.</p>"
     )
@@ -206,7 +209,7 @@ def _alerts_table(rows: Sequence[AlertRow], zone: tzinfo) -> str:
     if not rows:
         return "<p>No alerts.</p>"
     body = "".join(
-        f'<tr><td class="t">{esc(fmt_time(row.created_at, zone))}</td>'
+        f'<tr><td class="t">{esc(fmt_short(row.created_at, zone))}</td>'
         f"<td>{esc(row.summary or row.kind)}</td>"
         f"<td{' class=alarm' if row.status != 'delivered' else ''}>"
         f"{esc(alert_text(row, zone).split(': ', 1)[1])}</td></tr>"
@@ -214,7 +217,7 @@ def _alerts_table(rows: Sequence[AlertRow], zone: tzinfo) -> str:
     )
     return (
         '<div class="scroll"><table><tr><th>sent</th><th>alert</th><th>delivery</th></tr>'
-        f"{body}</table></div>"
+        f"{body}</table></div>{_zone_note(zone)}"
     )
 
 
@@ -268,6 +271,9 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
     def t(when: datetime | None) -> str:
         return esc(fmt_time(when, zone)) if when is not None else "-"
 
+    def ts(when: datetime | None) -> str:  # in table rows: short, the zone said once
+        return esc(fmt_short(when, zone)) if when is not None else "-"
+
     day = settings.day_of_period(data.now)
     period = f"{t(since)} to {t(until)}" + (
         f" (day {day} of {settings.healing_days})" if day is not None else ""
@@ -288,8 +294,8 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
 
     if data.episodes:
         episodes = "".join(
-            f'<tr><td class="t">{t(ep.opened)}</td><td class="t">'
-            f"{t(ep.closed) if ep.closed else '<b>still open</b>'}</td>"
+            f'<tr><td class="t">{ts(ep.opened)}</td><td class="t">'
+            f"{ts(ep.closed) if ep.closed else '<b>still open</b>'}</td>"
             f"<td>{'<br>'.join(esc(decision_line(d)) for d in ep.decisions)}</td></tr>"
             for ep in data.episodes
         )
@@ -303,7 +309,7 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
     decisions_html = (
         "<table><tr><th>time</th><th>decision</th></tr>"
         + "".join(
-            f'<tr><td class="t">{t(d.time)}</td><td>{esc(decision_line(d))}</td></tr>'
+            f'<tr><td class="t">{ts(d.time)}</td><td>{esc(decision_line(d))}</td></tr>'
             for d in decisions
         )
         + "</table>"
@@ -313,7 +319,7 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
     symptoms_html = (
         "<table><tr><th>time</th><th>symptoms</th><th>note</th></tr>"
         + "".join(
-            f'<tr><td class="t">{t(s.time)}</td><td>{esc(", ".join(s.symptoms))}</td>'
+            f'<tr><td class="t">{ts(s.time)}</td><td>{esc(", ".join(s.symptoms))}</td>'
             f"<td>{esc(s.note)}</td></tr>"
             for s in data.symptoms
         )
@@ -324,7 +330,7 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
     gaps_html = (
         "<table><tr><th>from</th><th>to</th><th>length</th></tr>"
         + "".join(
-            f'<tr><td class="t">{t(a)}</td><td class="t">{t(b)}</td>'
+            f'<tr><td class="t">{ts(a)}</td><td class="t">{ts(b)}</td>'
             f"<td>{esc(_duration(b - a))}</td></tr>"
             for a, b in data.gaps
         )
@@ -358,6 +364,10 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
         current=None if standalone else "/summary",
         patient=settings.patient,
     )
+
+
+def _zone_note(zone: tzinfo) -> str:
+    return f'<p class="muted">Times in {esc(str(zone))}.</p>'
 
 
 def _duration(delta: timedelta) -> str:

@@ -68,6 +68,11 @@ def fmt_time(when: datetime, zone: tzinfo) -> str:
     return f"{local:%a %d %b %H:%M} {local.tzname() or ''}".rstrip()
 
 
+def fmt_short(when: datetime, zone: tzinfo) -> str:
+    """A time for a table row on a phone: '19 Nov 15:00' (the page names the zone once)."""
+    return f"{when.astimezone(zone):%d %b %H:%M}"
+
+
 def fmt_ago(delta: timedelta) -> str:
     """'3 min ago', '2 h 5 min ago', '1 d 4 h ago'; a negative delta is 'just now'."""
     seconds = int(delta.total_seconds())
