@@ -224,7 +224,7 @@ async def test_alerts_page_lists_alert_and_its_delivery_when_pending(authed: Cli
     """The caregiver sees what was sent and whether the clinic has it."""
     text = await (await authed.get("/alerts")).text()
     assert "Fever confirmed: 101.3 °F then 101.5 °F" in text
-    assert "pending, 0 attempt(s)" in text
+    assert "pending, not tried yet" in text
 
 
 async def test_summary_page_shows_episode_and_device_when_fever_in_period(

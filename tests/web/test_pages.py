@@ -121,7 +121,7 @@ def test_alerts_page_flags_undelivered_when_clinic_has_not_answered() -> None:
     row = AlertRow("a", "clinic", "symptoms", "urgent", START, "pending", 4, 503, None, None)
     page = pages.alerts_page([row], SETTINGS)
     assert "1 not yet received by the clinic" in page
-    assert "pending, 4 attempt(s), last answer 503" in page
+    assert "pending, 4 attempts, last answer 503" in page
 
 
 def test_summary_has_every_section_and_print_rules_when_rendered() -> None:

@@ -161,7 +161,8 @@ def alert_text(row: AlertRow, zone: tzinfo = UTC) -> str:
     elif row.status == "failed":
         state = f"REFUSED ({row.last_status or row.last_error or 'no answer'})"
     else:
-        state = f"pending, {row.attempts} attempt(s)"
+        tries = {0: "not tried yet", 1: "1 attempt"}.get(row.attempts, f"{row.attempts} attempts")
+        state = f"pending, {tries}"
         if row.last_status is not None or row.last_error:
             state += f", last answer {row.last_status or row.last_error}"
     return f"{row.kind} ({row.priority}) to {row.channel}: {state}"
