@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No PORTWATCH_* or systemd credential variables leak in from the developer's shell."""
     for name in list(os.environ):
         if name.startswith("PORTWATCH_") or name == "CREDENTIALS_DIRECTORY":
             monkeypatch.delenv(name)
-    yield
 
 
 @pytest.fixture
