@@ -1,0 +1,220 @@
+"""`portwatch doctor`'s checks: each says passed or failed, and what to do about a failure.
+
+Every check reads the system through arguments (a settings path, an environment, a root
+directory for /sys and /run), so the tests point them at a temporary tree. Checks that
+need the other stages (the log's integrity, the pinned thermometer seen recently, a
+signed test message to the clinic) join this list as those stages land.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Final
+
+from portwatch.config import (
+    CLINIC_SECRET_CREDENTIAL,
+    BluetoothBackend,
+    ClinicFormat,
+    ConfigError,
+    Settings,
+    load_settings,
+    read_secret,
+)
+
+__all__ = ["Check", "DoctorError", "check_settings", "run_checks"]
+
+# A reading row with its raw bytes is ~150 B; a wearable at 1 Hz for the ten-day period
+# is ~130 MB. Below this much free space, the log could fill the card mid-period.
+MIN_FREE_BYTES: Final = 256 * 1024 * 1024
+# timedatectl answers at once; anything slower means systemd is in trouble.
+TIMEDATECTL_TIMEOUT_S: Final = 5.0
+
+
+class DoctorError(ValueError):
+    """A check was asked about something it cannot examine (a relative root path)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One check's verdict; ``advice`` says what to do when it failed."""
+
+    name: str
+    passed: bool
+    detail: str
+    advice: str = ""
+
+    def line(self) -> str:
+        """``PASS name: detail`` or ``FAIL name: detail -> advice``, for the terminal."""
+        if self.passed:
+            return f"PASS {self.name}: {self.detail}"
+        return f"FAIL {self.name}: {self.detail} -> {self.advice}"
+
+
+def check_settings(path: Path, now: datetime, environ: Mapping[str, str]) -> Check | Settings:
+    """The settings, or a failed check listing every problem."""
+    try:
+        return load_settings(path, now=now, environ=environ)
+    except ConfigError as exc:
+        return Check(
+            "settings",
+            False,
+            "; ".join(exc.problems),
+            f"fix {path} (portwatch config check --config {path} lists each problem)",
+        )
+
+
+def _state_directory(settings: Settings, environ: Mapping[str, str]) -> Path:
+    # systemd's StateDirectory= sets $STATE_DIRECTORY; it wins over the setting.
+    return Path(environ.get("STATE_DIRECTORY") or settings.store.state_directory)
+
+
+def check_state_directory(directory: Path) -> Check:
+    """The log's directory exists and this user may write there."""
+    if not directory.is_dir():
+        return Check(
+            "state directory",
+            False,
+            f"{directory} does not exist",
+            "create it (systemd's StateDirectory=portwatch does) or set store.state_directory",
+        )
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return Check(
+            "state directory",
+            False,
+            f"{directory} is not writable by this user",
+            "run as the portwatch user, or chown the directory to it",
+        )
+    return Check("state directory", True, f"{directory} is writable")
+
+
+def check_free_disk(directory: Path) -> Check:
+    """Enough free space for the whole monitored period's readings."""
+    try:
+        free = shutil.disk_usage(directory).free
+    except OSError as exc:
+        return Check(
+            "free disk",
+            False,
+            f"cannot measure {directory}: {exc.strerror}",
+            "check that the state directory exists",
+        )
+    detail = f"{free // (1024 * 1024)} MiB free in {directory}"
+    if free < MIN_FREE_BYTES:
+        return Check(
+            "free disk",
+            False,
+            detail,
+            f"free at least {MIN_FREE_BYTES // (1024 * 1024)} MiB (old logs, apt clean)",
+        )
+    return Check("free disk", True, detail)
+
+
+def check_secret(settings: Settings, environ: Mapping[str, str]) -> Check:
+    """The clinic's signing secret can be read (only needed for signed JSON)."""
+    if settings.clinic.url is None or settings.clinic.format is not ClinicFormat.JSON:
+        return Check("clinic secret", True, "not needed for this setup")
+    try:
+        read_secret(settings.clinic.secret_file, CLINIC_SECRET_CREDENTIAL, environ)
+    except ConfigError as exc:
+        return Check(
+            "clinic secret",
+            False,
+            "; ".join(exc.problems),
+            "put the clinic's whsec_ secret in /etc/portwatch/credentials/clinic-secret",
+        )
+    return Check("clinic secret", True, "readable")
+
+
+def check_adapter(adapter: str, root: Path) -> Check:
+    """The Bluetooth adapter exists and is not switched off by rfkill."""
+    if not root.is_absolute():
+        raise DoctorError(f"root = {root}: must be an absolute path")
+    device = root / "sys/class/bluetooth" / adapter
+    if not device.exists():
+        return Check(
+            "bluetooth adapter",
+            False,
+            f"{adapter} not found",
+            "check `bluetoothctl list`; on a Pi, enable Bluetooth in raspi-config",
+        )
+    for rfkill in sorted((device).glob("rfkill*")):
+        for kind in ("soft", "hard"):
+            state = rfkill / kind
+            if state.exists() and state.read_text().strip() == "1":
+                return Check(
+                    "bluetooth adapter",
+                    False,
+                    f"{adapter} is {kind}-blocked",
+                    "unblock it: `rfkill unblock bluetooth`",
+                )
+    return Check("bluetooth adapter", True, f"{adapter} present, not blocked")
+
+
+def parse_ntp_synchronized(answer: str) -> bool:
+    """``timedatectl show -p NTPSynchronized --value`` answers 'yes' or 'no'."""
+    return answer.strip() == "yes"
+
+
+Runner = Callable[[list[str]], str]
+
+
+def _timedatectl(argv: list[str]) -> str:
+    return subprocess.run(  # noqa: S603 (fixed argv, no shell)
+        argv, capture_output=True, text=True, check=True, timeout=TIMEDATECTL_TIMEOUT_S
+    ).stdout
+
+
+def check_clock(root: Path, run: Runner = _timedatectl) -> Check:
+    """The system clock is synchronised (a Pi has no battery-backed clock)."""
+    marker = root / "run/systemd/timesync/synchronized"
+    synced = marker.exists()
+    if not synced:
+        try:
+            synced = parse_ntp_synchronized(
+                run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"])
+            )
+        except (OSError, subprocess.SubprocessError):
+            synced = False
+    if synced:
+        return Check("clock", True, "synchronised")
+    return Check(
+        "clock",
+        False,
+        "not synchronised",
+        "check the network and `timedatectl timesync-status`; readings are timed "
+        "from the last trusted time until it is",
+    )
+
+
+def run_checks(
+    path: Path,
+    now: datetime,
+    environ: Mapping[str, str],
+    *,
+    root: Path = Path("/"),
+    config_only: bool = False,
+    run: Runner = _timedatectl,
+) -> list[Check]:
+    """Every check that can run, in the order a person should fix them."""
+    loaded = check_settings(path, now, environ)
+    if isinstance(loaded, Check):
+        return [loaded]
+    checks = [Check("settings", True, f"{path} is valid"), check_secret(loaded, environ)]
+    if config_only:
+        return checks
+    directory = _state_directory(loaded, environ)
+    checks += [
+        check_state_directory(directory),
+        check_free_disk(directory),
+        check_adapter(loaded.bluetooth.adapter, root)
+        if loaded.bluetooth.backend is BluetoothBackend.SYSTEM
+        else Check("bluetooth adapter", True, "virtual radio, no adapter needed"),
+        check_clock(root, run),
+    ]
+    return checks
