@@ -31,6 +31,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from portwatch.clock import Clock
+from portwatch.timekeeping import JUMP_TOLERANCE_S
 
 __all__ = ["JobFunc", "ScheduleError", "Scheduler", "Trigger", "daily_at", "every", "once_at"]
 
@@ -40,9 +41,6 @@ _LOGGER = logging.getLogger(__name__)
 # of the system clock (a Pi that booted in the past, then synchronised) is noticed within
 # five minutes (issue 7, "The clock").
 MAX_SLEEP_S: Final = 300.0
-# Wall time and monotonic time may drift apart by this much between two looks before it
-# counts as a jump of the system clock (NTP slews far less than this).
-JUMP_TOLERANCE_S: Final = 2.0
 
 JobFunc = Callable[[datetime], Awaitable[None]]
 """A job: called with the time it was due (not the time it ran)."""
