@@ -40,6 +40,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from portwatch.model import Unit
+
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "BluetoothBackend",
@@ -341,6 +343,12 @@ def _web_address(text: str) -> str:
     return text
 
 
+class DisplaySection(_Section):
+    """How temperatures are shown to people (notices, the page, the daily summary)."""
+
+    unit: Unit = Unit.FAHRENHEIT
+
+
 class WebSection(_Section):
     """The caregiver's local page."""
 
@@ -365,6 +373,7 @@ class Settings(BaseSettings):
     watch: WatchSection = Field(default_factory=WatchSection)
     store: StoreSection = Field(default_factory=StoreSection)
     web: WebSection = Field(default_factory=WebSection)
+    display: DisplaySection = Field(default_factory=DisplaySection)
 
     @classmethod
     def settings_customise_sources(

@@ -9,7 +9,7 @@ hold back only non-urgent notices (:func:`held_until`). Pure: no clock, no I/O; 
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from enum import IntEnum, StrEnum
@@ -17,6 +17,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from portwatch.care import CareReminder
+from portwatch.model import Reading, ReadingKind, Unit
 from portwatch.watch import StaleSay
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "Priority",
     "QuietHours",
     "Template",
+    "daily_summary",
+    "format_temperature",
     "held_until",
     "render",
 ]
@@ -102,7 +105,8 @@ _PATIENT: Final = frozenset({Audience.PATIENT})
 _BOTH: Final = frozenset({Audience.CAREGIVER, Audience.PATIENT})
 
 # Facts used below: temperature ("101.4 °F"), time / recheck_at / since ("Tue 14:05"),
-# first_time, what (what is stuck), why (what the clinic answered), day, readings, status.
+# first_time, what (what is stuck), why (what the clinic answered), day, status, and
+# readings ("288 readings today, highest 99.1 °F", see daily_summary).
 NOTICES: Final[Mapping[NoticeKind, Template]] = {
     NoticeKind.ELEVATED_FIRST: Template(
         _CAREGIVER,
@@ -240,7 +244,7 @@ NOTICES: Final[Mapping[NoticeKind, Template]] = {
         False,
         Priority.LOW,
         "Day {day}: {status}",
-        "{readings} readings today; highest {temperature}. {status}.",
+        "{readings}. {status}.",
     ),
 }
 
@@ -304,3 +308,31 @@ def held_until(notice: Notice, quiet: QuietHours | None, now: datetime) -> datet
     if not inside:
         return None
     return datetime.combine(end_day, quiet.end, tzinfo=quiet.zone).astimezone(UTC)
+
+
+def format_temperature(celsius: float, unit: Unit) -> str:
+    """'101.3 °F' or '38.5 °C', one decimal, as a person reads a thermometer."""
+    if unit is Unit.FAHRENHEIT:
+        return f"{celsius * 9.0 / 5.0 + 32.0:.1f} °F"
+    return f"{celsius:.1f} °C"
+
+
+def daily_summary(day: int, readings: Sequence[Reading], unit: Unit, status: str) -> Notice:
+    """The caregiver's evening summary of one day's valid final readings.
+
+    Provisional and invalid readings are left out: they are not temperatures the rule
+    used, and a caregiver would take "highest 41 °C" from a glitch at face value.
+    """
+    used = [
+        r.celsius
+        for r in readings
+        if r.celsius is not None
+        and r.invalid_reason is None
+        and r.kind is not ReadingKind.PROVISIONAL
+    ]
+    if used:
+        count = "1 reading today" if len(used) == 1 else f"{len(used)} readings today"
+        text = f"{count}, highest {format_temperature(max(used), unit)}"
+    else:
+        text = "No readings today"
+    return render(NoticeKind.DAILY_SUMMARY, {"day": str(day), "readings": text, "status": status})

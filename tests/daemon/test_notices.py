@@ -8,12 +8,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from portwatch.care import CareReminder
+from portwatch.model import Reading, ReadingKind, Unit
 from portwatch.notices import (
     NOTICES,
     Audience,
     NoticeError,
     NoticeKind,
     QuietHours,
+    daily_summary,
+    format_temperature,
     held_until,
     render,
 )
@@ -116,3 +119,48 @@ def test_urgent_notice_is_never_held_when_inside_quiet_hours(kind: NoticeKind) -
     """Quiet hours hold back only non-urgent notices; a fever wakes people up."""
     notice = render(kind, FACTS)
     assert held_until(notice, QUIET, datetime(2026, 11, 29, 2, 0, tzinfo=UTC)) is None
+
+
+def reading(
+    celsius: float | None, *, kind: ReadingKind = ReadingKind.SPOT, invalid: str | None = None
+) -> Reading:
+    when = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    return Reading(
+        "AA:BB:CC:DD:EE:FF", kind, None, Unit.CELSIUS, celsius, when, when, invalid_reason=invalid
+    )
+
+
+def test_daily_summary_counts_only_valid_final_readings_when_some_are_not() -> None:
+    """A provisional 41 °C or an invalid glitch must not be 'the highest today'."""
+    day = [
+        reading(37.0),
+        reading(37.6),
+        reading(41.0, kind=ReadingKind.PROVISIONAL),
+        reading(44.0, invalid="out of range"),
+        reading(None),
+    ]
+    notice = daily_summary(4, day, Unit.FAHRENHEIT, "all normal")
+    assert notice.title == "Day 4: all normal"
+    assert notice.text == "2 readings today, highest 99.7 °F. all normal."
+
+
+def test_daily_summary_says_no_readings_when_the_day_had_none() -> None:
+    """A silent day is said plainly, not as 'highest nothing'."""
+    assert daily_summary(2, [], Unit.CELSIUS, "thermometer silent").text.startswith(
+        "No readings today."
+    )
+
+
+@pytest.mark.parametrize(
+    ("celsius", "unit", "text"),
+    [
+        (38.3333, Unit.FAHRENHEIT, "101.0 °F"),
+        (38.25, Unit.CELSIUS, "38.2 °C"),
+        (37.0, Unit.FAHRENHEIT, "98.6 °F"),
+    ],
+)
+def test_temperature_reads_like_a_thermometer_when_formatted(
+    celsius: float, unit: Unit, text: str
+) -> None:
+    """One decimal in the person's unit; 38.33 °C is the 101.0 °F threshold."""
+    assert format_temperature(celsius, unit) == text
