@@ -19,7 +19,15 @@ from typing import Final
 from portwatch import __version__
 
 # Order is the order `portwatch --help` lists them in.
-COMMANDS: Final[tuple[str, ...]] = ("demo", "decode", "config", "doctor")
+COMMANDS: Final[tuple[str, ...]] = (
+    "demo",
+    "decode",
+    "add",
+    "import",
+    "purge",
+    "config",
+    "doctor",
+)
 
 
 def _load(name: str) -> ModuleType:
