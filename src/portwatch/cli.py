@@ -25,6 +25,7 @@ COMMANDS: Final[tuple[str, ...]] = (
     "add",
     "import",
     "purge",
+    "pause",
     "config",
     "doctor",
 )

@@ -2,8 +2,8 @@
 
 Every check reads the system through arguments (a settings path, an environment, a root
 directory for /sys and /run), so the tests point them at a temporary tree. Checks that
-need the other stages (the log's integrity, the pinned thermometer seen recently, a
-signed test message to the clinic) join this list as those stages land.
+need the stages still to land (the pinned thermometer seen recently, the adapter powered
+as BlueZ sees it, a signed test message to the clinic) join this list with them.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from portwatch.config import (
     load_settings,
     read_secret,
 )
+from portwatch.store import DB_FILE_NAME, STATE_DIRECTORY_ENV, StoreError, check
 
 __all__ = ["Check", "DoctorError", "check_settings", "run_checks"]
 
@@ -70,8 +71,23 @@ def check_settings(path: Path, now: datetime, environ: Mapping[str, str]) -> Che
 
 
 def _state_directory(settings: Settings, environ: Mapping[str, str]) -> Path:
-    # systemd's StateDirectory= sets $STATE_DIRECTORY; it wins over the setting.
-    return Path(environ.get("STATE_DIRECTORY") or settings.store.state_directory)
+    # systemd's StateDirectory= sets $STATE_DIRECTORY, and the log's own commands honour
+    # $PORTWATCH_STATE_DIRECTORY; either wins over the setting. systemd may list several
+    # directories separated by ':'; the first is ours.
+    chosen = environ.get("STATE_DIRECTORY") or environ.get(STATE_DIRECTORY_ENV)
+    return Path(chosen.split(":")[0]) if chosen else settings.store.state_directory
+
+
+def check_log(path: Path) -> Check:
+    """The log passes SQLite's integrity check and is not from a newer portwatch."""
+    if not path.exists():
+        return Check("log", True, f"no log at {path} yet; the service creates it on start")
+    try:
+        version = check(path)
+    except StoreError as exc:
+        # The store's message already says what to do (copy aside, .recover, ...).
+        return Check("log", False, f"{path}: {exc}", "follow the steps above, then rerun doctor")
+    return Check("log", True, f"{path} is intact (schema version {version})")
 
 
 def check_state_directory(directory: Path) -> Check:
@@ -211,6 +227,7 @@ def run_checks(
     directory = _state_directory(loaded, environ)
     checks += [
         check_state_directory(directory),
+        check_log(directory / DB_FILE_NAME),
         check_free_disk(directory),
         check_adapter(loaded.bluetooth.adapter, root)
         if loaded.bluetooth.backend is BluetoothBackend.SYSTEM

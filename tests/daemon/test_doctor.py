@@ -17,9 +17,11 @@ from portwatch.doctor import (
     check_adapter,
     check_clock,
     check_free_disk,
+    check_log,
     check_state_directory,
     run_checks,
 )
+from portwatch.store import Store
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 SETTINGS = """
@@ -62,6 +64,7 @@ def test_all_checks_pass_when_machine_is_ready(setup: tuple[Path, Path], tmp_pat
         "settings",
         "clinic secret",
         "state directory",
+        "log",
         "free disk",
         "bluetooth adapter",
         "clock",
@@ -135,3 +138,22 @@ def test_doctor_config_only_exits_2_when_settings_are_bad(tmp_path: Path) -> Non
     )
     assert result.returncode == 2
     assert result.stdout.startswith("FAIL settings: patient.placement: missing")
+
+
+def test_log_fails_with_recovery_advice_when_file_is_not_a_database(tmp_path: Path) -> None:
+    """A damaged log is named, with the store's own recovery steps, and never written to."""
+    db = tmp_path / "portwatch.db"
+    db.write_bytes(b"this is not sqlite" * 100)
+    check = check_log(db)
+    assert not check.passed
+    assert "recover" in check.detail
+    assert db.read_bytes() == b"this is not sqlite" * 100
+
+
+def test_log_passes_with_its_schema_when_intact(tmp_path: Path) -> None:
+    """A log written by this portwatch passes."""
+    db = tmp_path / "portwatch.db"
+    Store.open(db).close()
+    check = check_log(db)
+    assert check.passed
+    assert "schema version" in check.detail
