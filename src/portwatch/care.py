@@ -12,6 +12,7 @@ instead of arriving late. Pure: no clock, no I/O.
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -84,14 +85,10 @@ def _at(day: date, local: time, zone: ZoneInfo) -> datetime:
 
 
 def _add_months(day: date, months: int) -> date:
+    """The same day ``months`` later, or that month's last day (31 Jan + 1 month: 28 Feb)."""
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
-    for last in (31, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, last))
-        except ValueError:
-            continue
-    raise CareError(f"no day {day.day} in {year}-{month:02d}")  # unreachable: day 28 exists
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def _occurrences(
@@ -138,12 +135,11 @@ def reminder_plan(
 ) -> list[DueReminder]:
     """Every reminder due before ``until``, in due order (for the page and the tests)."""
     _check_aware(placement=placement, until=until)
-    plan: list[DueReminder] = []
-    for item in _occurrences(placement, zone, at, port_in_regular_use):
-        if item.reminder is CareReminder.FLUSH and item.due >= until:
-            break
-        if item.due < until:
-            plan.append(item)
+    plan = [
+        item
+        for item in _through(placement, until, zone, at, port_in_regular_use)
+        if item.due < until
+    ]
     return sorted(plan, key=lambda item: (item.due, item.key))
 
 
@@ -181,18 +177,15 @@ def next_reminder_time(
 ) -> datetime | None:
     """When the next reminder after ``now`` falls due (None: the sheet has no more)."""
     _check_aware(placement=placement, now=now)
-    upcoming = [
-        item.due
-        for item in _first_after(placement, now, zone, at, port_in_regular_use)
-        if item.due > now
-    ]
-    return min(upcoming, default=None)
+    upcoming = _through(placement, now, zone, at, port_in_regular_use)
+    return min((item.due for item in upcoming if item.due > now), default=None)
 
 
-def _first_after(
-    placement: datetime, now: datetime, zone: ZoneInfo, at: time, port_in_regular_use: bool
+def _through(
+    placement: datetime, bound: datetime, zone: ZoneInfo, at: time, port_in_regular_use: bool
 ) -> Iterator[DueReminder]:
+    """The sheet's reminders, then flushes up to and including the first one after ``bound``."""
     for item in _occurrences(placement, zone, at, port_in_regular_use):
         yield item
-        if item.reminder is CareReminder.FLUSH and item.due > now:
+        if item.reminder is CareReminder.FLUSH and item.due > bound:
             return
