@@ -25,6 +25,8 @@ COMMANDS: Final[tuple[str, ...]] = (
     "add",
     "import",
     "purge",
+    "alerts",
+    "inbox",
     "pause",
     "config",
     "doctor",
