@@ -14,7 +14,6 @@ Environment overrides nest with ``__``: ``PORTWATCH_RULE__THRESHOLD_F=100.4`` ov
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import tomllib
@@ -23,7 +22,6 @@ from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Final
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -34,23 +32,22 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    SecretStr,
     ValidationError,
     model_validator,
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from portwatch.alerts.delivery import DeliveryError, check_url, load_secret, secret_file
+from portwatch.alerts.payloads import ClinicFormat
 from portwatch.model import Unit
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "BluetoothBackend",
-    "ClinicFormat",
     "ConfigError",
     "Settings",
     "load_settings",
     "parse_duration",
-    "read_secret",
 ]
 
 DEFAULT_CONFIG_PATH: Final = Path("/etc/portwatch/portwatch.toml")
@@ -82,13 +79,11 @@ ESCALATE_AFTER_MAX: Final = timedelta(hours=1)  # alerts.md: alert not accepted 
 HEARTBEAT_MAX: Final = timedelta(hours=1)  # alerts.md: gateway heartbeat (default 15 min)
 DURABLE_WITHIN_MAX: Final = timedelta(seconds=10)  # design.md: durable before the rule acts
 
-# Credential names under $CREDENTIALS_DIRECTORY (systemd/portwatch.service LoadCredential=).
-CLINIC_SECRET_CREDENTIAL: Final = "clinic-secret"  # noqa: S105 (a name, not a secret)
-WEB_TOKEN_CREDENTIAL: Final = "web-token"  # noqa: S105 (a name, not a secret)
-
 _DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
 _DURATION_UNITS: Final = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 _ADDRESS: Final = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
+# Settings whose value is never repeated in a problem line (see _problem_line).
+_UNECHOED: Final = frozenset({("notify", "caregiver_url"), ("notify", "patient_url")})
 # Keys people are tempted to write instead of the *_file setting.
 _SECRET_WORDS: Final = ("secret", "token", "password", "key")
 
@@ -171,24 +166,16 @@ def _zone(text: str) -> str:
     return text
 
 
-def is_loopback_host(host: str) -> bool:
-    """True for ``localhost`` and loopback IP addresses (127.0.0.0/8, ::1)."""
-    if host.lower() == "localhost":
-        return True
+def _checked_url(text: str) -> str:
+    # The delivery stage's own rule (alerts.md, "Delivery"), applied before anything starts.
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def _http_url(text: str) -> str:
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("expected an http(s) URL such as 'https://clinic.example/portwatch'")
+        check_url(text, "the URL")
+    except DeliveryError as exc:
+        raise ValueError(str(exc)) from exc
     return text
 
 
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
+HttpUrl = Annotated[str, AfterValidator(_checked_url)]
 
 
 class _Section(BaseModel):
@@ -201,13 +188,6 @@ class BluetoothBackend(StrEnum):
 
     SYSTEM = "system"  # BlueZ over D-Bus: the Pi's own adapter
     VIRTUAL = "virtual"  # the Bumble virtual thermometer (demo, tests)
-
-
-class ClinicFormat(StrEnum):
-    """How alerts are shaped for the clinic (alerts.md, "Two clinic channels")."""
-
-    JSON = "json"  # Standard Webhooks signed JSON
-    FHIR = "fhir"  # FHIR R4 transaction Bundle
 
 
 class PatientSection(_Section):
@@ -269,21 +249,10 @@ class BluetoothSection(_Section):
     address: Annotated[str | None, AfterValidator(_pinned)] = None
 
 
-def _https_off_loopback(url: str | None) -> str | None:
-    if url is not None:
-        parts = urlsplit(url)
-        if parts.scheme != "https" and not is_loopback_host(parts.hostname or ""):
-            raise ValueError(
-                "must be https (plain http only to a loopback address), "
-                "or alerts could be read or changed on the way"
-            )
-    return url
-
-
 class ClinicSection(_Section):
     """Where alerts go, in which shape, signed with which secret."""
 
-    url: Annotated[HttpUrl | None, AfterValidator(_https_off_loopback)] = None
+    url: HttpUrl | None = None
     format: ClinicFormat = ClinicFormat.JSON
     secret_file: Path | None = None
     ca_bundle: Path | None = None
@@ -414,6 +383,10 @@ def _problem_line(error: Mapping[str, Any]) -> str:
         return f"{loc} = {error['input']!r}: {hint}"
     if message.startswith(tuple(f"{name}." for name in Settings.model_fields)):
         return message  # our own validators already name the setting and its value
+    if tuple(error["loc"]) in _UNECHOED:
+        # A push topic URL is often its only secret (anyone who knows it can read the
+        # notices), and stderr is journald: name the problem, not the value.
+        return f"{loc} (value not shown): {message}"
     value = error["input"]
     if isinstance(value, timedelta):
         value = _format_duration(value)
@@ -451,9 +424,9 @@ def load_settings(
     problems = _problems_at(settings, now)
     if settings.clinic.url is not None and settings.clinic.format is ClinicFormat.JSON:
         try:
-            read_secret(settings.clinic.secret_file, CLINIC_SECRET_CREDENTIAL, environ)
-        except ConfigError as exc:
-            problems.extend(f"clinic.secret_file: {line}" for line in exc.problems)
+            load_secret(secret_file(settings.clinic.secret_file, environ))
+        except DeliveryError as exc:
+            problems.append(f"clinic.secret_file: {exc}")
     if problems:
         raise ConfigError(problems)
     return settings
@@ -473,31 +446,6 @@ def _problems_at(settings: Settings, now: datetime) -> list[str]:
             f"{settings.monitoring_ends.isoformat()}); without it no fever alert can leave"
         )
     return problems
-
-
-def read_secret(configured: Path | None, credential: str, environ: Mapping[str, str]) -> SecretStr:
-    """A secret from its ``*_file`` setting, else from ``$CREDENTIALS_DIRECTORY/<credential>``.
-
-    Raises:
-        ConfigError: when neither is available, or the file is empty or unreadable.
-    """
-    path = configured
-    if path is None and environ.get("CREDENTIALS_DIRECTORY"):
-        path = Path(environ["CREDENTIALS_DIRECTORY"]) / credential
-    if path is None:
-        raise ConfigError(
-            [
-                f"{credential}: no secret configured; set the *_file setting or pass the "
-                f"systemd credential '{credential}' (LoadCredential=)"
-            ]
-        )
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError([f"{credential} = '{path}': cannot be read ({exc.strerror})"]) from exc
-    if not text:
-        raise ConfigError([f"{credential} = '{path}': the file is empty"])
-    return SecretStr(text)
 
 
 def config_path(argument: str | None, environ: Mapping[str, str] = os.environ) -> Path:

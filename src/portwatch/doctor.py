@@ -17,15 +17,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
-from portwatch.config import (
-    CLINIC_SECRET_CREDENTIAL,
-    BluetoothBackend,
-    ClinicFormat,
-    ConfigError,
-    Settings,
-    load_settings,
-    read_secret,
-)
+from portwatch.alerts.delivery import DeliveryError, load_secret, secret_file
+from portwatch.alerts.payloads import ClinicFormat
+from portwatch.config import BluetoothBackend, ConfigError, Settings, load_settings
 from portwatch.store import DB_FILE_NAME, STATE_DIRECTORY_ENV, StoreError, check
 
 __all__ = ["Check", "DoctorError", "check_settings", "run_checks"]
@@ -136,12 +130,12 @@ def check_secret(settings: Settings, environ: Mapping[str, str]) -> Check:
     if settings.clinic.url is None or settings.clinic.format is not ClinicFormat.JSON:
         return Check("clinic secret", True, "not needed for this setup")
     try:
-        read_secret(settings.clinic.secret_file, CLINIC_SECRET_CREDENTIAL, environ)
-    except ConfigError as exc:
+        load_secret(secret_file(settings.clinic.secret_file, environ))
+    except DeliveryError as exc:
         return Check(
             "clinic secret",
             False,
-            "; ".join(exc.problems),
+            str(exc),
             "put the clinic's whsec_ secret in /etc/portwatch/credentials/clinic-secret",
         )
     return Check("clinic secret", True, "readable")

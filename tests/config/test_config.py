@@ -16,7 +16,6 @@ from portwatch.config import (
     _format_duration,
     load_settings,
     parse_duration,
-    read_secret,
 )
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "portwatch.toml"
@@ -96,7 +95,10 @@ def test_http_clinic_url_is_refused_when_host_is_not_loopback(
     """Alerts over plain http could be read or changed on the way (alerts.md, Delivery)."""
     path = write(tmp_path, MINIMAL.replace("https://clinic", "http://clinic"))
     (line,) = problems(path, credentials)
-    assert line.startswith("clinic.url = 'http://clinic.example.org/alerts': must be https")
+    assert line == (
+        "clinic.url = 'http://clinic.example.org/alerts': "
+        "the URL must use https (plain http only to a loopback address)"
+    )
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1:8471", "localhost", "[::1]:9000"])
@@ -150,7 +152,8 @@ def test_secret_written_in_file_is_refused_without_echoing_it(
 def test_missing_secret_is_refused_when_clinic_expects_signed_json(tmp_path: Path) -> None:
     """Unsigned alerts would be rejected by the clinic: refuse before starting."""
     (line,) = problems(write(tmp_path, MINIMAL), {})
-    assert line.startswith("clinic.secret_file: clinic-secret: no secret configured")
+    assert line.startswith("clinic.secret_file: no clinic secret")
+    assert "LoadCredential=clinic-secret" in line
 
 
 def test_every_problem_is_listed_when_the_file_has_several(
@@ -202,13 +205,26 @@ def test_placement_without_offset_is_refused(tmp_path: Path, credentials: dict[s
     assert line.startswith("patient.placement = '2026-11-27T13:30:00': ")
 
 
-def test_secret_is_read_from_file_setting_before_credentials(tmp_path: Path) -> None:
-    """An explicit *_file wins over $CREDENTIALS_DIRECTORY; whitespace is not part of it."""
+def test_secret_file_setting_wins_when_credentials_directory_is_also_set(tmp_path: Path) -> None:
+    """An explicit secret_file is used even when $CREDENTIALS_DIRECTORY points elsewhere."""
     secret = tmp_path / "s"
     secret.write_text("whsec_abc\n")
-    value = read_secret(secret, "clinic-secret", {"CREDENTIALS_DIRECTORY": "/nonexistent"})
-    assert value.get_secret_value() == "whsec_abc"
-    assert "whsec_abc" not in repr(value)
+    secret.chmod(0o600)
+    path = write(tmp_path, f'{MINIMAL}secret_file = "{secret}"\n')
+    settings = load_settings(path, now=NOW, environ={"CREDENTIALS_DIRECTORY": "/nonexistent"})
+    assert settings.clinic.secret_file == secret
+
+
+def test_notification_url_is_refused_when_it_carries_a_password(
+    tmp_path: Path, credentials: dict[str, str]
+) -> None:
+    """A password in a URL ends up in logs; refused (as delivery would), and never echoed."""
+    url = "https://u:hunter2@ntfy.sh/secret-topic"
+    path = write(tmp_path, f'{MINIMAL}\n[notify]\ncaregiver_url = "{url}"\n')
+    (line,) = problems(path, credentials)
+    assert line.startswith("notify.caregiver_url (value not shown): the URL must not carry")
+    assert "hunter2" not in line
+    assert "secret-topic" not in line
 
 
 def test_config_check_exits_2_with_one_line_per_problem_when_file_is_bad(tmp_path: Path) -> None:
