@@ -12,21 +12,24 @@ carries a deterministic key, so a sink that de-duplicates on it makes a crash be
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Final, Protocol, TypeVar
 
+from portwatch.alerts.outbox import notify_entry
+from portwatch.alerts.payloads import Priority
 from portwatch.care import due_reminders, next_reminder_time
 from portwatch.clock import Clock
 from portwatch.config import Settings
-from portwatch.model import Reading
+from portwatch.model import Reading, derived_id
 from portwatch.notices import Notice, NoticeKind, QuietHours, daily_summary, held_until, render
 from portwatch.schedule import Scheduler, daily_at, once_at
+from portwatch.store import OutboxEntry
 from portwatch.watch import MAX_PAUSE, Pause, StaleSay, stale_state
 
-__all__ = ["NoticeSink", "TimedLog", "TimedWork"]
+__all__ = ["NoticeSink", "TimedLog", "TimedWork", "outbox_sink"]
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -85,6 +88,31 @@ class LogCall(Protocol):
 async def call_directly(work: Callable[[], _T]) -> _T:
     """Runs a log call on the loop (tests, one-off tools); the daemon uses the log's thread."""
     return work()
+
+
+class OutboxLog(Protocol):
+    """The log's outbox (``portwatch.store.Store.enqueue``), idempotent on the entry's id."""
+
+    def enqueue(self, entries: Sequence[OutboxEntry]) -> None: ...
+
+
+def outbox_sink(log: OutboxLog, log_call: LogCall = call_directly) -> NoticeSink:
+    """A sink that puts each notice in the outbox's notify channel, durable before it is
+    sent, with an id derived from its key: a notice put twice (a restart between sending
+    and recording) is one row, delivered once."""
+
+    async def put(notice: Notice, key: str, now: datetime) -> None:
+        entry = notify_entry(
+            str(derived_id("notice", key)),
+            notice.kind.value,
+            Priority.URGENT if notice.urgent else Priority.ROUTINE,
+            notice.title,
+            notice.text,
+            now,
+        )
+        await log_call(partial(log.enqueue, [entry]))
+
+    return put
 
 
 @dataclass(slots=True)

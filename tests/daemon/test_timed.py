@@ -9,6 +9,7 @@ notice sink records what would enter the outbox's notify channel (the delivery s
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,10 +21,10 @@ import pytest
 from portwatch.clock import VirtualClock
 from portwatch.config import Settings, load_settings
 from portwatch.model import Reading, ReadingKind, Unit
-from portwatch.notices import Notice, NoticeKind
+from portwatch.notices import Notice, NoticeKind, render
 from portwatch.schedule import Scheduler
 from portwatch.store import Store
-from portwatch.timed import TimedWork
+from portwatch.timed import TimedWork, outbox_sink
 
 # Placed 27 Nov 2026 14:30 in Berlin (13:30 UTC); reminders at 09:00, summary at 20:00.
 START = datetime(2026, 11, 27, 13, 30, tzinfo=UTC)
@@ -201,3 +202,22 @@ async def test_watch_notice_waits_for_morning_when_silence_starts_at_night(
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
     assert sink.of(NoticeKind.STALE) == [(datetime(2026, 11, 29, 6, 0, tzinfo=UTC), "watch.stale")]
+
+
+async def test_outbox_sink_keeps_one_row_when_a_notice_is_put_twice(store: Store) -> None:
+    """A crash between 'put in the outbox' and 'recorded as sent' must not notify twice."""
+    now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    sink = outbox_sink(store)
+    notice = render(NoticeKind.CARE_DRESSING_OFF, {})
+    await sink(notice, "care.dressing_off:2026-11-30", now)
+    await sink(notice, "care.dressing_off:2026-11-30", now)
+    (row,) = store.outbox_all()
+    assert (row.channel, row.kind, row.priority) == ("notify", "care.dressing_off", "routine")
+    assert json.loads(row.body) == {"title": notice.title, "message": notice.text}
+
+
+async def test_urgent_notice_enters_outbox_as_urgent_when_put(store: Store) -> None:
+    """Urgency survives into the push's priority (ntfy 'urgent')."""
+    notice = render(NoticeKind.STALE_PENDING, {"since": "Tue 14:05"})
+    await outbox_sink(store)(notice, "k", datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    assert [row.priority for row in store.outbox_all()] == ["urgent"]
