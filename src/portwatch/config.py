@@ -190,10 +190,24 @@ class BluetoothBackend(StrEnum):
     VIRTUAL = "virtual"  # the Bumble virtual thermometer (demo, tests)
 
 
+# A FHIR relative reference, "Type/id" (FHIR R4 §2.3.0 References; id: 1-64 of
+# [A-Za-z0-9-.]), as the alert payloads name the patient and the clinic.
+_FHIR_REFERENCE: Final = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
+
+
+def _fhir_reference(text: str) -> str:
+    if not _FHIR_REFERENCE.fullmatch(text):
+        raise ValueError("expected a FHIR reference such as 'Patient/123' (Type/id)")
+    return text
+
+
+FhirReference = Annotated[str, AfterValidator(_fhir_reference)]
+
+
 class PatientSection(_Section):
     """Whom portwatch watches, and since when."""
 
-    reference: str = Field(min_length=1)
+    reference: FhirReference
     placement: Annotated[AwareDatetime, AfterValidator(lambda t: t.astimezone(UTC))]
     timezone: Annotated[str, AfterValidator(_zone)] = "UTC"
     port_in_regular_use: bool = False
@@ -253,6 +267,7 @@ class ClinicSection(_Section):
     """Where alerts go, in which shape, signed with which secret."""
 
     url: HttpUrl | None = None
+    recipient: FhirReference | None = None
     format: ClinicFormat = ClinicFormat.JSON
     secret_file: Path | None = None
     ca_bundle: Path | None = None
@@ -262,6 +277,15 @@ class ClinicSection(_Section):
     read_timeout: PositiveDuration = Field(default=timedelta(seconds=30), le=timedelta(minutes=5))
     escalate_after: PositiveDuration = Field(default=timedelta(minutes=15), le=ESCALATE_AFTER_MAX)
     heartbeat_every: PositiveDuration = Field(default=timedelta(minutes=15), le=HEARTBEAT_MAX)
+
+    @model_validator(mode="after")
+    def _recipient_with_url(self) -> ClinicSection:
+        if self.url is not None and self.recipient is None:
+            raise ValueError(
+                "clinic.recipient: missing; with clinic.url, name the clinic as a FHIR "
+                "reference such as 'Organization/clinic-1' (alerts are addressed to it)"
+            )
+        return self
 
 
 class QuietHours(_Section):

@@ -23,10 +23,11 @@ NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # day 1 of the example's healin
 
 MINIMAL = """
 [patient]
-reference = "MRN-1"
+reference = "Patient/1"
 placement = 2026-11-27T13:30:00Z
 [clinic]
 url = "https://clinic.example.org/alerts"
+recipient = "Organization/clinic-1"
 """
 
 
@@ -129,6 +130,26 @@ def test_rule_setting_is_refused_when_out_of_bounds(
     path = write(tmp_path, f"{MINIMAL}\n[rule]\n{setting} = {value}\n")
     (line,) = problems(path, credentials)
     assert line.startswith(expected)
+
+
+def test_patient_reference_is_refused_when_not_a_fhir_reference(
+    tmp_path: Path, credentials: dict[str, str]
+) -> None:
+    """Alerts name the patient as a FHIR reference; an MRN alone would fail at the first alert."""
+    path = write(tmp_path, MINIMAL.replace('"Patient/1"', '"MRN-1"'))
+    (line,) = problems(path, credentials)
+    assert line == (
+        "patient.reference = 'MRN-1': expected a FHIR reference such as 'Patient/123' (Type/id)"
+    )
+
+
+def test_clinic_recipient_is_required_when_url_is_set(
+    tmp_path: Path, credentials: dict[str, str]
+) -> None:
+    """An alert needs an addressee; found now, not when the first fever is confirmed."""
+    path = write(tmp_path, MINIMAL.replace('recipient = "Organization/clinic-1"\n', ""))
+    (line,) = problems(path, credentials)
+    assert line.startswith("clinic.recipient: missing; with clinic.url")
 
 
 def test_unknown_key_is_refused_when_misspelt(tmp_path: Path, credentials: dict[str, str]) -> None:

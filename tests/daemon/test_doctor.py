@@ -26,10 +26,11 @@ from portwatch.store import Store
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 SETTINGS = """
 [patient]
-reference = "MRN-1"
+reference = "Patient/1"
 placement = 2026-11-27T13:30:00Z
 [clinic]
 url = "http://127.0.0.1:8471/alerts"
+recipient = "Organization/clinic-1"
 secret_file = "{secret}"
 [store]
 state_directory = "{state}"
@@ -119,7 +120,7 @@ def test_free_disk_reports_mebibytes_when_measured(tmp_path: Path) -> None:
 def test_settings_failure_stops_other_checks_when_file_is_bad(tmp_path: Path) -> None:
     """Without valid settings the rest cannot be judged; the one failure says why."""
     path = tmp_path / "portwatch.toml"
-    path.write_text("[patient]\nreference = 'x'\n")
+    path.write_text("[patient]\nreference = 'Patient/x'\n")
     (check,) = run_checks(path, NOW, {}, root=tmp_path)
     assert not check.passed
     assert "patient.placement: missing" in check.detail
@@ -128,7 +129,7 @@ def test_settings_failure_stops_other_checks_when_file_is_bad(tmp_path: Path) ->
 def test_doctor_config_only_exits_2_when_settings_are_bad(tmp_path: Path) -> None:
     """The issue: a bad settings file gives exit status 2, from doctor as from config check."""
     path = tmp_path / "portwatch.toml"
-    path.write_text("[patient]\nreference = 'x'\n")
+    path.write_text("[patient]\nreference = 'Patient/x'\n")
     result = subprocess.run(
         [sys.executable, "-m", "portwatch", "doctor", "--config-only", "--config", str(path)],
         capture_output=True,

@@ -35,11 +35,12 @@ NOTE = (START + timedelta(days=4, minutes=-10), START + timedelta(days=4, minute
 
 SETTINGS = """
 [patient]
-reference = "MRN-1"
+reference = "Patient/1"
 placement = 2026-11-27T13:30:00Z
 timezone = "Europe/Berlin"
 [clinic]
 url = "http://127.0.0.1:8471/alerts"
+recipient = "Organization/clinic-1"
 secret_file = "{secret}"
 [notify.quiet_hours]
 start = "22:00"
