@@ -37,8 +37,16 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from portwatch.alerts.delivery import DeliveryError, check_url, load_secret, secret_file
-from portwatch.alerts.payloads import ClinicFormat
+from portwatch import __version__
+from portwatch.alerts.delivery import (
+    ClinicEndpoint,
+    DeliveryError,
+    check_url,
+    load_secret,
+    secret_file,
+)
+from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
+from portwatch.alerts.signing import SignatureError, parse_secret
 from portwatch.model import Unit
 
 __all__ = [
@@ -448,8 +456,8 @@ def load_settings(
     problems = _problems_at(settings, now)
     if settings.clinic.url is not None and settings.clinic.format is ClinicFormat.JSON:
         try:
-            load_secret(secret_file(settings.clinic.secret_file, environ))
-        except DeliveryError as exc:
+            parse_secret(load_secret(secret_file(settings.clinic.secret_file, environ)))
+        except (DeliveryError, SignatureError) as exc:
             problems.append(f"clinic.secret_file: {exc}")
     if problems:
         raise ConfigError(problems)
@@ -470,6 +478,49 @@ def _problems_at(settings: Settings, now: datetime) -> list[str]:
             f"{settings.monitoring_ends.isoformat()}); without it no fever alert can leave"
         )
     return problems
+
+
+def clinic_endpoint(settings: Settings, environ: Mapping[str, str]) -> ClinicEndpoint:
+    """The delivery stage's endpoint, built from the settings and the clinic secret.
+
+    Raises:
+        ConfigError: no clinic URL, or the secret cannot be found, read or parsed.
+    """
+    clinic = settings.clinic
+    if clinic.url is None:
+        raise ConfigError(["clinic.url: missing; there is no clinic to send to"])
+    try:
+        secret = parse_secret(load_secret(secret_file(clinic.secret_file, environ)))
+        return ClinicEndpoint(
+            url=clinic.url,
+            format=clinic.format,
+            secret=secret,
+            ca_bundle=clinic.ca_bundle,
+            connect_timeout_s=clinic.connect_timeout.total_seconds(),
+            read_timeout_s=clinic.read_timeout.total_seconds(),
+            escalate_after=clinic.escalate_after,
+        )
+    except (DeliveryError, SignatureError) as exc:
+        raise ConfigError([f"clinic.secret_file: {exc}"]) from exc
+
+
+# The Bluetooth address a clinic message names when no thermometer is pinned yet (the
+# payloads need one); the same placeholder `portwatch alerts test` uses.
+UNPINNED_ADDRESS: Final = "00:00:00:00:00:00"
+
+
+def alert_context(settings: Settings, gateway_id: str) -> AlertContext:
+    """Who alerts are about, from whom and for whom, from the settings."""
+    recipient = settings.clinic.recipient
+    if recipient is None:
+        raise ConfigError(["clinic.recipient: missing; alerts need an addressee"])
+    return AlertContext(
+        patient=settings.patient.reference,
+        clinic=recipient,
+        gateway_id=gateway_id,
+        gateway_version=__version__,
+        thermometer=Thermometer(address=settings.bluetooth.address or UNPINNED_ADDRESS),
+    )
 
 
 def config_path(argument: str | None, environ: Mapping[str, str] = os.environ) -> Path:

@@ -1,9 +1,8 @@
 """`portwatch doctor`'s checks: each says passed or failed, and what to do about a failure.
 
 Every check reads the system through arguments (a settings path, an environment, a root
-directory for /sys and /run), so the tests point them at a temporary tree. Checks that
-need the stages still to land (the pinned thermometer seen recently, the adapter powered
-as BlueZ sees it, a signed test message to the clinic) join this list with them.
+directory for /sys and /run), so the tests point them at a temporary tree. Whether BlueZ
+sees the adapter powered joins this list with the link stage.
 """
 
 from __future__ import annotations
@@ -13,16 +12,28 @@ import shutil
 import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
 
-from portwatch.alerts.delivery import DeliveryError, load_secret, secret_file
-from portwatch.alerts.payloads import ClinicFormat
-from portwatch.config import BluetoothBackend, ConfigError, Settings, load_settings
-from portwatch.store import DB_FILE_NAME, STATE_DIRECTORY_ENV, StoreError, check
+from portwatch.alerts.delivery import (
+    ClinicSender,
+    Outcome,
+    classify,
+)
+from portwatch.alerts.payloads import connectivity_test_alert, render
+from portwatch.config import (
+    BluetoothBackend,
+    ConfigError,
+    Settings,
+    alert_context,
+    clinic_endpoint,
+    load_settings,
+)
+from portwatch.status import age_text
+from portwatch.store import DB_FILE_NAME, STATE_DIRECTORY_ENV, Store, StoreError, check
 
-__all__ = ["Check", "DoctorError", "check_settings", "run_checks"]
+__all__ = ["Check", "DoctorError", "check_clinic", "check_settings", "run_checks"]
 
 # A reading row with its raw bytes is ~150 B; a wearable at 1 Hz for the ten-day period
 # is ~130 MB. Below this much free space, the log could fill the card mid-period.
@@ -125,22 +136,6 @@ def check_free_disk(directory: Path) -> Check:
     return Check("free disk", True, detail)
 
 
-def check_secret(settings: Settings, environ: Mapping[str, str]) -> Check:
-    """The clinic's signing secret can be read (only needed for signed JSON)."""
-    if settings.clinic.url is None or settings.clinic.format is not ClinicFormat.JSON:
-        return Check("clinic secret", True, "not needed for this setup")
-    try:
-        load_secret(secret_file(settings.clinic.secret_file, environ))
-    except DeliveryError as exc:
-        return Check(
-            "clinic secret",
-            False,
-            str(exc),
-            "put the clinic's whsec_ secret in /etc/portwatch/credentials/clinic-secret",
-        )
-    return Check("clinic secret", True, "readable")
-
-
 def check_adapter(adapter: str, root: Path) -> Check:
     """The Bluetooth adapter exists and is not switched off by rfkill."""
     if not root.is_absolute():
@@ -164,6 +159,80 @@ def check_adapter(adapter: str, root: Path) -> Check:
                     "unblock it: `rfkill unblock bluetooth`",
                 )
     return Check("bluetooth adapter", True, f"{adapter} present, not blocked")
+
+
+# How far back the thermometer check looks for the pinned thermometer's last reading.
+SEEN_LOOKBACK: Final = timedelta(days=1)
+
+
+def check_thermometer(path: Path, address: str | None, within: timedelta, now: datetime) -> Check:
+    """The pinned thermometer sent a reading within ``within`` (the stale-data limit)."""
+    who = address or "any thermometer"
+    if not path.exists():
+        return Check(
+            "thermometer",
+            False,
+            f"no log at {path} yet",
+            "start the service: systemctl start portwatch",
+        )
+    try:
+        with Store.open_reader(path) as store:
+            readings = store.readings(
+                now - SEEN_LOOKBACK, now + timedelta(minutes=5), device=address
+            )
+    except StoreError as exc:
+        return Check("thermometer", False, f"cannot read {path}: {exc}", "see the log check")
+    if not readings:
+        return Check(
+            "thermometer",
+            False,
+            f"nothing from {who} in the last day",
+            "check it is on, charged and near the base station; "
+            "`portwatch scan` shows what is in range",
+        )
+    last = readings[-1].reading.time
+    detail = f"{who} last heard {age_text(now - last)}"
+    if now - last > within:
+        return Check(
+            "thermometer", False, detail, "check it is on, charged and near the base station"
+        )
+    return Check("thermometer", True, detail)
+
+
+async def check_clinic(
+    settings: Settings, environ: Mapping[str, str], now: datetime, gateway_id: str
+) -> Check:
+    """The clinic accepts a signed test message (it alerts nobody)."""
+    if settings.clinic.url is None:
+        return Check("clinic", True, "no clinic configured (the monitored period is over)")
+    try:
+        endpoint = clinic_endpoint(settings, environ)
+        context = alert_context(settings, gateway_id)
+    except ConfigError as exc:
+        return Check("clinic", False, "; ".join(exc.problems), "fix the settings first")
+    alert = connectivity_test_alert(context, now)
+    rendered = render(alert, context, endpoint.format)
+    sender = ClinicSender(endpoint)
+    try:
+        answer = await sender.send_body(str(alert.id), rendered.body, rendered.content_type, now)
+    finally:
+        sender.close()
+    outcome = classify(answer)
+    if outcome is Outcome.DELIVERED:
+        return Check("clinic", True, f"accepted a signed test message ({answer.describe()})")
+    if outcome is Outcome.PERMANENT:
+        return Check(
+            "clinic",
+            False,
+            f"refused the test message: {answer.describe()}",
+            "check clinic.url, clinic.format and the secret with the clinic",
+        )
+    return Check(
+        "clinic",
+        False,
+        f"did not answer: {answer.describe()}",
+        "check the network and the clinic's address; alerts wait until it answers",
+    )
 
 
 def parse_ntp_synchronized(answer: str) -> bool:
@@ -202,30 +271,37 @@ def check_clock(root: Path, run: Runner = _timedatectl) -> Check:
     )
 
 
-def run_checks(
+async def run_checks(
     path: Path,
     now: datetime,
     environ: Mapping[str, str],
     *,
     root: Path = Path("/"),
     config_only: bool = False,
+    send_test: bool = True,
+    gateway_id: str = "portwatch",
     run: Runner = _timedatectl,
 ) -> list[Check]:
     """Every check that can run, in the order a person should fix them."""
     loaded = check_settings(path, now, environ)
     if isinstance(loaded, Check):
         return [loaded]
-    checks = [Check("settings", True, f"{path} is valid"), check_secret(loaded, environ)]
+    # load_settings has already found, read and parsed the clinic secret.
+    checks = [Check("settings", True, f"{path} is valid, the clinic secret readable")]
     if config_only:
         return checks
     directory = _state_directory(loaded, environ)
+    log = directory / DB_FILE_NAME
     checks += [
         check_state_directory(directory),
-        check_log(directory / DB_FILE_NAME),
+        check_log(log),
         check_free_disk(directory),
         check_adapter(loaded.bluetooth.adapter, root)
         if loaded.bluetooth.backend is BluetoothBackend.SYSTEM
         else Check("bluetooth adapter", True, "virtual radio, no adapter needed"),
         check_clock(root, run),
+        check_thermometer(log, loaded.bluetooth.address, loaded.watch.stale_after, now),
     ]
+    if send_test:
+        checks.append(await check_clinic(loaded, environ, now, gateway_id))
     return checks

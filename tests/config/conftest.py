@@ -21,5 +21,5 @@ def credentials(tmp_path: Path) -> dict[str, str]:
     """A systemd-style credentials directory holding the clinic's signing secret."""
     directory = tmp_path / "credentials"
     directory.mkdir()
-    (directory / "clinic-secret").write_text("whsec_dGVzdHNlY3JldA==\n")
+    (directory / "clinic-secret").write_text("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n")
     return {"CREDENTIALS_DIRECTORY": str(directory)}

@@ -177,6 +177,16 @@ def test_missing_secret_is_refused_when_clinic_expects_signed_json(tmp_path: Pat
     assert "LoadCredential=clinic-secret" in line
 
 
+def test_secret_is_refused_when_too_short_to_sign_with(tmp_path: Path) -> None:
+    """A secret the clinic's signatures cannot be made with is found at start, not at a fever."""
+    secret = tmp_path / "clinic-secret"
+    secret.write_text("whsec_dGVzdA==\n")  # 4 bytes
+    (line,) = problems(write(tmp_path, MINIMAL), {"CREDENTIALS_DIRECTORY": str(tmp_path)})
+    assert line.startswith("clinic.secret_file: ")
+    assert "at least" in line
+    assert "dGVzdA" not in line
+
+
 def test_every_problem_is_listed_when_the_file_has_several(
     tmp_path: Path, credentials: dict[str, str]
 ) -> None:
@@ -229,7 +239,7 @@ def test_placement_without_offset_is_refused(tmp_path: Path, credentials: dict[s
 def test_secret_file_setting_wins_when_credentials_directory_is_also_set(tmp_path: Path) -> None:
     """An explicit secret_file is used even when $CREDENTIALS_DIRECTORY points elsewhere."""
     secret = tmp_path / "s"
-    secret.write_text("whsec_abc\n")
+    secret.write_text("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n")
     secret.chmod(0o600)
     path = write(tmp_path, f'{MINIMAL}secret_file = "{secret}"\n')
     settings = load_settings(path, now=NOW, environ={"CREDENTIALS_DIRECTORY": "/nonexistent"})

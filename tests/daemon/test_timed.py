@@ -65,7 +65,7 @@ class Sink:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    (tmp_path / "secret").write_text("whsec_dGVzdA==")
+    (tmp_path / "secret").write_text("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
     path = tmp_path / "portwatch.toml"
     path.write_text(SETTINGS.format(secret=tmp_path / "secret"))
     return load_settings(path, now=START, environ={})
