@@ -85,6 +85,9 @@ RESOLVE_AFTER_MAX: Final = timedelta(hours=72)  # fever-rule.md §5
 STALE_AFTER_MAX: Final = timedelta(hours=2)  # alerts.md: thermometer silent (default 30 min)
 ESCALATE_AFTER_MAX: Final = timedelta(hours=1)  # alerts.md: alert not accepted (default 15 min)
 HEARTBEAT_MAX: Final = timedelta(hours=1)  # alerts.md: gateway heartbeat (default 15 min)
+# A heartbeat's identity is its 15-minute slot (alerts.payloads.heartbeat_slot): more often
+# than that, two heartbeats would share one id and the clinic would see only the first.
+HEARTBEAT_MIN: Final = timedelta(minutes=15)
 DURABLE_WITHIN_MAX: Final = timedelta(seconds=10)  # design.md: durable before the rule acts
 
 _DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
@@ -284,7 +287,9 @@ class ClinicSection(_Section):
     )
     read_timeout: PositiveDuration = Field(default=timedelta(seconds=30), le=timedelta(minutes=5))
     escalate_after: PositiveDuration = Field(default=timedelta(minutes=15), le=ESCALATE_AFTER_MAX)
-    heartbeat_every: PositiveDuration = Field(default=timedelta(minutes=15), le=HEARTBEAT_MAX)
+    heartbeat_every: PositiveDuration = Field(
+        default=timedelta(minutes=15), ge=HEARTBEAT_MIN, le=HEARTBEAT_MAX
+    )
 
     @model_validator(mode="after")
     def _recipient_with_url(self) -> ClinicSection:

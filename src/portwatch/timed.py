@@ -18,18 +18,25 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Final, Protocol, TypeVar
 
-from portwatch.alerts.outbox import notify_entry
-from portwatch.alerts.payloads import Priority
+from portwatch.alerts.outbox import clinic_entry, notify_entry
+from portwatch.alerts.payloads import (
+    AlertContext,
+    ClinicFormat,
+    GatewayState,
+    Priority,
+    heartbeat_alert,
+    heartbeat_slot,
+)
 from portwatch.care import due_reminders, next_reminder_time
 from portwatch.clock import Clock
 from portwatch.config import Settings
 from portwatch.model import Reading, derived_id
 from portwatch.notices import Notice, NoticeKind, QuietHours, daily_summary, held_until, render
-from portwatch.schedule import Scheduler, daily_at, once_at
+from portwatch.schedule import JobFunc, Scheduler, daily_at, every, once_at
 from portwatch.store import OutboxEntry
 from portwatch.watch import MAX_PAUSE, Pause, StaleSay, stale_state
 
-__all__ = ["NoticeSink", "TimedLog", "TimedWork", "outbox_sink"]
+__all__ = ["NoticeSink", "TimedLog", "TimedWork", "heartbeat_job", "outbox_sink"]
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -44,6 +51,7 @@ LOOKBACK: Final = timedelta(days=1)
 JOB_REMINDERS: Final = "care.reminders"
 JOB_STALE: Final = "watch.stale"
 JOB_SUMMARY: Final = "summary.daily"
+JOB_HEARTBEAT: Final = "clinic.heartbeat"
 
 
 class NoteLike(Protocol):
@@ -115,6 +123,28 @@ def outbox_sink(log: OutboxLog, log_call: LogCall = call_directly) -> NoticeSink
     return put
 
 
+def heartbeat_job(
+    log: OutboxLog,
+    context: AlertContext,
+    state: Callable[[], GatewayState],
+    clinic_format: ClinicFormat,
+    log_call: LogCall = call_directly,
+) -> JobFunc:
+    """The gateway heartbeat (alerts.md: every 15 min, JSON channel) as a scheduler job.
+
+    Each heartbeat's id is its 15-minute slot's, so a restart within a slot adds no second
+    one. A FHIR clinic gets none: heartbeats travel only on the JSON channel.
+    """
+
+    async def beat(due: datetime) -> None:
+        if clinic_format is not ClinicFormat.JSON:
+            return
+        entry = clinic_entry(heartbeat_alert(context, state(), due), context, clinic_format, due)
+        await log_call(partial(log.enqueue, [entry]))
+
+    return beat
+
+
 @dataclass(slots=True)
 class _Watch:
     last_valid: datetime
@@ -135,6 +165,7 @@ class TimedWork:
         scheduler: the daemon's scheduler (on the same clock).
         clock: the daemon's clock.
         fever_pending: whether the rule waits for a recheck (the watch speaks sooner).
+        heartbeat: the clinic heartbeat job (:func:`heartbeat_job`), if there is a clinic.
         log_call: runs one log call; :func:`call_directly` outside the daemon.
     """
 
@@ -147,6 +178,7 @@ class TimedWork:
         clock: Clock,
         *,
         fever_pending: Callable[[], bool],
+        heartbeat: JobFunc | None = None,
         log_call: LogCall = call_directly,
     ) -> None:
         self._settings = settings
@@ -155,6 +187,7 @@ class TimedWork:
         self._scheduler = scheduler
         self._clock = clock
         self._fever_pending = fever_pending
+        self._heartbeat = heartbeat
         self._log_call = log_call
         self._zone = settings.zone
         quiet = settings.notify.quiet_hours
@@ -179,6 +212,12 @@ class TimedWork:
         self._scheduler.add(
             JOB_SUMMARY, daily_at(self._settings.notify.daily_summary_at, self._zone), self.summary
         )
+        if self._heartbeat is not None:
+            # Aligned to the heartbeat slots that give each heartbeat its identity.
+            interval = self._settings.clinic.heartbeat_every
+            self._scheduler.add(
+                JOB_HEARTBEAT, every(interval, start=heartbeat_slot(now)), self._heartbeat
+            )
         await self.reminders(now)
         await self.check_stale(now)
 

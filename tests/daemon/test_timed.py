@@ -18,13 +18,14 @@ from pathlib import Path
 
 import pytest
 
+from portwatch.alerts.payloads import ClinicFormat, GatewayState
 from portwatch.clock import VirtualClock
-from portwatch.config import Settings, load_settings
+from portwatch.config import Settings, alert_context, load_settings
 from portwatch.model import Reading, ReadingKind, Unit
 from portwatch.notices import Notice, NoticeKind, render
 from portwatch.schedule import Scheduler
 from portwatch.store import Store
-from portwatch.timed import TimedWork, outbox_sink
+from portwatch.timed import TimedWork, heartbeat_job, outbox_sink
 
 # Placed 27 Nov 2026 14:30 in Berlin (13:30 UTC); reminders at 09:00, summary at 20:00.
 START = datetime(2026, 11, 27, 13, 30, tzinfo=UTC)
@@ -222,3 +223,47 @@ async def test_urgent_notice_enters_outbox_as_urgent_when_put(store: Store) -> N
     notice = render(NoticeKind.STALE_PENDING, {"since": "Tue 14:05"})
     await outbox_sink(store)(notice, "k", datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
     assert [row.priority for row in store.outbox_all()] == ["urgent"]
+
+
+async def test_heartbeat_enters_outbox_every_15_minutes_once_per_slot_when_clinic_is_json(
+    settings: Settings, store: Store
+) -> None:
+    """alerts.md: a heartbeat every 15 min; a restart inside a slot adds no second one."""
+    clock = VirtualClock(START + timedelta(minutes=7))
+    context = alert_context(settings, "gateway-1")
+
+    def state() -> GatewayState:
+        return GatewayState(started_at=START, thermometer_connected=True)
+
+    beat = heartbeat_job(store, context, state, ClinicFormat.JSON)
+    for _ in range(2):  # a restart after 20 minutes, inside the 13:45 slot
+        scheduler = Scheduler(clock)
+        timed = TimedWork(
+            settings,
+            store,
+            Sink(clock),
+            scheduler,
+            clock,
+            fever_pending=lambda: False,
+            heartbeat=beat,
+        )
+        runner = asyncio.create_task(scheduler.run())
+        await timed.start()
+        await clock.settle()
+        await clock.advance(20 * 60)
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+    rows = [row for row in store.outbox_all() if row.channel == "clinic"]
+    assert [(row.kind, row.created_at) for row in rows] == [
+        ("gateway.heartbeat", START + timedelta(minutes=15)),
+        ("gateway.heartbeat", START + timedelta(minutes=30)),
+        ("gateway.heartbeat", START + timedelta(minutes=45)),
+    ]
+
+
+async def test_no_heartbeat_when_clinic_speaks_fhir(settings: Settings, store: Store) -> None:
+    """Heartbeats travel only on the JSON channel."""
+    context = alert_context(settings, "gateway-1")
+    beat = heartbeat_job(store, context, lambda: GatewayState(START, True), ClinicFormat.FHIR)
+    await beat(START)
+    assert store.outbox_all() == []
