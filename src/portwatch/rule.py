@@ -474,7 +474,8 @@ class FeverRule:
             e = bisect.bisect_left(self._elevated_times, item.time)
             self._elevated_times.insert(e, item.time)
             self._elevated.insert(e, item)
-        if at_end:
+        last = self._episodes[-1] if self._episodes else None
+        if at_end and (last is None or last.end is None or last.end < item.time):
             self._step(item, horizon=None)  # in order: one step of the walk
             self._finish_walk(horizon=None)
         else:
