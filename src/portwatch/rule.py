@@ -571,6 +571,11 @@ class FeverRule:
         ep = self._open()
         if ep is None:
             return
+        r = bisect.bisect_left(self._resolved_at, ep.start.time)
+        if r < len(self._resolved_at):
+            # a resolution already told to the clinic stands, whatever arrived since
+            self._close(ep, self._resolved_at[r], announce=False)
+            return
         if horizon is not None:
             due = ep.resolution_due(self.settings.resolve_after)
             if due is not None and due <= horizon:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
 from portwatch.model import Decision, DecisionType, Reading, ReadingKind
@@ -39,6 +39,15 @@ def schedules(draw: st.DrawFn) -> list[tuple[Reading, datetime]]:
     return out
 
 
+def _describe(schedule: list[tuple[Reading, datetime]]) -> str:
+    """The schedule in a line a person can read: time+hours value kind (received +hours)."""
+    hours = lambda t: (t - PLACEMENT).total_seconds() / 3600  # noqa: E731
+    return ", ".join(
+        f"{hours(r.time):g}h {r.value} {r.kind.value} (recv {hours(received):g}h)"
+        for r, received in schedule
+    )
+
+
 def _feed(rule: FeverRule, history: list[tuple[Reading, datetime]]) -> list[Decision]:
     out: list[Decision] = []
     for reading, received in history:
@@ -60,6 +69,7 @@ def test_rule_makes_the_same_decisions_when_restarted_anywhere_or_advanced_often
     schedule: list[tuple[Reading, datetime]], cut: int, ticks: list[int]
 ) -> None:
     """§6: a restart (rebuild from the log) and extra scheduler ticks change no decision."""
+    note(_describe(schedule))
     straight = new_rule()
     expected = _feed(straight, schedule) + straight.advance(END)
 
@@ -82,12 +92,13 @@ def test_rule_makes_the_same_decisions_when_restarted_anywhere_or_advanced_often
     assert sorted(_facts(got)) == sorted(_facts(expected))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=int(__import__("os").environ.get("RULE_EXAMPLES", "150")), deadline=None)
 @given(schedule=schedules(), sizes=st.lists(st.integers(min_value=1, max_value=6), min_size=1))
 def test_rule_makes_the_same_decisions_when_readings_come_in_any_batch_sizes(
     schedule: list[tuple[Reading, datetime]], sizes: list[int]
 ) -> None:
     """§6: "however they are split into batches": same decisions, same identifiers, same times."""
+    note(_describe(schedule))
     straight = new_rule()
     expected: list[Decision] = []
     for reading, received in schedule:
@@ -102,15 +113,18 @@ def test_rule_makes_the_same_decisions_when_readings_come_in_any_batch_sizes(
         got += _feed(batched, batch) + batched.advance(batch[-1][1])
         i += len(batch)
     got += batched.advance(END)
+    note(f"got {_facts(got)}")
+    note(f"expected {_facts(expected)}")
     assert sorted(_facts(got)) == sorted(_facts(expected))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=int(__import__("os").environ.get("RULE_EXAMPLES", "150")), deadline=None)
 @given(schedule=schedules(), order=st.randoms(use_true_random=False))
 def test_rule_alerts_each_episode_once_when_readings_arrive_in_any_order(
     schedule: list[tuple[Reading, datetime]], order: object
 ) -> None:
     """§6: an imported file or a stored dump in any order: same episodes, each alerted once."""
+    note(_describe(schedule))
     readings = sorted((r for r, _ in schedule), key=lambda r: r.time)
     in_order = new_rule()
     expected = _feed(in_order, [(r, r.time) for r in readings]) + in_order.advance(END)
