@@ -25,6 +25,7 @@ Deviations and choices the spec leaves open are marked "Choice:" below.
 from __future__ import annotations
 
 import bisect
+import itertools
 import statistics
 import uuid
 from collections.abc import Callable, Iterable
@@ -63,6 +64,9 @@ LATE_WINDOWS: Final = 2
 # Choice (§1 table, "a reading typed in by hand" is a spot reading): hand-entered readings
 # come from no Bluetooth device, so device pinning does not apply to them.
 MANUAL_DEVICE: Final = "manual"
+# §2: an undeclared interval is the median spacing of the device's samples; the latest
+# 32 are plenty for a median and keep the cost per sample constant.
+SPACING_SAMPLES: Final = 32
 
 
 class RuleSettingsError(ValueError):
@@ -268,6 +272,7 @@ class FeverRule:
         # stream windows
         self._windows: dict[tuple[str, datetime], _Window] = {}
         self._window_done: set[tuple[str, datetime]] = set()
+        self._sample_times: dict[str, list[datetime]] = {}  # undeclared intervals only
         # time
         self._now: datetime | None = None  # rule time: the latest now seen
         self._known: datetime = self.placement  # now of the latest feed
@@ -395,10 +400,17 @@ class FeverRule:
         )
 
     def _is_dense(self, reading: Reading) -> bool:
-        # Choice (§2): a stream whose interval nobody declared is summarised per window;
-        # `portwatch replay` declares the median spacing of the file, as §2 asks.
+        # §2: a stream whose interval nobody declared is held in its window like a dense
+        # one; when the window closes, the device's median sample spacing decides.
         interval = reading.interval_s
         return interval is None or 0 < interval <= self.settings.dense_interval_s
+
+    def _spacing_s(self, device: str) -> float | None:
+        """§2: the median spacing of the device's recent stream samples, if two are known."""
+        times = self._sample_times.get(device, [])
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+        gaps = [g for g in gaps if g > 0]
+        return statistics.median(gaps) if gaps else None
 
     def _observation(self, reading: Reading) -> Observation:
         if reading.celsius is None or reading.value is None:  # _invalid_reason refused these
@@ -429,10 +441,23 @@ class FeverRule:
         if win is None:
             win = self._windows[key] = _Window(reading.device, start, start + s.window, now)
         win.samples.append(reading)
+        if reading.interval_s is None:
+            times = self._sample_times.setdefault(reading.device, [])
+            bisect.insort(times, time)
+            del times[:-SPACING_SAMPLES]
         win.last_arrival = max(win.last_arrival, now)
 
     def _close_window(self, key: tuple[str, datetime]) -> None:
         win = self._windows.pop(key)
+        if all(r.interval_s is None for r in win.samples):
+            spacing = self._spacing_s(win.device)
+            if spacing is None or spacing > self.settings.dense_interval_s:
+                # §2: "a slower stream's samples are observations one by one"; a lone
+                # sample with no spacing known is kept too: a missed fever is the worst
+                self._window_done.add(key)
+                for reading in win.samples:
+                    self._place(self._observation(reading), spot=False)
+                return
         if len(win.samples) < self.settings.min_samples:
             return  # §2: a window cut short by a gap yields none
         self._window_done.add(key)

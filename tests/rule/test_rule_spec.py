@@ -386,3 +386,16 @@ def test_settings_accept_the_bounds_of_the_threshold() -> None:
     """Issue 5: 99.5 and 104 °F are inside the allowed range."""
     assert RuleSettings(threshold_f=99.5).threshold_f == 99.5
     assert RuleSettings(threshold_f=104.0).threshold_f == 104.0
+
+
+@pytest.mark.parametrize(("spacing_s", "observations"), [(10, 1), (600, 3)])
+def test_undeclared_interval_is_the_median_spacing_of_the_devices_samples(
+    spacing_s: int, observations: int
+) -> None:
+    """§2: where nothing declares the interval (an imported file), the spacing decides."""
+    rule = new_rule()
+    for i in range(3):
+        reading = replace(stream(at(1, seconds=i * spacing_s), "37.0"), interval_s=None)
+        rule.feed(reading, now=reading.time)
+    rule.advance(at(3))
+    assert len(rule.observations()) == observations
