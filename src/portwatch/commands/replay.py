@@ -25,7 +25,12 @@ HELP = "replay a CSV file of readings through the fever rule and print its decis
 
 # The duration settings and their flags; the numbers keep their own types.
 _DURATIONS: Final = ("min_separation", "pair_window", "window", "realert_after", "resolve_after")
-_NUMBERS: Final = {"threshold_f": float, "min_samples": int, "site_offset_c": float, "healing_days": int}
+_NUMBERS: Final = {
+    "threshold_f": float,
+    "min_samples": int,
+    "site_offset_c": float,
+    "healing_days": int,
+}
 _DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
 _UNIT_SECONDS: Final = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 EXIT_BAD_INPUT: Final = 2
@@ -57,13 +62,23 @@ def parse_time(text: str) -> datetime:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, metavar="FILE.csv", help="readings, as `portwatch import` reads them")
-    parser.add_argument("--placement", metavar="TIME", help="when the port was placed (default: the first reading)")
-    parser.add_argument("--until", metavar="TIME", help="replay time runs to here (default: the last reading)")
+    parser.add_argument(
+        "file", type=Path, metavar="FILE.csv", help="readings, as `portwatch import` reads them"
+    )
+    parser.add_argument(
+        "--placement", metavar="TIME", help="when the port was placed (default: the first reading)"
+    )
+    parser.add_argument(
+        "--until", metavar="TIME", help="replay time runs to here (default: the last reading)"
+    )
     parser.add_argument("--patient", default="replay", help="patient reference for decision ids")
-    parser.add_argument("--config", type=Path, metavar="FILE", help="a portwatch TOML file; its [rule] table")
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", help="a portwatch TOML file; its [rule] table"
+    )
     for name in _DURATIONS:
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="DURATION", help="like 4h or 90m")
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", dest=name, metavar="DURATION", help="like 4h or 90m"
+        )
     for name in _NUMBERS:
         parser.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="NUMBER")
 
@@ -214,7 +229,9 @@ def read_csv(path: Path) -> list[Reading]:
     columns = [c.strip().lower() for c in header]
     if tuple(columns[:4]) != _REQUIRED or not set(columns[4:]) <= _OPTIONAL:
         raise CsvFormatError(
-            1, f"header {','.join(columns)!r} must be {','.join(_REQUIRED)}[,device][,site][,interval]"
+            1,
+            f"header {','.join(columns)!r} must be {','.join(_REQUIRED)}"
+            "[,device][,site][,interval]",
         )
     out: list[Reading] = []
     for row in reader:
