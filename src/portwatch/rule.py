@@ -313,8 +313,7 @@ class FeverRule:
         now = self._clamp(now)
         out: list[Decision] = []
         if self._now is None or now > self._now:
-            # due strictly before now: a reading arriving at a reminder's due time counts
-            out.extend(self._advance(now, inclusive=False))
+            out.extend(self.advance(now))
         self._known = now
         self._decision_time = now
         self._out = out
@@ -331,22 +330,22 @@ class FeverRule:
         return out
 
     def advance(self, now: datetime) -> list[Decision]:
-        """Decide what the passing of time brings up to ``now``. Idempotent.
+        """Decide what the passing of time brings before ``now``. Idempotent.
 
         Stream windows that waited long enough close; recheck reminders fall due; open
         episodes resolve. Each happens at its own due time, in time order, whatever the
         times at which ``advance`` is called.
         """
-        return self._advance(now, inclusive=True)
-
-    def _advance(self, now: datetime, *, inclusive: bool) -> list[Decision]:
         now = self._clamp(now)
         self._now = now if self._now is None else max(self._now, now)
         out: list[Decision] = []
         self._out = out
         while True:
             due, action = self._next_due()
-            if action is None or due is None or due > now or (due == now and not inclusive):
+            # Strictly before now: what is due at T is decided once T has passed, so that a
+            # reading stamped exactly T (a recheck at T + 4 h, an elevated reading exactly
+            # resolve_after later) counts, however the ticks of the scheduler fall.
+            if action is None or due is None or due >= now:
                 break
             self._decision_time = max(due, self._known)
             action()
@@ -510,17 +509,97 @@ class FeverRule:
         """Walk the time line again from the episode that ``changed`` lies in."""
         start = changed
         keep = len(self._episodes)
+        resume: _Episode | None = None
         for i, ep in enumerate(self._episodes):
             if ep.end is not None and ep.end < changed:
                 continue  # over before the change: it stands
-            start = min(changed, ep.start.time)
             keep = i
+            if ep.start.time < changed and ep.skipped_resolution is None:
+                resume = self._state_before(ep, changed)
+            else:
+                start = min(changed, ep.start.time)
             break
+        old = self._episodes[keep:]
         del self._episodes[keep:]
+        if resume is not None:
+            self._episodes.append(resume)
+        # Once past the change (and the pair window after it, when an elevated observation
+        # lies there to pair with), with no episode open in the new walk nor in the old one,
+        # the walk would find again what it found before: stop there. This keeps a file
+        # imported newest-first from costing the square of its length.
+        later = bisect.bisect_right(self._elevated_times, changed)
+        pairs_ahead = (
+            later < len(self._elevated_times)
+            and self._elevated_times[later] <= changed + self.settings.pair_window
+        )
+        settled = changed + self.settings.pair_window if pairs_ahead else changed
         begin = bisect.bisect_left(self._keys, (start, "", ""))
-        for item in self._timeline[begin:]:
+        for index in range(begin, len(self._timeline)):
+            item = self._timeline[index]
+            if (
+                horizon is None
+                and item.time > changed
+                and self._rejoined(old, item, changed, settled)
+            ):
+                return
             self._step(item, horizon=horizon)
         self._finish_walk(horizon=horizon)
+
+    def _rejoined(
+        self, old: list[_Episode], item: _Obs, changed: datetime, settled: datetime
+    ) -> bool:
+        """Whether the walk, about to step on ``item``, is where the old walk was; splice it.
+
+        Past the change, the steps depend only on the open episode's last elevated and
+        first normal observations (and, with no episode open, on partners up to a pair
+        window after the change). When neither walk has an episode open past ``settled``,
+        or both have the same one open and its last elevated observation came after the
+        change, the old walk's episodes from here on stand as they were. Partners chosen
+        after this point may differ from a fresh walk's, but only for decisions the old
+        walk has already made.
+        """
+        current = self._open()
+        spanning = None
+        for i, ep in enumerate(old):
+            if ep.start.time < item.time and (ep.end is None or ep.end >= item.time):
+                spanning = i
+                break
+        if current is None and spanning is None:
+            if item.time <= settled:
+                return False
+            self._episodes.extend(ep for ep in old if ep.start.time >= item.time)
+            return True
+        if current is None or spanning is None:
+            return False
+        twin = old[spanning]
+        if (
+            current.start.key > twin.start.key
+            or current.last_elevated.time <= changed
+            or current.skipped_resolution is not None
+            or twin.skipped_resolution is not None
+        ):
+            return False
+        twin.start, twin.partner = current.start, current.partner
+        twin.alerted = twin.alerted or current.alerted
+        self._episodes.pop()
+        self._episodes.extend(old[spanning:])
+        return True
+
+    def _state_before(self, ep: _Episode, time: datetime) -> _Episode:
+        """The state of ``ep`` as the walk had it just before ``time`` (ep started earlier)."""
+        pos = bisect.bisect_left(self._keys, (time, "", ""))
+        last = pos - 1
+        while not self._timeline[last].elevated:  # ep.start is elevated and earlier
+            last -= 1
+        after = last + 1
+        first_normal = self._timeline[after] if after < pos else None
+        return _Episode(
+            start=ep.start,
+            partner=ep.partner,
+            last_elevated=self._timeline[last],
+            first_normal=first_normal,
+            alerted=ep.alerted,
+        )
 
     def _open(self) -> _Episode | None:
         if self._episodes and self._episodes[-1].end is None:

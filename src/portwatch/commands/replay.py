@@ -187,7 +187,10 @@ def run(args: argparse.Namespace) -> int:
     for reading in readings:
         now = max(now, reading.time)
         decisions.extend(rule.feed(reading, now=now))
-    decisions.extend(rule.advance(until if until is not None else now))
+    # the rule decides what is due strictly before the time it is given; "due by then"
+    # includes then, so replay time ends one microsecond after it
+    end = (until if until is not None else now) + timedelta(microseconds=1)
+    decisions.extend(rule.advance(end))
     decisions.sort(key=lambda d: d.time)  # stable: ties keep the order the rule made them
     for decision in decisions:
         print(json.dumps(decision_to_json(decision), ensure_ascii=False))
