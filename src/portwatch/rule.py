@@ -337,7 +337,12 @@ class FeverRule:
         times at which ``advance`` is called.
         """
         now = self._clamp(now)
-        self._now = now if self._now is None else max(self._now, now)
+        if self._now is not None and now <= self._now:
+            # Time has not moved: what the latest readings made due is decided at the next
+            # later time (with the same decision time), so that a scheduler tick between
+            # two readings received at one instant changes nothing (§6).
+            return []
+        self._now = now
         out: list[Decision] = []
         self._out = out
         while True:
@@ -503,9 +508,11 @@ class FeverRule:
             self._step(item, horizon=None)  # in order: one step of the walk
             self._finish_walk(horizon=None)
         else:
-            self._rewalk(item.time, horizon=None)
+            self._rewalk(item.time, horizon=None, elevated=item.elevated)
 
-    def _rewalk(self, changed: datetime, *, horizon: datetime | None) -> None:
+    def _rewalk(
+        self, changed: datetime, *, horizon: datetime | None, elevated: bool = True
+    ) -> None:
         """Walk the time line again from the episode that ``changed`` lies in."""
         start = changed
         keep = len(self._episodes)
@@ -529,7 +536,8 @@ class FeverRule:
         # imported newest-first from costing the square of its length.
         later = bisect.bisect_right(self._elevated_times, changed)
         pairs_ahead = (
-            later < len(self._elevated_times)
+            elevated  # a normal observation is nobody's partner
+            and later < len(self._elevated_times)
             and self._elevated_times[later] <= changed + self.settings.pair_window
         )
         settled = changed + self.settings.pair_window if pairs_ahead else changed
@@ -575,8 +583,7 @@ class FeverRule:
         if (
             current.start.key > twin.start.key
             or current.last_elevated.time <= changed
-            or current.skipped_resolution is not None
-            or twin.skipped_resolution is not None
+            or not _same_skips(current, twin, item.time)
         ):
             return False
         twin.start, twin.partner = current.start, current.partner
@@ -846,6 +853,19 @@ class FeverRule:
             )
         )
         return ident
+
+
+def _same_skips(current: _Episode, twin: _Episode, time: datetime) -> bool:
+    """Whether both walks will end with the same skipped resolution from ``time`` on.
+
+    A skipped resolution found before ``time`` is due before it, so an old one due after
+    ``time`` lies in the steps both walks share; the new walk must then have none yet.
+    """
+    if current.skipped_resolution == twin.skipped_resolution:
+        return True
+    return current.skipped_resolution is None and (
+        twin.skipped_resolution is not None and twin.skipped_resolution > time
+    )
 
 
 # ---------------------------------------------------------------------------------------

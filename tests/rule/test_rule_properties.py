@@ -127,12 +127,14 @@ def test_rule_alerts_each_episode_once_when_readings_arrive_in_any_order(
     note(_describe(schedule))
     readings = sorted((r for r, _ in schedule), key=lambda r: r.time)
     in_order = new_rule()
-    expected = _feed(in_order, [(r, r.time) for r in readings]) + in_order.advance(END)
+    expected = _feed(in_order, [(r, r.time) for r in readings]) + in_order.advance(
+        END + timedelta(seconds=1)
+    )
 
     shuffled = list(readings)
     order.shuffle(shuffled)  # type: ignore[attr-defined]
     rule = new_rule()
-    got = _feed(rule, [(r, END) for r in shuffled]) + rule.advance(END)
+    got = _feed(rule, [(r, END) for r in shuffled]) + rule.advance(END + timedelta(seconds=1))
 
     def count(decisions: list[Decision], kind: DecisionType) -> int:
         return sum(d.type is kind for d in decisions)
