@@ -167,11 +167,12 @@ def decision_to_json(decision: Decision) -> dict[str, object]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from portwatch import csvio
     from portwatch.rule import FeverRule
 
     try:
         settings = _settings(args)
-        readings = _with_intervals(read_csv(args.file))
+        readings = _with_intervals(csvio.read_readings(args.file))
         placement = parse_time(args.placement) if args.placement else None
         until = parse_time(args.until) if args.until else None
     except (OSError, ValueError) as exc:  # CsvFormatError and RuleSettingsError included
@@ -195,93 +196,3 @@ def run(args: argparse.Namespace) -> int:
     for decision in decisions:
         print(json.dumps(decision_to_json(decision), ensure_ascii=False))
     return 0
-
-
-# -- a minimal reader of the `portwatch import` CSV format ------------------------------
-# Stand-in until the store's shared parser (portwatch.csvio) lands on main; same format,
-# same error type shape (ValueError with `.line`).
-
-
-class CsvFormatError(ValueError):
-    """A line of the CSV file that cannot be read; ``line`` is 1-based (the header is 1)."""
-
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(f"line {line}: {message}")
-        self.line = line
-
-
-_REQUIRED: Final = ("time", "temperature", "unit", "kind")
-_OPTIONAL: Final = frozenset({"device", "site", "interval"})
-
-
-def read_csv(path: Path) -> list[Reading]:
-    """Every reading in ``path``, in file order.
-
-    Raises:
-        CsvFormatError: the first bad line, with its number and what is wrong.
-        OSError: the file cannot be read.
-    """
-    import csv
-    import io
-
-    text = path.read_text(encoding="utf-8-sig")
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if header is None:
-        raise CsvFormatError(1, f"empty; the header must be {','.join(_REQUIRED)}")
-    columns = [c.strip().lower() for c in header]
-    if tuple(columns[:4]) != _REQUIRED or not set(columns[4:]) <= _OPTIONAL:
-        raise CsvFormatError(
-            1,
-            f"header {','.join(columns)!r} must be {','.join(_REQUIRED)}"
-            "[,device][,site][,interval]",
-        )
-    out: list[Reading] = []
-    for row in reader:
-        line = reader.line_num
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(columns):
-            raise CsvFormatError(line, f"{len(row)} fields where the header has {len(columns)}")
-        cells = {c: v.strip() for c, v in zip(columns, row, strict=True)}
-        try:
-            out.append(_reading(cells, f"import:{path.name}"))
-        except ValueError as exc:
-            raise CsvFormatError(line, str(exc)) from exc
-    return out
-
-
-def _reading(cells: dict[str, str], default_device: str) -> Reading:
-    from decimal import Decimal, InvalidOperation
-
-    from portwatch.model import Reading, ReadingKind, Site, Unit
-
-    time = parse_time(cells["time"])
-    try:
-        value = Decimal(cells["temperature"])
-    except InvalidOperation:
-        raise ValueError(f"temperature {cells['temperature']!r} is not a number") from None
-    if not value.is_finite():
-        raise ValueError(f"temperature {cells['temperature']!r} is not a number")
-    try:
-        unit = Unit(cells["unit"].upper())
-    except ValueError:
-        raise ValueError(f"unit {cells['unit']!r} must be C or F") from None
-    try:
-        kind = ReadingKind(cells["kind"].lower())
-    except ValueError:
-        raise ValueError(f"kind {cells['kind']!r} must be spot, stream or provisional") from None
-    site = Site(cells["site"].lower()) if cells.get("site") else None
-    interval = float(cells["interval"]) if cells.get("interval") else None
-    celsius = float(value) if unit is Unit.CELSIUS else (float(value) - 32.0) * 5.0 / 9.0
-    return Reading(
-        device=cells.get("device") or default_device,
-        kind=kind,
-        value=value,
-        unit=unit,
-        celsius=celsius,
-        time=time,
-        received_at=time,
-        site=site,
-        interval_s=interval,
-    )
