@@ -59,7 +59,7 @@ def test_replay_confirms_when_two_elevated_spots_are_5_hours_apart_with_normal_b
     assert confirmed["late"] is False
 
 
-def test_replay_follows_a_fahrenheit_spot_thermometer_used_four_times_a_day(
+def test_replay_alerts_once_when_a_fahrenheit_spot_thermometer_is_used_four_times_a_day(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Scenario: ten days of 4 spot readings a day in °F; one fever, alerted once, resolved."""
@@ -73,7 +73,9 @@ def test_replay_follows_a_fahrenheit_spot_thermometer_used_four_times_a_day(
     assert " °F at " in confirmed["summary"]
 
 
-def test_replay_prints_the_fields_every_line_needs(capsys: pytest.CaptureFixture[str]) -> None:
+def test_replay_prints_every_needed_field_when_it_prints_a_decision(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     """Issue 5: type, id, time with offset, late, readings (time, celsius) and summary."""
     lines = replay(capsys, str(SCENARIOS / "two_elevated_spots_5h_apart.csv"))
     for line in lines:
@@ -109,7 +111,7 @@ def test_replay_uses_the_setting_flags_when_given(
     assert "fever.confirmed" in types(lines)
 
 
-def test_replay_reads_the_rule_table_of_a_config_file(
+def test_replay_uses_the_rule_table_when_given_a_config_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Issue 5: --config FILE, the [rule] table named like the settings."""

@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from portwatch.model import DecisionType, ReadingKind, Special, Unit
-from portwatch.rule import RuleSettings, RuleSettingsError
+from portwatch.rule import FeverRule, RuleSettings, RuleSettingsError
 
-from .support import DEVICE, PLACEMENT, at, new_rule, of_type, run, spot, stream
+from .support import DEVICE, PATIENT, PLACEMENT, at, new_rule, of_type, run, spot, stream
 
 CONFIRMED = DecisionType.FEVER_CONFIRMED
 FIRST = DecisionType.ELEVATED_FIRST
@@ -97,7 +97,7 @@ def _window_samples(start_h: float, values: list[str], interval_s: float = 10.0)
     ]
 
 
-def test_dense_stream_yields_the_window_median_timed_at_the_window_end() -> None:
+def test_dense_stream_yields_the_median_at_the_window_end_when_a_window_closes() -> None:
     """§2: samples every 10 s are summarised per 5-minute window, epoch-aligned."""
     rule = new_rule()
     for reading in _window_samples(1, ["37.0", "37.4", "37.2"]):
@@ -109,7 +109,7 @@ def test_dense_stream_yields_the_window_median_timed_at_the_window_end() -> None
     assert obs.samples == 3
 
 
-def test_window_with_2_samples_yields_no_observation() -> None:
+def test_window_yields_no_observation_when_it_holds_2_samples() -> None:
     """§2: a window cut short by a gap yields none (min_samples = 3)."""
     rule = new_rule()
     for reading in _window_samples(1, ["38.5", "38.5"]):
@@ -118,7 +118,7 @@ def test_window_with_2_samples_yields_no_observation() -> None:
     assert rule.observations() == []
 
 
-def test_one_spike_inside_a_normal_window_is_not_elevated() -> None:
+def test_window_is_not_elevated_when_one_spike_lies_inside_a_normal_window() -> None:
     """§2: "One spike cannot make an elevated observation" - the median ignores it."""
     rule = new_rule()
     for reading in _window_samples(1, ["37.0", "41.0", "37.1", "37.0"]):
@@ -141,7 +141,7 @@ def test_stream_is_summarised_only_when_3_samples_fit_in_a_window(
     assert len(rule.observations()) == observations
 
 
-def test_site_offset_is_added_to_every_observation() -> None:
+def test_observation_includes_the_site_offset_when_one_is_set() -> None:
     """§2: an armpit sensor reading 37.9 °C with +0.5 °C offset counts as 38.4 °C (elevated)."""
     decisions = run([spot(at(1), "37.9")], settings=RuleSettings(site_offset_c=0.5))
     (first,) = of_type(decisions, FIRST)
@@ -160,7 +160,7 @@ def test_site_offset_is_added_to_every_observation() -> None:
         ("100.9", Unit.FAHRENHEIT, False),
     ],
 )
-def test_observation_is_elevated_at_threshold_less_005_celsius(
+def test_observation_is_elevated_when_at_least_threshold_less_005_celsius(
     value: str, unit: Unit, elevated: bool
 ) -> None:
     """§3: 38.3 °C and 101.0 °F are elevated; 38.2 °C and 100.9 °F are not."""
@@ -188,7 +188,7 @@ def test_fever_is_confirmed_when_4_to_24_hours_apart_bounds_inclusive(
     assert bool(of_type(decisions, CONFIRMED)) is confirmed
 
 
-def test_confirmation_cites_the_earliest_partner_and_reads_aloud() -> None:
+def test_confirmation_cites_the_earliest_partner_when_several_qualify() -> None:
     """§4: the alert cites A (the earliest such) and B, in a sentence a nurse can read."""
     readings = [
         spot(at(0, minutes=15), "101.3", Unit.FAHRENHEIT),
@@ -212,7 +212,7 @@ def test_late_observation_confirms_and_says_so_when_it_arrives_after_a_reconnect
     assert alert.time == at(10)
 
 
-def test_on_time_confirmation_is_not_late() -> None:
+def test_confirmation_is_not_late_when_its_readings_came_on_time() -> None:
     """§4: "late" must mean something: an alert on time does not carry it."""
     (alert,) = of_type(run([spot(at(1), "38.6"), spot(at(5), "38.7")]), CONFIRMED)
     assert alert.late is False
@@ -237,7 +237,7 @@ def test_episode_sends_ongoing_when_confirmed_again_24_hours_after_the_last_aler
     assert confirmed.observations[1].time == at(5)
 
 
-def test_episode_resolves_at_the_later_of_24_hours_and_the_normal_observation() -> None:
+def test_episode_resolves_at_the_later_of_24_hours_and_the_normal_when_a_normal_follows() -> None:
     """§5: resolved at max(last elevated + 24 h, first normal after it)."""
     readings = [spot(at(1), "38.8"), spot(at(5), "38.8"), spot(at(6), "37.0")]
     early_normal = of_type(run(readings, until=at(40)), DecisionType.FEVER_RESOLVED)
@@ -260,7 +260,7 @@ def test_episode_does_not_resolve_when_elevated_again_exactly_24_hours_later() -
     assert of_type(decisions, DecisionType.FEVER_RESOLVED) == []
 
 
-def test_new_episode_is_confirmed_again_after_a_resolution() -> None:
+def test_fever_is_confirmed_again_when_it_returns_after_a_resolution() -> None:
     """§5: a fever that comes back after it resolved is a new episode, alerted again."""
     readings = [spot(at(1), "38.8"), spot(at(5), "38.8"), spot(at(6), "37.0")]
     readings += [spot(at(60), "38.8"), spot(at(64), "38.8")]
@@ -269,7 +269,7 @@ def test_new_episode_is_confirmed_again_after_a_resolution() -> None:
     assert len(of_type(decisions, DecisionType.FEVER_RESOLVED)) == 1
 
 
-def test_first_elevated_tells_the_caregiver_the_recheck_time() -> None:
+def test_first_elevated_tells_the_recheck_time_when_no_episode_is_open() -> None:
     """§5: "elevated at T; recheck due at T + 4 h", to the caregiver, not the clinic."""
     (first,) = run([spot(at(1), "38.5")])
     assert first.type is FIRST
@@ -324,7 +324,7 @@ def test_episode_is_alerted_once_when_its_readings_arrive_in_reverse() -> None:
     assert len(of_type(decisions, CONFIRMED)) == 1
 
 
-def test_resend_of_the_same_reading_decides_nothing_new() -> None:
+def test_rule_decides_nothing_new_when_the_same_reading_is_sent_again() -> None:
     """§6: a thermometer that sends a stored measurement twice must not alert twice."""
     rule = new_rule()
     rule.feed(spot(at(1), "38.5"), now=at(1))
@@ -337,7 +337,7 @@ def test_resend_of_the_same_reading_decides_nothing_new() -> None:
 # §7 The monitored period -------------------------------------------------------------------
 
 
-def test_reading_one_second_outside_the_monitored_period_alerts_nobody() -> None:
+def test_reading_alerts_nobody_when_one_second_outside_the_monitored_period() -> None:
     """§7: readings after placement + 10 days are logged but alert nobody."""
     end = PLACEMENT + timedelta(days=10)
     outside = [
@@ -349,7 +349,7 @@ def test_reading_one_second_outside_the_monitored_period_alerts_nobody() -> None
     assert len(of_type(run(inside), CONFIRMED)) == 1
 
 
-def test_reading_before_the_placement_alerts_nobody() -> None:
+def test_reading_alerts_nobody_when_before_the_placement() -> None:
     """§7: monitoring runs from the placement time; the day before is logged only."""
     readings = [
         spot(PLACEMENT - timedelta(hours=5), "38.8"),
@@ -382,14 +382,14 @@ def test_settings_are_refused_naming_the_setting_when_out_of_range(
     assert setting in str(caught.value)
 
 
-def test_settings_accept_the_bounds_of_the_threshold() -> None:
+def test_settings_are_accepted_when_the_threshold_is_at_its_bounds() -> None:
     """Issue 5: 99.5 and 104 °F are inside the allowed range."""
     assert RuleSettings(threshold_f=99.5).threshold_f == 99.5
     assert RuleSettings(threshold_f=104.0).threshold_f == 104.0
 
 
 @pytest.mark.parametrize(("spacing_s", "observations"), [(10, 1), (600, 3)])
-def test_undeclared_interval_is_the_median_spacing_of_the_devices_samples(
+def test_stream_interval_is_the_median_spacing_when_nothing_declares_it(
     spacing_s: int, observations: int
 ) -> None:
     """§2: where nothing declares the interval (an imported file), the spacing decides."""
@@ -399,3 +399,25 @@ def test_undeclared_interval_is_the_median_spacing_of_the_devices_samples(
         rule.feed(reading, now=reading.time)
     rule.advance(at(3))
     assert len(rule.observations()) == observations
+
+
+def test_rebuild_returns_the_decisions_already_made_when_restarted_from_the_log() -> None:
+    """§6: after a restart the daemon skips what the rebuilt rule says it already decided."""
+    history = [(spot(at(1), "38.5"), at(1)), (spot(at(5), "38.6"), at(5))]
+    live = new_rule()
+    made_live = [d for reading, now in history for d in live.feed(reading, now=now)]
+    _, made = FeverRule.rebuild(
+        RuleSettings(), patient=PATIENT, placement=PLACEMENT, pinned_device=None, history=history
+    )
+    assert [d.id for d in made] == [d.id for d in made_live]
+    assert [d.type for d in made] == [FIRST, CONFIRMED]
+
+
+def test_advance_decides_nothing_when_time_has_not_moved() -> None:
+    """What is due at T is decided once T has passed, so a tick at T cannot race a reading at T."""
+    rule = new_rule()
+    rule.feed(spot(at(1), "38.5"), now=at(1))
+    assert rule.advance(at(5)) == []
+    confirming = rule.feed(spot(at(5), "38.6"), now=at(5))
+    assert [d.type for d in confirming] == [CONFIRMED]
+    assert rule.advance(at(5, seconds=1)) == []  # no recheck: confirmed by then
