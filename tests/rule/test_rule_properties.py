@@ -5,6 +5,7 @@ Hypothesis prints the failing example and keeps it in its database; rerun to rep
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 
 from hypothesis import HealthCheck, given, note, settings
@@ -20,6 +21,8 @@ ALERTS = {DecisionType.FEVER_CONFIRMED, DecisionType.FEVER_ONGOING, DecisionType
 VALUES = ["36.8", "37.9", "38.2", "38.3", "38.9"]
 DELAYS = [timedelta(0), timedelta(0), timedelta(0), timedelta(minutes=40), timedelta(hours=30)]
 END = at(24 * 6)
+# RULE_EXAMPLES=3000 for a longer hunt; 150 keeps the suite quick on a Raspberry Pi.
+EXAMPLES = int(os.environ.get("RULE_EXAMPLES", "150"))
 
 
 @st.composite
@@ -41,7 +44,10 @@ def schedules(draw: st.DrawFn) -> list[tuple[Reading, datetime]]:
 
 def _describe(schedule: list[tuple[Reading, datetime]]) -> str:
     """The schedule in a line a person can read: time+hours value kind (received +hours)."""
-    hours = lambda t: (t - PLACEMENT).total_seconds() / 3600  # noqa: E731
+
+    def hours(t: datetime) -> float:
+        return (t - PLACEMENT).total_seconds() / 3600
+
     return ", ".join(
         f"{hours(r.time):g}h {r.value} {r.kind.value} (recv {hours(received):g}h)"
         for r, received in schedule
@@ -92,7 +98,7 @@ def test_rule_makes_the_same_decisions_when_restarted_anywhere_or_advanced_often
     assert sorted(_facts(got)) == sorted(_facts(expected))
 
 
-@settings(max_examples=int(__import__("os").environ.get("RULE_EXAMPLES", "150")), deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(schedule=schedules(), sizes=st.lists(st.integers(min_value=1, max_value=6), min_size=1))
 def test_rule_makes_the_same_decisions_when_readings_come_in_any_batch_sizes(
     schedule: list[tuple[Reading, datetime]], sizes: list[int]
@@ -118,7 +124,7 @@ def test_rule_makes_the_same_decisions_when_readings_come_in_any_batch_sizes(
     assert sorted(_facts(got)) == sorted(_facts(expected))
 
 
-@settings(max_examples=int(__import__("os").environ.get("RULE_EXAMPLES", "150")), deadline=None)
+@settings(max_examples=EXAMPLES, deadline=None)
 @given(schedule=schedules(), order=st.randoms(use_true_random=False))
 def test_rule_alerts_each_episode_once_when_readings_arrive_in_any_order(
     schedule: list[tuple[Reading, datetime]], order: object
