@@ -87,6 +87,9 @@ class _RadioLike:
     central: Device
     central_controller: Controller
 
+    def announce(self) -> None:
+        """Have every advertising peripheral advertise now (a scan has just started)."""
+
 
 class BumbleScanner(BaseBleakScanner):
     """bleak scanner backend over the virtual radio's central Bumble device."""
@@ -117,6 +120,7 @@ class BumbleScanner(BaseBleakScanner):
         except BaseException:
             self._stop_listening()
             raise
+        self.radio.announce()
 
     async def stop(self) -> None:
         self._stop_listening()

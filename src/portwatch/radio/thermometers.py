@@ -66,6 +66,9 @@ ADVERTISING_INTERVAL_MS: Final = 20.0
 REMOTE_USER_TERMINATED: Final = hci.HCI_REMOTE_USER_TERMINATED_CONNECTION_ERROR
 CONNECTION_TIMEOUT: Final = hci.HCI_CONNECTION_TIMEOUT_ERROR
 
+# Notify/indicate-only values: nothing may read or write them (HTS 1.0 §3.1, §3.3).
+NO_PERMISSIONS: Final = Characteristic.Permissions(0)
+
 # A malformed Temperature Measurement: flags say "time stamp follows", then only 2 bytes.
 MALFORMED_PACKET: Final = bytes.fromhex("0201")
 
@@ -116,12 +119,13 @@ class VirtualThermometer:
         self.connections = 0  # how many times a central connected
         self.sent: list[bytes] = []  # every measurement packet delivered to a subscriber
         self._device: Device | None = None
+        self._controller: Controller | None = None
         self._connection: Connection | None = None
         self._advertise_wanted = True
         self._battery_drop_per_hour = 0.0
         self._battery_exact = float(battery_percent)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._battery_char = Characteristic(
+        self._battery_char: Characteristic[bytes] = Characteristic(
             BATTERY_LEVEL,
             Characteristic.Properties.READ | Characteristic.Properties.NOTIFY,
             Characteristic.READABLE,
@@ -150,9 +154,8 @@ class VirtualThermometer:
 
     def device_time(self, now: datetime) -> datetime:
         """The device's own clock at true time ``now``: naive, in its zone, with its error."""
-        return (now.astimezone(self.zone) + timedelta(seconds=self.clock_error_s)).replace(
-            tzinfo=None
-        )
+        shown = now.astimezone(self.zone) + timedelta(seconds=self.clock_error_s)
+        return shown.replace(tzinfo=None, microsecond=0)  # device clocks tick in seconds
 
     # -- what subclasses provide ----------------------------------------------------
 
@@ -186,6 +189,7 @@ class VirtualThermometer:
         device.add_services([*self.thermometer_services(), *self._common_services()])
         device.on(device.EVENT_CONNECTION, self._on_connection)
         self._device = device
+        self._controller = controller
         await device.power_on()
         await self._advertise()
         self._spawn(self._measure_forever())
@@ -262,6 +266,17 @@ class VirtualThermometer:
             advertising_interval_min=ADVERTISING_INTERVAL_MS,
             advertising_interval_max=ADVERTISING_INTERVAL_MS,
         )
+
+    def announce(self) -> None:
+        """Send one advertisement now if advertising (uses Bumble's controller internals)."""
+        controller = self._controller
+        if controller is None:
+            return
+        if controller.le_legacy_advertiser.enabled:
+            controller.le_legacy_advertiser.send_advertising_data()
+        for advertising_set in controller.advertising_sets.values():
+            if advertising_set.enabled:
+                advertising_set.send_extended_advertising_data()
 
     def _on_connection(self, connection: Connection) -> None:
         self.connections += 1
@@ -377,11 +392,13 @@ class _HtsThermometer(VirtualThermometer):
         self.site = site
         self.writable_clock = writable_clock
         self.clock_written_at: datetime | None = None
-        encryption = Characteristic.READ_REQUIRES_ENCRYPTION if self.pairing_required else 0
+        encryption = (
+            Characteristic.READ_REQUIRES_ENCRYPTION if self.pairing_required else NO_PERMISSIONS
+        )
         self.measurement_char: Characteristic[bytes] = Characteristic(
             hts.TEMPERATURE_MEASUREMENT_UUID,
             Characteristic.Properties.INDICATE,
-            0,
+            NO_PERMISSIONS,
             b"",
         )
         self.measurement_char.on(
@@ -517,7 +534,7 @@ class VirtualPeriodicThermometer(_HtsThermometer):
         self.interval_s = interval_s
         self.intermediate_steps = intermediate_steps
         self.intermediate_char: Characteristic[bytes] = Characteristic(
-            hts.INTERMEDIATE_TEMPERATURE_UUID, Characteristic.Properties.NOTIFY, 0, b""
+            hts.INTERMEDIATE_TEMPERATURE_UUID, Characteristic.Properties.NOTIFY, NO_PERMISSIONS, b""
         )
         self.interval_char: Characteristic[bytes] = Characteristic(
             hts.MEASUREMENT_INTERVAL_UUID,
@@ -579,7 +596,7 @@ class VirtualCoreWearable(VirtualThermometer):
         self.measurement_char: Characteristic[bytes] = Characteristic(
             core.MEASUREMENT_UUID,
             Characteristic.Properties.NOTIFY | Characteristic.Properties.INDICATE,
-            0,
+            NO_PERMISSIONS,
             b"",
         )
 
