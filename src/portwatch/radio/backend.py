@@ -21,6 +21,8 @@ is handled (``TRAP:``) and each proven by a test in ``tests/radio``:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -36,12 +38,11 @@ from bleak.exc import BleakError
 from bleak.uuids import normalize_uuid_str
 from bumble import core, hci
 from bumble.att import ATT_Error
-from bumble.device import Advertisement, Connection, Peer
+from bumble.device import Advertisement, Connection, Device, Peer
 from bumble.gatt_client import CharacteristicProxy
 
 if TYPE_CHECKING:
     from bumble.controller import Controller
-    from bumble.device import Device
 
 __all__ = ["BumbleClient", "BumbleScanner", "RadioBackend", "uuid_to_str"]
 
@@ -50,6 +51,9 @@ _T = TypeVar("_T")
 
 # GATT's default MTU (Core Vol 3 Part F 3.2.8); the virtual link never negotiates more.
 DEFAULT_MTU: Final = 23
+
+# Loop turns for a connect request to reach the virtual controller (a few call_soon hops).
+CONNECT_REQUEST_TURNS: Final = 50
 
 # bleak reports "no RSSI" as -127 dBm on every platform (BLE minimum).
 NO_RSSI_DBM: Final = -127
@@ -203,6 +207,7 @@ class BumbleClient(BaseBleakClient):
         self._proxies: dict[int, CharacteristicProxy[bytes]] = {}
         self._subscribers: dict[int, Callable[[bytes], None]] = {}
         self._closing = False
+        self._lost: asyncio.Future[int] | None = None
 
     @property
     def name(self) -> str:
@@ -223,20 +228,20 @@ class BumbleClient(BaseBleakClient):
         _forget_ghost_link(self.radio)
         try:
             async with asyncio.timeout(timeout):
-                connection = await device.connect(
-                    address,
-                    transport=core.PhysicalTransport.LE,
-                    own_address_type=hci.OwnAddressType.RANDOM,
-                    timeout=None,
-                )
+                connection = await self._connect(device, address)
         except BaseException:
             # TRAP 1: a connect cut short (timeout or cancellation) leaves the virtual
             # controller's pending connection behind; the next connect would be refused.
             _forget_ghost_link(self.radio)
             raise
+        self._lost = asyncio.get_running_loop().create_future()
         connection.on(connection.EVENT_DISCONNECTION, self._on_disconnection)
         self._connection = connection
         self._closing = False
+        if device.lookup_connection(connection.handle) is not connection:
+            # TRAP 2c: the link dropped between "connected" and our listening for it.
+            self._on_disconnection(hci.HCI_CONNECTION_TIMEOUT_ERROR)
+            raise BleakError(f"{self.address}: link lost while connecting")
         try:
             self._peer = Peer(connection)
             if pair:
@@ -245,6 +250,35 @@ class BumbleClient(BaseBleakClient):
         except BaseException:
             await self._drop()
             raise
+
+    async def _connect(self, device: Device, address: hci.Address) -> Connection:
+        """Connect, and have the peripherals advertise once the request is pending.
+
+        A real central hears the peripheral's next advertisement within an interval; on
+        the virtual radio advertising runs on the loop's timer, so the radio announces
+        as soon as the controller holds the request (no loop time needs to pass).
+        """
+        controller = self.radio.central_controller
+        attempt = asyncio.ensure_future(
+            device.connect(
+                address,
+                transport=core.PhysicalTransport.LE,
+                own_address_type=hci.OwnAddressType.RANDOM,
+                timeout=None,
+            )
+        )
+        try:
+            for _ in range(CONNECT_REQUEST_TURNS):
+                if attempt.done() or controller.pending_le_connection is not None:
+                    break
+                await asyncio.sleep(0)
+            self.radio.announce()
+            return await attempt
+        finally:
+            if not attempt.done():
+                attempt.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await attempt
 
     async def _discover(self) -> None:
         peer = self._peer
@@ -276,7 +310,7 @@ class BumbleClient(BaseBleakClient):
 
     async def disconnect(self) -> None:
         connection = self._connection
-        if connection is None:
+        if connection is None or self._lost is None or self._lost.done():
             return
         self._closing = True
         try:
@@ -369,7 +403,7 @@ class BumbleClient(BaseBleakClient):
         """Run one GATT request, turning Bumble's failures into the errors bleak callers expect."""
         try:
             async with asyncio.timeout(self._timeout):
-                return await request
+                return await self._unless_lost(request)
         except asyncio.CancelledError:
             # TRAP 2: a link drop mid-request cancels the request's future. Only a
             # cancellation of *our* task is a real cancellation; re-raise that one.
@@ -384,7 +418,32 @@ class BumbleClient(BaseBleakClient):
         except TimeoutError as exc:
             raise BleakError(f"{self.address}: GATT request timed out") from exc
 
+    async def _unless_lost(self, request: Awaitable[_T]) -> _T:
+        """Await ``request``, but fail at once if the link drops meanwhile.
+
+        TRAP 2b: some requests in flight when the link drops are never resolved by
+        Bumble at all; without this they would hang until the (loop-time) timeout.
+        """
+        lost = self._lost
+        if lost is None or lost.done():
+            if inspect.iscoroutine(request):
+                request.close()
+            raise BleakError(f"{self.address}: not connected")
+        task = asyncio.ensure_future(request)
+        try:
+            await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if task.done() and not task.cancelled():
+            return task.result()
+        raise BleakError(f"{self.address}: link lost during a GATT request")
+
     def _on_disconnection(self, reason: int) -> None:
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(reason)
         self._connection = None
         self._peer = None
         if not self._closing and self._disconnected_callback is not None:

@@ -6,6 +6,7 @@ drive the link on a VirtualClock and need the same two things.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from portwatch.clock import VirtualClock
@@ -36,12 +37,20 @@ class Recorder:
 
 
 async def run_until(
-    clock: VirtualClock, predicate: Callable[[], bool], *, within_s: float, step_s: float = 0.5
+    clock: VirtualClock,
+    predicate: Callable[[], bool],
+    *,
+    within_s: float,
+    step_s: float = 0.5,
+    loop_time_s: float = 0.0,
 ) -> float:
     """Advance the clock in steps until ``predicate`` holds; return the Clock seconds taken.
 
     Each step lets the event loop turn (the clock's settle rounds), which is all the
-    virtual radio needs: no real time passes for the product.
+    virtual radio needs. ``loop_time_s`` also lets the event loop's own timer run that
+    long per step, for library code that waits on it rather than on our Clock
+    (bleak-retry-connector backs off 0.1-1 s between its connection attempts); it moves
+    no Clock time.
 
     Raises:
         TimedOut: ``within_s`` of Clock time passed without the condition.
@@ -51,4 +60,6 @@ async def run_until(
         if clock.monotonic() - began >= within_s:
             raise TimedOut(f"condition not met within {within_s} s of clock time")
         await clock.advance(step_s)
+        if loop_time_s:
+            await asyncio.sleep(loop_time_s)
     return clock.monotonic() - began

@@ -250,7 +250,7 @@ class VirtualThermometer:
 
     async def _advertise(self) -> None:
         device = self._device
-        if device is None or not self._advertise_wanted or device.is_advertising:
+        if device is None or not self._advertise_wanted or self._connection is not None:
             return
         data = AdvertisingData(
             [
