@@ -103,7 +103,9 @@ async def test_link_ignores_stranger_and_reports_it_once_when_another_thermomete
             clock, temperature_at=steady(39.5), name="Neighbour", measure_every_s=60
         )
     )
-    thermometer, _link = await connected_spot(clock, radio, tmp_path, start_link, measure_every_s=60)
+    thermometer, _link = await connected_spot(
+        clock, radio, tmp_path, start_link, measure_every_s=60
+    )
     await thermometer.drop_link()  # scan again: the stranger is heard again
     await run_until(clock, lambda: len(recorder.readings) >= 3, within_s=600)
     assert {r.device for r in recorder.readings} == {thermometer.address}

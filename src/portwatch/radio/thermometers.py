@@ -511,6 +511,12 @@ class VirtualSpotThermometer(_HtsThermometer):
             self.stored.append(data)
         return False
 
+    async def resend_last(self) -> bool:
+        """Send the last delivered measurement again (a resend after a lost confirmation)."""
+        if not self.sent:
+            return False
+        return await self._send(self.measurement_char, self.sent[-1], indicate=True)
+
     async def on_subscribed(self) -> None:
         while self.stored and self._subscribed(self.measurement_char):
             data = self.stored[0]
