@@ -429,9 +429,10 @@ class BumbleClient(BaseBleakClient):
             if inspect.iscoroutine(request):
                 request.close()
             raise BleakError(f"{self.address}: not connected")
-        task = asyncio.ensure_future(request)
+        task: asyncio.Future[_T] = asyncio.ensure_future(request)
+        pending: set[asyncio.Future[Any]] = {task, lost}
         try:
-            await asyncio.wait({task, lost}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
         finally:
             if not task.done():
                 task.cancel()
