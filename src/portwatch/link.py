@@ -54,9 +54,12 @@ __all__ = [
     "ClockOffset",
     "Link",
     "LinkError",
+    "Seen",
     "Sink",
     "backend_for",
     "backoff_s",
+    "discover",
+    "read_identity",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -603,3 +606,74 @@ class Link:
             raw=raw,
             invalid_reason=sample.invalid_reason,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A thermometer heard while scanning (``portwatch scan`` and ``pair``)."""
+
+    address: str
+    name: str
+    rssi: int
+    driver: str
+
+
+async def discover(
+    backend: Backend | None,
+    clock: Clock,
+    seconds: float,
+    on_update: Callable[[dict[str, Seen]], None] | None = None,
+) -> dict[str, Seen]:
+    """Scan for ``seconds`` of Clock time; every advertisement a driver recognises counts.
+
+    Raises:
+        BleakError: the radio cannot scan (no adapter, BlueZ not running).
+    """
+    seen: dict[str, Seen] = {}
+
+    def on_advertisement(device: BLEDevice, adv: AdvertisementData) -> None:
+        driver = driver_for_advertisement(adv.service_uuids, adv.manufacturer_data)
+        if driver is None:
+            return
+        address = device.address.upper()
+        seen[address] = Seen(address, adv.local_name or "", adv.rssi, str(driver.name))
+        if on_update is not None:
+            on_update(dict(seen))
+
+    scanner = BleakScanner(
+        on_advertisement,
+        scanning_mode="active",
+        backend=backend.scanner if backend else None,
+    )
+    await scanner.start()
+    try:
+        await clock.sleep(seconds)
+    finally:
+        async with asyncio.timeout(GATT_TIMEOUT_S):
+            await scanner.stop()
+    return seen
+
+
+async def read_identity(backend: Backend | None, address: str) -> dict[str, str]:
+    """Connect once and read Device Information (manufacturer, model, serial, ...).
+
+    Raises:
+        BleakError: the thermometer could not be reached or read.
+    """
+    client = BleakClient(address, backend=backend.client if backend else None)
+    async with asyncio.timeout(GATT_TIMEOUT_S * 3):
+        await client.connect()
+    try:
+        gatt = _Gatt(client)
+        identity = {}
+        for label, uuid in DEVICE_INFO_UUIDS:
+            if gatt.has_characteristic(uuid):
+                raw = await gatt.read(uuid)
+                identity[label] = (
+                    raw.hex() if label == "system_id" else raw.decode("utf-8", "replace").strip()
+                )
+        return identity
+    finally:
+        with contextlib.suppress(BleakError, TimeoutError, OSError, EOFError):
+            async with asyncio.timeout(DISCONNECT_TIMEOUT_S):
+                await client.disconnect()

@@ -16,7 +16,7 @@ in seconds.
 from __future__ import annotations
 
 from portwatch.radio.backend import BumbleClient, BumbleScanner, RadioBackend
-from portwatch.radio.radio import RadioError, VirtualRadio
+from portwatch.radio.radio import RadioError, VirtualRadio, add_demo_thermometers
 from portwatch.radio.thermometers import (
     VirtualCoreWearable,
     VirtualPeriodicThermometer,
@@ -34,4 +34,5 @@ __all__ = [
     "VirtualRadio",
     "VirtualSpotThermometer",
     "VirtualThermometer",
+    "add_demo_thermometers",
 ]

@@ -20,7 +20,7 @@ from portwatch.radio.backend import BumbleClient, BumbleScanner, RadioBackend
 if TYPE_CHECKING:
     from portwatch.radio.thermometers import VirtualThermometer
 
-__all__ = ["RadioError", "VirtualRadio"]
+__all__ = ["RadioError", "VirtualRadio", "add_demo_thermometers"]
 
 _T = TypeVar("_T", bound="VirtualThermometer")
 
@@ -110,3 +110,34 @@ class VirtualRadio:
         self._thermometers.append(thermometer)
         _LOGGER.debug("radio: added %s at %s", type(thermometer).__name__, thermometer.address)
         return thermometer
+
+
+async def add_demo_thermometers(radio: VirtualRadio) -> list[VirtualThermometer]:
+    """The demo's neighbourhood: a spot thermometer, a periodic one, a CORE, a stranger.
+
+    Addresses are given in this order from ``D0:00:00:00:00:01``, so a pin made with
+    ``portwatch pair --virtual`` names the same thermometer in a later virtual run.
+    """
+    from portwatch.radio.thermometers import (
+        VirtualCoreWearable,
+        VirtualPeriodicThermometer,
+        VirtualSpotThermometer,
+    )
+
+    clock = radio.clock
+
+    def normal(_now: object) -> float:
+        return 36.9
+
+    return [
+        await radio.add(
+            VirtualSpotThermometer(
+                clock, temperature_at=normal, name="Spot HT", measure_every_s=4 * 3600
+            )
+        ),
+        await radio.add(
+            VirtualPeriodicThermometer(clock, temperature_at=normal, name="Patch HT", interval_s=60)
+        ),
+        await radio.add(VirtualCoreWearable(clock, temperature_at=normal, interval_s=30)),
+        await radio.add(VirtualSpotThermometer(clock, temperature_at=normal, name="Neighbour HT")),
+    ]
