@@ -104,6 +104,9 @@ OFFSET_MEMORY_S: Final = 86400.0
 ADAPTER_SILENCE_S: Final = 300.0
 ADAPTER_RESET_MIN_GAP_S: Final = 900.0
 
+# Handing the last items to the sink when the link stops (a store write takes ms).
+FLUSH_TIMEOUT_S: Final = 10.0
+
 # Scan round: how long one scan waits before checking adapter health (Clock time).
 SCAN_ROUND_S: Final = 30.0
 
@@ -287,6 +290,7 @@ class Link:
         self._adapter = adapter
         self._rng = rng or random.Random()
         self._queue: asyncio.Queue[Reading | LinkEvent] = asyncio.Queue()
+        self._in_flight: Reading | LinkEvent | None = None
         self._strangers: set[str] = set()
         self._offsets: dict[str, ClockOffset] = {}
         self._recent: dict[tuple[str, bytes], float] = {}
@@ -306,14 +310,29 @@ class Link:
         """
         pin = load_pin(self._state_dir)
         driver = driver_named(pin.driver)
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(self._deliver(), name="portwatch-link-sink")
-            tasks.create_task(self._loop(pin, driver), name="portwatch-link")
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._deliver(), name="portwatch-link-sink")
+                tasks.create_task(self._loop(pin, driver), name="portwatch-link")
+        finally:
+            # What happened up to the end (the last readings, "disconnected") still
+            # reaches the sink: nothing is lost on a clean stop.
+            async with asyncio.timeout(FLUSH_TIMEOUT_S):
+                await self._flush()
 
     async def _deliver(self) -> None:
         while True:
-            item = await self._queue.get()
+            self._in_flight = await self._queue.get()
+            await self._sink(self._in_flight)
+            self._in_flight = None
+
+    async def _flush(self) -> None:
+        if self._in_flight is not None:
+            # Cut short mid-delivery: deliver again (a duplicate beats a loss).
+            item, self._in_flight = self._in_flight, None
             await self._sink(item)
+        while not self._queue.empty():
+            await self._sink(self._queue.get_nowait())
 
     def _emit(self, item: Reading | LinkEvent) -> None:
         self._queue.put_nowait(item)

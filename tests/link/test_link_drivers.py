@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -144,3 +145,49 @@ async def test_link_sets_device_clock_when_date_time_is_writable(
     await run_until(clock, lambda: len(recorder.readings) == 1, within_s=5)
     reading = recorder.readings[0]
     assert abs((reading.time - reading.received_at).total_seconds()) < 1
+
+
+async def test_link_reports_battery_when_it_falls(
+    clock: VirtualClock,
+    radio: VirtualRadio,
+    recorder: Recorder,
+    tmp_path: Path,
+    start_link: Callable[[], Link],
+) -> None:
+    """A draining battery is reported as it changes, so someone can charge it in time."""
+    wearable = await radio.add(
+        VirtualCoreWearable(clock, temperature_at=lambda _n: 37.0, interval_s=60)
+    )
+    wearable.battery_falling(percent_per_hour=10)
+    save_pin(tmp_path, Pin(wearable.address, wearable.name, "core"))
+    start_link()
+    await run_until(
+        clock,
+        lambda: len(recorder.events(LinkEventKind.BATTERY)) >= 3,
+        within_s=3 * 3600,
+        step_s=30,
+    )
+    levels = [e.battery_percent for e in recorder.events(LinkEventKind.BATTERY)]
+    assert levels[1:3] == [levels[0] - 1, levels[0] - 2]
+
+
+async def test_link_closes_connection_when_cancelled(
+    clock: VirtualClock,
+    radio: VirtualRadio,
+    recorder: Recorder,
+    tmp_path: Path,
+    start_link: Callable[[], Link],
+) -> None:
+    """Stopping the daemon must end the link cleanly, not leave the thermometer connected."""
+    import asyncio
+
+    thermometer = await radio.add(VirtualSpotThermometer(clock, temperature_at=lambda _n: 37.0))
+    save_pin(tmp_path, Pin(thermometer.address, thermometer.name, "hts"))
+    link = Link(clock=clock, backend=radio.backend, state_dir=tmp_path, sink=recorder)
+    task = asyncio.ensure_future(link.run())
+    await run_until(clock, link.connected.is_set, within_s=30)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await run_until(clock, lambda: not thermometer.connected, within_s=5)
+    assert recorder.events(LinkEventKind.DISCONNECTED)[-1].detail == "link stopped"
