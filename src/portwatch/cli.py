@@ -28,6 +28,8 @@ COMMANDS: Final[tuple[str, ...]] = (
     "alerts",
     "inbox",
     "replay",
+    "scan",
+    "pair",
 )
 
 
