@@ -48,6 +48,13 @@ from portwatch.alerts.delivery import (
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
 from portwatch.alerts.signing import SignatureError, parse_secret
 from portwatch.model import Unit
+from portwatch.rule import (
+    THRESHOLD_MAX_F,
+    THRESHOLD_MIN_F,
+    WINDOW_MIN,
+    RuleSettings,
+    RuleSettingsError,
+)
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -62,15 +69,13 @@ DEFAULT_CONFIG_PATH: Final = Path("/etc/portwatch/portwatch.toml")
 ENV_PREFIX: Final = "PORTWATCH_"
 
 # --- bounds ---------------------------------------------------------------------------
-# The defaults are fever-rule.md's; the bounds are portwatch's guard rails around them:
-# a value outside them would make the rule miss fevers the clinic names (or cry wolf so
-# often that alerts are ignored), so it is refused rather than obeyed.
-THRESHOLD_F_MIN: Final = 99.0  # fever-rule.md §3: "about 101 °F"; below 99 °F is normal
-THRESHOLD_F_MAX: Final = 102.5  # fever-rule.md §3: above this, a 101 °F fever goes unseen
+# The defaults are fever-rule.md's. The threshold's bounds and the shortest window are the
+# rule's own (issue 5, portwatch.rule); the others are portwatch's guard rails: a value
+# outside them would make the rule miss fevers the clinic names (or cry wolf so often that
+# alerts are ignored), so it is refused rather than obeyed.
 MIN_SEPARATION_MIN: Final = timedelta(hours=1)  # fever-rule.md §4: "four hours apart"
 MIN_SEPARATION_MAX: Final = timedelta(hours=12)  # fever-rule.md §4
 PAIR_WINDOW_MAX: Final = timedelta(hours=72)  # fever-rule.md §4 (default 24 h)
-WINDOW_MIN: Final = timedelta(minutes=1)  # fever-rule.md §2 (default 5 min)
 WINDOW_MAX: Final = timedelta(minutes=30)  # fever-rule.md §2
 MIN_SAMPLES_MIN: Final = 1  # fever-rule.md §2 (default 3)
 MIN_SAMPLES_MAX: Final = 30  # fever-rule.md §2
@@ -227,7 +232,7 @@ class PatientSection(_Section):
 class RuleSection(_Section):
     """The fever rule's settings, 1:1 with ``portwatch.rule.RuleSettings`` (fever-rule.md)."""
 
-    threshold_f: float = Field(default=101.0, ge=THRESHOLD_F_MIN, le=THRESHOLD_F_MAX)
+    threshold_f: float = Field(default=101.0, ge=THRESHOLD_MIN_F, le=THRESHOLD_MAX_F)
     min_separation: Duration = Field(
         default=timedelta(hours=4), ge=MIN_SEPARATION_MIN, le=MIN_SEPARATION_MAX
     )
@@ -253,9 +258,23 @@ class RuleSection(_Section):
             )
         return self
 
-    def rule_arguments(self) -> dict[str, float | int | timedelta]:
-        """Keyword arguments for ``portwatch.rule.RuleSettings``: same names, same units."""
-        return {name: getattr(self, name) for name in type(self).model_fields}
+    def rule_settings(self) -> RuleSettings:
+        """The fever rule's settings, field for field.
+
+        Raises:
+            RuleSettingsError: a combination the rule itself refuses.
+        """
+        return RuleSettings(
+            threshold_f=self.threshold_f,
+            min_separation=self.min_separation,
+            pair_window=self.pair_window,
+            window=self.window,
+            min_samples=self.min_samples,
+            site_offset_c=self.site_offset_c,
+            healing_days=self.healing_days,
+            realert_after=self.realert_after,
+            resolve_after=self.resolve_after,
+        )
 
 
 def _pinned(address: str | None) -> str | None:
@@ -459,6 +478,10 @@ def load_settings(
     except ValidationError as exc:
         raise ConfigError([_problem_line(e) for e in exc.errors()]) from exc
     problems = _problems_at(settings, now)
+    try:
+        settings.rule.rule_settings()
+    except RuleSettingsError as exc:
+        problems.append(f"rule.{exc.setting} = {exc.value!s}: {exc.allowed}")
     if settings.clinic.url is not None and settings.clinic.format is ClinicFormat.JSON:
         try:
             parse_secret(load_secret(secret_file(settings.clinic.secret_file, environ)))

@@ -17,6 +17,7 @@ from portwatch.config import (
     load_settings,
     parse_duration,
 )
+from portwatch.rule import RuleSettings
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "portwatch.toml"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # day 1 of the example's healing period
@@ -48,17 +49,7 @@ def test_example_file_loads_with_the_spec_defaults_when_secret_is_a_credential(
 ) -> None:
     """The shipped example must be valid, and its rule section must be fever-rule.md's."""
     settings = load_settings(EXAMPLE, now=NOW, environ=credentials)
-    assert settings.rule.rule_arguments() == {
-        "threshold_f": 101.0,
-        "min_separation": timedelta(hours=4),
-        "pair_window": timedelta(hours=24),
-        "window": timedelta(minutes=5),
-        "min_samples": 3,
-        "site_offset_c": 0.0,
-        "healing_days": 10,
-        "realert_after": timedelta(hours=24),
-        "resolve_after": timedelta(hours=24),
-    }
+    assert settings.rule.rule_settings() == RuleSettings()
     assert settings.patient.placement == datetime(2026, 11, 27, 13, 30, tzinfo=UTC)
     assert settings.patient.placement.tzinfo is UTC
 
@@ -114,8 +105,8 @@ def test_http_clinic_url_is_accepted_when_host_is_loopback(
 @pytest.mark.parametrize(
     ("setting", "value", "expected"),
     [
-        ("threshold_f", "104.0", "rule.threshold_f = 104.0: Input should be less than or equal"),
-        ("threshold_f", "98.0", "rule.threshold_f = 98.0: Input should be greater than or equal"),
+        ("threshold_f", "104.5", "rule.threshold_f = 104.5: Input should be less than or equal"),
+        ("threshold_f", "99.4", "rule.threshold_f = 99.4: Input should be greater than or equal"),
         ("min_separation", '"30m"', "rule.min_separation = '30m': Input should be greater"),
         ("healing_days", "5", "rule.healing_days = 5: Input should be greater than or equal"),
         ("site_offset_c", "-2.0", "rule.site_offset_c = -2.0: Input should be greater"),
