@@ -30,6 +30,7 @@ from portwatch.config import (
     clinic_endpoint,
     load_settings,
 )
+from portwatch.pin import PinError, load_pin
 from portwatch.status import age_text
 from portwatch.store import DB_FILE_NAME, STATE_DIRECTORY_ENV, Store, StoreError, check
 
@@ -159,6 +160,24 @@ def check_adapter(adapter: str, root: Path) -> Check:
                     "unblock it: `rfkill unblock bluetooth`",
                 )
     return Check("bluetooth adapter", True, f"{adapter} present, not blocked")
+
+
+def check_pin(directory: Path, address: str | None) -> Check:
+    """A thermometer is pinned, and it is the one the settings name (if they name one)."""
+    try:
+        pin = load_pin(directory)
+    except PinError as exc:
+        return Check(
+            "pinned thermometer", False, str(exc), "pin the patient's thermometer: portwatch pair"
+        )
+    if address is not None and pin.address.upper() != address.upper():
+        return Check(
+            "pinned thermometer",
+            False,
+            f"pinned {pin.address}, but bluetooth.address is {address}",
+            "pin the right one (portwatch pair ADDRESS) or correct bluetooth.address",
+        )
+    return Check("pinned thermometer", True, f"{pin.address} ({pin.name or pin.driver})")
 
 
 # How far back the thermometer check looks for the pinned thermometer's last reading.
@@ -300,6 +319,7 @@ async def run_checks(
         if loaded.bluetooth.backend is BluetoothBackend.SYSTEM
         else Check("bluetooth adapter", True, "virtual radio, no adapter needed"),
         check_clock(root, run),
+        check_pin(directory, loaded.bluetooth.address),
         check_thermometer(log, loaded.bluetooth.address, loaded.watch.stale_after, now),
     ]
     if send_test:

@@ -25,12 +25,14 @@ from portwatch.doctor import (
     check_clock,
     check_free_disk,
     check_log,
+    check_pin,
     check_state_directory,
     check_thermometer,
     run_checks,
 )
 from portwatch.inbox import InboxStore, make_app
 from portwatch.model import Reading, ReadingKind, Unit
+from portwatch.pin import Pin, save_pin
 from portwatch.store import Store
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -114,6 +116,7 @@ async def test_all_checks_pass_when_machine_is_ready(
     url, received = inbox
     path, state = write_settings(tmp_path, url)
     log_reading(state, NOW - timedelta(minutes=3))
+    save_pin(state, Pin("AA:BB:CC:DD:EE:FF", "Thermo", "hts"))
     root = sysfs(tmp_path / "root")
     checks = await run_checks(path, NOW, {}, root=root, run=lambda argv: "yes\n")
     assert [c.name for c in checks] == [
@@ -123,6 +126,7 @@ async def test_all_checks_pass_when_machine_is_ready(
         "free disk",
         "bluetooth adapter",
         "clock",
+        "pinned thermometer",
         "thermometer",
         "clinic",
     ]
@@ -259,3 +263,17 @@ def test_thermometer_fails_when_pinned_one_never_reported(setup: tuple[Path, Pat
     )
     assert not check.passed
     assert check.detail == "nothing from 11:22:33:44:55:66 in the last day"
+
+
+def test_pin_fails_when_settings_name_another_thermometer(tmp_path: Path) -> None:
+    """Two sources naming two thermometers: readings of one would all be ignored."""
+    save_pin(tmp_path, Pin("AA:BB:CC:DD:EE:FF", "Thermo", "hts"))
+    check = check_pin(tmp_path, "11:22:33:44:55:66")
+    assert not check.passed
+    assert check.detail == "pinned AA:BB:CC:DD:EE:FF, but bluetooth.address is 11:22:33:44:55:66"
+
+
+def test_pin_fails_with_pair_advice_when_nothing_is_pinned(tmp_path: Path) -> None:
+    """A fresh install: the advice is the command that pins."""
+    check = check_pin(tmp_path, None)
+    assert (check.passed, check.advice) == (False, "pin the patient's thermometer: portwatch pair")
