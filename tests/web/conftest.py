@@ -99,6 +99,12 @@ def populate(path: Path) -> None:
         store.record_decisions([elevated, confirmed], [alert])
 
 
+@pytest.fixture(autouse=True)
+def no_settings_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The commands read /etc/portwatch/portwatch.toml when it exists; not in these tests."""
+    monkeypatch.setenv("PORTWATCH_CONFIG", str(tmp_path / "no-such-settings.toml"))
+
+
 @pytest.fixture
 def display() -> DisplaySettings:
     return DisplaySettings(placement=PLACEMENT, patient=PATIENT)

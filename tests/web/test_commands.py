@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import csv
 import io
 import json
@@ -190,3 +191,56 @@ def test_export_csv_reads_back_with_import_parser_when_round_tripped(
     assert [(r.time, r.value, r.unit, r.kind, r.device) for r in back] == [
         (r.time, r.value, r.unit, r.kind, r.device) for r in logged
     ]
+
+
+SETTINGS = """
+[patient]
+reference = "{patient}"
+placement = {placement}
+timezone = "Europe/Berlin"
+[bluetooth]
+address = "AA:BB:CC:DD:EE:FF"
+[clinic]
+url = "http://127.0.0.1:9/alerts"
+recipient = "Organization/clinic-1"
+secret_file = "{secret}"
+[store]
+state_directory = "{state}"
+[display]
+unit = "C"
+"""
+
+
+def test_status_reads_settings_file_when_one_is_given(
+    db_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With a settings file the commands need no flags: log, unit and reminders come from it."""
+    secret = tmp_path / "clinic.secret"
+    secret.write_text("whsec_" + base64.b64encode(b"k" * 32).decode())
+    secret.chmod(0o600)
+    config = tmp_path / "portwatch.toml"
+    config.write_text(
+        SETTINGS.format(
+            patient=PATIENT, placement=PLACEMENT.isoformat(), secret=secret, state=db_path.parent
+        )
+    )
+    parser = argparse.ArgumentParser()
+    status.add_arguments(parser)
+    assert status.run(parser.parse_args(["--config", str(config)])) == 0
+    out = capsys.readouterr().out
+    assert "°C" in out
+    assert "°F" not in out
+    assert "Next reminder" in out
+    assert "battery 77 %" in out  # the log was found through [store] state_directory
+
+
+def test_status_fails_with_setting_named_when_settings_file_invalid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A broken settings file is reported by name, never ignored for the flags' defaults."""
+    config = tmp_path / "portwatch.toml"
+    config.write_text('[patient]\nreference = "nobody"\n')
+    parser = argparse.ArgumentParser()
+    status.add_arguments(parser)
+    assert status.run(parser.parse_args(["--config", str(config)])) == 1
+    assert "patient." in capsys.readouterr().out

@@ -32,19 +32,20 @@ def run(args: argparse.Namespace) -> int:
 
     from portwatch.clock import SystemClock
     from portwatch.store import Store, StoreError
-    from portwatch.web.cliargs import db_path, display_from, parse_time, target_from
+    from portwatch.web.cliargs import db_path, display_from, parse_time, settings_from, target_from
     from portwatch.web.export import ALL_SPAN, fhir_collection, observations, write_csv
 
     now = SystemClock().now()
     try:
-        settings = display_from(args, now)
+        config = settings_from(args, now)
+        settings = display_from(args, now, config)
         until = parse_time(args.until, now, settings.zone) if args.until else now
         since = parse_time(args.since, now, settings.zone) if args.since else until - ALL_SPAN
         until += timedelta(microseconds=1)
-        with Store.open_reader(db_path(args)) as store:
+        with Store.open_reader(db_path(args, config)) as store:
             if args.format == "fhir":
                 latest = store.latest_reading()
-                target = target_from(args, latest.reading.device if latest else None)
+                target = target_from(args, latest.reading.device if latest else None, config)
                 found = observations(store, since, until)
                 text = json.dumps(fhir_collection(found, target), indent=1, sort_keys=True)
                 counts = (len(found), 0)

@@ -27,20 +27,21 @@ def run(args: argparse.Namespace) -> int:
 
     from portwatch.clock import SystemClock
     from portwatch.store import Store, StoreError
-    from portwatch.web.cliargs import db_path, display_from, parse_time
+    from portwatch.web.cliargs import db_path, display_from, parse_time, settings_from
     from portwatch.web.source import chart_data, log_lines
     from portwatch.web.termchart import render_text
     from portwatch.web.text import log_text
 
     now = SystemClock().now()
     try:
-        settings = display_from(args, now)
+        config = settings_from(args, now)
+        settings = display_from(args, now, config)
         since = parse_time(args.since, now, settings.zone)
         until = parse_time(args.until, now, settings.zone) if args.until else now
         if until <= since:
             raise ValueError(f"--until ({until:%Y-%m-%d %H:%M}) is not after --since")
         until += timedelta(microseconds=1)  # include a reading at exactly `until`
-        with Store.open_reader(db_path(args)) as store:
+        with Store.open_reader(db_path(args, config)) as store:
             lines = log_lines(store, settings, since, until, events=args.events)
             chart = chart_data(store, settings, now, since, until) if args.chart else None
     except (StoreError, ValueError) as exc:

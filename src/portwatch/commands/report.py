@@ -27,15 +27,16 @@ def run(args: argparse.Namespace) -> int:
     from portwatch.clock import SystemClock
     from portwatch.store import Store, StoreError
     from portwatch.web.app import ReportRejectedError, parse_report
-    from portwatch.web.cliargs import db_path, target_from
+    from portwatch.web.cliargs import db_path, settings_from, target_from
     from portwatch.web.source import submit_symptom_report
 
     now = SystemClock().now()
     try:
         symptoms, note = parse_report(args.symptoms, args.note)
-        with Store.open(db_path(args)) as store:
+        config = settings_from(args, now)
+        with Store.open(db_path(args, config)) as store:
             latest = store.latest_reading()
-            target = target_from(args, latest.reading.device if latest else None)
+            target = target_from(args, latest.reading.device if latest else None, config)
             entry = submit_symptom_report(store, symptoms, note, now, target=target)
     except ReportRejectedError as exc:
         print(f"portwatch report: {exc}")

@@ -16,15 +16,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from portwatch.clock import SystemClock
     from portwatch.store import Store, StoreError
-    from portwatch.web.cliargs import db_path, display_from
+    from portwatch.web.cliargs import db_path, display_from, settings_from
     from portwatch.web.source import status_data
     from portwatch.web.text import status_text
 
     now = SystemClock().now()
     try:
-        settings = display_from(args, now)
-        with Store.open_reader(db_path(args)) as store:
-            status = status_data(store, settings, now)
+        config = settings_from(args, now)
+        settings = display_from(args, now, config)
+        reminder = None
+        if config is not None:
+            from portwatch.web.settings import next_reminder
+
+            reminder = next_reminder(config)(now)
+        with Store.open_reader(db_path(args, config)) as store:
+            status = status_data(store, settings, now, reminder)
     except (StoreError, ValueError) as exc:
         print(f"portwatch status: {exc}")
         return 1

@@ -22,14 +22,15 @@ def run(args: argparse.Namespace) -> int:
 
     from portwatch.clock import SystemClock
     from portwatch.store import Store, StoreError
-    from portwatch.web.cliargs import db_path, display_from
+    from portwatch.web.cliargs import db_path, display_from, settings_from
     from portwatch.web.pages import summary_page
     from portwatch.web.source import summary_data
 
     now = SystemClock().now()
     try:
-        settings = display_from(args, now)
-        with Store.open_reader(db_path(args)) as store:
+        config = settings_from(args, now)
+        settings = display_from(args, now, config)
+        with Store.open_reader(db_path(args, config)) as store:
             page = summary_page(summary_data(store, settings, now), standalone=True)
         if args.out is None:
             print(page, end="")

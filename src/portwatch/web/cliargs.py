@@ -1,14 +1,17 @@
 """Options shared by the terminal commands that read the log (status, log, report, export,
-summary): where the log is, and what the display needs to know about the setup.
+summary): the settings file, where the log is, and what the display needs to know.
 
-Until `portwatch.config` is on main these come from flags; :func:`display_from` is the one
-place that will read the settings file instead.
+With a settings file (``--config FILE``, ``$PORTWATCH_CONFIG`` or the default path, when it
+exists) everything comes from it, as the daemon reads it; flags given on the command line
+override it. Without one, the flags alone describe the setup.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -17,10 +20,12 @@ from portwatch.model import Unit
 from portwatch.web.view import DEFAULT_HEALING_DAYS, DEFAULT_THRESHOLD_F, DisplaySettings
 
 if TYPE_CHECKING:
+    from portwatch.config import Settings
     from portwatch.web.source import ClinicTarget
 
 _RELATIVE: Final = re.compile(r"^(\d+)\s*([dhm])$")
 _RELATIVE_UNIT: Final = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
+_ADDRESS: Final = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
 
 
 class TimeArgumentError(ValueError):
@@ -51,58 +56,32 @@ def parse_time(text: str, now: datetime, zone: tzinfo) -> datetime:
 def add_common(parser: argparse.ArgumentParser) -> None:
     from portwatch.commands._log import add_db_argument
 
+    parser.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="the settings file (default: $PORTWATCH_CONFIG or /etc/portwatch/portwatch.toml "
+        "when it exists); the flags below override it",
+    )
     add_db_argument(parser)
     parser.add_argument(
         "--placement", default=None, help="when the port was placed (ISO 8601): day 1 starts then"
     )
-    parser.add_argument("--patient", default="", help="the patient reference, for titles")
+    parser.add_argument("--patient", default=None, help="the patient reference (Patient/123)")
     parser.add_argument(
-        "--threshold-f",
-        type=float,
-        default=DEFAULT_THRESHOLD_F,
-        help="the fever threshold in °F (default 101.0)",
+        "--threshold-f", type=float, default=None, help="the fever threshold in °F (101.0)"
     )
     parser.add_argument(
-        "--healing-days", type=int, default=DEFAULT_HEALING_DAYS, help="the monitored period"
+        "--healing-days", type=int, default=None, help="the monitored period in days (10)"
     )
-    parser.add_argument(
-        "--unit", choices=("F", "C"), default="F", help="show temperatures in °F or °C"
-    )
-
-
-def db_path(args: argparse.Namespace) -> Path:
-    from portwatch.commands import _log
-
-    return _log.db_path(args)
-
-
-def display_from(args: argparse.Namespace, now: datetime) -> DisplaySettings:
-    """The display settings for a command run at `now`, in the machine's own time zone.
-
-    Raises:
-        TimeArgumentError: for a --placement that cannot be read.
-    """
-    zone = now.astimezone().tzinfo or now.tzinfo
-    assert zone is not None  # `now` is aware (the Clock's contract)
-    placement = parse_time(args.placement, now, zone) if args.placement else None
-    return DisplaySettings(
-        threshold_f=args.threshold_f,
-        placement=placement,
-        healing_days=args.healing_days,
-        unit=Unit(args.unit),
-        zone=zone,
-        patient=args.patient,
-        rule_settings=(("threshold_f", f"{args.threshold_f:.1f}"),),
-    )
+    parser.add_argument("--unit", choices=("F", "C"), default=None, help="show °F or °C")
 
 
 def add_clinic(parser: argparse.ArgumentParser) -> None:
-    """Who the clinic's messages are about and for (until portwatch.config is on main)."""
+    """Who the clinic's messages are about and for, when there is no settings file."""
+    parser.add_argument("--clinic", default=None, help="the clinic's FHIR reference")
     parser.add_argument(
-        "--clinic", default="Organization/clinic", help="the clinic's FHIR reference"
-    )
-    parser.add_argument(
-        "--clinic-format", choices=("json", "fhir"), default="json", help="the clinic's format"
+        "--clinic-format", choices=("json", "fhir"), default=None, help="the clinic's format"
     )
     parser.add_argument(
         "--thermometer",
@@ -111,15 +90,78 @@ def add_clinic(parser: argparse.ArgumentParser) -> None:
     )
 
 
-_ADDRESS: Final = re.compile(r"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")
+def settings_from(args: argparse.Namespace, now: datetime) -> Settings | None:
+    """The settings file's settings, or None when there is none to read.
+
+    Raises:
+        ConfigError: the file named by --config is missing, or a settings file is invalid.
+    """
+    from portwatch.config import config_path, load_settings
+
+    path = config_path(args.config)
+    if args.config is None and not path.exists():
+        return None
+    return load_settings(path, now=now, environ=os.environ)
 
 
-def target_from(args: argparse.Namespace, latest_device: str | None) -> ClinicTarget:
+def db_path(args: argparse.Namespace, settings: Settings | None = None) -> Path:
+    from portwatch.commands import _log
+    from portwatch.store import DB_FILE_NAME
+
+    if args.db is None and settings is not None:
+        return settings.store.state_directory / DB_FILE_NAME
+    return _log.db_path(args)
+
+
+def display_from(
+    args: argparse.Namespace, now: datetime, settings: Settings | None = None
+) -> DisplaySettings:
+    """The display settings: the settings file's, with the flags given laid over them.
+
+    Without a settings file, times are shown in the machine's own time zone.
+
+    Raises:
+        TimeArgumentError: for a --placement that cannot be read.
+    """
+    if settings is not None:
+        from portwatch.web.settings import display_settings
+
+        base = display_settings(settings)
+    else:
+        local = now.astimezone().tzinfo
+        assert local is not None  # astimezone() always gives a zone
+        base = DisplaySettings(
+            threshold_f=DEFAULT_THRESHOLD_F, healing_days=DEFAULT_HEALING_DAYS, zone=local
+        )
+    display = replace(
+        base,
+        placement=(
+            parse_time(args.placement, now, base.zone) if args.placement else base.placement
+        ),
+        threshold_f=args.threshold_f if args.threshold_f is not None else base.threshold_f,
+        healing_days=args.healing_days if args.healing_days is not None else base.healing_days,
+        unit=Unit(args.unit) if args.unit else base.unit,
+        patient=args.patient or base.patient,
+    )
+    if settings is None:
+        display = replace(display, rule_settings=(("threshold_f", f"{display.threshold_f:.1f}"),))
+    return display
+
+
+def target_from(
+    args: argparse.Namespace, latest_device: str | None, settings: Settings | None = None
+) -> ClinicTarget:
     """The clinic target for `portwatch report` and `portwatch export --format fhir`.
 
     Raises:
-        ValueError: without a patient reference, or without a thermometer address.
+        ValueError: without a patient reference or a thermometer address (no settings file),
+            or a settings file without a clinic recipient (ConfigError).
     """
+    if settings is not None:
+        from portwatch.web.settings import clinic_target
+
+        return clinic_target(settings)
+
     import socket
 
     from portwatch import __version__
@@ -135,9 +177,9 @@ def target_from(args: argparse.Namespace, latest_device: str | None) -> ClinicTa
         )
     context = AlertContext(
         patient=args.patient,
-        clinic=args.clinic,
+        clinic=args.clinic or "Organization/clinic",
         gateway_id=socket.gethostname(),
         gateway_version=__version__,
         thermometer=Thermometer(address=address.upper()),
     )
-    return ClinicTarget(context, ClinicFormat(args.clinic_format))
+    return ClinicTarget(context, ClinicFormat(args.clinic_format or "json"))
