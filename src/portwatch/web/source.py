@@ -9,6 +9,7 @@ that calls it, and closes it before returning.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -31,6 +32,7 @@ from portwatch.model import (
     ReadingKind,
     Symptom,
 )
+from portwatch.rule import RuleSettings
 from portwatch.store import (
     OutboxEntry,
     OutboxRow,
@@ -276,11 +278,33 @@ def _stream_windows(readings: Sequence[Reading]) -> list[tuple[datetime, list[Re
 
 
 def stream_observations(stream: Sequence[Reading]) -> list[Observation]:
-    """Dense stream samples as observations: per device and epoch-aligned 5-minute window
-    with at least 3 valid samples, their median, timed at the window's end (fever-rule.md
-    §2). For display and export; the rule's own observations are what alert."""
-    out: list[Observation] = []
-    for end, samples in _stream_windows(stream):
+    """Stream samples as observations (fever-rule.md §2), for display and export.
+
+    A dense stream (a declared interval of at most `window / min_samples`, 100 s by default,
+    or no declared interval and a median spacing that small) is summarised per device and
+    epoch-aligned 5-minute window holding at least 3 valid samples: their median, timed at
+    the window's end. A slower stream's samples are observations one by one. The rule's own
+    observations, with the site offset, are what alert.
+    """
+    dense_s = RuleSettings().dense_interval_s
+    valid = [r for r in stream if r.invalid_reason is None and r.celsius is not None]
+    spacing: dict[str, float | None] = {}
+    for device in {r.device for r in valid if r.interval_s is None}:
+        times = sorted(r.time for r in valid if r.device == device and r.interval_s is None)
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+        gaps = [g for g in gaps if g > 0]
+        spacing[device] = median(gaps) if gaps else None
+
+    def is_dense(reading: Reading) -> bool:
+        interval = reading.interval_s if reading.interval_s is not None else spacing[reading.device]
+        return interval is None or 0 < interval <= dense_s
+
+    out = [
+        Observation(r.time, r.celsius, r.value, r.unit, r.device, r.site)
+        for r in valid
+        if not is_dense(r) and r.celsius is not None and r.value is not None
+    ]
+    for end, samples in _stream_windows([r for r in valid if is_dense(r)]):
         if len(samples) < STREAM_MIN_SAMPLES:
             continue
         first = samples[0]
@@ -295,6 +319,7 @@ def stream_observations(stream: Sequence[Reading]) -> list[Observation]:
                 samples=len(samples),
             )
         )
+    out.sort(key=lambda o: o.time)
     return out
 
 
@@ -335,9 +360,9 @@ def log_lines(
             site=obs.site,
         )
         text, elevated = reading_line(as_reading, threshold_c, unit)
-        lines.append(
-            LogLine(obs.time, "observation", f"{text} (median of {obs.samples} samples)", elevated)
-        )
+        if obs.samples > 1:
+            text += f" (median of {obs.samples} samples)"
+        lines.append(LogLine(obs.time, "observation", text, elevated))
     if events:
         lines.extend(LogLine(e.time, "event", event_line(e)) for e in store.events(since, until))
         lines.extend(
