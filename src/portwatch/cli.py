@@ -33,6 +33,11 @@ COMMANDS: Final[tuple[str, ...]] = (
     "pause",
     "config",
     "doctor",
+    "status",
+    "log",
+    "report",
+    "export",
+    "summary",
 )
 
 
