@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import itertools
 import tempfile
+from dataclasses import replace
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from conftest import T0, make_reading
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portwatch.model import ReadingKind
-from portwatch.store import Store
+from portwatch.store import Store, StoreError
 
 _US = timedelta(microseconds=1)
 _kinds = st.sampled_from([*ReadingKind, "invalid"])
@@ -108,3 +111,21 @@ def test_latest_reading_is_an_index_lookup_when_log_is_large(store: Store) -> No
     (statement,) = statements
     plan = [str(row[3]) for row in store._db.execute(f"EXPLAIN QUERY PLAN {statement}")]
     assert not [step for step in plan if step.startswith("SCAN") or "TEMP B-TREE" in step], plan
+
+
+def test_readings_keep_each_values_digits_when_equal_numbers_differ_in_text(store: Store) -> None:
+    """The nurse reads the digits the thermometer sent: 37.2 and 37.20 stay apart."""
+    texts = ["37.2", "37.20", "37.2", "37.200"]
+    store.add_readings(
+        [replace(make_reading(i), value=Decimal(text)) for i, text in enumerate(texts)]
+    )
+    got = [str(s.reading.value) for s in store.readings(T0, T0 + timedelta(minutes=1))]
+    assert got == texts
+
+
+def test_readings_raise_store_error_when_a_row_holds_an_unknown_kind(store: Store) -> None:
+    """A log altered by hand or by a newer portwatch must say so, not fail with a KeyError."""
+    (row_id,) = store.add_readings([make_reading(0)])
+    store._db.execute("UPDATE readings SET kind = 'bogus' WHERE id = ?", (row_id,))
+    with pytest.raises(StoreError, match=f"reading {row_id} holds 'bogus'"):
+        store.readings(T0, T0 + timedelta(minutes=1))
