@@ -19,7 +19,7 @@ from typing import Final
 from portwatch import __version__
 
 # Order is the order `portwatch --help` lists them in.
-COMMANDS: Final[tuple[str, ...]] = ("demo", "decode")
+COMMANDS: Final[tuple[str, ...]] = ("run", "demo", "decode")
 
 
 def _load(name: str) -> ModuleType:
