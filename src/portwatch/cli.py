@@ -19,7 +19,16 @@ from typing import Final
 from portwatch import __version__
 
 # Order is the order `portwatch --help` lists them in.
-COMMANDS: Final[tuple[str, ...]] = ("run", "demo", "decode")
+COMMANDS: Final[tuple[str, ...]] = (
+    "run",
+    "demo",
+    "decode",
+    "add",
+    "import",
+    "purge",
+    "alerts",
+    "inbox",
+)
 
 
 def _load(name: str) -> ModuleType:

@@ -14,11 +14,19 @@ from typing import Any
 import pytest
 
 # CI checks the repository out next to shared/ (<repo>/../shared); PORTWATCH_SHARED overrides.
-_DEFAULT_SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+# A clone on its own uses the copies in tests/vectors (kept equal by test_vector_copies.py).
+SHARED_VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
+VECTOR_COPIES = Path(__file__).resolve().parents[1] / "vectors"
+
+
+def vectors_dir() -> Path:
+    if "PORTWATCH_SHARED" in os.environ:
+        return Path(os.environ["PORTWATCH_SHARED"]) / "vectors"
+    return SHARED_VECTORS if SHARED_VECTORS.is_dir() else VECTOR_COPIES
 
 
 def load_vectors(name: str) -> dict[str, Any]:
-    path = Path(os.environ.get("PORTWATCH_SHARED", _DEFAULT_SHARED)) / "vectors" / name
+    path = vectors_dir() / name
     with path.open(encoding="utf-8") as handle:
         data: dict[str, Any] = json.load(handle)
     return data

@@ -1,0 +1,189 @@
+"""The log's figures: ingest rate at its durability setting, bytes per reading, chart query.
+
+- Ingest: readings pushed through :class:`ReadingWriter` (batches committed with WAL and
+  ``synchronous=FULL``, ids assigned, handed to the rule) as fast as they can go, against
+  one bare ``executemany`` of the same rows into a table with the same columns, committed
+  once with SQLite's default settings: the least a program can do to put rows in a file.
+- Size: bytes of the database file per reading after a checkpoint, against the same
+  readings as CSV text (what a "just append to a file" log would take).
+- Chart: ten days at one reading per second, downsampled to 1,000 points (min, median,
+  max, count per point), against fetching the same rows bare (time and °C, no buckets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import tempfile
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from portwatch.clock import SystemClock
+from portwatch.model import Reading, ReadingKind, Unit
+from portwatch.store import Store, StoredReading
+from portwatch.storewriter import ReadingWriter
+
+T0 = datetime(2026, 11, 4, tzinfo=UTC)
+HTS_PACKET = bytes.fromhex("06B00E00FEDC070C050B321B04")  # 13 bytes, shared/vectors/hts.json
+
+
+def _readings(count: int) -> list[Reading]:
+    out = []
+    for i in range(count):
+        value = Decimal(3650 + (i * 7) % 200) / 100
+        when = T0 + timedelta(seconds=i)
+        out.append(
+            Reading(
+                device="AA:BB:CC:DD:EE:FF",
+                kind=ReadingKind.STREAM,
+                value=value,
+                unit=Unit.CELSIUS,
+                celsius=float(value),
+                time=when,
+                received_at=when,
+                interval_s=1.0,
+                raw=HTS_PACKET,
+            )
+        )
+    return out
+
+
+async def _through_writer(store: Store, readings: Sequence[Reading]) -> float:
+    done = asyncio.Event()
+    durable = 0
+
+    def on_durable(batch: Sequence[StoredReading]) -> None:
+        nonlocal durable
+        durable += len(batch)
+        if durable == len(readings):
+            done.set()
+
+    # The whole burst is submitted at once, so the buffer must hold it all.
+    writer = ReadingWriter(store, SystemClock(), on_durable=on_durable, buffer_limit=len(readings))
+    task = asyncio.create_task(writer.run())
+    start = time.perf_counter()
+    for reading in readings:
+        writer.submit(reading)
+    await done.wait()
+    elapsed = time.perf_counter() - start
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await writer.close()
+    return elapsed
+
+
+def _bare_executemany(path: Path, readings: Sequence[Reading]) -> float:
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE r (device TEXT, kind TEXT, value TEXT, unit TEXT, celsius REAL, "
+        "time_us INTEGER, received_us INTEGER, interval_s REAL, raw BLOB)"
+    )
+    start = time.perf_counter()
+    rows = [
+        (
+            r.device,
+            r.kind.value,
+            str(r.value),
+            r.unit.value,
+            r.celsius,
+            int(r.time.timestamp() * 1e6),
+            int(r.received_at.timestamp() * 1e6),
+            r.interval_s,
+            r.raw,
+        )
+        for r in readings
+    ]
+    db.executemany("INSERT INTO r VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    db.commit()
+    elapsed = time.perf_counter() - start
+    db.close()
+    return elapsed
+
+
+def _csv_bytes(readings: Sequence[Reading]) -> int:
+    return sum(
+        len(f"{r.time.isoformat()},{r.value},{r.unit.value},{r.kind.value},{r.device}\n")
+        for r in readings
+    )
+
+
+def measure(quick: bool) -> list[dict[str, Any]]:
+    ingest_count = 20_000 if quick else 200_000
+    chart_days = 1 if quick else 10
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        readings = _readings(ingest_count)
+        with Store.open(directory / "ingest.db") as store:
+            writer_s = asyncio.run(_through_writer(store, readings))
+            store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        bare_s = _bare_executemany(directory / "bare.db", readings)
+        rows.append(
+            {
+                "figure": "store: readings/s through ReadingWriter (WAL, synchronous=FULL)",
+                "value": ingest_count / writer_s,
+                "unit": "readings/s",
+                "baseline": "one bare executemany + commit, same rows",
+                "baseline_value": ingest_count / bare_s,
+            }
+        )
+        size = os.path.getsize(directory / "ingest.db")
+        rows.append(
+            {
+                "figure": "store: bytes on disk per reading (13-byte HTS packet kept)",
+                "value": size / ingest_count,
+                "unit": "B",
+                "baseline": "the same readings as CSV text",
+                "baseline_value": _csv_bytes(readings) / ingest_count,
+            }
+        )
+
+        chart_count = chart_days * 86_400
+        with Store.open(directory / "chart.db") as store:
+            everything = _readings(chart_count)
+            for start in range(0, chart_count, 50_000):
+                store.add_readings(everything[start : start + 50_000])
+            del everything
+            until = T0 + timedelta(days=chart_days)
+            start_t = time.perf_counter()
+            buckets = store.downsample(T0, until, 1000)
+            chart_s = time.perf_counter() - start_t
+            assert len(buckets) == 1000
+            start_t = time.perf_counter()
+            store._db.execute(
+                "SELECT time_us, celsius FROM readings WHERE time_us >= ? AND time_us < ?",
+                (0, 2**62),
+            ).fetchall()
+            bare_fetch_s = time.perf_counter() - start_t
+        start_t = time.perf_counter()
+        Store.open(directory / "chart.db").close()
+        open_s = time.perf_counter() - start_t
+        start_t = time.perf_counter()
+        bare = sqlite3.connect(directory / "chart.db")
+        bare.execute("SELECT COUNT(*) FROM sqlite_master").fetchall()
+        bare.close()
+        bare_open_s = time.perf_counter() - start_t
+        rows.append(
+            {
+                "figure": f"store: open a {chart_days} d log (quick_check, migrations)",
+                "value": open_s * 1000,
+                "unit": "ms",
+                "baseline": "bare sqlite3.connect + one query",
+                "baseline_value": bare_open_s * 1000,
+            }
+        )
+        rows.append(
+            {
+                "figure": f"store: {chart_days} d at 1/s downsampled to 1,000 points",
+                "value": chart_s * 1000,
+                "unit": "ms",
+                "baseline": "fetching the same rows bare (time, °C)",
+                "baseline_value": bare_fetch_s * 1000,
+            }
+        )
+    return rows

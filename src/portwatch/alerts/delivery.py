@@ -1,0 +1,684 @@
+"""Delivery of outbox rows to the clinic and to the caregiver's notification URL (alerts.md).
+
+The policy is pure and tested alone: :func:`classify` reads an answer, :func:`backoff_for`
+says how long to wait, :func:`next_due` says which row goes next. The edges are the senders
+(requests in a worker thread, never on the event loop) and :class:`Deliverer`, which runs
+the policy on a :class:`~portwatch.clock.Clock` against the outbox kept in the log.
+
+Rules kept here (alerts.md, "Delivery"):
+
+* 2xx means delivered. 408, 429 (Retry-After honoured), 5xx, timeouts and connection errors
+  are retried with capped exponential backoff and jitter, for as long as it takes.
+* Any other answer (other 4xx, a redirect) is permanent: the row is marked failed and the
+  caregiver is told at once (``on_stuck``); it waits for a person to fix and resend it.
+* A row the clinic has not accepted ``escalate_after`` (15 min) after it was queued is
+  escalated to the caregiver once (``on_stuck``) and keeps being retried.
+* Rows leave in decision order. A row waiting for its retry holds back the *routine* rows
+  behind it (order kept) but never an urgent one: an urgent row goes as soon as it is due,
+  right after the stuck row's attempt. An escalated row holds back nothing.
+* The clinic body is signed at send time (``webhook-timestamp`` = now) with the entry's id as
+  ``webhook-id``, the same on every resend. Secrets never appear in a log or an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import random
+import stat
+from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
+from enum import StrEnum
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Final, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+from portwatch import __version__
+from portwatch.alerts.payloads import ClinicFormat
+from portwatch.alerts.signing import sign_headers
+from portwatch.clock import Clock
+
+if TYPE_CHECKING:
+    import requests
+
+__all__ = [
+    "NOTIFY_CONTENT_TYPE",
+    "Answer",
+    "Channel",
+    "ClinicEndpoint",
+    "ClinicFormat",
+    "ClinicSender",
+    "Deliverer",
+    "DeliveryError",
+    "NotifyEndpoint",
+    "NotifySender",
+    "Outbox",
+    "OutboxRowLike",
+    "Outcome",
+    "Sender",
+    "StuckReason",
+    "backoff_for",
+    "check_url",
+    "classify",
+    "load_secret",
+    "next_due",
+    "notification_body",
+    "parse_retry_after",
+    "secret_file",
+]
+
+_LOGGER = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+# alerts.md, "Delivery": first retry within 10 s. The first backoff is drawn from
+# [FIRST_RETRY_S / 2, FIRST_RETRY_S], so it is at most 5 s even before any clock drift.
+FIRST_RETRY_S: Final = 5.0
+# alerts.md, "Delivery": backoff capped at 10 min.
+MAX_BACKOFF_S: Final = 600.0
+# A Retry-After longer than this is treated as this: escalation at 15 min tells a person
+# anyway, and a misconfigured header must not park an urgent alert for a day.
+MAX_RETRY_AFTER_S: Final = 3600.0
+# alerts.md, "Who is told what": escalate_after (15 min) of trying.
+ESCALATE_AFTER: Final = timedelta(minutes=15)
+# Default per-attempt timeouts; the read timeout covers a slow clinic server's answer.
+CONNECT_TIMEOUT_S: Final = 5.0
+READ_TIMEOUT_S: Final = 15.0
+# The outer ceiling over one attempt, above requests' own timeouts, because a server that
+# drips bytes can keep a read alive past the read timeout (which is per socket read).
+ATTEMPT_GRACE_S: Final = 10.0
+# How much of an answer's body is kept for the person reading "portwatch alerts".
+ANSWER_EXCERPT_CHARS: Final = 200
+# Statuses that are retried although they are 4xx (alerts.md, "Delivery").
+RETRYABLE_4XX: Final = frozenset({408, 429})
+NOTIFY_CONTENT_TYPE: Final = "application/vnd.portwatch.notification+json"
+# The systemd credential name the unit passes the clinic secret under.
+CLINIC_CREDENTIAL: Final = "clinic-secret"
+# ntfy's Priority header values for our two priorities.
+NOTIFY_PRIORITY: Final[Mapping[str, str]] = {"urgent": "urgent", "routine": "default"}
+# The longest the deliverer sleeps between passes: rows queued or requeued by another
+# process (`portwatch alerts resend`) cannot call wake(), so they are picked up within this.
+POLL_S: Final = 60.0
+
+
+class DeliveryError(ValueError):
+    """A delivery setting is unusable (bad URL, unreadable secret file, bad argument)."""
+
+
+class Channel(StrEnum):
+    """Where an outbox row goes."""
+
+    CLINIC = "clinic"
+    NOTIFY = "notify"
+
+
+class Outcome(StrEnum):
+    """What an answer means for the row."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    PERMANENT = "permanent"
+
+
+class StuckReason(StrEnum):
+    """Why the caregiver is told about a row."""
+
+    REJECTED = "rejected"  # a permanent answer: a person must fix a setting and resend
+    ESCALATED = "escalated"  # not accepted after escalate_after of trying
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The outcome of one attempt: an HTTP status, or an error without one."""
+
+    status_code: int | None
+    retry_after_s: float | None = None
+    error: str | None = None  # "read timeout", "connection failed", ...; never a secret
+    detail: str = ""  # the start of the answer's body, for a person
+
+    def describe(self) -> str:
+        if self.status_code is None:
+            return self.error or "no answer"
+        text = f"HTTP {self.status_code}"
+        return f"{text}: {self.detail}" if self.detail else text
+
+
+class OutboxRowLike(Protocol):
+    """The outbox row the store returns (store.py's OutboxRow), as delivery reads it."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def channel(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def priority(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def content_type(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def next_attempt_at(self) -> datetime | None: ...
+    @property
+    def last_status(self) -> int | None: ...
+    @property
+    def last_error(self) -> str | None: ...
+    @property
+    def escalated_at(self) -> datetime | None: ...
+
+
+class Outbox(Protocol):
+    """The part of the store's outbox contract that delivery uses (store.py)."""
+
+    def outbox_all(self, status: str | None = None) -> Sequence[OutboxRowLike]: ...
+    def outbox_record_attempt(
+        self,
+        alert_id: str,
+        at: datetime,
+        status_code: int | None,
+        error: str | None,
+        next_attempt_at: datetime,
+        /,
+    ) -> object: ...
+    def outbox_mark_delivered(self, alert_id: str, at: datetime, status_code: int, /) -> object: ...
+    def outbox_mark_failed(
+        self, alert_id: str, at: datetime, status_code: int | None, error: str | None, /
+    ) -> object: ...
+    def outbox_mark_escalated(self, alert_id: str, at: datetime, /) -> object: ...
+
+
+class Sender(Protocol):
+    """Sends one row somewhere; never raises for a failed delivery, answers instead."""
+
+    async def send(self, row: OutboxRowLike, now: datetime) -> Answer: ...
+
+
+OnStuck = Callable[[OutboxRowLike, StuckReason, str], None]
+
+# --- settings ---------------------------------------------------------------------------
+
+
+def check_url(url: str, what: str) -> None:
+    """Require https unless the host is a loopback address (alerts.md, "Delivery").
+
+    Raises:
+        DeliveryError: not http(s), no host, or plain http to a non-loopback host.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise DeliveryError(f"{what} must be an http(s) URL with a host")
+    if parts.username or parts.password:
+        raise DeliveryError(f"{what} must not carry credentials; use the secret file")
+    if parts.scheme == "https":
+        return
+    host = parts.hostname
+    loopback = host == "localhost"
+    with contextlib.suppress(ValueError):
+        loopback = loopback or ipaddress.ip_address(host).is_loopback
+    if not loopback:
+        raise DeliveryError(f"{what} must use https (plain http only to a loopback address)")
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicEndpoint:
+    """Where and how clinic alerts go; the secret never appears in repr or errors."""
+
+    url: str
+    format: ClinicFormat
+    secret: bytes = field(repr=False)  # the HMAC key of the clinic's whsec_ secret
+    ca_bundle: Path | None = None
+    connect_timeout_s: float = CONNECT_TIMEOUT_S
+    read_timeout_s: float = READ_TIMEOUT_S
+    escalate_after: timedelta = ESCALATE_AFTER
+
+    def __post_init__(self) -> None:
+        check_url(self.url, "clinic URL")
+        if not self.secret:
+            raise DeliveryError("clinic secret is empty")
+        if self.connect_timeout_s <= 0 or self.read_timeout_s <= 0:
+            raise DeliveryError("clinic timeouts must be positive")
+        if self.escalate_after <= timedelta(0):
+            raise DeliveryError("escalate_after must be positive")
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyEndpoint:
+    """The caregiver's notification URL (an ntfy-style topic): plain POST, unsigned."""
+
+    url: str = field(repr=False)  # a topic URL is often the only secret it has
+    ca_bundle: Path | None = None
+    connect_timeout_s: float = CONNECT_TIMEOUT_S
+    read_timeout_s: float = READ_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        check_url(self.url, "notification URL")
+
+
+def load_secret(path: Path | str) -> str:
+    """Read a secret file (or a systemd credential); warn if others may read it.
+
+    Raises:
+        DeliveryError: the file is missing, unreadable or empty (the message names the path,
+            never the contents).
+    """
+    secret_path = Path(path)
+    try:
+        text = secret_path.read_text(encoding="utf-8").strip()
+        mode = secret_path.stat().st_mode
+    except OSError as exc:
+        raise DeliveryError(f"cannot read secret file {secret_path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise DeliveryError(f"secret file {secret_path} is not UTF-8 text") from exc
+    if not text:
+        raise DeliveryError(f"secret file {secret_path} is empty")
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        _LOGGER.warning(
+            "secret file %s is readable by other users (mode %o); run: chmod 600 %s",
+            secret_path,
+            stat.S_IMODE(mode),
+            secret_path,
+        )
+    return text
+
+
+def secret_file(
+    configured: Path | None, environ: Mapping[str, str], credential: str = CLINIC_CREDENTIAL
+) -> Path:
+    """Where the clinic secret lives: the configured file, else systemd's credential
+    (``LoadCredential=clinic-secret:/etc/portwatch/clinic.secret`` in the unit).
+
+    Raises:
+        DeliveryError: neither is set.
+    """
+    if configured is not None:
+        return configured
+    directory = environ.get("CREDENTIALS_DIRECTORY")
+    if directory:
+        return Path(directory) / credential
+    raise DeliveryError(
+        f"no clinic secret: set the clinic secret file, or give systemd LoadCredential={credential}"
+    )
+
+
+def notification_body(title: str, message: str) -> str:
+    """An outbox body for the notify channel (stored with :data:`NOTIFY_CONTENT_TYPE`)."""
+    return json.dumps({"title": title, "message": message}, sort_keys=True)
+
+
+# --- pure policy ------------------------------------------------------------------------
+
+
+def classify(answer: Answer) -> Outcome:
+    """What an answer means (alerts.md, "Delivery")."""
+    code = answer.status_code
+    if code is None:
+        return Outcome.RETRY
+    if 200 <= code < 300:
+        return Outcome.DELIVERED
+    if code in RETRYABLE_4XX or code >= 500:
+        return Outcome.RETRY
+    return Outcome.PERMANENT
+
+
+def parse_retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if absent
+    or unreadable (then ordinary backoff applies)."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - now).total_seconds())
+
+
+def backoff_for(attempt: int, retry_after_s: float | None, rng: random.Random) -> float:
+    """Seconds before retry number ``attempt`` (1 = the first retry).
+
+    Exponential from :data:`FIRST_RETRY_S`, capped at :data:`MAX_BACKOFF_S`, with jitter
+    (uniform over the upper half) so that many gateways do not retry in lockstep. A
+    Retry-After is honoured (waited at least), up to :data:`MAX_RETRY_AFTER_S`.
+
+    Raises:
+        DeliveryError: ``attempt`` is below 1.
+    """
+    if attempt < 1:
+        raise DeliveryError(f"attempt must be 1 or more, got {attempt}")
+    ceiling = min(MAX_BACKOFF_S, FIRST_RETRY_S * 2 ** min(attempt - 1, 32))
+    delay = rng.uniform(ceiling / 2, ceiling)
+    if retry_after_s is not None:
+        delay = max(delay, min(max(retry_after_s, 0.0), MAX_RETRY_AFTER_S))
+    return delay
+
+
+def _is_due(row: OutboxRowLike, now: datetime) -> bool:
+    return row.next_attempt_at is None or row.next_attempt_at <= now
+
+
+def next_due(
+    rows: Sequence[OutboxRowLike], now: datetime, skip: Collection[str] = ()
+) -> OutboxRowLike | None:
+    """The row to send next among one channel's pending rows, in decision order.
+
+    A pending row that is waiting for its retry (or was already tried in this pass, ``skip``)
+    holds back the routine rows behind it, keeping their order; an urgent row is never held
+    back; an escalated row holds back nothing.
+    """
+    held = False
+    for row in rows:
+        waiting = row.id in skip or not _is_due(row, now)
+        if not waiting and (row.priority == "urgent" or not held):
+            return row
+        if waiting and row.escalated_at is None:
+            held = True
+    return None
+
+
+def next_wake(rows: Sequence[OutboxRowLike], escalate_after: timedelta) -> datetime | None:
+    """The earliest time something becomes due or needs escalating."""
+    times: list[datetime] = []
+    for row in rows:
+        if row.next_attempt_at is not None:
+            times.append(row.next_attempt_at)
+        if row.escalated_at is None:
+            times.append(row.created_at + escalate_after)
+    return min(times, default=None)
+
+
+# --- senders ----------------------------------------------------------------------------
+
+
+class _HttpPoster:
+    """POSTs with requests in a worker thread; one session, one request at a time."""
+
+    def __init__(
+        self,
+        *,
+        connect_timeout_s: float,
+        read_timeout_s: float,
+        ca_bundle: Path | None,
+        session: requests.Session | None = None,
+    ) -> None:
+        import requests
+
+        self._session = session or requests.Session()
+        self._timeout = (connect_timeout_s, read_timeout_s)
+        self._verify: bool | str = str(ca_bundle) if ca_bundle is not None else True
+        self._ceiling_s = connect_timeout_s + read_timeout_s + ATTEMPT_GRACE_S
+
+    def close(self) -> None:
+        self._session.close()
+
+    def _post_blocking(
+        self, url: str, data: bytes, headers: Mapping[str, str]
+    ) -> tuple[Answer, str | None]:
+        """One POST; returns the answer and the raw Retry-After header (parsed on the loop)."""
+        import requests
+
+        try:
+            response = self._session.post(
+                url,
+                data=data,
+                headers=dict(headers),
+                timeout=self._timeout,
+                verify=self._verify,
+                allow_redirects=False,
+            )
+        except requests.exceptions.SSLError:
+            return Answer(None, error="TLS verification failed"), None
+        except requests.exceptions.ConnectTimeout:
+            return Answer(None, error="connect timeout"), None
+        except requests.exceptions.ReadTimeout:
+            return Answer(None, error="read timeout"), None
+        except requests.exceptions.ConnectionError:
+            return Answer(None, error="connection failed"), None
+        except requests.exceptions.RequestException as exc:
+            # The exception text can carry the URL (a notification topic is a secret).
+            return Answer(None, error=f"request failed ({type(exc).__name__})"), None
+        with response:
+            detail = response.text[:ANSWER_EXCERPT_CHARS].strip()
+            return Answer(response.status_code, detail=detail), response.headers.get("Retry-After")
+
+    async def post(
+        self, url: str, data: bytes, headers: Mapping[str, str], now: datetime
+    ) -> Answer:
+        try:
+            async with asyncio.timeout(self._ceiling_s):
+                answer, retry_after = await asyncio.to_thread(
+                    self._post_blocking, url, data, headers
+                )
+        except TimeoutError:
+            return Answer(None, error="attempt timed out")
+        if retry_after is None:
+            return answer
+        return Answer(
+            status_code=answer.status_code,
+            retry_after_s=parse_retry_after(retry_after, now),
+            detail=answer.detail,
+        )
+
+
+class ClinicSender:
+    """Signs and POSTs clinic rows (signed JSON or a FHIR Bundle) to the clinic endpoint."""
+
+    def __init__(self, endpoint: ClinicEndpoint, session: requests.Session | None = None) -> None:
+        self._endpoint = endpoint
+        self._poster = _HttpPoster(
+            connect_timeout_s=endpoint.connect_timeout_s,
+            read_timeout_s=endpoint.read_timeout_s,
+            ca_bundle=endpoint.ca_bundle,
+            session=session,
+        )
+
+    def close(self) -> None:
+        self._poster.close()
+
+    async def send(self, row: OutboxRowLike, now: datetime) -> Answer:
+        return await self.send_body(str(row.id), row.body, row.content_type, now)
+
+    async def send_body(self, msg_id: str, body: str, content_type: str, now: datetime) -> Answer:
+        """Sign ``body`` as ``msg_id`` at ``now`` and POST it (also for `portwatch alerts test`)."""
+        headers = {
+            "Content-Type": content_type,
+            "User-Agent": f"portwatch/{__version__}",
+            **sign_headers(self._endpoint.secret, msg_id, body, now),
+        }
+        return await self._poster.post(self._endpoint.url, body.encode(), headers, now)
+
+
+def _header_text(text: str) -> str:
+    """A header value: ASCII as is, anything else as an RFC 2047 word (ntfy decodes it)."""
+    if text.isascii():
+        return text.replace("\r", " ").replace("\n", " ")
+    import base64
+
+    return f"=?UTF-8?B?{base64.b64encode(text.encode()).decode()}?="
+
+
+class NotifySender:
+    """POSTs notify rows as plain text with Title and Priority headers (ntfy-style)."""
+
+    def __init__(self, endpoint: NotifyEndpoint, session: requests.Session | None = None) -> None:
+        self._endpoint = endpoint
+        self._poster = _HttpPoster(
+            connect_timeout_s=endpoint.connect_timeout_s,
+            read_timeout_s=endpoint.read_timeout_s,
+            ca_bundle=endpoint.ca_bundle,
+            session=session,
+        )
+
+    def close(self) -> None:
+        self._poster.close()
+
+    async def send(self, row: OutboxRowLike, now: datetime) -> Answer:
+        try:
+            note = json.loads(row.body)
+            title, message = str(note["title"]), str(note["message"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            title, message = "portwatch", row.body
+        headers = {
+            "Content-Type": "text/plain; charset=utf-8",
+            "Title": _header_text(title),
+            "Priority": NOTIFY_PRIORITY.get(str(row.priority), "default"),
+            "User-Agent": f"portwatch/{__version__}",
+        }
+        return await self._poster.post(self._endpoint.url, message.encode(), headers, now)
+
+
+# --- the deliverer ----------------------------------------------------------------------
+
+
+class Deliverer:
+    """Sends due outbox rows through one sender per channel, on a Clock, until accepted.
+
+    ``on_stuck(row, reason, answer)`` is called once when a row is rejected for good and once
+    when it is escalated; the daemon turns it into a caregiver notification. The outbox is
+    the store: its calls run on ``store_executor`` when one is given (the store wants one
+    dedicated thread), else directly (each is one short SQLite transaction).
+    """
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        senders: Mapping[str, Sender],
+        clock: Clock,
+        on_stuck: OnStuck,
+        *,
+        escalate_after: timedelta = ESCALATE_AFTER,
+        rng: random.Random | None = None,
+        store_executor: Executor | None = None,
+    ) -> None:
+        self._outbox = outbox
+        self._senders = dict(senders)
+        self._clock = clock
+        self._on_stuck = on_stuck
+        self._escalate_after = escalate_after
+        self._rng = rng or random.Random()
+        self._executor = store_executor
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Tell the running deliverer that new rows were queued (or requeued)."""
+        self._wake.set()
+
+    async def _store(self, call: Callable[[], _T]) -> _T:
+        if self._executor is None:
+            return call()
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    async def _pending(self, channel: str | None = None) -> list[OutboxRowLike]:
+        rows = await self._store(lambda: list(self._outbox.outbox_all("pending")))
+        wanted = self._senders if channel is None else (channel,)
+        return [r for r in rows if r.channel in wanted]
+
+    async def _escalate(self, rows: Sequence[OutboxRowLike], now: datetime) -> None:
+        for row in rows:
+            if row.escalated_at is not None or row.attempts == 0:
+                continue
+            if now - row.created_at < self._escalate_after:
+                continue
+            await self._store(partial(self._outbox.outbox_mark_escalated, row.id, now))
+            last = row.last_error or (
+                f"HTTP {row.last_status}" if row.last_status is not None else "no answer"
+            )
+            _LOGGER.warning(
+                "%s alert %s (%s) not accepted after %d attempts; last answer: %s",
+                row.channel,
+                row.id,
+                row.kind,
+                row.attempts,
+                last,
+            )
+            self._on_stuck(row, StuckReason.ESCALATED, last)
+
+    async def _attempt(self, row: OutboxRowLike, sender: Sender) -> Outcome:
+        answer = await sender.send(row, self._clock.now())
+        at = self._clock.now()
+        outcome = classify(answer)
+        code = answer.status_code
+        if outcome is Outcome.DELIVERED and code is not None:
+            await self._store(lambda: self._outbox.outbox_mark_delivered(row.id, at, code))
+            _LOGGER.info("%s alert %s (%s) delivered", row.channel, row.id, row.kind)
+        elif outcome is Outcome.RETRY:
+            delay_s = backoff_for(row.attempts + 1, answer.retry_after_s, self._rng)
+            retry_at = at + timedelta(seconds=delay_s)
+            await self._store(
+                lambda: self._outbox.outbox_record_attempt(row.id, at, code, answer.error, retry_at)
+            )
+            _LOGGER.debug(
+                "%s alert %s attempt %d: %s; retry in %.1f s",
+                row.channel,
+                row.id,
+                row.attempts + 1,
+                answer.describe(),
+                delay_s,
+            )
+        else:
+            error = answer.describe()
+            await self._store(lambda: self._outbox.outbox_mark_failed(row.id, at, code, error))
+            # Only the status at WARNING: the answer's text may echo the alert's readings;
+            # it is kept in the outbox for `portwatch alerts list`.
+            _LOGGER.warning(
+                "%s alert %s (%s) rejected with HTTP %s; fix the setting, then: "
+                "portwatch alerts resend %s",
+                row.channel,
+                row.id,
+                row.kind,
+                code,
+                row.id,
+            )
+            self._on_stuck(row, StuckReason.REJECTED, error)
+        return outcome
+
+    async def flush(self) -> int:
+        """One pass: escalate what is overdue, then send every due row; return attempts made."""
+        attempts = 0
+        for channel, sender in self._senders.items():
+            await self._escalate(await self._pending(channel), self._clock.now())
+            tried: set[str] = set()
+            while True:
+                row = next_due(await self._pending(channel), self._clock.now(), tried)
+                if row is None:
+                    break
+                tried.add(row.id)
+                attempts += 1
+                await self._attempt(row, sender)
+        return attempts
+
+    async def _next_wake_s(self) -> float:
+        when = next_wake(await self._pending(), self._escalate_after)
+        if when is None:
+            return POLL_S
+        return min(POLL_S, max(0.0, (when - self._clock.now()).total_seconds()))
+
+    async def run(self) -> None:
+        """Deliver until cancelled: flush, then sleep until the next due time or a wake()."""
+        while True:
+            self._wake.clear()
+            await self.flush()
+            delay_s = await self._next_wake_s()
+            sleeper = asyncio.ensure_future(self._clock.sleep(delay_s))
+            waker = asyncio.ensure_future(self._wake.wait())
+            try:
+                await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                sleeper.cancel()
+                waker.cancel()

@@ -1,0 +1,45 @@
+"""`portwatch import`: add the readings of a CSV file to the log, all or nothing."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from portwatch.commands._log import EXIT_FAILED, add_db_argument, db_path
+
+HELP = "import readings from a CSV file (time,temperature,unit,kind[,device,site,interval])"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, metavar="FILE.csv", help="the CSV file to import")
+    add_db_argument(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from portwatch.clock import SystemClock
+    from portwatch.csvio import CsvFormatError, read_readings
+    from portwatch.store import Store, StoreError
+
+    path: Path = args.file
+    try:
+        readings = read_readings(path, now=SystemClock().now())
+    except CsvFormatError as exc:
+        print(f"portwatch import: {exc}; nothing was imported", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        print(f"portwatch import: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        with Store.open(db_path(args)) as store:
+            ids = store.add_readings(readings)  # one transaction: all or nothing
+    except StoreError as exc:
+        print(f"portwatch import: {exc}; nothing was imported", file=sys.stderr)
+        return EXIT_FAILED
+    if not readings:
+        print(f"{path.name} holds no readings; nothing to import")
+        return 0
+    first = min(r.time for r in readings).astimezone().isoformat(timespec="minutes")
+    last = max(r.time for r in readings).astimezone().isoformat(timespec="minutes")
+    print(f"imported {len(ids)} readings from {path.name} ({first} to {last})")
+    return 0

@@ -1,0 +1,1173 @@
+"""The log: every reading, event, decision and alert, kept in one SQLite file.
+
+One writer (:class:`Store`, synchronous; the daemon runs it on one dedicated thread, and
+:class:`portwatch.storewriter.ReadingWriter` batches readings onto it) and any number of
+readers (:meth:`Store.open_reader`, read-only connections; WAL lets them read while the
+writer writes, each query seeing whole transactions only).
+
+Times are stored as integer microseconds since the Unix epoch, UTC (columns ending in
+``_us``): sortable, compact and exact. They are always bound parameters; SQL never reads
+the clock. Every commit is durable on return (WAL with ``synchronous=FULL``: the write-ahead
+log is flushed to the card before a commit returns, so a power cut loses nothing
+acknowledged).
+
+Errors: everything this module raises is a :class:`StoreError`. :class:`StoreDamagedError`
+and :class:`StoreTooNewError` at open mean the file is left exactly as found;
+:class:`StoreUnavailableError` means the disk is full, read-only or failing (retry later);
+:class:`StoreInputError` (also a ``ValueError``) is a bad argument.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import stat
+import statistics
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Final, Self
+
+from portwatch.model import (
+    Decision,
+    DecisionType,
+    LinkEvent,
+    LinkEventKind,
+    Observation,
+    Reading,
+    ReadingKind,
+    Site,
+    Special,
+    Symptom,
+    Unit,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Bucket",
+    "Note",
+    "OutboxEntry",
+    "OutboxRow",
+    "OutboxStatus",
+    "Store",
+    "StoreDamagedError",
+    "StoreError",
+    "StoreInputError",
+    "StoreTooNewError",
+    "StoreUnavailableError",
+    "StoredReading",
+    "SymptomReport",
+    "check",
+    "default_db_path",
+]
+
+DB_FILE_NAME: Final = "portwatch.db"
+STATE_DIRECTORY_ENV: Final = "PORTWATCH_STATE_DIRECTORY"
+DEFAULT_STATE_DIRECTORY: Final = Path("/var/lib/portwatch")
+
+# How long a connection waits for another's lock before failing (issue 4: readers and the
+# writer at the same time without "database is locked"). WAL readers never block the writer;
+# this covers checkpoints and a second process opening the file.
+BUSY_TIMEOUT_MS: Final = 10_000
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+# SQLite primary result codes (https://sqlite.org/rescode.html) that mean "the disk cannot
+# take this now": full, read-only, I/O error, cannot open, locked too long.
+# FULL 13, READONLY 8, IOERR 10, CANTOPEN 14, BUSY 5, LOCKED 6.
+_UNAVAILABLE_CODES: Final = frozenset({13, 8, 10, 14, 5, 6})
+_DAMAGED_CODES: Final = frozenset({11, 26})  # CORRUPT NOTADB
+
+RECOVERY_ADVICE: Final = (
+    "portwatch has not written to it. To recover: stop portwatch; copy {path} and any "
+    "{name}-wal and {name}-shm beside it to a safe place; then either salvage it with "
+    "`sqlite3 {path} .recover > recovered.sql` or move the file aside so that portwatch "
+    "starts a new log. `portwatch doctor` repeats this check."
+)
+
+
+class StoreError(Exception):
+    """Something about the log that a person must know; the message says what and what to do."""
+
+
+class StoreDamagedError(StoreError):
+    """The file failed SQLite's check or is not a database; it is never written to."""
+
+
+class StoreTooNewError(StoreError):
+    """The file was written by a newer portwatch; it is never altered."""
+
+
+class StoreUnavailableError(StoreError):
+    """The disk is full, read-only or failing: the write did not happen; try again later."""
+
+
+class StoreInputError(StoreError, ValueError):
+    """A bad argument (a naive datetime, an unknown outbox id); the message names it."""
+
+
+class OutboxStatus(StrEnum):
+    """Where an alert is in its delivery (alerts.md, "Delivery")."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"  # permanent: waits for a person to fix the setting and resend
+
+
+CHANNELS: Final = frozenset({"clinic", "notify"})
+PRIORITIES: Final = frozenset({"urgent", "routine"})
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    """A reading as the log holds it: its row id, the reading, and why it is invalid if so."""
+
+    id: int
+    reading: Reading
+
+    @property
+    def invalid_reason(self) -> str | None:
+        return self.reading.invalid_reason
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One point of the chart: the valid temperatures received in [start, end)."""
+
+    start: datetime
+    end: datetime
+    min_c: float
+    median_c: float
+    max_c: float
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """An alert to send, as written next to the decision that caused it (alerts.md)."""
+
+    id: str  # the alert's identifier (UUID string); resends carry the same one
+    channel: str  # "clinic" | "notify"
+    kind: str  # "fever.confirmed", "heartbeat", "stale", "reminder.day3", ...
+    priority: str  # "urgent" | "routine"
+    created_at: datetime
+    body: str  # the payload, already rendered
+    content_type: str
+    decision_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    """An outbox entry with its delivery state."""
+
+    id: str
+    channel: str
+    kind: str
+    priority: str
+    created_at: datetime
+    body: str
+    content_type: str
+    decision_id: str | None
+    status: OutboxStatus
+    attempts: int
+    next_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    escalated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SymptomReport:
+    id: int
+    time: datetime
+    symptoms: tuple[Symptom, ...]
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A period the caregiver explained, such as "off the body for a shower"."""
+
+    id: int
+    start: datetime
+    end: datetime
+    reason: str
+
+
+def default_db_path() -> Path:
+    """Where the log lives unless ``--db`` says otherwise.
+
+    The one place that decides it: ``$PORTWATCH_STATE_DIRECTORY`` (systemd's
+    ``StateDirectory``), else ``/var/lib/portwatch``. To be redirected to
+    ``portwatch.config`` when settings land.
+    """
+    directory = os.environ.get(STATE_DIRECTORY_ENV) or str(DEFAULT_STATE_DIRECTORY)
+    # systemd may pass several directories separated by ':'; the first is ours.
+    return Path(directory.split(":")[0]) / DB_FILE_NAME
+
+
+# Forward migrations; user_version = how many have been applied. Append only, never edit.
+MIGRATIONS: Final[tuple[str, ...]] = (
+    """
+    CREATE TABLE readings (
+        id INTEGER PRIMARY KEY,
+        device TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        value TEXT,                -- exactly as reported, in `unit`; NULL for a special value
+        unit TEXT NOT NULL,
+        celsius REAL,
+        time_us INTEGER NOT NULL,
+        received_us INTEGER NOT NULL,
+        device_time TEXT,          -- the device's own naive local time, ISO 8601
+        site TEXT,
+        interval_s REAL,
+        special TEXT,
+        raw BLOB NOT NULL,
+        invalid_reason TEXT
+    );
+    CREATE INDEX readings_by_time ON readings (time_us, celsius);
+    CREATE TABLE link_events (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        device TEXT NOT NULL,
+        time_us INTEGER NOT NULL,
+        detail TEXT NOT NULL,
+        battery_percent INTEGER,
+        raw BLOB NOT NULL
+    );
+    CREATE INDEX link_events_by_time ON link_events (time_us);
+    CREATE TABLE decisions (
+        id TEXT PRIMARY KEY,
+        type TEXT NOT NULL,
+        time_us INTEGER NOT NULL,
+        summary TEXT NOT NULL,
+        observations TEXT NOT NULL,   -- JSON list
+        late INTEGER NOT NULL,
+        due_us INTEGER,
+        reason TEXT,
+        settings TEXT NOT NULL        -- JSON list of [name, value]
+    );
+    CREATE INDEX decisions_by_time ON decisions (time_us);
+    CREATE TABLE outbox (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        channel TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        created_us INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        decision_id TEXT REFERENCES decisions (id),
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_us INTEGER,
+        last_attempt_us INTEGER,
+        last_status INTEGER,
+        last_error TEXT,
+        delivered_us INTEGER,
+        escalated_us INTEGER
+    );
+    CREATE INDEX outbox_due ON outbox (status, channel, created_us);
+    CREATE TABLE symptom_reports (
+        id INTEGER PRIMARY KEY,
+        time_us INTEGER NOT NULL,
+        symptoms TEXT NOT NULL,       -- comma-separated Symptom values
+        note TEXT NOT NULL
+    );
+    CREATE TABLE reminders_sent (
+        key TEXT PRIMARY KEY,
+        sent_us INTEGER NOT NULL
+    );
+    CREATE TABLE notes (
+        id INTEGER PRIMARY KEY,
+        start_us INTEGER NOT NULL,
+        end_us INTEGER NOT NULL,
+        reason TEXT NOT NULL
+    );
+    CREATE TABLE meta (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
+)
+SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+_READING_COLUMNS: Final = (
+    "id, device, kind, value, unit, celsius, time_us, received_us, device_time, site, "
+    "interval_s, special, raw, invalid_reason"
+)
+_OUTBOX_COLUMNS: Final = (
+    "id, channel, kind, priority, created_us, body, content_type, decision_id, status, "
+    "attempts, next_attempt_us, last_attempt_us, last_status, last_error, delivered_us, "
+    "escalated_us"
+)
+
+
+def to_us(when: datetime, what: str = "time") -> int:
+    """Microseconds since the epoch for an aware datetime.
+
+    Raises:
+        StoreInputError: for a naive datetime (every time inside portwatch is aware UTC).
+    """
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise StoreInputError(f"{what} {when!r} has no time zone; portwatch stores aware UTC")
+    delta = when - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
+
+
+def _opt_us(when: datetime | None, what: str) -> int | None:
+    return None if when is None else to_us(when, what)
+
+
+def _opt_dt(us: int | None) -> datetime | None:
+    return None if us is None else from_us(us)
+
+
+def _classify(exc: sqlite3.Error, path: Path, doing: str) -> StoreError:
+    """Turn a sqlite3 error into our type by SQLite's result code, never by its text."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    primary = code & 0xFF if isinstance(code, int) else None
+    name = getattr(exc, "sqlite_errorname", type(exc).__name__)
+    if primary in _DAMAGED_CODES:
+        return StoreDamagedError(
+            f"the log at {path} is damaged ({name}: {exc}) while {doing}. "
+            + RECOVERY_ADVICE.format(path=path, name=path.name)
+        )
+    if primary in _UNAVAILABLE_CODES:
+        return StoreUnavailableError(
+            f"the log at {path} failed while {doing} ({name}: {exc}); "
+            "the disk may be full, read-only or failing: free space or fix the disk"
+        )
+    return StoreError(f"the log at {path} failed while {doing} ({name}: {exc})")
+
+
+class Store:
+    """The log's one writer (or, from :meth:`open_reader`, a reader).
+
+    Not thread-safe: use it from one thread at a time (the daemon gives it one dedicated
+    thread). Methods that write commit before they return.
+    """
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
+        self._db = connection
+        self.path = path
+        self.readonly = readonly
+
+    # -- opening ------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path) -> Self:
+        """Open (creating if missing) the log for writing, migrated to this version.
+
+        Creates the directory (0700) and the file (0600) when missing, checks the file
+        with ``PRAGMA quick_check`` through a read-only connection before anything writes,
+        and applies forward migrations.
+
+        Raises:
+            StoreDamagedError: the file is not a sound SQLite database; it is left as found.
+            StoreTooNewError: the file is from a newer portwatch; it is left as found.
+            StoreUnavailableError: the file or directory cannot be created or written.
+        """
+        path = Path(path)
+        _refuse_read_only_mount(path)
+        if path.exists():
+            check(path)
+        else:
+            _create_file(path)
+        try:
+            connection = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
+            )
+        except sqlite3.Error as exc:
+            raise _classify(exc, path, "opening") from exc
+        store = cls(connection, path, readonly=False)
+        try:
+            store._setup()
+        except BaseException:
+            connection.close()
+            raise
+        return store
+
+    @classmethod
+    def open_reader(cls, path: Path) -> Self:
+        """A read-only view of the log for another thread or process (the caregiver page).
+
+        Raises:
+            StoreDamagedError, StoreTooNewError: as :meth:`open`.
+            StoreError: the file does not exist yet or is from an older portwatch
+                (the daemon creates and migrates it at start).
+        """
+        path = Path(path)
+        connection = _connect_readonly(path)
+        try:
+            version = _check_connection(connection, path)
+            if version != SCHEMA_VERSION:
+                raise StoreError(
+                    f"the log at {path} has schema version {version}, this portwatch reads "
+                    f"{SCHEMA_VERSION}; start the portwatch service once so that it migrates it"
+                )
+            connection.execute("PRAGMA query_only = ON")
+        except BaseException:
+            connection.close()
+            raise
+        return cls(connection, path, readonly=True)
+
+    def _setup(self) -> None:
+        db = self._db
+        try:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:  # a race with check(): refuse all the same
+                raise _too_new(self.path, version)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
+            db.execute("PRAGMA foreign_keys = ON")
+            for number in range(version, SCHEMA_VERSION):
+                db.executescript(
+                    f"BEGIN IMMEDIATE;\n{MIGRATIONS[number]}\n"
+                    f"PRAGMA user_version = {number + 1};\nCOMMIT;"
+                )
+        except sqlite3.Error as exc:
+            if self._db.in_transaction:
+                self._db.rollback()
+            raise _classify(exc, self.path, "opening and migrating") from exc
+
+    def close(self) -> None:
+        """Close the connection; a clean close also checkpoints the write-ahead log."""
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def _write(self, doing: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction, committed (durably) on leaving, rolled back on error."""
+        if self.readonly:
+            raise StoreError(f"this connection to {self.path} is read-only ({doing} refused)")
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise _classify(exc, self.path, doing) from exc
+        try:
+            yield db
+            db.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            _rollback(db)
+            raise StoreInputError(f"{doing}: {exc}") from exc
+        except sqlite3.Error as exc:
+            _rollback(db)
+            raise _classify(exc, self.path, doing) from exc
+        except BaseException:
+            _rollback(db)
+            raise
+
+    def _read(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
+        try:
+            return self._db.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _classify(exc, self.path, "reading") from exc
+
+    # -- readings -----------------------------------------------------------------------
+
+    def add_readings(self, readings: Sequence[Reading]) -> list[int]:
+        """Write readings in one transaction; durable when this returns.
+
+        Returns:
+            Their row ids, in the order given.
+
+        Raises:
+            StoreUnavailableError: nothing was written (disk full, read-only, failing).
+            StoreInputError: a reading has a naive time; nothing was written.
+        """
+        if not readings:
+            return []
+        rows = [_reading_row(reading) for reading in readings]
+        with self._write("adding readings") as db:
+            # One writer inside BEGIN IMMEDIATE: the next ids are ours to assign.
+            first = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM readings").fetchone()[0]
+            ids = list(range(first, first + len(rows)))
+            db.executemany(
+                f"INSERT INTO readings ({_READING_COLUMNS}) "  # noqa: S608 (constant columns)
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(row_id, *row) for row_id, row in zip(ids, rows, strict=True)],
+            )
+        return ids
+
+    def readings(
+        self,
+        since: datetime,
+        until: datetime,
+        *,
+        device: str | None = None,
+        kinds: Iterable[ReadingKind] | None = None,
+    ) -> list[StoredReading]:
+        """Readings timed in [since, until), in time order (then row order)."""
+        sql = f"SELECT {_READING_COLUMNS} FROM readings WHERE time_us >= ? AND time_us < ?"  # noqa: S608
+        params: list[Any] = [to_us(since, "since"), to_us(until, "until")]
+        if device is not None:
+            sql += " AND device = ?"
+            params.append(device)
+        if kinds is not None:
+            kind_values = [ReadingKind(kind).value for kind in kinds]
+            sql += f" AND kind IN ({', '.join('?' * len(kind_values))})"
+            params.extend(kind_values)
+        sql += " ORDER BY time_us, id"
+        return [_stored_reading(row) for row in self._read(sql, params)]
+
+    def readings_after(self, after_id: int, *, limit: int = 10_000) -> list[StoredReading]:
+        """Readings with a row id above `after_id`, in id (arrival) order, at most `limit`.
+
+        How a running daemon finds readings that another process (`portwatch add`,
+        `portwatch import`) wrote: remember the last id seen and ask for what follows.
+        """
+        return [
+            _stored_reading(row)
+            for row in self._read(
+                f"SELECT {_READING_COLUMNS} FROM readings WHERE id > ? ORDER BY id LIMIT ?",  # noqa: S608
+                (after_id, limit),
+            )
+        ]
+
+    def latest_reading(self) -> StoredReading | None:
+        """The reading with the latest time (None in an empty log)."""
+        rows = self._read(
+            f"SELECT {_READING_COLUMNS} FROM readings ORDER BY time_us DESC, id DESC LIMIT 1"  # noqa: S608
+        )
+        return _stored_reading(rows[0]) if rows else None
+
+    def reading_count(self) -> int:
+        return int(self._read("SELECT COUNT(*) FROM readings")[0][0])
+
+    def downsample(self, since: datetime, until: datetime, buckets: int) -> list[Bucket]:
+        """The valid temperatures in [since, until) cut into `buckets` equal slices.
+
+        Only slices holding at least one reading are returned. Special values and readings
+        marked invalid are left out (they would distort the chart; :meth:`readings` has them).
+
+        Raises:
+            StoreInputError: for fewer than one bucket or an empty or reversed range.
+        """
+        start_us, end_us = to_us(since, "since"), to_us(until, "until")
+        if buckets < 1 or end_us <= start_us:
+            raise StoreInputError(
+                f"downsample needs buckets >= 1 and since < until (got {buckets}, "
+                f"{since.isoformat()} .. {until.isoformat()})"
+            )
+        span = end_us - start_us
+        values: dict[int, list[float]] = {}
+        cursor = self._db.execute(
+            "SELECT time_us, celsius FROM readings WHERE time_us >= ? AND time_us < ? "
+            "AND celsius IS NOT NULL AND invalid_reason IS NULL",
+            (start_us, end_us),
+        )
+        try:
+            for time_us, celsius in cursor:
+                index = (time_us - start_us) * buckets // span
+                bucket = values.get(index)
+                if bucket is None:
+                    values[index] = [celsius]
+                else:
+                    bucket.append(celsius)
+        except sqlite3.Error as exc:
+            raise _classify(exc, self.path, "reading") from exc
+        result = []
+        for index in sorted(values):
+            temps = values[index]
+            result.append(
+                Bucket(
+                    start=from_us(start_us + span * index // buckets),
+                    end=from_us(start_us + span * (index + 1) // buckets),
+                    min_c=min(temps),
+                    median_c=statistics.median(temps),
+                    max_c=max(temps),
+                    count=len(temps),
+                )
+            )
+        return result
+
+    def gaps(
+        self, since: datetime, until: datetime, min_gap: timedelta
+    ) -> list[tuple[datetime, datetime]]:
+        """Periods within [since, until) longer than `min_gap` with no reading of any kind.
+
+        The edges count: a silence from `since` to the first reading, or from the last
+        reading to `until`, is a gap too; an empty range is one gap.
+        """
+        start_us, end_us = to_us(since, "since"), to_us(until, "until")
+        min_us = to_us(_EPOCH + min_gap, "min_gap")
+        # Each reading paired with the one before it (the first with `since`), plus one
+        # last pair (the last reading or `since`, then `until`) for the trailing silence.
+        rows = self._read(
+            "SELECT previous, time_us FROM ("
+            "  SELECT LAG(time_us, 1, :start) OVER (ORDER BY time_us) AS previous, time_us"
+            "  FROM readings WHERE time_us >= :start AND time_us < :end"
+            "  UNION ALL SELECT (SELECT COALESCE(MAX(time_us), :start) FROM readings"
+            "    WHERE time_us >= :start AND time_us < :end), :end"
+            ") WHERE time_us - previous > :min ORDER BY previous",
+            {"start": start_us, "end": end_us, "min": min_us},
+        )
+        return [(from_us(previous), from_us(following)) for previous, following in rows]
+
+    # -- link events --------------------------------------------------------------------
+
+    def add_event(self, event: LinkEvent) -> int:
+        with self._write("adding a link event") as db:
+            cursor = db.execute(
+                "INSERT INTO link_events (kind, device, time_us, detail, battery_percent, raw) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    LinkEventKind(event.kind).value,
+                    event.device,
+                    to_us(event.time, "event time"),
+                    event.detail,
+                    event.battery_percent,
+                    event.raw,
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def events(self, since: datetime, until: datetime) -> list[LinkEvent]:
+        rows = self._read(
+            "SELECT kind, device, time_us, detail, battery_percent, raw FROM link_events "
+            "WHERE time_us >= ? AND time_us < ? ORDER BY time_us, id",
+            (to_us(since, "since"), to_us(until, "until")),
+        )
+        return [
+            LinkEvent(
+                kind=LinkEventKind(kind),
+                device=device,
+                time=from_us(time_us),
+                detail=detail,
+                battery_percent=battery,
+                raw=bytes(raw),
+            )
+            for kind, device, time_us, detail, battery, raw in rows
+        ]
+
+    # -- decisions and the outbox -------------------------------------------------------
+
+    def record_decisions(
+        self, decisions: Sequence[Decision], outbox: Sequence[OutboxEntry]
+    ) -> None:
+        """Write decisions and their alerts in one transaction (design.md, "Nothing is lost").
+
+        Idempotent on the decision id: a decision already recorded is skipped together with
+        the outbox entries that name it, so replaying readings after a restart never sends
+        anything twice. Entries with no decision id are enqueued idempotently on their id.
+
+        Raises:
+            StoreInputError: an entry names a decision that is neither here nor recorded.
+        """
+        with self._write("recording decisions") as db:
+            fresh: set[str] = set()
+            for decision in decisions:
+                cursor = db.execute(
+                    "INSERT INTO decisions (id, type, time_us, summary, observations, late, "
+                    "due_us, reason, settings) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO NOTHING",
+                    _decision_row(decision),
+                )
+                if cursor.rowcount:
+                    fresh.add(str(decision.id))
+            for entry in outbox:
+                if entry.decision_id is not None and entry.decision_id not in fresh:
+                    known = db.execute(
+                        "SELECT 1 FROM decisions WHERE id = ?", (entry.decision_id,)
+                    ).fetchone()
+                    if known is None:
+                        raise StoreInputError(
+                            f"outbox entry {entry.id} names decision {entry.decision_id}, "
+                            "which is neither in this batch nor recorded"
+                        )
+                    continue  # its decision was recorded before: so was it
+                _insert_outbox(db, entry)
+
+    def decisions(self, since: datetime, until: datetime) -> list[Decision]:
+        rows = self._read(
+            "SELECT id, type, time_us, summary, observations, late, due_us, reason, settings "
+            "FROM decisions WHERE time_us >= ? AND time_us < ? ORDER BY time_us, rowid",
+            (to_us(since, "since"), to_us(until, "until")),
+        )
+        return [_decision_from_row(row) for row in rows]
+
+    def enqueue(self, entries: Sequence[OutboxEntry]) -> None:
+        """Add alerts not caused by the rule (symptoms, heartbeats); idempotent on id."""
+        with self._write("enqueueing alerts") as db:
+            for entry in entries:
+                _insert_outbox(db, entry)
+
+    def outbox_due(self, now: datetime, channel: str) -> list[OutboxRow]:
+        """Pending alerts on `channel` whose next attempt is due, in the order decided."""
+        return self._outbox_where(
+            "status = 'pending' AND channel = ? AND "
+            "(next_attempt_us IS NULL OR next_attempt_us <= ?)",
+            (channel, to_us(now, "now")),
+        )
+
+    def outbox_get(self, alert_id: str) -> OutboxRow | None:
+        rows = self._outbox_where("id = ?", (alert_id,))
+        return rows[0] if rows else None
+
+    def outbox_all(self, status: OutboxStatus | str | None = None) -> list[OutboxRow]:
+        if status is None:
+            return self._outbox_where("1", ())
+        return self._outbox_where("status = ?", (OutboxStatus(status).value,))
+
+    def alerts(self, since: datetime, until: datetime) -> list[OutboxRow]:
+        """Outbox entries created in [since, until), in the order decided."""
+        return self._outbox_where(
+            "created_us >= ? AND created_us < ?", (to_us(since, "since"), to_us(until, "until"))
+        )
+
+    def outbox_record_attempt(
+        self,
+        alert_id: str,
+        at: datetime,
+        status_code: int | None,
+        error: str | None,
+        next_attempt_at: datetime,
+    ) -> None:
+        """A failed attempt that will be retried at `next_attempt_at`."""
+        self._outbox_update(
+            alert_id,
+            "attempts = attempts + 1, last_attempt_us = ?, last_status = ?, last_error = ?, "
+            "next_attempt_us = ?",
+            (to_us(at, "at"), status_code, error, to_us(next_attempt_at, "next_attempt_at")),
+        )
+
+    def outbox_mark_delivered(self, alert_id: str, at: datetime, status_code: int) -> None:
+        self._outbox_update(
+            alert_id,
+            "status = 'delivered', attempts = attempts + 1, last_attempt_us = ?, "
+            "last_status = ?, last_error = NULL, delivered_us = ?, next_attempt_us = NULL",
+            (to_us(at, "at"), status_code, to_us(at, "at")),
+        )
+
+    def outbox_mark_failed(
+        self, alert_id: str, at: datetime, status_code: int | None, error: str | None
+    ) -> None:
+        """A permanent failure: the alert waits for a person (`alerts resend`)."""
+        self._outbox_update(
+            alert_id,
+            "status = 'failed', attempts = attempts + 1, last_attempt_us = ?, "
+            "last_status = ?, last_error = ?, next_attempt_us = NULL",
+            (to_us(at, "at"), status_code, error),
+        )
+
+    def outbox_mark_escalated(self, alert_id: str, at: datetime) -> None:
+        self._outbox_update(alert_id, "escalated_us = ?", (to_us(at, "at"),))
+
+    def outbox_requeue(self, alert_id: str, now: datetime) -> None:
+        """Make an alert pending and due now (a person fixed the setting and resends)."""
+        self._outbox_update(
+            alert_id,
+            "status = 'pending', next_attempt_us = ?, escalated_us = NULL",
+            (to_us(now, "now"),),
+        )
+
+    def _outbox_where(self, where: str, params: Sequence[Any]) -> list[OutboxRow]:
+        rows = self._read(
+            f"SELECT {_OUTBOX_COLUMNS} FROM outbox WHERE {where} ORDER BY created_us, seq",  # noqa: S608
+            params,
+        )
+        return [_outbox_from_row(row) for row in rows]
+
+    def _outbox_update(self, alert_id: str, assignments: str, params: Sequence[Any]) -> None:
+        with self._write("updating the outbox") as db:
+            cursor = db.execute(
+                f"UPDATE outbox SET {assignments} WHERE id = ?",  # noqa: S608 (fixed text)
+                (*params, alert_id),
+            )
+            if cursor.rowcount == 0:
+                raise StoreInputError(f"no outbox entry with id {alert_id!r}")
+
+    # -- symptoms, reminders, notes, meta -----------------------------------------------
+
+    def add_symptom_report(self, time: datetime, symptoms: Sequence[Symptom], note: str) -> int:
+        text = ",".join(Symptom(symptom).value for symptom in symptoms)
+        with self._write("adding a symptom report") as db:
+            cursor = db.execute(
+                "INSERT INTO symptom_reports (time_us, symptoms, note) VALUES (?, ?, ?)",
+                (to_us(time, "time"), text, note),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def symptom_reports(self, since: datetime, until: datetime) -> list[SymptomReport]:
+        rows = self._read(
+            "SELECT id, time_us, symptoms, note FROM symptom_reports "
+            "WHERE time_us >= ? AND time_us < ? ORDER BY time_us, id",
+            (to_us(since, "since"), to_us(until, "until")),
+        )
+        return [
+            SymptomReport(
+                id=row_id,
+                time=from_us(time_us),
+                symptoms=tuple(Symptom(s) for s in text.split(",") if s),
+                note=note,
+            )
+            for row_id, time_us, text, note in rows
+        ]
+
+    def reminder_sent(self, key: str, at: datetime) -> None:
+        """Remember that reminder `key` went out; recording it twice keeps the first time."""
+        with self._write("recording a reminder") as db:
+            db.execute(
+                "INSERT INTO reminders_sent (key, sent_us) VALUES (?, ?) "
+                "ON CONFLICT (key) DO NOTHING",
+                (key, to_us(at, "at")),
+            )
+
+    def reminders_sent(self) -> set[str]:
+        return {key for (key,) in self._read("SELECT key FROM reminders_sent")}
+
+    def add_note(self, start: datetime, end: datetime, reason: str) -> int:
+        if end < start:
+            raise StoreInputError(f"a note ends ({end}) before it starts ({start})")
+        with self._write("adding a note") as db:
+            cursor = db.execute(
+                "INSERT INTO notes (start_us, end_us, reason) VALUES (?, ?, ?)",
+                (to_us(start, "start"), to_us(end, "end"), reason),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def notes(self, since: datetime, until: datetime) -> list[Note]:
+        """Notes overlapping [since, until)."""
+        rows = self._read(
+            "SELECT id, start_us, end_us, reason FROM notes WHERE end_us >= ? AND start_us < ? "
+            "ORDER BY start_us, id",
+            (to_us(since, "since"), to_us(until, "until")),
+        )
+        return [Note(i, from_us(s), from_us(e), reason) for i, s, e, reason in rows]
+
+    def meta_get(self, key: str) -> str | None:
+        rows = self._read("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(rows[0][0]) if rows else None
+
+    def meta_set(self, key: str, value: str) -> None:
+        with self._write("setting a meta value") as db:
+            db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # -- retention ----------------------------------------------------------------------
+
+    def purge(self, before: datetime, *, dry_run: bool = False) -> dict[str, int]:
+        """Remove what happened before `before`; returns rows removed per table.
+
+        Alerts still pending or failed are kept (no alert is ever dropped), and so are the
+        decisions they name. With `dry_run` nothing is removed and the counts are what would be.
+        """
+        cut = to_us(before, "before")
+        # Outbox rows go before the decisions they name (the foreign key); the decisions'
+        # condition gives the same answer before and after, so the dry run counts true.
+        tails = {
+            "readings": "FROM readings WHERE time_us < ?",
+            "link_events": "FROM link_events WHERE time_us < ?",
+            "outbox": "FROM outbox WHERE created_us < ? AND status = 'delivered'",
+            "decisions": (
+                "FROM decisions WHERE time_us < ? AND id NOT IN (SELECT decision_id FROM outbox "
+                "WHERE decision_id IS NOT NULL AND NOT (created_us < ? AND status = 'delivered'))"
+            ),
+            "symptom_reports": "FROM symptom_reports WHERE time_us < ?",
+            "reminders_sent": "FROM reminders_sent WHERE sent_us < ?",
+            "notes": "FROM notes WHERE end_us < ?",
+        }
+        if dry_run:
+            return {
+                table: int(self._read(f"SELECT COUNT(*) {tail}", (cut,) * tail.count("?"))[0][0])
+                for table, tail in tails.items()
+            }
+        with self._write("purging") as db:
+            return {
+                table: db.execute(f"DELETE {tail}", (cut,) * tail.count("?")).rowcount
+                for table, tail in tails.items()
+            }
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def check(path: Path) -> int:
+    """Check the log without writing to it; returns its schema version.
+
+    What ``Store.open`` does first and what ``portwatch doctor`` repeats.
+
+    Raises:
+        StoreDamagedError: quick_check found a problem, or the file is not a database.
+        StoreTooNewError: the file is from a newer portwatch.
+        StoreUnavailableError: the file cannot be opened.
+    """
+    connection = _connect_readonly(Path(path))
+    try:
+        return _check_connection(connection, Path(path))
+    finally:
+        connection.close()
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    if not path.exists():
+        raise StoreError(f"there is no log at {path} yet; the portwatch service creates it")
+    try:
+        return sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro",
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+        )
+    except sqlite3.Error as exc:
+        raise _classify(exc, path, "opening read-only") from exc
+
+
+def _check_connection(connection: sqlite3.Connection, path: Path) -> int:
+    try:
+        problems = [row[0] for row in connection.execute("PRAGMA quick_check").fetchall()]
+        version = int(connection.execute("PRAGMA user_version").fetchone()[0])
+    except sqlite3.Error as exc:
+        raise _classify(exc, path, "checking it") from exc
+    if problems != ["ok"]:
+        shown = "; ".join(str(p) for p in problems[:3])
+        raise StoreDamagedError(
+            f"the log at {path} is damaged: PRAGMA quick_check found {len(problems)} "
+            f"problem(s), first: {shown}. " + RECOVERY_ADVICE.format(path=path, name=path.name)
+        )
+    if version > SCHEMA_VERSION:
+        raise _too_new(path, version)
+    return version
+
+
+def _too_new(path: Path, version: int) -> StoreTooNewError:
+    return StoreTooNewError(
+        f"the log at {path} has schema version {version}, written by a newer portwatch; this "
+        f"one knows up to {SCHEMA_VERSION} and will not alter it. Install the newer portwatch "
+        "again, or move the file aside to start a new log"
+    )
+
+
+def _refuse_read_only_mount(path: Path) -> None:
+    """Say plainly when the state directory sits on a read-only file system."""
+    existing = next((p for p in (path.parent, *path.parent.parents) if p.exists()), None)
+    if existing is not None and os.statvfs(existing).f_flag & os.ST_RDONLY:
+        raise StoreUnavailableError(
+            f"the file system holding {existing} is mounted read-only, so portwatch cannot "
+            f"write its log at {path}. Remount it read-write (an SD card may have been "
+            "remounted read-only after errors: check `dmesg`), or set another state directory"
+        )
+
+
+def _create_file(path: Path) -> None:
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+        os.close(fd)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise StoreUnavailableError(
+            f"cannot create the log at {path}: {exc.strerror or exc}. Check that the state "
+            "directory exists, is on a writable disk, and that portwatch's user may write it"
+        ) from exc
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    if db.in_transaction:
+        with contextlib.suppress(sqlite3.Error):  # the error being raised says more
+            db.execute("ROLLBACK")
+
+
+def _reading_row(reading: Reading) -> tuple[Any, ...]:
+    return (
+        reading.device,
+        ReadingKind(reading.kind).value,
+        None if reading.value is None else str(reading.value),
+        Unit(reading.unit).value,
+        reading.celsius,
+        to_us(reading.time, "reading time"),
+        to_us(reading.received_at, "reading received_at"),
+        None if reading.device_time is None else reading.device_time.isoformat(),
+        None if reading.site is None else Site(reading.site).value,
+        reading.interval_s,
+        None if reading.special is None else Special(reading.special).value,
+        reading.raw,
+        reading.invalid_reason,
+    )
+
+
+def _stored_reading(row: Sequence[Any]) -> StoredReading:
+    (
+        row_id,
+        device,
+        kind,
+        value,
+        unit,
+        celsius,
+        time_us,
+        received_us,
+        device_time,
+        site,
+        interval_s,
+        special,
+        raw,
+        invalid_reason,
+    ) = row
+    return StoredReading(
+        id=row_id,
+        reading=Reading(
+            device=device,
+            kind=ReadingKind(kind),
+            value=None if value is None else Decimal(value),
+            unit=Unit(unit),
+            celsius=celsius,
+            time=from_us(time_us),
+            received_at=from_us(received_us),
+            device_time=None if device_time is None else datetime.fromisoformat(device_time),
+            site=None if site is None else Site(site),
+            interval_s=interval_s,
+            special=None if special is None else Special(special),
+            raw=bytes(raw),
+            invalid_reason=invalid_reason,
+        ),
+    )
+
+
+def _observation_json(observation: Observation) -> dict[str, Any]:
+    return {
+        "time_us": to_us(observation.time, "observation time"),
+        "celsius": observation.celsius,
+        "value": str(observation.value),
+        "unit": Unit(observation.unit).value,
+        "device": observation.device,
+        "site": None if observation.site is None else Site(observation.site).value,
+        "samples": observation.samples,
+        "late": observation.late,
+    }
+
+
+def _observation_from_json(data: dict[str, Any]) -> Observation:
+    return Observation(
+        time=from_us(data["time_us"]),
+        celsius=data["celsius"],
+        value=Decimal(data["value"]),
+        unit=Unit(data["unit"]),
+        device=data["device"],
+        site=None if data["site"] is None else Site(data["site"]),
+        samples=data["samples"],
+        late=data["late"],
+    )
+
+
+def _decision_row(decision: Decision) -> tuple[Any, ...]:
+    return (
+        str(decision.id),
+        DecisionType(decision.type).value,
+        to_us(decision.time, "decision time"),
+        decision.summary,
+        json.dumps([_observation_json(o) for o in decision.observations]),
+        int(decision.late),
+        _opt_us(decision.due, "decision due"),
+        decision.reason,
+        json.dumps([list(pair) for pair in decision.settings]),
+    )
+
+
+def _decision_from_row(row: Sequence[Any]) -> Decision:
+    decision_id, kind, time_us, summary, observations, late, due_us, reason, settings = row
+    return Decision(
+        id=uuid.UUID(decision_id),
+        type=DecisionType(kind),
+        time=from_us(time_us),
+        summary=summary,
+        observations=tuple(_observation_from_json(o) for o in json.loads(observations)),
+        late=bool(late),
+        due=_opt_dt(due_us),
+        reason=reason,
+        settings=tuple((str(k), str(v)) for k, v in json.loads(settings)),
+    )
+
+
+def _insert_outbox(db: sqlite3.Connection, entry: OutboxEntry) -> None:
+    if not entry.id:
+        raise StoreInputError("an outbox entry needs an id")
+    if entry.channel not in CHANNELS:
+        raise StoreInputError(
+            f"outbox entry {entry.id}: channel {entry.channel!r} is not one of "
+            f"{', '.join(sorted(CHANNELS))}"
+        )
+    if entry.priority not in PRIORITIES:
+        raise StoreInputError(
+            f"outbox entry {entry.id}: priority {entry.priority!r} is not one of "
+            f"{', '.join(sorted(PRIORITIES))}"
+        )
+    created_us = to_us(entry.created_at, "created_at")
+    db.execute(
+        "INSERT INTO outbox (id, channel, kind, priority, created_us, body, content_type, "
+        "decision_id, status, attempts, next_attempt_us) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?) ON CONFLICT (id) DO NOTHING",
+        (
+            entry.id,
+            entry.channel,
+            entry.kind,
+            entry.priority,
+            created_us,
+            entry.body,
+            entry.content_type,
+            entry.decision_id,
+            created_us,
+        ),
+    )
+
+
+def _outbox_from_row(row: Sequence[Any]) -> OutboxRow:
+    (
+        alert_id,
+        channel,
+        kind,
+        priority,
+        created_us,
+        body,
+        content_type,
+        decision_id,
+        status,
+        attempts,
+        next_us,
+        last_us,
+        last_status,
+        last_error,
+        delivered_us,
+        escalated_us,
+    ) = row
+    return OutboxRow(
+        id=alert_id,
+        channel=channel,
+        kind=kind,
+        priority=priority,
+        created_at=from_us(created_us),
+        body=body,
+        content_type=content_type,
+        decision_id=decision_id,
+        status=OutboxStatus(status),
+        attempts=attempts,
+        next_attempt_at=_opt_dt(next_us),
+        last_attempt_at=_opt_dt(last_us),
+        last_status=last_status,
+        last_error=last_error,
+        delivered_at=_opt_dt(delivered_us),
+        escalated_at=_opt_dt(escalated_us),
+    )

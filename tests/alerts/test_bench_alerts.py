@@ -1,0 +1,23 @@
+"""bench_alerts.py keeps the benchmark runner's contract (a smoke run, not a timing test)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+RUNNER = Path(__file__).resolve().parents[2] / "benchmarks" / "run.py"
+
+
+def test_alerts_benchmark_reports_both_figures_when_run_quick(tmp_path: Path) -> None:
+    """README's alert figures come from this file; it must keep running."""
+    output = tmp_path / "latest.json"
+    result = subprocess.run(
+        [sys.executable, str(RUNNER), "--quick", "--output", str(output), "alerts"],
+        capture_output=True, text=True, check=False, timeout=110,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(output.read_text(encoding="utf-8"))["figures"]
+    assert len(figures) == 2
+    assert all(f["value"] > 0 and f["baseline_value"] > 0 for f in figures)

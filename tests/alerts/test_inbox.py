@@ -1,0 +1,134 @@
+"""The reference clinic inbox over real HTTP on loopback (issue 6, "portwatch inbox")."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import requests
+
+from portwatch.alerts.fhir import fhir_body
+from portwatch.alerts.payloads import (
+    AlertContext,
+    GatewayState,
+    fever_alert,
+    heartbeat_alert,
+    json_body,
+)
+from portwatch.alerts.signing import sign_headers
+from portwatch.model import Decision
+
+from .conftest import Inbox
+
+
+async def _post(url: str, body: str, headers: dict[str, str]) -> requests.Response:
+    """A plain client POST from a worker thread, as the gateway would send it."""
+    return await asyncio.to_thread(
+        requests.post, url, data=body.encode(), headers=headers, timeout=10
+    )
+
+
+async def test_inbox_stores_alert_once_when_same_id_is_resent(
+    inbox: Inbox, fever_decision: Decision, context: AlertContext, secret_key: bytes
+) -> None:
+    """A resend with the same webhook-id (re-signed later) answers 200 and stores nothing new."""
+    body = json_body(fever_alert(fever_decision), context)
+    first = await _post(inbox.url, body, sign_headers(secret_key, "a-1", body, inbox.clock.now()))
+    await inbox.clock.advance(60)
+    again = await _post(inbox.url, body, sign_headers(secret_key, "a-1", body, inbox.clock.now()))
+    assert (first.status_code, first.json()["stored"]) == (200, True)
+    assert (again.status_code, again.json()["stored"]) == (200, False)
+    assert inbox.store.count() == 1
+
+
+async def test_inbox_refuses_with_401_when_signature_is_forged(
+    inbox: Inbox, fever_decision: Decision, context: AlertContext
+) -> None:
+    """A request signed with another key must never reach a nurse's list."""
+    from portwatch.alerts.signing import parse_secret
+
+    other_key = parse_secret("whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldY")
+    body = json_body(fever_alert(fever_decision), context)
+    answer = await _post(inbox.url, body, sign_headers(other_key, "a-1", body, inbox.clock.now()))
+    assert answer.status_code == 401
+    assert answer.json()["error"] == "forged"
+    assert inbox.store.count() == 0
+
+
+async def test_inbox_refuses_with_401_when_request_is_replayed_after_tolerance(
+    inbox: Inbox, fever_decision: Decision, context: AlertContext, secret_key: bytes
+) -> None:
+    """A captured request replayed six minutes later is refused on its (inbox-clock) age."""
+    body = json_body(fever_alert(fever_decision), context)
+    headers = sign_headers(secret_key, "a-1", body, inbox.clock.now())
+    await inbox.clock.advance(6 * 60)
+    answer = await _post(inbox.url, body, headers)
+    assert answer.status_code == 401
+    assert answer.json()["error"] == "expired"
+
+
+async def test_inbox_refuses_with_400_when_headers_are_missing(inbox: Inbox) -> None:
+    """A malformed request is a client error, distinct from a forgery."""
+    answer = await _post(inbox.url, "{}", {"Content-Type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "malformed"
+
+
+async def test_inbox_refuses_with_400_when_signed_body_is_not_an_alert(
+    inbox: Inbox, secret_key: bytes
+) -> None:
+    """A correctly signed but meaningless body is refused with what is missing."""
+    body = '{"type": "fever.confirmed"}'
+    answer = await _post(inbox.url, body, sign_headers(secret_key, "x", body, inbox.clock.now()))
+    assert answer.status_code == 400
+    assert "data" in answer.json()["error"]
+
+
+async def test_inbox_reads_summary_when_sent_a_fhir_bundle(
+    inbox: Inbox, fever_decision: Decision, context: AlertContext, secret_key: bytes
+) -> None:
+    """A clinic on the FHIR format sees the same summary and readings in the inbox."""
+    body = fhir_body(fever_alert(fever_decision), context)
+    headers = sign_headers(secret_key, str(fever_decision.id), body, inbox.clock.now())
+    answer = await _post(inbox.url, body, {**headers, "Content-Type": "application/fhir+json"})
+    assert answer.status_code == 200
+    (alert,) = inbox.store.alerts()
+    assert alert["summary"] == fever_decision.summary
+    assert alert["type"] == "fhir.fever"
+    assert len(alert["readings"]) == 2  # type: ignore[arg-type]
+
+
+async def test_inbox_page_marks_gateway_silent_when_last_heartbeat_is_two_hours_old(
+    inbox: Inbox, context: AlertContext, secret_key: bytes, fever_decision: Decision
+) -> None:
+    """A gateway that died must stand out on the page, and open alerts come first."""
+    state = GatewayState(started_at=inbox.clock.now(), thermometer_connected=True)
+    beat = json_body(heartbeat_alert(context, state, inbox.clock.now()), context)
+    await _post(inbox.url, beat, sign_headers(secret_key, "hb-1", beat, inbox.clock.now()))
+    body = json_body(fever_alert(fever_decision), context)
+    await _post(inbox.url, body, sign_headers(secret_key, "a-1", body, inbox.clock.now()))
+    await inbox.clock.advance(timedelta(hours=2).total_seconds())
+    base = inbox.url.removesuffix("/webhook")
+    page = await asyncio.to_thread(requests.get, f"{base}/", timeout=10)
+    patients = (await asyncio.to_thread(requests.get, f"{base}/api/patients", timeout=10)).json()
+    assert "<span class='silent'>silent for 2 h</span>" in page.text
+    assert patients[0]["silent"] is True
+    assert patients[0]["open_alerts"] == 1
+    assert page.text.index("Fever confirmed") > page.text.index("Patients")
+
+
+async def test_inbox_lists_open_alerts_first_when_one_is_closed(
+    inbox: Inbox, context: AlertContext, secret_key: bytes, fever_decision: Decision
+) -> None:
+    """A nurse's list puts what still needs action on top."""
+    body = json_body(fever_alert(fever_decision), context)
+    for msg_id in ("old", "new"):
+        await _post(inbox.url, body, sign_headers(secret_key, msg_id, body, inbox.clock.now()))
+        await inbox.clock.advance(60)
+    base = inbox.url.removesuffix("/webhook")
+    closed = await asyncio.to_thread(
+        requests.post, f"{base}/alerts/new/close", timeout=10, allow_redirects=False
+    )
+    alerts = (await asyncio.to_thread(requests.get, f"{base}/api/alerts", timeout=10)).json()
+    assert closed.status_code == 303
+    assert [(a["id"], a["open"]) for a in alerts] == [("old", True), ("new", False)]
