@@ -22,13 +22,14 @@ delivery, the scheduler and the page.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from portwatch import __version__
 from portwatch.alerts import payloads
@@ -42,37 +43,38 @@ from portwatch.alerts.delivery import (
     Sender,
     StuckReason,
 )
-from portwatch.care import due_reminders, next_reminder_time
+from portwatch.alerts.outbox import clinic_entry
+from portwatch.care import next_reminder_time
 from portwatch.clock import Clock
-from portwatch.config import ClinicFormat as ConfigClinicFormat
-from portwatch.config import Settings
+from portwatch.config import Settings, alert_context
 from portwatch.model import Decision, DecisionType, LinkEvent, LinkEventKind, Reading, Symptom
-from portwatch.notices import NoticeKind
+from portwatch.notices import Notice, NoticeKind
 from portwatch.outbound import CLINIC, NOTIFY, Outbound, clock_text, notice_entry
 from portwatch.pin import PinError, load_pin
 from portwatch.rule import FeverRule, RuleSettings
-from portwatch.schedule import Scheduler, daily_at, every
-from portwatch.status import StatusFacts, age_text, status_line
+from portwatch.schedule import Scheduler, every
+from portwatch.status import StatusFacts, status_line
 from portwatch.store import DB_FILE_NAME, OutboxEntry, Store, StoredReading, StoreError
 from portwatch.storewriter import ReadingWriter, StoreTrouble
 from portwatch.systemd import Notifier
-from portwatch.watch import Pause, stale_state
+from portwatch.timed import NoticeSink, TimedWork, outbox_sink
 
 if TYPE_CHECKING:
     from aiohttp import web
 
     from portwatch.link import Backend
 
-__all__ = ["DEFAULT_CLINIC_REFERENCE", "Daemon", "DaemonError", "DaemonHooks"]
+__all__ = ["Daemon", "DaemonError", "DaemonHooks", "rule_settings"]
 
 _LOGGER = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
-# The clinic's FHIR reference when the settings name none (alerts.md: the Communication's
-# recipient); a clinic that needs another one reads the patient reference anyway.
-DEFAULT_CLINIC_REFERENCE: Final = "Organization/clinic"
-# How often the rule is advanced and the stale-data watch looks (issue 7): a stream window
-# closes, a recheck falls due or a silence is noticed at most this late.
+# How often the rule is advanced (fever-rule.md §2, §5): a stream window closes, a recheck
+# falls due or an episode resolves at most this late.
 TICK: Final = timedelta(minutes=1)
+# Who the alerts are addressed to when the settings name no clinic (no clinic URL: only
+# possible outside the monitored period, when nothing is sent anyway).
+NO_RECIPIENT: Final = "Organization/unset"
 # A failed stage is restarted after 1, 2, 4 ... s, at most a minute (issue 7: "caught,
 # logged and retried at that stage").
 RESTART_FIRST_S: Final = 1.0
@@ -100,6 +102,7 @@ class DaemonHooks:
     on_recorded: Callable[[Sequence[Decision], Sequence[OutboxEntry]], None] | None = None
     on_durable: Callable[[Sequence[StoredReading]], None] | None = None
     on_received: Callable[[Reading], None] | None = None
+    on_notice: Callable[[Notice], None] | None = None
     on_ready: Callable[[], None] | None = None
 
 
@@ -114,7 +117,6 @@ class _State:
     battery_percent: int | None = None
     fever_pending_until: datetime | None = None  # a first elevated reading awaits its pair
     fever_text: str | None = None
-    stale_notice_at: datetime | None = None
     readings_received: int = 0
     readings_durable: int = 0
     readings_replayed: int = 0
@@ -134,7 +136,8 @@ class Daemon:
         clock: the one clock every stage reads.
         backend: the bleak backend (``None`` is the system radio; the virtual radio's
             ``backend`` for the demo and the tests).
-        clinic_key: the HMAC key of the clinic's ``whsec_`` secret (None: no clinic URL).
+        clinic: where clinic alerts go (:func:`portwatch.config.clinic_endpoint`; None: no
+            clinic URL, alerts wait in the outbox).
         web_token: the caregiver page's access token (None: no page).
         web_port: overrides the port of ``web.address`` (0 picks a free one).
         notifier: systemd's notify socket (a no-op outside systemd).
@@ -153,7 +156,7 @@ class Daemon:
         *,
         clock: Clock,
         backend: Backend | None,
-        clinic_key: bytes | None = None,
+        clinic: ClinicEndpoint | None = None,
         web_token: str | None = None,
         web_port: int | None = None,
         notifier: Notifier | None = None,
@@ -165,7 +168,7 @@ class Daemon:
         self.settings = settings
         self._clock = clock
         self._backend = backend
-        self._clinic_key = clinic_key
+        self._clinic = clinic
         self._web_token = web_token
         self._web_port = web_port
         self._notifier = notifier or Notifier({})
@@ -191,6 +194,8 @@ class Daemon:
         self._senders: list[ClinicSender | NotifySender] = []
         self._web_runner: web.AppRunner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._timed: TimedWork | None = None
+        self._chores: set[asyncio.Task[None]] = set()
 
     # -- public ---------------------------------------------------------------------------
 
@@ -238,16 +243,7 @@ class Daemon:
         now = self._clock.now()
         outbound = self._require_outbound()
         alert = payloads.symptom_alert(outbound.context, symptoms, note, now)
-        rendered = payloads.render(alert, outbound.context, outbound.clinic_format)
-        entry = OutboxEntry(
-            id=str(alert.id),
-            channel=CLINIC,
-            kind=alert.kind.value,
-            priority=alert.priority.value,
-            created_at=now,
-            body=rendered.body,
-            content_type=rendered.content_type,
-        )
+        entry = clinic_entry(alert, outbound.context, outbound.clinic_format, now)
         self._enqueue([entry])
         self.store.add_symptom_report(now, alert.symptoms, alert.note)
         return entry.id
@@ -273,7 +269,7 @@ class Daemon:
             raise DaemonError(f"cannot open the log: {exc}") from exc
         self._outbound = Outbound(
             context=self._context(),
-            clinic_format=payloads.ClinicFormat(settings.clinic.format.value),
+            clinic_format=settings.clinic.format,
             zone=settings.zone,
         )
         await self._rebuild()
@@ -285,12 +281,14 @@ class Daemon:
             durable_within_s=settings.store.durable_within.total_seconds(),
             executor=self._executor,
         )
+        # Delivery uses the writer's connection on its thread: no fsync blocks the loop.
         self._deliverer = Deliverer(
-            self.store,
+            self._writer_store,
             self._make_senders(),
             self._clock,
             self._on_stuck,
             escalate_after=settings.clinic.escalate_after,
+            store_executor=self._executor,
         )
         from portwatch.link import Link
 
@@ -302,6 +300,16 @@ class Daemon:
             zone=settings.zone,
         )
         scheduler = self._make_scheduler()
+        self._timed = TimedWork(
+            settings,
+            self._require_writer_store(),
+            self._notice_sink(),
+            scheduler,
+            self._clock,
+            fever_pending=self._fever_pending,
+            log_call=self._on_store_thread,
+        )
+        await self._timed.start()
         self._spawn("link", link.run)
         self._spawn("store", self._writer.run)
         self._spawn("delivery", self._deliverer.run)
@@ -309,7 +317,6 @@ class Daemon:
         if self._watchdog_s:
             self._spawn("watchdog", self._pet_watchdog)
         await self._start_web()
-        self._send_reminders(self._clock.now())
         self._notify(self._notifier.ready, self._status_text())
         _LOGGER.info("portwatch %s running; log at %s", __version__, self.db_path)
         self._ready.set()
@@ -317,20 +324,20 @@ class Daemon:
             self._hooks.on_ready()
 
     def _context(self) -> payloads.AlertContext:
-        address = self.settings.bluetooth.address
-        model = ""
+        """Who alerts are about and for, naming the pinned thermometer when there is one."""
+        settings = self.settings
+        if settings.clinic.recipient is None:
+            settings = settings.model_copy(
+                update={"clinic": settings.clinic.model_copy(update={"recipient": NO_RECIPIENT})}
+            )
+        context = alert_context(settings, self._gateway_id)
         try:
             pin = load_pin(self.state_dir)
-            address, model = pin.address, pin.name
         except PinError:
             _LOGGER.debug("no pinned thermometer yet; alerts name the configured address")
-        return payloads.AlertContext(
-            patient=self._patient,
-            clinic=DEFAULT_CLINIC_REFERENCE,
-            gateway_id=self._gateway_id,
-            gateway_version=__version__,
-            thermometer=payloads.Thermometer(address=address or "unpaired", model=model),
-        )
+            return context
+        thermometer = payloads.Thermometer(address=pin.address, model=pin.name)
+        return dataclasses.replace(context, thermometer=thermometer)
 
     async def _rebuild(self) -> None:
         """Replay the log into a new rule (fever-rule.md §6) and record what it decides.
@@ -376,51 +383,52 @@ class Daemon:
         return made
 
     def _make_senders(self) -> dict[str, Sender]:
-        settings = self.settings
         senders: dict[str, Sender] = {}
-        if settings.clinic.url is not None and self._clinic_key is not None:
-            clinic = ClinicSender(
-                ClinicEndpoint(
-                    url=settings.clinic.url,
-                    format=payloads.ClinicFormat(settings.clinic.format.value),
-                    secret=self._clinic_key,
-                    ca_bundle=settings.clinic.ca_bundle,
-                    connect_timeout_s=settings.clinic.connect_timeout.total_seconds(),
-                    read_timeout_s=settings.clinic.read_timeout.total_seconds(),
-                    escalate_after=settings.clinic.escalate_after,
-                )
-            )
+        if self._clinic is not None:
+            clinic = ClinicSender(self._clinic)
             senders[CLINIC] = clinic
             self._senders.append(clinic)
-        if settings.notify.caregiver_url is not None:
-            notify = NotifySender(NotifyEndpoint(url=settings.notify.caregiver_url))
+        if self.settings.notify.caregiver_url is not None:
+            notify = NotifySender(NotifyEndpoint(url=self.settings.notify.caregiver_url))
             senders[NOTIFY] = notify
             self._senders.append(notify)
         return senders
 
     def _make_scheduler(self) -> Scheduler:
+        """The daemon's own jobs; TimedWork adds reminders, the watch and the summary."""
         settings = self.settings
         now = self._clock.now()
         scheduler = Scheduler(self._clock)
         scheduler.add("rule", every(TICK, start=now + TICK), self._job(self._tick))
         scheduler.add("status", every(TICK, start=now + TICK), self._job(self._update_status))
-        scheduler.add(
-            "reminders",
-            daily_at(settings.notify.reminders_at, settings.zone),
-            self._job(self._send_reminders),
-        )
-        scheduler.add(
-            "summary",
-            daily_at(settings.notify.daily_summary_at, settings.zone),
-            self._job(self._daily_summary),
-        )
-        if settings.clinic.format is ConfigClinicFormat.JSON:
+        if self._clinic is not None and settings.clinic.format is payloads.ClinicFormat.JSON:
             # alerts.md: the heartbeat travels on the JSON channel only.
-            every_hb = settings.clinic.heartbeat_every
-            scheduler.add(
-                "heartbeat", every(every_hb, start=now + every_hb), self._job(self._heartbeat)
-            )
+            beat = settings.clinic.heartbeat_every
+            scheduler.add("heartbeat", every(beat, start=now + beat), self._job(self._heartbeat))
         return scheduler
+
+    def _notice_sink(self) -> NoticeSink:
+        """Timed notices into the outbox's notify channel; delivery is woken at once."""
+        put = outbox_sink(self._require_writer_store(), self._on_store_thread)
+
+        async def sink(notice: Notice, key: str, now: datetime) -> None:
+            await put(notice, key, now)
+            _LOGGER.info("notice %s", notice.kind.value)
+            if self._hooks.on_notice is not None:
+                self._hooks.on_notice(notice)
+            if self._deliverer is not None:
+                self._deliverer.wake()
+
+        return sink
+
+    async def _on_store_thread(self, work: Callable[[], _T]) -> _T:
+        """Run one call on the log's writer connection, on its own thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, work)
+
+    def _fever_pending(self) -> bool:
+        until = self._state.fever_pending_until
+        return until is not None and self._clock.now() < until
 
     @staticmethod
     def _job(func: Callable[[datetime], None]) -> Callable[[datetime], Awaitable[None]]:
@@ -499,6 +507,9 @@ class Daemon:
             self._note_reading(stored.reading)
         self._state.readings_durable += len(batch)
         self._decide(decisions)
+        timed = self._timed
+        if timed is not None and batch:
+            self._chore(timed.reading_arrived(batch[-1].reading))
         if self._hooks.on_durable is not None:
             self._hooks.on_durable(batch)
 
@@ -551,6 +562,21 @@ class Daemon:
                 state.fever_pending_until = None
                 state.fever_text = None
 
+    def _chore(self, work: Awaitable[None]) -> None:
+        """A short piece of work started from a callback; owned here, its failure logged."""
+
+        async def run() -> None:
+            try:
+                await work
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _LOGGER.exception("a chore failed; the next reading or tick tries again")
+
+        task = asyncio.create_task(run())
+        self._chores.add(task)
+        task.add_done_callback(self._chores.discard)
+
     def _enqueue(self, entries: Sequence[OutboxEntry]) -> None:
         self.store.enqueue(entries)
         if self._hooks.on_recorded is not None:
@@ -562,59 +588,7 @@ class Daemon:
 
     def _tick(self, due: datetime) -> None:
         del due
-        now = self._clock.now()
-        self._decide(self._require_rule().advance(now))
-        self._watch(now)
-
-    def _watch(self, now: datetime) -> None:
-        """The stale-data watch (alerts.md): silent for 30 min, sooner while a fever is pending."""
-        state = self._state
-        last = state.last_valid_at or state.started_at
-        pending = state.fever_pending_until is not None and now < state.fever_pending_until
-        pauses = [
-            Pause(note.start, note.end, note.reason)
-            for note in self.store.notes(now - timedelta(days=1), now + timedelta(days=1))
-        ]
-        check = stale_state(
-            last,
-            pauses,
-            pending,
-            now,
-            last_notice=state.stale_notice_at,
-            stale_after=self.settings.watch.stale_after,
-            stale_after_pending=self.settings.watch.stale_after_pending,
-        )
-        if check.say is None:
-            return
-        kind = NoticeKind(check.say.value)
-        since = clock_text(last, self.settings.zone)
-        facts = {"since": since, "silent": age_text(check.silent_for).removesuffix(" ago")}
-        facts["time"] = since
-        # One notice per silence (and per repeat while pending): keyed by the silence's start.
-        key = f"{last.isoformat()}:{now.isoformat() if pending else ''}"
-        self._enqueue([notice_entry(kind, facts, key=key, patient=self._patient, now=now)])
-        state.stale_notice_at = None if kind is NoticeKind.BACK else now
-        _LOGGER.info("watch: %s", kind.value)
-
-    def _send_reminders(self, due: datetime) -> None:
-        del due
-        now = self._clock.now()
-        settings = self.settings
-        store = self.store
-        for item in due_reminders(
-            self._placement,
-            store.reminders_sent(),
-            now,
-            zone=settings.zone,
-            at=settings.notify.reminders_at,
-            port_in_regular_use=settings.patient.port_in_regular_use,
-        ):
-            entry = notice_entry(
-                NoticeKind(item.reminder.value), {}, key=item.key, patient=self._patient, now=now
-            )
-            self._enqueue([entry])
-            store.reminder_sent(item.key, now)
-            _LOGGER.info("care reminder %s", item.key)
+        self._decide(self._require_rule().advance(self._clock.now()))
 
     def _next_reminder(self, now: datetime) -> tuple[datetime, str] | None:
         settings = self.settings
@@ -626,30 +600,6 @@ class Daemon:
             port_in_regular_use=settings.patient.port_in_regular_use,
         )
         return None if when is None else (when, "care reminder")
-
-    def _daily_summary(self, due: datetime) -> None:
-        now = self._clock.now()
-        buckets = self.store.downsample(now - timedelta(days=1), now, 1)
-        count = sum(b.count for b in buckets)
-        highest = max((b.max_c for b in buckets), default=None)
-        day = (now - self._placement).days + 1
-        facts = {
-            "day": str(day),
-            "status": self._state.fever_text or "no fever",
-            "readings": str(count),
-            "temperature": "none" if highest is None else f"{highest:.1f} °C",
-        }
-        self._enqueue(
-            [
-                notice_entry(
-                    NoticeKind.DAILY_SUMMARY,
-                    facts,
-                    key=due.isoformat(),
-                    patient=self._patient,
-                    now=now,
-                )
-            ]
-        )
 
     def _heartbeat(self, due: datetime) -> None:
         del due
@@ -663,17 +613,7 @@ class Daemon:
             monitoring_until=self.settings.monitoring_ends,
         )
         alert = payloads.heartbeat_alert(outbound.context, state, now)
-        rendered = payloads.render(alert, outbound.context, payloads.ClinicFormat.JSON)
-        entry = OutboxEntry(
-            id=str(alert.id),
-            channel=CLINIC,
-            kind=alert.kind.value,
-            priority=alert.priority.value,
-            created_at=now,
-            body=rendered.body,
-            content_type=rendered.content_type,
-        )
-        self._enqueue([entry])
+        self._enqueue([clinic_entry(alert, outbound.context, payloads.ClinicFormat.JSON, now)])
 
     def _update_status(self, due: datetime) -> None:
         del due
@@ -787,6 +727,8 @@ class Daemon:
                     await self._writer.close()
             except TimeoutError:
                 _LOGGER.warning("store: %s readings not written at stop", self._writer.buffered)
+        if self._chores:
+            await asyncio.wait(self._chores, timeout=STOP_STEP_S)
         for name in list(self._tasks):
             await self._cancel(name)
         if self._web_runner is not None:
@@ -813,6 +755,11 @@ class Daemon:
         if self._writer is None:
             raise DaemonError("the daemon is not running")
         return self._writer
+
+    def _require_writer_store(self) -> Store:
+        if self._writer_store is None:
+            raise DaemonError("the daemon is not running")
+        return self._writer_store
 
     def _require_rule(self) -> FeverRule:
         if self._rule is None:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Final
 
-from portwatch.alerts.delivery import NOTIFY_CONTENT_TYPE, notification_body
-from portwatch.alerts.payloads import AlertContext, ClinicFormat, fever_alert, render
+from portwatch.alerts.outbox import clinic_entry, notify_entry
+from portwatch.alerts.payloads import AlertContext, ClinicFormat, Priority, fever_alert
 from portwatch.model import Decision, DecisionType, Observation, derived_id
 from portwatch.notices import NoticeKind
 from portwatch.notices import render as render_notice
@@ -88,15 +88,14 @@ def notice_entry(
         NoticeError: a fact its text needs is missing.
     """
     notice = render_notice(kind, facts)
-    return OutboxEntry(
-        id=str(derived_id(patient, "notice", kind.value, key)),
-        channel=NOTIFY,
-        kind=kind.value,
-        priority="urgent" if notice.urgent else "routine",
-        created_at=now,
-        body=notification_body(notice.title, notice.text),
-        content_type=NOTIFY_CONTENT_TYPE,
-        decision_id=decision_id,
+    return notify_entry(
+        str(derived_id(patient, "notice", kind.value, key)),
+        kind.value,
+        Priority.URGENT if notice.urgent else Priority.ROUTINE,
+        notice.title,
+        notice.text,
+        now,
+        decision_id,
     )
 
 
@@ -128,19 +127,8 @@ class Outbound:
         entries: list[OutboxEntry] = []
         ident = str(decision.id)
         if decision.type in CLINIC_DECISIONS:
-            alert = fever_alert(decision)
-            rendered = render(alert, self.context, self.clinic_format)
             entries.append(
-                OutboxEntry(
-                    id=ident,
-                    channel=CLINIC,
-                    kind=alert.kind.value,
-                    priority=alert.priority.value,
-                    created_at=now,
-                    body=rendered.body,
-                    content_type=rendered.content_type,
-                    decision_id=ident,
-                )
+                clinic_entry(fever_alert(decision), self.context, self.clinic_format, now)
             )
         facts = self._facts(decision)
         entries.extend(

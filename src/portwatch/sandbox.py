@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any, Final, Self
 
 from portwatch.alerts.signing import parse_secret
 from portwatch.clock import VirtualClock
-from portwatch.config import Settings
+from portwatch.config import Settings, clinic_endpoint
 from portwatch.daemon import Daemon, DaemonHooks
 from portwatch.inbox import InboxStore, Message
 from portwatch.model import Decision, DecisionType, Reading
+from portwatch.notices import Notice
 from portwatch.outbound import CLINIC, NOTIFY
 from portwatch.pacing import TrackingExecutor
 from portwatch.scenario import (
@@ -51,6 +52,7 @@ __all__ = ["Event", "Sandbox", "SandboxError", "Summary"]
 _LOGGER = logging.getLogger(__name__)
 
 PATIENT: Final = "Patient/demo"
+CLINIC_REFERENCE: Final = "Organization/demo-clinic"
 HEARTBEAT: Final = "gateway.heartbeat"
 # After the course ends, how long (real seconds) to wait for the outbox to drain into the
 # inbox before summarising; loopback answers in milliseconds.
@@ -135,6 +137,8 @@ class Sandbox:
         state_dir: where the log lives (default: a fresh temporary directory).
         on_event: called with each notable event as it happens.
         interval_s: the wearable's measurement interval.
+        page: whether to start the caregiver page.
+        start: when the daemon starts (default: at the placement).
     """
 
     def __init__(
@@ -145,14 +149,15 @@ class Sandbox:
         state_dir: Path | None = None,
         on_event: Callable[[Event], None] | None = None,
         interval_s: float = MEASUREMENT_INTERVAL_S,
-        web: bool = True,
+        page: bool = True,
+        start: datetime | None = None,
     ) -> None:
         self.placement = placement
         self.course = course
-        self.clock = VirtualClock(placement)
+        self.clock = VirtualClock(start or placement)
         self.interval_s = interval_s
         self._on_event = on_event
-        self._web = web
+        self._web = page
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._state_dir = state_dir
         self.events: list[Event] = []
@@ -171,6 +176,7 @@ class Sandbox:
         self._happenings: set[asyncio.Task[None]] = set()
         self._secret_path: Path | None = None
         self._web_token: str | None = None
+        self._key = b""
         self._threads = TrackingExecutor(1)
         self._store_thread = TrackingExecutor(1)
 
@@ -200,7 +206,7 @@ class Sandbox:
 
     async def _enter(self) -> None:
         if self._state_dir is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="portwatch-demo-")
+            self._tmp = tempfile.TemporaryDirectory(prefix="portwatch-demo-", dir=_scratch())
             self._state_dir = Path(self._tmp.name)
         self._state_dir.mkdir(parents=True, exist_ok=True)
         secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
@@ -214,17 +220,24 @@ class Sandbox:
         self._store_thread = TrackingExecutor(1, thread_name_prefix="portwatch-store")
         await self._start_inbox(key)
         await self._start_radio()
-        settings = self.settings()
+        self._key = key
         self._web_token = secrets.token_urlsafe(24) if self._web else None
+        await self.start_daemon()
+        self._event(self.clock.now(), "portwatch running; thermometer on the virtual radio")
+
+    async def start_daemon(self) -> None:
+        """Start the daemon exactly as `portwatch run` wires it; returns once it is READY."""
         self.daemon = Daemon(
-            settings,
+            self.settings(),
             clock=self.clock,
             backend=self._radio().backend,
-            clinic_key=key,
+            clinic=clinic_endpoint(self.settings(), {}),
             web_token=self._web_token,
             web_port=0,
             gateway_id="demo-gateway",
-            hooks=DaemonHooks(on_recorded=self._recorded, on_received=self._received),
+            hooks=DaemonHooks(
+                on_recorded=self._recorded, on_received=self._received, on_notice=self._notice
+            ),
             executor=self._store_thread,
         )
         self._daemon_task = asyncio.create_task(self.daemon.run(), name="portwatch-daemon")
@@ -233,16 +246,27 @@ class Sandbox:
         if not ready.done():
             ready.cancel()
             await self._daemon_task  # raises what stopped it
-        self._event(self.clock.now(), "portwatch running; thermometer on the virtual radio")
+
+    async def restart_daemon(self) -> None:
+        """Stop the daemon as SIGTERM does and start a new one on the same log."""
+        await self.stop_daemon()
+        self._store_thread = TrackingExecutor(1, thread_name_prefix="portwatch-store")
+        await self.start_daemon()
 
     def settings(self) -> Settings:
         """The settings the demo's daemon runs with (what a portwatch.toml would say)."""
-        return Settings(
-            patient={"reference": PATIENT, "placement": self.placement, "timezone": "UTC"},
-            bluetooth={"backend": "virtual", "address": self._wearable().address},
-            clinic={"url": self.inbox_url, "format": "json", "secret_file": self._secret_path},
-            store={"state_directory": self.state_dir},
-            web={"address": "127.0.0.1:8470"},
+        return Settings.model_validate(
+            {
+                "patient": {"reference": PATIENT, "placement": self.placement, "timezone": "UTC"},
+                "bluetooth": {"backend": "virtual", "address": self._wearable().address},
+                "clinic": {
+                    "url": self.inbox_url,
+                    "recipient": CLINIC_REFERENCE,
+                    "format": "json",
+                    "secret_file": self._secret_path,
+                },
+                "store": {"state_directory": self.state_dir},
+            }
         )
 
     async def _start_inbox(self, key: bytes) -> None:
@@ -383,6 +407,9 @@ class Sandbox:
             elif entry.kind != HEARTBEAT:
                 self._event(now, f"clinic alert queued: {entry.kind}")
 
+    def _notice(self, notice: Notice) -> None:
+        self._event(self.clock.now(), f"notice {notice.kind.value}: {notice.title}")
+
     def _inbox_message(self, message: Message, stored: bool) -> None:
         if message.type == HEARTBEAT:
             return
@@ -456,3 +483,16 @@ def _title(body: str) -> str:
         return str(json.loads(body)["title"])
     except (ValueError, KeyError, TypeError):
         return body[:60]
+
+
+def _scratch() -> str | None:
+    """A memory-backed directory for the demo's throwaway log when the system has one.
+
+    The demo's log lives for a minute; on a RAM disk its thousands of durable commits
+    cost nothing, so the minute goes to showing portwatch work rather than to an SD
+    card's fsync. (``portwatch run`` and the benchmarks keep the real durability.)
+    """
+    import os
+
+    shm = Path("/dev/shm")  # noqa: S108 (a private subdirectory is created in it)
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from portwatch.alerts.delivery import ClinicEndpoint
     from portwatch.clock import Clock, VirtualClock
     from portwatch.config import Settings
     from portwatch.daemon import Daemon
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
 HELP = "run the daemon: read the thermometer, log, apply the fever rule, alert the clinic"
 
 EXIT_BAD_SETTINGS: Final = 2  # issue 7: a bad settings file is refused with exit status 2
+# The caregiver page's token as a systemd credential (LoadCredential=web-token:...).
+WEB_TOKEN_CREDENTIAL: Final = "web-token"  # noqa: S105 (a name, not a secret)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,50 +50,41 @@ def run(args: argparse.Namespace) -> int:
     now = start or SystemClock().now()
     try:
         settings = load_settings(config_path(args.config), now=now)
-        clinic_key, web_token = _secrets(settings)
+        clinic, web_token = _secrets(settings)
     except ConfigError as exc:
         for line in exc.problems:
             print(f"portwatch: {line}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
-    asyncio.run(_main(settings, clinic_key, web_token, start, args.speed))
+    asyncio.run(_main(settings, clinic, web_token, start, args.speed))
     return 0
 
 
-def _secrets(settings: Settings) -> tuple[bytes | None, str | None]:
-    """The clinic's HMAC key and the page's token, from their files or systemd credentials.
+def _secrets(settings: Settings) -> tuple[ClinicEndpoint | None, str | None]:
+    """The clinic endpoint (with its secret) and the page's token, from files or credentials.
 
     Raises:
         ConfigError: a secret is configured but unusable.
     """
-    from portwatch.alerts.signing import SignatureError, parse_secret
-    from portwatch.config import (
-        CLINIC_SECRET_CREDENTIAL,
-        WEB_TOKEN_CREDENTIAL,
-        ConfigError,
-        read_secret,
-    )
+    from portwatch.alerts.delivery import DeliveryError, load_secret, secret_file
+    from portwatch.config import ConfigError, clinic_endpoint
 
-    key = None
-    if settings.clinic.url is not None:
-        secret = read_secret(settings.clinic.secret_file, CLINIC_SECRET_CREDENTIAL, os.environ)
-        try:
-            key = parse_secret(secret.get_secret_value())
-        except SignatureError as exc:
-            raise ConfigError([f"clinic.secret_file: {exc}"]) from exc
-    token = None
-    has_credential = bool(os.environ.get("CREDENTIALS_DIRECTORY")) and os.path.exists(
-        os.path.join(os.environ["CREDENTIALS_DIRECTORY"], WEB_TOKEN_CREDENTIAL)
+    clinic = clinic_endpoint(settings, os.environ) if settings.clinic.url is not None else None
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY", "")
+    has_credential = bool(credentials) and os.path.exists(
+        os.path.join(credentials, WEB_TOKEN_CREDENTIAL)
     )
-    if settings.web.token_file is not None or has_credential:
-        token = read_secret(
-            settings.web.token_file, WEB_TOKEN_CREDENTIAL, os.environ
-        ).get_secret_value()
-    return key, token
+    if settings.web.token_file is None and not has_credential:
+        return clinic, None  # no token, no page
+    try:
+        path = secret_file(settings.web.token_file, os.environ, WEB_TOKEN_CREDENTIAL)
+        return clinic, load_secret(path)
+    except DeliveryError as exc:
+        raise ConfigError([f"web.token_file: {exc}"]) from exc
 
 
 async def _main(
     settings: Settings,
-    clinic_key: bytes | None,
+    clinic: ClinicEndpoint | None,
     web_token: str | None,
     start: datetime | None,
     speed: float,
@@ -120,7 +114,7 @@ async def _main(
         settings,
         clock=clock,
         backend=backend,
-        clinic_key=clinic_key,
+        clinic=clinic,
         web_token=web_token,
         notifier=Notifier(os.environ),
         watchdog_s=watchdog_interval_s(os.environ, os.getpid()),
