@@ -98,6 +98,7 @@ class Summary:
     decisions: tuple[str, ...]
     alerts_sent: int
     alerts_received: int
+    alerts_received_kinds: tuple[str, ...]
     duplicates_received: int
     heartbeats_received: int
     notifications: int
@@ -114,6 +115,7 @@ class Summary:
             "readings": self.readings,
             "alerts_sent": self.alerts_sent,
             "alerts_received": self.alerts_received,
+            "alerts_received_kinds": list(self.alerts_received_kinds),
             "duplicates_received": self.duplicates_received,
             "heartbeats_received": self.heartbeats_received,
             "notifications": self.notifications,
@@ -439,6 +441,7 @@ class Sandbox:
             decisions=tuple(d.type.value for d in self.decisions),
             alerts_sent=sum(1 for r in clinic if r.status == "delivered"),
             alerts_received=sum(1 for _, stored, _ in alerts if stored),
+            alerts_received_kinds=tuple(m.type for m, stored, _ in alerts if stored),
             duplicates_received=sum(1 for _, stored, _ in inbox.received if not stored),
             heartbeats_received=sum(
                 1 for m, stored, _ in inbox.received if stored and m.type == HEARTBEAT
