@@ -28,6 +28,9 @@ COMMANDS: Final[tuple[str, ...]] = (
     "purge",
     "alerts",
     "inbox",
+    "replay",
+    "scan",
+    "pair",
 )
 
 
