@@ -125,7 +125,7 @@ class _State:
 
 def rule_settings(settings: Settings) -> RuleSettings:
     """The rule's settings from the ``[rule]`` section (same names, same units)."""
-    return RuleSettings(**settings.rule.rule_arguments())  # type: ignore[arg-type]
+    return settings.rule.rule_settings()
 
 
 class Daemon:

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 HELP = "run the daemon: read the thermometer, log, apply the fever rule, alert the clinic"
 
 EXIT_BAD_SETTINGS: Final = 2  # issue 7: a bad settings file is refused with exit status 2
+# Issue 7: a clean stop within 10 s; the virtual radio gets what the daemon leaves of it.
+RADIO_STOP_S: Final = 3.0
 # The caregiver page's token as a systemd credential (LoadCredential=web-token:...).
 WEB_TOKEN_CREDENTIAL: Final = "web-token"  # noqa: S105 (a name, not a secret)
 
@@ -136,7 +138,11 @@ async def _main(
             pacer.cancel()
             await asyncio.gather(pacer, return_exceptions=True)
         if radio is not None:
-            await radio.__aexit__(None, None, None)
+            try:
+                async with asyncio.timeout(RADIO_STOP_S):
+                    await radio.__aexit__(None, None, None)
+            except TimeoutError:
+                print("portwatch run: the virtual radio did not stop in time", file=sys.stderr)
 
 
 async def _pace_forever(
