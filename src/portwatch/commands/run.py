@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Callable
 
     from portwatch.alerts.delivery import ClinicEndpoint
@@ -20,8 +21,9 @@ if TYPE_CHECKING:
 HELP = "run the daemon: read the thermometer, log, apply the fever rule, alert the clinic"
 
 EXIT_BAD_SETTINGS: Final = 2  # issue 7: a bad settings file is refused with exit status 2
-# Issue 7: a clean stop within 10 s; the virtual radio gets what the daemon leaves of it.
+# Issue 7: a clean stop within 10 s; the virtual radio and leftovers get what is left of it.
 RADIO_STOP_S: Final = 3.0
+LEFTOVER_S: Final = 2.0
 # The caregiver page's token as a systemd credential (LoadCredential=web-token:...).
 WEB_TOKEN_CREDENTIAL: Final = "web-token"  # noqa: S105 (a name, not a secret)
 
@@ -57,8 +59,32 @@ def run(args: argparse.Namespace) -> int:
         for line in exc.problems:
             print(f"portwatch: {line}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
-    asyncio.run(_main(settings, clinic, web_token, start, args.speed))
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(_main(settings, clinic, web_token, start, args.speed))
+    finally:
+        _close(loop)
     return 0
+
+
+def _close(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left and close the loop, waiting a bounded time (issue 7: stop in 10 s).
+
+    ``asyncio.run`` waits for every leftover task without limit; a library task that does
+    not end on cancellation (seen with the virtual radio) must not keep the process alive.
+    """
+    import asyncio
+    import logging
+
+    left = asyncio.all_tasks(loop)
+    for task in left:
+        task.cancel()
+    if left:
+        _, stuck = loop.run_until_complete(asyncio.wait(left, timeout=LEFTOVER_S))
+        for task in stuck:
+            logging.getLogger(__name__).debug("left running at exit: %s", task.get_name())
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
 
 
 def _secrets(settings: Settings) -> tuple[ClinicEndpoint | None, str | None]:
