@@ -72,12 +72,11 @@ def _stream(count: int) -> list[Reading]:
     return out
 
 
-def _rule(healing_days: int = 10) -> Any:
-    """The fever rule with the spec's settings; a longer period fits 200 separate fevers."""
+def _rule(patient: str = "Patient/bench") -> Any:
+    """The fever rule with the spec's settings."""
     from portwatch.rule import FeverRule, RuleSettings
 
-    settings = RuleSettings(healing_days=healing_days)
-    return FeverRule(settings, patient="Patient/bench", placement=T0, pinned_device=DEVICE)
+    return FeverRule(RuleSettings(), patient=patient, placement=T0, pinned_device=DEVICE)
 
 
 async def _ingest(path: Path, readings: Sequence[Reading]) -> float:
@@ -190,7 +189,7 @@ async def _latency(directory: Path, alerts: int) -> tuple[list[float], list[floa
     outbound = Outbound(context, ClinicFormat.JSON, UTC)
     sender = ClinicSender(ClinicEndpoint(url=url, format=ClinicFormat.JSON, secret=key))
     deliverer = Deliverer(store, {"clinic": sender}, clock, lambda *_: None)
-    rule = _rule(healing_days=3 * alerts + 3)
+    rule = _rule()
     durable_at: dict[str, float] = {}
 
     def on_durable(batch: Sequence[StoredReading]) -> None:
@@ -212,7 +211,9 @@ async def _latency(directory: Path, alerts: int) -> tuple[list[float], list[floa
     from_durable: list[float] = []
     try:
         for i in range(alerts):
-            base = T0 + timedelta(days=3 * i)
+            # A patient of its own for each fever: every alert is a first confirmation.
+            rule = _rule(f"Patient/bench-{i}")
+            base = T0 + timedelta(hours=1)
             for reading in (_spot(base, "38.6"), _spot(base + timedelta(hours=2), "37.0")):
                 writer.submit(reading)
             await writer.flush()
@@ -227,9 +228,6 @@ async def _latency(directory: Path, alerts: int) -> tuple[list[float], list[floa
             from_durable.append((arrived[confirmed] - durable_at[confirmed]) * 1000)
             arrived.clear()
             durable_at.clear()
-            # the normal reading 2 days on resolves the episode before the next pair
-            writer.submit(_spot(base + timedelta(days=2), "37.0"))
-            await writer.flush()
         bare: list[float] = []
         with requests.Session() as session:
             body = json.dumps({"type": "test", "data": {}})
