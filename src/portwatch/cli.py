@@ -31,6 +31,9 @@ COMMANDS: Final[tuple[str, ...]] = (
     "replay",
     "scan",
     "pair",
+    "pause",
+    "config",
+    "doctor",
 )
 
 
