@@ -32,6 +32,7 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -82,6 +83,7 @@ def _rule(patient: str = "Patient/bench") -> Any:
 async def _ingest(path: Path, readings: Sequence[Reading]) -> float:
     """Seconds to take every reading through writer -> rule -> recorded decisions."""
     store = Store.open(path)
+    decided = Store.open(path)  # the event loop's own connection, as in the daemon
     rule = _rule()
     done = asyncio.Event()
     durable = 0
@@ -92,7 +94,7 @@ async def _ingest(path: Path, readings: Sequence[Reading]) -> float:
         for stored in batch:
             decisions.extend(rule.feed(stored.reading, now=stored.reading.received_at))
         if decisions:
-            store.record_decisions(decisions, [])
+            decided.record_decisions(decisions, [])
         durable += len(batch)
         if durable == len(readings):
             done.set()
@@ -108,6 +110,7 @@ async def _ingest(path: Path, readings: Sequence[Reading]) -> float:
     await asyncio.gather(task, return_exceptions=True)
     await writer.close()
     store.close()
+    decided.close()
     return elapsed
 
 
@@ -188,7 +191,11 @@ async def _latency(directory: Path, alerts: int) -> tuple[list[float], list[floa
     )
     outbound = Outbound(context, ClinicFormat.JSON, UTC)
     sender = ClinicSender(ClinicEndpoint(url=url, format=ClinicFormat.JSON, secret=key))
-    deliverer = Deliverer(store, {"clinic": sender}, clock, lambda *_: None)
+    # As in the daemon: the writer's thread owns one connection (readings, delivery), the
+    # event loop another (decisions and their outbox rows).
+    thread = ThreadPoolExecutor(1, thread_name_prefix="bench-store")
+    decided = Store.open(directory / "latency.db")
+    deliverer = Deliverer(store, {"clinic": sender}, clock, lambda *_: None, store_executor=thread)
     rule = _rule()
     durable_at: dict[str, float] = {}
 
@@ -199,13 +206,13 @@ async def _latency(directory: Path, alerts: int) -> tuple[list[float], list[floa
         if decisions:
             now = clock.now()
             entries = outbound.for_decisions(decisions, now)
-            store.record_decisions(decisions, entries)
+            decided.record_decisions(decisions, entries)
             for decision in decisions:
                 if decision.type is DecisionType.FEVER_CONFIRMED:
                     durable_at[str(decision.id)] = time.perf_counter()
             deliverer.wake()
 
-    writer = ReadingWriter(store, clock, on_durable=on_durable)
+    writer = ReadingWriter(store, clock, on_durable=on_durable, executor=thread)
     tasks = [asyncio.create_task(writer.run()), asyncio.create_task(deliverer.run())]
     end_to_end: list[float] = []
     from_durable: list[float] = []
@@ -243,7 +250,9 @@ async def _latency(directory: Path, alerts: int) -> tuple[list[float], list[floa
         await asyncio.gather(*tasks, return_exceptions=True)
         await writer.close()
         sender.close()
-        store.close()
+        thread.submit(store.close).result()
+        thread.shutdown()
+        decided.close()
         await runner.cleanup()
         inbox.close()
     return end_to_end, from_durable, bare
