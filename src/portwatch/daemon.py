@@ -455,6 +455,7 @@ class Daemon:
                 threshold_f=self.settings.rule.threshold_f,
                 placement=self._placement,
                 healing_days=self.settings.rule.healing_days,
+                unit=self.settings.display.unit,
                 zone=self.settings.zone,
                 patient=self._patient,
                 pair_window=self.settings.rule.pair_window,
