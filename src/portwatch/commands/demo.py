@@ -107,19 +107,19 @@ async def _play(args: argparse.Namespace) -> Summary:
     import asyncio
 
     from portwatch.sandbox import Sandbox
-    from portwatch.scenario import COURSE, DEFAULT_PLACEMENT
+    from portwatch.scenario import COURSE, DEFAULT_PLACEMENT, MEASUREMENT_INTERVAL_S
 
     length = COURSE.length if args.days is None else timedelta(days=args.days)
     end = DEFAULT_PLACEMENT + length
     # Progress goes to stderr when stdout is not a terminal (or carries --json).
     out = sys.stderr if args.json or not sys.stdout.isatty() else sys.stdout
     progress = _Progress(out, DEFAULT_PLACEMENT, end)
+    out.write(
+        f"portwatch demo: {length / timedelta(days=1):.1f} simulated days; a virtual CORE "
+        f"wearable measuring every {MEASUREMENT_INTERVAL_S:.0f} s (the virtual radio cannot "
+        "carry one a second for ten days in a minute)\n"
+    )
     async with Sandbox(on_event=progress.event) as sandbox:
-        out.write(
-            f"portwatch demo: {length / timedelta(days=1):g} simulated days; a virtual CORE "
-            f"wearable measuring every {sandbox.interval_s:.0f} s (the virtual radio cannot "
-            "carry 1/s for ten days in a minute)\n"
-        )
         await sandbox.play(speed=args.speed or None, until=end, on_step=progress.step)
         progress.done()
         summary = sandbox.summary()
