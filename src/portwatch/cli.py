@@ -34,6 +34,11 @@ COMMANDS: Final[tuple[str, ...]] = (
     "pause",
     "config",
     "doctor",
+    "status",
+    "log",
+    "report",
+    "export",
+    "summary",
 )
 
 
