@@ -20,6 +20,7 @@ from portwatch import __version__
 
 # Order is the order `portwatch --help` lists them in.
 COMMANDS: Final[tuple[str, ...]] = (
+    "run",
     "demo",
     "decode",
     "add",
