@@ -94,7 +94,7 @@ async def pace(
     while (left := (until - clock.now()).total_seconds()) > 0:
         step = min(step_s, left)
         if settled is not None:
-            await _wait_settled(settled)
+            await _wait_quiet(clock, settled)
         await clock.advance(step)
         simulated += step
         ahead = 0.0 if speed is None else simulated / speed - (time.perf_counter() - began)
@@ -103,6 +103,19 @@ async def pace(
         if on_step is not None:
             on_step(clock.now())
     return time.perf_counter() - began
+
+
+async def _wait_quiet(clock: VirtualClock, settled: Callable[[], bool]) -> None:
+    """Wait until no thread work is in flight and the loop has nothing left to resume.
+
+    A thread's result resumes its coroutine only on a later loop turn, and that coroutine
+    may start more thread work; so settle the loop and look again until both are quiet.
+    """
+    while True:
+        await _wait_settled(settled)
+        await clock.settle()
+        if settled():
+            return
 
 
 async def _wait_settled(settled: Callable[[], bool]) -> None:
