@@ -94,54 +94,91 @@ class Message:
     body: str
 
 
-def _require(mapping: Mapping[str, Any], key: str, where: str) -> Any:
-    if not isinstance(mapping, Mapping) or key not in mapping:
+def _require(mapping: object, key: str, where: str) -> Any:
+    if not isinstance(mapping, Mapping):
+        raise InboxError(f"{where} is not a JSON object")
+    if key not in mapping:
         raise InboxError(f"{where}: missing {key!r}")
     return mapping[key]
 
 
+def _text(mapping: object, key: str, where: str, default: str | None = None) -> str:
+    """A non-empty string field (or ``default`` when absent and one is given)."""
+    if default is not None and isinstance(mapping, Mapping) and key not in mapping:
+        return default
+    value = _require(mapping, key, where)
+    if not isinstance(value, str) or not value.strip():
+        raise InboxError(f"{where}.{key} must be a non-empty string")
+    return value
+
+
+def _objects(value: object, where: str) -> list[Mapping[str, Any]]:
+    """A JSON list whose items are all objects."""
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        raise InboxError(f"{where} must be a list of JSON objects")
+    return value
+
+
 def _parse_json_alert(msg_id: str, document: Mapping[str, Any], body: str) -> Message:
     data = _require(document, "data", "body")
-    gateway = _require(data, "gateway", "data")
     return Message(
         webhook_id=msg_id,
-        type=str(_require(document, "type", "body")),
-        patient=str(_require(data, "patient", "data")),
-        priority=str(data.get("priority", "routine")),
-        summary=str(_require(data, "summary", "data")),
-        readings=tuple(data.get("readings", ())),
-        gateway=str(_require(gateway, "id", "data.gateway")),
+        type=_text(document, "type", "body"),
+        patient=_text(data, "patient", "data"),
+        priority=_text(data, "priority", "data", default="routine"),
+        summary=_text(data, "summary", "data"),
+        readings=tuple(_objects(data.get("readings", []), "data.readings")),
+        gateway=_text(_require(data, "gateway", "data"), "id", "data.gateway"),
         content_type="application/json",
         body=body,
     )
 
 
+def _codes(resource: Mapping[str, Any], where: str) -> set[str]:
+    codes: set[str] = set()
+    for concept in _objects(resource.get("reasonCode", []), f"{where}.reasonCode"):
+        for coding in _objects(concept.get("coding", []), f"{where}.reasonCode.coding"):
+            code = coding.get("code")
+            if code is not None and not isinstance(code, str):
+                raise InboxError(f"{where}.reasonCode.coding.code must be a string")
+            if code is not None:
+                codes.add(code)
+    return codes
+
+
 def _parse_fhir_bundle(msg_id: str, document: Mapping[str, Any], body: str) -> Message:
-    entries = _require(document, "entry", "Bundle")
+    entries = _objects(_require(document, "entry", "Bundle"), "Bundle.entry")
     resources = [_require(e, "resource", "Bundle.entry") for e in entries]
+    _objects(resources, "Bundle.entry.resource")
     communications = [r for r in resources if r.get("resourceType") == "Communication"]
     if len(communications) != 1:
         raise InboxError(f"Bundle: expected one Communication, found {len(communications)}")
     com = communications[0]
-    reasons = {c.get("code") for rc in com.get("reasonCode", ()) for c in rc.get("coding", ())}
-    readings = [
-        {
-            "time": r.get("effectiveDateTime"),
-            "value": str(r.get("valueQuantity", {}).get("value")),
-            "unit": r.get("valueQuantity", {}).get("code"),
-        }
-        for r in resources
-        if r.get("resourceType") == "Observation"
-    ]
-    payload = _require(com, "payload", "Communication")
+    readings = []
+    for resource in resources:
+        if resource.get("resourceType") != "Observation":
+            continue
+        quantity = resource.get("valueQuantity", {})
+        if not isinstance(quantity, Mapping):
+            raise InboxError("Observation.valueQuantity is not a JSON object")
+        readings.append(
+            {
+                "time": resource.get("effectiveDateTime"),
+                "value": str(quantity.get("value")),
+                "unit": quantity.get("code"),
+            }
+        )
+    payload = _objects(_require(com, "payload", "Communication"), "Communication.payload")
+    if not payload:
+        raise InboxError("Communication.payload is empty")
     return Message(
         webhook_id=msg_id,
-        type="fhir.fever" if SNOMED_FEVER in reasons else "fhir.communication",
-        patient=str(_require(_require(com, "subject", "Communication"), "reference", "subject")),
-        priority=str(com.get("priority", "routine")),
-        summary=str(_require(payload[0], "contentString", "Communication.payload")),
+        type="fhir.fever" if SNOMED_FEVER in _codes(com, "Communication") else "fhir.communication",
+        patient=_text(_require(com, "subject", "Communication"), "reference", "subject"),
+        priority=_text(com, "priority", "Communication", default="routine"),
+        summary=_text(payload[0], "contentString", "Communication.payload"),
         readings=tuple(readings),
-        gateway=str(_require(_require(com, "sender", "Communication"), "reference", "sender")),
+        gateway=_text(_require(com, "sender", "Communication"), "reference", "sender"),
         content_type="application/fhir+json",
         body=body,
     )
@@ -151,12 +188,15 @@ def parse_message(msg_id: str, body: str) -> Message:
     """Read a verified body: our signed JSON, or a FHIR transaction Bundle.
 
     Raises:
-        InboxError: not JSON, or not one of the two shapes (the message says what is missing).
+        InboxError: not JSON, or not one of the two shapes (the message says what is missing
+            or of the wrong type).
     """
     try:
         document = json.loads(body)
     except json.JSONDecodeError as exc:
         raise InboxError(f"body is not JSON (line {exc.lineno}, column {exc.colno})") from exc
+    except RecursionError as exc:
+        raise InboxError("body nests too deeply to be an alert") from exc
     if not isinstance(document, dict):
         raise InboxError("body is not a JSON object")
     if document.get("resourceType") == "Bundle":
