@@ -1,0 +1,69 @@
+"""The shortened campaigns CI runs: each one must pass, with the counts README reports.
+
+The full versions (``python benchmarks/campaigns.py``) run the same functions with
+``quick=False``; a seed in a failing result replays it with ``--seed``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .conftest import BENCHMARKS
+
+
+def _run(campaigns: ModuleType, name: str) -> dict[str, Any]:
+    (path,) = campaigns.discover(BENCHMARKS, [name])
+    result: dict[str, Any] = campaigns.run_one(path, quick=True)
+    return result
+
+
+def test_decoder_fuzz_campaign_finds_no_crash_when_50k_packets_are_decoded(
+    campaigns: ModuleType,
+) -> None:
+    """Only the documented errors escape the decoders, and no accepted value breaks the spec."""
+    result = _run(campaigns, "fuzz")
+    assert result["tried"] == 50_000
+    assert (result["undocumented_exceptions"], result["out_of_spec_values"]) == (0, 0)
+    assert result["accepted"] > 0
+    assert result["refused"] > 0
+
+
+def test_input_campaign_refuses_every_bad_line_when_files_and_typed_readings_are_bad(
+    campaigns: ModuleType,
+) -> None:
+    """A bad line is named, nothing of its file is imported, and a good file still imports."""
+    result = _run(campaigns, "input")
+    assert result["passed"], result["notes"]
+    assert result["imported_from_bad_input"] == 0
+    assert result["bad_kinds"] >= 45
+
+
+def test_inbox_campaign_answers_no_5xx_when_attacked(campaigns: ModuleType) -> None:
+    """Forged, expired, replayed, oversized, traversing and misshapen requests: right status."""
+    result = _run(campaigns, "inbox")
+    assert result["passed"], result["notes"]
+    assert result["crashed"] == 0
+    assert result["wrong_status"] == 0
+    assert result["statuses"].get("413") == 2
+
+
+def test_campaign_command_prints_the_table_when_run_quick(tmp_path: Path) -> None:
+    """README's reliability table comes from this command; it must keep its columns."""
+    output = tmp_path / "campaigns.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "campaigns.py"), "--quick", "--seed", "5",
+         "--output", str(output), "fuzz"],
+        capture_output=True, text=True, check=False, timeout=110,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].split(" | ")[0].strip() == "campaign"
+    assert [c.strip() for c in done.stdout.splitlines()[0].split("|")] == [
+        "campaign", "tried", "lost", "duplicated", "crashed", "notes",
+    ]  # fmt: skip
+    (result,) = json.loads(output.read_text(encoding="utf-8"))["campaigns"]
+    assert result["seed"] == 5
