@@ -29,6 +29,8 @@ time) and the attempts made.
 from __future__ import annotations
 
 import asyncio
+import base64
+import itertools
 import json
 import random
 import tempfile
@@ -60,7 +62,6 @@ from portwatch.store import Store
 
 NAME = "clinic outage (72 h down, flapping, slow, 500, 429)"
 START = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
-SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # a throwaway test secret
 HEARTBEAT = timedelta(minutes=15)  # alerts.md: a gateway heartbeat every 15 min
 READ_TIMEOUT_S = 0.2  # the sender's read timeout in this campaign (real seconds)
 SLOW_ANSWER_S = 0.5  # how long a "slow" inbox takes to answer: past the read timeout
@@ -135,6 +136,7 @@ class Front:
     resent_after_stored: int = 0
     requests: int = 0
     inflight: int = 0
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
 
     def middleware(self) -> Callable[..., Awaitable[Any]]:
         from aiohttp import web
@@ -143,6 +145,7 @@ class Front:
         async def front(request: web.Request, handler: Callable[..., Any]) -> Any:
             self.requests += 1
             self.inflight += 1
+            self.idle.clear()
             try:
                 mode = self.plan.mode(self.clock.now())
                 if mode == "500":
@@ -159,6 +162,8 @@ class Front:
                 return response
             finally:
                 self.inflight -= 1
+                if not self.inflight:
+                    self.idle.set()
 
         return front
 
@@ -236,10 +241,11 @@ async def _campaign(p: Plan, seed: int, directory: Path) -> dict[str, Any]:
     from aiohttp import web
 
     clock = VirtualClock(START)
-    key = parse_secret(SECRET)
+    key = parse_secret("whsec_" + base64.b64encode(random.Random(seed).randbytes(24)).decode())
     log = Store.open(directory / "portwatch.db")
     inbox_store = InboxStore(directory / "inbox.db")
     front = Front(p, clock)
+    front.idle.set()
     app = make_app(key, inbox_store, clock)
     app.middlewares.append(front.middleware())
     runner = web.AppRunner(app, access_log=None)
@@ -288,8 +294,7 @@ async def _campaign(p: Plan, seed: int, directory: Path) -> dict[str, Any]:
                 crashed += 1
                 made = 0
             attempts += made
-            while front.inflight:  # let a slow answer finish before time moves on
-                await asyncio.sleep(0.05)
+            await front.idle.wait()  # let a slow answer finish before time moves on
             rows = log.outbox_all("pending")
             wake = delivery.next_wake(rows, delivery.ESCALATE_AFTER)
             if wake is not None and wake <= now and made == 0:
@@ -316,7 +321,7 @@ async def _campaign(p: Plan, seed: int, directory: Path) -> dict[str, Any]:
         arrived = [
             position[i] for i in dict.fromkeys(front.stored) if outbox[i].priority == priority
         ]
-        out_of_order += sum(1 for a, b in zip(arrived, arrived[1:], strict=False) if a > b)
+        out_of_order += sum(1 for a, b in itertools.pairwise(arrived) if a > b)
     untold = _untold(outbox, decided, told)
     notices = sum(1 for _, _, reason in told if reason is StuckReason.ESCALATED)
     return {
@@ -363,4 +368,3 @@ def run(quick: bool, seed: int | None = None) -> dict[str, Any]:
         f"dropped by the inbox; idle wake-ups {result['idle_wakeups']}"
     )
     return {"campaign": NAME, **result, "passed": passed, "seed": seed, "notes": notes}
-
