@@ -67,3 +67,15 @@ def test_campaign_command_prints_the_table_when_run_quick(tmp_path: Path) -> Non
     ]  # fmt: skip
     (result,) = json.loads(output.read_text(encoding="utf-8"))["campaigns"]
     assert result["seed"] == 5
+
+
+def test_outage_campaign_delivers_every_alert_once_in_order_when_the_clinic_fails(
+    campaigns: ModuleType,
+) -> None:
+    """500s, 429s, slow answers, 12 h down and flapping: nothing lost, doubled or reordered."""
+    result = _run(campaigns, "outage")
+    assert (result["lost"], result["duplicated"], result["crashed"]) == (0, 0, 0)
+    assert result["out_of_order"] == 0
+    assert result["untold"] == 0
+    assert result["idle_wakeups"] == 0
+    assert result["resends_deduplicated"] > 0  # the slow answers really were resent
