@@ -17,9 +17,11 @@ connection on one thread keeps the store simple.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -208,6 +210,10 @@ class InboxStore:
     """The inbox's own SQLite file: one row per ``webhook-id``, never two."""
 
     def __init__(self, path: Path | str) -> None:
+        # Alerts carry patients' temperatures: the file is the inbox user's alone (0600),
+        # as the gateway's log is; SQLite gives its journal the same mode.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         self._db = sqlite3.connect(str(path), isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.executescript(_SCHEMA)
