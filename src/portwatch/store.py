@@ -20,6 +20,7 @@ and :class:`StoreTooNewError` at open mean the file is left exactly as found;
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import sqlite3
@@ -51,6 +52,7 @@ from portwatch.model import (
 __all__ = [
     "SCHEMA_VERSION",
     "Bucket",
+    "ImportResult",
     "Note",
     "OutboxEntry",
     "OutboxRow",
@@ -149,6 +151,14 @@ class Bucket:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportResult:
+    """What :meth:`Store.import_readings` did: the new rows' ids, and how many it skipped."""
+
+    ids: tuple[int, ...]  # the readings stored now, in the order given
+    already_present: int  # readings already in the log (or repeated in the same import)
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxEntry:
     """An alert to send, as written next to the decision that caused it (alerts.md)."""
 
@@ -213,6 +223,40 @@ def default_db_path() -> Path:
     # systemd may pass several directories separated by ':'; the first is ours.
     return Path(directory.split(":")[0]) / DB_FILE_NAME
 
+
+# The chart (issue 8: ten days at 1/s drawn in under 200 ms, query included) reads one
+# rollup row per minute instead of one row per reading: ten days is 14,400 rows, not 864,000.
+CHART_MINUTE_US: Final = 60_000_000
+
+# What the chart shows: the readings the rule could use (fever-rule.md §1). Left out: special
+# values (no temperature), readings the link marked invalid, provisional readings (shown while
+# a measurement settles, never used by the rule), and temperatures outside the rule's validity
+# range, 30.0-45.0 °C (fever-rule.md §1, "outside 30.0-45.0 °C"), which an import may carry.
+CHART_MIN_CELSIUS: Final = 30.0
+CHART_MAX_CELSIUS: Final = 45.0
+_CHARTABLE: Final = (
+    "celsius IS NOT NULL AND invalid_reason IS NULL "
+    f"AND kind <> '{ReadingKind.PROVISIONAL.value}' "
+    f"AND celsius >= {CHART_MIN_CELSIUS!r} AND celsius <= {CHART_MAX_CELSIUS!r}"
+)
+# floor(time_us / 1 min), also for times before 1970 (SQLite's / and % truncate toward zero).
+_MINUTE_OF: Final = (
+    f"((time_us - ((time_us % {CHART_MINUTE_US}) + {CHART_MINUTE_US}) % {CHART_MINUTE_US})"
+    f" / {CHART_MINUTE_US})"
+)
+# One rollup row per minute holding chart readings: count, min, max, sum and the median
+# (the middle value, or the mean of the two middle values for an even count, like
+# statistics.median). `range` narrows it to some minutes (bound parameters :start, :end).
+_MINUTE_ROLLUP: Final = (
+    "INSERT INTO chart_minutes (minute, count, min_c, max_c, sum_c, median_c) "
+    "SELECT minute, COUNT(*), MIN(celsius), MAX(celsius), SUM(celsius), "
+    "AVG(CASE WHEN place IN ((n + 1) / 2, (n + 2) / 2) THEN celsius END) "
+    "FROM (SELECT " + _MINUTE_OF + " AS minute, celsius, "
+    "ROW_NUMBER() OVER (PARTITION BY " + _MINUTE_OF + " ORDER BY celsius) AS place, "
+    "COUNT(*) OVER (PARTITION BY " + _MINUTE_OF + ") AS n "
+    "FROM readings WHERE " + _CHARTABLE + "{range}) GROUP BY minute"
+)
+_MINUTE_RANGE: Final = " AND time_us >= :start AND time_us < :end"
 
 # Forward migrations; user_version = how many have been applied. Append only, never edit.
 MIGRATIONS: Final[tuple[str, ...]] = (
@@ -296,6 +340,21 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );
+    """,
+    # 2: the chart's per-minute rollup (issue 8), back-filled from the readings already
+    # logged. Its rows are always what _MINUTE_ROLLUP computes from the readings of their
+    # minute; should the chart's choice of readings ever change, a later migration
+    # rebuilds the table with the same statement.
+    f"""
+    CREATE TABLE chart_minutes (
+        minute INTEGER PRIMARY KEY,   -- floor(time_us / 60 s): the minute's number since 1970
+        count INTEGER NOT NULL,       -- chart readings in the minute (always >= 1)
+        min_c REAL NOT NULL,
+        max_c REAL NOT NULL,
+        sum_c REAL NOT NULL,          -- for a mean, should a chart want one
+        median_c REAL NOT NULL        -- the median of the minute's readings
+    );
+    {_MINUTE_ROLLUP.format(range="")};
     """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -498,15 +557,39 @@ class Store:
             return []
         rows = [_reading_row(reading) for reading in readings]
         with self._write("adding readings") as db:
-            # One writer inside BEGIN IMMEDIATE: the next ids are ours to assign.
-            first = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM readings").fetchone()[0]
-            ids = list(range(first, first + len(rows)))
-            db.executemany(
-                f"INSERT INTO readings ({_READING_COLUMNS}) "  # noqa: S608 (constant columns)
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(row_id, *row) for row_id, row in zip(ids, rows, strict=True)],
-            )
-        return ids
+            return _insert_readings(db, rows)
+
+    def import_readings(self, readings: Sequence[Reading]) -> ImportResult:
+        """Write the readings not already in the log, in one transaction; idempotent.
+
+        A reading is already in the log when one with the same device, kind, time (to the
+        microsecond), unit and value (as a number: ``37.2`` and ``37.20`` are equal) is,
+        or comes earlier in `readings`. Readings equal in all but time are different
+        readings (a steady temperature), and all of them are kept.
+
+        Raises:
+            StoreUnavailableError: nothing was written (disk full, read-only, failing).
+            StoreInputError: a reading has a naive time; nothing was written.
+        """
+        rows = [_reading_row(reading) for reading in readings]
+        fresh: list[tuple[Any, ...]] = []
+        seen: set[tuple[Any, ...]] = set()
+        with self._write("importing readings") as db:
+            for row in rows:
+                identity = _identity(row[0], row[1], row[2], row[3], row[5])
+                if identity in seen:
+                    continue
+                seen.add(identity)
+                logged = db.execute(
+                    "SELECT value FROM readings WHERE time_us = ? AND device = ? AND kind = ? "
+                    "AND unit = ?",
+                    (row[5], row[0], row[1], row[3]),
+                ).fetchall()
+                if any(_identity(row[0], row[1], v, row[3], row[5]) == identity for (v,) in logged):
+                    continue
+                fresh.append(row)
+            ids = _insert_readings(db, fresh)
+        return ImportResult(ids=tuple(ids), already_present=len(rows) - len(ids))
 
     def readings(
         self,
@@ -554,10 +637,28 @@ class Store:
         return int(self._read("SELECT COUNT(*) FROM readings")[0][0])
 
     def downsample(self, since: datetime, until: datetime, buckets: int) -> list[Bucket]:
-        """The valid temperatures in [since, until) cut into `buckets` equal slices.
+        """The chart's temperatures in [since, until) cut into `buckets` slices.
 
-        Only slices holding at least one reading are returned. Special values and readings
-        marked invalid are left out (they would distort the chart; :meth:`readings` has them).
+        The chart's temperatures are the readings the rule could use: special values,
+        readings marked invalid, provisional readings and temperatures outside 30.0-45.0 °C
+        are left out (:meth:`readings` has them all). Only slices holding at least one
+        reading are returned.
+
+        Slices of a minute or longer are built from the per-minute rollup (ten days are
+        14,400 rows, whatever the reading rate), so each minute must fall in one slice:
+        the inner edges are moved back to the start of their minute (by less than one
+        minute), and each :class:`Bucket` says where it truly starts and ends. Its
+        ``min_c``, ``max_c`` and ``count`` are exact for [start, end). Its ``median_c`` is
+        the count-weighted median of the per-minute medians: order the slice's minutes by
+        their median, and take the median of the minute where the running count first
+        reaches half the slice's count (the mean of that one and the next when it reaches
+        exactly half). It equals the true median when each minute holds at most one
+        reading, and always lies between the slice's lower and upper quartiles (at least
+        a quarter of its readings are at or below it, and a quarter at or above).
+        A partial minute at either end of the range is read from the raw readings.
+
+        Slices shorter than a minute (a zoomed-in hour) are built from the raw readings,
+        with equal edges and the exact median.
 
         Raises:
             StoreInputError: for fewer than one bucket or an empty or reversed range.
@@ -569,10 +670,79 @@ class Store:
                 f"{since.isoformat()} .. {until.isoformat()})"
             )
         span = end_us - start_us
+        first_minute = -(-start_us // CHART_MINUTE_US)  # the first whole minute in range
+        end_minute = end_us // CHART_MINUTE_US  # the minute after the last whole one
+        if span < buckets * CHART_MINUTE_US or first_minute >= end_minute:
+            return self._downsample_raw(start_us, end_us, buckets)
+
+        # Units in time order: the raw readings of a partial first minute, the rollup's
+        # whole minutes, the raw readings of a partial last minute; each one as
+        # (last microsecond, count, min, max, median). A unit falls in the slice that holds
+        # its last microsecond, which is what moving the inner edges back to the minute means.
+        raw_units = (
+            "SELECT time_us, 1, celsius, celsius, celsius FROM readings "  # noqa: S608
+            f"WHERE time_us >= ? AND time_us < ? AND {_CHARTABLE} ORDER BY time_us"
+        )
+        units = itertools.chain(
+            self._read(raw_units, (start_us, first_minute * CHART_MINUTE_US)),
+            self._read(
+                f"SELECT (minute + 1) * {CHART_MINUTE_US} - 1, count, min_c, max_c, median_c "  # noqa: S608
+                "FROM chart_minutes WHERE minute >= ? AND minute < ? ORDER BY minute",
+                (first_minute, end_minute),
+            ),
+            self._read(raw_units, (end_minute * CHART_MINUTE_US, end_us)),
+        )
+
+        def edge(index: int) -> datetime:
+            if index == 0:
+                return from_us(start_us)
+            if index == buckets:
+                return from_us(end_us)
+            moved = (start_us + span * index // buckets) // CHART_MINUTE_US * CHART_MINUTE_US
+            return from_us(moved)
+
+        result: list[Bucket] = []
+        medians: list[tuple[float, int]] = []  # (median, count) of the current slice's units
+        current, low, high, total = -1, 0.0, 0.0, 0
+        for last_us, count, unit_low, unit_high, median in units:
+            index = (last_us - start_us) * buckets // span
+            if index != current:
+                if medians:
+                    result.append(
+                        Bucket(
+                            edge(current),
+                            edge(current + 1),
+                            low,
+                            _weighted_median(medians, total),
+                            high,
+                            total,
+                        )
+                    )
+                current, low, high, total, medians = index, unit_low, unit_high, 0, []
+            low = min(low, unit_low)
+            high = max(high, unit_high)
+            total += count
+            medians.append((median, count))
+        if medians:
+            result.append(
+                Bucket(
+                    edge(current),
+                    edge(current + 1),
+                    low,
+                    _weighted_median(medians, total),
+                    high,
+                    total,
+                )
+            )
+        return result
+
+    def _downsample_raw(self, start_us: int, end_us: int, buckets: int) -> list[Bucket]:
+        """:meth:`downsample` from the raw readings: equal edges, exact medians."""
+        span = end_us - start_us
         values: dict[int, list[float]] = {}
         cursor = self._db.execute(
-            "SELECT time_us, celsius FROM readings WHERE time_us >= ? AND time_us < ? "
-            "AND celsius IS NOT NULL AND invalid_reason IS NULL",
+            f"SELECT time_us, celsius FROM readings WHERE time_us >= ? AND time_us < ? "  # noqa: S608
+            f"AND {_CHARTABLE}",
             (start_us, end_us),
         )
         try:
@@ -895,10 +1065,15 @@ class Store:
                 for table, tail in tails.items()
             }
         with self._write("purging") as db:
-            return {
+            removed = {
                 table: db.execute(f"DELETE {tail}", (cut,) * tail.count("?")).rowcount
                 for table, tail in tails.items()
             }
+            # The chart's rollup follows its readings: minutes wholly before the cut go,
+            # and the minute the cut falls in is summarised again from what is left.
+            db.execute("DELETE FROM chart_minutes WHERE minute < ?", (cut // CHART_MINUTE_US,))
+            _refresh_minutes(db, [cut // CHART_MINUTE_US])
+            return removed
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -990,6 +1165,68 @@ def _rollback(db: sqlite3.Connection) -> None:
     if db.in_transaction:
         with contextlib.suppress(sqlite3.Error):  # the error being raised says more
             db.execute("ROLLBACK")
+
+
+def _insert_readings(db: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> list[int]:
+    """Insert reading rows (from :func:`_reading_row`) and their minutes' rollup; ids back.
+
+    Call inside a write transaction: the rollup changes with its readings or not at all.
+    """
+    if not rows:
+        return []
+    # One writer inside BEGIN IMMEDIATE: the next ids are ours to assign.
+    first = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM readings").fetchone()[0]
+    ids = list(range(first, first + len(rows)))
+    db.executemany(
+        f"INSERT INTO readings ({_READING_COLUMNS}) "  # noqa: S608 (constant columns)
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(row_id, *row) for row_id, row in zip(ids, rows, strict=True)],
+    )
+    _refresh_minutes(db, {row[5] // CHART_MINUTE_US for row in rows})
+    return ids
+
+
+def _refresh_minutes(db: sqlite3.Connection, minutes: Iterable[int]) -> None:
+    """Summarise these minutes again from their readings (inside a write transaction).
+
+    A live batch touches one or two minutes of at most a few hundred readings each, read
+    through the time index; a minute with no chart reading left loses its row. Consecutive
+    minutes (a burst, an import) are done as one range.
+    """
+    runs: list[list[int]] = []
+    for minute in sorted(set(minutes)):
+        if runs and runs[-1][1] == minute - 1:
+            runs[-1][1] = minute
+        else:
+            runs.append([minute, minute])
+    db.executemany("DELETE FROM chart_minutes WHERE minute >= ? AND minute <= ?", runs)
+    db.executemany(
+        _MINUTE_ROLLUP.format(range=_MINUTE_RANGE),
+        [
+            {"start": first * CHART_MINUTE_US, "end": (last + 1) * CHART_MINUTE_US}
+            for first, last in runs
+        ],
+    )
+
+
+def _weighted_median(medians: list[tuple[float, int]], total: int) -> float:
+    """The count-weighted median of (median, count) pairs, as :meth:`Store.downsample` says."""
+    medians.sort()
+    running = 0
+    for place, (median, count) in enumerate(medians):
+        running += count
+        if running * 2 == total:
+            return (median + medians[place + 1][0]) / 2
+        if running * 2 > total:
+            return median
+    return medians[-1][0]  # pragma: no cover - not reached: the counts add up to total
+
+
+def _identity(
+    device: str, kind: str, value: str | None, unit: str, time_us: int
+) -> tuple[Any, ...]:
+    """What makes two readings the same reading, for import (value compared as a number)."""
+    return (device, kind, None if value is None else Decimal(value), unit, time_us)
 
 
 def _reading_row(reading: Reading) -> tuple[Any, ...]:

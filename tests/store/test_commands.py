@@ -76,6 +76,26 @@ def test_import_adds_every_row_when_file_is_good(tmp_path: Path, db_path: Path) 
     assert [r.device for r in readings] == ["import:day1.csv"] * 2
 
 
+def test_import_stores_nothing_again_and_says_so_when_same_file_imported_twice(
+    tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Importing a file twice must not double readings (the rule would count them twice)."""
+    csv = tmp_path / "day1.csv"
+    csv.write_text(
+        "time,temperature,unit,kind\n"
+        "2026-11-04T08:30:00+01:00,37.2,C,spot\n"
+        "2026-11-04T12:30:00+01:00,100.1,F,spot\n"
+    )
+    assert cli.main(["import", str(csv), "--db", str(db_path)]) == 0
+    assert "imported 2 new readings" in capsys.readouterr().out
+    csv.write_text(csv.read_text() + "2026-11-04T16:30:00+01:00,100.1,F,spot\n")
+    assert cli.main(["import", str(csv), "--db", str(db_path)]) == 0
+    out = capsys.readouterr().out
+    assert "imported 1 new readings" in out
+    assert "2 already present" in out
+    assert len(_all(db_path)) == 3
+
+
 def test_import_imports_nothing_and_names_line_when_one_row_is_bad(
     tmp_path: Path, db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from portwatch.store import Store
+from portwatch.store import CHART_MINUTE_US, Store
 
 CHILD = Path(__file__).with_name("ingest_child.py")
 KILLS = 20
@@ -61,10 +61,34 @@ def _run_and_kill(
     return accepted, durable, killed_at
 
 
+def _assert_chart_rollup_whole(db: Path) -> None:
+    """The chart's per-minute rollup counts exactly the readings that survived the kill."""
+    raw = sqlite3.connect(db)
+    try:
+        expected: dict[int, list[float]] = {}
+        for time_us, celsius in raw.execute("SELECT time_us, celsius FROM readings"):
+            expected.setdefault(time_us // CHART_MINUTE_US, []).append(celsius)
+        stored = {
+            minute: (count, low, high)
+            for minute, count, low, high in raw.execute(
+                "SELECT minute, count, min_c, max_c FROM chart_minutes"
+            )
+        }
+    finally:
+        raw.close()
+    assert stored == {m: (len(t), min(t), max(t)) for m, t in expected.items()}, (
+        "the chart's rollup disagrees with the readings after a kill"
+    )
+
+
 def test_store_keeps_every_accepted_reading_exactly_once_when_killed_repeatedly(
     tmp_path: Path,
 ) -> None:
-    """A power cut mid-batch must neither lose a promised reading nor store one twice."""
+    """A power cut mid-batch must neither lose a promised reading nor store one twice.
+
+    Nor may it leave the chart's rollup counting readings that are not there (or missing
+    ones that are): it is written in the readings' own transaction.
+    """
     seed = int(os.environ.get("CRASH_SEED", random.randrange(2**32)))
     print(f"CRASH_SEED={seed}")
     rng = random.Random(seed)
@@ -77,6 +101,7 @@ def test_store_keeps_every_accepted_reading_exactly_once_when_killed_repeatedly(
         promised |= {seq for seq, at in accepted.items() if killed_at - at > DURABLE_WITHIN_S}
         with Store.open(db) as store:  # reopening recovers the WAL like a restart would
             assert store._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        _assert_chart_rollup_whole(db)
     raw = sqlite3.connect(db)
     try:
         values = [int(v) for (v,) in raw.execute("SELECT value FROM readings")]

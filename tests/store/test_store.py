@@ -6,6 +6,7 @@ import os
 import sqlite3
 import stat
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -325,3 +326,33 @@ def test_readings_after_gives_rows_written_elsewhere_when_polled(
         other.add_readings([make_reading(5), make_reading(3)])
     assert [s.id for s in store.readings_after(1)] == [2, 3]
     assert store.readings_after(3) == []
+
+
+def test_import_readings_skips_only_the_same_reading_when_imported_again(store: Store) -> None:
+    """A repeated import adds nothing; a steady temperature at other times is still new."""
+    first = [make_reading(0, 37.0, kind=ReadingKind.SPOT), make_reading(60, 37.0)]
+    assert len(store.import_readings(first).ids) == 2
+    again = [
+        *first,
+        make_reading(0, 37.0, kind=ReadingKind.SPOT),  # repeated within this import too
+        make_reading(120, 37.0),  # the same value two minutes on: another reading
+        make_reading(0, 37.0, kind=ReadingKind.SPOT, device="other thermometer"),
+        make_reading(0, 37.0, kind=ReadingKind.PROVISIONAL),
+    ]
+    result = store.import_readings(again)
+    assert (len(result.ids), result.already_present) == (3, 3)
+    assert store.reading_count() == 5
+    stored = {s.id: s.reading for s in store.readings(T0, T0 + DAY)}
+    assert [stored[row_id] for row_id in result.ids] == again[3:]
+
+
+def test_import_readings_takes_equal_numbers_as_the_same_value_when_written_differently(
+    store: Store,
+) -> None:
+    """37.2 and 37.20 are one reading, whichever program wrote the file."""
+    reading = make_reading(0, 37.2)
+    store.import_readings([reading])
+    result = store.import_readings([replace(reading, value=Decimal("37.2"))])  # stored "37.20"
+    assert (result.ids, result.already_present) == ((), 1)
+    result = store.import_readings([replace(reading, value=Decimal("37.3"))])
+    assert len(result.ids) == 1

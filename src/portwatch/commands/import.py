@@ -1,4 +1,8 @@
-"""`portwatch import`: add the readings of a CSV file to the log, all or nothing."""
+"""`portwatch import`: add the readings of a CSV file to the log, all or nothing, once.
+
+Importing the same file again stores nothing new: a reading already in the log (same
+device, kind, time, unit and value) is skipped and counted as already present.
+"""
 
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     try:
         with Store.open(db_path(args)) as store:
-            ids = store.add_readings(readings)  # one transaction: all or nothing
+            result = store.import_readings(readings)  # one transaction: all or nothing
     except StoreError as exc:
         print(f"portwatch import: {exc}; nothing was imported", file=sys.stderr)
         return EXIT_FAILED
@@ -41,5 +45,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     first = min(r.time for r in readings).astimezone().isoformat(timespec="minutes")
     last = max(r.time for r in readings).astimezone().isoformat(timespec="minutes")
-    print(f"imported {len(ids)} readings from {path.name} ({first} to {last})")
+    print(
+        f"imported {len(result.ids)} new readings from {path.name} ({first} to {last}); "
+        f"{result.already_present} already present"
+    )
     return 0
