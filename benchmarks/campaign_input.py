@@ -8,7 +8,8 @@ temperatures, times in the future, broken quoting, ...); it must be refused with
 and add nothing. A good file is imported once at the end as a control, so a campaign that
 refuses everything cannot pass.
 
-Counts: ``crashed`` is an exception escaping a command; ``lost`` does not apply; refusals
+Counts: ``crashed`` is an exception escaping a command; ``duplicated`` is rows added by
+importing the good file a second time; ``lost`` does not apply; refusals
 that miss the line number, and anything imported from a bad file, are in the notes and fail
 the campaign.
 """
@@ -186,6 +187,8 @@ def run(quick: bool, seed: int | None = None) -> dict[str, Any]:
         control.write_text("\n".join([HEADER, *good]) + "\n", encoding="utf-8")
         control_status, _, _ = _run_cli(["import", str(control), "--db", str(db)])
         control_rows = _readings(db)
+        again_status, _, _ = _run_cli(["import", str(control), "--db", str(db)])
+        duplicated = _readings(db) - control_rows  # the same file twice adds nothing
     passed = (
         crashed == 0
         and refused_with_line == files
@@ -193,11 +196,14 @@ def run(quick: bool, seed: int | None = None) -> dict[str, Any]:
         and imported_rows == 0
         and control_status == 0
         and control_rows == GOOD_LINES
+        and again_status == 0
+        and duplicated == 0
     )
     notes = (
         f"seed={seed}; {refused_with_line}/{files} bad files refused naming their line, "
         f"{typed_refused}/{len(typed)} bad typed readings refused, {imported_rows} rows "
-        f"imported from bad input; control file: {control_rows}/{GOOD_LINES} imported"
+        f"imported from bad input; control file: {control_rows}/{GOOD_LINES} imported, "
+        f"{duplicated} rows added by importing it again"
     )
     if problems:
         notes += "; " + "; ".join(problems)
@@ -205,7 +211,7 @@ def run(quick: bool, seed: int | None = None) -> dict[str, Any]:
         "campaign": NAME,
         "tried": tried,
         "lost": None,
-        "duplicated": None,
+        "duplicated": duplicated,
         "crashed": crashed,
         "passed": passed,
         "seed": seed,
