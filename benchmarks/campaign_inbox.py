@@ -283,6 +283,14 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
         Raw("traversal backslash", "GET", "/..\\..\\etc\\passwd", {}, b"", absent),
         Raw("traversal in alert id", "POST", "/alerts/..%2f..%2fetc/close", {}, b"", absent),
         Raw("unknown alert closed", "POST", "/alerts/nope/close", {}, b"", frozenset({404})),
+        Raw(
+            "alert closed from another site",
+            "POST",
+            "/alerts/alert-1/close",
+            {"Origin": "https://evil.example"},
+            b"",
+            frozenset({403}),
+        ),
         Raw("wrong method", "DELETE", "/webhook", {}, b"", frozenset({405})),
         Raw("absolute URI elsewhere", "GET", "http://169.254.169.254/latest", {}, b"", absent),
     ]
@@ -384,7 +392,7 @@ async def _campaign(
             if status != 200:
                 crashed += 1
                 report(f"GET {path} after the attack: {status}")
-        genuine = sum(1 for a in store.alerts() if a["id"] == "alert-1")
+        genuine = sum(1 for a in store.alerts() if a["id"] == "alert-1" and a["open"])
         refused_ids = {f"alert-{n}" for n in range(2, 9)} | {"alert-999"}
         stored_refused = sum(1 for a in store.alerts() if a["id"] in refused_ids)
     finally:

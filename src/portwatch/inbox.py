@@ -9,7 +9,11 @@ Routes:
     ``POST /webhook`` (also ``POST /``): a signed JSON body or FHIR transaction Bundle.
     ``GET /``: the page: patients with their last heartbeat, open alerts first.
     ``GET /api/patients``, ``GET /api/alerts``: the same as JSON.
-    ``POST /alerts/{id}/close``: a nurse marks an alert as handled.
+    ``POST /alerts/{id}/close``: a nurse marks an alert as handled, from the inbox's own
+    page only (a cross-site post is refused with 403).
+
+The page has no login: keep it on loopback (the default) or behind the clinic's own access
+control.
 
 SQLite is called on the event loop: a reference inbox sees a few requests an hour, and one
 connection on one thread keeps the store simple.
@@ -29,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 from portwatch.alerts.signing import SignatureError, SignatureProblem, verify
 from portwatch.clock import Clock
@@ -354,6 +359,16 @@ def render_page(patients: list[dict[str, object]], alerts: list[dict[str, object
     return "".join(parts)
 
 
+def _cross_site(headers: Mapping[str, str], host: str) -> bool:
+    """Whether a browser says the request comes from another site (Fetch Metadata, Origin)."""
+    if headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return True
+    origin = headers.get("Origin")
+    if origin is None:
+        return False
+    return origin == "null" or urlsplit(origin).netloc != host
+
+
 def make_app(key: bytes, store: InboxStore, clock: Clock) -> web.Application:
     """The inbox as an aiohttp application; ``key`` is the HMAC key of the shared secret."""
     from aiohttp import web
@@ -393,6 +408,11 @@ def make_app(key: bytes, store: InboxStore, clock: Clock) -> web.Application:
         return web.json_response(store.patients(clock.now()))
 
     async def close(request: web.Request) -> web.Response:
+        if _cross_site(request.headers, request.host):
+            # Any page a nurse has open could post this form to a loopback inbox and mark
+            # an alert handled; only the inbox's own page may.
+            _LOGGER.info("refused a cross-site close from %s", request.remote)
+            return web.json_response({"error": "cross-site request"}, status=403)
         if not store.close_alert(request.match_info["id"], clock.now()):
             return web.json_response({"error": "no such open alert"}, status=404)
         raise web.HTTPSeeOther("/")
