@@ -19,7 +19,18 @@ from typing import Final
 from portwatch import __version__
 
 # Order is the order `portwatch --help` lists them in.
-COMMANDS: Final[tuple[str, ...]] = ("demo", "decode", "add", "import", "purge", "alerts", "inbox")
+COMMANDS: Final[tuple[str, ...]] = (
+    "demo",
+    "decode",
+    "add",
+    "import",
+    "purge",
+    "alerts",
+    "inbox",
+    "replay",
+    "scan",
+    "pair",
+)
 
 
 def _load(name: str) -> ModuleType:

@@ -1,0 +1,118 @@
+"""Fever rule throughput: readings per second through ``FeverRule.feed``.
+
+Ten days of readings (the whole monitored period) are fed in time order, each arriving
+at its own time, with three fever episodes in them so that pairing, episodes and
+resolutions all run. The baseline is a bare loop appending the same readings to a deque:
+the least any consumer can do with them. A wearable sends one sample every few seconds,
+so either rate is far beyond need; the figures guard against a change that would make
+the rule cost more as the log grows (issue 5: "feeding one observation costs the same
+whether the log holds ten readings or ten days of them"), which the third figure shows
+directly: the rate over the last day against the rate over the first.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import deque
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from portwatch.model import Reading, ReadingKind, Unit
+from portwatch.rule import FeverRule, RuleSettings
+
+PLACEMENT = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+# days after placement: fever from, to; the first and the last day are fever-free alike
+FEVERS = ((2.0, 2.8), (5.0, 5.4), (7.0, 7.6))
+
+
+def _readings(step: timedelta, days: float, kind: ReadingKind, rng: random.Random) -> list[Reading]:
+    out = []
+    count = int(timedelta(days=days) / step)
+    for i in range(count):
+        t = PLACEMENT + step * i
+        day = (t - PLACEMENT) / timedelta(days=1)
+        fever = any(lo <= day < hi for lo, hi in FEVERS)
+        value = Decimal(rng.randrange(3880, 3920) if fever else rng.randrange(3640, 3740)).scaleb(
+            -2
+        )
+        out.append(
+            Reading(
+                device="bench",
+                kind=kind,
+                value=value,
+                unit=Unit.CELSIUS,
+                celsius=float(value),
+                time=t,
+                received_at=t,
+                interval_s=step.total_seconds() if kind is ReadingKind.STREAM else None,
+            )
+        )
+    return out
+
+
+def _rule_rate(readings: Sequence[Reading]) -> tuple[float, float, float]:
+    """Readings/s overall, over the first tenth and over the last tenth of the feed."""
+    rule = FeverRule(RuleSettings(), patient="bench", placement=PLACEMENT, pinned_device=None)
+    tenth = max(1, len(readings) // 10)
+    marks: list[float] = []
+    start = time.perf_counter()
+    for i, reading in enumerate(readings):
+        if i in (tenth, len(readings) - tenth):
+            marks.append(time.perf_counter())
+        rule.feed(reading, now=reading.time)
+    end = time.perf_counter()
+    first = tenth / (marks[0] - start)
+    last = tenth / (end - marks[1])
+    return len(readings) / (end - start), first, last
+
+
+def _baseline_rate(readings: Sequence[Reading]) -> float:
+    sink: deque[Reading] = deque()
+    start = time.perf_counter()
+    for reading in readings:
+        sink.append(reading)
+    return len(readings) / (time.perf_counter() - start)
+
+
+def _best(rounds: int, readings: Sequence[Reading]) -> tuple[float, float, float, float]:
+    best = (0.0, 0.0, 0.0)
+    baseline = 0.0
+    for _ in range(rounds):
+        rate = _rule_rate(readings)
+        best = max(best, rate)
+        baseline = max(baseline, _baseline_rate(readings))
+    return (*best, baseline)
+
+
+def measure(quick: bool) -> list[dict[str, object]]:
+    rng = random.Random(20261127)  # fixed: the same readings every run
+    days, rounds = (2.0, 1) if quick else (10.0, 3)
+    spot = _readings(timedelta(minutes=1), days, ReadingKind.SPOT, rng)
+    stream = _readings(timedelta(seconds=10), days, ReadingKind.STREAM, rng)
+    spot_rate, spot_first, spot_last, spot_base = _best(rounds, spot)
+    stream_rate, _, _, stream_base = _best(rounds, stream)
+    return [
+        {
+            "figure": f"spot readings per second through the rule ({days:g} days, 1 a minute)",
+            "value": spot_rate,
+            "unit": "1/s",
+            "baseline": "bare loop appending the same readings to a deque",
+            "baseline_value": spot_base,
+        },
+        {
+            "figure": f"wearable samples per second through the rule ({days:g} days, 1 every 10 s)",
+            "value": stream_rate,
+            "unit": "1/s",
+            "baseline": "bare loop appending the same readings to a deque",
+            "baseline_value": stream_base,
+        },
+        {
+            "figure": "spot readings per second over the last tenth of the log",
+            "value": spot_last,
+            "unit": "1/s",
+            "baseline": "the same over the first tenth (history nearly empty)",
+            "baseline_value": spot_first,
+        },
+    ]
