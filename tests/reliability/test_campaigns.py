@@ -79,3 +79,15 @@ def test_outage_campaign_delivers_every_alert_once_in_order_when_the_clinic_fail
     assert result["untold"] == 0
     assert result["idle_wakeups"] == 0
     assert result["resends_deduplicated"] > 0  # the slow answers really were resent
+
+
+def test_powerloss_campaign_loses_and_doubles_nothing_when_killed_ten_times(
+    campaigns: ModuleType,
+) -> None:
+    """SIGKILL anywhere in log -> rule -> outbox -> clinic; the restart must make it whole."""
+    result = _run(campaigns, "powerloss")
+    assert not result.get("skipped"), result["notes"]
+    assert result["tried"] >= 5  # kills that landed before the course ended
+    assert (result["lost"], result["duplicated"], result["crashed"]) == (0, 0, 0)
+    assert result["decisions_off"] == 0
+    assert result["pending"] == 0
