@@ -91,3 +91,15 @@ def test_powerloss_campaign_loses_and_doubles_nothing_when_killed_ten_times(
     assert (result["lost"], result["duplicated"], result["crashed"]) == (0, 0, 0)
     assert result["decisions_off"] == 0
     assert result["pending"] == 0
+
+
+def test_bluetooth_campaign_emits_each_measurement_once_when_the_link_is_faulted(
+    campaigns: ModuleType,
+) -> None:
+    """50 drops, absences, a 6 h backlog, a dying battery and a feverish neighbour."""
+    result = _run(campaigns, "bluetooth")
+    assert (result["lost"], result["duplicated"], result["crashed"]) == (0, 0, 0)
+    assert result["stranger_readings"] == 0
+    assert result["stranger_reports"] >= 1
+    assert result["lowest_battery"] is not None
+    assert result["lowest_battery"] < 20
