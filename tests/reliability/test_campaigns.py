@@ -103,3 +103,16 @@ def test_bluetooth_campaign_emits_each_measurement_once_when_the_link_is_faulted
     assert result["stranger_reports"] >= 1
     assert result["lowest_battery"] is not None
     assert result["lowest_battery"] < 20
+
+
+def test_clock_campaign_misses_no_fever_when_readings_carry_the_gateways_time(
+    campaigns: ModuleType,
+) -> None:
+    """1970 at a reboot, back 1 h, ahead 1 d: readings timed as the link does lose no fever."""
+    # The 'stamped' variants and readings timed outside the period are open findings of
+    # issue 10: the campaign reports them; they are not asserted here.
+    result = _run(campaigns, "clock")
+    assert result["crashed"] == 0
+    for name, counts in result["scenarios"].items():
+        if "unstamped" in name:
+            assert (counts["missed"], counts["false"]) == (0, 0), name
