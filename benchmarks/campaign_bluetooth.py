@@ -146,6 +146,15 @@ async def _campaign(quick: bool, seed: int, state_dir: Path) -> dict[str, Any]:
         for t in hits:
             matches[t] += 1
     lost = sum(1 for n in matches.values() if n == 0)
+    missing = [t for t, n in matches.items() if n == 0]
+
+    def context_of(t: datetime) -> str:
+        before = [(w, what) for w, what in faults if w <= t and what != "measure"]
+        if not before:
+            return f"{t:%d %H:%M}"
+        w, what = before[-1]
+        return f"{t:%d %H:%M} ({what} {(t - w).total_seconds():.0f} s before)"
+
     duplicated = sum(n - 1 for n in matches.values() if n > 1) + unmatched
     strangers = recorder.events(LinkEventKind.STRANGER_IGNORED)
     battery = recorder.events(LinkEventKind.BATTERY)
@@ -161,6 +170,7 @@ async def _campaign(quick: bool, seed: int, state_dir: Path) -> dict[str, Any]:
         "measurements": len(taken),
         "connections": link.connections,
         "days": days,
+        "missing": [context_of(t) for t in missing[:10]],
     }
 
 
@@ -178,4 +188,6 @@ def run(quick: bool, seed: int | None = None) -> dict[str, Any]:
         f"{result['stranger_readings']} (reported {result['stranger_reports']}x); battery "
         f"reports {result['battery_reports']}, lowest {result['lowest_battery']}%"
     )
+    if result["missing"]:
+        notes += f"; missing: {', '.join(result['missing'])}"
     return {"campaign": NAME, **result, "passed": passed, "seed": seed, "notes": notes}
