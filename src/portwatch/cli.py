@@ -30,6 +30,9 @@ COMMANDS: Final[tuple[str, ...]] = (
     "replay",
     "scan",
     "pair",
+    "pause",
+    "config",
+    "doctor",
 )
 
 

@@ -1,0 +1,45 @@
+"""`portwatch pause 30m --reason shower`: the thermometer is off the body on purpose."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from portwatch.commands._log import EXIT_FAILED, add_db_argument, db_path
+
+HELP = "take the thermometer off for up to 2 h (shower): no 'silent' notice; fevers still alert"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("duration", metavar="DURATION", help='how long, e.g. "30m" or "1h30m"')
+    parser.add_argument("--reason", required=True, help='why, e.g. "shower"')
+    add_db_argument(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from portwatch.clock import SystemClock
+    from portwatch.config import parse_duration
+    from portwatch.store import Store, StoreError
+    from portwatch.watch import PauseError, make_pause
+
+    now = SystemClock().now()
+    try:
+        pause = make_pause(now, parse_duration(args.duration), args.reason)
+    except PauseError as exc:
+        print(f"portwatch pause: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except ValueError as exc:
+        print(f"portwatch pause: duration = {args.duration!r}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        with Store.open(db_path(args)) as store:
+            store.add_note(pause.start, pause.end, pause.reason)
+    except StoreError as exc:
+        print(f"portwatch pause: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    until = pause.end.astimezone().strftime("%H:%M")
+    print(
+        f"Paused until {until} ({pause.reason}): no 'thermometer silent' notice until then. "
+        "Fever alerts are not paused."
+    )
+    return 0

@@ -1,0 +1,88 @@
+"""Time the daemon can trust on a Raspberry Pi, which has no battery-backed clock.
+
+Until the system clock is synchronised (NTP), the Pi's wall time may be anything, often
+the past. :class:`TrustedClock` then times everything from the monotonic clock, counted
+from the last trusted time in the log (never earlier than the placement), so no reading
+is timed before the placement or in the future. Once synchronised it follows the system
+clock, and a jump of that clock (the moment of synchronisation, or a person setting it)
+is detected against monotonic time and logged (issue 7, "The clock").
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Final
+
+from portwatch.clock import Clock
+
+__all__ = ["TimekeepingError", "TrustedClock"]
+
+_LOGGER = logging.getLogger(__name__)
+
+# Wall and monotonic time may disagree by this much between two looks before it counts as
+# a jump (NTP slews far more gently; a person or a first sync moves it by far more).
+JUMP_TOLERANCE_S: Final = 2.0
+
+
+class TimekeepingError(ValueError):
+    """A time given to the TrustedClock is naive."""
+
+
+class TrustedClock:
+    """A :class:`~portwatch.clock.Clock` whose ``now`` is safe to stamp readings with.
+
+    Args:
+        system: the machine's clock (``SystemClock``, or a ``VirtualClock`` in tests).
+        synchronised: tells whether the system clock is synchronised right now.
+        last_trusted: the latest trusted time in the log (None for a new log).
+        not_before: the placement time; nothing is ever timed before it.
+    """
+
+    def __init__(
+        self,
+        system: Clock,
+        *,
+        synchronised: Callable[[], bool],
+        last_trusted: datetime | None,
+        not_before: datetime,
+    ) -> None:
+        for name, value in (("last_trusted", last_trusted), ("not_before", not_before)):
+            if value is not None and value.tzinfo is None:
+                raise TimekeepingError(f"{name} = {value.isoformat()}: must be aware")
+        self._system = system
+        self._synchronised = synchronised
+        base = max(last_trusted, not_before) if last_trusted else not_before
+        # (wall time, monotonic time) of the last instant we trusted.
+        self._anchor: tuple[datetime, float] = (base, system.monotonic())
+        self._trusted = False
+        self.jumps = 0  # how many jumps of the system clock were seen (for STATUS=/doctor)
+
+    @property
+    def trusted(self) -> bool:
+        """True once the system clock was seen synchronised."""
+        return self._trusted
+
+    def now(self) -> datetime:
+        """Synchronised: the system's time. Otherwise: anchor plus monotonic time elapsed."""
+        mono = self._system.monotonic()
+        anchor_wall, anchor_mono = self._anchor
+        estimate = anchor_wall + timedelta(seconds=mono - anchor_mono)
+        if not self._synchronised():
+            return estimate
+        wall = self._system.now()
+        drift = (wall - estimate).total_seconds()
+        if abs(drift) > JUMP_TOLERANCE_S:
+            self.jumps += 1
+            what = "synchronised" if not self._trusted else "jumped"
+            _LOGGER.info("system clock %s: %+.1f s from the time kept so far", what, drift)
+        self._trusted = True
+        self._anchor = (wall, mono)
+        return wall
+
+    def monotonic(self) -> float:
+        return self._system.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await self._system.sleep(seconds)

@@ -1,0 +1,269 @@
+"""Ten simulated days of the daemon's timed work over the real log.
+
+Real parts: the SQLite log (portwatch.store), the scheduler on a VirtualClock, the pure
+care/watch/notice functions. Stand-ins, because their stages are not on main yet: the
+thermometer is a task writing readings straight into the log (the link's job), and the
+notice sink records what would enter the outbox's notify channel (the delivery stage).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from portwatch.alerts.payloads import ClinicFormat, GatewayState
+from portwatch.clock import VirtualClock
+from portwatch.config import Settings, alert_context, load_settings
+from portwatch.model import Reading, ReadingKind, Unit
+from portwatch.notices import Notice, NoticeKind, render
+from portwatch.schedule import Scheduler
+from portwatch.store import Store
+from portwatch.timed import TimedWork, heartbeat_job, outbox_sink
+
+# Placed 27 Nov 2026 14:30 in Berlin (13:30 UTC); reminders at 09:00, summary at 20:00.
+START = datetime(2026, 11, 27, 13, 30, tzinfo=UTC)
+EVERY = timedelta(minutes=15)
+OUTAGE = (START + timedelta(days=2), START + timedelta(days=2, minutes=90))  # 14:30-16:00
+PAUSED = (START + timedelta(days=4), START + timedelta(days=4, minutes=45))  # readings skipped
+NOTE = (START + timedelta(days=4, minutes=-10), START + timedelta(days=4, minutes=50))
+
+SETTINGS = """
+[patient]
+reference = "Patient/1"
+placement = 2026-11-27T13:30:00Z
+timezone = "Europe/Berlin"
+[clinic]
+url = "http://127.0.0.1:8471/alerts"
+recipient = "Organization/clinic-1"
+secret_file = "{secret}"
+[notify.quiet_hours]
+start = "22:00"
+end = "07:00"
+"""
+
+
+@dataclass
+class Sink:
+    """Records notices as the outbox's notify channel would receive them."""
+
+    clock: VirtualClock
+    sent: list[tuple[datetime, Notice, str]] = field(default_factory=list)
+
+    async def __call__(self, notice: Notice, key: str, now: datetime) -> None:
+        assert now == self.clock.now()
+        self.sent.append((now, notice, key))
+
+    def of(self, *kinds: NoticeKind) -> list[tuple[datetime, str]]:
+        return [(when, n.kind.value) for when, n, _ in self.sent if n.kind in kinds]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    (tmp_path / "secret").write_text("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+    path = tmp_path / "portwatch.toml"
+    path.write_text(SETTINGS.format(secret=tmp_path / "secret"))
+    return load_settings(path, now=START, environ={})
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store.open(tmp_path / "portwatch.db")
+
+
+def normal(at: datetime) -> Reading:
+    return Reading(
+        "AA:BB:CC:DD:EE:FF", ReadingKind.SPOT, Decimal("36.8"), Unit.CELSIUS, 36.8, at, at
+    )
+
+
+async def thermometer(clock: VirtualClock, store: Store, timed: TimedWork) -> None:
+    """A reading every 15 min, except during the outage and the pause (the link's role)."""
+    while True:
+        now = clock.now()
+        off = OUTAGE[0] <= now < OUTAGE[1] or PAUSED[0] <= now < PAUSED[1]
+        if not off:
+            reading = normal(now)
+            store.add_readings([reading])
+            await timed.reading_arrived(reading)
+        await clock.sleep(EVERY.total_seconds())
+
+
+@dataclass
+class Daemon:
+    clock: VirtualClock
+    sink: Sink
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start(self, settings: Settings, store: Store) -> None:
+        scheduler = Scheduler(self.clock)
+        timed = TimedWork(
+            settings, store, self.sink, scheduler, self.clock, fever_pending=lambda: False
+        )
+        self.tasks = [asyncio.create_task(scheduler.run())]
+        await timed.start()
+        self.tasks.append(asyncio.create_task(thermometer(self.clock, store, timed)))
+        await self.clock.settle()
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+@pytest.fixture
+async def daemon() -> AsyncIterator[Daemon]:
+    clock = VirtualClock(START)
+    running = Daemon(clock, Sink(clock))
+    yield running
+    await running.stop()
+
+
+def berlin_nine(day: int) -> datetime:
+    """09:00 in Berlin on the placement day + day (08:00 UTC in winter)."""
+    return datetime(2026, 11, 27, 8, 0, tzinfo=UTC) + timedelta(days=day)
+
+
+EXPECTED_REMINDERS = [
+    (berlin_nine(1), "care.keep_dry"),
+    (berlin_nine(3), "care.dressing_off"),
+    (berlin_nine(7), "care.check_opens"),
+    (berlin_nine(10), "care.check_last_day"),
+]
+CARE = (
+    NoticeKind.CARE_KEEP_DRY,
+    NoticeKind.CARE_DRESSING_OFF,
+    NoticeKind.CARE_CHECK_OPENS,
+    NoticeKind.CARE_CHECK_LAST_DAY,
+    NoticeKind.CARE_FLUSH,
+)
+
+
+async def test_ten_day_course_gives_reminders_summaries_and_one_outage_notice(
+    daemon: Daemon, settings: Settings, store: Store
+) -> None:
+    """Reminders on their days, a summary each evening, 'silent' and 'back' for the outage,
+    and nothing for the pause (issue 7's timed work, end to end over the log)."""
+    store.add_note(*NOTE, "shower")  # as `portwatch pause 1h --reason shower` writes it
+    await daemon.start(settings, store)
+    await daemon.clock.advance(10 * 86400)
+
+    assert daemon.sink.of(*CARE) == EXPECTED_REMINDERS
+    summaries = daemon.sink.of(NoticeKind.DAILY_SUMMARY)
+    assert [when for when, _ in summaries] == [
+        datetime(2026, 11, 27, 19, 0, tzinfo=UTC) + timedelta(days=d) for d in range(10)
+    ]
+    assert daemon.sink.of(NoticeKind.STALE, NoticeKind.BACK) == [
+        (OUTAGE[0] - EVERY + timedelta(minutes=30), "watch.stale"),
+        (OUTAGE[1], "watch.back"),
+    ]
+    first_summary = next(n for _, n, _ in daemon.sink.sent if n.kind is NoticeKind.DAILY_SUMMARY)
+    assert first_summary.text.startswith("22 readings today, highest 98.2 °F")
+
+
+async def test_restart_mid_course_neither_loses_nor_repeats_a_reminder(
+    daemon: Daemon, settings: Settings, store: Store
+) -> None:
+    """Stopped on day 2 and started again from the same log: each reminder exactly once."""
+    await daemon.start(settings, store)
+    await daemon.clock.advance(2 * 86400)
+    await daemon.stop()
+    await daemon.clock.advance(3 * 86400)  # down over day 3's 09:00 and day 4
+    await daemon.start(settings, store)
+    await daemon.clock.advance(5 * 86400)
+
+    late_dressing = START + timedelta(days=5)  # sent at once on restart: it has not expired
+    assert daemon.sink.of(*CARE) == [
+        EXPECTED_REMINDERS[0],
+        (late_dressing, "care.dressing_off"),
+        *EXPECTED_REMINDERS[2:],
+    ]
+    assert len(store.reminders_sent()) == 4
+
+
+async def test_watch_notice_waits_for_morning_when_silence_starts_at_night(
+    settings: Settings, store: Store
+) -> None:
+    """A non-urgent 'silent' at 23:30 is held until 07:00; the caregiver sleeps."""
+    clock = VirtualClock(datetime(2026, 11, 28, 22, 0, tzinfo=UTC))  # 23:00 in Berlin
+    sink = Sink(clock)
+    scheduler = Scheduler(clock)
+    timed = TimedWork(settings, store, sink, scheduler, clock, fever_pending=lambda: False)
+    runner = asyncio.create_task(scheduler.run())
+    try:
+        await timed.start()
+        await clock.settle()  # let the runner see its jobs before time moves
+        await clock.advance(10 * 3600)
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+    assert sink.of(NoticeKind.STALE) == [(datetime(2026, 11, 29, 6, 0, tzinfo=UTC), "watch.stale")]
+
+
+async def test_outbox_sink_keeps_one_row_when_a_notice_is_put_twice(store: Store) -> None:
+    """A crash between 'put in the outbox' and 'recorded as sent' must not notify twice."""
+    now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    sink = outbox_sink(store)
+    notice = render(NoticeKind.CARE_DRESSING_OFF, {})
+    await sink(notice, "care.dressing_off:2026-11-30", now)
+    await sink(notice, "care.dressing_off:2026-11-30", now)
+    (row,) = store.outbox_all()
+    assert (row.channel, row.kind, row.priority) == ("notify", "care.dressing_off", "routine")
+    assert json.loads(row.body) == {"title": notice.title, "message": notice.text}
+
+
+async def test_urgent_notice_enters_outbox_as_urgent_when_put(store: Store) -> None:
+    """Urgency survives into the push's priority (ntfy 'urgent')."""
+    notice = render(NoticeKind.STALE_PENDING, {"since": "Tue 14:05"})
+    await outbox_sink(store)(notice, "k", datetime(2026, 11, 30, 9, 0, tzinfo=UTC))
+    assert [row.priority for row in store.outbox_all()] == ["urgent"]
+
+
+async def test_heartbeat_enters_outbox_every_15_minutes_once_per_slot_when_clinic_is_json(
+    settings: Settings, store: Store
+) -> None:
+    """alerts.md: a heartbeat every 15 min; a restart inside a slot adds no second one."""
+    clock = VirtualClock(START + timedelta(minutes=7))
+    context = alert_context(settings, "gateway-1")
+
+    def state() -> GatewayState:
+        return GatewayState(started_at=START, thermometer_connected=True)
+
+    beat = heartbeat_job(store, context, state, ClinicFormat.JSON)
+    for _ in range(2):  # a restart after 20 minutes, inside the 13:45 slot
+        scheduler = Scheduler(clock)
+        timed = TimedWork(
+            settings,
+            store,
+            Sink(clock),
+            scheduler,
+            clock,
+            fever_pending=lambda: False,
+            heartbeat=beat,
+        )
+        runner = asyncio.create_task(scheduler.run())
+        await timed.start()
+        await clock.settle()
+        await clock.advance(20 * 60)
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+    rows = [row for row in store.outbox_all() if row.channel == "clinic"]
+    assert [(row.kind, row.created_at) for row in rows] == [
+        ("gateway.heartbeat", START + timedelta(minutes=15)),
+        ("gateway.heartbeat", START + timedelta(minutes=30)),
+        ("gateway.heartbeat", START + timedelta(minutes=45)),
+    ]
+
+
+async def test_no_heartbeat_when_clinic_speaks_fhir(settings: Settings, store: Store) -> None:
+    """Heartbeats travel only on the JSON channel."""
+    context = alert_context(settings, "gateway-1")
+    beat = heartbeat_job(store, context, lambda: GatewayState(START, True), ClinicFormat.FHIR)
+    await beat(START)
+    assert store.outbox_all() == []

@@ -1,0 +1,83 @@
+"""TrustedClock: a Pi booting in the past never times a reading before placement."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from portwatch.clock import VirtualClock
+from portwatch.timekeeping import TimekeepingError, TrustedClock
+
+PLACEMENT = datetime(2026, 11, 27, 13, 30, tzinfo=UTC)
+LAST_TRUSTED = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
+BOOT_WALL = datetime(2026, 11, 1, 0, 0, tzinfo=UTC)  # fake-hwclock from a month ago
+
+
+class Sync:
+    """Stands in for timedatectl's NTPSynchronized flag: a system edge."""
+
+    def __init__(self) -> None:
+        self.value = False
+
+    def __call__(self) -> bool:
+        return self.value
+
+
+async def test_time_counts_from_last_trusted_when_clock_is_not_synchronised() -> None:
+    """Booted in the past: readings are timed from the log's last trusted time, moving on."""
+    system, sync = VirtualClock(BOOT_WALL), Sync()
+    clock = TrustedClock(system, synchronised=sync, last_trusted=LAST_TRUSTED, not_before=PLACEMENT)
+    assert clock.now() == LAST_TRUSTED
+    await system.advance(90)
+    assert clock.now() == LAST_TRUSTED + timedelta(seconds=90)
+    assert not clock.trusted
+
+
+async def test_time_never_precedes_placement_when_log_is_new() -> None:
+    """A new log has no trusted time: placement is the floor."""
+    system = VirtualClock(BOOT_WALL)
+    clock = TrustedClock(system, synchronised=Sync(), last_trusted=None, not_before=PLACEMENT)
+    assert clock.now() == PLACEMENT
+
+
+async def test_system_time_is_followed_and_jump_logged_when_clock_synchronises(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """At synchronisation the real time takes over, and the step is logged once."""
+    system, sync = VirtualClock(BOOT_WALL), Sync()
+    clock = TrustedClock(system, synchronised=sync, last_trusted=LAST_TRUSTED, not_before=PLACEMENT)
+    await system.advance(60)
+    system.jump_wall(timedelta(days=28, hours=9))  # NTP sets the real time
+    sync.value = True
+    with caplog.at_level(logging.INFO, logger="portwatch.timekeeping"):
+        real = clock.now()
+        assert real == system.now()
+        await system.advance(60)
+        assert clock.now() == real + timedelta(seconds=60)
+    assert clock.trusted
+    assert clock.jumps == 1
+    assert caplog.text.count("system clock synchronised") == 1
+
+
+async def test_jump_is_detected_when_synchronised_clock_is_set_back() -> None:
+    """A person setting the clock back an hour is noticed and counted."""
+    system, sync = VirtualClock(LAST_TRUSTED), Sync()
+    sync.value = True
+    clock = TrustedClock(system, synchronised=sync, last_trusted=LAST_TRUSTED, not_before=PLACEMENT)
+    clock.now()
+    system.jump_wall(timedelta(hours=-1))
+    assert clock.now() == LAST_TRUSTED - timedelta(hours=1)
+    assert clock.jumps == 1
+
+
+def test_naive_last_trusted_is_refused() -> None:
+    """Only aware datetimes exist inside portwatch."""
+    with pytest.raises(TimekeepingError, match="aware"):
+        TrustedClock(
+            VirtualClock(BOOT_WALL),
+            synchronised=Sync(),
+            last_trusted=datetime(2026, 11, 29),
+            not_before=PLACEMENT,
+        )
