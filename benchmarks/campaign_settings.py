@@ -151,7 +151,7 @@ def cases(now: datetime) -> list[Case]:
              '"1m"'), "store.durable_within"),
         Case("impossible duration: sooner warning later than the warning",
              _set("watch", "stale_after_pending", '"45m"'), "watch.stale_after_pending"),
-        Case("out of bounds: threshold 104 F", _set("rule", "threshold_f", "104.0"),
+        Case("out of bounds: threshold 105 F", _set("rule", "threshold_f", "105.0"),
              "rule.threshold_f"),
         Case("out of bounds: site offset hides fevers", _set("rule", "site_offset_c", "-2.0"),
              "rule.site_offset_c"),

@@ -116,3 +116,14 @@ def test_clock_campaign_misses_no_fever_when_readings_carry_the_gateways_time(
     for name, counts in result["scenarios"].items():
         if "unstamped" in name:
             assert (counts["missed"], counts["false"]) == (0, 0), name
+
+
+def test_settings_campaign_names_the_setting_when_any_of_38_bad_files_is_checked(
+    campaigns: ModuleType,
+) -> None:
+    """Each kind of bad file: exit 2, one line naming the setting, no secret echoed."""
+    result = _run(campaigns, "settings")
+    assert not result.get("skipped"), result["notes"]
+    assert result["kinds"] >= 20
+    assert result["problems"] == []
+    assert result["refused_well"] == result["kinds"]
