@@ -13,6 +13,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pytest
+
 from .conftest import BENCHMARKS
 
 
@@ -127,3 +129,13 @@ def test_settings_campaign_names_the_setting_when_any_of_38_bad_files_is_checked
     assert result["kinds"] >= 20
     assert result["problems"] == []
     assert result["refused_well"] == result["kinds"]
+
+
+def test_web_campaign_answers_no_5xx_when_the_caregiver_page_is_attacked(
+    campaigns: ModuleType,
+) -> None:
+    """No token, wrong tokens, traversal, cross-site and oversized posts, random queries."""
+    pytest.importorskip("portwatch.web")  # the caregiver page lands from its own branch
+    result = _run(campaigns, "web")
+    assert result["passed"], result["notes"]
+    assert result["statuses"].get("401", 0) >= 10
