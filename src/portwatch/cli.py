@@ -12,7 +12,7 @@ import argparse
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Final
 
@@ -68,14 +68,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Libraries whose DEBUG lines carry what must not reach a log: urllib3 logs every request
+# line, and a notification URL's path (an ntfy topic) is the only secret it has.
+QUIET_LOGGERS: Final[Mapping[str, int]] = {"urllib3": logging.INFO}
+
+
 def configure_logging(verbosity: int) -> None:
-    """Log to stderr (journald under systemd); health values only at DEBUG."""
+    """Log to stderr (journald under systemd); health values and secrets never above DEBUG,
+    and never from the libraries in :data:`QUIET_LOGGERS`, even with ``-vv``."""
     level = logging.WARNING - 10 * min(verbosity, 2)
     logging.basicConfig(
         level=level,
         stream=sys.stderr,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    for name, floor in QUIET_LOGGERS.items():
+        logging.getLogger(name).setLevel(max(level, floor))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

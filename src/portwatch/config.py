@@ -22,6 +22,7 @@ from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Final
+from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -448,7 +449,23 @@ def _problem_line(error: Mapping[str, Any]) -> str:
         value = _format_duration(value)
     elif isinstance(value, datetime | time):
         value = value.isoformat()
+    elif isinstance(value, str):
+        value = _without_credentials(value)
     return f"{loc} = {value!r}: {message}"
+
+
+def _without_credentials(text: str) -> str:
+    """A URL with its user and password (a secret, bound for journald) masked; other text as is."""
+    if "@" not in text:
+        return text
+    try:
+        parts = urlsplit(text)
+        if not (parts.username or parts.password):
+            return text
+        host = parts.netloc.rpartition("@")[2]
+    except ValueError:
+        return "(value not shown)"
+    return urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
 def rule_settings_from(table: Mapping[str, Any]) -> RuleSettings:

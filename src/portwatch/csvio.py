@@ -127,8 +127,17 @@ def _parse(text: str, *, label: str, now: datetime | None) -> Iterable[Reading]:
         )
     columns = _columns(header, label)
     device_default = f"import:{label}"
-    while (row := next_row()) is not None:
-        line = reader.line_num
+    while True:
+        line = reader.line_num + 1  # where the next row starts
+        row = next_row()
+        if row is None:
+            break
+        if reader.line_num != line:
+            # A reading never spans lines: an unclosed quote swallowed the lines after it,
+            # and the csv module would report where the file ends, not where the quote is.
+            raise CsvFormatError(
+                line, "a quote opened here is not closed on this line", source=label
+            )
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(columns):

@@ -9,7 +9,11 @@ Routes:
     ``POST /webhook`` (also ``POST /``): a signed JSON body or FHIR transaction Bundle.
     ``GET /``: the page: patients with their last heartbeat, open alerts first.
     ``GET /api/patients``, ``GET /api/alerts``: the same as JSON.
-    ``POST /alerts/{id}/close``: a nurse marks an alert as handled.
+    ``POST /alerts/{id}/close``: a nurse marks an alert as handled, from the inbox's own
+    page only (a cross-site post is refused with 403).
+
+The page has no login: keep it on loopback (the default) or behind the clinic's own access
+control.
 
 SQLite is called on the event loop: a reference inbox sees a few requests an hour, and one
 connection on one thread keeps the store simple.
@@ -17,9 +21,11 @@ connection on one thread keeps the store simple.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import logging
+import os
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 from portwatch.alerts.signing import SignatureError, SignatureProblem, verify
 from portwatch.clock import Clock
@@ -94,54 +101,91 @@ class Message:
     body: str
 
 
-def _require(mapping: Mapping[str, Any], key: str, where: str) -> Any:
-    if not isinstance(mapping, Mapping) or key not in mapping:
+def _require(mapping: object, key: str, where: str) -> Any:
+    if not isinstance(mapping, Mapping):
+        raise InboxError(f"{where} is not a JSON object")
+    if key not in mapping:
         raise InboxError(f"{where}: missing {key!r}")
     return mapping[key]
 
 
+def _text(mapping: object, key: str, where: str, default: str | None = None) -> str:
+    """A non-empty string field (or ``default`` when absent and one is given)."""
+    if default is not None and isinstance(mapping, Mapping) and key not in mapping:
+        return default
+    value = _require(mapping, key, where)
+    if not isinstance(value, str) or not value.strip():
+        raise InboxError(f"{where}.{key} must be a non-empty string")
+    return value
+
+
+def _objects(value: object, where: str) -> list[Mapping[str, Any]]:
+    """A JSON list whose items are all objects."""
+    if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
+        raise InboxError(f"{where} must be a list of JSON objects")
+    return value
+
+
 def _parse_json_alert(msg_id: str, document: Mapping[str, Any], body: str) -> Message:
     data = _require(document, "data", "body")
-    gateway = _require(data, "gateway", "data")
     return Message(
         webhook_id=msg_id,
-        type=str(_require(document, "type", "body")),
-        patient=str(_require(data, "patient", "data")),
-        priority=str(data.get("priority", "routine")),
-        summary=str(_require(data, "summary", "data")),
-        readings=tuple(data.get("readings", ())),
-        gateway=str(_require(gateway, "id", "data.gateway")),
+        type=_text(document, "type", "body"),
+        patient=_text(data, "patient", "data"),
+        priority=_text(data, "priority", "data", default="routine"),
+        summary=_text(data, "summary", "data"),
+        readings=tuple(_objects(data.get("readings", []), "data.readings")),
+        gateway=_text(_require(data, "gateway", "data"), "id", "data.gateway"),
         content_type="application/json",
         body=body,
     )
 
 
+def _codes(resource: Mapping[str, Any], where: str) -> set[str]:
+    codes: set[str] = set()
+    for concept in _objects(resource.get("reasonCode", []), f"{where}.reasonCode"):
+        for coding in _objects(concept.get("coding", []), f"{where}.reasonCode.coding"):
+            code = coding.get("code")
+            if code is not None and not isinstance(code, str):
+                raise InboxError(f"{where}.reasonCode.coding.code must be a string")
+            if code is not None:
+                codes.add(code)
+    return codes
+
+
 def _parse_fhir_bundle(msg_id: str, document: Mapping[str, Any], body: str) -> Message:
-    entries = _require(document, "entry", "Bundle")
+    entries = _objects(_require(document, "entry", "Bundle"), "Bundle.entry")
     resources = [_require(e, "resource", "Bundle.entry") for e in entries]
+    _objects(resources, "Bundle.entry.resource")
     communications = [r for r in resources if r.get("resourceType") == "Communication"]
     if len(communications) != 1:
         raise InboxError(f"Bundle: expected one Communication, found {len(communications)}")
     com = communications[0]
-    reasons = {c.get("code") for rc in com.get("reasonCode", ()) for c in rc.get("coding", ())}
-    readings = [
-        {
-            "time": r.get("effectiveDateTime"),
-            "value": str(r.get("valueQuantity", {}).get("value")),
-            "unit": r.get("valueQuantity", {}).get("code"),
-        }
-        for r in resources
-        if r.get("resourceType") == "Observation"
-    ]
-    payload = _require(com, "payload", "Communication")
+    readings = []
+    for resource in resources:
+        if resource.get("resourceType") != "Observation":
+            continue
+        quantity = resource.get("valueQuantity", {})
+        if not isinstance(quantity, Mapping):
+            raise InboxError("Observation.valueQuantity is not a JSON object")
+        readings.append(
+            {
+                "time": resource.get("effectiveDateTime"),
+                "value": str(quantity.get("value")),
+                "unit": quantity.get("code"),
+            }
+        )
+    payload = _objects(_require(com, "payload", "Communication"), "Communication.payload")
+    if not payload:
+        raise InboxError("Communication.payload is empty")
     return Message(
         webhook_id=msg_id,
-        type="fhir.fever" if SNOMED_FEVER in reasons else "fhir.communication",
-        patient=str(_require(_require(com, "subject", "Communication"), "reference", "subject")),
-        priority=str(com.get("priority", "routine")),
-        summary=str(_require(payload[0], "contentString", "Communication.payload")),
+        type="fhir.fever" if SNOMED_FEVER in _codes(com, "Communication") else "fhir.communication",
+        patient=_text(_require(com, "subject", "Communication"), "reference", "subject"),
+        priority=_text(com, "priority", "Communication", default="routine"),
+        summary=_text(payload[0], "contentString", "Communication.payload"),
         readings=tuple(readings),
-        gateway=str(_require(_require(com, "sender", "Communication"), "reference", "sender")),
+        gateway=_text(_require(com, "sender", "Communication"), "reference", "sender"),
         content_type="application/fhir+json",
         body=body,
     )
@@ -151,12 +195,15 @@ def parse_message(msg_id: str, body: str) -> Message:
     """Read a verified body: our signed JSON, or a FHIR transaction Bundle.
 
     Raises:
-        InboxError: not JSON, or not one of the two shapes (the message says what is missing).
+        InboxError: not JSON, or not one of the two shapes (the message says what is missing
+            or of the wrong type).
     """
     try:
         document = json.loads(body)
     except json.JSONDecodeError as exc:
         raise InboxError(f"body is not JSON (line {exc.lineno}, column {exc.colno})") from exc
+    except RecursionError as exc:
+        raise InboxError("body nests too deeply to be an alert") from exc
     if not isinstance(document, dict):
         raise InboxError("body is not a JSON object")
     if document.get("resourceType") == "Bundle":
@@ -168,6 +215,10 @@ class InboxStore:
     """The inbox's own SQLite file: one row per ``webhook-id``, never two."""
 
     def __init__(self, path: Path | str) -> None:
+        # Alerts carry patients' temperatures: the file is the inbox user's alone (0600),
+        # as the gateway's log is; SQLite gives its journal the same mode.
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         self._db = sqlite3.connect(str(path), isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._db.executescript(_SCHEMA)
@@ -308,6 +359,16 @@ def render_page(patients: list[dict[str, object]], alerts: list[dict[str, object
     return "".join(parts)
 
 
+def _cross_site(headers: Mapping[str, str], host: str) -> bool:
+    """Whether a browser says the request comes from another site (Fetch Metadata, Origin)."""
+    if headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        return True
+    origin = headers.get("Origin")
+    if origin is None:
+        return False
+    return origin == "null" or urlsplit(origin).netloc != host
+
+
 def make_app(key: bytes, store: InboxStore, clock: Clock) -> web.Application:
     """The inbox as an aiohttp application; ``key`` is the HMAC key of the shared secret."""
     from aiohttp import web
@@ -347,6 +408,11 @@ def make_app(key: bytes, store: InboxStore, clock: Clock) -> web.Application:
         return web.json_response(store.patients(clock.now()))
 
     async def close(request: web.Request) -> web.Response:
+        if _cross_site(request.headers, request.host):
+            # Any page a nurse has open could post this form to a loopback inbox and mark
+            # an alert handled; only the inbox's own page may.
+            _LOGGER.info("refused a cross-site close from %s", request.remote)
+            return web.json_response({"error": "cross-site request"}, status=403)
         if not store.close_alert(request.match_info["id"], clock.now()):
             return web.json_response({"error": "no such open alert"}, status=404)
         raise web.HTTPSeeOther("/")

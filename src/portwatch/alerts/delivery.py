@@ -13,9 +13,13 @@ Rules kept here (alerts.md, "Delivery"):
   caregiver is told at once (``on_stuck``); it waits for a person to fix and resend it.
 * A row the clinic has not accepted ``escalate_after`` (15 min) after it was queued is
   escalated to the caregiver once (``on_stuck``) and keeps being retried.
-* Rows leave in decision order. A row waiting for its retry holds back the *routine* rows
-  behind it (order kept) but never an urgent one: an urgent row goes as soon as it is due,
-  right after the stuck row's attempt. An escalated row holds back nothing.
+* Rows leave in decision order: each channel is a queue with one retry timer, its head's.
+  While the head waits for its retry, the routine rows behind it wait too (however long
+  the clinic is away, so they arrive in order when it is back, and a dead clinic is probed
+  by one request per backoff, not one per row). An urgent row is never held for more than
+  one attempt: when one is due, the head is tried at once, then the urgent row. If an
+  escalated head (a person has been told) still fails, the next row gets one attempt in the
+  same pass, so one refused row cannot hold the rest back forever.
 * The clinic body is signed at send time (``webhook-timestamp`` = now) with the entry's id as
   ``webhook-id``, the same on every resend. Secrets never appear in a log or an error.
 """
@@ -69,6 +73,7 @@ __all__ = [
     "classify",
     "load_secret",
     "next_due",
+    "next_wake",
     "notification_body",
     "parse_retry_after",
     "secret_file",
@@ -373,32 +378,54 @@ def _is_due(row: OutboxRowLike, now: datetime) -> bool:
     return row.next_attempt_at is None or row.next_attempt_at <= now
 
 
+def _urgent(row: OutboxRowLike) -> bool:
+    return str(row.priority) == "urgent"
+
+
 def next_due(
-    rows: Sequence[OutboxRowLike], now: datetime, skip: Collection[str] = ()
+    rows: Sequence[OutboxRowLike],
+    now: datetime,
+    skip: Collection[str] = (),
+    *,
+    stalled: bool = False,
 ) -> OutboxRowLike | None:
     """The row to send next among one channel's pending rows, in decision order.
 
-    A pending row that is waiting for its retry (or was already tried in this pass, ``skip``)
-    holds back the routine rows behind it, keeping their order; an urgent row is never held
-    back; an escalated row holds back nothing.
+    The channel is a queue with one retry timer, its head's (the first row not yet tried in
+    this pass, ``skip``): rows leave in the order they were decided, and while the head
+    waits for its retry every routine row behind it waits too, however long the clinic is
+    away, so they arrive in order when it is back. An urgent row is never held for more
+    than one attempt: when one is due, the head is tried at once (its one attempt), then
+    the urgent row. ``stalled`` says an attempt in this pass already failed in a way that
+    stops the queue (see :meth:`Deliverer.flush`); then only due urgent rows go.
     """
-    held = False
+    urgent_due = any(_urgent(r) and r.id not in skip and _is_due(r, now) for r in rows)
+    blocked = stalled
     for row in rows:
-        waiting = row.id in skip or not _is_due(row, now)
-        if not waiting and (row.priority == "urgent" or not held):
+        if row.id in skip:
+            continue
+        if not blocked:
+            if urgent_due or _is_due(row, now):
+                return row
+            blocked = True  # the head waits: so does every routine row behind it
+        elif _urgent(row) and _is_due(row, now):
             return row
-        if waiting and row.escalated_at is None:
-            held = True
     return None
 
 
 def next_wake(rows: Sequence[OutboxRowLike], escalate_after: timedelta) -> datetime | None:
-    """The earliest time something becomes due or needs escalating."""
+    """The earliest time :func:`next_due` will pick a row or a row needs escalating.
+
+    Only the head's retry time and the urgent rows' count: a routine row behind the head
+    goes when the head does, and waking for it sooner would find nothing to send.
+    """
     times: list[datetime] = []
-    for row in rows:
-        if row.next_attempt_at is not None:
+    for index, row in enumerate(rows):
+        if (index == 0 or _urgent(row)) and row.next_attempt_at is not None:
             times.append(row.next_attempt_at)
-        if row.escalated_at is None:
+        elif index == 0 or _urgent(row):
+            times.append(row.created_at)
+        if row.escalated_at is None and row.attempts > 0:
             times.append(row.created_at + escalate_after)
     return min(times, default=None)
 
@@ -654,13 +681,24 @@ class Deliverer:
         for channel, sender in self._senders.items():
             await self._escalate(await self._pending(channel), self._clock.now())
             tried: set[str] = set()
+            stalled = False
+            failures = 0  # retryable failures since the last success in this pass
             while True:
-                row = next_due(await self._pending(channel), self._clock.now(), tried)
+                pending = await self._pending(channel)
+                row = next_due(pending, self._clock.now(), tried, stalled=stalled)
                 if row is None:
                     break
                 tried.add(row.id)
                 attempts += 1
-                await self._attempt(row, sender)
+                outcome = await self._attempt(row, sender)
+                if outcome is Outcome.RETRY:
+                    failures += 1
+                    # A failure stops the queue for this pass (the clinic is likely away),
+                    # except once after a row a person was already told about: if only
+                    # that row is refused, the rows behind it must not wait forever.
+                    stalled = row.escalated_at is None or failures >= 2
+                elif outcome is Outcome.DELIVERED:
+                    failures = 0
         return attempts
 
     async def _next_wake_s(self) -> float:

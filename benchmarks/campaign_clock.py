@@ -1,0 +1,144 @@
+"""Campaign: the gateway's clock goes wrong while fevers are being watched (rule level).
+
+The ten-day course of the power-loss campaign (a spot reading every 30 min; fevers on day 3
+and day 7) goes through the fever rule as the link would hand it over, while the gateway's
+wall clock is wrong in one of three ways, each placed inside a fever:
+
+* ``1970``: the Pi reboots at day 3 09:00 with no real-time clock and shows 1970 for an hour
+  until NTP sets it (a reboot during a fever);
+* ``back 1 h``: the clock is set back an hour at day 3 14:00, mid-fever, and stays so;
+* ``ahead 1 d``: the clock jumps a day ahead at day 7 09:00, mid-fever, and stays so.
+
+Each runs twice: "unstamped", the reading timed by the gateway's clock (what the link
+gives for a thermometer without a time stamp, and for one with a stamp once it has learned
+the stamp's offset from the gateway's clock), and "stamped", the reading keeping its true
+time (a stamp corrected with an offset learned before the clock went wrong). The rule is
+fed with the gateway's clock as its ``now``. Compared with the same course on a right
+clock, a fever confirmed fewer times than there were fevers is a missed alert; any other
+extra clinic alert (a second confirmation, an "ongoing", a resolution the right clock does
+not make) is a false one. Readings the right clock keeps in the monitored period but the
+wrong clock times outside it are counted too.
+
+This is the rule and the readings' timing only: what the daemon does about a clock it can
+tell is wrong (1970) is the pipeline's, and its campaign waits for it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import random
+import sys
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+NAME = "wrong gateway clock (1970, back 1 h, ahead 1 d)"
+HERE = Path(__file__).resolve().parent
+START = datetime.fromisoformat("2026-11-01T00:00:00+00:00")
+EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
+Shift = Callable[[datetime], datetime]
+
+
+def _scenarios() -> dict[str, Shift]:
+    boot = START + timedelta(days=2, hours=9)
+    back = START + timedelta(days=2, hours=14)
+    ahead = START + timedelta(days=6, hours=9)
+    return {
+        "1970": lambda t: EPOCH + (t - boot) if boot <= t < boot + timedelta(hours=1) else t,
+        "back 1 h": lambda t: t - timedelta(hours=1) if t >= back else t,
+        "ahead 1 d": lambda t: t + timedelta(days=1) if t >= ahead else t,
+    }
+
+
+def _child() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "portwatch_clock_course", HERE / "powerloss_child.py"
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError("cannot load powerloss_child.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _play(child: Any, readings: list[Any], shift: Shift, stamped: bool) -> dict[str, int]:
+    from portwatch.model import DecisionType
+
+    rule = child.rule_for(START)
+    counts = {t.value: 0 for t in DecisionType}
+    outside = 0
+    end = START + timedelta(days=child.COURSE_DAYS)
+    for reading in readings:
+        received = shift(reading.time)
+        timed = reading.time if stamped else received
+        if not START <= timed < end:
+            outside += 1
+        seen = dataclasses.replace(reading, time=timed, received_at=received)
+        for decision in rule.feed(seen, now=received):
+            counts[decision.type.value] += 1
+    for decision in rule.advance(shift(end + timedelta(days=1))):
+        counts[decision.type.value] += 1
+    counts["outside"] = outside
+    return counts
+
+
+def run(quick: bool, seed: int | None = None) -> dict[str, Any]:
+    """Feed the course under each wrong clock; count missed and false clinic alerts."""
+    del quick  # the rule is fast: the quick run is the full run
+    seed = random.SystemRandom().randrange(2**32) if seed is None else seed
+    if importlib.util.find_spec("portwatch.rule") is None:
+        return {
+            "campaign": NAME, "tried": 0, "lost": None, "duplicated": None, "crashed": None,
+            "passed": True, "skipped": True, "seed": seed,
+            "notes": "not run: this branch has no fever rule (portwatch.rule) yet",
+        }  # fmt: skip
+    child = _child()
+    readings = list(child.course(START, seed, timedelta(minutes=30)).readings)
+    right = _play(child, readings, lambda t: t, stamped=True)
+    fevers = right["fever.confirmed"]
+    clinic = ("fever.confirmed", "fever.ongoing", "fever.resolved")
+    missed = false = outside = crashed = 0
+    details: list[str] = []
+    scenarios: dict[str, dict[str, int]] = {}
+    for name, shift in _scenarios().items():
+        for stamped in (True, False):
+            label = f"{name} ({'stamped' if stamped else 'unstamped'})"
+            try:
+                got = _play(child, readings, shift, stamped)
+            except Exception as exc:  # noqa: BLE001 - a crash of the rule is what is counted
+                crashed += 1
+                details.append(f"{label}: raised {type(exc).__name__}")
+                continue
+            lacking = max(0, fevers - got["fever.confirmed"])
+            extra = sum(max(0, got[k] - right[k]) for k in clinic)
+            scenarios[label] = {"missed": lacking, "false": extra, "outside": got["outside"]}
+            missed += lacking
+            false += extra
+            outside += got["outside"]
+            details.append(
+                f"{label}: {got['fever.confirmed']} confirmed, {got['fever.ongoing']} ongoing, "
+                f"{got['fever.resolved']} resolved, {got['reading.invalid']} invalid, "
+                f"{got['outside']} timed outside"
+            )
+    notes = (
+        f"seed={seed}; right clock: {fevers} confirmed, {right['fever.resolved']} resolved; "
+        f"missed {missed}, false {false}, readings timed outside the period {outside}; "
+        + "; ".join(details)
+    )
+    return {
+        "campaign": NAME,
+        "tried": 2 * len(_scenarios()),
+        "lost": missed,
+        "duplicated": false,
+        "crashed": crashed,
+        "passed": missed == false == crashed == 0 and fevers == 2,
+        "seed": seed,
+        "missed": missed,
+        "false": false,
+        "timed_outside": outside,
+        "scenarios": scenarios,
+        "notes": notes,
+    }

@@ -1,0 +1,141 @@
+"""The shortened campaigns CI runs: each one must pass, with the counts README reports.
+
+The full versions (``python benchmarks/campaigns.py``) run the same functions with
+``quick=False``; a seed in a failing result replays it with ``--seed``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from .conftest import BENCHMARKS
+
+
+def _run(campaigns: ModuleType, name: str) -> dict[str, Any]:
+    (path,) = campaigns.discover(BENCHMARKS, [name])
+    result: dict[str, Any] = campaigns.run_one(path, quick=True)
+    return result
+
+
+def test_decoder_fuzz_campaign_finds_no_crash_when_50k_packets_are_decoded(
+    campaigns: ModuleType,
+) -> None:
+    """Only the documented errors escape the decoders, and no accepted value breaks the spec."""
+    result = _run(campaigns, "fuzz")
+    assert result["tried"] == 50_000
+    assert (result["undocumented_exceptions"], result["out_of_spec_values"]) == (0, 0)
+    assert result["accepted"] > 0
+    assert result["refused"] > 0
+
+
+def test_input_campaign_refuses_every_bad_line_when_files_and_typed_readings_are_bad(
+    campaigns: ModuleType,
+) -> None:
+    """A bad line is named, nothing of its file is imported, and a good file still imports."""
+    result = _run(campaigns, "input")
+    assert result["passed"], result["notes"]
+    assert result["imported_from_bad_input"] == 0
+    assert result["bad_kinds"] >= 45
+
+
+def test_inbox_campaign_answers_no_5xx_when_attacked(campaigns: ModuleType) -> None:
+    """Forged, expired, replayed, oversized, traversing and misshapen requests: right status."""
+    result = _run(campaigns, "inbox")
+    assert result["passed"], result["notes"]
+    assert result["crashed"] == 0
+    assert result["wrong_status"] == 0
+    assert result["statuses"].get("413") == 2
+
+
+def test_campaign_command_prints_the_table_when_run_quick(tmp_path: Path) -> None:
+    """README's reliability table comes from this command; it must keep its columns."""
+    output = tmp_path / "campaigns.json"
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "campaigns.py"), "--quick", "--seed", "5",
+         "--output", str(output), "fuzz"],
+        capture_output=True, text=True, check=False, timeout=110,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].split(" | ")[0].strip() == "campaign"
+    assert [c.strip() for c in done.stdout.splitlines()[0].split("|")] == [
+        "campaign", "tried", "lost", "duplicated", "crashed", "notes",
+    ]  # fmt: skip
+    (result,) = json.loads(output.read_text(encoding="utf-8"))["campaigns"]
+    assert result["seed"] == 5
+
+
+def test_outage_campaign_delivers_every_alert_once_in_order_when_the_clinic_fails(
+    campaigns: ModuleType,
+) -> None:
+    """500s, 429s, slow answers, 12 h down and flapping: nothing lost, doubled or reordered."""
+    result = _run(campaigns, "outage")
+    assert (result["lost"], result["duplicated"], result["crashed"]) == (0, 0, 0)
+    assert result["out_of_order"] == 0
+    assert result["untold"] == 0
+    assert result["idle_wakeups"] == 0
+    assert result["resends_deduplicated"] > 0  # the slow answers really were resent
+
+
+def test_powerloss_campaign_loses_and_doubles_nothing_when_killed_ten_times(
+    campaigns: ModuleType,
+) -> None:
+    """SIGKILL anywhere in log -> rule -> outbox -> clinic; the restart must make it whole."""
+    result = _run(campaigns, "powerloss")
+    assert not result.get("skipped"), result["notes"]
+    assert result["tried"] >= 5  # kills that landed before the course ended
+    assert (result["lost"], result["duplicated"], result["crashed"]) == (0, 0, 0)
+    assert result["decisions_off"] == 0
+    assert result["pending"] == 0
+
+
+def test_bluetooth_campaign_emits_each_measurement_once_when_the_link_is_faulted(
+    campaigns: ModuleType,
+) -> None:
+    """50 drops, absences, a 6 h backlog, a dying battery and a feverish neighbour."""
+    result = _run(campaigns, "bluetooth")
+    assert (result["lost"], result["duplicated"], result["crashed"]) == (0, 0, 0)
+    assert result["stranger_readings"] == 0
+    assert result["stranger_reports"] >= 1
+    assert result["lowest_battery"] is not None
+    assert result["lowest_battery"] < 20
+
+
+def test_clock_campaign_misses_no_fever_when_readings_carry_the_gateways_time(
+    campaigns: ModuleType,
+) -> None:
+    """1970 at a reboot, back 1 h, ahead 1 d: readings timed as the link does lose no fever."""
+    # The 'stamped' variants and readings timed outside the period are open findings of
+    # issue 10: the campaign reports them; they are not asserted here.
+    result = _run(campaigns, "clock")
+    assert result["crashed"] == 0
+    for name, counts in result["scenarios"].items():
+        if "unstamped" in name:
+            assert (counts["missed"], counts["false"]) == (0, 0), name
+
+
+def test_settings_campaign_names_the_setting_when_any_of_38_bad_files_is_checked(
+    campaigns: ModuleType,
+) -> None:
+    """Each kind of bad file: exit 2, one line naming the setting, no secret echoed."""
+    result = _run(campaigns, "settings")
+    assert not result.get("skipped"), result["notes"]
+    assert result["kinds"] >= 20
+    assert result["problems"] == []
+    assert result["refused_well"] == result["kinds"]
+
+
+def test_web_campaign_answers_no_5xx_when_the_caregiver_page_is_attacked(
+    campaigns: ModuleType,
+) -> None:
+    """No token, wrong tokens, traversal, cross-site and oversized posts, random queries."""
+    pytest.importorskip("portwatch.web")  # the caregiver page lands from its own branch
+    result = _run(campaigns, "web")
+    assert result["passed"], result["notes"]
+    assert result["statuses"].get("401", 0) >= 10
