@@ -14,6 +14,13 @@
   rows), against fetching that hour's rows bare.
 - Upgrade: opening a ten-day log written before the rollup existed (migration 2 back-fills
   it once), against opening the same log already migrated.
+- Readings: one day of that log as :class:`StoredReading`s (the log page, the exports),
+  against the bare ``SELECT`` of the same rows and columns in the same order.
+- Gaps: the whole log's silences longer than 30 minutes by walking the time index, against
+  pairing every reading with the one before it (``LAG`` over the time index, how the log
+  did it before).
+- Latest: the latest reading by index lookups, against the whole-log ``ORDER BY time_us
+  DESC, id DESC LIMIT 1`` it replaced.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from typing import Any
 
 from portwatch.clock import SystemClock
 from portwatch.model import Reading, ReadingKind, Unit
-from portwatch.store import Store, StoredReading, to_us
+from portwatch.store import _READING_COLUMNS, Store, StoredReading, to_us
 from portwatch.storewriter import ReadingWriter
 
 T0 = datetime(2026, 11, 4, tzinfo=UTC)
@@ -128,6 +135,20 @@ def _bare_fetch(store: Store, since: datetime, until: datetime) -> None:
     ).fetchall()
 
 
+def _bare_rows(store: Store, since: datetime, until: datetime) -> None:
+    store._db.execute(
+        f"SELECT {_READING_COLUMNS} FROM readings WHERE time_us >= ? AND time_us < ? "  # noqa: S608
+        "ORDER BY time_us, id",
+        (to_us(since), to_us(until)),
+    ).fetchall()
+
+
+def _sorted_latest(store: Store) -> None:
+    store._db.execute(
+        f"SELECT {_READING_COLUMNS} FROM readings ORDER BY time_us DESC, id DESC LIMIT 1"  # noqa: S608
+    ).fetchall()
+
+
 def _csv_bytes(readings: Sequence[Reading]) -> int:
     return sum(
         len(f"{r.time.isoformat()},{r.value},{r.unit.value},{r.kind.value},{r.device}\n")
@@ -180,6 +201,44 @@ def measure(quick: bool) -> list[dict[str, Any]]:
             hour = T0 + timedelta(hours=1)
             zoom_s = _best_of(3, lambda: store.downsample(T0, hour, 1000))
             bare_zoom_s = _best_of(3, lambda: _bare_fetch(store, T0, hour))
+            day = T0 + timedelta(days=1)
+            readings_s = _best_of(3, lambda: store.readings(T0, day))
+            bare_rows_s = _best_of(3, lambda: _bare_rows(store, T0, day))
+            gap = timedelta(minutes=30)
+            gaps_s = _best_of(3, lambda: store.gaps(T0, until, gap))
+            scan_s = _best_of(
+                3, lambda: store._gaps_scan(to_us(T0), to_us(until), to_us(T0 + gap) - to_us(T0))
+            )
+            assert store.gaps(T0, until, gap) == []
+            latest_s = _best_of(5, store.latest_reading)
+            sorted_latest_s = _best_of(3, lambda: _sorted_latest(store))
+        rows.append(
+            {
+                "figure": "store: 1 d at 1/s as StoredReadings (Store.readings)",
+                "value": readings_s * 1000,
+                "unit": "ms",
+                "baseline": "the bare SELECT of the same rows and columns",
+                "baseline_value": bare_rows_s * 1000,
+            }
+        )
+        rows.append(
+            {
+                "figure": f"store: gaps > 30 min in {chart_days} d at 1/s (walks the time index)",
+                "value": gaps_s * 1000,
+                "unit": "ms",
+                "baseline": "LAG over every reading (before)",
+                "baseline_value": scan_s * 1000,
+            }
+        )
+        rows.append(
+            {
+                "figure": f"store: latest reading of {chart_days} d at 1/s (index lookups)",
+                "value": latest_s * 1000,
+                "unit": "ms",
+                "baseline": "ORDER BY time_us DESC, id DESC LIMIT 1 (before)",
+                "baseline_value": sorted_latest_s * 1000,
+            }
+        )
         start_t = time.perf_counter()
         Store.open(directory / "chart.db").close()
         open_s = time.perf_counter() - start_t

@@ -42,7 +42,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from functools import partial
 from typing import Final
 
@@ -78,6 +78,9 @@ MANUAL_DEVICE: Final = "manual"
 # §2: an undeclared interval is the median spacing of the device's samples; the latest
 # 32 are plenty for a median and keep the cost per sample constant.
 SPACING_SAMPLES: Final = 32
+# Issue 5's sentence a nurse reads aloud shows values as the device reported them; two
+# decimals is a wearable's resolution (CORE: 0.01 °C), and a window's median may add more.
+_SUMMARY_DECIMALS: Final = 2
 
 
 class RuleSettingsError(ValueError):
@@ -884,9 +887,18 @@ def _same_skips(current: _Episode, twin: _Episode, time: datetime) -> bool:
 
 
 def _reading_text(item: _Obs) -> str:
+    """The value with the device's own digits (at most two decimals).
+
+    Never rounded to one decimal: a wearable's 38.27 °C is normal while 38.3 °C is
+    elevated, and a sentence saying "38.3 °C ... was normal" would mislead the nurse.
+    """
     obs = item.obs
     unit = "°F" if obs.unit is Unit.FAHRENHEIT else "°C"
-    return f"{float(obs.value):.1f} {unit}"
+    value = obs.value
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -_SUMMARY_DECIMALS:
+        value = value.quantize(Decimal(1).scaleb(-_SUMMARY_DECIMALS), rounding=ROUND_HALF_EVEN)
+    return f"{value} {unit}"
 
 
 def _hhmm(time: datetime) -> str:

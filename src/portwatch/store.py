@@ -359,6 +359,17 @@ MIGRATIONS: Final[tuple[str, ...]] = (
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
+# Store.gaps walks the time index (index-only: readings_by_time starts with time_us).
+_LAST_READING_IN: Final = (
+    "SELECT time_us FROM readings WHERE time_us > ? AND time_us <= ? ORDER BY time_us DESC LIMIT 1"
+)
+_FIRST_READING_IN: Final = (
+    "SELECT time_us FROM readings WHERE time_us > ? AND time_us < ? ORDER BY time_us LIMIT 1"
+)
+# Beyond this many index lookups, Store.gaps scans instead: one lookup costs about as much
+# as reading some tens of rows, and a ten-day scan at 1/s is 864,000 rows.
+GAP_WALK_MAX_STEPS: Final = 20_000
+
 _READING_COLUMNS: Final = (
     "id, device, kind, value, unit, celsius, time_us, received_us, device_time, site, "
     "interval_s, special, raw, invalid_reason"
@@ -627,9 +638,16 @@ class Store:
         ]
 
     def latest_reading(self) -> StoredReading | None:
-        """The reading with the latest time (None in an empty log)."""
+        """The reading with the latest time, the last written of equals (None in an empty log).
+
+        Index lookups, whatever the log's size: the latest time from the end of the time
+        index (SQLite answers a MAX over an index's first column there), the highest row id
+        among the few index entries at that time, then that row by its id. (``ORDER BY
+        time_us DESC, id DESC`` matches no index and sorted the whole log.)
+        """
         rows = self._read(
-            f"SELECT {_READING_COLUMNS} FROM readings ORDER BY time_us DESC, id DESC LIMIT 1"  # noqa: S608
+            f"SELECT {_READING_COLUMNS} FROM readings WHERE id = ("  # noqa: S608
+            "SELECT MAX(id) FROM readings WHERE time_us = (SELECT MAX(time_us) FROM readings))"
         )
         return _stored_reading(rows[0]) if rows else None
 
@@ -776,10 +794,42 @@ class Store:
         """Periods within [since, until) longer than `min_gap` with no reading of any kind.
 
         The edges count: a silence from `since` to the first reading, or from the last
-        reading to `until`, is a gap too; an empty range is one gap.
+        reading to `until`, is a gap too; an empty range is one gap. Every reading counts,
+        chartable or not (a special value, an invalid or provisional reading shows the
+        thermometer was there), so the chart's rollup cannot answer this.
+
+        Fast by design (issue 8 follow-up): it walks the time index in strides of
+        `min_gap` instead of reading every row. From a reading (or `since`) at time t it
+        asks for the last reading in (t, t + min_gap]: if there is one, no gap starts at t
+        and the walk moves there (two such steps always cover more than `min_gap`); if there
+        is none, the next reading after t ends a gap. Each step is one index lookup, so the
+        cost is about 2 x span / min_gap lookups plus two per gap, not one per reading.
+        For a `min_gap` so short that this would take more than ``GAP_WALK_MAX_STEPS`` steps,
+        one scan of the time index pairs each reading with the one before it.
         """
         start_us, end_us = to_us(since, "since"), to_us(until, "until")
         min_us = to_us(_EPOCH + min_gap, "min_gap")
+        if min_us <= 0 or (end_us - start_us) // min_us > GAP_WALK_MAX_STEPS // 2:
+            return self._gaps_scan(start_us, end_us, min_us)
+        found: list[tuple[datetime, datetime]] = []
+        at = start_us  # a reading's time (or `since`): no gap before it is left unfound
+        while at < end_us:
+            reach = min(at + min_us, end_us - 1)
+            within = self._read(_LAST_READING_IN, (at, reach))
+            if within:
+                at = within[0][0]
+                continue
+            following = self._read(_FIRST_READING_IN, (at, end_us))
+            following_us = following[0][0] if following else end_us
+            if following_us - at > min_us:
+                found.append((from_us(at), from_us(following_us)))
+            at = following_us
+        return found
+
+    def _gaps_scan(
+        self, start_us: int, end_us: int, min_us: int
+    ) -> list[tuple[datetime, datetime]]:
+        """:meth:`gaps` by pairing every reading in range with the one before it."""
         # Each reading paired with the one before it (the first with `since`), plus one
         # last pair (the last reading or `since`, then `until`) for the trailing silence.
         rows = self._read(
@@ -1247,7 +1297,35 @@ def _reading_row(reading: Reading) -> tuple[Any, ...]:
     )
 
 
+# Rows to readings (issue 4 follow-up: a day of a 1/s stream read for the log page and the
+# export). Enum members by value from a dict, not by calling the enum class (which goes
+# through EnumType.__call__ and was a third of the time), and each temperature's text parsed
+# once: a stream repeats the same few hundred values, and Decimals are immutable, so sharing
+# one is invisible to callers.
+_KIND_OF: Final = {member.value: member for member in ReadingKind}
+_UNIT_OF: Final = {member.value: member for member in Unit}
+_SITE_OF: Final = {member.value: member for member in Site}
+_SPECIAL_OF: Final = {member.value: member for member in Special}
+_DECIMAL_CACHE_SIZE: Final = 4_096  # distinct value texts kept; a 0.01 °C grid 30-45 °C is 1,501
+_decimals: dict[str, Decimal] = {}
+
+
+def _decimal(text: str) -> Decimal:
+    value = _decimals.get(text)
+    if value is None:
+        if len(_decimals) >= _DECIMAL_CACHE_SIZE:
+            _decimals.clear()
+        value = _decimals[text] = Decimal(text)
+    return value
+
+
 def _stored_reading(row: Sequence[Any]) -> StoredReading:
+    """A row of `_READING_COLUMNS` as the reading it stores (the hot path of every read).
+
+    Raises:
+        StoreError: the row holds a kind, unit, site or special value this portwatch does
+            not know (written by a newer one, or altered by hand).
+    """
     (
         row_id,
         device,
@@ -1264,22 +1342,35 @@ def _stored_reading(row: Sequence[Any]) -> StoredReading:
         raw,
         invalid_reason,
     ) = row
+    try:
+        kind_member = _KIND_OF[kind]
+        unit_member = _UNIT_OF[unit]
+        site_member = None if site is None else _SITE_OF[site]
+        special_member = None if special is None else _SPECIAL_OF[special]
+    except KeyError as exc:
+        raise StoreError(
+            f"the log's reading {row_id} holds {exc.args[0]!r}, which this portwatch does not "
+            "know as a kind, unit, site or special value"
+        ) from None
+    time = _EPOCH + timedelta(0, 0, time_us)
+    # Positional, in Reading's field order: keywords cost a tenth of the time here. Equal
+    # instants share one (immutable) datetime: most readings carry no time of their own.
     return StoredReading(
-        id=row_id,
-        reading=Reading(
-            device=device,
-            kind=ReadingKind(kind),
-            value=None if value is None else Decimal(value),
-            unit=Unit(unit),
-            celsius=celsius,
-            time=from_us(time_us),
-            received_at=from_us(received_us),
-            device_time=None if device_time is None else datetime.fromisoformat(device_time),
-            site=None if site is None else Site(site),
-            interval_s=interval_s,
-            special=None if special is None else Special(special),
-            raw=bytes(raw),
-            invalid_reason=invalid_reason,
+        row_id,
+        Reading(
+            device,
+            kind_member,
+            None if value is None else _decimal(value),
+            unit_member,
+            celsius,
+            time,
+            time if received_us == time_us else _EPOCH + timedelta(0, 0, received_us),
+            None if device_time is None else datetime.fromisoformat(device_time),
+            site_member,
+            interval_s,
+            special_member,
+            raw,
+            invalid_reason,
         ),
     )
 

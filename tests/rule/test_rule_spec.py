@@ -421,3 +421,13 @@ def test_advance_decides_nothing_when_time_has_not_moved() -> None:
     confirming = rule.feed(spot(at(5), "38.6"), now=at(5))
     assert [d.type for d in confirming] == [CONFIRMED]
     assert rule.advance(at(5, seconds=1)) == []  # no recheck: confirmed by then
+
+
+def test_summary_keeps_the_devices_digits_when_a_wearable_reports_hundredths() -> None:
+    """A sentence rounded to tenths would call 38.27 °C "38.3 °C", the elevated value itself."""
+    readings = [spot(at(1), "38.29"), spot(at(5), "38.31"), spot(at(30), "38.27")]
+    decisions = run(readings, until=at(60))
+    (alert,) = of_type(decisions, CONFIRMED)
+    assert alert.summary.startswith("38.29 °C at 09:00 and 38.31 °C at 13:00 UTC")
+    (resolved,) = of_type(decisions, DecisionType.FEVER_RESOLVED)
+    assert "38.27 °C" in resolved.summary

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC
 from decimal import Decimal
 from typing import Final
@@ -27,8 +28,14 @@ __all__ = [
     "FHIR_CONTENT_TYPE",
     "SITE_MDC",
     "SYMPTOM_SNOMED",
+    "BuiltResource",
+    "body_temperature",
+    "collection_entry",
     "fhir_body",
     "fhir_bundle",
+    "gateway_device",
+    "thermometer_device",
+    "transaction_entry",
 ]
 
 FHIR_CONTENT_TYPE: Final = "application/fhir+json"
@@ -94,24 +101,52 @@ def _urn(*facts: str) -> str:
     return f"urn:uuid:{derived_id(*facts)}"
 
 
-def _entry(resource_type: str, full_url: str, resource: Resource, key: tuple[str, str]) -> Resource:
-    system, value = key
+@dataclass(frozen=True, slots=True)
+class BuiltResource:
+    """One resource built by this module, ready to be an entry of any Bundle.
+
+    ``resource`` is its JSON (``resourceType`` included, decimals as :class:`Decimal`);
+    ``full_url`` is the ``urn:uuid:`` other entries reference it by; ``identifier`` is the
+    (system, value) a transaction's ``ifNoneExist`` matches on.
+    """
+
+    full_url: str
+    resource: Resource
+    identifier: tuple[str, str]
+
+
+def transaction_entry(built: BuiltResource) -> Resource:
+    """A transaction Bundle entry: ``POST`` it unless a resource with its identifier exists."""
+    system, value = built.identifier
     return {
-        "fullUrl": full_url,
-        "resource": {"resourceType": resource_type, **resource},
+        "fullUrl": built.full_url,
+        "resource": built.resource,
         "request": {
             "method": "POST",
-            "url": resource_type,
+            "url": built.resource["resourceType"],
             "ifNoneExist": f"identifier={system}|{value}",
         },
     }
+
+
+def collection_entry(built: BuiltResource) -> Resource:
+    """A collection Bundle entry (an export): the resource and its ``fullUrl``, no request."""
+    return {"fullUrl": built.full_url, "resource": built.resource}
+
+
+def _built(
+    resource_type: str, full_url: str, resource: Resource, key: tuple[str, str]
+) -> BuiltResource:
+    return BuiltResource(full_url, {"resourceType": resource_type, **resource}, key)
 
 
 def _coding(system: str, code: str, display: str) -> dict[str, str]:
     return {"system": system, "code": code, "display": display}
 
 
-def _thermometer(context: AlertContext) -> tuple[str, Resource, tuple[str, str]]:
+def thermometer_device(context: AlertContext) -> BuiltResource:
+    """The thermometer as a PHD ``Device`` (MDC_MOC_VMS_MDS_SIMP), identified by its IEEE
+    System Id when known, else its Bluetooth address (alerts.md, "FHIR R4")."""
     thermometer = context.thermometer
     identifiers: list[dict[str, object]] = []
     if thermometer.system_id:
@@ -140,10 +175,12 @@ def _thermometer(context: AlertContext) -> tuple[str, Resource, tuple[str, str]]
         resource["manufacturer"] = thermometer.manufacturer
     if thermometer.model:
         resource["modelNumber"] = thermometer.model
-    return full_url, resource, (str(first["system"]), str(first["value"]))
+    return _built("Device", full_url, resource, (str(first["system"]), str(first["value"])))
 
 
-def _gateway(context: AlertContext) -> tuple[str, Resource]:
+def gateway_device(context: AlertContext) -> BuiltResource:
+    """This portwatch as the PHD gateway ``Device`` (MDC_MOC_VMS_MDS_AHD) that relayed the
+    readings, identified by a URI derived from its gateway id."""
     value = _urn("gateway", context.gateway_id)
     resource: Resource = {
         "identifier": [{"system": URI_SYSTEM, "value": value}],
@@ -153,7 +190,7 @@ def _gateway(context: AlertContext) -> tuple[str, Resource]:
         ],
         "version": [{"value": context.gateway_version}],
     }
-    return value, resource
+    return _built("Device", value, resource, (URI_SYSTEM, value))
 
 
 def observation_identifier(context: AlertContext, observation: Observation) -> str:
@@ -168,9 +205,16 @@ def observation_identifier(context: AlertContext, observation: Observation) -> s
     )
 
 
-def _observation(
-    context: AlertContext, observation: Observation, thermometer_url: str, gateway_url: str
-) -> tuple[str, Resource]:
+def body_temperature(
+    context: AlertContext,
+    observation: Observation,
+    thermometer: BuiltResource,
+    gateway: BuiltResource,
+) -> BuiltResource:
+    """The observation as a ``bodytemp`` ``Observation`` in the device's own unit (UCUM),
+    citing the thermometer and the gateway, identified by :func:`observation_identifier`
+    (so the same reading in an alert and in an export is one resource at the clinic)."""
+    thermometer_url, gateway_url = thermometer.full_url, gateway.full_url
     value = observation_identifier(context, observation)
     codings = [
         _coding(LOINC, LOINC_BODY_TEMPERATURE, "Body temperature"),
@@ -204,7 +248,7 @@ def _observation(
             {"url": GATEWAY_DEVICE_EXTENSION, "valueReference": {"reference": gateway_url}}
         ],
     }
-    return value, resource
+    return _built("Observation", value, resource, (URI_SYSTEM, value))
 
 
 def _communication(
@@ -252,23 +296,22 @@ def fhir_bundle(alert: Alert, context: AlertContext) -> Resource:
         raise PayloadError(f"{alert.kind.value} alerts travel on the JSON channel only")
     from fhir.resources.R4B.bundle import Bundle  # heavy import, kept off module import
 
-    thermometer_url, thermometer, thermometer_key = _thermometer(context)
-    gateway_url, gateway = _gateway(context)
-    entries = [
-        _entry("Device", thermometer_url, thermometer, thermometer_key),
-        _entry("Device", gateway_url, gateway, (URI_SYSTEM, gateway_url)),
-    ]
+    thermometer = thermometer_device(context)
+    gateway = gateway_device(context)
+    entries = [transaction_entry(thermometer), transaction_entry(gateway)]
     observation_urls: list[str] = []
     seen: set[str] = set()
     for observation in alert.observations:
-        url, resource = _observation(context, observation, thermometer_url, gateway_url)
-        if url in seen:
+        built = body_temperature(context, observation, thermometer, gateway)
+        if built.full_url in seen:
             continue
-        seen.add(url)
-        observation_urls.append(url)
-        entries.append(_entry("Observation", url, resource, (URI_SYSTEM, url)))
-    url, communication = _communication(alert, context, gateway_url, observation_urls)
-    entries.append(_entry("Communication", url, communication, (URI_SYSTEM, url)))
+        seen.add(built.full_url)
+        observation_urls.append(built.full_url)
+        entries.append(transaction_entry(built))
+    url, communication = _communication(alert, context, gateway.full_url, observation_urls)
+    entries.append(
+        transaction_entry(_built("Communication", url, communication, (URI_SYSTEM, url)))
+    )
     document: Resource = {"resourceType": "Bundle", "type": "transaction", "entry": entries}
     try:
         Bundle.model_validate(document)

@@ -88,27 +88,22 @@ def observations(store: Store, since: datetime, until: datetime) -> list[Observa
 
 def fhir_collection(observations_: list[Observation], target: ClinicTarget) -> dict[str, object]:
     """One FHIR R4 ``collection`` Bundle: the thermometer and gateway Devices and one
-    ``bodytemp`` Observation per observation, built by the alert Bundles' own builders so
-    that both follow the same rules (alerts.md, "FHIR R4")."""
+    ``bodytemp`` Observation per observation, built by the alert Bundles' own public
+    builders so that both follow the same rules (alerts.md, "FHIR R4")."""
     from fhir.resources.R4B.bundle import Bundle
 
     from portwatch.alerts import fhir
 
     context = target.context
-    thermometer_url, thermometer, _ = fhir._thermometer(context)
-    gateway_url, gateway = fhir._gateway(context)
-    entries: list[dict[str, object]] = [
-        {"fullUrl": thermometer_url, "resource": {"resourceType": "Device", **thermometer}},
-        {"fullUrl": gateway_url, "resource": {"resourceType": "Device", **gateway}},
-    ]
+    thermometer = fhir.thermometer_device(context)
+    gateway = fhir.gateway_device(context)
+    entries = [fhir.collection_entry(thermometer), fhir.collection_entry(gateway)]
     seen: set[str] = set()
     for observation in observations_:
-        url, resource = fhir._observation(context, observation, thermometer_url, gateway_url)
-        if url not in seen:
-            seen.add(url)
-            entries.append(
-                {"fullUrl": url, "resource": {"resourceType": "Observation", **resource}}
-            )
+        built = fhir.body_temperature(context, observation, thermometer, gateway)
+        if built.full_url not in seen:
+            seen.add(built.full_url)
+            entries.append(fhir.collection_entry(built))
     document = {"resourceType": "Bundle", "type": "collection", "entry": entries}
     checked: dict[str, object] = Bundle.model_validate(document).model_dump(
         mode="json", exclude_none=True

@@ -38,7 +38,6 @@ from portwatch.store import (
     OutboxRow,
     OutboxStatus,
     Store,
-    StoredReading,
     StoreError,
 )
 from portwatch.web import pages
@@ -66,7 +65,6 @@ __all__ = [
     "alert_rows",
     "chart_data",
     "day_range",
-    "latest_reading",
     "log_lines",
     "status_data",
     "stream_observations",
@@ -81,10 +79,6 @@ STREAM_MIN_SAMPLES: Final = 3
 # The log page shows one day unless asked otherwise (ten days of a stream is too long to read).
 DEFAULT_LOG_SPAN: Final = timedelta(days=1)
 _TICK: Final = timedelta(microseconds=1)
-# fever-rule.md §1: a reading up to 5 minutes ahead of the receiving clock is still valid.
-FUTURE_TOLERANCE: Final = timedelta(minutes=5)
-# A connected thermometer has reported within this; beyond it, ask the whole log.
-LATEST_LOOKBACK: Final = timedelta(hours=1)  # store ranges are [since, until): include `now`
 
 
 def day_range(
@@ -144,13 +138,6 @@ def alert_rows(store: Store) -> list[AlertRow]:
     return [_alert_row(r) for r in sorted(rows, key=lambda r: r.created_at, reverse=True)]
 
 
-def latest_reading(store: Store, now: datetime) -> StoredReading | None:
-    """The newest reading, looking at the last hour first: that range query uses the log's
-    time index, while a whole-log "latest" sorts every row (~0.5 s on ten days at 1/s)."""
-    recent = store.readings(now - LATEST_LOOKBACK, now + FUTURE_TOLERANCE)
-    return recent[-1] if recent else store.latest_reading()
-
-
 def status_data(
     store: Store,
     settings: DisplaySettings,
@@ -159,7 +146,7 @@ def status_data(
 ) -> StatusData:
     """The one-screen status at `now`."""
     since, _ = settings.period(now)
-    latest = latest_reading(store, now)
+    latest = store.latest_reading()
     link: LinkEvent | None = None
     battery: LinkEvent | None = None
     for event in store.events(since - timedelta(days=1), now + _TICK):
@@ -226,7 +213,7 @@ def chart_data(
     """The chart of [since, until): bands, gaps up to `now`, pauses, observations, decisions.
 
     Gaps come from the bands (to a bucket's width) unless `exact_gaps` asks the log, which
-    reads every reading in the range (about a second for ten days at 1/s).
+    walks its time index (:meth:`~portwatch.store.Store.gaps`).
     """
     bands = [
         Band(b.start, b.end, b.min_c, b.median_c, b.max_c, b.count)
@@ -384,7 +371,7 @@ def summary_data(store: Store, settings: DisplaySettings, now: datetime) -> Summ
     chart = chart_data(store, settings, now, since, until, exact_gaps=True)
     decisions: Sequence[Decision] = chart.decisions
     devices: dict[tuple[str, str], None] = {}
-    latest = latest_reading(store, now)
+    latest = store.latest_reading()
     for o in [o for d in decisions for o in d.observations]:
         devices[(o.device, o.site.value if o.site else "site not reported")] = None
     if latest is not None:
