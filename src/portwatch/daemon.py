@@ -117,6 +117,7 @@ class _State:
     battery_percent: int | None = None
     fever_pending_until: datetime | None = None  # a first elevated reading awaits its pair
     fever_text: str | None = None
+    fever_open: bool = False  # a confirmed episode not yet resolved
     readings_received: int = 0
     readings_durable: int = 0
     readings_replayed: int = 0
@@ -307,6 +308,7 @@ class Daemon:
             scheduler,
             self._clock,
             fever_pending=self._fever_pending,
+            fever_open=lambda: self._state.fever_open,
             log_call=self._on_store_thread,
         )
         await self._timed.start()
@@ -559,9 +561,11 @@ class Daemon:
             elif decision.type in (DecisionType.FEVER_CONFIRMED, DecisionType.FEVER_ONGOING):
                 state.fever_pending_until = None
                 state.fever_text = "fever confirmed"
+                state.fever_open = True
             elif decision.type is DecisionType.FEVER_RESOLVED:
                 state.fever_pending_until = None
                 state.fever_text = None
+                state.fever_open = False
 
     def _chore(self, work: Awaitable[None]) -> None:
         """A short piece of work started from a callback; owned here, its failure logged."""

@@ -141,6 +141,9 @@ class Sandbox:
         interval_s: the wearable's measurement interval.
         page: whether to start the caregiver page.
         start: when the daemon starts (default: at the placement).
+        clinic: an inbox already running elsewhere, as (its webhook URL, the file holding
+            its whsec_ secret), instead of one in this process: so that a benchmark
+            measures the daemon as the Pi runs it. :meth:`summary` needs the inbox here.
     """
 
     def __init__(
@@ -153,6 +156,7 @@ class Sandbox:
         interval_s: float = MEASUREMENT_INTERVAL_S,
         page: bool = True,
         start: datetime | None = None,
+        clinic: tuple[str, Path] | None = None,
     ) -> None:
         self.placement = placement
         self.course = course
@@ -160,6 +164,7 @@ class Sandbox:
         self.interval_s = interval_s
         self._on_event = on_event
         self._web = page
+        self._clinic = clinic
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._state_dir = state_dir
         self.events: list[Event] = []
@@ -211,16 +216,21 @@ class Sandbox:
             self._tmp = tempfile.TemporaryDirectory(prefix="portwatch-demo-", dir=_scratch())
             self._state_dir = Path(self._tmp.name)
         self._state_dir.mkdir(parents=True, exist_ok=True)
-        secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-        self._secret_path = self._state_dir / "clinic-secret"
-        self._secret_path.write_text(secret + "\n", encoding="utf-8")
-        self._secret_path.chmod(0o600)
+        if self._clinic is None:
+            secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+            self._secret_path = self._state_dir / "clinic-secret"
+            self._secret_path.write_text(secret + "\n", encoding="utf-8")
+            self._secret_path.chmod(0o600)
+        else:
+            self.inbox_url, self._secret_path = self._clinic
+            secret = self._secret_path.read_text(encoding="utf-8").strip()
         key = parse_secret(secret)
         # Every thread the program uses is tracked, so that simulated time waits for it.
         self._threads = TrackingExecutor(4, thread_name_prefix="portwatch-io")
         asyncio.get_running_loop().set_default_executor(self._threads)
         self._store_thread = TrackingExecutor(1, thread_name_prefix="portwatch-store")
-        await self._start_inbox(key)
+        if self._clinic is None:
+            await self._start_inbox(key)
         await self._start_radio()
         self._key = key
         self._web_token = secrets.token_urlsafe(24) if self._web else None

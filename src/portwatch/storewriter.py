@@ -1,8 +1,11 @@
-"""The async front of the log: readings in one by one, durable in batches, never dropped quietly.
+"""The async front of the log: readings in one by one, durable at once, never dropped quietly.
 
 :class:`ReadingWriter` takes readings from the link as they come (:meth:`ReadingWriter.submit`,
-never blocking the event loop), commits them to the :class:`~portwatch.store.Store` in
-batches on one dedicated thread, and hands each batch, with row ids, to ``on_durable`` only
+never blocking the event loop) and commits them to the :class:`~portwatch.store.Store` on one
+dedicated thread by *group commit*: when no commit is in flight a reading is written at once
+(a lone reading waits one fsync, not a batching window); while one is in flight, what
+arrives is gathered and committed as the next batch, so a burst still goes in few
+transactions. It and hands each batch, with row ids, to ``on_durable`` only
 after the commit returned: the rule acts only on durable readings (design.md, "Nothing is
 lost"). When the disk is full, read-only or failing, readings wait in a bounded memory
 buffer and the writer retries; ``on_trouble`` tells the caregiver, and tells again
@@ -58,7 +61,7 @@ TroubleCallback = Callable[[StoreTrouble | None], None]
 
 
 class ReadingWriter:
-    """Batches readings into the log so each is durable within ``durable_within_s``.
+    """Group-commits readings into the log so each is durable within ``durable_within_s``.
 
     Own it with one task running :meth:`run`; call :meth:`close` on the way out (after
     cancelling that task) to write what is still waiting.
@@ -93,15 +96,15 @@ class ReadingWriter:
         self._clock = clock
         self._on_durable = on_durable
         self._on_trouble = on_trouble
-        # Half the promise for gathering a batch leaves the other half for the commit.
-        self._batch_delay_s = durable_within_s / 2
+        # Group commit needs no batching window: a reading waits at most for the commit in
+        # flight and its own. A commit slower than the promise is worth a DEBUG line.
+        self._durable_within_s = durable_within_s
         self._buffer_limit = buffer_limit
         self._max_batch = max_batch
         self._own_executor = executor is None
         self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="portwatch-store")
         self._pending: deque[Reading] = deque()
-        # Monotonic time the oldest waiting reading arrived: its durability deadline runs
-        # from there, not from when this task happens to look.
+        # Monotonic time the oldest waiting reading arrived (for the DEBUG line above).
         self._oldest_at = 0.0
         self._wake = asyncio.Event()
         self._inflight: tuple[int, asyncio.Future[list[int]]] | None = None
@@ -153,10 +156,9 @@ class ReadingWriter:
         retry_s = RETRY_FIRST_S
         while True:
             await self._wake.wait()
-            if len(self._pending) < self._max_batch:
-                wait_s = self._oldest_at + self._batch_delay_s - self._clock.monotonic()
-                if wait_s > 0:
-                    await self._clock.sleep(wait_s)
+            # One turn of the loop (no time passes): readings handed over in the same
+            # callback as this one (a burst of stored measurements) share its commit.
+            await asyncio.sleep(0)
             if await self._write_batch():
                 retry_s = RETRY_FIRST_S
             else:
@@ -222,8 +224,15 @@ class ReadingWriter:
             self._report_trouble(exc)
             return False
         batch = [self._pending.popleft() for _ in range(count)]
-        # What is left has waited at least as long as this commit took: write it next.
-        self._oldest_at = float("-inf")
+        waited_s = self._clock.monotonic() - self._oldest_at
+        if waited_s > self._durable_within_s:
+            _LOGGER.debug(
+                "store: a batch of %s became durable %.3f s after its first reading arrived",
+                count,
+                waited_s,
+            )
+        # What is left arrived during this commit: the run task writes it next, at once.
+        self._oldest_at = self._clock.monotonic()
         if self._trouble is not None:
             _LOGGER.info(
                 "store: the log is writable again; %s waiting readings written", len(batch)

@@ -5,15 +5,23 @@ The protocol is one datagram of ``KEY=value`` lines sent to the AF_UNIX socket n
 sd_notify(3). That is a few lines of standard library; a dependency (python-systemd
 needs libsystemd headers to build, sdnotify is unmaintained) would cost more than it
 saves. Outside systemd (no ``$NOTIFY_SOCKET``) every call does nothing.
+
+Sends never block: they come from the event loop, and a datagram socket whose reader has
+stopped reading fills after a few messages (``net.unix.max_dgram_qlen``, 10 by default).
+A message that does not fit is dropped with a DEBUG line; systemd only ever needs the
+latest status, and a missed ``WATCHDOG=1`` is what the watchdog is for.
 """
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Mapping
 from typing import Final
 
 __all__ = ["Notifier", "SystemdError", "watchdog_interval_s"]
+
+_LOGGER = logging.getLogger(__name__)
 
 # sd_watchdog_enabled(3): pet the watchdog at half the interval systemd will wait.
 WATCHDOG_FRACTION: Final = 0.5
@@ -39,7 +47,7 @@ class Notifier:
     Raises:
         SystemdError: at construction, when ``$NOTIFY_SOCKET`` is malformed.
         OSError: from a send, when the socket is gone (the caller decides; the daemon logs
-            it and carries on).
+            it and carries on). A full socket is not an error: the message is dropped.
     """
 
     def __init__(self, environ: Mapping[str, str]) -> None:
@@ -52,12 +60,21 @@ class Notifier:
         return self._address is not None
 
     def send(self, *fields: str) -> bool:
-        """Send ``KEY=value`` fields in one datagram; False when not under systemd."""
+        """Send ``KEY=value`` fields in one datagram without blocking.
+
+        Returns False when not under systemd, or when the reader's queue is full and the
+        message was dropped (logged at DEBUG).
+        """
         if self._address is None:
             return False
         message = "\n".join(fields).encode()
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
-            sock.sendto(message, self._address)
+        kind = socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK
+        with socket.socket(socket.AF_UNIX, kind) as sock:
+            try:
+                sock.sendto(message, self._address)
+            except BlockingIOError:
+                _LOGGER.debug("systemd notify socket is full; dropped %s", fields[0][:40])
+                return False
         return True
 
     def ready(self, status: str) -> bool:

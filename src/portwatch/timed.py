@@ -165,6 +165,8 @@ class TimedWork:
         scheduler: the daemon's scheduler (on the same clock).
         clock: the daemon's clock.
         fever_pending: whether the rule waits for a recheck (the watch speaks sooner).
+        fever_open: whether a fever episode is confirmed and not yet resolved; the daily
+            summary must not say "no fever" then.
         heartbeat: the clinic heartbeat job (:func:`heartbeat_job`), if there is a clinic.
         log_call: runs one log call; :func:`call_directly` outside the daemon.
     """
@@ -178,6 +180,7 @@ class TimedWork:
         clock: Clock,
         *,
         fever_pending: Callable[[], bool],
+        fever_open: Callable[[], bool] | None = None,
         heartbeat: JobFunc | None = None,
         log_call: LogCall = call_directly,
     ) -> None:
@@ -187,6 +190,7 @@ class TimedWork:
         self._scheduler = scheduler
         self._clock = clock
         self._fever_pending = fever_pending
+        self._fever_open = fever_open or (lambda: False)
         self._heartbeat = heartbeat
         self._log_call = log_call
         self._zone = settings.zone
@@ -325,7 +329,7 @@ class TimedWork:
         # Up to the summary's own time: a reading landing at that instant is tomorrow's news.
         readings = await self._call(lambda: list(self._log.readings(local_midnight, due)))
         day = (now - self._settings.patient.placement).days + 1
-        status = "a recheck is due" if self._fever_pending() else "no fever"
+        status = summary_status(fever_open=self._fever_open(), pending=self._fever_pending())
         notice = daily_summary(
             day, [r.reading for r in readings], self._settings.display.unit, status
         )
@@ -333,6 +337,15 @@ class TimedWork:
 
     def _local(self, when: datetime) -> str:
         return when.astimezone(self._zone).strftime("%a %H:%M")
+
+
+def summary_status(*, fever_open: bool, pending: bool) -> str:
+    """The daily summary's fever status: an open episode outranks a pending recheck."""
+    if fever_open:
+        return "fever confirmed, not yet resolved"
+    if pending:
+        return "a recheck is due"
+    return "no fever"
 
 
 def _duration_text(span: timedelta) -> str:

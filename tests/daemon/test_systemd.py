@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import socket
 import subprocess
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,6 +54,30 @@ def test_lifecycle_message_arrives_when_sent(
     sock, path = listener
     assert getattr(Notifier({"NOTIFY_SOCKET": path}), call)()
     assert sock.recv(4096) == expected
+
+
+def test_send_drops_instead_of_blocking_when_reader_stops_reading(
+    listener: tuple[socket.socket, str],
+) -> None:
+    """The event loop sends these: a reader that stops reading must not freeze the daemon."""
+    sock, path = listener
+    notifier = Notifier({"NOTIFY_SOCKET": path})
+    results: list[bool] = []
+    # A thread, so that a blocking send fails this test in seconds instead of hanging it.
+    sender = threading.Thread(
+        target=lambda: results.extend(notifier.watchdog() for _ in range(200)), daemon=True
+    )
+    sender.start()
+    sender.join(timeout=5)
+    assert not sender.is_alive()
+    assert results[0] is True
+    assert results[-1] is False  # the queue filled: later messages were dropped
+    sock.setblocking(False)
+    received = 0
+    with contextlib.suppress(BlockingIOError):
+        while sock.recv(4096) == b"WATCHDOG=1":
+            received += 1
+    assert received == results.count(True) < 200
 
 
 def test_abstract_socket_is_reached_when_name_starts_with_at() -> None:

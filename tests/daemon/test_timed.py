@@ -267,3 +267,32 @@ async def test_no_heartbeat_when_clinic_speaks_fhir(settings: Settings, store: S
     beat = heartbeat_job(store, context, lambda: GatewayState(START, True), ClinicFormat.FHIR)
     await beat(START)
     assert store.outbox_all() == []
+
+
+@pytest.mark.parametrize(
+    ("fever_open", "pending", "status"),
+    [
+        (True, False, "fever confirmed, not yet resolved"),
+        (True, True, "fever confirmed, not yet resolved"),
+        (False, True, "a recheck is due"),
+        (False, False, "no fever"),
+    ],
+)
+async def test_summary_tells_open_episode_from_none_when_fever_was_confirmed(
+    settings: Settings, store: Store, fever_open: bool, pending: bool, status: str
+) -> None:
+    """A confirmed, unresolved fever is not "no fever": the caregiver reads this at night."""
+    clock = VirtualClock(datetime(2026, 11, 30, 19, 0, tzinfo=UTC))  # 20:00 in Berlin
+    sink = Sink(clock)
+    timed = TimedWork(
+        settings,
+        store,
+        sink,
+        Scheduler(clock),
+        clock,
+        fever_pending=lambda: pending,
+        fever_open=lambda: fever_open,
+    )
+    await timed.summary(clock.now())
+    ((_, notice, _),) = sink.sent
+    assert notice.title == f"Day 4: {status}"

@@ -9,6 +9,7 @@ checked one test at a time.
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -130,6 +131,22 @@ def test_course_sends_no_stale_notice_when_the_thermometer_is_off_for_a_paused_s
     """Day 2, 07:00: 40 min off the body under a 45-min pause is silence, not trouble."""
     stale = _created(fever_course, "watch.stale")
     assert not [t for t in stale if _at(2, 7) <= t <= _at(2, 9)]
+
+
+def test_course_summary_says_fever_confirmed_when_the_episode_is_still_open(
+    fever_course: Played,
+) -> None:
+    """Issue 9: the evening after a confirmed fever the caregiver must not read "no fever"."""
+    (confirmed_at,) = [t for kind, _, t in fever_course.decisions if kind == "fever.confirmed"]
+    resolved = [t for kind, _, t in fever_course.decisions if kind == "fever.resolved"]
+    until = min(resolved, default=P + timedelta(days=30))
+    titles = [
+        json.loads(row.body)["title"]
+        for row in fever_course.outbox
+        if row.kind == "summary.daily" and confirmed_at < row.created_at < until
+    ]
+    assert titles
+    assert all("fever confirmed" in title for title in titles), titles
 
 
 def test_course_sends_care_reminders_on_their_days_when_days_pass(fever_course: Played) -> None:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import subprocess
 import sys
+from datetime import timedelta
+
+import pytest
+
+from portwatch.sandbox import Sandbox
 
 
 def test_demo_json_reports_one_confirmed_alert_when_the_fever_of_day_four_is_played() -> None:
@@ -25,3 +32,22 @@ def test_demo_json_reports_one_confirmed_alert_when_the_fever_of_day_four_is_pla
         assert key in summary
     # Progress went to stderr, one plain line per simulated day (not a terminal).
     assert "-- day 4" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "ERROR" not in result.stderr
+
+
+async def test_sandbox_stops_without_error_record_when_the_wearable_is_connected_at_the_end(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 9: the demo must not end with Bumble's InvalidStateError traceback.
+
+    With one reading a second the wearable is connected when the course ends, so the
+    shutdown makes it re-advertise while the radio stops: the case that logged it.
+    """
+    caplog.set_level(logging.WARNING)
+    async with Sandbox(interval_s=1.0, page=False) as sandbox:
+        await sandbox.play(speed=None, until=sandbox.placement + timedelta(minutes=3))
+    for _ in range(20):  # late HCI responses arrive on later loop turns
+        await asyncio.sleep(0)
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == []

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -23,11 +25,13 @@ class Recorder:
     def __init__(self, clock: VirtualClock) -> None:
         self.clock = clock
         self.durable: list[tuple[float, StoredReading]] = []
+        self.batch_sizes: list[int] = []
         self.troubles: list[StoreTrouble | None] = []
         self.changed = asyncio.Event()
 
     def on_durable(self, batch: Sequence[StoredReading]) -> None:
         self.durable.extend((self.clock.monotonic(), stored) for stored in batch)
+        self.batch_sizes.append(len(batch))
         self.changed.set()
 
     def on_trouble(self, trouble: StoreTrouble | None) -> None:
@@ -77,6 +81,48 @@ async def test_writer_makes_reading_durable_within_one_second_when_received(
         assert store.readings(T0, T0 + timedelta(days=1)) == [stored]
     finally:
         await _stop(writer, task)
+
+
+async def test_writer_makes_lone_reading_durable_without_batching_window_when_idle(
+    store: Store, clock: VirtualClock
+) -> None:
+    """Issue 9: a lone reading (a fever's first) waits one fsync, not a batching window."""
+    writer, recorder, task = await _started(store, clock)
+    try:
+        writer.submit(make_reading(0))
+        await recorder.until(lambda: recorder.durable)  # no virtual time is let pass
+        ((at, stored),) = recorder.durable
+        assert at == 0.0
+        assert clock.monotonic() == 0.0
+        assert store.readings(T0, T0 + timedelta(days=1)) == [stored]
+    finally:
+        await _stop(writer, task)
+
+
+async def test_writer_gathers_arrivals_into_next_commit_when_one_is_in_flight(
+    store: Store, clock: VirtualClock
+) -> None:
+    """Group commit: under load readings share transactions, so throughput holds."""
+    gate = threading.Event()
+    executor = ThreadPoolExecutor(1)
+    recorder = Recorder(clock)
+    writer = ReadingWriter(store, clock, on_durable=recorder.on_durable, executor=executor)
+    executor.submit(gate.wait, REAL_WAIT_S)  # holds the first commit in flight
+    task = asyncio.create_task(writer.run())
+    try:
+        writer.submit(make_reading(0))
+        for _ in range(5):  # the run task hands the lone reading to the store's thread
+            await asyncio.sleep(0)
+        for second in range(1, 6):
+            writer.submit(make_reading(second))
+        gate.set()
+        await recorder.until(lambda: len(recorder.durable) == 6)
+        assert recorder.batch_sizes == [1, 5]
+        assert store.reading_count() == 6
+    finally:
+        gate.set()
+        await _stop(writer, task)
+        executor.shutdown()
 
 
 async def test_writer_hands_row_ids_in_order_when_batching(

@@ -61,6 +61,9 @@ MANUFACTURER_NAME: Final = UUID.from_16_bits(0x2A29)
 # Advertising every 20 ms (the legacy minimum, Core Vol 6 Part B 4.4.2.2): a scan finds a
 # virtual thermometer at once. Bumble times advertising on the event loop, not the Clock.
 ADVERTISING_INTERVAL_MS: Final = 20.0
+# At stop, wait at most this long (real time) for HCI commands in flight: on the local
+# virtual link they complete within a few loop turns; the bound only guards against a hang.
+HCI_SETTLE_S: Final = 2.0
 
 # HCI reasons a peripheral gives (Core Vol 1 Part F): a user ending the link, a lost link.
 REMOTE_USER_TERMINATED: Final = hci.HCI_REMOTE_USER_TERMINATED_CONNECTION_ERROR
@@ -125,6 +128,8 @@ class VirtualThermometer:
         self._battery_drop_per_hour = 0.0
         self._battery_exact = float(battery_percent)
         self._tasks: set[asyncio.Task[None]] = set()
+        # Tasks that send HCI commands (re-advertising): finished, not cancelled, at stop.
+        self._hci_tasks: set[asyncio.Task[None]] = set()
         self._battery_char: Characteristic[bytes] = Characteristic(
             BATTERY_LEVEL,
             Characteristic.Properties.READ | Characteristic.Properties.NOTIFY,
@@ -195,13 +200,20 @@ class VirtualThermometer:
         self._spawn(self._measure_forever())
 
     async def stop(self) -> None:
+        self._advertise_wanted = False
+        # A re-advertising task (the central just disconnected, as at every shutdown) is a
+        # chain of HCI commands. Cancelling it mid-command leaves Bumble's host a response
+        # to a cancelled request, logged as "Exception in callback Host.on_packet ...
+        # InvalidStateError"; so let it finish (a few local commands), then cancel the rest.
+        settling = list(self._hci_tasks)
+        if settling:
+            await asyncio.wait(settling, timeout=HCI_SETTLE_S)  # never raises; cancels nothing
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._advertise_wanted = False
         device = self._device
         if device is not None and self._connection is not None:
             with contextlib.suppress(Exception):
@@ -209,10 +221,13 @@ class VirtualThermometer:
         if device is not None and device.is_advertising:
             await device.stop_advertising()
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any, *, sends_hci: bool = False) -> None:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if sends_hci:
+            self._hci_tasks.add(task)
+            task.add_done_callback(self._hci_tasks.discard)
 
     async def _measure_forever(self) -> None:
         try:
@@ -285,7 +300,7 @@ class VirtualThermometer:
 
     def _on_disconnection(self, reason: int) -> None:
         self._connection = None
-        self._spawn(self._advertise())
+        self._spawn(self._advertise(), sends_hci=True)
 
     # -- faults -----------------------------------------------------------------------
 
