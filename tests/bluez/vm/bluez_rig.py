@@ -8,8 +8,10 @@ The picture inside the test VM:
 
 Both Bumble controllers are the true system edge here: they stand in for the radio chip
 and for the thermometer across the room. Everything above /dev/vhci is the real stack a
-Raspberry Pi runs. The thermometer is a minimal Health Thermometer Service peripheral of
-the tier's own, until the project's portwatch.radio thermometers can take its place.
+Raspberry Pi runs. The bleak-level tests use a minimal Health Thermometer Service
+peripheral of the tier's own (:func:`virtual_thermometer`); the link's tests put the
+project's own portwatch.radio thermometers on the same air (:func:`on_air`), so one
+thermometer implementation serves both the virtual-radio tier and this one.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import contextlib
 import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from bumble import hci
 from bumble.controller import Controller
@@ -33,6 +35,8 @@ from bumble.transport import open_transport
 from bumble.transport.common import AsyncPipeSink
 from dbus_fast import BusType, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
+
+from portwatch.radio import VirtualThermometer as ProjectThermometer
 
 # Health Thermometer Service and its Temperature Measurement characteristic (HTS 1.0;
 # Bluetooth SIG assigned numbers), as the clinic's thermometer exposes them.
@@ -121,6 +125,31 @@ async def _devices(bus: MessageBus) -> dict[str, str]:
         for path, interfaces in reply.body[0].items()
         if "org.bluez.Device1" in interfaces
     }
+
+
+async def device_paired(address: str) -> bool:
+    """Whether BlueZ holds a pairing with ``address`` (its Device1 ``Paired`` property)."""
+    bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+    try:
+        async with asyncio.timeout(ADAPTER_READY_S):
+            reply = await bus.call(
+                Message(
+                    destination="org.bluez",
+                    path="/",
+                    interface="org.freedesktop.DBus.ObjectManager",
+                    member="GetManagedObjects",
+                )
+            )
+    finally:
+        bus.disconnect()
+    if reply is None or reply.message_type != MessageType.METHOD_RETURN:
+        return False
+    return any(
+        bool(interfaces["org.bluez.Device1"]["Paired"].value)
+        for interfaces in reply.body[0].values()
+        if "org.bluez.Device1" in interfaces
+        and str(interfaces["org.bluez.Device1"]["Address"].value).upper() == address.upper()
+    )
 
 
 async def forget_devices() -> None:
@@ -300,3 +329,20 @@ async def virtual_thermometer(
         yield VirtualThermometer(device, measurement)
     finally:
         await device.power_off()
+
+
+_Thermometer = TypeVar("_Thermometer", bound=ProjectThermometer)
+
+
+@contextlib.asynccontextmanager
+async def on_air(link: LocalLink, thermometer: _Thermometer) -> AsyncIterator[_Thermometer]:
+    """Put one of portwatch.radio's virtual thermometers on the air BlueZ listens to.
+
+    The same class the virtual-radio tests and the demo use; give it an ``address``
+    (a random static one, as the rig's constants are), since no VirtualRadio assigns one.
+    """
+    await thermometer.start(link)
+    try:
+        yield thermometer
+    finally:
+        await thermometer.stop()
