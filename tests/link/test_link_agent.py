@@ -126,3 +126,12 @@ def test_system_agent_is_none_when_not_on_linux(monkeypatch: pytest.MonkeyPatch)
     """Elsewhere (a developer's Mac) the OS pairs by itself and there is no BlueZ bus."""
     monkeypatch.setattr(sys, "platform", "darwin")
     assert system_agent() is no_agent
+
+
+async def test_thermometer_ask_to_pair_raises_when_nobody_is_connected(
+    clock: VirtualClock, radio: VirtualRadio
+) -> None:
+    """Asking with no central connected is a test's mistake, said plainly."""
+    thermometer = await radio.add(VirtualSpotThermometer(clock, temperature_at=lambda _n: 37.0))
+    with pytest.raises(ValueError, match="no central connected"):
+        await thermometer.ask_to_pair()
