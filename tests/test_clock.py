@@ -68,3 +68,18 @@ def test_naive_start_is_refused() -> None:
     """Only aware datetimes exist inside portwatch."""
     with pytest.raises(ValueError, match="aware"):
         VirtualClock(datetime(2026, 1, 1))
+
+
+async def test_sleeper_started_just_before_advance_wakes_within_that_advance() -> None:
+    """A job scheduled right before time moves must not be skipped past (daemon helper's trap)."""
+    clock = VirtualClock(START)
+    woke: list[datetime] = []
+
+    async def sleeper() -> None:
+        await clock.sleep(5)
+        woke.append(clock.now())
+
+    task = asyncio.create_task(sleeper())  # not yet started when advance() is called
+    await clock.advance(10)
+    assert woke == [START + timedelta(seconds=5)]
+    await task

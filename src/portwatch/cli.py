@@ -20,6 +20,7 @@ from portwatch import __version__
 
 # Order is the order `portwatch --help` lists them in.
 COMMANDS: Final[tuple[str, ...]] = (
+    "run",
     "demo",
     "decode",
     "add",
@@ -33,6 +34,11 @@ COMMANDS: Final[tuple[str, ...]] = (
     "pause",
     "config",
     "doctor",
+    "status",
+    "log",
+    "report",
+    "export",
+    "summary",
 )
 
 

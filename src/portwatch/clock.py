@@ -107,6 +107,9 @@ class VirtualClock:
         if seconds < 0:
             raise ValueError("time cannot move backwards")
         target = self._elapsed + seconds
+        # Let work scheduled just before this call register its sleepers first, so that a
+        # job added "now" is not skipped past.
+        await self.settle()
         while True:
             self._drop_cancelled()
             if not self._sleepers or self._sleepers[0][0] > target:

@@ -451,6 +451,21 @@ def _problem_line(error: Mapping[str, Any]) -> str:
     return f"{loc} = {value!r}: {message}"
 
 
+def rule_settings_from(table: Mapping[str, Any]) -> RuleSettings:
+    """A ``[rule]`` table read exactly as the daemon reads it (``portwatch replay --config``).
+
+    Raises:
+        ConfigError: one line per problem, each naming ``rule.<setting>``.
+    """
+    try:
+        return RuleSection(**table).rule_settings()
+    except ValidationError as exc:
+        problems = [_problem_line({**e, "loc": ("rule", *e["loc"])}) for e in exc.errors()]
+        raise ConfigError(problems) from exc
+    except RuleSettingsError as exc:
+        raise ConfigError([f"rule.{exc.setting} = {exc.value!s}: {exc.allowed}"]) from exc
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as file:

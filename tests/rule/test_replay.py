@@ -144,3 +144,17 @@ def test_replay_exits_2_naming_the_setting_when_a_flag_is_refused(
     data.write_text("time,temperature,unit,kind\n2026-11-03T08:00:00+00:00,38.1,C,spot\n")
     assert cli.main(["replay", str(data), "--threshold-f", "98"]) == 2
     assert "threshold_f" in capsys.readouterr().err
+
+
+def test_replay_config_refuses_rule_setting_like_the_daemon_when_out_of_bounds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`replay --config` reads [rule] as `portwatch run` does: one line naming it, exit 2."""
+    config = tmp_path / "portwatch.toml"
+    config.write_text("[rule]\nthreshold_f = 120\n", encoding="utf-8")
+    csv = tmp_path / "r.csv"
+    csv.write_text(
+        "time,temperature,unit,kind\n2026-11-02T08:00:00+00:00,38.1,C,spot\n", encoding="utf-8"
+    )
+    assert cli.main(["replay", str(csv), "--config", str(config)]) == 2
+    assert "rule.threshold_f = 120" in capsys.readouterr().err

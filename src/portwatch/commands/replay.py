@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -31,22 +30,7 @@ _NUMBERS: Final = {
     "site_offset_c": float,
     "healing_days": int,
 }
-_DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
-_UNIT_SECONDS: Final = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 EXIT_BAD_INPUT: Final = 2
-
-
-def parse_duration(text: str) -> timedelta:
-    """``4h``, ``90m``, ``1h30m``, ``45s``, ``2d`` as a timedelta.
-
-    Raises:
-        ValueError: anything else, naming the text.
-    """
-    cleaned = text.strip().lower().replace(" ", "")
-    if not cleaned or _DURATION_PART.sub("", cleaned):
-        raise ValueError(f"{text!r} is not a duration; write it like 4h, 90m or 1h30m")
-    seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(cleaned))
-    return timedelta(seconds=seconds)
 
 
 def parse_time(text: str) -> datetime:
@@ -84,31 +68,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _settings(args: argparse.Namespace) -> RuleSettings:
+    """The file's ``[rule]`` table read exactly as the daemon reads it, then the flags."""
+    from dataclasses import replace
+
     from portwatch.rule import RuleSettings
 
-    values: dict[str, Any] = {}
+    settings = RuleSettings()
     if args.config is not None:
         import tomllib
 
+        from portwatch.config import rule_settings_from
+
         with args.config.open("rb") as handle:
             table = tomllib.load(handle).get("rule", {})
-        for name, raw in table.items():
-            values[name] = _convert(name, raw)
-    for name in (*_DURATIONS, *_NUMBERS):
-        raw = getattr(args, name)
-        if raw is not None:
-            values[name] = _convert(name, raw)
-    return RuleSettings(**values)
+        settings = rule_settings_from(table)
+    flags: dict[str, Any] = {
+        name: _convert(name, getattr(args, name))
+        for name in (*_DURATIONS, *_NUMBERS)
+        if getattr(args, name) is not None
+    }
+    return replace(settings, **flags) if flags else settings
 
 
-def _convert(name: str, raw: object) -> object:
-    if name in _DURATIONS or name in {"max_future_skew"}:
-        if isinstance(raw, int | float) and not isinstance(raw, bool):
-            return timedelta(seconds=raw)
-        return parse_duration(str(raw))
+def _convert(name: str, raw: str) -> object:
+    from portwatch.config import parse_duration
+
+    if name in _DURATIONS:
+        try:
+            return parse_duration(raw)
+        except ValueError as exc:
+            raise ValueError(f"--{name.replace('_', '-')} {raw}: {exc}") from None
     kind = _NUMBERS.get(name, float)
     try:
-        return kind(str(raw))
+        return kind(raw)
     except ValueError:
         raise ValueError(f"rule setting {name}={raw!s} is not a number") from None
 

@@ -1,0 +1,207 @@
+"""`portwatch run`: the daemon (what systemd starts on the Pi)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import datetime
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Callable
+
+    from portwatch.alerts.delivery import ClinicEndpoint
+    from portwatch.clock import Clock, VirtualClock
+    from portwatch.config import Settings
+    from portwatch.daemon import Daemon
+    from portwatch.radio import VirtualRadio
+
+HELP = "run the daemon: read the thermometer, log, apply the fever rule, alert the clinic"
+
+EXIT_BAD_SETTINGS: Final = 2  # issue 7: a bad settings file is refused with exit status 2
+# Issue 7: a clean stop within 10 s; the virtual radio and leftovers get what is left of it.
+RADIO_STOP_S: Final = 3.0
+LEFTOVER_S: Final = 2.0
+# The caregiver page's token as a systemd credential (LoadCredential=web-token:...).
+WEB_TOKEN_CREDENTIAL: Final = "web-token"  # noqa: S105 (a name, not a secret)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="settings file (default: $PORTWATCH_CONFIG or /etc/portwatch/portwatch.toml)",
+    )
+    # For the end-to-end tests: run on a simulated clock from START at SPEED x real time.
+    parser.add_argument("--virtual-clock", metavar="START", help=argparse.SUPPRESS)
+    parser.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from portwatch.clock import SystemClock
+    from portwatch.config import ConfigError, config_path, load_settings
+
+    start = None
+    if args.virtual_clock:
+        start = datetime.fromisoformat(args.virtual_clock)
+        if start.tzinfo is None:
+            print("portwatch run: --virtual-clock needs a time with an offset", file=sys.stderr)
+            return EXIT_BAD_SETTINGS
+    now = start or SystemClock().now()
+    try:
+        settings = load_settings(config_path(args.config), now=now)
+        clinic, web_token = _secrets(settings)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"portwatch: {line}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(_main(settings, clinic, web_token, start, args.speed))
+    finally:
+        _close(loop)
+    return 0
+
+
+def _close(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel what is left and close the loop, waiting a bounded time (issue 7: stop in 10 s).
+
+    ``asyncio.run`` waits for every leftover task without limit; a library task that does
+    not end on cancellation (seen with the virtual radio) must not keep the process alive.
+    """
+    import asyncio
+    import logging
+
+    left = asyncio.all_tasks(loop)
+    for task in left:
+        task.cancel()
+    if left:
+        _, stuck = loop.run_until_complete(asyncio.wait(left, timeout=LEFTOVER_S))
+        for task in stuck:
+            logging.getLogger(__name__).debug("left running at exit: %s", task.get_name())
+    loop.run_until_complete(loop.shutdown_asyncgens())
+    loop.close()
+
+
+def _secrets(settings: Settings) -> tuple[ClinicEndpoint | None, str | None]:
+    """The clinic endpoint (with its secret) and the page's token, from files or credentials.
+
+    Raises:
+        ConfigError: a secret is configured but unusable.
+    """
+    from portwatch.alerts.delivery import DeliveryError, load_secret, secret_file
+    from portwatch.config import ConfigError, clinic_endpoint
+
+    clinic = clinic_endpoint(settings, os.environ) if settings.clinic.url is not None else None
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY", "")
+    has_credential = bool(credentials) and os.path.exists(
+        os.path.join(credentials, WEB_TOKEN_CREDENTIAL)
+    )
+    if settings.web.token_file is None and not has_credential:
+        return clinic, None  # no token, no page
+    try:
+        path = secret_file(settings.web.token_file, os.environ, WEB_TOKEN_CREDENTIAL)
+        return clinic, load_secret(path)
+    except DeliveryError as exc:
+        raise ConfigError([f"web.token_file: {exc}"]) from exc
+
+
+async def _main(
+    settings: Settings,
+    clinic: ClinicEndpoint | None,
+    web_token: str | None,
+    start: datetime | None,
+    speed: float,
+) -> None:
+    import asyncio
+    import signal
+
+    from portwatch.clock import SystemClock, VirtualClock
+    from portwatch.daemon import Daemon
+    from portwatch.pacing import TrackingExecutor
+    from portwatch.systemd import Notifier, watchdog_interval_s
+
+    virtual = None if start is None else VirtualClock(start)
+    clock: Clock = SystemClock() if virtual is None else virtual
+    store_thread = None
+    if virtual is not None:
+        # Simulated time waits for real work in threads (portwatch.pacing).
+        io_threads = TrackingExecutor(4, thread_name_prefix="portwatch-io")
+        asyncio.get_running_loop().set_default_executor(io_threads)
+        store_thread = TrackingExecutor(1, thread_name_prefix="portwatch-store")
+    radio = None
+    backend = None
+    if settings.bluetooth.backend.value == "virtual":
+        radio = await _virtual_radio(clock, settings)
+        backend = radio.backend
+    daemon = Daemon(
+        settings,
+        clock=clock,
+        backend=backend,
+        clinic=clinic,
+        web_token=web_token,
+        notifier=Notifier(os.environ),
+        watchdog_s=watchdog_interval_s(os.environ, os.getpid()),
+        executor=store_thread,
+    )
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, daemon.stop)
+    pacer = None
+    if virtual is not None and store_thread is not None:
+        threads = (io_threads, store_thread)
+        pacer = asyncio.create_task(
+            _pace_forever(virtual, speed, daemon, lambda: all(t.idle for t in threads))
+        )
+    try:
+        await daemon.run()
+    finally:
+        if pacer is not None:
+            pacer.cancel()
+            await asyncio.gather(pacer, return_exceptions=True)
+        if radio is not None:
+            try:
+                async with asyncio.timeout(RADIO_STOP_S):
+                    await radio.__aexit__(None, None, None)
+            except TimeoutError:
+                print("portwatch run: the virtual radio did not stop in time", file=sys.stderr)
+
+
+async def _pace_forever(
+    clock: VirtualClock, speed: float, daemon: Daemon, settled: Callable[[], bool]
+) -> None:
+    """Move simulated time at ``speed``x, from READY until the daemon stops."""
+    from datetime import timedelta
+
+    from portwatch.pacing import pace
+
+    await daemon.ready.wait()
+    while True:
+        await pace(clock, clock.now() + timedelta(hours=1), speed=speed, settled=settled)
+
+
+async def _virtual_radio(clock: Clock, settings: Settings) -> VirtualRadio:
+    """The embedded default thermometer: the demo's CORE wearable on the virtual radio."""
+    from portwatch.pin import Pin, save_pin
+    from portwatch.radio import VirtualCoreWearable, VirtualRadio
+    from portwatch.scenario import MEASUREMENT_INTERVAL_S, core_celsius
+
+    placement = settings.patient.placement
+    radio = VirtualRadio(clock)
+    await radio.__aenter__()
+    wearable = await radio.add(
+        VirtualCoreWearable(
+            clock,
+            interval_s=MEASUREMENT_INTERVAL_S,
+            temperature_at=lambda when: core_celsius(placement, when),
+        )
+    )
+    save_pin(
+        settings.store.state_directory,
+        Pin(address=wearable.address, name=wearable.name, driver="core"),
+    )
+    return radio

@@ -1,0 +1,545 @@
+"""Reading the log into what the pages and the terminal show (the I/O edge of :mod:`web`).
+
+Each function takes an open :class:`~portwatch.store.Store` (a reader, except for
+:func:`submit_symptom_report`) and a ``now``; nothing here reads the clock. The
+:class:`StorePages` class opens a read-only connection per page, in the worker thread
+that calls it, and closes it before returning.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from statistics import median
+from typing import Final
+
+from portwatch.alerts.outbox import clinic_entry
+from portwatch.alerts.payloads import AlertContext, ClinicFormat, symptom_alert
+from portwatch.model import (
+    Decision,
+    DecisionType,
+    LinkEvent,
+    LinkEventKind,
+    Observation,
+    Reading,
+    ReadingKind,
+    Symptom,
+)
+from portwatch.rule import RuleSettings
+from portwatch.store import (
+    OutboxEntry,
+    OutboxRow,
+    OutboxStatus,
+    Store,
+    StoredReading,
+    StoreError,
+)
+from portwatch.web import pages
+from portwatch.web.sample import CHART_BUCKETS
+from portwatch.web.text import SYMPTOM_LABEL, decision_line, event_line, reading_line
+from portwatch.web.view import (
+    AlertRow,
+    Band,
+    ChartData,
+    DisplaySettings,
+    LogLine,
+    Pause,
+    StatusData,
+    SummaryData,
+    SymptomReport,
+    episodes_from,
+    fever_state,
+    gaps_from_bands,
+    is_elevated,
+)
+
+__all__ = [
+    "ClinicTarget",
+    "StorePages",
+    "alert_rows",
+    "chart_data",
+    "day_range",
+    "latest_reading",
+    "log_lines",
+    "status_data",
+    "stream_observations",
+    "submit_symptom_report",
+    "summary_data",
+]
+
+# fever-rule.md §2: a dense stream is summarised per 5-minute window aligned to the
+# epoch, by the median of at least 3 samples, timed at the window's end.
+STREAM_WINDOW: Final = timedelta(minutes=5)
+STREAM_MIN_SAMPLES: Final = 3
+# The log page shows one day unless asked otherwise (ten days of a stream is too long to read).
+DEFAULT_LOG_SPAN: Final = timedelta(days=1)
+_TICK: Final = timedelta(microseconds=1)
+# fever-rule.md §1: a reading up to 5 minutes ahead of the receiving clock is still valid.
+FUTURE_TOLERANCE: Final = timedelta(minutes=5)
+# A connected thermometer has reported within this; beyond it, ask the whole log.
+LATEST_LOOKBACK: Final = timedelta(hours=1)  # store ranges are [since, until): include `now`
+
+
+def day_range(
+    settings: DisplaySettings, now: datetime, day: int | None
+) -> tuple[datetime, datetime]:
+    """[since, until) of day N of the monitored period, or the whole period for None."""
+    since, until = settings.period(now)
+    if day is None:
+        return since, until
+    start = since + timedelta(days=day - 1)
+    return start, start + timedelta(days=1)
+
+
+def _alert_summary(row: OutboxRow) -> str:
+    """The alert's one-line summary from its body: the JSON channel's ``data.summary``, or the
+    FHIR Communication's first payload; the kind when neither is there."""
+    try:
+        body = json.loads(row.body)
+    except ValueError:
+        return row.kind
+    if not isinstance(body, dict):
+        return row.kind
+    data = body.get("data")  # the Standard Webhooks envelope of the JSON channel
+    if isinstance(data, dict) and isinstance(data.get("summary"), str):
+        return str(data["summary"])
+    if isinstance(body.get("summary"), str):
+        return str(body["summary"])
+    for entry in body.get("entry") or ():
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if isinstance(resource, dict) and resource.get("resourceType") == "Communication":
+            payload = resource.get("payload") or [{}]
+            text = payload[0].get("contentString") if isinstance(payload[0], dict) else None
+            if isinstance(text, str):
+                return text
+    return row.kind
+
+
+def _alert_row(row: OutboxRow) -> AlertRow:
+    return AlertRow(
+        id=row.id,
+        channel=row.channel,
+        kind=row.kind,
+        priority=row.priority,
+        created_at=row.created_at,
+        status=row.status.value,
+        attempts=row.attempts,
+        last_status=row.last_status,
+        last_error=row.last_error,
+        delivered_at=row.delivered_at,
+        summary=_alert_summary(row),
+    )
+
+
+def alert_rows(store: Store) -> list[AlertRow]:
+    """Every outbox entry, newest first."""
+    rows = store.outbox_all()
+    return [_alert_row(r) for r in sorted(rows, key=lambda r: r.created_at, reverse=True)]
+
+
+def latest_reading(store: Store, now: datetime) -> StoredReading | None:
+    """The newest reading, looking at the last hour first: that range query uses the log's
+    time index, while a whole-log "latest" sorts every row (~0.5 s on ten days at 1/s)."""
+    recent = store.readings(now - LATEST_LOOKBACK, now + FUTURE_TOLERANCE)
+    return recent[-1] if recent else store.latest_reading()
+
+
+def status_data(
+    store: Store,
+    settings: DisplaySettings,
+    now: datetime,
+    next_reminder: tuple[datetime, str] | None = None,
+) -> StatusData:
+    """The one-screen status at `now`."""
+    since, _ = settings.period(now)
+    latest = latest_reading(store, now)
+    link: LinkEvent | None = None
+    battery: LinkEvent | None = None
+    for event in store.events(since - timedelta(days=1), now + _TICK):
+        if event.kind in (LinkEventKind.CONNECTED, LinkEventKind.DISCONNECTED):
+            link = event
+        elif event.kind is LinkEventKind.BATTERY:
+            battery = event
+    decisions = store.decisions(since - settings.pair_window, now + _TICK)
+    state, episode_since, due = fever_state(decisions, now, settings.pair_window)
+    undelivered = [
+        _alert_row(r)
+        for status in (OutboxStatus.FAILED, OutboxStatus.PENDING)
+        for r in store.outbox_all(status)
+    ]
+    return StatusData(
+        now=now,
+        settings=settings,
+        latest=latest.reading if latest is not None else None,
+        link=link,
+        battery=battery,
+        episode_state=state,
+        episode_since=episode_since,
+        recheck_due=due,
+        undelivered=undelivered,
+        next_reminder=next_reminder,
+    )
+
+
+def _spot_observations(readings: Sequence[Reading]) -> list[Observation]:
+    return [
+        Observation(r.time, r.celsius, r.value, r.unit, r.device, r.site)
+        for r in readings
+        if r.kind is ReadingKind.SPOT
+        and r.invalid_reason is None
+        and r.celsius is not None
+        and r.value is not None
+    ]
+
+
+def _elevated_ranges(bands: Sequence[Band], threshold_c: float) -> list[tuple[datetime, datetime]]:
+    """The stretches whose bands reach the elevated range, adjacent ones merged: the only
+    places an elevated spot reading can be, so the chart reads spots there alone (a pass
+    over ten days of a 1/s stream to find a few spot readings costs ~0.2 s)."""
+    ranges: list[tuple[datetime, datetime]] = []
+    for band in sorted(bands, key=lambda b: b.start):
+        if not is_elevated(band.max_c, threshold_c):
+            continue
+        if ranges and ranges[-1][1] >= band.start:
+            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], band.end))
+        else:
+            ranges.append((band.start, band.end))
+    return ranges
+
+
+def chart_data(
+    store: Store,
+    settings: DisplaySettings,
+    now: datetime,
+    since: datetime,
+    until: datetime,
+    *,
+    exact_gaps: bool = False,
+) -> ChartData:
+    """The chart of [since, until): bands, gaps up to `now`, pauses, observations, decisions.
+
+    Gaps come from the bands (to a bucket's width) unless `exact_gaps` asks the log, which
+    reads every reading in the range (about a second for ten days at 1/s).
+    """
+    bands = [
+        Band(b.start, b.end, b.min_c, b.median_c, b.max_c, b.count)
+        for b in store.downsample(since, until, CHART_BUCKETS)
+    ]
+    gap_end = min(until, now)
+    if gap_end <= since:
+        gaps = []
+    elif exact_gaps:
+        gaps = store.gaps(since, gap_end, settings.min_gap)
+    else:
+        gaps = gaps_from_bands(bands, since, gap_end, settings.min_gap)
+    decisions = store.decisions(since, until)
+    spots = [
+        stored.reading
+        for start, end in _elevated_ranges(bands, settings.threshold_c)
+        for stored in store.readings(start, end, kinds=(ReadingKind.SPOT,))
+    ]
+    cited = {o for d in decisions for o in d.observations}
+    return ChartData(
+        since=since,
+        until=until,
+        bands=bands,
+        threshold_c=settings.threshold_c,
+        unit=settings.unit,
+        zone=settings.zone,
+        gaps=gaps,
+        pauses=[Pause(n.start, n.end, n.reason) for n in store.notes(since, until)],
+        observations=[*cited, *_spot_observations(spots)],
+        decisions=decisions,
+        placement=settings.placement,
+    )
+
+
+def _stream_windows(readings: Sequence[Reading]) -> list[tuple[datetime, list[Reading]]]:
+    """Stream samples grouped per device into epoch-aligned windows (fever-rule.md §2)."""
+    width_us = STREAM_WINDOW // _TICK
+    windows: dict[tuple[str, int], list[Reading]] = {}
+    for reading in readings:
+        if reading.invalid_reason is not None or reading.celsius is None:
+            continue
+        index = (reading.time - datetime(1970, 1, 1, tzinfo=UTC)) // _TICK // width_us
+        windows.setdefault((reading.device, index), []).append(reading)
+    out = []
+    for (_, index), samples in windows.items():
+        end = datetime(1970, 1, 1, tzinfo=UTC) + _TICK * ((index + 1) * width_us)
+        out.append((end, samples))
+    return out
+
+
+def stream_observations(stream: Sequence[Reading]) -> list[Observation]:
+    """Stream samples as observations (fever-rule.md §2), for display and export.
+
+    A dense stream (a declared interval of at most `window / min_samples`, 100 s by default,
+    or no declared interval and a median spacing that small) is summarised per device and
+    epoch-aligned 5-minute window holding at least 3 valid samples: their median, timed at
+    the window's end. A slower stream's samples are observations one by one. The rule's own
+    observations, with the site offset, are what alert.
+    """
+    dense_s = RuleSettings().dense_interval_s
+    valid = [r for r in stream if r.invalid_reason is None and r.celsius is not None]
+    spacing: dict[str, float | None] = {}
+    for device in {r.device for r in valid if r.interval_s is None}:
+        times = sorted(r.time for r in valid if r.device == device and r.interval_s is None)
+        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+        gaps = [g for g in gaps if g > 0]
+        spacing[device] = median(gaps) if gaps else None
+
+    def is_dense(reading: Reading) -> bool:
+        interval = reading.interval_s if reading.interval_s is not None else spacing[reading.device]
+        return interval is None or 0 < interval <= dense_s
+
+    out = [
+        Observation(r.time, r.celsius, r.value, r.unit, r.device, r.site)
+        for r in valid
+        if not is_dense(r) and r.celsius is not None and r.value is not None
+    ]
+    for end, samples in _stream_windows([r for r in valid if is_dense(r)]):
+        if len(samples) < STREAM_MIN_SAMPLES:
+            continue
+        first = samples[0]
+        out.append(
+            Observation(
+                time=end,
+                celsius=median(s.celsius for s in samples if s.celsius is not None),
+                value=Decimal(median(s.value for s in samples if s.value is not None)),
+                unit=first.unit,
+                device=first.device,
+                site=first.site,
+                samples=len(samples),
+            )
+        )
+    out.sort(key=lambda o: o.time)
+    return out
+
+
+def log_lines(
+    store: Store,
+    settings: DisplaySettings,
+    since: datetime,
+    until: datetime,
+    *,
+    events: bool,
+) -> list[LogLine]:
+    """Readings (observations for streams), and link events and decisions when asked, in order.
+
+    Spot and provisional readings are listed one by one, invalid ones with their reason.
+    Stream samples are listed per 5-minute window as the rule sees them (fever-rule.md §2):
+    the median of at least 3 samples; the invalid ones are listed one by one.
+    """
+    threshold_c, unit = settings.threshold_c, settings.unit
+    lines: list[LogLine] = []
+    stream: list[Reading] = []
+    for stored in store.readings(since, until):
+        reading = stored.reading
+        if reading.kind is ReadingKind.STREAM and reading.invalid_reason is None:
+            stream.append(reading)
+            continue
+        text, elevated = reading_line(reading, threshold_c, unit)
+        elevated = elevated and reading.kind is not ReadingKind.PROVISIONAL
+        lines.append(LogLine(reading.time, "reading", text, elevated))
+    for obs in stream_observations(stream):
+        as_reading = Reading(
+            device=obs.device,
+            kind=ReadingKind.STREAM,
+            value=obs.value,
+            unit=obs.unit,
+            celsius=obs.celsius,
+            time=obs.time,
+            received_at=obs.time,
+            site=obs.site,
+        )
+        text, elevated = reading_line(as_reading, threshold_c, unit)
+        if obs.samples > 1:
+            text += f" (median of {obs.samples} samples)"
+        lines.append(LogLine(obs.time, "observation", text, elevated))
+    if events:
+        lines.extend(LogLine(e.time, "event", event_line(e)) for e in store.events(since, until))
+        lines.extend(
+            LogLine(
+                d.time,
+                "decision",
+                decision_line(d),
+                d.type in (DecisionType.FEVER_CONFIRMED, DecisionType.FEVER_ONGOING),
+            )
+            for d in store.decisions(since, until)
+        )
+    lines.sort(key=lambda line: line.time)
+    return lines
+
+
+def summary_data(store: Store, settings: DisplaySettings, now: datetime) -> SummaryData:
+    """The visit summary of the whole monitored period, as of `now`."""
+    since, until = settings.period(now)
+    chart = chart_data(store, settings, now, since, until, exact_gaps=True)
+    decisions: Sequence[Decision] = chart.decisions
+    devices: dict[tuple[str, str], None] = {}
+    latest = latest_reading(store, now)
+    for o in [o for d in decisions for o in d.observations]:
+        devices[(o.device, o.site.value if o.site else "site not reported")] = None
+    if latest is not None:
+        r = latest.reading
+        devices[(r.device, r.site.value if r.site else "site not reported")] = None
+    return SummaryData(
+        now=now,
+        settings=settings,
+        chart=chart,
+        episodes=episodes_from(decisions),
+        decisions=[d for d in decisions if d.type is not DecisionType.READING_INVALID],
+        symptoms=[
+            SymptomReport(s.time, tuple(SYMPTOM_LABEL[x] for x in s.symptoms), s.note)
+            for s in store.symptom_reports(since - timedelta(days=1), until + timedelta(days=1))
+        ],
+        alerts=[_alert_row(r) for r in store.alerts(since - timedelta(days=1), now + _TICK)],
+        gaps=chart.gaps,
+        devices=list(devices),
+        reading_count=store.reading_count(),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicTarget:
+    """Who a symptom report is about and in which format the clinic takes it (alerts.md)."""
+
+    context: AlertContext
+    format: ClinicFormat
+
+
+def symptom_entry(
+    symptoms: Sequence[Symptom], note: str, now: datetime, target: ClinicTarget
+) -> OutboxEntry:
+    """The urgent clinic alert for a symptom report, rendered as the clinic takes it.
+
+    Its identifier derives from the patient, the time and the symptoms, so submitting the
+    same report twice (a double tap) queues one alert.
+
+    Raises:
+        PayloadError: no symptom, or "other" without a note.
+    """
+    alert = symptom_alert(target.context, symptoms, note, now)
+    return clinic_entry(alert, target.context, target.format, now)
+
+
+def submit_symptom_report(
+    store: Store,
+    symptoms: Sequence[Symptom],
+    note: str,
+    now: datetime,
+    *,
+    target: ClinicTarget,
+) -> OutboxEntry:
+    """Queue the clinic's urgent alert, then log the report; returns the queued entry.
+
+    The alert goes in first: if power fails between the two writes, the clinic still hears.
+
+    Raises:
+        PayloadError: no symptom, or "other" without a note.
+        StoreError: the log cannot be written.
+    """
+    entry = symptom_entry(symptoms, note, now, target)
+    store.enqueue([entry])
+    store.add_symptom_report(now, symptoms, note)
+    return entry
+
+
+class StorePages:
+    """:class:`~portwatch.web.app.Pages` over the log at `path`.
+
+    One read-only connection is opened on the first page and kept (opening runs
+    ``PRAGMA quick_check``, which costs about 0.4 s on ten days of a 1/s stream); pages
+    take turns on it under a lock, from whichever worker thread builds them. A store error
+    drops the connection so that the next page opens (and checks) it afresh.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        settings: DisplaySettings,
+        target: ClinicTarget,
+        *,
+        submit: Callable[[Sequence[Symptom], str, datetime], str] | None = None,
+        next_reminder: Callable[[datetime], tuple[datetime, str] | None] | None = None,
+    ) -> None:
+        self._path = path
+        self._settings = settings
+        self._target = target
+        self._submit = submit
+        self._next_reminder = next_reminder
+        self._lock = threading.Lock()
+        self._store: Store | None = None
+
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[Store]:
+        with self._lock:
+            if self._store is None:
+                self._store = Store.open_reader(self._path)
+            try:
+                yield self._store
+            except StoreError:
+                self._store.close()
+                self._store = None
+                raise
+
+    def close(self) -> None:
+        """Close the kept connection (the app calls this on shutdown)."""
+        with self._lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    def now(self, now: datetime) -> str:
+        reminder = self._next_reminder(now) if self._next_reminder else None
+        with self._reader() as store:
+            return pages.now_page(status_data(store, self._settings, now, reminder))
+
+    def chart(self, now: datetime, day: int | None) -> str:
+        settings = self._settings
+        since, until = day_range(settings, now, day)
+        with self._reader() as store:
+            data = chart_data(store, settings, now, since, until)
+        zoom = [("Whole period", "/chart")] + [
+            (f"Day {n}", f"/chart?day={n}") for n in range(1, settings.healing_days + 1)
+        ]
+        heading = "Whole monitored period" if day is None else f"Day {day}"
+        return pages.chart_page(data, zoom, settings, heading)
+
+    def log(self, now: datetime, day: int | None, events: bool) -> str:
+        settings = self._settings
+        if day is None:
+            since, until = now - DEFAULT_LOG_SPAN, now + _TICK
+            heading = "Last 24 hours"
+        else:
+            since, until = day_range(settings, now, day)
+            heading = f"Day {day}"
+        with self._reader() as store:
+            lines = log_lines(store, settings, since, until, events=events)
+        return pages.log_page(lines, settings, heading)
+
+    def alerts(self, now: datetime) -> str:
+        del now
+        with self._reader() as store:
+            return pages.alerts_page(alert_rows(store), self._settings)
+
+    def summary(self, now: datetime) -> str:
+        with self._reader() as store:
+            return pages.summary_page(summary_data(store, self._settings, now))
+
+    def report_form(self, done: str | None, error: str | None) -> str:
+        return pages.report_page(self._settings, done=done, error=error)
+
+    def submit_report(self, symptoms: Sequence[Symptom], note: str, now: datetime) -> str:
+        if self._submit is not None:
+            return self._submit(symptoms, note, now)
+        with Store.open(self._path) as store:
+            entry = submit_symptom_report(store, symptoms, note, now, target=self._target)
+        return entry.id
