@@ -6,6 +6,13 @@ from the last trusted time in the log (never earlier than the placement), so no 
 is timed before the placement or in the future. Once synchronised it follows the system
 clock, and a jump of that clock (the moment of synchronisation, or a person setting it)
 is detected against monotonic time and logged (issue 7, "The clock").
+
+The daemon builds it with ``hold_after_jump=True``: once the clock has been trusted, a
+later jump of the wall clock (a person setting it back an hour, a clock running a day
+ahead) is logged but not followed, because monotonic time counted from a trusted instant
+is the better witness (it is slewed by NTP, never stepped). Reading times then neither
+leap into the future nor fall back onto readings already logged (issue 10, clock faults).
+When the wall clock comes back into agreement, it is followed again.
 """
 
 from __future__ import annotations
@@ -38,6 +45,8 @@ class TrustedClock:
         synchronised: tells whether the system clock is synchronised right now.
         last_trusted: the latest trusted time in the log (None for a new log).
         not_before: the placement time; nothing is ever timed before it.
+        hold_after_jump: once trusted, keep counting monotonic time from the last trusted
+            instant when the synchronised wall clock jumps, instead of following it.
     """
 
     def __init__(
@@ -47,6 +56,7 @@ class TrustedClock:
         synchronised: Callable[[], bool],
         last_trusted: datetime | None,
         not_before: datetime,
+        hold_after_jump: bool = False,
     ) -> None:
         for name, value in (("last_trusted", last_trusted), ("not_before", not_before)):
             if value is not None and value.tzinfo is None:
@@ -56,6 +66,9 @@ class TrustedClock:
         base = max(last_trusted, not_before) if last_trusted else not_before
         # (wall time, monotonic time) of the last instant we trusted.
         self._anchor: tuple[datetime, float] = (base, system.monotonic())
+        self._not_before = not_before
+        self._hold = hold_after_jump
+        self._held = False  # the wall clock jumped while trusted and is not followed
         self._trusted = False
         self.jumps = 0  # how many jumps of the system clock were seen (for STATUS=/doctor)
 
@@ -64,22 +77,41 @@ class TrustedClock:
         """True once the system clock was seen synchronised."""
         return self._trusted
 
+    @property
+    def held(self) -> bool:
+        """True while a jump of the wall clock is being ignored (``hold_after_jump``)."""
+        return self._held
+
     def now(self) -> datetime:
         """Synchronised: the system's time. Otherwise: anchor plus monotonic time elapsed."""
         mono = self._system.monotonic()
         anchor_wall, anchor_mono = self._anchor
         estimate = anchor_wall + timedelta(seconds=mono - anchor_mono)
         if not self._synchronised():
-            return estimate
+            return max(estimate, self._not_before)
         wall = self._system.now()
         drift = (wall - estimate).total_seconds()
-        if abs(drift) > JUMP_TOLERANCE_S:
+        if abs(drift) <= JUMP_TOLERANCE_S:
+            if self._held:
+                _LOGGER.info("system clock agrees again with the time kept; following it")
+                self._held = False
+        elif self._hold and self._trusted:
+            if not self._held:
+                self.jumps += 1
+                self._held = True
+                _LOGGER.warning(
+                    "system clock jumped %+.1f s against monotonic time; keeping time from "
+                    "the last trusted instant until it agrees again (check timedatectl)",
+                    drift,
+                )
+            return max(estimate, self._not_before)
+        else:
             self.jumps += 1
             what = "synchronised" if not self._trusted else "jumped"
             _LOGGER.info("system clock %s: %+.1f s from the time kept so far", what, drift)
         self._trusted = True
         self._anchor = (wall, mono)
-        return wall
+        return max(wall, self._not_before)
 
     def monotonic(self) -> float:
         return self._system.monotonic()
