@@ -43,6 +43,7 @@ from portwatch.drivers import (
 )
 from portwatch.model import LinkEvent, LinkEventKind, Reading
 from portwatch.pin import Pin, load_pin
+from portwatch.timekeeping import TrustedClock
 
 if TYPE_CHECKING:
     from portwatch.radio import VirtualRadio
@@ -598,7 +599,11 @@ class Link:
             self._seen_stamped[key] = None
             if len(self._seen_stamped) > SEEN_STAMPED_MAX:
                 self._seen_stamped.popitem(last=False)
-            if mono - subscribed_mono > STORED_BURST_S and sample.special is None:
+            if (
+                mono - subscribed_mono > STORED_BURST_S
+                and sample.special is None
+                and self._clock_trusted()
+            ):
                 offset.observe(sample.device_time, received_at, mono)
         self._emit(self._reading(address, sample, offset, received_at, data))
         if sample.invalid_reason is not None:
@@ -606,10 +611,22 @@ class Link:
                 LinkEventKind.SPECIAL_VALUE, address, detail=sample.invalid_reason, raw=data
             )
 
+    def _clock_trusted(self) -> bool:
+        """False while the clock only estimates the time (a TrustedClock not yet synced).
+
+        Receive times taken then may be off by however long the gateway was down, so they
+        teach no device clock offset (issue 10, clock faults).
+        """
+        return not isinstance(self._clock, TrustedClock) or self._clock.trusted
+
     def _reading(
         self, address: str, sample: Sample, offset: ClockOffset, received_at: datetime, raw: bytes
     ) -> Reading:
         time = received_at if sample.device_time is None else offset.correct(sample.device_time)
+        if not self._clock_trusted():
+            # The receive time is an estimate that may lag true time (a Pi rebooted with no
+            # clock): a time stamp is not let run ahead of it (fever-rule.md §1, issue 7).
+            time = min(time, received_at)
         return Reading(
             device=address,
             kind=sample.kind,
