@@ -17,20 +17,58 @@ When the wall clock comes back into agreement, it is followed again.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import logging
+import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Final
 
 from portwatch.clock import Clock
 
-__all__ = ["TimekeepingError", "TrustedClock"]
+__all__ = ["TimekeepingError", "TrustedClock", "kernel_synchronised"]
 
 _LOGGER = logging.getLogger(__name__)
 
 # Wall and monotonic time may disagree by this much between two looks before it counts as
 # a jump (NTP slews far more gently; a person or a first sync moves it by far more).
 JUMP_TOLERANCE_S: Final = 2.0
+
+
+# systemd-timesyncd creates this file once it has synchronised the clock (doctor reads it).
+TIMESYNC_MARKER: Final = "/run/systemd/timesync/synchronized"
+# adjtimex(2) returns TIME_ERROR (5) while the kernel's clock is unsynchronised (STA_UNSYNC).
+_TIME_ERROR: Final = 5
+# struct timex is 208 bytes on 64-bit Linux; a larger zeroed buffer is read with modes = 0.
+_TIMEX_BYTES: Final = 512
+
+
+def kernel_synchronised() -> bool:
+    """Whether the system clock is synchronised, as the kernel sees it (any NTP client).
+
+    timesyncd's marker file first (a stat), else ``adjtimex`` with no modes, which only
+    reads the clock's state (no privilege needed). Where neither answers: not synchronised.
+    """
+    if os.path.exists(TIMESYNC_MARKER):
+        return True
+    libc = _libc()
+    if libc is None:
+        return False
+    state = int(libc.adjtimex(ctypes.create_string_buffer(_TIMEX_BYTES)))
+    return 0 <= state < _TIME_ERROR
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library, if it has adjtimex (Linux); looked up once (find_library forks)."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name, use_errno=True) if name else None
+        return libc if libc is not None and hasattr(libc, "adjtimex") else None
+    except OSError:
+        return None
 
 
 class TimekeepingError(ValueError):
@@ -66,7 +104,6 @@ class TrustedClock:
         base = max(last_trusted, not_before) if last_trusted else not_before
         # (wall time, monotonic time) of the last instant we trusted.
         self._anchor: tuple[datetime, float] = (base, system.monotonic())
-        self._not_before = not_before
         self._hold = hold_after_jump
         self._held = False  # the wall clock jumped while trusted and is not followed
         self._trusted = False
@@ -88,7 +125,7 @@ class TrustedClock:
         anchor_wall, anchor_mono = self._anchor
         estimate = anchor_wall + timedelta(seconds=mono - anchor_mono)
         if not self._synchronised():
-            return max(estimate, self._not_before)
+            return estimate
         wall = self._system.now()
         drift = (wall - estimate).total_seconds()
         if abs(drift) <= JUMP_TOLERANCE_S:
@@ -104,14 +141,14 @@ class TrustedClock:
                     "the last trusted instant until it agrees again (check timedatectl)",
                     drift,
                 )
-            return max(estimate, self._not_before)
+            return estimate
         else:
             self.jumps += 1
             what = "synchronised" if not self._trusted else "jumped"
             _LOGGER.info("system clock %s: %+.1f s from the time kept so far", what, drift)
         self._trusted = True
         self._anchor = (wall, mono)
-        return max(wall, self._not_before)
+        return wall
 
     def monotonic(self) -> float:
         return self._system.monotonic()
