@@ -232,6 +232,18 @@ class ClockOffset:
         """Device time read in the gateway's zone, corrected by the learned offset."""
         return self.as_utc(device_time) - timedelta(seconds=self.offset_s or 0.0)
 
+    def timed(
+        self, device_time: datetime, received_at: datetime, *, clock_trusted: bool
+    ) -> datetime:
+        """A time-stamped reading's time: the corrected stamp, never after an estimated receipt.
+
+        While the gateway's clock only estimates the time (a Pi rebooted with no clock), the
+        receive time may lag true time; a stamp is not let run ahead of it, so it cannot
+        look "in the future" (fever-rule.md §1, issue 7).
+        """
+        time = self.correct(device_time)
+        return time if clock_trusted else min(time, received_at)
+
 
 @dataclass(frozen=True, slots=True)
 class _Packet:
@@ -622,11 +634,11 @@ class Link:
     def _reading(
         self, address: str, sample: Sample, offset: ClockOffset, received_at: datetime, raw: bytes
     ) -> Reading:
-        time = received_at if sample.device_time is None else offset.correct(sample.device_time)
-        if not self._clock_trusted():
-            # The receive time is an estimate that may lag true time (a Pi rebooted with no
-            # clock): a time stamp is not let run ahead of it (fever-rule.md §1, issue 7).
-            time = min(time, received_at)
+        time = (
+            received_at
+            if sample.device_time is None
+            else offset.timed(sample.device_time, received_at, clock_trusted=self._clock_trusted())
+        )
         return Reading(
             device=address,
             kind=sample.kind,
