@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -68,3 +69,16 @@ def test_run_clock_starts_at_placement_when_there_is_no_log_yet(tmp_path: Path) 
 def test_kernel_synchronised_answers_a_bool_when_asked_on_this_machine() -> None:
     """The probe runs unprivileged and answers rather than raising (adjtimex, read-only)."""
     assert kernel_synchronised() in (True, False)
+
+
+def test_clock_benchmark_keeps_the_runners_contract_when_run_quick() -> None:
+    """bench_clock.py: each figure has its baseline from the same run (a smoke run, no timing)."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_clock.py"
+    spec = importlib.util.spec_from_file_location("portwatch_bench_clock", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    figures = module.measure(quick=True)
+    assert [f["baseline"] for f in figures] == ["SystemClock.now()"] * 2
+    assert all(f["value"] > 0 and f["baseline_value"] > 0 for f in figures)
