@@ -82,3 +82,20 @@ def test_clock_benchmark_keeps_the_runners_contract_when_run_quick() -> None:
     figures = module.measure(quick=True)
     assert [f["baseline"] for f in figures] == ["SystemClock.now()"] * 2
     assert all(f["value"] > 0 and f["baseline_value"] > 0 for f in figures)
+
+
+def test_status_line_says_clock_not_synchronised_when_the_daemon_only_estimates_time(
+    tmp_path: Path,
+) -> None:
+    """systemctl status shows a person that reading times are estimated (issue 7)."""
+    from portwatch.daemon import Daemon
+
+    settings = _settings(tmp_path)
+    clock = TrustedClock(
+        VirtualClock(BOOT_WALL), synchronised=lambda: False, last_trusted=None,
+        not_before=PLACEMENT, hold_after_jump=True,
+    )  # fmt: skip
+    daemon = Daemon(settings, clock=clock, backend=None, gateway_id="test")
+    assert "clock not synchronised" in daemon._status_text()
+    right = Daemon(settings, clock=VirtualClock(PLACEMENT), backend=None, gateway_id="test")
+    assert "clock not synchronised" not in right._status_text()
