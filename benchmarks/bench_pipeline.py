@@ -26,10 +26,10 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -122,30 +122,15 @@ async def _ingest(path: Path, readings: Sequence[Reading]) -> float:
 
 
 def _bare_executemany(path: Path, readings: Sequence[Reading]) -> float:
-    db = sqlite3.connect(path)
-    db.execute(
-        "CREATE TABLE r (device TEXT, kind TEXT, value TEXT, unit TEXT, celsius REAL, "
-        "time_us INTEGER, received_us INTEGER, interval_s REAL, raw BLOB)"
+    """The same ingest baseline as bench_store's (one definition; loaded by path like run.py)."""
+    spec = importlib.util.spec_from_file_location(
+        "portwatch_bench_bench_store", Path(__file__).with_name("bench_store.py")
     )
-    start = time.perf_counter()
-    rows = [
-        (
-            r.device,
-            r.kind.value,
-            str(r.value),
-            r.unit.value,
-            r.celsius,
-            int(r.time.timestamp() * 1e6),
-            int(r.received_at.timestamp() * 1e6),
-            r.interval_s,
-            r.raw,
-        )
-        for r in readings
-    ]
-    db.executemany("INSERT INTO r VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-    db.commit()
-    elapsed = time.perf_counter() - start
-    db.close()
+    assert spec is not None
+    assert spec.loader is not None
+    bench_store = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_store)
+    elapsed: float = bench_store._bare_executemany(path, readings)
     return elapsed
 
 

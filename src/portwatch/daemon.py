@@ -63,9 +63,9 @@ from portwatch.timekeeping import TrustedClock
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from portwatch.link import Backend
+    from portwatch.link import AdapterResetter, Backend
 
-__all__ = ["Daemon", "DaemonError", "DaemonHooks", "rule_settings"]
+__all__ = ["Daemon", "DaemonError", "DaemonHooks", "adapter_resetter", "rule_settings"]
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -90,6 +90,19 @@ REBUILD_CHUNK: Final = timedelta(days=1)
 # fever-rule.md §1: readings before the placement less one day are invalid; the replay
 # starts a day earlier still, so it sees every reading the rule may have judged.
 REBUILD_BEFORE_PLACEMENT: Final = timedelta(days=2)
+
+
+def adapter_resetter(backend: object, adapter: str, clock: Clock) -> AdapterResetter | None:
+    """The adapter the link may power-cycle when it goes silent: only the system radio's.
+
+    Issue 3's adapter health applies to BlueZ on the Pi (``backend`` ``None`` means bleak's
+    platform default); the virtual radio has no adapter to reset.
+    """
+    if backend is not None:
+        return None
+    from portwatch.adapter import BlueZAdapter
+
+    return BlueZAdapter(clock, adapter)
 
 
 class DaemonError(ValueError):
@@ -300,6 +313,7 @@ class Daemon:
             state_dir=self.state_dir,
             sink=self._sink,
             zone=settings.zone,
+            adapter=adapter_resetter(self._backend, settings.bluetooth.adapter, self._clock),
         )
         scheduler = self._make_scheduler()
         self._timed = TimedWork(

@@ -5,6 +5,12 @@ the virtual radio (:mod:`portwatch.radio`); the backend is an argument, never a 
 The link emits :class:`~portwatch.model.Reading` and :class:`~portwatch.model.LinkEvent`
 values to a sink, in the order they happened; it decides nothing clinical.
 
+Pairing: on the system radio BlueZ pairs a thermometer that demands it by itself (it
+raises the link's security when a read is refused for want of encryption), but only if
+a pairing agent answers bluetoothd; bleak registers none. So the link holds one while it
+runs (:mod:`portwatch.bluez_agent`, allowing only the pinned address), measured in the
+BlueZ tier (tests/bluez/vm/test_link_bluez.py).
+
 Time: every time stamp and every wait that belongs to the program's story (receive
 times, backoff, battery reads, adapter health) uses the injected Clock. Timeouts on a
 single radio operation (connect, one GATT request) run on the event loop's own timer,
@@ -17,8 +23,10 @@ import asyncio
 import contextlib
 import logging
 import random
+import sys
 from collections import OrderedDict, deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -51,6 +59,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AdapterResetter",
     "AdapterWatch",
+    "AgentFactory",
     "Backend",
     "ClockOffset",
     "Link",
@@ -60,12 +69,18 @@ __all__ = [
     "backend_for",
     "backoff_s",
     "discover",
+    "no_agent",
     "read_identity",
+    "system_agent",
 ]
 
 _LOGGER = logging.getLogger(__name__)
 
 Sink = Callable[[Reading | LinkEvent], Awaitable[None]]
+# Given "may this address pair?", a context manager that answers the radio's pairing
+# requests while it is held (portwatch.bluez_agent.pairing_agent on BlueZ). Entering it
+# raises a ValueError subclass, OSError or TimeoutError when it cannot be registered.
+AgentFactory = Callable[[Callable[[str], bool]], AbstractAsyncContextManager[None]]
 
 # Reconnect backoff: exponential from 1 s, capped at 60 s, jittered (issue 3, "Reconnect
 # forever ... with jittered exponential backoff capped at 60 s").
@@ -165,6 +180,22 @@ def backoff_s(failures: int, rng: random.Random) -> float:
         return 0.0
     ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0 ** min(failures - 1, 16))
     return ceiling * (1.0 - BACKOFF_JITTER * rng.random())
+
+
+@contextlib.asynccontextmanager
+async def no_agent(allowed: Callable[[str], bool]) -> AsyncIterator[None]:
+    """Hold no pairing agent (the virtual radio pairs Just Works by itself)."""
+    del allowed
+    yield
+
+
+def system_agent() -> AgentFactory:
+    """The pairing agent the system radio needs: BlueZ's on Linux, none elsewhere."""
+    if sys.platform != "linux":
+        return no_agent
+    from portwatch.bluez_agent import pairing_agent  # dbus-fast: only where BlueZ runs
+
+    return pairing_agent
 
 
 class AdapterResetter(Protocol):
@@ -282,6 +313,9 @@ class Link:
         zone: the time zone a thermometer's clock shows (its time stamps have none).
         adapter: power-cycles the system adapter when it goes silent; ``None`` disables.
         rng: jitter source (seed it in tests).
+        agent: the pairing agent held while the link runs, allowing only the pinned
+            address; ``None`` picks the backend's own: :func:`system_agent` for the
+            system radio, :func:`no_agent` for any other backend.
     """
 
     def __init__(
@@ -294,8 +328,12 @@ class Link:
         zone: tzinfo = UTC,
         adapter: AdapterResetter | None = None,
         rng: random.Random | None = None,
+        agent: AgentFactory | None = None,
     ) -> None:
         self._clock = clock
+        if agent is None:
+            agent = system_agent() if backend is None else no_agent
+        self._agent = agent
         self._backend = backend
         self._state_dir = state_dir
         self._sink = sink
@@ -323,15 +361,36 @@ class Link:
         """
         pin = load_pin(self._state_dir)
         driver = driver_named(pin.driver)
+        async with contextlib.AsyncExitStack() as held:
+            await self._hold_agent(held, pin)
+            try:
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(self._deliver(), name="portwatch-link-sink")
+                    tasks.create_task(self._loop(pin, driver), name="portwatch-link")
+            finally:
+                # What happened up to the end (the last readings, "disconnected") still
+                # reaches the sink: nothing is lost on a clean stop.
+                async with asyncio.timeout(FLUSH_TIMEOUT_S):
+                    await self._flush()
+
+    async def _hold_agent(self, held: contextlib.AsyncExitStack, pin: Pin) -> None:
+        """Answer pairing requests for the pinned thermometer (and no other) while running.
+
+        Without an agent, a thermometer that needs no pairing still works, so a failure
+        here is told to a person rather than stopping the link.
+        """
+
+        def allowed(address: str) -> bool:
+            return address.upper() == pin.address
+
         try:
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._deliver(), name="portwatch-link-sink")
-                tasks.create_task(self._loop(pin, driver), name="portwatch-link")
-        finally:
-            # What happened up to the end (the last readings, "disconnected") still
-            # reaches the sink: nothing is lost on a clean stop.
-            async with asyncio.timeout(FLUSH_TIMEOUT_S):
-                await self._flush()
+            await held.enter_async_context(self._agent(allowed))
+        except (ValueError, OSError, TimeoutError) as exc:
+            _LOGGER.warning(
+                "no Bluetooth pairing agent (%s): a thermometer that requires pairing "
+                "cannot pair; check that bluetoothd is running",
+                exc,
+            )
 
     async def _deliver(self) -> None:
         while True:

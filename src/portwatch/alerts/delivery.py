@@ -438,18 +438,16 @@ class _HttpPoster:
 
     def __init__(
         self,
-        *,
-        connect_timeout_s: float,
-        read_timeout_s: float,
-        ca_bundle: Path | None,
+        endpoint: ClinicEndpoint | NotifyEndpoint,
         session: requests.Session | None = None,
     ) -> None:
         import requests
 
         self._session = session or requests.Session()
-        self._timeout = (connect_timeout_s, read_timeout_s)
+        self._timeout = (endpoint.connect_timeout_s, endpoint.read_timeout_s)
+        ca_bundle = endpoint.ca_bundle
         self._verify: bool | str = str(ca_bundle) if ca_bundle is not None else True
-        self._ceiling_s = connect_timeout_s + read_timeout_s + ATTEMPT_GRACE_S
+        self._ceiling_s = endpoint.connect_timeout_s + endpoint.read_timeout_s + ATTEMPT_GRACE_S
 
     def close(self) -> None:
         self._session.close()
@@ -508,12 +506,7 @@ class ClinicSender:
 
     def __init__(self, endpoint: ClinicEndpoint, session: requests.Session | None = None) -> None:
         self._endpoint = endpoint
-        self._poster = _HttpPoster(
-            connect_timeout_s=endpoint.connect_timeout_s,
-            read_timeout_s=endpoint.read_timeout_s,
-            ca_bundle=endpoint.ca_bundle,
-            session=session,
-        )
+        self._poster = _HttpPoster(endpoint, session)
 
     def close(self) -> None:
         self._poster.close()
@@ -545,12 +538,7 @@ class NotifySender:
 
     def __init__(self, endpoint: NotifyEndpoint, session: requests.Session | None = None) -> None:
         self._endpoint = endpoint
-        self._poster = _HttpPoster(
-            connect_timeout_s=endpoint.connect_timeout_s,
-            read_timeout_s=endpoint.read_timeout_s,
-            ca_bundle=endpoint.ca_bundle,
-            session=session,
-        )
+        self._poster = _HttpPoster(endpoint, session)
 
     def close(self) -> None:
         self._poster.close()

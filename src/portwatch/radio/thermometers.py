@@ -69,6 +69,9 @@ HCI_SETTLE_S: Final = 2.0
 REMOTE_USER_TERMINATED: Final = hci.HCI_REMOTE_USER_TERMINATED_CONNECTION_ERROR
 CONNECTION_TIMEOUT: Final = hci.HCI_CONNECTION_TIMEOUT_ERROR
 
+# A pairing that has not finished in 30 s has failed (SMP timeout, Core Vol 3 Part H 3.4).
+SMP_TIMEOUT_S: Final = 30.0
+
 # Notify/indicate-only values: nothing may read or write them (HTS 1.0 §3.1, §3.3).
 NO_PERMISSIONS: Final = Characteristic.Permissions(0)
 
@@ -309,6 +312,31 @@ class VirtualThermometer:
         connection = self._connection
         if connection is not None:
             await connection.disconnect(REMOTE_USER_TERMINATED)
+
+    async def ask_to_pair(self) -> bool:
+        """Ask the connected central to pair (an SMP Security Request); whether it paired.
+
+        What a thermometer that wants a bond does uninvited: the central starts pairing
+        itself, and on BlueZ consults its pairing agent (the BlueZ tier tests that).
+
+        Raises:
+            ValueError: nobody is connected to ask.
+            TimeoutError: the central neither paired nor refused within SMP's timeout.
+        """
+        connection = self._connection
+        if connection is None:
+            raise ValueError(f"{self.name}: ask_to_pair with no central connected")
+        outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def settle(paired: bool) -> None:
+            if not outcome.done():
+                outcome.set_result(paired)
+
+        connection.on(connection.EVENT_PAIRING, lambda *_: settle(True))
+        connection.on(connection.EVENT_PAIRING_FAILURE, lambda *_: settle(False))
+        connection.request_pairing()
+        async with asyncio.timeout(SMP_TIMEOUT_S):
+            return await outcome
 
     async def stop_advertising(self) -> None:
         """Go silent: no advertisements (an existing connection stays)."""

@@ -4,12 +4,14 @@ The picture inside the test VM:
 
     bleak --D-Bus--> bluetoothd --mgmt--> kernel --/dev/vhci--> Bumble controller "bluez-side"
                                                                      | LocalLink
-                                                         Bumble controller + host: thermometer
+                                           Bumble controller + host: portwatch.radio thermometer
 
 Both Bumble controllers are the true system edge here: they stand in for the radio chip
 and for the thermometer across the room. Everything above /dev/vhci is the real stack a
-Raspberry Pi runs. The thermometer is a minimal Health Thermometer Service peripheral of
-the tier's own, until the project's portwatch.radio thermometers can take its place.
+Raspberry Pi runs. The thermometers are the project's own portwatch.radio ones (the
+demo's and the virtual-radio tests'), put on this air by :func:`on_air`, so one
+thermometer implementation serves both tiers; the only peripheral of the rig's own is a
+neighbour that is no thermometer (:func:`neighbour`).
 """
 
 from __future__ import annotations
@@ -18,29 +20,28 @@ import asyncio
 import contextlib
 import struct
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 from bumble import hci
 from bumble.controller import Controller
 from bumble.core import AdvertisingData
 from bumble.device import Device
-from bumble.gatt import Characteristic, Service
+from bumble.gatt import Service
 from bumble.host import Host
 from bumble.link import LocalLink
-from bumble.pairing import PairingConfig, PairingDelegate
 from bumble.transport import open_transport
 from bumble.transport.common import AsyncPipeSink
 from dbus_fast import BusType, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
+from portwatch.radio import VirtualThermometer as ProjectThermometer
+
 # Health Thermometer Service and its Temperature Measurement characteristic (HTS 1.0;
 # Bluetooth SIG assigned numbers), as the clinic's thermometer exposes them.
-HTS_UUID16: Final = 0x1809
 HTS_UUID: Final = "00001809-0000-1000-8000-00805f9b34fb"
 MEASUREMENT_UUID: Final = "00002a1c-0000-1000-8000-00805f9b34fb"
-# Measurement Interval (HTS 1.0 §3.4), which a pairing-required thermometer guards.
-INTERVAL_UUID: Final = "00002a21-0000-1000-8000-00805f9b34fb"
+# Temperature Type (HTS 1.0 §3.2), which a pairing-required thermometer guards.
+TEMPERATURE_TYPE_UUID: Final = "00002a1d-0000-1000-8000-00805f9b34fb"
 # A stranger nearby advertises another service: Heart Rate (assigned numbers).
 HEART_RATE_UUID16: Final = 0x180D
 HEART_RATE_UUID: Final = "0000180d-0000-1000-8000-00805f9b34fb"
@@ -123,6 +124,31 @@ async def _devices(bus: MessageBus) -> dict[str, str]:
     }
 
 
+async def device_paired(address: str) -> bool:
+    """Whether BlueZ holds a pairing with ``address`` (its Device1 ``Paired`` property)."""
+    bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+    try:
+        async with asyncio.timeout(ADAPTER_READY_S):
+            reply = await bus.call(
+                Message(
+                    destination="org.bluez",
+                    path="/",
+                    interface="org.freedesktop.DBus.ObjectManager",
+                    member="GetManagedObjects",
+                )
+            )
+    finally:
+        bus.disconnect()
+    if reply is None or reply.message_type != MessageType.METHOD_RETURN:
+        return False
+    return any(
+        bool(interfaces["org.bluez.Device1"]["Paired"].value)
+        for interfaces in reply.body[0].values()
+        if "org.bluez.Device1" in interfaces
+        and str(interfaces["org.bluez.Device1"]["Address"].value).upper() == address.upper()
+    )
+
+
 async def forget_devices() -> None:
     """Make BlueZ forget every device, keys included, so no test inherits a bond.
 
@@ -187,52 +213,6 @@ async def bluez_radio() -> AsyncIterator[LocalLink]:
             await transport.close()
 
 
-def hts_measurement(celsius_hundredths: int) -> bytes:
-    """A Temperature Measurement value: flags 0 (°C, no time stamp, no type) and a FLOAT.
-
-    FLOAT is IEEE 11073-20601: an 8-bit exponent above a 24-bit mantissa; exponent -2
-    here, so 3850 means 38.50 °C.
-    """
-    return struct.pack("<BI", 0x00, ((-2 & 0xFF) << 24) | (celsius_hundredths & 0xFFFFFF))
-
-
-@dataclass(slots=True)
-class VirtualThermometer:
-    """A minimal HTS peripheral on the link: advertises the service, indicates on demand."""
-
-    device: Device
-    measurement: Characteristic[bytes]
-
-    async def indicate(self, value: bytes) -> None:
-        await self.device.indicate_subscribers(self.measurement, value)
-
-    async def ask_to_pair(self) -> bool:
-        """Ask the connected central to pair (an SMP Security Request); whether it did.
-
-        The central (BlueZ) then starts pairing itself, so bluetoothd consults its agent:
-        the path a device nearby would take to pair with the gateway uninvited.
-        """
-        connection = next(iter(self.device.connections.values()))
-        outcome: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-
-        def settle(paired: bool) -> None:
-            if not outcome.done():
-                outcome.set_result(paired)
-
-        connection.on(connection.EVENT_PAIRING, lambda *_: settle(True))
-        connection.on(connection.EVENT_PAIRING_FAILURE, lambda *_: settle(False))
-        connection.request_pairing()
-        return await outcome
-
-    async def drop(self) -> None:
-        """Drop every connection, as a thermometer walking out of range does.
-
-        It advertises again by itself (auto_restart), as a thermometer coming back does.
-        """
-        for connection in list(self.device.connections.values()):
-            await connection.disconnect()
-
-
 def _advertising_data(name: str, service_uuid16: int) -> bytes:
     flags = AdvertisingData.LE_GENERAL_DISCOVERABLE_MODE_FLAG | (
         AdvertisingData.BR_EDR_NOT_SUPPORTED_FLAG
@@ -252,51 +232,39 @@ def _advertising_data(name: str, service_uuid16: int) -> bytes:
 
 
 @contextlib.asynccontextmanager
-async def virtual_thermometer(
-    link: LocalLink,
-    address: str = THERMOMETER_ADDRESS,
-    name: str = "Thermo",
-    *,
-    pairing_required: bool = False,
-    service_uuid16: int = HTS_UUID16,
-) -> AsyncIterator[VirtualThermometer]:
-    """A thermometer advertising on the link; address random static (top bits 11).
+async def neighbour(
+    link: LocalLink, address: str, name: str, service_uuid16: int = HEART_RATE_UUID16
+) -> AsyncIterator[Device]:
+    """A device nearby that is no thermometer (a heart-rate strap unless told), advertising.
 
-    With ``pairing_required`` its Measurement Interval can be read only over an
-    encrypted link, and it pairs Just Works (it has no display and no buttons), as
-    bonded medical thermometers do. ``service_uuid16`` other than HTS makes a stranger.
+    portwatch.radio has only thermometers; this is the one peripheral of the rig's own.
     """
-    controller = Controller(f"peripheral {address}", link=link)
+    controller = Controller(f"neighbour {address}", link=link)
     device = Device(
         name=name, address=hci.Address(address), host=Host(controller, AsyncPipeSink(controller))
     )
-    measurement: Characteristic[bytes] = Characteristic(
-        MEASUREMENT_UUID,
-        Characteristic.Properties.INDICATE,
-        Characteristic.Permissions.READABLE,
-        b"",
-    )
-    interval: Characteristic[bytes] = Characteristic(
-        INTERVAL_UUID,
-        Characteristic.Properties.READ,
-        Characteristic.Permissions.READ_REQUIRES_ENCRYPTION
-        if pairing_required
-        else Characteristic.Permissions.READABLE,
-        struct.pack("<H", 0),  # 0: no periodic measurement (HTS 1.0 §3.4)
-    )
-    device.add_service(
-        Service(f"{service_uuid16:08x}-0000-1000-8000-00805f9b34fb", [measurement, interval])
-    )
-    device.pairing_config_factory = lambda _connection: PairingConfig(
-        sc=True,
-        mitm=False,
-        bonding=True,
-        delegate=PairingDelegate(PairingDelegate.IoCapability.NO_OUTPUT_NO_INPUT),
-    )
+    device.add_service(Service(f"{service_uuid16:08x}-0000-1000-8000-00805f9b34fb", []))
     device.advertising_data = _advertising_data(name, service_uuid16)
     await device.power_on()
     await device.start_advertising(auto_restart=True)
     try:
-        yield VirtualThermometer(device, measurement)
+        yield device
     finally:
         await device.power_off()
+
+
+_Thermometer = TypeVar("_Thermometer", bound=ProjectThermometer)
+
+
+@contextlib.asynccontextmanager
+async def on_air(link: LocalLink, thermometer: _Thermometer) -> AsyncIterator[_Thermometer]:
+    """Put one of portwatch.radio's virtual thermometers on the air BlueZ listens to.
+
+    The same class the virtual-radio tests and the demo use; give it an ``address``
+    (a random static one, as the rig's constants are), since no VirtualRadio assigns one.
+    """
+    await thermometer.start(link)
+    try:
+        yield thermometer
+    finally:
+        await thermometer.stop()

@@ -15,17 +15,23 @@ from typing import Final
 
 import pytest
 from bluez_rig import (
-    HEART_RATE_UUID16,
     PAIRING_THERMOMETER_ADDRESS,
     STRANGER_ADDRESS,
-    VirtualThermometer,
+    THERMOMETER_ADDRESS,
     bluez_radio,
-    virtual_thermometer,
+    neighbour,
+    on_air,
 )
+from bumble.device import Device
 from bumble.link import LocalLink
+
+from portwatch.clock import SystemClock
+from portwatch.radio import VirtualSpotThermometer
 
 IN_VM: Final = os.environ.get("PORTWATCH_BLUEZ_VM") == "1"
 VHCI: Final = Path("/dev/vhci")
+# What the thermometers measure when a test asks them to (°C).
+MEASURED_C: Final = 38.5
 
 
 @pytest.fixture
@@ -38,25 +44,35 @@ async def radio() -> AsyncIterator[LocalLink]:
 
 
 @pytest.fixture
-async def thermometer(radio: LocalLink) -> AsyncIterator[VirtualThermometer]:
-    """A thermometer advertising the Health Thermometer Service near BlueZ's controller."""
-    async with virtual_thermometer(radio) as device:
-        yield device
+async def thermometer(radio: LocalLink) -> AsyncIterator[VirtualSpotThermometer]:
+    """portwatch.radio's spot thermometer (HTS) advertising near BlueZ's controller.
+
+    It measures only when the test calls ``take_measurement``; on the system clock,
+    because bluetoothd keeps real time.
+    """
+    spot = VirtualSpotThermometer(
+        SystemClock(), temperature_at=lambda _now: MEASURED_C, address=THERMOMETER_ADDRESS
+    )
+    async with on_air(radio, spot):
+        yield spot
 
 
 @pytest.fixture
-async def stranger(radio: LocalLink) -> AsyncIterator[VirtualThermometer]:
+async def stranger(radio: LocalLink) -> AsyncIterator[Device]:
     """A neighbour's device advertising another service (heart rate) on the same air."""
-    async with virtual_thermometer(
-        radio, STRANGER_ADDRESS, "Stranger", service_uuid16=HEART_RATE_UUID16
-    ) as device:
+    async with neighbour(radio, STRANGER_ADDRESS, "Stranger") as device:
         yield device
 
 
 @pytest.fixture
-async def pairing_thermometer(radio: LocalLink) -> AsyncIterator[VirtualThermometer]:
-    """A thermometer that serves its Measurement Interval only over an encrypted link."""
-    async with virtual_thermometer(
-        radio, PAIRING_THERMOMETER_ADDRESS, "ThermoP", pairing_required=True
-    ) as device:
-        yield device
+async def pairing_thermometer(radio: LocalLink) -> AsyncIterator[VirtualSpotThermometer]:
+    """A spot thermometer that serves its Temperature Type only over an encrypted link."""
+    spot = VirtualSpotThermometer(
+        SystemClock(),
+        temperature_at=lambda _now: MEASURED_C,
+        name="ThermoP",
+        address=PAIRING_THERMOMETER_ADDRESS,
+        pairing_required=True,
+    )
+    async with on_air(radio, spot):
+        yield spot

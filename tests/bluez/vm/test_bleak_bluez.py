@@ -10,6 +10,7 @@ when a thermometer must be paired: the ground the link's own tests stand on.
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Final
 
 import pytest
@@ -20,16 +21,18 @@ from bleak.exc import BleakDBusError
 from bluez_rig import (
     HEART_RATE_UUID,
     HTS_UUID,
-    INTERVAL_UUID,
     MEASUREMENT_UUID,
     PAIRING_THERMOMETER_ADDRESS,
     STRANGER_ADDRESS,
+    TEMPERATURE_TYPE_UUID,
     THERMOMETER_ADDRESS,
-    VirtualThermometer,
-    hts_measurement,
 )
+from bumble.device import Device
 
+from portwatch import hts
 from portwatch.bluez_agent import pairing_agent
+from portwatch.model import Site
+from portwatch.radio import VirtualSpotThermometer
 
 # Slow emulation (bluez_rig): generous ceilings, each well under pytest's 120 s.
 SCAN_S: Final = 30.0
@@ -49,30 +52,31 @@ async def _find_hts() -> BLEDevice:
     return found
 
 
-async def _receive_one(client: BleakClient, thermometer: VirtualThermometer, value: bytes) -> bytes:
+async def _receive_one(client: BleakClient, thermometer: VirtualSpotThermometer) -> bytes:
+    """Subscribe, have the thermometer measure once, return what bleak received."""
     received: asyncio.Queue[bytes] = asyncio.Queue()
     await client.start_notify(
         MEASUREMENT_UUID, lambda _char, data: received.put_nowait(bytes(data))
     )
-    await thermometer.indicate(value)
+    assert await thermometer.take_measurement(), "the thermometer saw no subscriber"
     return await asyncio.wait_for(received.get(), INDICATION_S)
 
 
 async def test_bleak_receives_an_indication_when_bluez_connects_to_a_hts_thermometer(
-    thermometer: VirtualThermometer,
+    thermometer: VirtualSpotThermometer,
 ) -> None:
     """bleak, through bluetoothd, finds a thermometer by service and gets its indication."""
     found = await _find_hts()
     # The device came from BlueZ, not from a Bumble backend: it has a D-Bus object path.
     assert str(found.details["path"]).startswith("/org/bluez/")
-    value = hts_measurement(3850)
     async with BleakClient(found, timeout=CONNECT_S) as client:
-        got = await _receive_one(client, thermometer, value)
-    assert got == value
+        got = await _receive_one(client, thermometer)
+    assert got == thermometer.sent[-1]
+    assert hts.decode_measurement(got).value == Decimal("38.50")
 
 
 async def test_bluez_reports_the_drop_and_reconnects_when_the_thermometer_returns(
-    thermometer: VirtualThermometer,
+    thermometer: VirtualSpotThermometer,
 ) -> None:
     """A thermometer out of range and back must be seen to leave and be usable again."""
     dropped = asyncio.Event()
@@ -80,18 +84,17 @@ async def test_bluez_reports_the_drop_and_reconnects_when_the_thermometer_return
         await _find_hts(), timeout=CONNECT_S, disconnected_callback=lambda _c: dropped.set()
     ) as client:
         await client.start_notify(MEASUREMENT_UUID, lambda _char, _data: None)
-        await thermometer.drop()
+        await thermometer.drop_link()
         await asyncio.wait_for(dropped.wait(), DROP_S)
         assert not client.is_connected
 
-    value = hts_measurement(3720)
     async with BleakClient(await _find_hts(), timeout=CONNECT_S) as client:
-        got = await _receive_one(client, thermometer, value)
-    assert got == value
+        got = await _receive_one(client, thermometer)
+    assert got == thermometer.sent[-1]
 
 
 async def test_scan_by_service_finds_the_thermometer_when_a_stranger_advertises_nearby(
-    stranger: VirtualThermometer, thermometer: VirtualThermometer
+    stranger: Device, thermometer: VirtualSpotThermometer
 ) -> None:
     """A neighbour's device in range must not be taken for the patient's thermometer."""
     del stranger, thermometer  # both advertise; the test watches what BlueZ reports
@@ -113,7 +116,7 @@ async def test_scan_by_service_finds_the_thermometer_when_a_stranger_advertises_
 
 
 async def test_pairing_fails_when_no_agent_answers_bluez(
-    pairing_thermometer: VirtualThermometer,
+    pairing_thermometer: VirtualSpotThermometer,
 ) -> None:
     """Why portwatch brings an agent: bleak registers none, and BlueZ then refuses."""
     del pairing_thermometer
@@ -124,7 +127,7 @@ async def test_pairing_fails_when_no_agent_answers_bluez(
 
 
 async def test_bluez_pairs_and_reads_the_guarded_value_when_the_agent_allows_the_thermometer(
-    pairing_thermometer: VirtualThermometer,
+    pairing_thermometer: VirtualSpotThermometer,
 ) -> None:
     """A pairing-required thermometer serves its guarded values once BlueZ has paired it.
 
@@ -135,18 +138,19 @@ async def test_bluez_pairs_and_reads_the_guarded_value_when_the_agent_allows_the
         BleakClient(await _find_hts(), timeout=CONNECT_S) as client,
     ):
         await client.pair()
-        interval = await client.read_gatt_char(INTERVAL_UUID)
-        value = hts_measurement(3910)
-        got = await _receive_one(client, pairing_thermometer, value)
-    assert bytes(interval) == b"\x00\x00"
-    assert got == value
+        site = await client.read_gatt_char(TEMPERATURE_TYPE_UUID)
+        encrypted = pairing_thermometer.encrypted
+        got = await _receive_one(client, pairing_thermometer)
+    assert encrypted
+    assert bytes(site) == hts.encode_temperature_type(Site.MOUTH)
+    assert got == pairing_thermometer.sent[-1]
 
 
 @pytest.mark.parametrize(
     ("allowed", "paired"), [(PAIRING_THERMOMETER_ADDRESS, True), (STRANGER_ADDRESS, False)]
 )
 async def test_agent_decides_by_address_when_a_device_asks_bluez_to_pair(
-    pairing_thermometer: VirtualThermometer, allowed: str, paired: bool
+    pairing_thermometer: VirtualSpotThermometer, allowed: str, paired: bool
 ) -> None:
     """A device that asks to pair gets a bond only if it is the pinned thermometer.
 

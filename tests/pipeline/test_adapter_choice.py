@@ -1,0 +1,23 @@
+"""Issue 3's adapter health reaches the Pi: BlueZ's adapter is given to the link, only there."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from portwatch.adapter import BlueZAdapter
+from portwatch.clock import VirtualClock
+from portwatch.daemon import adapter_resetter
+
+
+def test_adapter_resetter_is_bluez_adapter_when_the_radio_is_the_system_one() -> None:
+    """Without it the link would never power-cycle a silent adapter on the Pi."""
+    clock = VirtualClock(datetime(2026, 11, 1, tzinfo=UTC))
+    resetter = adapter_resetter(None, "hci1", clock)
+    assert isinstance(resetter, BlueZAdapter)
+    assert resetter.name == "hci1"
+
+
+def test_adapter_resetter_is_none_when_the_radio_is_virtual() -> None:
+    """The virtual radio has no adapter to reset; the demo must not touch D-Bus."""
+    clock = VirtualClock(datetime(2026, 11, 1, tzinfo=UTC))
+    assert adapter_resetter(object(), "hci0", clock) is None
