@@ -58,6 +58,7 @@ from portwatch.store import DB_FILE_NAME, OutboxEntry, Store, StoredReading, Sto
 from portwatch.storewriter import ReadingWriter, StoreTrouble
 from portwatch.systemd import Notifier
 from portwatch.timed import NoticeSink, TimedWork, outbox_sink
+from portwatch.timekeeping import TrustedClock
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -648,9 +649,15 @@ class Daemon:
                 last_reading_time=state.last_valid_at,
                 last_reading_celsius=state.last_celsius,
                 fever=state.fever_text,
+                clock_trusted=self._clock_trusted(),
             ),
             self._clock.now(),
         )
+
+    def _clock_trusted(self) -> bool:
+        """False while the TrustedClock only estimates the time or holds after a jump."""
+        clock = self._clock
+        return not isinstance(clock, TrustedClock) or (clock.trusted and not clock.held)
 
     async def _pet_watchdog(self) -> None:
         # systemd's watchdog counts real seconds, whatever clock the program runs on.

@@ -51,6 +51,7 @@ from portwatch.drivers import (
 )
 from portwatch.model import LinkEvent, LinkEventKind, Reading
 from portwatch.pin import Pin, load_pin
+from portwatch.timekeeping import TrustedClock
 
 if TYPE_CHECKING:
     from portwatch.radio import VirtualRadio
@@ -261,6 +262,18 @@ class ClockOffset:
     def correct(self, device_time: datetime) -> datetime:
         """Device time read in the gateway's zone, corrected by the learned offset."""
         return self.as_utc(device_time) - timedelta(seconds=self.offset_s or 0.0)
+
+    def timed(
+        self, device_time: datetime, received_at: datetime, *, clock_trusted: bool
+    ) -> datetime:
+        """A time-stamped reading's time: the corrected stamp, never after an estimated receipt.
+
+        While the gateway's clock only estimates the time (a Pi rebooted with no clock), the
+        receive time may lag true time; a stamp is not let run ahead of it, so it cannot
+        look "in the future" (fever-rule.md §1, issue 7).
+        """
+        time = self.correct(device_time)
+        return time if clock_trusted else min(time, received_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -657,7 +670,11 @@ class Link:
             self._seen_stamped[key] = None
             if len(self._seen_stamped) > SEEN_STAMPED_MAX:
                 self._seen_stamped.popitem(last=False)
-            if mono - subscribed_mono > STORED_BURST_S and sample.special is None:
+            if (
+                mono - subscribed_mono > STORED_BURST_S
+                and sample.special is None
+                and self._clock_trusted()
+            ):
                 offset.observe(sample.device_time, received_at, mono)
         self._emit(self._reading(address, sample, offset, received_at, data))
         if sample.invalid_reason is not None:
@@ -665,10 +682,22 @@ class Link:
                 LinkEventKind.SPECIAL_VALUE, address, detail=sample.invalid_reason, raw=data
             )
 
+    def _clock_trusted(self) -> bool:
+        """False while the clock only estimates the time (a TrustedClock not yet synced).
+
+        Receive times taken then may be off by however long the gateway was down, so they
+        teach no device clock offset (issue 10, clock faults).
+        """
+        return not isinstance(self._clock, TrustedClock) or self._clock.trusted
+
     def _reading(
         self, address: str, sample: Sample, offset: ClockOffset, received_at: datetime, raw: bytes
     ) -> Reading:
-        time = received_at if sample.device_time is None else offset.correct(sample.device_time)
+        time = (
+            received_at
+            if sample.device_time is None
+            else offset.timed(sample.device_time, received_at, clock_trusted=self._clock_trusted())
+        )
         return Reading(
             device=address,
             kind=sample.kind,

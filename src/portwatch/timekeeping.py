@@ -6,24 +6,69 @@ from the last trusted time in the log (never earlier than the placement), so no 
 is timed before the placement or in the future. Once synchronised it follows the system
 clock, and a jump of that clock (the moment of synchronisation, or a person setting it)
 is detected against monotonic time and logged (issue 7, "The clock").
+
+The daemon builds it with ``hold_after_jump=True``: once the clock has been trusted, a
+later jump of the wall clock (a person setting it back an hour, a clock running a day
+ahead) is logged but not followed, because monotonic time counted from a trusted instant
+is the better witness (it is slewed by NTP, never stepped). Reading times then neither
+leap into the future nor fall back onto readings already logged (issue 10, clock faults).
+When the wall clock comes back into agreement, it is followed again.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import logging
+import os
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Final
 
 from portwatch.clock import Clock
 
-__all__ = ["TimekeepingError", "TrustedClock"]
+__all__ = ["TimekeepingError", "TrustedClock", "kernel_synchronised"]
 
 _LOGGER = logging.getLogger(__name__)
 
 # Wall and monotonic time may disagree by this much between two looks before it counts as
 # a jump (NTP slews far more gently; a person or a first sync moves it by far more).
 JUMP_TOLERANCE_S: Final = 2.0
+
+
+# systemd-timesyncd creates this file once it has synchronised the clock (doctor reads it).
+TIMESYNC_MARKER: Final = "/run/systemd/timesync/synchronized"
+# adjtimex(2) returns TIME_ERROR (5) while the kernel's clock is unsynchronised (STA_UNSYNC).
+_TIME_ERROR: Final = 5
+# struct timex is 208 bytes on 64-bit Linux; a larger zeroed buffer is read with modes = 0.
+_TIMEX_BYTES: Final = 512
+
+
+def kernel_synchronised() -> bool:
+    """Whether the system clock is synchronised, as the kernel sees it (any NTP client).
+
+    timesyncd's marker file first (a stat), else ``adjtimex`` with no modes, which only
+    reads the clock's state (no privilege needed). Where neither answers: not synchronised.
+    """
+    if os.path.exists(TIMESYNC_MARKER):
+        return True
+    libc = _libc()
+    if libc is None:
+        return False
+    state = int(libc.adjtimex(ctypes.create_string_buffer(_TIMEX_BYTES)))
+    return 0 <= state < _TIME_ERROR
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    """The C library, if it has adjtimex (Linux); looked up once (find_library forks)."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name, use_errno=True) if name else None
+        return libc if libc is not None and hasattr(libc, "adjtimex") else None
+    except OSError:
+        return None
 
 
 class TimekeepingError(ValueError):
@@ -38,6 +83,8 @@ class TrustedClock:
         synchronised: tells whether the system clock is synchronised right now.
         last_trusted: the latest trusted time in the log (None for a new log).
         not_before: the placement time; nothing is ever timed before it.
+        hold_after_jump: once trusted, keep counting monotonic time from the last trusted
+            instant when the synchronised wall clock jumps, instead of following it.
     """
 
     def __init__(
@@ -47,6 +94,7 @@ class TrustedClock:
         synchronised: Callable[[], bool],
         last_trusted: datetime | None,
         not_before: datetime,
+        hold_after_jump: bool = False,
     ) -> None:
         for name, value in (("last_trusted", last_trusted), ("not_before", not_before)):
             if value is not None and value.tzinfo is None:
@@ -56,6 +104,8 @@ class TrustedClock:
         base = max(last_trusted, not_before) if last_trusted else not_before
         # (wall time, monotonic time) of the last instant we trusted.
         self._anchor: tuple[datetime, float] = (base, system.monotonic())
+        self._hold = hold_after_jump
+        self._held = False  # the wall clock jumped while trusted and is not followed
         self._trusted = False
         self.jumps = 0  # how many jumps of the system clock were seen (for STATUS=/doctor)
 
@@ -63,6 +113,11 @@ class TrustedClock:
     def trusted(self) -> bool:
         """True once the system clock was seen synchronised."""
         return self._trusted
+
+    @property
+    def held(self) -> bool:
+        """True while a jump of the wall clock is being ignored (``hold_after_jump``)."""
+        return self._held
 
     def now(self) -> datetime:
         """Synchronised: the system's time. Otherwise: anchor plus monotonic time elapsed."""
@@ -73,7 +128,21 @@ class TrustedClock:
             return estimate
         wall = self._system.now()
         drift = (wall - estimate).total_seconds()
-        if abs(drift) > JUMP_TOLERANCE_S:
+        if abs(drift) <= JUMP_TOLERANCE_S:
+            if self._held:
+                _LOGGER.info("system clock agrees again with the time kept; following it")
+                self._held = False
+        elif self._hold and self._trusted:
+            if not self._held:
+                self.jumps += 1
+                self._held = True
+                _LOGGER.warning(
+                    "system clock jumped %+.1f s against monotonic time; keeping time from "
+                    "the last trusted instant until it agrees again (check timedatectl)",
+                    drift,
+                )
+            return estimate
+        else:
             self.jumps += 1
             what = "synchronised" if not self._trusted else "jumped"
             _LOGGER.info("system clock %s: %+.1f s from the time kept so far", what, drift)

@@ -81,3 +81,54 @@ def test_naive_last_trusted_is_refused() -> None:
             last_trusted=datetime(2026, 11, 29),
             not_before=PLACEMENT,
         )
+
+
+async def test_reading_time_holds_when_trusted_clock_is_set_back_an_hour(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issue 10: a clock set back mid-fever must not make true time stamps look 'future'."""
+    system, sync = VirtualClock(LAST_TRUSTED), Sync()
+    sync.value = True
+    clock = TrustedClock(
+        system, synchronised=sync, last_trusted=LAST_TRUSTED, not_before=PLACEMENT,
+        hold_after_jump=True,
+    )  # fmt: skip
+    clock.now()
+    system.jump_wall(timedelta(hours=-1))
+    with caplog.at_level(logging.INFO, logger="portwatch.timekeeping"):
+        assert clock.now() == LAST_TRUSTED
+        await system.advance(600)
+        assert clock.now() == LAST_TRUSTED + timedelta(seconds=600)
+    assert (clock.jumps, clock.held) == (1, True)
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+
+
+async def test_reading_time_holds_when_trusted_clock_jumps_a_day_ahead() -> None:
+    """Issue 10: a day's jump ahead must not time the last day's readings past the period."""
+    system, sync = VirtualClock(LAST_TRUSTED), Sync()
+    sync.value = True
+    clock = TrustedClock(
+        system, synchronised=sync, last_trusted=LAST_TRUSTED, not_before=PLACEMENT,
+        hold_after_jump=True,
+    )  # fmt: skip
+    clock.now()
+    await system.advance(60)
+    system.jump_wall(timedelta(days=1))
+    assert clock.now() == LAST_TRUSTED + timedelta(seconds=60)
+
+
+async def test_wall_clock_is_followed_again_when_it_comes_back_into_agreement() -> None:
+    """A clock set wrong and then corrected is trusted again, and the hold is lifted."""
+    system, sync = VirtualClock(LAST_TRUSTED), Sync()
+    sync.value = True
+    clock = TrustedClock(
+        system, synchronised=sync, last_trusted=LAST_TRUSTED, not_before=PLACEMENT,
+        hold_after_jump=True,
+    )  # fmt: skip
+    clock.now()
+    system.jump_wall(timedelta(hours=-1))
+    clock.now()
+    system.jump_wall(timedelta(hours=1))
+    await system.advance(30)
+    assert clock.now() == system.now()
+    assert not clock.held

@@ -111,13 +111,26 @@ def test_clock_campaign_misses_no_fever_when_readings_carry_the_gateways_time(
     campaigns: ModuleType,
 ) -> None:
     """1970 at a reboot, back 1 h, ahead 1 d: readings timed as the link does lose no fever."""
-    # The 'stamped' variants and readings timed outside the period are open findings of
-    # issue 10: the campaign reports them; they are not asserted here.
+    # Every variant, stamped ones and readings timed outside the period included, is
+    # asserted by the next test (issue 10).
     result = _run(campaigns, "clock")
     assert result["crashed"] == 0
     for name, counts in result["scenarios"].items():
         if "unstamped" in name:
             assert (counts["missed"], counts["false"]) == (0, 0), name
+
+
+def test_clock_campaign_misses_no_fever_and_times_nothing_outside_when_any_clock_fault_hits(
+    campaigns: ModuleType,
+) -> None:
+    """Issue 10 closed: every variant, stamped too, on the daemon's TrustedClock and link."""
+    result = _run(campaigns, "clock")
+    assert len(result["scenarios"]) == 6
+    for name, counts in result["scenarios"].items():
+        assert counts == {"missed": 0, "false": 0, "outside": 0}, name
+    assert result["passed"], result["notes"]
+    # The wall clock as it is still loses a fever: the campaign can tell the difference.
+    assert result["baseline"]["missed"] >= 1
 
 
 def test_settings_campaign_names_the_setting_when_any_of_38_bad_files_is_checked(

@@ -126,7 +126,11 @@ async def _main(
     from portwatch.systemd import Notifier, watchdog_interval_s
 
     virtual = None if start is None else VirtualClock(start)
-    clock: Clock = SystemClock() if virtual is None else virtual
+    clock: Clock
+    if virtual is None:
+        clock = await asyncio.to_thread(_trusted_clock, settings, SystemClock())
+    else:
+        clock = virtual  # the demo and the end-to-end tests: simulated time is right time
     store_thread = None
     if virtual is not None:
         # Simulated time waits for real work in threads (portwatch.pacing).
@@ -169,6 +173,35 @@ async def _main(
                     await radio.__aexit__(None, None, None)
             except TimeoutError:
                 print("portwatch run: the virtual radio did not stop in time", file=sys.stderr)
+
+
+def _trusted_clock(
+    settings: Settings, system: Clock, synchronised: Callable[[], bool] | None = None
+) -> Clock:
+    """The daemon's clock on a real machine: the system clock, watched (issue 7, issue 10).
+
+    Until synchronised it counts monotonic time from the log's last trusted time (the
+    latest reading's receive time; the placement for a new log); once synchronised, a jump
+    of the wall clock is logged and not followed (:class:`~portwatch.timekeeping.TrustedClock`).
+    """
+    from portwatch.store import DB_FILE_NAME, Store, StoreError
+    from portwatch.timekeeping import TrustedClock, kernel_synchronised
+
+    last_trusted = None
+    try:
+        with Store.open_reader(settings.store.state_directory / DB_FILE_NAME) as log:
+            latest = log.latest_reading()
+    except StoreError:
+        latest = None  # no log yet (the daemon creates it), or one it will refuse itself
+    if latest is not None:
+        last_trusted = latest.reading.received_at
+    return TrustedClock(
+        system,
+        synchronised=synchronised or kernel_synchronised,
+        last_trusted=last_trusted,
+        not_before=settings.patient.placement,
+        hold_after_jump=True,
+    )
 
 
 async def _pace_forever(
