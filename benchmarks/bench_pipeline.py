@@ -92,45 +92,35 @@ async def _ingest(path: Path, readings: Sequence[Reading]) -> float:
     store = Store.open(path)
     decided = Store.open(path)  # the event loop's own connection, as in the daemon
     rule = _rule()
-    done = asyncio.Event()
-    durable = 0
 
-    def on_durable(batch: Sequence[StoredReading]) -> None:
-        nonlocal durable
+    def decide(batch: Sequence[StoredReading]) -> None:
         decisions: list[Decision] = []
         for stored in batch:
             decisions.extend(rule.feed(stored.reading, now=stored.reading.received_at))
         if decisions:
             decided.record_decisions(decisions, [])
-        durable += len(batch)
-        if durable == len(readings):
-            done.set()
 
-    writer = ReadingWriter(store, SystemClock(), on_durable=on_durable, buffer_limit=len(readings))
-    task = asyncio.create_task(writer.run())
-    start = time.perf_counter()
-    for reading in readings:
-        writer.submit(reading)
-    await done.wait()
-    elapsed = time.perf_counter() - start
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    await writer.close()
+    elapsed: float = await _bench_store()._through_writer(store, readings, decide)
     store.close()
     decided.close()
     return elapsed
 
 
-def _bare_executemany(path: Path, readings: Sequence[Reading]) -> float:
-    """The same ingest baseline as bench_store's (one definition; loaded by path like run.py)."""
+def _bench_store() -> Any:
+    """bench_store, loaded by path as run.py loads it: its writer loop and executemany
+    baseline serve this benchmark too, so the two ingest figures measure the same way."""
     spec = importlib.util.spec_from_file_location(
         "portwatch_bench_bench_store", Path(__file__).with_name("bench_store.py")
     )
     assert spec is not None
     assert spec.loader is not None
-    bench_store = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench_store)
-    elapsed: float = bench_store._bare_executemany(path, readings)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _bare_executemany(path: Path, readings: Sequence[Reading]) -> float:
+    elapsed: float = _bench_store()._bare_executemany(path, readings)
     return elapsed
 
 

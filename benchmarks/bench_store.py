@@ -66,12 +66,19 @@ def _readings(count: int) -> list[Reading]:
     return out
 
 
-async def _through_writer(store: Store, readings: Sequence[Reading]) -> float:
+async def _through_writer(
+    store: Store,
+    readings: Sequence[Reading],
+    on_batch: Callable[[Sequence[StoredReading]], None] | None = None,
+) -> float:
+    """Seconds until every reading is durable; ``on_batch`` sees each durable batch first."""
     done = asyncio.Event()
     durable = 0
 
     def on_durable(batch: Sequence[StoredReading]) -> None:
         nonlocal durable
+        if on_batch is not None:
+            on_batch(batch)
         durable += len(batch)
         if durable == len(readings):
             done.set()
