@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
 
 from portwatch.clock import VirtualClock
 from portwatch.commands.run import _journal_hook
@@ -26,6 +28,8 @@ from portwatch.scenario import (
     TWO_FEVERS,
     core_celsius,
 )
+
+from .conftest import BENCHMARKS
 
 
 def test_core_celsius_plays_the_second_fever_when_given_the_two_fever_course() -> None:
@@ -85,3 +89,31 @@ def test_journal_hook_appends_one_line_per_reading_when_readings_arrive(tmp_path
     lines = path.read_text().splitlines()
     assert [datetime.fromisoformat(line.split()[0]) for line in lines] == times
     assert [float(line.split()[1]) for line in lines] == [0.0, 0.0]
+
+
+def _powerloss() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "portwatch_campaign_powerloss_seams", BENCHMARKS / "campaign_powerloss.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_powerloss_count_flags_a_reading_when_it_was_received_over_a_second_before_the_kill() -> (
+    None
+):
+    """The campaign's zero must mean something: a reading missing beyond the window counts."""
+    campaign = _powerloss()
+    t = [datetime(2026, 3, 8, 8, minute, tzinfo=UTC) for minute in range(5)]
+    entries = [(t[0], 10.0, 0), (t[1], 19.5, 0), (t[2], 30.0, 1), (t[3], 40.0, 2)]
+    kills = {0: 20.0, 1: 35.0}  # run 2 is the last, stopped by SIGTERM
+    assert campaign.count_lost(entries, kills, 2, set(t)) == 0
+    # Inside the 1-s window before the kill: allowed to be lost.
+    assert campaign.count_lost(entries, kills, 2, {t[0], t[2], t[3]}) == 0
+    # Received 10 s before its run was killed, and received by the last run: lost.
+    assert campaign.count_lost(entries, kills, 2, {t[1], t[2], t[3]}) == 1
+    assert campaign.count_lost(entries, kills, 2, {t[0], t[1], t[2]}) == 1
