@@ -125,12 +125,28 @@ def test_clock_campaign_misses_no_fever_and_times_nothing_outside_when_any_clock
 ) -> None:
     """Issue 10 closed: every variant, stamped too, on the daemon's TrustedClock and link."""
     result = _run(campaigns, "clock")
-    assert len(result["scenarios"]) == 6
+    assert len(result["scenarios"]) == 8
     for name, counts in result["scenarios"].items():
-        assert counts == {"missed": 0, "false": 0, "outside": 0}, name
+        shown = {key: counts[key] for key in ("missed", "false", "outside", "backwards")}
+        assert shown == {"missed": 0, "false": 0, "outside": 0, "backwards": 0}, name
     assert result["passed"], result["notes"]
     # The wall clock as it is still loses a fever: the campaign can tell the difference.
     assert result["baseline"]["missed"] >= 1
+
+
+def test_clock_campaign_never_times_back_before_the_log_when_restarted_while_set_back(
+    campaigns: ModuleType,
+) -> None:
+    """Issue 7: a restart on a synchronised clock set back an hour holds from the log."""
+    result = _run(campaigns, "clock")
+    for stamp in ("stamped", "unstamped"):
+        counts = result["scenarios"][f"restart while back ({stamp})"]
+        assert (counts["missed"], counts["false"], counts["outside"]) == (0, 0, 0)
+        assert counts["backwards"] == 0
+        # Held from the log's last reading (at most one 30-min spacing before the restart),
+        # never the hour the wall clock is wrong by.
+        assert counts["worst_s"] < 3600
+    assert result["baseline"]["backwards"] >= 1  # the wall clock as it is does run back
 
 
 def test_settings_campaign_names_the_setting_when_any_of_38_bad_files_is_checked(
