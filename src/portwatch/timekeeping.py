@@ -18,9 +18,10 @@ A restart forgets the monotonic witness, so the log's last trusted time is the o
 
 * a synchronised clock *earlier* than that time (set back, then the daemon restarted) is
   not followed: time is held, counted on the monotonic clock from the log's last time,
-  until the wall clock catches up with it; logged once at WARNING, and the daemon's status
-  line says the clock is not trusted meanwhile (``held``). So no reading is ever timed
-  before one already in the log.
+  until the wall clock catches up with the time so kept (NTP stepping it right; a wall
+  clock merely passing the log's last time is not enough, or readings would run back);
+  logged once at WARNING, and the daemon's status line says "clock not synchronised"
+  meanwhile (``held``). So no reading is ever timed before one already in the log.
 * a synchronised clock *ahead* of it is followed, however far: monotonic time does not
   survive a reboot, so a long power-off and a clock that is wrongly ahead look exactly
   alike, and holding through a real power-off would time every later reading in the past
