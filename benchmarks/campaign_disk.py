@@ -60,8 +60,12 @@ from typing import Any
 NAME = "disk (full, read-only, damaged log)"
 HERE = Path(__file__).resolve().parent
 T0 = datetime(2026, 11, 4, tzinfo=UTC)
-TMPFS_SIZE = "4m"  # small enough to fill in a blink, big enough for the episodes' readings
+# Small enough to fill in a blink; room for all the episodes' readings (about 250 B each
+# with the index) plus a WAL of up to its 1,000-page checkpoint, so only ballast fills it.
+TMPFS_SIZE = {True: "16m", False: "128m"}
 CHILD_TIMEOUT_S = 300
+# Batches offered to a full disk before the episode counts as one the log rode out.
+MAX_ROUNDS_WHILE_FULL = 40
 RUN_TIMEOUT_S = 60
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # noqa: S105 - a test secret, signs nothing
 SETTINGS = """
@@ -131,6 +135,7 @@ class _Episodes:
         self.cleared = 0  # "writable again" reports
         self.buffered_max = 0
         self.written_after = 0  # readings buffered while unwritable, written afterwards
+        self.rounds_max = 0  # most batches a full disk still took (into the WAL's blocks)
         self._told_this_episode = False
 
     def on_durable(self, batch: Sequence[Any]) -> None:
@@ -193,10 +198,18 @@ async def _child_full(directory: Path, episodes: int, per_episode: int) -> dict[
                 ballast = directory / "ballast"
                 _fill(ballast)
                 before = run.troubles
-                for _ in range(per_episode):
-                    writer.submit(_reading(seq))
-                    seq += 1
-                await run.pump(writer, lambda b=before: run.troubles > b, limit_s=60)
+                # SQLite reuses the blocks its WAL already holds, so a full disk may take a
+                # few more batches before a write fails: keep them coming until one does.
+                for rounds in range(1, MAX_ROUNDS_WHILE_FULL + 1):
+                    run.rounds_max = max(run.rounds_max, rounds)
+                    for _ in range(per_episode):
+                        writer.submit(_reading(seq))
+                        seq += 1
+                    failed = lambda b=before: run.troubles > b  # noqa: E731
+                    await run.pump(writer, lambda f=failed: f() or writer.buffered == 0)
+                    if failed():
+                        await run.pump(writer, lambda: writer.buffered >= per_episode, 5)
+                        break
                 if run.troubles > before:
                     unwritable_episodes += 1
                 waiting = writer.buffered
@@ -290,6 +303,7 @@ def _tally(run: _Episodes, submitted: int, unwritable: int, queued: int) -> dict
         "unwritable_episodes": unwritable,
         "buffered_max": run.buffered_max,
         "written_after": run.written_after,
+        "rounds_max": run.rounds_max,
         "troubles": run.troubles,
         "cleared": run.cleared,
         "episodes_told": run.episodes_told,
@@ -328,7 +342,7 @@ def _namespace_problem() -> str | None:
     return None
 
 
-def _in_namespace(mode: str, episodes: int, per_episode: int) -> dict[str, Any]:
+def _in_namespace(mode: str, episodes: int, per_episode: int, size: str) -> dict[str, Any]:
     """Run this file's child on a fresh tmpfs in a private user and mount namespace."""
     with tempfile.TemporaryDirectory(prefix="portwatch-disk-") as work:
         mount_point = Path(work) / "mnt"
@@ -336,7 +350,7 @@ def _in_namespace(mode: str, episodes: int, per_episode: int) -> dict[str, Any]:
         child = [sys.executable, str(Path(__file__).resolve()), "--child", mode,
                  str(mount_point), str(episodes), str(per_episode)]  # fmt: skip
         script = (
-            f"set -e; mount -t tmpfs -o size={TMPFS_SIZE},mode=0700 tmpfs "
+            f"set -e; mount -t tmpfs -o size={size},mode=0700 tmpfs "
             f"{shlex.quote(str(mount_point))}; exec {shlex.join(child)}"
         )
         done = subprocess.run(  # noqa: S603 - our own interpreter and this file
@@ -463,8 +477,9 @@ def run(quick: bool, seed: int | None = None) -> dict[str, Any]:
     episodes, per_episode = (3, 300) if quick else (20, 2000)
     problem = _namespace_problem()
     if problem is None:
-        full = _in_namespace("full", episodes, per_episode)
-        read_only = _in_namespace("read-only", episodes, per_episode)
+        size = TMPFS_SIZE[quick]
+        full = _in_namespace("full", episodes, per_episode, size)
+        read_only = _in_namespace("read-only", episodes, per_episode, size)
     else:
         full = read_only = {"not_run": problem}
     damaged = _damaged(quick, seed)
