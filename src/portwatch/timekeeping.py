@@ -54,8 +54,8 @@ JUMP_TOLERANCE_S: Final = 2.0
 
 # Our choice (issue 7, "the clock"; no spec number): after a restart, a synchronised clock
 # more than this ahead of the log's last trusted time is followed but logged at WARNING.
-# Longer than a reboot or a night unplugged for a move; shorter than the rule's four-hour
-# confirmation window plus its slack, so a gap that changes a fever's pairing is seen.
+# Far longer than a reboot; as long as fever-rule.md §4's min_separation (4 h), so a gap
+# that alone could separate a confirming pair of readings is seen by a person.
 FAR_AHEAD_S: Final = 4 * 3600.0
 
 
