@@ -11,8 +11,10 @@ Three parts, all on real parts (the real :class:`~portwatch.store.Store` and
 
 * **full**: a small tmpfs in a private mount namespace (``unshare -rm``, no privileges)
   fills up N times while readings keep arriving, then is freed. Each episode: readings
-  written and acknowledged (``on_durable``), ballast until ``ENOSPC``, more readings
-  submitted (they wait in memory), the ballast removed, the writer left to catch up. The
+  written and acknowledged (``on_durable``), ballast until ``ENOSPC``, more batches
+  submitted until one fails (SQLite still writes into the blocks its WAL holds, so a full
+  disk takes a few first) and waits in memory, the ballast removed, the writer left to
+  catch up. The
   caregiver notice is queued as the daemon queues it (``Daemon._on_store_trouble``:
   ``notice_entry(STORAGE_TROUBLE)`` into the outbox through a second connection).
 * **read-only**: the same tmpfs remounted read-only N times and back. Linux refuses
@@ -24,14 +26,17 @@ Three parts, all on real parts (the real :class:`~portwatch.store.Store` and
   as in tests/store/test_writer.py), and said so in the notes.
 * **damaged**: a log with readings is damaged in several ways (header overwritten, a
   b-tree page's header garbled, pages zeroed, the file truncated); ``Store.open`` must
-  refuse each, and the file (with any -wal/-shm) must stay byte-identical. ``portwatch
+  refuse each, and the file must stay byte-identical (an empty -wal and a -shm that
+  SQLite's read-only WAL connection leaves beside it are counted apart). ``portwatch
   run`` is started on one (every one in the full run) as a subprocess: its exit status,
   whether stderr says how to recover, whether it prints a traceback, and the file's bytes
   afterwards are recorded.
 
 Counted: readings acknowledged and then missing from the log (must be 0), readings stored
 more than once (0), readings buffered while the disk was unwritable and written once it
-came back, caregiver notices queued, damaged files refused and left byte-identical.
+came back, caregiver notices queued, damaged files refused and left byte-identical. It
+passes only if nothing is lost or doubled, every full episode told the caregiver, every
+damaged file was refused unchanged, and ``portwatch run`` said how to recover and failed.
 
 Where ``unshare -rm`` cannot mount a tmpfs (no user namespaces, no ``unshare``), the full
 and read-only parts are reported "not run" with the reason, and the campaign does not pass.
