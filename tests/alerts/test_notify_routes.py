@@ -48,6 +48,7 @@ class Receiver:
 
     url: str
     got: list[tuple[datetime, str]] = field(default_factory=list)  # (virtual time, Title)
+    status: int = 200  # what it answers
 
 
 @dataclass
@@ -71,7 +72,7 @@ async def receivers(clock: VirtualClock) -> AsyncIterator[Receivers]:
         async def take(request: web.Request, receiver: Receiver = receiver) -> web.Response:
             await request.read()
             receiver.got.append((clock.now(), request.headers.get("Title", "")))
-            return web.Response(status=200, text="ok")
+            return web.Response(status=receiver.status, text="ok")
 
         app = web.Application()
         app.router.add_post("/", take)
@@ -293,3 +294,25 @@ async def test_held_notice_does_not_hold_back_later_urgent_notice_when_both_queu
         (later, "Fever confirmed: clinic told"),
         (QUIET_END, "Temperature high: recheck at Sat 03:30"),
     ]
+
+
+async def test_held_notice_escalates_from_end_of_quiet_hours_when_its_url_fails(
+    log: Store,
+    context: AlertContext,
+    clock: VirtualClock,
+    receivers: Receivers,
+    senders: list[NotifySender],
+) -> None:
+    """Eight hours on hold are not eight hours of trying: no "stuck" at the first failure."""
+    receivers.caregiver.status = 503
+    _queue(log, context, _decision(DecisionType.ELEVATED_FIRST, NIGHT, "100.6"), clock.now())
+    async with _running(log, clock, receivers, senders):
+        await clock.advance_to(QUIET_END)
+        await _until(lambda: _notify_rows(log)[0].attempts == 1)
+        await _asleep(clock)
+        (first,) = _notify_rows(log)
+        await clock.advance(15 * 60)
+        await _asleep(clock)
+        (later,) = _notify_rows(log)
+    assert (first.status, first.escalated_at) == ("pending", None)
+    assert later.escalated_at == QUIET_END + timedelta(minutes=15)
