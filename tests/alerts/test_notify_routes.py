@@ -23,7 +23,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiohttp import web
 
-from portwatch.alerts.delivery import Channel, Deliverer, NotifyEndpoint, NotifySender
+from portwatch.alerts.delivery import (
+    Channel,
+    ClinicEndpoint,
+    ClinicSender,
+    Deliverer,
+    NotifyEndpoint,
+    NotifySender,
+)
 from portwatch.alerts.payloads import AlertContext, ClinicFormat
 from portwatch.clock import VirtualClock
 from portwatch.model import Decision, DecisionType, Observation, Site, Unit
@@ -31,7 +38,7 @@ from portwatch.notices import QuietHours
 from portwatch.outbound import Outbound
 from portwatch.store import OutboxRow, Store
 
-from .conftest import ADDRESS, serve
+from .conftest import ADDRESS, Inbox, serve
 
 ZONE = ZoneInfo("Europe/Berlin")
 QUIET = QuietHours(time(22, 0), time(7, 0), ZONE)
@@ -169,7 +176,8 @@ async def _until(condition: Callable[[], bool]) -> None:
 
 
 async def _asleep(clock: VirtualClock) -> None:
-    """Until the deliverer has finished its pass (HTTP included) and sleeps on the clock."""
+    """Until a channel's delivery loop sleeps on the clock (each channel has its own loop, so
+    another may still be busy: the tests assert arrival times, which an early send breaks)."""
     await _until(lambda: clock.next_deadline() is not None)
 
 
@@ -312,7 +320,54 @@ async def test_held_notice_escalates_from_end_of_quiet_hours_when_its_url_fails(
         await _asleep(clock)
         (first,) = _notify_rows(log)
         await clock.advance(15 * 60)
-        await _asleep(clock)
+        await _until(lambda: _notify_rows(log)[0].escalated_at is not None)
         (later,) = _notify_rows(log)
     assert (first.status, first.escalated_at) == ("pending", None)
     assert later.escalated_at == QUIET_END + timedelta(minutes=15)
+
+
+async def test_clinic_alert_goes_at_once_when_patient_url_hangs(
+    log: Store,
+    context: AlertContext,
+    clock: VirtualClock,
+    inbox: Inbox,
+    secret_key: bytes,
+    senders: list[NotifySender],
+) -> None:
+    """A push server that never answers must not hold back a fever alert to the clinic."""
+    release = asyncio.Event()
+    hung: list[datetime] = []
+
+    async def hang(request: web.Request) -> web.Response:
+        await request.read()
+        hung.append(clock.now())
+        await release.wait()
+        return web.Response(status=503)
+
+    app = web.Application()
+    app.router.add_post("/", hang)
+    runner, url = await serve(app)
+    clinic = ClinicSender(ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret_key))
+    patient = NotifySender(NotifyEndpoint(f"{url}/", read_timeout_s=30.0))
+    senders.append(patient)
+    deliverer = Deliverer(
+        log,
+        {Channel.CLINIC.value: clinic, Channel.PATIENT.value: patient},
+        clock,
+        lambda *_: None,
+    )
+    _queue(log, context, _decision(DecisionType.RECHECK_DUE, NIGHT, "100.8"), clock.now())
+    task = asyncio.create_task(deliverer.run())
+    try:
+        await _until(lambda: len(hung) == 1)  # the patient's notice is stuck in its POST
+        fever = _decision(DecisionType.FEVER_CONFIRMED, NIGHT, "101.2", "101.4")
+        _queue(log, context, fever, clock.now())
+        deliverer.wake()
+        await _until(lambda: inbox.store.count() == 1)
+    finally:
+        release.set()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        clinic.close()
+        await runner.cleanup()

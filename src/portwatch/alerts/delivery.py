@@ -23,6 +23,9 @@ Rules kept here (alerts.md, "Delivery"):
   one attempt: when one is due, the head is tried at once, then the urgent row. If an
   escalated head (a person has been told) still fails, the next row gets one attempt in the
   same pass, so one refused row cannot hold the rest back forever.
+* Channels are independent: :meth:`Deliverer.run` runs one loop per channel (the clinic,
+  the caregiver's URL, the patient's URL), so a receiver that hangs until its timeouts
+  holds back only its own queue, never a fever alert to the clinic.
 * The clinic body is signed at send time (``webhook-timestamp`` = now) with the entry's id as
   ``webhook-id``, the same on every resend. Secrets never appear in a log or an error.
 """
@@ -617,11 +620,12 @@ class Deliverer:
         self._escalate_after = escalate_after
         self._rng = rng or random.Random()
         self._executor = store_executor
-        self._wake = asyncio.Event()
+        self._wakes = {channel: asyncio.Event() for channel in self._senders}
 
     def wake(self) -> None:
         """Tell the running deliverer that new rows were queued (or requeued)."""
-        self._wake.set()
+        for event in self._wakes.values():
+            event.set()
 
     async def _store(self, call: Callable[[], _T]) -> _T:
         if self._executor is None:
@@ -693,45 +697,64 @@ class Deliverer:
         return outcome
 
     async def flush(self) -> int:
-        """One pass: escalate what is overdue, then send every due row; return attempts made."""
+        """One pass over every channel in turn (:meth:`flush_channel`); return attempts made."""
         attempts = 0
         for channel, sender in self._senders.items():
-            await self._escalate(await self._pending(channel), self._clock.now())
-            tried: set[str] = set()
-            stalled = False
-            failures = 0  # retryable failures since the last success in this pass
-            while True:
-                pending = await self._pending(channel)
-                row = next_due(pending, self._clock.now(), tried, stalled=stalled)
-                if row is None:
-                    break
-                tried.add(row.id)
-                attempts += 1
-                outcome = await self._attempt(row, sender)
-                if outcome is Outcome.RETRY:
-                    failures += 1
-                    # A failure stops the queue for this pass (the clinic is likely away),
-                    # except once after a row a person was already told about: if only
-                    # that row is refused, the rows behind it must not wait forever.
-                    stalled = row.escalated_at is None or failures >= 2
-                elif outcome is Outcome.DELIVERED:
-                    failures = 0
+            attempts += await self.flush_channel(channel, sender)
         return attempts
 
-    async def _next_wake_s(self) -> float:
-        when = next_wake(await self._pending(), self._escalate_after, self._clock.now())
+    async def flush_channel(self, channel: str, sender: Sender) -> int:
+        """One pass over one channel: escalate what is overdue, then send every due row."""
+        attempts = 0
+        await self._escalate(await self._pending(channel), self._clock.now())
+        tried: set[str] = set()
+        stalled = False
+        failures = 0  # retryable failures since the last success in this pass
+        while True:
+            pending = await self._pending(channel)
+            row = next_due(pending, self._clock.now(), tried, stalled=stalled)
+            if row is None:
+                break
+            tried.add(row.id)
+            attempts += 1
+            outcome = await self._attempt(row, sender)
+            if outcome is Outcome.RETRY:
+                failures += 1
+                # A failure stops the queue for this pass (the receiver is likely away),
+                # except once after a row a person was already told about: if only that
+                # row is refused, the rows behind it must not wait forever.
+                stalled = row.escalated_at is None or failures >= 2
+            elif outcome is Outcome.DELIVERED:
+                failures = 0
+        return attempts
+
+    async def _next_wake_s(self, channel: str) -> float:
+        rows = await self._pending(channel)
+        when = next_wake(rows, self._escalate_after, self._clock.now())
         if when is None:
             return POLL_S
         return min(POLL_S, max(0.0, (when - self._clock.now()).total_seconds()))
 
     async def run(self) -> None:
-        """Deliver until cancelled: flush, then sleep until the next due time or a wake()."""
+        """Deliver until cancelled, one loop per channel (:meth:`run_channel`), so that a
+        receiver that is slow or away (each attempt may take up to its timeouts) holds back
+        only its own queue: never the clinic's, nor the other person's."""
+        if not self._senders:
+            await asyncio.get_running_loop().create_future()  # nowhere to send: until cancelled
+        async with asyncio.TaskGroup() as group:
+            for channel, sender in self._senders.items():
+                group.create_task(self.run_channel(channel, sender), name=f"delivery-{channel}")
+
+    async def run_channel(self, channel: str, sender: Sender) -> None:
+        """Deliver one channel until cancelled: flush it, then sleep until its next due time
+        or a :meth:`wake`."""
+        wake = self._wakes[channel]
         while True:
-            self._wake.clear()
-            await self.flush()
-            delay_s = await self._next_wake_s()
+            wake.clear()
+            await self.flush_channel(channel, sender)
+            delay_s = await self._next_wake_s(channel)
             sleeper = asyncio.ensure_future(self._clock.sleep(delay_s))
-            waker = asyncio.ensure_future(self._wake.wait())
+            waker = asyncio.ensure_future(wake.wait())
             try:
                 await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
             finally:
