@@ -173,7 +173,7 @@ def pip_audit_verdicts(report: Mapping[str, Any]) -> dict[str, Finding]:
     for index, dep in enumerate(deps):
         if not isinstance(dep, Mapping) or not isinstance(dep.get("name"), str):
             raise AuditInputError(f"pip-audit report: dependencies[{index}] has no name")
-        if "skip_reason" in dep:
+        if dep.get("skip_reason"):  # skipped: not judged (absent or null when judged)
             continue
         version, vulns = dep.get("version"), dep.get("vulns")
         if not isinstance(version, str) or not isinstance(vulns, list):

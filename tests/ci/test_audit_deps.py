@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any, ClassVar
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 
@@ -107,6 +107,8 @@ def test_audit_compares_versions_by_pep440_when_spelled_differently(
     assert findings[0].verdict is audit_deps.Verdict.CLEAN
 
 
+# No deadline: each example starts a thread pool, slow on a loaded CI machine.
+@settings(print_blob=True, deadline=None)
 @given(
     installed=st.tuples(st.integers(0, 30), st.integers(0, 30)),
     latest=st.tuples(st.integers(0, 30), st.integers(0, 30)),
@@ -141,6 +143,7 @@ def test_audit_uses_pip_audit_verdict_when_it_judged_the_installed_version(
             {
                 "name": "PyEE",
                 "version": "13.0.1",
+                "skip_reason": None,  # as a judged entry may carry it
                 "vulns": [
                     {"id": "GHSA-y", "fix_versions": ["13.0.2"], "aliases": [], "description": ""}
                 ],
@@ -247,7 +250,9 @@ class _Index(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def index() -> Iterator[str]:
+def index(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    for proxy in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)  # urllib would send loopback to a proxy
     _Index.answers = {"ok": [200], "flaky": [503, 502, 200], "down": [503]}
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Index)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
