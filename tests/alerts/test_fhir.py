@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portwatch.alerts.fhir import SITE_MDC, SYMPTOM_SNOMED, fhir_body, fhir_bundle
@@ -253,6 +253,9 @@ def test_site_and_symptom_tables_cover_every_member() -> None:
     assert set(SYMPTOM_SNOMED) == set(Symptom)
 
 
+# No deadline: the first example builds the FHIR models cold (0.3-0.8 s under load), which
+# Hypothesis's 200 ms default reports as a flaky failure (seen twice at load average 7+).
+@settings(deadline=None)
 @given(
     unit=st.sampled_from(list(Unit)),
     site=st.none() | st.sampled_from(list(Site)),
