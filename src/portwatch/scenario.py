@@ -24,10 +24,12 @@ __all__ = [
     "DEFAULT_PLACEMENT",
     "FEVER",
     "MEASUREMENT_INTERVAL_S",
+    "Absence",
     "Course",
     "Happening",
     "HappeningKind",
     "core_celsius",
+    "wearable_absences",
 ]
 
 # A fixed placement, so that every run of the demo tells the same story (08:00 UTC on a
@@ -92,6 +94,10 @@ class HappeningKind(StrEnum):
     SYMPTOMS = "symptoms"  # a symptom report from the caregiver page
 
 
+# The happenings the thermometer itself plays (it goes away); the rest are a person's doing.
+WEARABLE_AWAY: Final = frozenset({HappeningKind.SHOWER, HappeningKind.LINK_DROP})
+
+
 @dataclass(frozen=True, slots=True)
 class Happening:
     """One scripted event, at ``at`` after the placement."""
@@ -142,3 +148,30 @@ COURSE: Final = Course(
         ),
     ),
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Absence:
+    """The wearable is away (off the body, out of range) from ``start`` to ``end``."""
+
+    start: datetime
+    end: datetime
+    kind: HappeningKind
+
+
+def wearable_absences(course: Course, placement: datetime, since: datetime) -> list[Absence]:
+    """The course's absences of the wearable that have not ended at ``since``, in order.
+
+    One already under way at ``since`` is cut to what is left of it, so that a wearable
+    started in the middle of the course (a restarted ``portwatch run --virtual-clock``)
+    continues the course from there.
+    """
+    absences = []
+    for happening in course.happenings:
+        if happening.kind not in WEARABLE_AWAY:
+            continue
+        start = placement + happening.at
+        end = start + happening.duration
+        if end > since:
+            absences.append(Absence(max(start, since), end, happening.kind))
+    return sorted(absences, key=lambda absence: absence.start)
