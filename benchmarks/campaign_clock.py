@@ -2,12 +2,15 @@
 
 The ten-day course of the power-loss campaign (a spot reading every 30 min; fevers on day 3
 and day 7) goes through the fever rule as the link would hand it over, while the gateway's
-wall clock is wrong in one of three ways, each placed inside a fever:
+wall clock is wrong in one of four ways, each placed inside a fever:
 
 * ``1970``: the Pi reboots at day 3 09:00 with no real-time clock and shows 1970 for an hour
   until NTP sets it (a reboot during a fever);
 * ``back 1 h``: the clock is set back an hour at day 3 14:00, mid-fever, and stays so;
-* ``ahead 1 d``: the clock jumps a day ahead at day 7 09:00, mid-fever, and stays so.
+* ``ahead 1 d``: the clock jumps a day ahead at day 7 09:00, mid-fever, and stays so;
+* ``restart while back``: the clock is set back an hour at day 3 10:00 (still reported
+  synchronised) and the daemon restarts at 11:00, before the fever is confirmed: the new
+  TrustedClock has only the log's last receive time as a witness.
 
 Each runs twice: "unstamped", the reading timed by the gateway's clock (what the link
 gives for a thermometer without a time stamp, and for one with a stamp once it has learned
@@ -17,15 +20,20 @@ fed with the gateway's clock as its ``now``. Compared with the same course on a 
 clock, a fever confirmed fewer times than there were fevers is a missed alert; any other
 extra clinic alert (a second confirmation, an "ongoing", a resolution the right clock does
 not make) is a false one. Readings the right clock keeps in the monitored period but the
-wrong clock times outside it are counted too.
+wrong clock times outside it are counted too, and so are readings received "before" one
+already logged (``backwards``: the log's time running back), and readings received more
+than ``MISTIMED`` away from the true time (``mistimed``; reported, not a pass condition: at
+a restart the gateway cannot know how long it was off, so until the wall clock can be
+trusted again, times run late by the gap between the log's last reading and the restart;
+``worst_s`` is the largest error in seconds).
 
 Each variant is timed as the daemon times it (issue 7, issue 10): the gateway's clock is
 a :class:`~portwatch.timekeeping.TrustedClock` holding after a jump, over an OS clock whose
-wall time is wrong and whose monotonic time is right (restarting at the 1970 reboot, where
-a new TrustedClock counts from the last receive time in the log); stamped readings are timed
-by the link's :class:`~portwatch.link.ClockOffset`, which learns only from a trusted clock.
-The same course fed with the wrong wall clock as it is (what the daemon did before) is run
-too and reported as the baseline.
+wall time is wrong and whose monotonic time is right (restarting at the 1970 reboot and at
+the restart while back, where a new TrustedClock counts from the last receive time in the
+log); stamped readings are timed by the link's :class:`~portwatch.link.ClockOffset`,
+which learns only from a trusted clock. The same course fed with the wrong wall clock as it
+is (what the daemon did before) is run too and reported as the baseline.
 """
 
 from __future__ import annotations
@@ -39,12 +47,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-NAME = "wrong gateway clock (1970, back 1 h, ahead 1 d)"
+NAME = "wrong gateway clock (1970, back 1 h, ahead 1 d, restart while back)"
 HERE = Path(__file__).resolve().parent
 START = datetime.fromisoformat("2026-11-01T00:00:00+00:00")
 EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 BOOT = START + timedelta(days=2, hours=9)  # the 1970 reboot
+SET_BACK = START + timedelta(days=2, hours=10)  # restart while back: the clock set back
+RESTART = START + timedelta(days=2, hours=11)  # ... and the daemon restarted
+MISTIMED = timedelta(minutes=2)  # a receive time further than this from the truth
 Shift = Callable[[datetime], datetime]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Scenario:
+    """A wrong wall clock, when the daemon restarts (if it does), and when it is synced."""
+
+    shift: Shift
+    restart: datetime | None = None
+    synced: Callable[[datetime], bool] = lambda _t: True
 
 
 class _OsClock:
@@ -65,14 +85,20 @@ class _OsClock:
         raise NotImplementedError("the campaign feeds readings; nothing waits")
 
 
-def _scenarios() -> dict[str, Shift]:
+def _scenarios() -> dict[str, Scenario]:
     boot = BOOT
     back = START + timedelta(days=2, hours=14)
     ahead = START + timedelta(days=6, hours=9)
+    hour = timedelta(hours=1)
     return {
-        "1970": lambda t: EPOCH + (t - boot) if boot <= t < boot + timedelta(hours=1) else t,
-        "back 1 h": lambda t: t - timedelta(hours=1) if t >= back else t,
-        "ahead 1 d": lambda t: t + timedelta(days=1) if t >= ahead else t,
+        "1970": Scenario(
+            lambda t: EPOCH + (t - boot) if boot <= t < boot + hour else t,
+            restart=boot,
+            synced=lambda t: not boot <= t < boot + hour,
+        ),
+        "back 1 h": Scenario(lambda t: t - hour if t >= back else t),
+        "ahead 1 d": Scenario(lambda t: t + timedelta(days=1) if t >= ahead else t),
+        "restart while back": Scenario(lambda t: t - hour if t >= SET_BACK else t, restart=RESTART),
     }
 
 
@@ -88,14 +114,15 @@ def _child() -> Any:
     return module
 
 
-def _play(child: Any, readings: list[Any], shift: Shift, stamped: bool) -> dict[str, int]:
+def _play(child: Any, readings: list[Any], scenario: Scenario, stamped: bool) -> dict[str, int]:
     """The course as the daemon now times it: TrustedClock and the link's ClockOffset."""
     from portwatch.link import ClockOffset
     from portwatch.model import DecisionType
     from portwatch.timekeeping import TrustedClock
 
-    os_clock = _OsClock(shift)
-    synced = lambda: not BOOT <= os_clock.true < BOOT + timedelta(hours=1)  # noqa: E731
+    os_clock = _OsClock(scenario.shift)
+    synced = lambda: scenario.synced(os_clock.true)  # noqa: E731
+    restart = scenario.restart
 
     def boot(last_trusted: datetime | None) -> tuple[TrustedClock, ClockOffset]:
         clock = TrustedClock(
@@ -107,12 +134,12 @@ def _play(child: Any, readings: list[Any], shift: Shift, stamped: bool) -> dict[
     clock, offset = boot(None)
     rule = child.rule_for(START)
     counts = {t.value: 0 for t in DecisionType}
-    outside = 0
+    outside = backwards = mistimed = worst_s = 0
     last_received: datetime | None = None
     end = START + timedelta(days=child.COURSE_DAYS)
     for reading in readings:
-        if last_received is not None and os_clock.true < BOOT <= reading.time:
-            os_clock.true = os_clock.boot = BOOT  # a reboot: a new daemon, link and clock
+        if restart and last_received is not None and os_clock.true < restart <= reading.time:
+            os_clock.true = os_clock.boot = restart  # a reboot: a new daemon, link and clock
             clock, offset = boot(last_received)
         os_clock.true = reading.time
         received = clock.now()
@@ -122,6 +149,10 @@ def _play(child: Any, readings: list[Any], shift: Shift, stamped: bool) -> dict[
             if clock.trusted:
                 offset.observe(device_time, received, clock.monotonic())
             timed = offset.timed(device_time, received, clock_trusted=clock.trusted)
+        if last_received is not None and received < last_received:
+            backwards += 1
+        mistimed += abs(received - reading.time) > MISTIMED
+        worst_s = max(worst_s, round(abs(received - reading.time).total_seconds()))
         last_received = received
         if not START <= timed < end:
             outside += 1
@@ -132,6 +163,9 @@ def _play(child: Any, readings: list[Any], shift: Shift, stamped: bool) -> dict[
     for decision in rule.advance(clock.now()):
         counts[decision.type.value] += 1
     counts["outside"] = outside
+    counts["backwards"] = backwards
+    counts["mistimed"] = mistimed
+    counts["worst_s"] = worst_s
     return counts
 
 
@@ -141,10 +175,14 @@ def _play_wall(child: Any, readings: list[Any], shift: Shift, stamped: bool) -> 
 
     rule = child.rule_for(START)
     counts = {t.value: 0 for t in DecisionType}
-    outside = 0
+    outside = backwards = 0
+    last_received: datetime | None = None
     end = START + timedelta(days=child.COURSE_DAYS)
     for reading in readings:
         received = shift(reading.time)
+        if last_received is not None and received < last_received:
+            backwards += 1
+        last_received = received
         timed = reading.time if stamped else received
         if not START <= timed < end:
             outside += 1
@@ -154,6 +192,7 @@ def _play_wall(child: Any, readings: list[Any], shift: Shift, stamped: bool) -> 
     for decision in rule.advance(shift(end + timedelta(days=1))):
         counts[decision.type.value] += 1
     counts["outside"] = outside
+    counts["backwards"] = backwards
     return counts
 
 
@@ -172,40 +211,48 @@ def run(quick: bool, seed: int | None = None) -> dict[str, Any]:
     right = _play_wall(child, readings, lambda t: t, stamped=True)
     fevers = right["fever.confirmed"]
     clinic = ("fever.confirmed", "fever.ongoing", "fever.resolved")
-    missed = false = outside = crashed = 0
-    base_missed = base_false = base_outside = 0
+    missed = false = outside = backwards = crashed = 0
+    base_missed = base_false = base_outside = base_backwards = 0
     details: list[str] = []
     scenarios: dict[str, dict[str, int]] = {}
-    for name, shift in _scenarios().items():
+    for name, scenario in _scenarios().items():
         for stamped in (True, False):
             label = f"{name} ({'stamped' if stamped else 'unstamped'})"
             try:
-                got = _play(child, readings, shift, stamped)
+                got = _play(child, readings, scenario, stamped)
             except Exception as exc:  # noqa: BLE001 - a crash of the rule is what is counted
                 crashed += 1
                 details.append(f"{label}: raised {type(exc).__name__}")
                 continue
-            was = _play_wall(child, readings, shift, stamped)
+            was = _play_wall(child, readings, scenario.shift, stamped)
             base_missed += max(0, fevers - was["fever.confirmed"])
             base_false += sum(max(0, was[k] - right[k]) for k in clinic)
             base_outside += was["outside"]
+            base_backwards += was["backwards"]
             lacking = max(0, fevers - got["fever.confirmed"])
             extra = sum(max(0, got[k] - right[k]) for k in clinic)
-            scenarios[label] = {"missed": lacking, "false": extra, "outside": got["outside"]}
+            scenarios[label] = {
+                "missed": lacking, "false": extra, "outside": got["outside"],
+                "backwards": got["backwards"], "mistimed": got["mistimed"],
+                "worst_s": got["worst_s"],
+            }  # fmt: skip
             missed += lacking
             false += extra
             outside += got["outside"]
+            backwards += got["backwards"]
             details.append(
                 f"{label}: {got['fever.confirmed']} confirmed, {got['fever.ongoing']} ongoing, "
                 f"{got['fever.resolved']} resolved, {got['reading.invalid']} invalid, "
-                f"{got['outside']} timed outside"
+                f"{got['outside']} timed outside, {got['backwards']} backwards, "
+                f"{got['mistimed']} mistimed (worst {got['worst_s']} s off)"
             )
     notes = (
         f"seed={seed}; right clock: {fevers} confirmed, {right['fever.resolved']} resolved; "
-        f"missed {missed}, false {false}, readings timed outside the period {outside}; "
+        f"missed {missed}, false {false}, readings timed outside the period {outside}, "
+        f"backwards {backwards}; "
         + "; ".join(details)
         + f"; baseline (wall clock as is): missed {base_missed}, false {base_false}, "
-        f"timed outside {base_outside}"
+        f"timed outside {base_outside}, backwards {base_backwards}"
     )
     return {
         "campaign": NAME,
@@ -213,12 +260,18 @@ def run(quick: bool, seed: int | None = None) -> dict[str, Any]:
         "lost": missed,
         "duplicated": false,
         "crashed": crashed,
-        "passed": missed == false == crashed == outside == 0 and fevers == 2,
+        "passed": missed == false == crashed == outside == backwards == 0 and fevers == 2,
         "seed": seed,
         "missed": missed,
         "false": false,
         "timed_outside": outside,
-        "baseline": {"missed": base_missed, "false": base_false, "timed_outside": base_outside},
+        "backwards": backwards,
+        "baseline": {
+            "missed": base_missed,
+            "false": base_false,
+            "timed_outside": base_outside,
+            "backwards": base_backwards,
+        },
         "scenarios": scenarios,
         "notes": notes,
     }

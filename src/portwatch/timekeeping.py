@@ -13,6 +13,22 @@ ahead) is logged but not followed, because monotonic time counted from a trusted
 is the better witness (it is slewed by NTP, never stepped). Reading times then neither
 leap into the future nor fall back onto readings already logged (issue 10, clock faults).
 When the wall clock comes back into agreement, it is followed again.
+
+A restart forgets the monotonic witness, so the log's last trusted time is the only one:
+
+* a synchronised clock *earlier* than that time (set back, then the daemon restarted) is
+  not followed: time is held, counted on the monotonic clock from the log's last time,
+  until the wall clock catches up with the time so kept (NTP stepping it right; a wall
+  clock merely passing the log's last time is not enough, or readings would run back);
+  logged once at WARNING, and the daemon's status line says "clock not synchronised"
+  meanwhile (``held``). So no reading is ever timed before one already in the log.
+* a synchronised clock *ahead* of it is followed, however far: monotonic time does not
+  survive a reboot, so a long power-off and a clock that is wrongly ahead look exactly
+  alike, and holding through a real power-off would time every later reading in the past
+  by the whole downtime, with no way back into agreement. A synchronised clock is the
+  better witness of the two. A gap longer than ``FAR_AHEAD_S`` is logged at WARNING so a
+  person can check that the gateway really was off that long (the rule ignores readings
+  timed after the monitored period, so a clock wrongly far ahead must not pass unseen).
 """
 
 from __future__ import annotations
@@ -28,13 +44,19 @@ from typing import Final
 
 from portwatch.clock import Clock
 
-__all__ = ["TimekeepingError", "TrustedClock", "kernel_synchronised"]
+__all__ = ["FAR_AHEAD_S", "TimekeepingError", "TrustedClock", "kernel_synchronised"]
 
 _LOGGER = logging.getLogger(__name__)
 
 # Wall and monotonic time may disagree by this much between two looks before it counts as
 # a jump (NTP slews far more gently; a person or a first sync moves it by far more).
 JUMP_TOLERANCE_S: Final = 2.0
+
+# Our choice (issue 7, "the clock"; no spec number): after a restart, a synchronised clock
+# more than this ahead of the log's last trusted time is followed but logged at WARNING.
+# Far longer than a reboot; as long as fever-rule.md §4's min_separation (4 h), so a gap
+# that alone could separate a confirming pair of readings is seen by a person.
+FAR_AHEAD_S: Final = 4 * 3600.0
 
 
 # systemd-timesyncd creates this file once it has synchronised the clock (doctor reads it).
@@ -116,7 +138,8 @@ class TrustedClock:
 
     @property
     def held(self) -> bool:
-        """True while a jump of the wall clock is being ignored (``hold_after_jump``)."""
+        """True while the wall clock is not followed: after a jump (``hold_after_jump``),
+        or while a synchronised clock is behind the log's last time after a restart."""
         return self._held
 
     def now(self) -> datetime:
@@ -132,6 +155,18 @@ class TrustedClock:
             if self._held:
                 _LOGGER.info("system clock agrees again with the time kept; following it")
                 self._held = False
+        elif not self._trusted and drift < 0:
+            # Synchronised but behind the log's last time (set back before a restart):
+            # hold until the wall clock catches up with the time kept.
+            if not self._held:
+                self.jumps += 1
+                self._held = True
+                _LOGGER.warning(
+                    "system clock is synchronised but %.1f s behind the log's last time; "
+                    "keeping time from the log until it catches up (check timedatectl)",
+                    -drift,
+                )
+            return estimate
         elif self._hold and self._trusted:
             if not self._held:
                 self.jumps += 1
@@ -145,7 +180,15 @@ class TrustedClock:
         else:
             self.jumps += 1
             what = "synchronised" if not self._trusted else "jumped"
-            _LOGGER.info("system clock %s: %+.1f s from the time kept so far", what, drift)
+            if not self._trusted and drift > FAR_AHEAD_S:
+                _LOGGER.warning(
+                    "system clock synchronised %.1f h after the log's last time; following "
+                    "it (a power-off that long looks the same; if the gateway was not off "
+                    "that long, check timedatectl)",
+                    drift / 3600,
+                )
+            else:
+                _LOGGER.info("system clock %s: %+.1f s from the time kept so far", what, drift)
         self._trusted = True
         self._anchor = (wall, mono)
         return wall

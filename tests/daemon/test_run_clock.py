@@ -99,3 +99,32 @@ def test_status_line_says_clock_not_synchronised_when_the_daemon_only_estimates_
     assert "clock not synchronised" in daemon._status_text()
     right = Daemon(settings, clock=VirtualClock(PLACEMENT), backend=None, gateway_id="test")
     assert "clock not synchronised" not in right._status_text()
+
+
+def test_run_clock_holds_from_the_logs_latest_reading_when_restarted_with_clock_set_back(
+    tmp_path: Path,
+) -> None:
+    """Issue 7: a restart while the synchronised clock is an hour back times nothing earlier."""
+    from portwatch.daemon import Daemon
+
+    settings = _settings(tmp_path)
+    received = PLACEMENT + timedelta(days=2, hours=8, minutes=30)
+    with Store.open(settings.store.state_directory / DB_FILE_NAME) as log:
+        log.add_readings(
+            [
+                Reading(
+                    "AA:BB:CC:DD:EE:FF", ReadingKind.SPOT, Decimal("38.4"), Unit.CELSIUS, 38.4,
+                    received, received,
+                )
+            ]
+        )  # fmt: skip
+    run = importlib.import_module("portwatch.commands.run")
+    # A VirtualClock set an hour back and a synchronised() that says yes stand in for the
+    # system clock and timesyncd: system edges.
+    system = VirtualClock(received - timedelta(hours=1))
+    clock = run._trusted_clock(settings, system, synchronised=lambda: True)
+    assert isinstance(clock, TrustedClock)
+    assert clock.now() == received
+    assert clock.held
+    daemon = Daemon(settings, clock=clock, backend=None, gateway_id="test")
+    assert "clock not synchronised" in daemon._status_text()

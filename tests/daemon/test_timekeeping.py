@@ -132,3 +132,76 @@ async def test_wall_clock_is_followed_again_when_it_comes_back_into_agreement() 
     await system.advance(30)
     assert clock.now() == system.now()
     assert not clock.held
+
+
+async def test_reading_time_holds_from_the_log_when_restarted_with_clock_set_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A restart while the synchronised clock is an hour back never times before the log."""
+    # Sync and the VirtualClock's wall time stand in for timesyncd and a clock a person
+    # set back: both are system edges.
+    system, sync = VirtualClock(LAST_TRUSTED - timedelta(hours=1)), Sync()
+    sync.value = True
+    clock = TrustedClock(
+        system, synchronised=sync, last_trusted=LAST_TRUSTED, not_before=PLACEMENT,
+        hold_after_jump=True,
+    )  # fmt: skip
+    with caplog.at_level(logging.DEBUG, logger="portwatch.timekeeping"):
+        assert clock.now() == LAST_TRUSTED
+        await system.advance(1800)
+        assert clock.now() == LAST_TRUSTED + timedelta(seconds=1800)
+        await system.advance(1800)  # the wall clock has passed the log's time, not ours
+        assert clock.now() == LAST_TRUSTED + timedelta(seconds=3600)
+    assert (clock.trusted, clock.held, clock.jumps) == (False, True, 1)
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "38." not in caplog.text  # no health value, only times
+
+
+async def test_wall_clock_is_followed_when_it_catches_up_after_a_set_back_restart() -> None:
+    """NTP stepping the set-back clock right lifts the hold, and the clock is trusted."""
+    system, sync = VirtualClock(LAST_TRUSTED - timedelta(hours=1)), Sync()
+    sync.value = True
+    clock = TrustedClock(system, synchronised=sync, last_trusted=LAST_TRUSTED, not_before=PLACEMENT)
+    clock.now()
+    await system.advance(600)
+    system.jump_wall(timedelta(hours=1))  # timesyncd steps it back into agreement
+    assert clock.now() == system.now() == LAST_TRUSTED + timedelta(seconds=600)
+    assert (clock.trusted, clock.held) == (True, False)
+
+
+async def test_time_never_precedes_placement_when_synchronised_clock_is_before_it() -> None:
+    """A new log and a synchronised clock before the placement: the placement is the floor."""
+    system, sync = VirtualClock(PLACEMENT - timedelta(days=2)), Sync()
+    sync.value = True
+    clock = TrustedClock(system, synchronised=sync, last_trusted=None, not_before=PLACEMENT)
+    assert clock.now() == PLACEMENT
+    assert clock.held
+
+
+async def test_synchronised_clock_far_ahead_is_followed_and_warned_when_restarted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A power-off of two days looks like a clock two days ahead: followed, a person told."""
+    system, sync = VirtualClock(LAST_TRUSTED + timedelta(days=2)), Sync()
+    sync.value = True
+    clock = TrustedClock(
+        system, synchronised=sync, last_trusted=LAST_TRUSTED, not_before=PLACEMENT,
+        hold_after_jump=True,
+    )  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="portwatch.timekeeping"):
+        assert clock.now() == system.now()
+    assert (clock.trusted, clock.held) == (True, False)
+    assert [r.levelname for r in caplog.records] == ["WARNING"]
+    assert "48.0 h" in caplog.text
+
+
+async def test_synchronised_clock_slightly_ahead_is_followed_quietly_when_restarted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A reboot's minute of downtime is ordinary: followed, logged below WARNING."""
+    system, sync = VirtualClock(LAST_TRUSTED + timedelta(minutes=1)), Sync()
+    sync.value = True
+    clock = TrustedClock(system, synchronised=sync, last_trusted=LAST_TRUSTED, not_before=PLACEMENT)
+    with caplog.at_level(logging.INFO, logger="portwatch.timekeeping"):
+        assert clock.now() == system.now()
+    assert [r.levelname for r in caplog.records] == ["INFO"]

@@ -219,6 +219,8 @@ def _trusted_clock(
     Until synchronised it counts monotonic time from the log's last trusted time (the
     latest reading's receive time; the placement for a new log); once synchronised, a jump
     of the wall clock is logged and not followed (:class:`~portwatch.timekeeping.TrustedClock`).
+    A synchronised clock behind the log's last time at start (set back, then restarted) is
+    held from that time until it catches up; one ahead is followed (a power-off).
     """
     from portwatch.store import DB_FILE_NAME, Store, StoreError
     from portwatch.timekeeping import TrustedClock, kernel_synchronised
