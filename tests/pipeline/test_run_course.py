@@ -505,18 +505,22 @@ def test_pause_is_refused_when_the_virtual_clock_has_no_offset(
     assert not db.exists()
 
 
+START = ["--virtual-clock", PLACED.isoformat()]
+
+
 @pytest.mark.parametrize(
     ("flags", "message"),
     [
-        (["--until", "2026-03-03T07:00:00"], "--until = 2026-03-03T07:00:00: needs"),
-        (["--until", "2026-03-01T07:00:00+00:00"], "is before --virtual-clock"),
-        (["--speed", "-1"], "--speed = -1.0: must be positive"),
+        ([*START, "--until", "2026-03-03T07:00:00"], "--until = '2026-03-03T07:00:00': needs a"),
+        ([*START, "--until", "2026-03-01T07:00:00+00:00"], "is before --virtual-clock"),
+        ([*START, "--until", "day 3"], "--until = 'day 3': not an ISO 8601 time"),
+        ([*START, "--speed", "-1"], "--speed = -1.0: must not be negative"),
+        (["--until", END.isoformat()], "only with --virtual-clock"),
     ],
 )
 def test_run_refuses_with_status_2_when_the_simulated_clock_options_are_wrong(
     capsys: pytest.CaptureFixture[str], flags: list[str], message: str
 ) -> None:
     """A test option misused must say so, not pace a clock that cannot move."""
-    start = ["--virtual-clock", PLACED.isoformat()]
-    assert cli.main(["run", "--config", "/nonexistent.toml", *start, *flags]) == 2
+    assert cli.main(["run", "--config", "/nonexistent.toml", *flags]) == 2
     assert message in capsys.readouterr().err

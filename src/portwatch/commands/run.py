@@ -51,12 +51,14 @@ def run(args: argparse.Namespace) -> int:
     from portwatch.config import ConfigError, config_path, load_settings
 
     start = until = None
-    if args.virtual_clock:
-        try:
+    try:
+        if args.virtual_clock:
             start, until = _virtual_times(args.virtual_clock, args.until, args.speed)
-        except ValueError as exc:
-            print(f"portwatch run: {exc}", file=sys.stderr)
-            return EXIT_BAD_SETTINGS
+        elif args.until:
+            raise RunOptionError(f"--until = {args.until!r}: only with --virtual-clock")
+    except RunOptionError as exc:
+        print(f"portwatch run: {exc}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
     now = start or SystemClock().now()
     try:
         settings = load_settings(config_path(args.config), now=now)
@@ -74,6 +76,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+class RunOptionError(ValueError):
+    """A simulated-clock option (``--virtual-clock``, ``--until``, ``--speed``) is wrong."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Pace:
     """Simulated time for the tests: from ``start`` at ``speed``x (None: flat out) to ``until``."""
@@ -89,18 +95,31 @@ def _virtual_times(
     """``--virtual-clock`` and ``--until`` as aware times.
 
     Raises:
-        ValueError: a time without an offset, ``until`` before ``start`` or a negative speed.
+        RunOptionError: a time that is not ISO 8601 or has no offset, ``until`` before
+            ``start``, or a negative speed.
     """
-    start = datetime.fromisoformat(start_text)
-    until = None if until_text is None else datetime.fromisoformat(until_text)
-    for name, value in (("--virtual-clock", start), ("--until", until)):
-        if value is not None and value.tzinfo is None:
-            raise ValueError(f"{name} = {value.isoformat()}: needs a time with an offset")
+    start = _aware("--virtual-clock", start_text)
+    until = None if until_text is None else _aware("--until", until_text)
     if until is not None and until < start:
-        raise ValueError(f"--until = {until.isoformat()}: is before --virtual-clock")
+        raise RunOptionError(f"--until = {until_text!r}: is before --virtual-clock")
     if speed < 0:
-        raise ValueError(f"--speed = {speed}: must be positive (0: as fast as possible)")
+        raise RunOptionError(f"--speed = {speed}: must not be negative (0: as fast as possible)")
     return start, until
+
+
+def _aware(option: str, text: str) -> datetime:
+    """An option's ISO 8601 time, which must carry an offset.
+
+    Raises:
+        RunOptionError: the text is not ISO 8601, or has no offset.
+    """
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise RunOptionError(f"{option} = {text!r}: not an ISO 8601 time") from exc
+    if value.tzinfo is None:
+        raise RunOptionError(f"{option} = {text!r}: needs a time with an offset")
+    return value
 
 
 def _close(loop: asyncio.AbstractEventLoop) -> None:
