@@ -4,12 +4,14 @@ One course, played once for the module: the daemon runs as its own process on a 
 clock as fast as the machine allows (`--virtual-clock START --speed 0`), with the virtual
 radio's CORE wearable playing :data:`portwatch.scenario.COURSE` (its temperatures, the
 shower, the 45-minute link drop). The shower's pause is given through the real
-`portwatch pause` command, in a third process, while the daemon runs. The first run is
-held at the middle of the fever (`--until`: simulated time stands still there), SIGTERMed,
-and restarted at the log's latest reading; the second run is held at the course's end and
-SIGTERMed. Everything is checked against the log (the Store reader) and a real loopback
-inbox (:mod:`portwatch.inbox`) in this process; systemd's notify socket is a real datagram
-socket bound here.
+`portwatch pause --virtual-clock SHOWER_START` command, in a third process, right after the
+daemon says READY: a simulated day passes in seconds, too fast to aim at the shower's
+moment, so the note is written ahead and the test checks that it landed before the stale
+watch first looked at the shower's silence. The first run is held at the middle of the
+fever (`--until`: simulated time stands still there), SIGTERMed, and restarted at the log's
+latest reading; the second run is held at the course's end and SIGTERMed. Everything is
+checked against the log (the Store reader) and a real loopback inbox (:mod:`portwatch.inbox`)
+in this process; systemd's notify socket is a real datagram socket bound here.
 
 What is faked, and why: the inbox's clock. The inbox checks each request's signed time
 stamp against its clock (5-minute tolerance), and the daemon's clock is simulated. So the
@@ -271,6 +273,7 @@ async def _pause_shower(db: Path) -> int:
 class Course:
     runs: tuple[Run, Run]
     pause_status: int
+    daemon_at_pause: datetime
     restart_at: datetime
     decided_before_stop: list[str]  # decision types in the log when the first run stopped
     decisions: list[tuple[str, datetime]]  # (type, decided at), in order
@@ -287,9 +290,14 @@ async def _play(tmp: Path) -> Course:
     began = time.perf_counter()
     db = tmp / "state" / "portwatch.db"
     pause_status: list[int] = []
+    daemon_at_pause: list[datetime] = []
 
     async def pause() -> None:
         pause_status.append(await _pause_shower(db))
+        # Where the daemon's simulated time was when the note landed (its latest reading).
+        with Store.open_reader(db) as log:
+            latest = log.latest_reading()
+        daemon_at_pause.append(PLACED if latest is None else latest.reading.received_at)
 
     async with _inbox(tmp, db) as inbox:
         config = _config(tmp, inbox.url)
@@ -315,6 +323,7 @@ async def _play(tmp: Path) -> Course:
         return Course(
             runs=(first, second),
             pause_status=pause_status[0],
+            daemon_at_pause=daemon_at_pause[0],
             restart_at=restart_at,
             decided_before_stop=before,
             decisions=[(d.type.value, d.time) for d in made],
@@ -418,6 +427,9 @@ def test_run_sends_no_stale_notice_when_a_pause_from_the_pause_command_covers_th
     """A pause given by another process reaches the running daemon's watch."""
     shower = PLACED + SHOWER.at
     assert course.pause_status == 0
+    # The caregiver types it at the shower; here it is written ahead (the flat-out pace
+    # leaves no time to aim), but it must land before the watch first looks at the silence.
+    assert course.daemon_at_pause < shower + STALE_AFTER, "the pause came too late to test"
     assert course.notes == [(shower, shower + SHOWER.pause, SHOWER.reason)]
     watch = [
         row.created_at
