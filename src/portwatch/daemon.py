@@ -48,8 +48,8 @@ from portwatch.care import next_reminder_time
 from portwatch.clock import Clock
 from portwatch.config import Settings, alert_context
 from portwatch.model import Decision, DecisionType, LinkEvent, LinkEventKind, Reading, Symptom
-from portwatch.notices import Notice, NoticeKind
-from portwatch.outbound import CLINIC, NOTIFY, Outbound, clock_text, notice_entry
+from portwatch.notices import Notice, NoticeKind, QuietHours
+from portwatch.outbound import CLINIC, NOTIFY, PATIENT, Outbound, clock_text, notice_entry
 from portwatch.pin import PinError, load_pin
 from portwatch.rule import FeverRule, RuleSettings
 from portwatch.schedule import Scheduler, every
@@ -282,10 +282,13 @@ class Daemon:
             )
         except StoreError as exc:
             raise DaemonError(f"cannot open the log: {exc}") from exc
+        quiet = settings.notify.quiet_hours
         self._outbound = Outbound(
             context=self._context(),
             clinic_format=settings.clinic.format,
             zone=settings.zone,
+            quiet=None if quiet is None else QuietHours(quiet.start, quiet.end, settings.zone),
+            patient_channel=settings.notify.patient_url is not None,
         )
         await self._rebuild()
         self._writer = ReadingWriter(
@@ -405,10 +408,18 @@ class Daemon:
             clinic = ClinicSender(self._clinic)
             senders[CLINIC] = clinic
             self._senders.append(clinic)
-        if self.settings.notify.caregiver_url is not None:
-            notify = NotifySender(NotifyEndpoint(url=self.settings.notify.caregiver_url))
-            senders[NOTIFY] = notify
-            self._senders.append(notify)
+        # One queue and sender per person (alerts.md, "Who is told what"), each retried like
+        # clinic alerts; without a patient URL the patient's notices are queued for the
+        # caregiver's (outbound.notice_channels).
+        urls = {
+            NOTIFY: self.settings.notify.caregiver_url,
+            PATIENT: self.settings.notify.patient_url,
+        }
+        for channel, url in urls.items():
+            if url is not None:
+                notify = NotifySender(NotifyEndpoint(url=url))
+                senders[channel] = notify
+                self._senders.append(notify)
         return senders
 
     def _make_scheduler(self) -> Scheduler:
@@ -425,8 +436,12 @@ class Daemon:
         return scheduler
 
     def _notice_sink(self) -> NoticeSink:
-        """Timed notices into the outbox's notify channel; delivery is woken at once."""
-        put = outbox_sink(self._require_writer_store(), self._on_store_thread)
+        """Timed notices into the outbox's notify channels; delivery is woken at once."""
+        put = outbox_sink(
+            self._require_writer_store(),
+            self._on_store_thread,
+            patient_channel=self.settings.notify.patient_url is not None,
+        )
 
         async def sink(notice: Notice, key: str, now: datetime) -> None:
             await put(notice, key, now)

@@ -7,8 +7,12 @@ stale-data watch, the care sheet and the daily summary become notices too. Every
 identifier is derived from the facts behind it, so the same decision or the same silence
 queued again after a restart is the same row (the store enqueues idempotently on it).
 
-Notices travel on the outbox's ``notify`` channel as the body the notification sender reads
-(``{"title", "message"}``); clinic alerts on the ``clinic`` channel, already rendered.
+Notices travel as the body the notification sender reads (``{"title", "message"}``) on the
+channel of the person they are for (:func:`notice_channels`): ``notify`` for the caregiver,
+``patient`` for the patient when a patient URL is set. A non-urgent notice queued in quiet
+hours carries their end as its not-before time, so it waits in the log, across restarts,
+and goes once when they end; urgent ones go at once. Clinic alerts travel on the ``clinic``
+channel, already rendered, and are never held.
 """
 
 from __future__ import annotations
@@ -16,12 +20,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Final
+from typing import Final, Literal
 
+from portwatch.alerts.delivery import Channel
 from portwatch.alerts.outbox import clinic_entry, notify_entry
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, Priority, fever_alert
 from portwatch.model import Decision, DecisionType, Observation, derived_id
-from portwatch.notices import NoticeKind
+from portwatch.notices import Audience, Notice, NoticeKind, QuietHours, held_until
 from portwatch.notices import render as render_notice
 from portwatch.store import OutboxEntry
 
@@ -29,15 +34,22 @@ __all__ = [
     "CLINIC",
     "DECISION_NOTICES",
     "NOTIFY",
+    "PATIENT",
+    "NoticeChannel",
     "Outbound",
     "OutboundError",
     "clock_text",
+    "notice_channels",
+    "notice_entries",
     "notice_entry",
     "temperature_text",
 ]
 
-CLINIC: Final = "clinic"
-NOTIFY: Final = "notify"
+CLINIC: Final = Channel.CLINIC.value
+NOTIFY: Final = Channel.NOTIFY.value
+PATIENT: Final = Channel.PATIENT.value
+
+NoticeChannel = Literal[Channel.NOTIFY, Channel.PATIENT]
 
 # alerts.md, "Who is told what": which notices each decision of the rule sends. The rule's
 # READING_INVALID is logged only (fever-rule.md §1: kept with its reason, alerting nobody).
@@ -73,6 +85,59 @@ def clock_text(when: datetime, zone: tzinfo) -> str:
     return when.astimezone(zone).strftime("%a %H:%M")
 
 
+def notice_channels(
+    audiences: frozenset[Audience], *, patient_channel: bool
+) -> tuple[NoticeChannel, ...]:
+    """The outbox channels a notice for ``audiences`` travels on, the caregiver's first.
+
+    With a patient URL (``patient_channel``) the patient's notices go to it and nowhere
+    else, and notices for both go to both. Without one, the patient's notices go to the
+    caregiver's URL: alerts.md names one optional URL for "the caregiver and patient", and
+    the patient's notices are ones that must reach someone (the recheck reminder the second
+    reading of a fever depends on, "your clinic has been told", the care sheet), so the
+    caregiver who looks after the patient hears them rather than nobody.
+    """
+    channels: list[NoticeChannel] = []
+    if Audience.CAREGIVER in audiences or not patient_channel:
+        channels.append(Channel.NOTIFY)
+    if Audience.PATIENT in audiences and patient_channel:
+        channels.append(Channel.PATIENT)
+    return tuple(channels)
+
+
+def notice_entries(
+    notice: Notice,
+    entry_id: str,
+    *,
+    now: datetime,
+    decision_id: str | None = None,
+    quiet: QuietHours | None = None,
+    patient_channel: bool = False,
+) -> list[OutboxEntry]:
+    """A rendered notice as one outbox row per channel of its readers (:func:`notice_channels`).
+
+    The first row has ``entry_id``; a second (the patient's copy of a notice for both) has
+    an id derived from it and its channel, so each reader's row is queued once. A notice
+    that quiet hours hold back at ``now`` (``notices.held_until``) is not sent before they end.
+    """
+    hold = held_until(notice, quiet, now)
+    channels = notice_channels(notice.audiences, patient_channel=patient_channel)
+    return [
+        notify_entry(
+            entry_id if index == 0 else str(derived_id(entry_id, channel.value)),
+            notice.kind.value,
+            Priority.URGENT if notice.urgent else Priority.ROUTINE,
+            notice.title,
+            notice.text,
+            now,
+            decision_id,
+            channel=channel,
+            not_before=hold,
+        )
+        for index, channel in enumerate(channels)
+    ]
+
+
 def notice_entry(
     kind: NoticeKind,
     facts: Mapping[str, str],
@@ -82,7 +147,9 @@ def notice_entry(
     now: datetime,
     decision_id: str | None = None,
 ) -> OutboxEntry:
-    """One notice as a ``notify`` outbox row; ``key`` names the fact it is about.
+    """One notice as a ``notify`` (caregiver's) outbox row, sent at once; ``key`` names the
+    fact it is about. For the daemon's own urgent news to the caregiver (a stuck alert,
+    storage trouble); the rule's notices go through :class:`Outbound`.
 
     Raises:
         NoticeError: a fact its text needs is missing.
@@ -101,11 +168,17 @@ def notice_entry(
 
 @dataclass(frozen=True, slots=True)
 class Outbound:
-    """Turns decisions into outbox rows for one patient, clinic format and time zone."""
+    """Turns decisions into outbox rows for one patient, clinic format and time zone.
+
+    ``quiet``: the quiet hours that hold back non-urgent notices (None: none);
+    ``patient_channel``: whether a patient URL is set (:func:`notice_channels`).
+    """
 
     context: AlertContext
     clinic_format: ClinicFormat
     zone: tzinfo
+    quiet: QuietHours | None = None
+    patient_channel: bool = False
 
     def for_decisions(self, decisions: Sequence[Decision], now: datetime) -> list[OutboxEntry]:
         """The clinic alert and the notices of each decision, in decision order.
@@ -131,17 +204,17 @@ class Outbound:
                 clinic_entry(fever_alert(decision), self.context, self.clinic_format, now)
             )
         facts = self._facts(decision)
-        entries.extend(
-            notice_entry(
-                kind,
-                facts,
-                key=ident,
-                patient=self.context.patient,
-                now=now,
-                decision_id=ident,
+        for kind in DECISION_NOTICES[decision.type]:
+            entries.extend(
+                notice_entries(
+                    render_notice(kind, facts),
+                    str(derived_id(self.context.patient, "notice", kind.value, ident)),
+                    now=now,
+                    decision_id=ident,
+                    quiet=self.quiet,
+                    patient_channel=self.patient_channel,
+                )
             )
-            for kind in DECISION_NOTICES[decision.type]
-        )
         return entries
 
     def _facts(self, decision: Decision) -> dict[str, str]:

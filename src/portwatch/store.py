@@ -122,7 +122,9 @@ class OutboxStatus(StrEnum):
     FAILED = "failed"  # permanent: waits for a person to fix the setting and resend
 
 
-CHANNELS: Final = frozenset({"clinic", "notify"})
+# clinic alerts; the caregiver's notices ("notify"); the patient's own ("patient", used only
+# when a patient URL is set, alerts.md "Who is told what").
+CHANNELS: Final = frozenset({"clinic", "notify", "patient"})
 PRIORITIES: Final = frozenset({"urgent", "routine"})
 
 
@@ -163,13 +165,15 @@ class OutboxEntry:
     """An alert to send, as written next to the decision that caused it (alerts.md)."""
 
     id: str  # the alert's identifier (UUID string); resends carry the same one
-    channel: str  # "clinic" | "notify"
+    channel: str  # "clinic" | "notify" | "patient"
     kind: str  # "fever.confirmed", "heartbeat", "stale", "reminder.day3", ...
     priority: str  # "urgent" | "routine"
     created_at: datetime
     body: str  # the payload, already rendered
     content_type: str
     decision_id: str | None = None
+    # Not sent before this time (a non-urgent notice held by quiet hours); None: at once.
+    not_before: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +196,7 @@ class OutboxRow:
     last_error: str | None
     delivered_at: datetime | None
     escalated_at: datetime | None
+    not_before: datetime | None = None  # held until then (quiet hours); None: never held
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +361,42 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     );
     {_MINUTE_ROLLUP.format(range="")};
     """,
+    # 3: a not-before time on outbox rows (issue 7): a non-urgent notice queued in quiet
+    # hours waits for their end, and the hold survives a restart because it is in the row.
+    # The table is rebuilt rather than altered so that the migration may run again over a
+    # table that already has the column (it then only loses holds, never rows).
+    """
+    CREATE TABLE outbox_v3 (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        channel TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        priority TEXT NOT NULL,
+        created_us INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        decision_id TEXT REFERENCES decisions (id),
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_us INTEGER,
+        last_attempt_us INTEGER,
+        last_status INTEGER,
+        last_error TEXT,
+        delivered_us INTEGER,
+        escalated_us INTEGER,
+        not_before_us INTEGER         -- not sent before this time (quiet hours); NULL: at once
+    );
+    INSERT INTO outbox_v3 (seq, id, channel, kind, priority, created_us, body, content_type,
+        decision_id, status, attempts, next_attempt_us, last_attempt_us, last_status,
+        last_error, delivered_us, escalated_us)
+    SELECT seq, id, channel, kind, priority, created_us, body, content_type, decision_id,
+        status, attempts, next_attempt_us, last_attempt_us, last_status, last_error,
+        delivered_us, escalated_us
+    FROM outbox;
+    DROP TABLE outbox;
+    ALTER TABLE outbox_v3 RENAME TO outbox;
+    CREATE INDEX outbox_due ON outbox (status, channel, created_us);
+    """,
 )
 SCHEMA_VERSION: Final = len(MIGRATIONS)
 
@@ -377,7 +418,7 @@ _READING_COLUMNS: Final = (
 _OUTBOX_COLUMNS: Final = (
     "id, channel, kind, priority, created_us, body, content_type, decision_id, status, "
     "attempts, next_attempt_us, last_attempt_us, last_status, last_error, delivered_us, "
-    "escalated_us"
+    "escalated_us, not_before_us"
 )
 
 
@@ -1444,10 +1485,11 @@ def _insert_outbox(db: sqlite3.Connection, entry: OutboxEntry) -> None:
             f"{', '.join(sorted(PRIORITIES))}"
         )
     created_us = to_us(entry.created_at, "created_at")
+    not_before_us = _opt_us(entry.not_before, "not_before")
     db.execute(
         "INSERT INTO outbox (id, channel, kind, priority, created_us, body, content_type, "
-        "decision_id, status, attempts, next_attempt_us) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?) ON CONFLICT (id) DO NOTHING",
+        "decision_id, status, attempts, next_attempt_us, not_before_us) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?) ON CONFLICT (id) DO NOTHING",
         (
             entry.id,
             entry.channel,
@@ -1457,7 +1499,9 @@ def _insert_outbox(db: sqlite3.Connection, entry: OutboxEntry) -> None:
             entry.body,
             entry.content_type,
             entry.decision_id,
-            created_us,
+            # The first attempt is due when the hold ends (outbox_due respects it too).
+            created_us if not_before_us is None else max(created_us, not_before_us),
+            not_before_us,
         ),
     )
 
@@ -1480,6 +1524,7 @@ def _outbox_from_row(row: Sequence[Any]) -> OutboxRow:
         last_error,
         delivered_us,
         escalated_us,
+        not_before_us,
     ) = row
     return OutboxRow(
         id=alert_id,
@@ -1498,4 +1543,5 @@ def _outbox_from_row(row: Sequence[Any]) -> OutboxRow:
         last_error=last_error,
         delivered_at=_opt_dt(delivered_us),
         escalated_at=_opt_dt(escalated_us),
+        not_before=_opt_dt(not_before_us),
     )

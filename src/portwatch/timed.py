@@ -18,12 +18,11 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Final, Protocol, TypeVar
 
-from portwatch.alerts.outbox import clinic_entry, notify_entry
+from portwatch.alerts.outbox import clinic_entry
 from portwatch.alerts.payloads import (
     AlertContext,
     ClinicFormat,
     GatewayState,
-    Priority,
     heartbeat_alert,
     heartbeat_slot,
 )
@@ -32,6 +31,7 @@ from portwatch.clock import Clock
 from portwatch.config import Settings
 from portwatch.model import Reading, derived_id
 from portwatch.notices import Notice, NoticeKind, QuietHours, daily_summary, held_until, render
+from portwatch.outbound import notice_entries
 from portwatch.schedule import JobFunc, Scheduler, daily_at, every, once_at
 from portwatch.store import OutboxEntry
 from portwatch.watch import MAX_PAUSE, Pause, StaleSay, stale_state
@@ -104,21 +104,20 @@ class OutboxLog(Protocol):
     def enqueue(self, entries: Sequence[OutboxEntry]) -> None: ...
 
 
-def outbox_sink(log: OutboxLog, log_call: LogCall = call_directly) -> NoticeSink:
-    """A sink that puts each notice in the outbox's notify channel, durable before it is
-    sent, with an id derived from its key: a notice put twice (a restart between sending
-    and recording) is one row, delivered once."""
+def outbox_sink(
+    log: OutboxLog, log_call: LogCall = call_directly, *, patient_channel: bool = False
+) -> NoticeSink:
+    """A sink that puts each notice in the outbox on its readers' channels
+    (``outbound.notice_channels``; ``patient_channel``: a patient URL is set), durable
+    before it is sent, with an id derived from its key: a notice put twice (a restart
+    between sending and recording) is one row per reader, delivered once. Quiet hours are
+    applied by the caller (TimedWork holds the notice back itself)."""
 
     async def put(notice: Notice, key: str, now: datetime) -> None:
-        entry = notify_entry(
-            str(derived_id("notice", key)),
-            notice.kind.value,
-            Priority.URGENT if notice.urgent else Priority.ROUTINE,
-            notice.title,
-            notice.text,
-            now,
+        entries = notice_entries(
+            notice, str(derived_id("notice", key)), now=now, patient_channel=patient_channel
         )
-        await log_call(partial(log.enqueue, [entry]))
+        await log_call(partial(log.enqueue, entries))
 
     return put
 

@@ -13,6 +13,9 @@ Rules kept here (alerts.md, "Delivery"):
   caregiver is told at once (``on_stuck``); it waits for a person to fix and resend it.
 * A row the clinic has not accepted ``escalate_after`` (15 min) after it was queued is
   escalated to the caregiver once (``on_stuck``) and keeps being retried.
+* A row with a not-before time (a non-urgent notice held by quiet hours) is invisible to
+  its channel's queue until then: it neither goes early, nor holds back the rows behind it,
+  nor is it sent early because an urgent row is due. Its escalation counts from then.
 * Rows leave in decision order: each channel is a queue with one retry timer, its head's.
   While the head waits for its retry, the routine rows behind it wait too (however long
   the clinic is away, so they arrive in order when it is back, and a dead clinic is probed
@@ -20,6 +23,9 @@ Rules kept here (alerts.md, "Delivery"):
   one attempt: when one is due, the head is tried at once, then the urgent row. If an
   escalated head (a person has been told) still fails, the next row gets one attempt in the
   same pass, so one refused row cannot hold the rest back forever.
+* Channels are independent: :meth:`Deliverer.run` runs one loop per channel (the clinic,
+  the caregiver's URL, the patient's URL), so a receiver that hangs until its timeouts
+  holds back only its own queue, never a fever alert to the clinic.
 * The clinic body is signed at send time (``webhook-timestamp`` = now) with the entry's id as
   ``webhook-id``, the same on every resend. Secrets never appear in a log or an error.
 """
@@ -71,6 +77,7 @@ __all__ = [
     "backoff_for",
     "check_url",
     "classify",
+    "held",
     "load_secret",
     "next_due",
     "next_wake",
@@ -117,10 +124,11 @@ class DeliveryError(ValueError):
 
 
 class Channel(StrEnum):
-    """Where an outbox row goes."""
+    """Where an outbox row goes; each channel is its own queue with its own sender."""
 
     CLINIC = "clinic"
-    NOTIFY = "notify"
+    NOTIFY = "notify"  # the caregiver's notification URL
+    PATIENT = "patient"  # the patient's own notification URL
 
 
 class Outcome(StrEnum):
@@ -183,6 +191,8 @@ class OutboxRowLike(Protocol):
     def last_error(self) -> str | None: ...
     @property
     def escalated_at(self) -> datetime | None: ...
+    @property
+    def not_before(self) -> datetime | None: ...
 
 
 class Outbox(Protocol):
@@ -261,7 +271,7 @@ class ClinicEndpoint:
 
 @dataclass(frozen=True, slots=True)
 class NotifyEndpoint:
-    """The caregiver's notification URL (an ntfy-style topic): plain POST, unsigned."""
+    """A person's notification URL (an ntfy-style topic): plain POST, unsigned."""
 
     url: str = field(repr=False)  # a topic URL is often the only secret it has
     ca_bundle: Path | None = None
@@ -378,6 +388,18 @@ def _is_due(row: OutboxRowLike, now: datetime) -> bool:
     return row.next_attempt_at is None or row.next_attempt_at <= now
 
 
+def held(row: OutboxRowLike, now: datetime) -> bool:
+    """Whether ``row`` waits for its not-before time (quiet hours) at ``now``."""
+    return row.not_before is not None and row.not_before > now
+
+
+def _tries_since(row: OutboxRowLike) -> datetime:
+    """When trying to deliver ``row`` began: when it was queued, or when its hold ended."""
+    if row.not_before is None:
+        return row.created_at
+    return max(row.created_at, row.not_before)
+
+
 def _urgent(row: OutboxRowLike) -> bool:
     return str(row.priority) == "urgent"
 
@@ -397,8 +419,10 @@ def next_due(
     away, so they arrive in order when it is back. An urgent row is never held for more
     than one attempt: when one is due, the head is tried at once (its one attempt), then
     the urgent row. ``stalled`` says an attempt in this pass already failed in a way that
-    stops the queue (see :meth:`Deliverer.flush`); then only due urgent rows go.
+    stops the queue (see :meth:`Deliverer.flush`); then only due urgent rows go. A row
+    :func:`held` at ``now`` is not in the queue yet.
     """
+    rows = [r for r in rows if not held(r, now)]
     urgent_due = any(_urgent(r) and r.id not in skip and _is_due(r, now) for r in rows)
     blocked = stalled
     for row in rows:
@@ -413,20 +437,28 @@ def next_due(
     return None
 
 
-def next_wake(rows: Sequence[OutboxRowLike], escalate_after: timedelta) -> datetime | None:
+def next_wake(
+    rows: Sequence[OutboxRowLike], escalate_after: timedelta, now: datetime | None = None
+) -> datetime | None:
     """The earliest time :func:`next_due` will pick a row or a row needs escalating.
 
     Only the head's retry time and the urgent rows' count: a routine row behind the head
-    goes when the head does, and waking for it sooner would find nothing to send.
+    goes when the head does, and waking for it sooner would find nothing to send. A row
+    :func:`held` at ``now`` counts by the end of its hold, and is not the head before then.
     """
     times: list[datetime] = []
-    for index, row in enumerate(rows):
+    index = 0
+    for row in rows:
+        if now is not None and held(row, now):
+            times.append(row.not_before or now)  # not_before is set: held() said so
+            continue
         if (index == 0 or _urgent(row)) and row.next_attempt_at is not None:
             times.append(row.next_attempt_at)
         elif index == 0 or _urgent(row):
             times.append(row.created_at)
         if row.escalated_at is None and row.attempts > 0:
-            times.append(row.created_at + escalate_after)
+            times.append(_tries_since(row) + escalate_after)
+        index += 1
     return min(times, default=None)
 
 
@@ -588,11 +620,12 @@ class Deliverer:
         self._escalate_after = escalate_after
         self._rng = rng or random.Random()
         self._executor = store_executor
-        self._wake = asyncio.Event()
+        self._wakes = {channel: asyncio.Event() for channel in self._senders}
 
     def wake(self) -> None:
         """Tell the running deliverer that new rows were queued (or requeued)."""
-        self._wake.set()
+        for event in self._wakes.values():
+            event.set()
 
     async def _store(self, call: Callable[[], _T]) -> _T:
         if self._executor is None:
@@ -608,7 +641,7 @@ class Deliverer:
         for row in rows:
             if row.escalated_at is not None or row.attempts == 0:
                 continue
-            if now - row.created_at < self._escalate_after:
+            if now - _tries_since(row) < self._escalate_after:
                 continue
             await self._store(partial(self._outbox.outbox_mark_escalated, row.id, now))
             last = row.last_error or (
@@ -664,45 +697,64 @@ class Deliverer:
         return outcome
 
     async def flush(self) -> int:
-        """One pass: escalate what is overdue, then send every due row; return attempts made."""
+        """One pass over every channel in turn (:meth:`flush_channel`); return attempts made."""
         attempts = 0
         for channel, sender in self._senders.items():
-            await self._escalate(await self._pending(channel), self._clock.now())
-            tried: set[str] = set()
-            stalled = False
-            failures = 0  # retryable failures since the last success in this pass
-            while True:
-                pending = await self._pending(channel)
-                row = next_due(pending, self._clock.now(), tried, stalled=stalled)
-                if row is None:
-                    break
-                tried.add(row.id)
-                attempts += 1
-                outcome = await self._attempt(row, sender)
-                if outcome is Outcome.RETRY:
-                    failures += 1
-                    # A failure stops the queue for this pass (the clinic is likely away),
-                    # except once after a row a person was already told about: if only
-                    # that row is refused, the rows behind it must not wait forever.
-                    stalled = row.escalated_at is None or failures >= 2
-                elif outcome is Outcome.DELIVERED:
-                    failures = 0
+            attempts += await self.flush_channel(channel, sender)
         return attempts
 
-    async def _next_wake_s(self) -> float:
-        when = next_wake(await self._pending(), self._escalate_after)
+    async def flush_channel(self, channel: str, sender: Sender) -> int:
+        """One pass over one channel: escalate what is overdue, then send every due row."""
+        attempts = 0
+        await self._escalate(await self._pending(channel), self._clock.now())
+        tried: set[str] = set()
+        stalled = False
+        failures = 0  # retryable failures since the last success in this pass
+        while True:
+            pending = await self._pending(channel)
+            row = next_due(pending, self._clock.now(), tried, stalled=stalled)
+            if row is None:
+                break
+            tried.add(row.id)
+            attempts += 1
+            outcome = await self._attempt(row, sender)
+            if outcome is Outcome.RETRY:
+                failures += 1
+                # A failure stops the queue for this pass (the receiver is likely away),
+                # except once after a row a person was already told about: if only that
+                # row is refused, the rows behind it must not wait forever.
+                stalled = row.escalated_at is None or failures >= 2
+            elif outcome is Outcome.DELIVERED:
+                failures = 0
+        return attempts
+
+    async def _next_wake_s(self, channel: str) -> float:
+        rows = await self._pending(channel)
+        when = next_wake(rows, self._escalate_after, self._clock.now())
         if when is None:
             return POLL_S
         return min(POLL_S, max(0.0, (when - self._clock.now()).total_seconds()))
 
     async def run(self) -> None:
-        """Deliver until cancelled: flush, then sleep until the next due time or a wake()."""
+        """Deliver until cancelled, one loop per channel (:meth:`run_channel`), so that a
+        receiver that is slow or away (each attempt may take up to its timeouts) holds back
+        only its own queue: never the clinic's, nor the other person's."""
+        if not self._senders:
+            await asyncio.get_running_loop().create_future()  # nowhere to send: until cancelled
+        async with asyncio.TaskGroup() as group:
+            for channel, sender in self._senders.items():
+                group.create_task(self.run_channel(channel, sender), name=f"delivery-{channel}")
+
+    async def run_channel(self, channel: str, sender: Sender) -> None:
+        """Deliver one channel until cancelled: flush it, then sleep until its next due time
+        or a :meth:`wake`."""
+        wake = self._wakes[channel]
         while True:
-            self._wake.clear()
-            await self.flush()
-            delay_s = await self._next_wake_s()
+            wake.clear()
+            await self.flush_channel(channel, sender)
+            delay_s = await self._next_wake_s(channel)
             sleeper = asyncio.ensure_future(self._clock.sleep(delay_s))
-            waker = asyncio.ensure_future(self._wake.wait())
+            waker = asyncio.ensure_future(wake.wait())
             try:
                 await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
             finally:

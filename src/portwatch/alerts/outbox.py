@@ -8,6 +8,7 @@ The daemon writes a fever alert's entry in the same transaction as its decision
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from portwatch.alerts.delivery import NOTIFY_CONTENT_TYPE, Channel, notification_body
 from portwatch.alerts.payloads import (
@@ -53,19 +54,24 @@ def notify_entry(
     message: str,
     created_at: datetime,
     decision_id: str | None = None,
+    *,
+    channel: Literal[Channel.NOTIFY, Channel.PATIENT] = Channel.NOTIFY,
+    not_before: datetime | None = None,
 ) -> OutboxEntry:
-    """A caregiver/patient notification (ntfy-style title and text) for the notify channel.
+    """A notification (ntfy-style title and text) for the caregiver's channel (``notify``)
+    or the patient's (``patient``), not sent before ``not_before`` when that is given.
 
     ``entry_id`` must be deterministic (``model.derived_id`` of what it is about) so that a
     restart does not notify twice.
     """
     return OutboxEntry(
         id=entry_id,
-        channel=Channel.NOTIFY.value,
+        channel=channel.value,
         kind=kind,
         priority=priority.value,
         created_at=created_at,
         body=notification_body(title, message),
         content_type=NOTIFY_CONTENT_TYPE,
         decision_id=decision_id,
+        not_before=not_before,
     )
