@@ -15,7 +15,7 @@ import logging
 import secrets
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from portwatch.alerts.signing import parse_secret
-from portwatch.clock import VirtualClock
+from portwatch.clock import Clock, VirtualClock
 from portwatch.config import Settings, clinic_endpoint
 from portwatch.daemon import Daemon, DaemonHooks
 from portwatch.inbox import InboxStore, Message
@@ -35,10 +35,12 @@ from portwatch.scenario import (
     COURSE,
     DEFAULT_PLACEMENT,
     MEASUREMENT_INTERVAL_S,
+    Absence,
     Course,
     Happening,
     HappeningKind,
     core_celsius,
+    wearable_absences,
 )
 from portwatch.store import OutboxEntry
 
@@ -47,7 +49,7 @@ if TYPE_CHECKING:
 
     from portwatch.radio import VirtualCoreWearable, VirtualRadio
 
-__all__ = ["Event", "Sandbox", "SandboxError", "Summary"]
+__all__ = ["Event", "Sandbox", "SandboxError", "Summary", "play_absences"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -181,6 +183,7 @@ class Sandbox:
         self._inbox_runner: web.AppRunner | None = None
         self._daemon_task: asyncio.Task[None] | None = None
         self._happenings: set[asyncio.Task[None]] = set()
+        self._absences_played = False
         self._secret_path: Path | None = None
         self._web_token: str | None = None
         self._key = b""
@@ -303,12 +306,12 @@ class Sandbox:
 
         self.radio = VirtualRadio(self.clock)
         await self.radio.__aenter__()
-        placement = self.placement
+        placement, fevers = self.placement, self.course.fevers
         self.wearable = await self.radio.add(
             VirtualCoreWearable(
                 self.clock,
                 interval_s=self.interval_s,
-                temperature_at=lambda when: core_celsius(placement, when),
+                temperature_at=lambda when: core_celsius(placement, when, fevers),
             )
         )
         save_pin(
@@ -355,27 +358,33 @@ class Sandbox:
         for happening in self.course.happenings:
             when = self.placement + happening.at
             if self.clock.now() <= when < end:
-                task = asyncio.create_task(self._happen(when, happening))
-                self._happenings.add(task)
-                task.add_done_callback(self._happenings.discard)
+                self._own(self._happen(when, happening))
+        if not self._absences_played:
+            # The wearable lives across plays and restarts: its absences are played once.
+            self._absences_played = True
+            absences = wearable_absences(self.course, self.placement, self.clock.now())
+            self._own(play_absences(self.clock, self._wearable(), absences))
         self.real_seconds += await pace(
             self.clock, end, speed=speed, on_step=on_step, settled=self.settled
         )
         await self.drain()
+
+    def _own(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._happenings.add(task)
+        task.add_done_callback(self._happenings.discard)
 
     def settled(self) -> bool:
         """No real work in flight: simulated time may move on."""
         return self._threads.idle and self._store_thread.idle
 
     async def _happen(self, when: datetime, happening: Happening) -> None:
+        """A person's part of a happening (the wearable's part is :func:`play_absences`)."""
         await self.clock.sleep((when - self.clock.now()).total_seconds())
-        daemon, wearable = self._daemon(), self._wearable()
+        daemon = self._daemon()
         self._event(self.clock.now(), happening.text)
         if happening.kind is HappeningKind.SHOWER:
             daemon.pause(happening.pause, happening.reason)
-            await wearable.out_of_range(happening.duration.total_seconds())
-        elif happening.kind is HappeningKind.LINK_DROP:
-            await wearable.out_of_range(happening.duration.total_seconds())
         elif happening.kind is HappeningKind.SYMPTOMS:
             await daemon.report_symptoms(happening.symptoms, "")
 
@@ -487,6 +496,21 @@ class Sandbox:
         if self.inbox is None:
             raise SandboxError("enter the sandbox first")
         return self.inbox
+
+
+async def play_absences(
+    clock: Clock, wearable: VirtualCoreWearable, absences: Sequence[Absence]
+) -> None:
+    """Take the virtual wearable away for each absence in turn, on ``clock``.
+
+    The course's shower and link drop as the thermometer plays them: the demo's Sandbox
+    and ``portwatch run --virtual-clock`` both use this (see
+    :func:`portwatch.scenario.wearable_absences`).
+    """
+    for absence in absences:
+        await clock.sleep((absence.start - clock.now()).total_seconds())
+        _LOGGER.debug("virtual wearable away (%s) until %s", absence.kind.value, absence.end)
+        await wearable.out_of_range((absence.end - clock.now()).total_seconds())
 
 
 def _title(body: str) -> str:

@@ -29,11 +29,13 @@ __all__ = [
     "MEASUREMENT_INTERVAL_S",
     "SECOND_FEVER",
     "TWO_FEVERS",
+    "Absence",
     "Course",
     "Fever",
     "Happening",
     "HappeningKind",
     "core_celsius",
+    "wearable_absences",
 ]
 
 # A fixed placement, so that every run of the demo tells the same story (08:00 UTC on a
@@ -124,6 +126,10 @@ class HappeningKind(StrEnum):
     SYMPTOMS = "symptoms"  # a symptom report from the caregiver page
 
 
+# The happenings the thermometer itself plays (it goes away); the rest are a person's doing.
+WEARABLE_AWAY: Final = frozenset({HappeningKind.SHOWER, HappeningKind.LINK_DROP})
+
+
 @dataclass(frozen=True, slots=True)
 class Happening:
     """One scripted event, at ``at`` after the placement."""
@@ -183,3 +189,30 @@ TWO_FEVERS: Final = Course(
 # The courses `portwatch run --scenario NAME` can play on its virtual radio.
 DEFAULT_COURSE: Final = "demo"
 COURSES: Final[Mapping[str, Course]] = {DEFAULT_COURSE: COURSE, "two-fevers": TWO_FEVERS}
+
+
+@dataclass(frozen=True, slots=True)
+class Absence:
+    """The wearable is away (off the body, out of range) from ``start`` to ``end``."""
+
+    start: datetime
+    end: datetime
+    kind: HappeningKind
+
+
+def wearable_absences(course: Course, placement: datetime, since: datetime) -> list[Absence]:
+    """The course's absences of the wearable that have not ended at ``since``, in order.
+
+    One already under way at ``since`` is cut to what is left of it, so that a wearable
+    started in the middle of the course (a restarted ``portwatch run --virtual-clock``)
+    continues the course from there.
+    """
+    absences = []
+    for happening in course.happenings:
+        if happening.kind not in WEARABLE_AWAY:
+            continue
+        start = placement + happening.at
+        end = start + happening.duration
+        if end > since:
+            absences.append(Absence(max(start, since), end, happening.kind))
+    return sorted(absences, key=lambda absence: absence.start)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
@@ -35,7 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="settings file (default: $PORTWATCH_CONFIG or /etc/portwatch/portwatch.toml)",
     )
-    # For the end-to-end tests: run on a simulated clock from START at SPEED x real time.
+    # For the end-to-end tests: run on a simulated clock from START at SPEED x real time
+    # (SPEED 0: as fast as the machine allows, as the demo runs), up to UNTIL if given,
+    # where simulated time stands still until the daemon is stopped. With the virtual
+    # radio, the wearable plays the demo's course (scenario.COURSE) from START on.
     parser.add_argument("--virtual-clock", metavar="START", help=argparse.SUPPRESS)
     parser.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
     # For the power-loss campaign (issue 10): which course the virtual radio plays
@@ -44,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # so that the lines survive a SIGKILL. Not for use on a Pi.
     parser.add_argument("--scenario", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--received-journal", metavar="FILE", help=argparse.SUPPRESS)
+    parser.add_argument("--until", metavar="UNTIL", help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,12 +57,15 @@ def run(args: argparse.Namespace) -> int:
     from portwatch.clock import SystemClock
     from portwatch.config import ConfigError, config_path, load_settings
 
-    start = None
-    if args.virtual_clock:
-        start = datetime.fromisoformat(args.virtual_clock)
-        if start.tzinfo is None:
-            print("portwatch run: --virtual-clock needs a time with an offset", file=sys.stderr)
-            return EXIT_BAD_SETTINGS
+    start = until = None
+    try:
+        if args.virtual_clock:
+            start, until = _virtual_times(args.virtual_clock, args.until, args.speed)
+        elif args.until:
+            raise RunOptionError(f"--until = {args.until!r}: only with --virtual-clock")
+    except RunOptionError as exc:
+        print(f"portwatch run: {exc}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
     from portwatch.scenario import COURSES, DEFAULT_COURSE
 
     scenario = args.scenario or DEFAULT_COURSE
@@ -79,9 +87,8 @@ def run(args: argparse.Namespace) -> int:
         journal = os.open(args.received_journal, flags, 0o600)
     loop = asyncio.new_event_loop()
     try:
-        loop.run_until_complete(
-            _main(settings, clinic, web_token, start, args.speed, scenario, journal)
-        )
+        pace = None if start is None else _Pace(start, args.speed or None, until)
+        loop.run_until_complete(_main(settings, clinic, web_token, pace, scenario, journal))
     finally:
         _close(loop)
         if journal is not None:
@@ -100,6 +107,52 @@ def _journal_hook(fd: int, clock: Clock) -> Callable[[Reading], None]:
         os.write(fd, f"{reading.time.isoformat()} {clock.monotonic():.6f}\n".encode())
 
     return write
+
+
+class RunOptionError(ValueError):
+    """A simulated-clock option (``--virtual-clock``, ``--until``, ``--speed``) is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Pace:
+    """Simulated time for the tests: from ``start`` at ``speed``x (None: flat out) to ``until``."""
+
+    start: datetime
+    speed: float | None
+    until: datetime | None
+
+
+def _virtual_times(
+    start_text: str, until_text: str | None, speed: float
+) -> tuple[datetime, datetime | None]:
+    """``--virtual-clock`` and ``--until`` as aware times.
+
+    Raises:
+        RunOptionError: a time that is not ISO 8601 or has no offset, ``until`` before
+            ``start``, or a negative speed.
+    """
+    start = _aware("--virtual-clock", start_text)
+    until = None if until_text is None else _aware("--until", until_text)
+    if until is not None and until < start:
+        raise RunOptionError(f"--until = {until_text!r}: is before --virtual-clock")
+    if speed < 0:
+        raise RunOptionError(f"--speed = {speed}: must not be negative (0: as fast as possible)")
+    return start, until
+
+
+def _aware(option: str, text: str) -> datetime:
+    """An option's ISO 8601 time, which must carry an offset.
+
+    Raises:
+        RunOptionError: the text is not ISO 8601, or has no offset.
+    """
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise RunOptionError(f"{option} = {text!r}: not an ISO 8601 time") from exc
+    if value.tzinfo is None:
+        raise RunOptionError(f"{option} = {text!r}: needs a time with an offset")
+    return value
 
 
 def _close(loop: asyncio.AbstractEventLoop) -> None:
@@ -149,8 +202,7 @@ async def _main(
     settings: Settings,
     clinic: ClinicEndpoint | None,
     web_token: str | None,
-    start: datetime | None,
-    speed: float,
+    simulated: _Pace | None,
     scenario: str | None = None,
     journal: int | None = None,
 ) -> None:
@@ -162,7 +214,7 @@ async def _main(
     from portwatch.pacing import TrackingExecutor
     from portwatch.systemd import Notifier, watchdog_interval_s
 
-    virtual = None if start is None else VirtualClock(start)
+    virtual = None if simulated is None else VirtualClock(simulated.start)
     clock: Clock
     if virtual is None:
         clock = await asyncio.to_thread(_trusted_clock, settings, SystemClock())
@@ -174,10 +226,10 @@ async def _main(
         io_threads = TrackingExecutor(4, thread_name_prefix="portwatch-io")
         asyncio.get_running_loop().set_default_executor(io_threads)
         store_thread = TrackingExecutor(1, thread_name_prefix="portwatch-store")
-    radio = None
+    radio = away = None
     backend = None
     if settings.bluetooth.backend.value == "virtual":
-        radio = await _virtual_radio(clock, settings, scenario)
+        radio, away = await _virtual_radio(clock, settings, scenario)
         backend = radio.backend
     hooks = None
     if journal is not None:
@@ -197,17 +249,18 @@ async def _main(
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, daemon.stop)
     pacer = None
-    if virtual is not None and store_thread is not None:
+    if virtual is not None and store_thread is not None and simulated is not None:
         threads = (io_threads, store_thread)
         pacer = asyncio.create_task(
-            _pace_forever(virtual, speed, daemon, lambda: all(t.idle for t in threads))
+            _pace_forever(virtual, simulated, daemon, lambda: all(t.idle for t in threads))
         )
     try:
         await daemon.run()
     finally:
-        if pacer is not None:
-            pacer.cancel()
-            await asyncio.gather(pacer, return_exceptions=True)
+        for task in (pacer, away):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if radio is not None:
             try:
                 async with asyncio.timeout(RADIO_STOP_S):
@@ -248,28 +301,47 @@ def _trusted_clock(
 
 
 async def _pace_forever(
-    clock: VirtualClock, speed: float, daemon: Daemon, settled: Callable[[], bool]
+    clock: VirtualClock, simulated: _Pace, daemon: Daemon, settled: Callable[[], bool]
 ) -> None:
-    """Move simulated time at ``speed``x, from READY until the daemon stops."""
+    """Move simulated time from READY until the daemon stops, or until ``simulated.until``."""
+    import logging
     from datetime import timedelta
 
     from portwatch.pacing import pace
 
     await daemon.ready.wait()
-    while True:
-        await pace(clock, clock.now() + timedelta(hours=1), speed=speed, settled=settled)
+    while simulated.until is None or clock.now() < simulated.until:
+        step = clock.now() + timedelta(hours=1)
+        if simulated.until is not None:
+            step = min(step, simulated.until)
+        await pace(clock, step, speed=simulated.speed, settled=settled)
+    logging.getLogger(__name__).info("simulated time holds at %s", clock.now().isoformat())
 
 
 async def _virtual_radio(
     clock: Clock, settings: Settings, scenario: str | None = None
-) -> VirtualRadio:
-    """The embedded default thermometer: the demo's CORE wearable on the virtual radio,
-    playing the temperatures of the course named ``scenario`` (default: the demo's)."""
+) -> tuple[VirtualRadio, asyncio.Task[None]]:
+    """The embedded default thermometer: the demo's CORE wearable on the virtual radio.
+
+    It plays the course named ``scenario`` (default: the demo's) from the clock's time on:
+    the temperatures, and the shower and link drop as absences (the task returned, the
+    caller's to cancel).
+    """
+    import asyncio
+
     from portwatch.pin import Pin, save_pin
     from portwatch.radio import VirtualCoreWearable, VirtualRadio
-    from portwatch.scenario import COURSES, DEFAULT_COURSE, MEASUREMENT_INTERVAL_S, core_celsius
+    from portwatch.sandbox import play_absences
+    from portwatch.scenario import (
+        COURSES,
+        DEFAULT_COURSE,
+        MEASUREMENT_INTERVAL_S,
+        core_celsius,
+        wearable_absences,
+    )
 
-    fevers = COURSES[scenario or DEFAULT_COURSE].fevers
+    course = COURSES[scenario or DEFAULT_COURSE]
+    fevers = course.fevers
     placement = settings.patient.placement
     radio = VirtualRadio(clock)
     await radio.__aenter__()
@@ -284,4 +356,6 @@ async def _virtual_radio(
         settings.store.state_directory,
         Pin(address=wearable.address, name=wearable.name, driver="core"),
     )
-    return radio
+    absences = wearable_absences(course, placement, clock.now())
+    away = asyncio.create_task(play_absences(clock, wearable, absences), name="virtual-course")
+    return radio, away
