@@ -440,7 +440,12 @@ class Daemon:
                 notify = NotifySender(NotifyEndpoint(url=url))
                 senders[channel] = notify
                 self._senders.append(notify)
-        self._notify_sender = senders.get(NOTIFY)
+        caregiver_url = self.settings.notify.caregiver_url
+        if caregiver_url is not None:
+            # Its own session: the notify channel's loop may be POSTing on the other at once.
+            direct = NotifySender(NotifyEndpoint(url=caregiver_url))
+            self._notify_sender = direct
+            self._senders.append(direct)
         return senders
 
     def _make_scheduler(self) -> Scheduler:
