@@ -70,9 +70,11 @@ NAME = "disk (full, read-only, damaged log)"
 DEVICE = "disk-campaign"
 HERE = Path(__file__).resolve().parent
 T0 = datetime(2026, 11, 4, tzinfo=UTC)
-# Small enough to fill in a blink; room for all the episodes' readings (about 250 B each
-# with the index) plus a WAL of up to its 1,000-page checkpoint, so only ballast fills it.
-TMPFS_SIZE = {True: "16m", False: "128m"}
+# Small enough to fill in a blink; room for all the episodes' readings through the daemon
+# (with the rule's decisions, a few hundred bytes each) plus a WAL that grows while its
+# checkpoints fail on the full disk, so only ballast fills it: at 128m the full run's own
+# data filled the disk for good after 10 of its 20 episodes.
+TMPFS_SIZE = {True: "16m", False: "512m"}
 CHILD_TIMEOUT_S = 300
 # Batches offered to a full disk before the episode counts as one the log rode out.
 MAX_ROUNDS_WHILE_FULL = 40
