@@ -1,4 +1,8 @@
-"""The process the power-loss campaign kills: log -> rule -> outbox -> clinic, one course.
+"""A ten-day spot-reading course through log -> rule -> outbox -> clinic, as one process.
+
+The power-loss campaign used to kill this chain; it now kills `portwatch run` itself
+(``campaign_powerloss.py``). The clock campaign still plays this file's :func:`course`,
+which is why it stays.
 
     python benchmarks/powerloss_child.py DB INBOX_URL SECRET_FILE START_ISO SEED SPACING_S
 

@@ -12,6 +12,7 @@ Day N is the N-th 24 hours after the placement (day 1 starts at the placement).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -21,10 +22,15 @@ from portwatch.model import Symptom
 
 __all__ = [
     "COURSE",
+    "COURSES",
+    "DEFAULT_COURSE",
     "DEFAULT_PLACEMENT",
     "FEVER",
     "MEASUREMENT_INTERVAL_S",
+    "SECOND_FEVER",
+    "TWO_FEVERS",
     "Course",
+    "Fever",
     "Happening",
     "HappeningKind",
     "core_celsius",
@@ -64,24 +70,50 @@ FEVER: Final = Fever(
 )
 
 
+# A second fever, for the power-loss campaign's course (issue 10: "a ten-day course with
+# two fevers"): day 7 (144-168 h after placement), rises 10:00-12:00, holds until 22:00,
+# normal by 02:00 on day 8. Ten hours of plateau: it is confirmed four hours in.
+SECOND_FEVER: Final = Fever(
+    rise_start=timedelta(days=6, hours=2),
+    plateau=timedelta(days=6, hours=4),
+    fall_start=timedelta(days=6, hours=14),
+    normal_again=timedelta(days=6, hours=18),
+)
+
+
 def _normal(offset: timedelta, placement: datetime) -> float:
     hour = (placement + offset).hour + (placement + offset).minute / 60
     return NORMAL_C + SWING_C * math.sin(2 * math.pi * (hour - 10) / 24)
 
 
-def core_celsius(placement: datetime, when: datetime) -> float:
-    """The scripted core temperature at ``when``: normal, except the day-4 fever."""
+def _fever_celsius(fever: Fever, offset: timedelta, normal: float) -> float | None:
+    """The temperature ``fever`` sets at ``offset`` after the placement (None: outside it)."""
+    if offset < fever.rise_start or offset >= fever.normal_again:
+        return None
+    if offset < fever.plateau:
+        share = (offset - fever.rise_start) / (fever.plateau - fever.rise_start)
+        return normal + (FEVER_PLATEAU_C - normal) * share
+    if offset < fever.fall_start:
+        return FEVER_PLATEAU_C
+    share = (offset - fever.fall_start) / (fever.normal_again - fever.fall_start)
+    return FEVER_PLATEAU_C + (normal - FEVER_PLATEAU_C) * share
+
+
+def core_celsius(
+    placement: datetime, when: datetime, fevers: tuple[Fever, ...] = (FEVER,)
+) -> float:
+    """The scripted core temperature at ``when``: normal, except during ``fevers``.
+
+    The default is the demo's one fever on day 4; a course's own fevers are
+    ``course.fevers``. Fevers should not overlap (the first that covers ``when`` wins).
+    """
     offset = when - placement
     normal = _normal(offset, placement)
-    if offset < FEVER.rise_start or offset >= FEVER.normal_again:
-        return normal
-    if offset < FEVER.plateau:
-        share = (offset - FEVER.rise_start) / (FEVER.plateau - FEVER.rise_start)
-        return normal + (FEVER_PLATEAU_C - normal) * share
-    if offset < FEVER.fall_start:
-        return FEVER_PLATEAU_C
-    share = (offset - FEVER.fall_start) / (FEVER.normal_again - FEVER.fall_start)
-    return FEVER_PLATEAU_C + (normal - FEVER_PLATEAU_C) * share
+    for fever in fevers:
+        celsius = _fever_celsius(fever, offset, normal)
+        if celsius is not None:
+            return celsius
+    return normal
 
 
 class HappeningKind(StrEnum):
@@ -111,6 +143,7 @@ class Course:
 
     length: timedelta
     happenings: tuple[Happening, ...]
+    fevers: tuple[Fever, ...] = (FEVER,)  # what core_celsius plays
 
 
 COURSE: Final = Course(
@@ -142,3 +175,11 @@ COURSE: Final = Course(
         ),
     ),
 )
+
+# Issue 10's power-loss course: the demo's ten days with a second fever on day 7.
+TWO_FEVERS: Final = Course(
+    length=COURSE.length, happenings=COURSE.happenings, fevers=(FEVER, SECOND_FEVER)
+)
+# The courses `portwatch run --scenario NAME` can play on its virtual radio.
+DEFAULT_COURSE: Final = "demo"
+COURSES: Final[Mapping[str, Course]] = {DEFAULT_COURSE: COURSE, "two-fevers": TWO_FEVERS}

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from portwatch.clock import Clock, VirtualClock
     from portwatch.config import Settings
     from portwatch.daemon import Daemon
+    from portwatch.model import Reading
     from portwatch.radio import VirtualRadio
 
 HELP = "run the daemon: read the thermometer, log, apply the fever rule, alert the clinic"
@@ -42,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # For the end-to-end tests: run on a simulated clock from START at SPEED x real time.
     parser.add_argument("--virtual-clock", metavar="START", help=argparse.SUPPRESS)
     parser.add_argument("--speed", type=float, default=1.0, help=argparse.SUPPRESS)
+    # For the power-loss campaign (issue 10): which course the virtual radio plays
+    # (portwatch.scenario.COURSES), and a test seam: a file each received reading is
+    # appended to (device time, real monotonic seconds), written unbuffered with os.write
+    # so that the lines survive a SIGKILL. Not for use on a Pi.
+    parser.add_argument("--scenario", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--received-journal", metavar="FILE", help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,6 +64,13 @@ def run(args: argparse.Namespace) -> int:
         if start.tzinfo is None:
             print("portwatch run: --virtual-clock needs a time with an offset", file=sys.stderr)
             return EXIT_BAD_SETTINGS
+    from portwatch.scenario import COURSES, DEFAULT_COURSE
+
+    scenario = args.scenario or DEFAULT_COURSE
+    if scenario not in COURSES:
+        known = ", ".join(COURSES)
+        print(f"portwatch run: --scenario {scenario}: not one of {known}", file=sys.stderr)
+        return EXIT_BAD_SETTINGS
     now = start or SystemClock().now()
     try:
         settings = load_settings(config_path(args.config), now=now)
@@ -65,16 +79,37 @@ def run(args: argparse.Namespace) -> int:
         for line in exc.problems:
             print(f"portwatch: {line}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
+    journal = None
+    if args.received_journal:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
+        journal = os.open(args.received_journal, flags, 0o600)
     loop = asyncio.new_event_loop()
     try:
-        loop.run_until_complete(_main(settings, clinic, web_token, start, args.speed))
+        loop.run_until_complete(
+            _main(settings, clinic, web_token, start, args.speed, scenario, journal)
+        )
     except DaemonError as exc:
         # The message already says what was found and how to recover: one line, no traceback.
         print(f"portwatch: {' '.join(str(exc).splitlines())}", file=sys.stderr)
         return EXIT_LOG_REFUSED
     finally:
         _close(loop)
+        if journal is not None:
+            os.close(journal)
     return 0
+
+
+def _journal_hook(fd: int, clock: Clock) -> Callable[[Reading], None]:
+    """``DaemonHooks.on_received`` for ``--received-journal``: one line per reading.
+
+    ``<device time ISO> <real monotonic seconds>``, in one ``os.write`` each (no buffer to
+    lose at SIGKILL). The monotonic clock is the system's, comparable across processes.
+    """
+
+    def write(reading: Reading) -> None:
+        os.write(fd, f"{reading.time.isoformat()} {clock.monotonic():.6f}\n".encode())
+
+    return write
 
 
 def _close(loop: asyncio.AbstractEventLoop) -> None:
@@ -126,12 +161,14 @@ async def _main(
     web_token: str | None,
     start: datetime | None,
     speed: float,
+    scenario: str | None = None,
+    journal: int | None = None,
 ) -> None:
     import asyncio
     import signal
 
     from portwatch.clock import SystemClock, VirtualClock
-    from portwatch.daemon import Daemon
+    from portwatch.daemon import Daemon, DaemonHooks
     from portwatch.pacing import TrackingExecutor
     from portwatch.systemd import Notifier, watchdog_interval_s
 
@@ -150,8 +187,11 @@ async def _main(
     radio = None
     backend = None
     if settings.bluetooth.backend.value == "virtual":
-        radio = await _virtual_radio(clock, settings)
+        radio = await _virtual_radio(clock, settings, scenario)
         backend = radio.backend
+    hooks = None
+    if journal is not None:
+        hooks = DaemonHooks(on_received=_journal_hook(journal, SystemClock()))
     daemon = Daemon(
         settings,
         clock=clock,
@@ -161,6 +201,7 @@ async def _main(
         notifier=Notifier(os.environ),
         watchdog_s=watchdog_interval_s(os.environ, os.getpid()),
         executor=store_thread,
+        hooks=hooks,
     )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -229,12 +270,16 @@ async def _pace_forever(
         await pace(clock, clock.now() + timedelta(hours=1), speed=speed, settled=settled)
 
 
-async def _virtual_radio(clock: Clock, settings: Settings) -> VirtualRadio:
-    """The embedded default thermometer: the demo's CORE wearable on the virtual radio."""
+async def _virtual_radio(
+    clock: Clock, settings: Settings, scenario: str | None = None
+) -> VirtualRadio:
+    """The embedded default thermometer: the demo's CORE wearable on the virtual radio,
+    playing the temperatures of the course named ``scenario`` (default: the demo's)."""
     from portwatch.pin import Pin, save_pin
     from portwatch.radio import VirtualCoreWearable, VirtualRadio
-    from portwatch.scenario import MEASUREMENT_INTERVAL_S, core_celsius
+    from portwatch.scenario import COURSES, DEFAULT_COURSE, MEASUREMENT_INTERVAL_S, core_celsius
 
+    fevers = COURSES[scenario or DEFAULT_COURSE].fevers
     placement = settings.patient.placement
     radio = VirtualRadio(clock)
     await radio.__aenter__()
@@ -242,7 +287,7 @@ async def _virtual_radio(clock: Clock, settings: Settings) -> VirtualRadio:
         VirtualCoreWearable(
             clock,
             interval_s=MEASUREMENT_INTERVAL_S,
-            temperature_at=lambda when: core_celsius(placement, when),
+            temperature_at=lambda when: core_celsius(placement, when, fevers),
         )
     )
     save_pin(
