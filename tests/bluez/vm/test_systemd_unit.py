@@ -69,6 +69,8 @@ INBOX_PORT: Final = 8765
 INBOX_URL: Final = f"http://127.0.0.1:{INBOX_PORT}/webhook"
 # Issue 7: SIGTERM stops the daemon cleanly within 10 s (the unit's TimeoutStopSec).
 STOP_BOUND_S: Final = 10.0
+# `portwatch config check` refuses a bad file with this status (issue 7).
+EXIT_BAD_SETTINGS: Final = 2
 # The unit's comment and the issue: systemd-analyze rates the exposure 2.5 or lower.
 MAX_EXPOSURE: Final = 2.5
 # fever-rule.md: two readings at or above 101 °F at least 4 h apart confirm a fever. The
@@ -277,7 +279,18 @@ def test_config_check_says_ok_when_given_the_credentials_folder(installed: Insta
     output = run(
         ["env", f"CREDENTIALS_DIRECTORY={CREDENTIALS}", str(PORTWATCH), "config", "check"],
     )
-    assert "ok" in output.lower(), output
+    assert f"{installed.config}: ok (patient {PATIENT}," in output, output
+
+
+def test_config_check_names_the_missing_clinic_secret_when_run_without_credentials(
+    installed: Installed,
+) -> None:
+    """README step 8 verbatim: outside systemd the check must say why it is not ok."""
+    result = subprocess.run(
+        [str(PORTWATCH), "config", "check"], env=CLEAN_ENV, capture_output=True, check=False
+    )
+    assert result.returncode == EXIT_BAD_SETTINGS, result
+    assert b"no clinic secret" in result.stderr, result
 
 
 def test_exposure_stays_within_the_bar_when_the_guest_systemd_analyses_the_loaded_unit(
