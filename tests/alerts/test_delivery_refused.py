@@ -24,6 +24,7 @@ from portwatch.alerts.delivery import (
     Deliverer,
     NotifyEndpoint,
     NotifySender,
+    OutboxRowLike,
     StuckReason,
 )
 from portwatch.alerts.outbox import clinic_entry, notify_entry
@@ -194,19 +195,39 @@ async def test_failed_attempt_keeps_its_backoff_when_log_refuses_to_record_it(
 
 
 async def test_escalation_is_told_once_when_log_refuses_to_record_it(
-    log: Store, inbox: Inbox, clinic: tuple[Deliverer, Stuck], fever_row: OutboxEntry
+    log: Store,
+    inbox: Inbox,
+    secret_key: bytes,
+    senders: list[ClinicSender | NotifySender],
+    fever_row: OutboxEntry,
 ) -> None:
-    """An unrecorded escalation must not tell the caregiver again on every pass."""
-    deliverer, stuck = clinic
+    """An unrecorded escalation is told once: not again each pass, and not lost when the
+    caregiver's notice (queued in the same refusing log, as the daemon does) is refused."""
+    told: list[str] = []
+
+    def on_stuck(row: OutboxRowLike, reason: StuckReason, text: str) -> None:
+        note = notify_entry(f"stuck-{row.id}", "alert.stuck", Priority.URGENT, "Stuck",
+                            text, inbox.clock.now())  # fmt: skip
+        log.enqueue([note])  # raises StoreUnavailableError while the log refuses writes
+        told.append(reason)
+
+    sender = ClinicSender(ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret_key))
+    senders.append(sender)
+    deliverer = Deliverer(log, {"clinic": sender}, inbox.clock, on_stuck, rng=random.Random(7))
     inbox.script.steps = [503] * 200
     refuse_writes(log, True)
     for _ in range(40):  # 20 simulated minutes: past escalate_after (15 min)
         await deliverer.flush()
         await inbox.clock.advance(30)
-    assert [reason for _, reason, _ in stuck] == [StuckReason.ESCALATED]
+    assert told == []  # the log took no notice yet
     refuse_writes(log, False)
-    await deliverer.flush()
+    for _ in range(3):
+        await deliverer.flush()
+    assert told == [StuckReason.ESCALATED]
+    notices = [r for r in log.outbox_all() if r.kind == "alert.stuck"]
+    assert len(notices) == 1
     assert log.outbox_get(fever_row.id).escalated_at is not None
+    assert deliverer.unrecorded == 0
 
 
 async def test_warns_once_without_health_values_when_log_refuses_for_many_passes(

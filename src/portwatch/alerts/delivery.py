@@ -708,7 +708,8 @@ class Deliverer:
     When the log refuses a write (:class:`~portwatch.store.StoreError`: disk full, read-only)
     after an attempt, the attempt's result is kept in memory and overlays the log's row: a
     row that was accepted but could not be marked delivered is never sent again by this
-    Deliverer, a retry keeps its backoff, an escalation is not repeated. The writes are tried
+    Deliverer, a retry keeps its backoff, an escalation is not repeated; an ``on_stuck`` that
+    fails with StoreError (its notice could not be queued) is called again. The writes are tried
     again at the start of every pass (within :data:`RECORD_RETRY_S`), in order, until the log
     takes them; the delivery loop does not stop for them. One WARNING per such episode.
 
@@ -740,6 +741,8 @@ class Deliverer:
         self._wakes = {channel: asyncio.Event() for channel in self._senders}
         # Writes the log refused, per row id in the order made, with the row's channel.
         self._unrecorded: dict[str, tuple[str, list[_Unrecorded]]] = {}
+        # on_stuck calls that failed because the log refused the notice they queue.
+        self._untold: list[tuple[OutboxRowLike, StuckReason, str]] = []
         self._refused = False  # in an episode of refused writes (one WARNING each)
 
     def wake(self) -> None:
@@ -749,8 +752,9 @@ class Deliverer:
 
     @property
     def unrecorded(self) -> int:
-        """How many rows have results the log has not taken yet (kept in memory)."""
-        return len(self._unrecorded)
+        """How many rows have results (or a caregiver's notice, ``on_stuck``) that the log
+        has not taken yet, kept in memory."""
+        return len(self._unrecorded.keys() | {row.id for row, _, _ in self._untold})
 
     async def _store(self, call: Callable[[], _T]) -> _T:
         if self._executor is None:
@@ -788,6 +792,16 @@ class Deliverer:
             self._unrecorded[row.id] = (row.channel, [write])
             self._refusing(exc)
 
+    def _tell(self, row: OutboxRowLike, reason: StuckReason, answer: str) -> None:
+        """``on_stuck``; when the log refuses the notice it queues, tell again later."""
+        try:
+            self._on_stuck(row, reason, answer)
+        except StoreInputError:
+            raise
+        except StoreError as exc:
+            self._untold.append((row, reason, answer))
+            self._refusing(exc)
+
     def _refusing(self, exc: StoreError) -> None:
         if self._refused:
             _LOGGER.debug("the log still refuses delivery records: %s", exc)
@@ -819,7 +833,16 @@ class Deliverer:
                 else:
                     writes.pop(0)
             del self._unrecorded[row_id]
-        if self._refused and not self._unrecorded:
+        for told in [t for t in self._untold if t[0].channel == channel]:
+            try:
+                self._on_stuck(*told)
+            except StoreInputError:
+                raise
+            except StoreError as exc:
+                self._refusing(exc)
+                return
+            self._untold.remove(told)
+        if self._refused and not self._unrecorded and not self._untold:
             self._refused = False
             _LOGGER.info("the log accepts writes again; every delivery record is written")
 
@@ -841,7 +864,7 @@ class Deliverer:
                 row.attempts,
                 last,
             )
-            self._on_stuck(row, StuckReason.ESCALATED, last)
+            self._tell(row, StuckReason.ESCALATED, last)
 
     async def _attempt(self, row: OutboxRowLike, sender: Sender) -> Outcome:
         answer = await sender.send(row, self._clock.now())
@@ -877,7 +900,7 @@ class Deliverer:
                 code,
                 row.id,
             )
-            self._on_stuck(row, StuckReason.REJECTED, error)
+            self._tell(row, StuckReason.REJECTED, error)
         return outcome
 
     async def flush(self) -> int:
@@ -917,7 +940,9 @@ class Deliverer:
         rows = await self._pending(channel)
         when = next_wake(rows, self._escalate_after, self._clock.now())
         longest_s = POLL_S
-        if any(row_channel == channel for row_channel, _ in self._unrecorded.values()):
+        if any(row_channel == channel for row_channel, _ in self._unrecorded.values()) or any(
+            row.channel == channel for row, _, _ in self._untold
+        ):
             longest_s = RECORD_RETRY_S  # the log refused records: try them again soon
         if when is None:
             return longest_s
