@@ -83,7 +83,8 @@ START = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 @dataclass
 class Script:
     """What the server in front of the inbox answers, request by request, before passing
-    requests through. Items: a status, (status, headers[, text]), or "hang" (never answers)."""
+    requests through. Items: a status, (status, headers[, text]), "hang" (never answers) or
+    "hold" (answers as the inbox does once ``release`` is set)."""
 
     steps: list[object] = field(default_factory=list)
     seen: list[dict[str, str]] = field(default_factory=list)
@@ -119,6 +120,9 @@ def scripted(script: Script) -> Callable[..., object]:
                 if step == "hang":
                     await script.release.wait()
                     return web.Response(status=503)
+                if step == "hold":
+                    await script.release.wait()
+                    return await handler(request)  # type: ignore[operator]
                 status, headers, *text = step if isinstance(step, tuple) else (step, {})
                 body = text[0] if text else f"scripted {status}"
                 return web.Response(status=status, headers=headers, text=body)

@@ -125,6 +125,11 @@ POLL_S: Final = 60.0
 # How soon a delivery record the log refused (disk full, read-only) is written again at the
 # latest; the same as alerts.md's "first retry within 10 s", so a freed disk catches up fast.
 RECORD_RETRY_S: Final = 10.0
+# Issue 7: SIGTERM stops within 10 s with the outbox consistent. A POST already sent when the
+# daemon stops gets this long for its answer to be recorded, so that a clean stop does not
+# leave an accepted alert unrecorded, to be sent again after the restart (the daemon waits
+# STOP_STEP_S, 3 s, for the delivery stage).
+STOP_ANSWER_GRACE_S: Final = 2.0
 # ntfy (2.16 and later) replaces, rather than adds, a notification published again with the
 # same X-Sequence-ID; it takes letters, digits, "-" and "_", at most 64 (ntfy's publish docs).
 _SEQUENCE_ID: Final = re.compile(r"[-_A-Za-z0-9]{1,64}")
@@ -867,6 +872,20 @@ class Deliverer:
             self._tell(row, StuckReason.ESCALATED, last)
 
     async def _attempt(self, row: OutboxRowLike, sender: Sender) -> Outcome:
+        """One POST and its record, seen through a stop: cancelled while the request is
+        out, it waits up to :data:`STOP_ANSWER_GRACE_S` for the answer and records it before
+        passing the cancellation on."""
+        attempt = asyncio.ensure_future(self._send_and_record(row, sender))
+        try:
+            return await asyncio.shield(attempt)
+        except asyncio.CancelledError:
+            await asyncio.wait({attempt}, timeout=STOP_ANSWER_GRACE_S)
+            if not attempt.done():
+                attempt.cancel()  # no answer in time: the next start sends it again
+            await asyncio.gather(attempt, return_exceptions=True)
+            raise
+
+    async def _send_and_record(self, row: OutboxRowLike, sender: Sender) -> Outcome:
         answer = await sender.send(row, self._clock.now())
         at = self._clock.now()
         outcome = classify(answer)
