@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import T0, make_reading
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import T0, make_reading
 from portwatch.model import Reading, ReadingKind
 from portwatch.store import (
     CHART_MAX_CELSIUS,

@@ -10,10 +10,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import T0, make_reading
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import T0, make_reading
 from portwatch.model import ReadingKind
 from portwatch.store import Store, StoreError
 

@@ -12,8 +12,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import T0, make_reading
 
+from conftest import T0, make_reading
 from portwatch.model import (
     Decision,
     DecisionType,

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from conftest import T0, make_reading
 
+from conftest import T0, make_reading
 from portwatch.clock import VirtualClock
 from portwatch.store import Store, StoredReading, StoreInputError
 from portwatch.storewriter import ReadingWriter, StoreTrouble
