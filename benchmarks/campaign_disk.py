@@ -10,13 +10,16 @@ Three parts, all on real parts (the real :class:`~portwatch.store.Store` and
 :class:`~portwatch.storewriter.ReadingWriter`, real SQLite, real files):
 
 * **full**: a small tmpfs in a private mount namespace (``unshare -rm``, no privileges)
-  fills up N times while readings keep arriving, then is freed. Each episode: readings
-  written and acknowledged (``on_durable``), ballast until ``ENOSPC``, more batches
-  submitted until one fails (SQLite still writes into the blocks its WAL holds, so a full
-  disk takes a few first) and waits in memory, the ballast removed, the writer left to
-  catch up. The
-  caregiver notice is queued as the daemon queues it (``Daemon._on_store_trouble``:
-  ``notice_entry(STORAGE_TROUBLE)`` into the outbox through a second connection).
+  holds the log of a running :class:`~portwatch.daemon.Daemon` (the demo's wiring: the
+  virtual radio, a loopback clinic, and the caregiver's URL on a loopback receiver that
+  refuses its first POST). The disk fills up N times while readings keep arriving through
+  the daemon's own sink, then is freed. Each episode: a burst written and acknowledged
+  (``on_durable``), ballast until ``ENOSPC``, more bursts until a write fails (SQLite
+  still writes into the blocks its WAL holds, so a full disk may take a few first) and the
+  readings wait in memory, the caregiver's storage notice awaited at the receiver while
+  the disk is still full, the ballast removed, the writer left to catch up. The notice is
+  the real ``Daemon._on_store_trouble``'s: sent straight to the caregiver's URL (the outbox
+  is in the full log), then logged as delivered.
 * **read-only**: the same tmpfs remounted read-only N times and back. Linux refuses
   ``remount,ro`` while a file on it is open for writing (``EBUSY``), and an error-forced
   read-only remount needs a real block device, so each episode is a stop and a start: the
@@ -26,16 +29,17 @@ Three parts, all on real parts (the real :class:`~portwatch.store.Store` and
   as in tests/store/test_writer.py), and said so in the notes.
 * **damaged**: a log with readings is damaged in several ways (header overwritten, a
   b-tree page's header garbled, pages zeroed, the file truncated); ``Store.open`` must
-  refuse each, and the file must stay byte-identical (an empty -wal and a -shm that
-  SQLite's read-only WAL connection leaves beside it are counted apart). ``portwatch
+  refuse each, and the file must stay byte-identical, with no -wal or -shm made beside it
+  (counted apart). ``portwatch
   run`` is started on one (every one in the full run) as a subprocess: its exit status,
   whether stderr says how to recover, whether it prints a traceback, and the file's bytes
   afterwards are recorded.
 
 Counted: readings acknowledged and then missing from the log (must be 0), readings stored
 more than once (0), readings buffered while the disk was unwritable and written once it
-came back, caregiver notices queued, damaged files refused and left byte-identical. It
-passes only if nothing is lost or doubled, every full episode told the caregiver, every
+came back, storage notices the caregiver received and the log recorded as delivered,
+damaged files refused and left byte-identical. It passes only if nothing is lost or
+doubled, every full episode told the caregiver exactly once, every
 damaged file was refused unchanged, and ``portwatch run`` said how to recover and failed.
 
 Where ``unshare -rm`` cannot mount a tmpfs (no user namespaces, no ``unshare``), the full
@@ -63,11 +67,14 @@ from pathlib import Path
 from typing import Any
 
 NAME = "disk (full, read-only, damaged log)"
+DEVICE = "disk-campaign"
 HERE = Path(__file__).resolve().parent
 T0 = datetime(2026, 11, 4, tzinfo=UTC)
-# Small enough to fill in a blink; room for all the episodes' readings (about 250 B each
-# with the index) plus a WAL of up to its 1,000-page checkpoint, so only ballast fills it.
-TMPFS_SIZE = {True: "16m", False: "128m"}
+# Small enough to fill in a blink; room for all the episodes' readings through the daemon
+# (with the rule's decisions, a few hundred bytes each) plus a WAL that grows while its
+# checkpoints fail on the full disk, so only ballast fills it: at 128m the full run's own
+# data filled the disk for good after 10 of its 20 episodes.
+TMPFS_SIZE = {True: "16m", False: "512m"}
 CHILD_TIMEOUT_S = 300
 # Batches offered to a full disk before the episode counts as one the log rode out.
 MAX_ROUNDS_WHILE_FULL = 40
@@ -90,17 +97,17 @@ state_directory = "{state}"
 # -- the child: runs inside the private mount namespace ----------------------------------
 
 
-def _reading(seq: int) -> Any:
+def _reading(seq: int, received_at: datetime | None = None) -> Any:
     from portwatch.model import Reading, ReadingKind, Unit
 
     return Reading(
-        device="disk-campaign",
+        device=DEVICE,
         kind=ReadingKind.STREAM,
         value=Decimal(seq),
         unit=Unit.CELSIUS,
         celsius=37.0,
         time=T0 + timedelta(seconds=seq),
-        received_at=T0 + timedelta(seconds=seq),
+        received_at=received_at or T0 + timedelta(seconds=seq),
         interval_s=1.0,
         raw=b"x" * 64,
     )
@@ -135,16 +142,15 @@ class _Episodes:
         self.clock = VirtualClock(T0)
         self.acked: list[int] = []
         self.troubles = 0  # StoreTrouble reports (first and repeats)
-        self.episodes_told = 0  # episodes whose notice reached the outbox
-        self.notice_failures = 0  # notices that could not be queued (the disk refuses)
+        self.episodes_told = 0  # episodes whose notice reached the caregiver's URL
         self.cleared = 0  # "writable again" reports
         self.buffered_max = 0
         self.written_after = 0  # readings buffered while unwritable, written afterwards
         self.rounds_max = 0  # most batches a full disk still took (into the WAL's blocks)
-        self._told_this_episode = False
 
     def on_durable(self, batch: Sequence[Any]) -> None:
-        self.acked.extend(int(s.reading.value) for s in batch)
+        # Only this campaign's readings (the daemon's virtual wearable sends its own too).
+        self.acked.extend(int(s.reading.value) for s in batch if s.reading.device == DEVICE)
 
     async def pump(self, writer: Any, until: Any, limit_s: float = 120.0) -> bool:
         """Move virtual time (real time for the store thread) until ``until()`` holds."""
@@ -159,75 +165,145 @@ class _Episodes:
         return True
 
 
-async def _child_full(directory: Path, episodes: int, per_episode: int) -> dict[str, Any]:
-    """Fill the disk ``episodes`` times while readings arrive; free it each time."""
-    from portwatch.notices import NoticeKind
-    from portwatch.outbound import notice_entry
-    from portwatch.store import Store, StoreError
-    from portwatch.storewriter import ReadingWriter, StoreTrouble
+STORAGE_TITLE = "Readings cannot be saved"  # notices.py: NoticeKind.STORAGE_TROUBLE's title
 
+
+class _Receiver:
+    """The caregiver's notification URL on loopback: the Title of each POST it accepted.
+
+    It answers 503 to the very first POST, so the direct send's retry is exercised too.
+    """
+
+    def __init__(self) -> None:
+        self.titles: list[str] = []
+        self.refused = 0
+        self.url = ""
+        self._runner: Any = None
+
+    async def start(self) -> None:
+        from aiohttp import web
+
+        async def take(request: web.Request) -> web.Response:
+            await request.read()
+            if self.refused == 0:
+                self.refused += 1
+                return web.Response(status=503, text="busy")
+            self.titles.append(request.headers.get("Title", ""))
+            return web.Response(text="ok")
+
+        app = web.Application()
+        app.router.add_post("/", take)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}/"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    @property
+    def storage_notices(self) -> int:
+        return self.titles.count(STORAGE_TITLE)
+
+
+def _daemon_sandbox(directory: Path, receiver: _Receiver) -> Any:
+    """The demo's daemon (``portwatch run``'s wiring, the virtual radio, a loopback clinic)
+    with its log on the small tmpfs and the caregiver's URL on the loopback receiver."""
+    from portwatch.config import NotifySection, Settings
+    from portwatch.sandbox import Sandbox
+
+    class _Sandbox(Sandbox):
+        def settings(self) -> Settings:
+            notify = NotifySection(caregiver_url=receiver.url)
+            return super().settings().model_copy(update={"notify": notify})
+
+    return _Sandbox(state_dir=directory, page=False)
+
+
+async def _child_full(directory: Path, episodes: int, per_episode: int) -> dict[str, Any]:
+    """Fill the disk ``episodes`` times under a running Daemon while readings arrive.
+
+    The readings enter through the daemon's own sink (where the link hands them over), so
+    the real ReadingWriter meets the full disk and the real ``Daemon._on_store_trouble``
+    tells the caregiver: counted at the loopback receiver, not by a copy of its logic.
+    """
+    from portwatch.pacing import pace
+
+    receiver = _Receiver()
+    await receiver.start()
+    sandbox = _daemon_sandbox(directory, receiver)
     run = _Episodes(directory)
     seq = 0
-    with Store.open(run.path) as store, Store.open(run.path) as notices:
+    unwritable_episodes = 0
+    try:
+        async with sandbox:
+            run.clock = sandbox.clock
+            daemon = sandbox.daemon
+            daemon._hooks.on_durable = run.on_durable
+            writer = daemon._require_writer()
 
-        def on_trouble(trouble: StoreTrouble | None) -> None:
-            # As Daemon._on_store_trouble: one notice per episode, keyed by its start.
-            if trouble is None:
-                run.cleared += 1
-                run._told_this_episode = False
-                return
-            run.troubles += 1
-            entry = notice_entry(
-                NoticeKind.STORAGE_TROUBLE, {"what": trouble.error},
-                key=trouble.since.isoformat(), patient="Patient/disk-campaign",
-                now=run.clock.now(),
-            )  # fmt: skip
-            try:
-                notices.enqueue([entry])
-            except StoreError:
-                run.notice_failures += 1
-            else:
-                if not run._told_this_episode:
-                    run.episodes_told += 1
-                run._told_this_episode = True
+            async def pump(until: Any, limit_s: float = 300.0) -> bool:
+                waited = 0.0
+                while not until():
+                    if waited >= limit_s:
+                        return False
+                    step = sandbox.clock.now() + timedelta(seconds=0.5)
+                    await pace(sandbox.clock, step, speed=None, settled=sandbox.settled)
+                    await asyncio.sleep(0.005)
+                    waited += 0.5
+                    run.buffered_max = max(run.buffered_max, writer.buffered)
+                return True
 
-        writer = ReadingWriter(store, run.clock, on_durable=run.on_durable, on_trouble=on_trouble)
-        task = asyncio.create_task(writer.run())
-        unwritable_episodes = 0
-        try:
-            for _ in range(episodes):
+            async def burst() -> None:
+                nonlocal seq
                 for _ in range(per_episode):
-                    writer.submit(_reading(seq))
+                    await daemon._sink(_reading(seq, sandbox.clock.now()))
                     seq += 1
-                await run.pump(writer, lambda: writer.buffered == 0)
+
+            for _ in range(episodes):
+                await burst()
+                await pump(lambda: writer.buffered == 0)
                 ballast = directory / "ballast"
                 _fill(ballast)
-                before = run.troubles
+                unwritable = False
                 # SQLite reuses the blocks its WAL already holds, so a full disk may take a
                 # few more batches before a write fails: keep them coming until one does.
                 for rounds in range(1, MAX_ROUNDS_WHILE_FULL + 1):
                     run.rounds_max = max(run.rounds_max, rounds)
-                    for _ in range(per_episode):
-                        writer.submit(_reading(seq))
-                        seq += 1
-                    failed = lambda b=before: run.troubles > b  # noqa: E731
-                    await run.pump(writer, lambda f=failed: f() or writer.buffered == 0)
-                    if failed():
-                        await run.pump(writer, lambda: writer.buffered >= per_episode, 5)
+                    await burst()
+                    await pump(lambda: writer.trouble is not None or writer.buffered == 0)
+                    if writer.trouble is not None:
+                        unwritable = True
+                        run.troubles += 1
                         break
-                if run.troubles > before:
+                if unwritable:
                     unwritable_episodes += 1
+                    # The caregiver is told while the disk is still full: no write needed.
+                    told = unwritable_episodes
+                    await pump(lambda t=told: receiver.storage_notices >= t, limit_s=120)
+                    run.episodes_told = receiver.storage_notices
                 waiting = writer.buffered
                 ballast.unlink()
-                await run.pump(writer, lambda: writer.buffered == 0)
-                if run.troubles > before:
+                await pump(lambda: writer.buffered == 0 and writer.trouble is None)
+                if unwritable:
+                    run.cleared += writer.trouble is None
                     run.written_after += waiting - writer.buffered
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            await writer.close()
-        queued = len(notices.outbox_all())
-    return _tally(run, seq, unwritable_episodes, queued)
+            # Long enough for any second POST from the outbox (its first retry is 5 s).
+            await pump(lambda: False, limit_s=60)
+            notices = [r for r in daemon.store.outbox_all() if r.kind == "storage.trouble"]
+            queued = len(notices)
+            delivered = sum(r.status == "delivered" for r in notices)
+            post_count = receiver.storage_notices
+    finally:
+        await receiver.stop()
+    result = _tally(run, seq, unwritable_episodes, queued)
+    result.update(
+        notices_received=post_count,
+        notices_logged_delivered=delivered,
+        notice_retries=receiver.refused,
+    )
+    return result
 
 
 async def _child_read_only(
@@ -312,7 +388,6 @@ def _tally(run: _Episodes, submitted: int, unwritable: int, queued: int) -> dict
         "troubles": run.troubles,
         "cleared": run.cleared,
         "episodes_told": run.episodes_told,
-        "notice_failures": run.notice_failures,
         "notices_queued": queued,
         "integrity": integrity,
     }
@@ -473,6 +548,7 @@ def _portwatch_run(work: Path, state: Path) -> dict[str, Any]:
         "says_damaged": "is damaged" in done.stderr,
         "says_how_to_recover": "To recover" in done.stderr,
         "traceback": "Traceback (most recent call last)" in done.stderr,
+        "lines": sum(line.startswith("portwatch: ") for line in done.stderr.splitlines()),
     }
 
 
@@ -504,9 +580,18 @@ def _result(
     lost = sum(part.get("lost", 0) for part in ran)
     duplicated = sum(part.get("duplicated", 0) for part in ran)
     runs = damaged["run"].values()
-    run_ok = all(r["exit"] != 0 and r["says_how_to_recover"] for r in runs)
-    # Issue 4: "the caregiver is told" - the notice must reach the outbox in every episode.
-    told_ok = "not_run" in full or full.get("episodes_told") == full.get("unwritable_episodes")
+    # commands/run.py's EXIT_LOG_REFUSED (65), which the unit does not restart on; one line.
+    run_ok = all(
+        r["exit"] == 65 and r["says_how_to_recover"] and not r["traceback"] and r["lines"] == 1
+        for r in runs
+    )
+    # Issue 4: "the caregiver is told": exactly one storage notice at the caregiver's URL per
+    # episode, each then logged as delivered (so the outbox never sends it again).
+    told_ok = "not_run" in full or (
+        full.get("notices_received")
+        == full.get("notices_logged_delivered")
+        == full.get("unwritable_episodes")
+    )
     parts_ok = all(
         part.get("crashed") == 0
         and part["lost"] == part["duplicated"] == part["never_written"] == 0
@@ -515,7 +600,12 @@ def _result(
         and part["integrity"] == "ok"
         for part in ran
     )
-    damaged_ok = damaged["refused"] == damaged["kinds"] and not damaged["changed"] and run_ok
+    damaged_ok = (
+        damaged["refused"] == damaged["kinds"]
+        and not damaged["changed"]
+        and not damaged["companions_made"]
+        and run_ok
+    )
     passed = problem is None and parts_ok and damaged_ok and told_ok and crashed == 0
     notes = [f"seed={seed}"]
     if problem is not None:
@@ -524,9 +614,11 @@ def _result(
         notes.append(
             f"full x{episodes}: {full.get('acked', '?')} acknowledged, {full.get('lost')} "
             f"lost, {full.get('duplicated')} doubled, {full.get('written_after')} written "
-            f"after space returned (at most {full.get('buffered_max')} waiting), caregiver "
-            f"notice queued in {full.get('episodes_told')} of {full.get('unwritable_episodes')} "
-            f"episodes ({full.get('notice_failures')} notices refused by the full disk)"
+            f"after space returned (at most {full.get('buffered_max')} waiting); the caregiver "
+            f"received {full.get('notices_received')} storage notices for "
+            f"{full.get('unwritable_episodes')} episodes (sent directly, "
+            f"{full.get('notice_retries')} refused and retried), "
+            f"{full.get('notices_logged_delivered')} logged as delivered afterwards"
             + (f"; crashed: {full['error']}" if full.get("crashed") else "")
         )
     if "not_run" not in read_only:
@@ -539,8 +631,8 @@ def _result(
         )
     notes.append(
         f"damaged: {damaged['refused']} of {damaged['kinds']} kinds refused, "
-        f"{len(damaged['changed'])} altered ({len(damaged['companions_made'])} left an empty "
-        "-wal and a -shm beside the file)"
+        f"{len(damaged['changed'])} altered, {len(damaged['companions_made'])} with a -wal or "
+        "-shm made beside the file"
         + "".join(
             f"; `portwatch run` on '{name}': exit {r['exit']}, "
             f"{'says' if r['says_how_to_recover'] else 'does not say'} how to recover"

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import random
 import socket
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,8 +41,11 @@ from portwatch.alerts.delivery import (
     NotifyEndpoint,
     NotifySender,
     OutboxRowLike,
+    Outcome,
     Sender,
     StuckReason,
+    backoff_for,
+    classify,
 )
 from portwatch.alerts.outbox import clinic_entry
 from portwatch.care import next_reminder_time
@@ -54,7 +58,15 @@ from portwatch.pin import PinError, load_pin
 from portwatch.rule import FeverRule, RuleSettings
 from portwatch.schedule import Scheduler, every
 from portwatch.status import StatusFacts, status_line
-from portwatch.store import DB_FILE_NAME, OutboxEntry, Store, StoredReading, StoreError
+from portwatch.store import (
+    DB_FILE_NAME,
+    OutboxEntry,
+    OutboxRow,
+    OutboxStatus,
+    Store,
+    StoredReading,
+    StoreError,
+)
 from portwatch.storewriter import ReadingWriter, StoreTrouble
 from portwatch.systemd import Notifier
 from portwatch.timed import NoticeSink, TimedWork, outbox_sink
@@ -90,6 +102,10 @@ REBUILD_CHUNK: Final = timedelta(days=1)
 # fever-rule.md §1: readings before the placement less one day are invalid; the replay
 # starts a day earlier still, so it sees every reading the rule may have judged.
 REBUILD_BEFORE_PLACEMENT: Final = timedelta(days=2)
+# A storage notice sent straight to the caregiver (issue 4: "the caregiver is told", and a
+# full disk cannot queue it) is logged afterwards held this far ahead, then marked
+# delivered: if the second write never lands, the row still never leaves the outbox again.
+SENT_DIRECTLY_HOLD: Final = timedelta(days=365 * 100)
 
 
 def adapter_resetter(backend: object, adapter: str, clock: Clock) -> AdapterResetter | None:
@@ -211,6 +227,10 @@ class Daemon:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timed: TimedWork | None = None
         self._chores: set[asyncio.Task[None]] = set()
+        self._notify_sender: Sender | None = None  # the caregiver's URL, for direct sends
+        self._storage_told: set[str] = set()  # trouble episodes (their start) told or telling
+        self._direct: set[asyncio.Task[None]] = set()  # storage notices being sent directly
+        self._sent_directly: list[tuple[OutboxEntry, datetime, int]] = []  # not yet logged
 
     # -- public ---------------------------------------------------------------------------
 
@@ -420,6 +440,12 @@ class Daemon:
                 notify = NotifySender(NotifyEndpoint(url=url))
                 senders[channel] = notify
                 self._senders.append(notify)
+        caregiver_url = self.settings.notify.caregiver_url
+        if caregiver_url is not None:
+            # Its own session: the notify channel's loop may be POSTing on the other at once.
+            direct = NotifySender(NotifyEndpoint(url=caregiver_url))
+            self._notify_sender = direct
+            self._senders.append(direct)
         return senders
 
     def _make_scheduler(self) -> Scheduler:
@@ -697,19 +723,121 @@ class Daemon:
         self._enqueue([notice_entry(kind, facts, key=str(row.id), patient=self._patient, now=now)])
 
     def _on_store_trouble(self, trouble: StoreTrouble | None) -> None:
+        """Tell the caregiver, once per episode, that the log cannot be written (issue 4).
+
+        The outbox lives in that same log, so the notice does not go through it: it is
+        POSTed straight to the caregiver's URL from memory (:meth:`_tell_directly`), retried
+        as outbox rows are, and logged as delivered once the log takes writes again. The
+        episode is keyed by its start (``trouble.since``); later reports of it add nothing.
+        Without a caregiver URL there is no one to POST to: the notice is queued in the
+        outbox if the log takes it (``portwatch alerts list`` shows it) and the journal
+        carries the WARNING either way.
+        """
         if trouble is None:
+            if self._sent_directly:
+                self._chore(self._record_sent_directly())
+            return
+        key = trouble.since.isoformat()
+        if key in self._storage_told:
             return
         entry = notice_entry(
             NoticeKind.STORAGE_TROUBLE,
             {"what": trouble.error},
-            key=trouble.since.isoformat(),
+            key=key,
             patient=self._patient,
             now=self._clock.now(),
         )
+        if self._notify_sender is not None:
+            self._storage_told.add(key)
+            task = asyncio.create_task(
+                self._tell_directly(entry, self._notify_sender), name="portwatch-storage-notice"
+            )
+            self._direct.add(task)
+            task.add_done_callback(self._direct.discard)
+            return
         try:
             self._enqueue([entry])
         except StoreError as exc:
-            _LOGGER.warning("store: cannot even queue the storage notice: %s", exc)
+            _LOGGER.warning(
+                "store: no caregiver URL is set and the log cannot queue the storage notice "
+                "(%s): only this journal line tells anyone",
+                exc,
+            )
+            return
+        self._storage_told.add(key)
+
+    async def _tell_directly(self, entry: OutboxEntry, sender: Sender) -> None:
+        """POST one storage notice from memory until the caregiver's URL accepts it.
+
+        Retried with the outbox's backoff (alerts.md, "Delivery"); a permanent refusal is a
+        setting a person must fix, said at WARNING. Ends with the daemon (cancelled at stop).
+        """
+        rng = random.Random()
+        attempts = 0
+        while True:
+            row = OutboxRow(
+                id=entry.id,
+                channel=entry.channel,
+                kind=entry.kind,
+                priority=entry.priority,
+                created_at=entry.created_at,
+                body=entry.body,
+                content_type=entry.content_type,
+                decision_id=entry.decision_id,
+                status=OutboxStatus.PENDING,
+                attempts=attempts,
+                next_attempt_at=None,
+                last_attempt_at=None,
+                last_status=None,
+                last_error=None,
+                delivered_at=None,
+                escalated_at=None,
+            )
+            answer = await sender.send(row, self._clock.now())
+            attempts += 1
+            outcome = classify(answer)
+            if outcome is Outcome.DELIVERED and answer.status_code is not None:
+                _LOGGER.info("storage notice %s sent to the caregiver directly", entry.id)
+                self._sent_directly.append((entry, self._clock.now(), answer.status_code))
+                await self._record_sent_directly()
+                return
+            if outcome is Outcome.PERMANENT:
+                _LOGGER.warning(
+                    "the caregiver's URL refused the storage notice with HTTP %s; "
+                    "check notify.caregiver_url",
+                    answer.status_code,
+                )
+                return
+            delay_s = backoff_for(attempts, answer.retry_after_s, rng)
+            _LOGGER.debug(
+                "storage notice attempt %d: %s; retry in %.1f s",
+                attempts,
+                answer.describe(),
+                delay_s,
+            )
+            await self._clock.sleep(delay_s)
+
+    async def _record_sent_directly(self) -> None:
+        """Log the notices sent directly as delivered, if the log takes writes again.
+
+        Each is queued held for :data:`SENT_DIRECTLY_HOLD`, then marked delivered: at no
+        moment can the deliverer see it due, so it is never POSTed a second time.
+        """
+        waiting, self._sent_directly = self._sent_directly, []  # one recorder at a time
+        for index, (entry, at, status_code) in enumerate(waiting):
+            held_entry = dataclasses.replace(entry, not_before=at + SENT_DIRECTLY_HOLD)
+
+            def record(e: OutboxEntry = held_entry, a: datetime = at, c: int = status_code) -> None:
+                store = self._require_writer_store()
+                store.enqueue([e])
+                store.outbox_mark_delivered(e.id, a, c)
+
+            try:
+                await self._on_store_thread(record)
+            except StoreError as exc:
+                _LOGGER.debug("store: a storage notice sent directly waits to be logged: %s", exc)
+                self._sent_directly[:0] = waiting[index:]
+                return
 
     def _notify(self, send: Callable[..., bool], *args: str) -> None:
         try:
@@ -768,8 +896,10 @@ class Daemon:
                     await self._writer.close()
             except TimeoutError:
                 _LOGGER.warning("store: %s readings not written at stop", self._writer.buffered)
-        if self._chores:
-            await asyncio.wait(self._chores, timeout=STOP_STEP_S)
+        for task in self._direct:
+            task.cancel()  # a storage notice not yet accepted: the next start tells again
+        if self._chores or self._direct:
+            await asyncio.wait(self._chores | self._direct, timeout=STOP_STEP_S)
         for name in list(self._tasks):
             await self._cancel(name)
         if self._web_runner is not None:

@@ -1180,19 +1180,30 @@ def check(path: Path) -> int:
         StoreTooNewError: the file is from a newer portwatch.
         StoreUnavailableError: the file cannot be opened.
     """
-    connection = _connect_readonly(Path(path))
+    connection = _connect_readonly(Path(path), untouched=True)
     try:
         return _check_connection(connection, Path(path))
     finally:
         connection.close()
 
 
-def _connect_readonly(path: Path) -> sqlite3.Connection:
+def _connect_readonly(path: Path, *, untouched: bool = False) -> sqlite3.Connection:
+    """A read-only connection; ``untouched``: for a one-off check, create nothing beside it.
+
+    A read-only connection to a WAL database still makes an empty ``-wal`` and a ``-shm``
+    beside it. When neither is there, no connection has the log open (SQLite removes them
+    when the last one closes cleanly) and nothing is waiting in a WAL, so the check opens it
+    ``immutable``: a refused, damaged log is left exactly as found, with nothing new beside
+    it. When they are there (the daemon is running, or it crashed), the WAL must be read:
+    the usual ``mode=ro``, which adds nothing that was not already there.
+    """
     if not path.exists():
         raise StoreError(f"there is no log at {path} yet; the portwatch service creates it")
+    companions = (path.with_name(path.name + suffix) for suffix in ("-wal", "-shm"))
+    immutable = untouched and not any(p.exists() for p in companions)
     try:
         return sqlite3.connect(
-            f"{path.resolve().as_uri()}?mode=ro",
+            f"{path.resolve().as_uri()}?mode=ro" + ("&immutable=1" if immutable else ""),
             uri=True,
             isolation_level=None,
             check_same_thread=False,

@@ -254,26 +254,21 @@ def test_disk_campaign_leaves_every_damaged_log_as_found_when_opened_and_run(
         assert run["says_how_to_recover"], name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: the storage notice goes into the outbox inside the full log "
-    "(Daemon._on_store_trouble), so on a really full disk it cannot be queued",
-)
-def test_disk_campaign_tells_the_caregiver_when_the_disk_is_really_full(
+def test_disk_campaign_tells_the_caregiver_once_per_episode_when_the_disk_is_really_full(
     disk: dict[str, Any],
 ) -> None:
-    """Issue 4: 'the caregiver is told' in every full-disk episode."""
+    """Issue 4: 'the caregiver is told' in every full-disk episode, once, at a real URL."""
     full = disk["full"]
-    assert full["episodes_told"] == full["unwritable_episodes"] == 3
+    assert full["notices_received"] == full["unwritable_episodes"] == 3
+    assert full["notices_logged_delivered"] == 3  # so the outbox never sends one again
+    assert full["notice_retries"] == 1  # the receiver's refusal was retried, not dropped
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: commands/run.py lets the DaemonError escape, so the recovery message "
-    "is wrapped in a traceback",
-)
-def test_disk_campaign_stops_run_without_a_traceback_when_the_log_is_damaged(
+def test_disk_campaign_stops_run_with_one_line_and_exit_65_when_the_log_is_damaged(
     disk: dict[str, Any],
 ) -> None:
-    """Issue 4: portwatch stops 'with a message', which a traceback buries in the journal."""
-    assert not any(run["traceback"] for run in disk["damaged"]["run"].values())
+    """Issue 4: portwatch stops 'with a message', not a traceback, and systemd lets it be."""
+    for name, run in disk["damaged"]["run"].items():
+        assert not run["traceback"], name
+        assert (run["exit"], run["lines"]) == (65, 1), name
+    assert disk["damaged"]["companions_made"] == []

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 HELP = "run the daemon: read the thermometer, log, apply the fever rule, alert the clinic"
 
 EXIT_BAD_SETTINGS: Final = 2  # issue 7: a bad settings file is refused with exit status 2
+# Issue 4: a log that cannot be opened (damaged, from a newer portwatch, on a read-only
+# disk) stops portwatch with a message; a person must act, so systemd must not restart it
+# forever: systemd/portwatch.service names this status in RestartPreventExitStatus=.
+# 65 is EX_DATAERR in sysexits.h ("the input data was incorrect").
+EXIT_LOG_REFUSED: Final = 65
 # Issue 7: a clean stop within 10 s; the virtual radio and leftovers get what is left of it.
 RADIO_STOP_S: Final = 3.0
 LEFTOVER_S: Final = 2.0
@@ -59,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     from portwatch.clock import SystemClock
     from portwatch.config import ConfigError, config_path, load_settings
+    from portwatch.daemon import DaemonError
 
     start = until = None
     try:
@@ -92,6 +98,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         pace = None if start is None else _Pace(start, args.speed or None, until)
         loop.run_until_complete(_main(settings, clinic, web_token, pace, scenario, journal))
+    except DaemonError as exc:
+        # The message already says what was found and how to recover: one line, no traceback.
+        print(f"portwatch: {' '.join(str(exc).splitlines())}", file=sys.stderr)
+        return EXIT_LOG_REFUSED
     finally:
         _close(loop)
         if journal is not None:
