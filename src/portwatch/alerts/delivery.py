@@ -28,6 +28,9 @@ Rules kept here (alerts.md, "Delivery"):
   holds back only its own queue, never a fever alert to the clinic.
 * The clinic body is signed at send time (``webhook-timestamp`` = now) with the entry's id as
   ``webhook-id``, the same on every resend. Secrets never appear in a log or an error.
+* A POST's result is never lost to a log that refuses writes (disk full, read-only): what
+  could not be recorded is kept in memory, so this process sends no row twice, and is
+  recorded as soon as the log accepts writes again (issue #10, "nothing duplicated").
 """
 
 from __future__ import annotations
@@ -38,10 +41,11 @@ import ipaddress
 import json
 import logging
 import random
+import re
 import stat
 from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
@@ -54,6 +58,7 @@ from portwatch import __version__
 from portwatch.alerts.payloads import ClinicFormat
 from portwatch.alerts.signing import sign_headers
 from portwatch.clock import Clock
+from portwatch.store import StoreError, StoreInputError
 
 if TYPE_CHECKING:
     import requests
@@ -117,6 +122,12 @@ NOTIFY_PRIORITY: Final[Mapping[str, str]] = {"urgent": "urgent", "routine": "def
 # The longest the deliverer sleeps between passes: rows queued or requeued by another
 # process (`portwatch alerts resend`) cannot call wake(), so they are picked up within this.
 POLL_S: Final = 60.0
+# How soon a delivery record the log refused (disk full, read-only) is written again at the
+# latest; the same as alerts.md's "first retry within 10 s", so a freed disk catches up fast.
+RECORD_RETRY_S: Final = 10.0
+# ntfy (2.16 and later) replaces, rather than adds, a notification published again with the
+# same X-Sequence-ID; it takes letters, digits, "-" and "_", at most 64 (ntfy's publish docs).
+_SEQUENCE_ID: Final = re.compile(r"[-_A-Za-z0-9]{1,64}")
 
 
 class DeliveryError(ValueError):
@@ -587,10 +598,103 @@ class NotifySender:
             "Priority": NOTIFY_PRIORITY.get(str(row.priority), "default"),
             "User-Agent": f"portwatch/{__version__}",
         }
+        if _SEQUENCE_ID.fullmatch(str(row.id)):
+            # A resend (at-least-once, see Deliverer) then replaces the phone's notification
+            # on ntfy 2.16+ instead of showing it twice; other receivers ignore the header.
+            headers["X-Sequence-ID"] = str(row.id)
         return await self._poster.post(self._endpoint.url, message.encode(), headers, now)
 
 
 # --- the deliverer ----------------------------------------------------------------------
+
+
+class _Record(StrEnum):
+    """A write to the outbox that records what an attempt (or an escalation) did."""
+
+    ATTEMPT = "attempt"  # a retryable failure: attempts + 1, retry at retry_at
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    ESCALATED = "escalated"
+
+
+@dataclass(frozen=True, slots=True)
+class _Unrecorded:
+    """One outbox write the log refused; kept in memory until the log accepts it."""
+
+    record: _Record
+    at: datetime
+    status_code: int | None = None
+    error: str | None = None
+    retry_at: datetime | None = None
+
+    def write(self, outbox: Outbox, row_id: str) -> None:
+        if self.record is _Record.ATTEMPT:
+            assert self.retry_at is not None  # an ATTEMPT always has one (Deliverer._attempt)
+            outbox.outbox_record_attempt(
+                row_id, self.at, self.status_code, self.error, self.retry_at
+            )
+        elif self.record is _Record.DELIVERED:
+            assert self.status_code is not None  # a 2xx status
+            outbox.outbox_mark_delivered(row_id, self.at, self.status_code)
+        elif self.record is _Record.FAILED:
+            outbox.outbox_mark_failed(row_id, self.at, self.status_code, self.error)
+        else:
+            outbox.outbox_mark_escalated(row_id, self.at)
+
+
+@dataclass(frozen=True, slots=True)
+class _RowView:
+    """A pending row as this Deliverer knows it: the log's, plus what it refused to record."""
+
+    id: str
+    channel: str
+    kind: str
+    priority: str
+    created_at: datetime
+    body: str
+    content_type: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status: int | None
+    last_error: str | None
+    escalated_at: datetime | None
+    not_before: datetime | None
+
+
+def _known(row: OutboxRowLike, unrecorded: Sequence[_Unrecorded]) -> OutboxRowLike | None:
+    """``row`` with the writes the log refused applied; None when it is no longer pending
+    (delivered or failed): then it is never sent again by this process."""
+    if any(u.record in (_Record.DELIVERED, _Record.FAILED) for u in unrecorded):
+        return None
+    view = _RowView(
+        id=row.id,
+        channel=row.channel,
+        kind=row.kind,
+        priority=row.priority,
+        created_at=row.created_at,
+        body=row.body,
+        content_type=row.content_type,
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_status=row.last_status,
+        last_error=row.last_error,
+        escalated_at=row.escalated_at,
+        not_before=row.not_before,
+    )
+    for u in unrecorded:
+        if u.record is _Record.ATTEMPT:
+            view = replace(
+                view,
+                attempts=view.attempts + 1,
+                next_attempt_at=u.retry_at,
+                last_status=u.status_code,
+                last_error=u.error,
+            )
+        elif u.record is _Record.ESCALATED and view.escalated_at is None:
+            view = replace(view, escalated_at=u.at)
+    return view
 
 
 class Deliverer:
@@ -600,6 +704,20 @@ class Deliverer:
     when it is escalated; the daemon turns it into a caregiver notification. The outbox is
     the store: its calls run on ``store_executor`` when one is given (the store wants one
     dedicated thread), else directly (each is one short SQLite transaction).
+
+    When the log refuses a write (:class:`~portwatch.store.StoreError`: disk full, read-only)
+    after an attempt, the attempt's result is kept in memory and overlays the log's row: a
+    row that was accepted but could not be marked delivered is never sent again by this
+    Deliverer, a retry keeps its backoff, an escalation is not repeated; an ``on_stuck`` that
+    fails with StoreError (its notice could not be queued) is called again. The writes are tried
+    again at the start of every pass (within :data:`RECORD_RETRY_S`), in order, until the log
+    takes them; the delivery loop does not stop for them. One WARNING per such episode.
+
+    Delivery is at least once: if the process ends before the log took a row's record, the
+    next process sends that row once more. For the clinic that is harmless (the same
+    ``webhook-id``, which the inbox deduplicates); a notification carries its row id as
+    ``X-Sequence-ID``, so an ntfy server (2.16 or later) replaces the phone's notification
+    instead of showing it twice; other notification services may show it twice.
     """
 
     def __init__(
@@ -621,11 +739,22 @@ class Deliverer:
         self._rng = rng or random.Random()
         self._executor = store_executor
         self._wakes = {channel: asyncio.Event() for channel in self._senders}
+        # Writes the log refused, per row id in the order made, with the row's channel.
+        self._unrecorded: dict[str, tuple[str, list[_Unrecorded]]] = {}
+        # on_stuck calls that failed because the log refused the notice they queue.
+        self._untold: list[tuple[OutboxRowLike, StuckReason, str]] = []
+        self._refused = False  # in an episode of refused writes (one WARNING each)
 
     def wake(self) -> None:
         """Tell the running deliverer that new rows were queued (or requeued)."""
         for event in self._wakes.values():
             event.set()
+
+    @property
+    def unrecorded(self) -> int:
+        """How many rows have results (or a caregiver's notice, ``on_stuck``) that the log
+        has not taken yet, kept in memory."""
+        return len(self._unrecorded.keys() | {row.id for row, _, _ in self._untold})
 
     async def _store(self, call: Callable[[], _T]) -> _T:
         if self._executor is None:
@@ -635,7 +764,87 @@ class Deliverer:
     async def _pending(self, channel: str | None = None) -> list[OutboxRowLike]:
         rows = await self._store(lambda: list(self._outbox.outbox_all("pending")))
         wanted = self._senders if channel is None else (channel,)
-        return [r for r in rows if r.channel in wanted]
+        known: list[OutboxRowLike] = []
+        for row in rows:
+            if row.channel not in wanted:
+                continue
+            entry = self._unrecorded.get(row.id)
+            view = row if entry is None else _known(row, entry[1])
+            if view is not None:
+                known.append(view)
+        return known
+
+    async def _record(self, row: OutboxRowLike, write: _Unrecorded) -> None:
+        """Write what an attempt did; if the log refuses, keep it in memory (class doc).
+
+        Raises:
+            StoreInputError: the row is not in the outbox (a bug, not a full disk).
+        """
+        entry = self._unrecorded.get(row.id)
+        if entry is not None:  # earlier writes for this row wait: keep the order
+            entry[1].append(write)
+            return
+        try:
+            await self._store(partial(write.write, self._outbox, row.id))
+        except StoreInputError:
+            raise
+        except StoreError as exc:
+            self._unrecorded[row.id] = (row.channel, [write])
+            self._refusing(exc)
+
+    def _tell(self, row: OutboxRowLike, reason: StuckReason, answer: str) -> None:
+        """``on_stuck``; when the log refuses the notice it queues, tell again later."""
+        try:
+            self._on_stuck(row, reason, answer)
+        except StoreInputError:
+            raise
+        except StoreError as exc:
+            self._untold.append((row, reason, answer))
+            self._refusing(exc)
+
+    def _refusing(self, exc: StoreError) -> None:
+        if self._refused:
+            _LOGGER.debug("the log still refuses delivery records: %s", exc)
+            return
+        self._refused = True
+        # The store's message names the file and SQLite's error, never an alert's content.
+        _LOGGER.warning(
+            "the log refused to record an alert's delivery (%s); portwatch keeps the record "
+            "in memory, sends nothing twice, and writes it when the log accepts writes again",
+            exc,
+        )
+
+    async def _write_back(self, channel: str) -> None:
+        """Write the records the log refused for ``channel``'s rows, in order; stop at the
+        first refusal (the log still refuses)."""
+        for row_id, (row_channel, writes) in list(self._unrecorded.items()):
+            if row_channel != channel:
+                continue
+            while writes:
+                try:
+                    await self._store(partial(writes[0].write, self._outbox, row_id))
+                except StoreInputError as exc:
+                    # The row left the outbox (purged): nothing is left to record for it.
+                    _LOGGER.debug("delivery record of %s dropped: %s", row_id, exc)
+                    writes.clear()
+                except StoreError as exc:
+                    self._refusing(exc)
+                    return
+                else:
+                    writes.pop(0)
+            del self._unrecorded[row_id]
+        for told in [t for t in self._untold if t[0].channel == channel]:
+            try:
+                self._on_stuck(*told)
+            except StoreInputError:
+                raise
+            except StoreError as exc:
+                self._refusing(exc)
+                return
+            self._untold.remove(told)
+        if self._refused and not self._unrecorded and not self._untold:
+            self._refused = False
+            _LOGGER.info("the log accepts writes again; every delivery record is written")
 
     async def _escalate(self, rows: Sequence[OutboxRowLike], now: datetime) -> None:
         for row in rows:
@@ -643,7 +852,7 @@ class Deliverer:
                 continue
             if now - _tries_since(row) < self._escalate_after:
                 continue
-            await self._store(partial(self._outbox.outbox_mark_escalated, row.id, now))
+            await self._record(row, _Unrecorded(_Record.ESCALATED, now))
             last = row.last_error or (
                 f"HTTP {row.last_status}" if row.last_status is not None else "no answer"
             )
@@ -655,7 +864,7 @@ class Deliverer:
                 row.attempts,
                 last,
             )
-            self._on_stuck(row, StuckReason.ESCALATED, last)
+            self._tell(row, StuckReason.ESCALATED, last)
 
     async def _attempt(self, row: OutboxRowLike, sender: Sender) -> Outcome:
         answer = await sender.send(row, self._clock.now())
@@ -663,14 +872,12 @@ class Deliverer:
         outcome = classify(answer)
         code = answer.status_code
         if outcome is Outcome.DELIVERED and code is not None:
-            await self._store(lambda: self._outbox.outbox_mark_delivered(row.id, at, code))
+            await self._record(row, _Unrecorded(_Record.DELIVERED, at, code))
             _LOGGER.info("%s alert %s (%s) delivered", row.channel, row.id, row.kind)
         elif outcome is Outcome.RETRY:
             delay_s = backoff_for(row.attempts + 1, answer.retry_after_s, self._rng)
             retry_at = at + timedelta(seconds=delay_s)
-            await self._store(
-                lambda: self._outbox.outbox_record_attempt(row.id, at, code, answer.error, retry_at)
-            )
+            await self._record(row, _Unrecorded(_Record.ATTEMPT, at, code, answer.error, retry_at))
             _LOGGER.debug(
                 "%s alert %s attempt %d: %s; retry in %.1f s",
                 row.channel,
@@ -681,7 +888,7 @@ class Deliverer:
             )
         else:
             error = answer.describe()
-            await self._store(lambda: self._outbox.outbox_mark_failed(row.id, at, code, error))
+            await self._record(row, _Unrecorded(_Record.FAILED, at, code, error))
             # Only the status at WARNING: the answer's text may echo the alert's readings;
             # it is kept in the outbox for `portwatch alerts list`.
             _LOGGER.warning(
@@ -693,7 +900,7 @@ class Deliverer:
                 code,
                 row.id,
             )
-            self._on_stuck(row, StuckReason.REJECTED, error)
+            self._tell(row, StuckReason.REJECTED, error)
         return outcome
 
     async def flush(self) -> int:
@@ -706,6 +913,7 @@ class Deliverer:
     async def flush_channel(self, channel: str, sender: Sender) -> int:
         """One pass over one channel: escalate what is overdue, then send every due row."""
         attempts = 0
+        await self._write_back(channel)
         await self._escalate(await self._pending(channel), self._clock.now())
         tried: set[str] = set()
         stalled = False
@@ -731,9 +939,14 @@ class Deliverer:
     async def _next_wake_s(self, channel: str) -> float:
         rows = await self._pending(channel)
         when = next_wake(rows, self._escalate_after, self._clock.now())
+        longest_s = POLL_S
+        if any(row_channel == channel for row_channel, _ in self._unrecorded.values()) or any(
+            row.channel == channel for row, _, _ in self._untold
+        ):
+            longest_s = RECORD_RETRY_S  # the log refused records: try them again soon
         if when is None:
-            return POLL_S
-        return min(POLL_S, max(0.0, (when - self._clock.now()).total_seconds()))
+            return longest_s
+        return min(longest_s, max(0.0, (when - self._clock.now()).total_seconds()))
 
     async def run(self) -> None:
         """Deliver until cancelled, one loop per channel (:meth:`run_channel`), so that a

@@ -1,9 +1,10 @@
 """Fixtures of the BlueZ tier (issue 11): real bluetoothd, a Bumble radio under it.
 
 These tests run inside the test VM (tests/bluez/run-tier), where guest-boot has loaded
-hci_vhci and started dbus and bluetoothd. Outside the VM they are not collected at all
-(tests/bluez/conftest.py), because no machine here has Bluetooth in its kernel; inside it,
-a missing piece fails.
+hci_vhci and started dbus and bluetoothd (in the systemd boot, guest-boot-systemd loads
+the driver and systemd runs dbus and bluetooth.service). Outside the VM they are not
+collected at all (tests/bluez/conftest.py), because no machine here has Bluetooth in its
+kernel; inside it, a missing piece fails.
 """
 
 from __future__ import annotations
