@@ -5,21 +5,33 @@ hidden test options: ``--virtual-clock START`` (a simulated clock, paced flat ou
 ``--scenario two-fevers`` (the virtual radio's CORE wearable plays the demo's course with a
 second fever on day 7, ``portwatch.scenario.TWO_FEVERS``) and ``--received-journal FILE``
 (each reading the daemon receives is appended there with its device time and the real
-monotonic time, one ``os.write`` each, so the journal survives the kill). The clinic is the
+monotonic time, one ``os.write`` each, so the journal survives the kill; a tick line each
+simulated minute tells simulated time between readings). The clinic is the
 reference inbox, served by this process on 127.0.0.1; systemd's notify socket is a real
 datagram socket here, and each run is killed only after it said READY=1.
 
+Two passes, each with its own log and inbox: the CORE wearable's course (``two-fevers``),
+then the same fevers read with a spot thermometer (``spot-two-fevers``,
+``portwatch.scenario.SPOT_TWO_FEVERS``): readings at 08, 13, 18 and 22 h and ten minutes
+after each recheck due time, so that the rule sends recheck reminders. The patient takes
+the recheck reading whether or not reminded (the course is data, not a model of the
+patient); whether the reminder came, once and in time, is counted on its own. A restarted
+run's spot thermometer holds the course's readings taken since the log's latest, as a real
+one keeps what nobody received, and sends them once the daemon subscribes.
+
 Kills: ``kills`` target times on the course (seeded): most uniformly random, and some placed
 shortly before a care reminder or a fever's recheck falls due, so that the reboot gap covers
-it. The campaign follows the journal and sends SIGKILL once the daemon has received a
-reading at or past the target, after a random real delay of up to a few milliseconds
-(inside a commit, the rule, a decision's transaction or a delivery: wherever it is).
+it. The campaign follows the journal and sends SIGKILL once the daemon's simulated time (a
+reading or a tick) is at or past the target, after a random real delay of up to a few
+milliseconds (inside a commit, the rule, a decision's transaction or a delivery: wherever
+it is).
 
-Restart time rule: a rebooted Pi resumes from the log: the next run's simulated clock starts
-at the log's latest reading time, or the previous run's start if that is later, plus a
-reboot gap (seeded, :data:`GAP_MIN` to :data:`GAP_MAX`; :data:`GAP_COVER` for a kill aimed at
-a due time, so that it falls while the daemon is down). A last run plays to the end of the
-course, waits until the log's outbox is delivered and is stopped with SIGTERM.
+Restart time rule: a rebooted Pi resumes where it was: the next run's simulated clock
+starts at the latest of the log's latest reading time, the simulated time the killed run
+reached and the previous run's start, plus a reboot gap (seeded, :data:`GAP_MIN` to
+:data:`GAP_MAX`; :data:`GAP_COVER` for a kill aimed at a due time, so that it falls while
+the daemon is down). A last run plays to the end of the course, waits until the log's
+outbox is delivered and is stopped with SIGTERM.
 
 Counts:
 
@@ -36,14 +48,20 @@ Counts:
 Reminders: the care reminders of the sheet (``care.reminder_plan``) and the rule's recheck
 reminders (a fresh rule replaying the final log, as the daemon's rebuild does) must each be
 in the log's notify outbox exactly once, created no earlier than due. A reminder falling due
-while the daemon is down is then the restart's to send, once. The course's wearable is a
-stream, and the rule reminds to recheck only after a spot reading (fever-rule.md §5): the
-course calls for none, and the campaign checks that none appears. A kill aimed at a fever's
-recheck time leaves the daemon down when the confirming reading would come; the restart
-must confirm the fever once.
+while the daemon is down is then the restart's to send, once. A recheck reminder is also
+``late`` when made more than :data:`LATE_TOLERANCE` after its due time while a run was up
+then, or after the restart that followed a due time the daemon was down at
+(:func:`recheck_deadline`). The wearable is a stream, and the rule reminds to recheck only
+after a spot reading (fever-rule.md §5): in that pass none is expected and none may
+appear; in the spot pass each fever's first elevated reading makes one. A kill aimed at a
+fever's recheck time leaves the daemon down when the reminder falls due and when the
+confirming reading comes: the restart must send the reminder once and confirm the fever
+once.
 
 The quick run (CI) plays days 6-8 of the course (the second fever, the day-7 check
-reminder) with 10 kills; the full run the ten days with 100. The log lives on a RAM disk
+reminder) with 10 kills on the wearable and 5 on the spot thermometer; the full run the
+ten days with 100 kills in each pass. The result's counts are the passes' sums; each
+pass's own result is under its scenario's name. The log lives on a RAM disk
 when there is one (see :func:`_scratch`).
 
 What SIGKILL does not test: the kernel still writes the page cache after the process dies,
@@ -73,7 +91,11 @@ from pathlib import Path
 from typing import Any
 
 NAME = "power loss (SIGKILL) of `portwatch run`"
+# The two passes: the course's CORE wearable, then the same fevers read by a spot thermometer
+# (portwatch.scenario.SPOT_TWO_FEVERS), whose first elevated readings get recheck reminders.
+CORE_SCENARIO, SPOT_SCENARIO = "two-fevers", "spot-two-fevers"
 QUICK_KILLS, FULL_KILLS = 10, 100
+QUICK_SPOT_KILLS, FULL_SPOT_KILLS = 5, 100
 # Kills aimed at a due time (care reminders, fevers' recheck times), out of all kills: at
 # most one per due time (the quick span has 2, the full course 6).
 QUICK_AIMED, FULL_AIMED = 2, 6
@@ -93,6 +115,9 @@ RUN_TIMEOUT_S = 600.0
 DRAIN_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 15.0  # issue 7: SIGTERM stops cleanly within 10 s
 KILL_JITTER_S = 0.005
+# A recheck reminder is late when made more than this after its due time (or after the
+# restart, when the daemon was down at the due time): the timed work runs each minute.
+LATE_TOLERANCE = timedelta(minutes=2)
 POLL_S = 0.002
 CLINIC_KINDS = ("fever.confirmed", "fever.ongoing", "fever.resolved")
 SECRET_KEY_BYTES = 32
@@ -104,8 +129,10 @@ SECRET_KEY_BYTES = 32
 class Journal:
     """The daemon's received-readings journal, read as it grows (thread-safe).
 
-    Each line: ``<device time ISO> <monotonic seconds>``. ``floor`` is the current run's
-    simulated start, so that :meth:`now` is right before its first reading too.
+    Each line: ``<device time ISO> <monotonic seconds>``, or a tick ``<simulated time ISO>
+    <monotonic seconds> tick`` each simulated minute (which tells simulated time between a
+    spot thermometer's sparse readings). ``floor`` is the current run's simulated start, so
+    that :meth:`now` is right before its first reading too.
     """
 
     def __init__(self, path: Path) -> None:
@@ -113,6 +140,7 @@ class Journal:
         self.entries: list[tuple[datetime, float, int]] = []  # (time, monotonic, run)
         self.floor = datetime.min.replace(tzinfo=UTC)
         self.run = 0
+        self.latest: datetime | None = None  # the latest simulated time a line told
         self._offset = 0
         self._partial = b""
         self._lock = threading.Lock()
@@ -129,9 +157,12 @@ class Journal:
             self._offset += len(data)
             *lines, self._partial = (self._partial + data).split(b"\n")
             for line in lines:
-                stamp, mono = line.decode().split()
-                self.entries.append((datetime.fromisoformat(stamp), float(mono), self.run))
-            return self.entries[-1][0] if self.entries else None
+                stamp, mono, *tick = line.decode().split()
+                when = datetime.fromisoformat(stamp)
+                if not tick:
+                    self.entries.append((when, float(mono), self.run))
+                self.latest = when if self.latest is None else max(self.latest, when)
+            return self.latest
 
     def now(self) -> datetime:
         latest = self.poll()
@@ -300,16 +331,24 @@ def span_for(quick: bool) -> Span:
     return Span(DEFAULT_PLACEMENT, DEFAULT_PLACEMENT + TWO_FEVERS.length + FULL_PAST_COURSE)
 
 
-def reference(settings: Any, span: Span) -> Expected:
-    """The uninterrupted course through the rule: the wearable's readings every interval
-    from the placement (its CORE frames keep 0.01 °C), fed as the daemon feeds them."""
+def reference(settings: Any, span: Span, scenario: str = CORE_SCENARIO) -> Expected:
+    """The uninterrupted course through the rule, fed as the daemon feeds it: the wearable's
+    readings every interval (its CORE frames keep 0.01 °C), or the spot thermometer's at
+    the course's spot times (HTS with two decimals), the rule advanced every minute."""
     from decimal import Decimal
 
     from portwatch.care import reminder_plan
     from portwatch.daemon import rule_settings
     from portwatch.model import DecisionType, Reading, ReadingKind, Unit
     from portwatch.rule import FeverRule
-    from portwatch.scenario import MEASUREMENT_INTERVAL_S, TWO_FEVERS, core_celsius
+    from portwatch.scenario import (
+        COURSES,
+        MEASUREMENT_INTERVAL_S,
+        TWO_FEVERS,
+        Thermometer,
+        core_celsius,
+        spot_times,
+    )
 
     placement = settings.patient.placement
     rule = FeverRule(
@@ -319,13 +358,23 @@ def reference(settings: Any, span: Span) -> Expected:
     decisions = []
     at, end = span.begin, span.end
     step = timedelta(seconds=MEASUREMENT_INTERVAL_S)
+    course = COURSES[scenario]
+    spot = course.thermometer is Thermometer.SPOT
+    # As the daemon's virtual thermometer plays them: after its clock's start, up to the end.
+    taken = [t for t in spot_times(course, placement, span.begin, end) if t < end]
     while at < end:
-        value = Decimal(str(round(core_celsius(placement, at, TWO_FEVERS.fevers), 2)))
-        reading = Reading(
-            device="D0:00:00:00:00:01", kind=ReadingKind.STREAM, value=value,
-            unit=Unit.CELSIUS, celsius=float(value), time=at, received_at=at,
-        )  # fmt: skip
-        decisions.extend(rule.feed(reading, now=at))
+        due = [t for t in taken if t <= at] if spot else [at]
+        for when in due:
+            celsius = core_celsius(placement, when, TWO_FEVERS.fevers)
+            value = Decimal(f"{celsius:.2f}") if spot else Decimal(str(round(celsius, 2)))
+            reading = Reading(
+                device="D0:00:00:00:00:01",
+                kind=ReadingKind.SPOT if spot else ReadingKind.STREAM, value=value,
+                unit=Unit.CELSIUS, celsius=float(value), time=when, received_at=when,
+            )  # fmt: skip
+            decisions.extend(rule.feed(reading, now=when))
+        if spot:
+            taken = taken[len(due) :]
         decisions.extend(rule.advance(at))
         at += step
     decisions.extend(rule.advance(end))
@@ -335,7 +384,7 @@ def reference(settings: Any, span: Span) -> Expected:
             alerts[
                 (d.type.value, episode_of(d.observations[0].time if d.observations else d.time))
             ] += 1
-    rechecks = sum(1 for d in decisions if d.type is DecisionType.RECHECK_DUE)
+    rechecks = sum(1 for d in decisions if d.type is DecisionType.RECHECK_DUE and d.time < end)
     care = reminder_plan(
         placement, end, zone=settings.zone, at=settings.notify.reminders_at,
         port_in_regular_use=settings.patient.port_in_regular_use,
@@ -351,7 +400,9 @@ def reference(settings: Any, span: Span) -> Expected:
 def _aim_points(expected: Expected, span: Span) -> list[datetime]:
     """Due times worth a kill just before: the care reminders, and each fever's recheck
     time (for the wearable's stream the rule sends no recheck reminder, fever-rule.md §5,
-    but the fever is confirmed then: down across it, the restart must confirm it once)."""
+    but the fever is confirmed then: down across it, the restart must confirm it once; for
+    the spot thermometer the recheck reminder falls due then, and the restart must send it
+    once, late but not skipped)."""
     points = [due for _, due in expected.care] + list(expected.recheck_dues)
     lowest = span.begin + AIM_BEFORE[1] + timedelta(minutes=10)
     return sorted(p for p in points if lowest < p < span.end - FINAL_STRETCH)
@@ -383,7 +434,9 @@ class Runs:
     crashed: int = 0
     kill_monotonic: dict[int, float] = field(default_factory=dict)  # run -> when killed
     starts: list[datetime] = field(default_factory=list)
+    ends: list[datetime] = field(default_factory=list)  # simulated time each run reached
     covered: int = 0  # aimed kills whose reboot gap really covered a due time
+    covered_rechecks: int = 0  # ... covered a fever's recheck due time
     problems: list[str] = field(default_factory=list)
 
 
@@ -419,12 +472,17 @@ def _pending_clinic(db: Path, end: datetime) -> int:
 
 
 def _launch(
-    config: Path, start: datetime, journal: Path, notify: NotifySocket, log: Path
+    config: Path,
+    start: datetime,
+    journal: Path,
+    notify: NotifySocket,
+    log: Path,
+    scenario: str = CORE_SCENARIO,
 ) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "portwatch", "run", "--config", str(config),
         "--virtual-clock", start.isoformat(), "--speed", str(SPEED),
-        "--scenario", "two-fevers", "--received-journal", str(journal),
+        "--scenario", scenario, "--received-journal", str(journal),
     ]  # fmt: skip
     env = {**os.environ, "NOTIFY_SOCKET": str(notify.path)}
     env.pop("WATCHDOG_USEC", None)
@@ -442,19 +500,49 @@ def _wait_ready(process: subprocess.Popen[bytes], notify: NotifySocket, before: 
 
 
 def run(quick: bool, seed: int | None = None) -> dict[str, Any]:
-    """Kill `portwatch run` at random moments; count readings, alerts, reminders lost or doubled."""
+    """Kill `portwatch run` at random moments; count readings, alerts, reminders lost or doubled.
+
+    Two passes with the same seed: the CORE wearable's course, then the spot thermometer's
+    (recheck reminders). The top-level counts are the sums; each pass is under its scenario.
+    """
     seed = random.SystemRandom().randrange(2**32) if seed is None else seed
-    rng = random.Random(seed)
-    kills = QUICK_KILLS if quick else FULL_KILLS
+    return combine({name: run_pass(name, quick, seed) for name in (CORE_SCENARIO, SPOT_SCENARIO)})
+
+
+def run_pass(scenario: str, quick: bool, seed: int | None = None) -> dict[str, Any]:
+    """One pass: kill `portwatch run` playing ``scenario`` (CI's tests run each on its own)."""
+    seed = random.SystemRandom().randrange(2**32) if seed is None else seed
+    rng = random.Random(f"{seed}-{scenario}")
+    if scenario == SPOT_SCENARIO:
+        kills = QUICK_SPOT_KILLS if quick else FULL_SPOT_KILLS
+    else:
+        kills = QUICK_KILLS if quick else FULL_KILLS
     aimed = QUICK_AIMED if quick else FULL_AIMED
-    span = span_for(quick)
     with tempfile.TemporaryDirectory(prefix="portwatch-powerloss-", dir=_scratch()) as tmp:
-        directory = Path(tmp)
-        return _campaign(directory, rng, seed, kills, aimed, span)
+        return _campaign(Path(tmp), rng, seed, kills, aimed, span_for(quick), scenario)
+
+
+def combine(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One table row from the passes: counts summed, ``passed`` only if every pass passed."""
+    total: dict[str, Any] = {"campaign": NAME, "seed": next(iter(results.values()))["seed"]}
+    for result in results.values():
+        for key, value in result.items():
+            if isinstance(value, int) and not isinstance(value, bool) and key != "seed":
+                total[key] = total.get(key, 0) + value
+    total["passed"] = all(r["passed"] for r in results.values())
+    total["notes"] = " || ".join(f"{name}: {r['notes']}" for name, r in results.items())
+    total.update(results)
+    return total
 
 
 def _campaign(
-    directory: Path, rng: random.Random, seed: int, kills: int, aimed: int, span: Span
+    directory: Path,
+    rng: random.Random,
+    seed: int,
+    kills: int,
+    aimed: int,
+    span: Span,
+    scenario: str = CORE_SCENARIO,
 ) -> dict[str, Any]:
     from portwatch.alerts.signing import parse_secret
     from portwatch.scenario import DEFAULT_PLACEMENT
@@ -480,7 +568,7 @@ def _campaign(
         encoding="utf-8",
     )
     settings = _settings(state, url, secret)
-    expected = reference(settings, span)
+    expected = reference(settings, span, scenario)
     aims = _aim_points(expected, span)
     targets = _targets(rng, kills, aimed, aims, span)
     notify = NotifySocket(directory / "notify")
@@ -495,7 +583,7 @@ def _campaign(
             journal.run, journal.floor = index, start
             runs.starts.append(start)
             readies = notify.readies
-            process = _launch(config, start, journal.path, notify, stderr)
+            process = _launch(config, start, journal.path, notify, stderr, scenario)
             try:
                 if not _wait_ready(process, notify, readies):
                     runs.crashed += 1
@@ -537,10 +625,11 @@ def _campaign(
                 if process.poll() is None:
                     process.kill()
                     process.wait(STOP_TIMEOUT_S)
+            reached = journal.poll() or start
+            runs.ends.append(max(start, reached))
             if target is None:
                 break
-            journal.poll()
-            latest_logged = _latest_logged(db) or start
+            latest_logged = max(_latest_logged(db) or start, reached)
             gap = (
                 GAP_COVER
                 if aim
@@ -551,11 +640,25 @@ def _campaign(
             start = max(latest_logged, start) + gap
             if aim and any(latest_logged < due <= start for due in aims):
                 runs.covered += 1
+            if aim and any(latest_logged < due <= start for due in expected.recheck_dues):
+                runs.covered_rechecks += 1
     finally:
         notify.close()
         inbox.stop()
     journal.poll()
     return _count(db, journal, inbox, runs, expected, settings, seed, kills, stderr, span)
+
+
+def recheck_deadline(due: datetime, starts: list[datetime], ends: list[datetime]) -> datetime:
+    """The latest a recheck reminder due at ``due`` may be made: within
+    :data:`LATE_TOLERANCE` of its due time if a run was up then and went on past that, else
+    within it of the first start after the due time (the restart's to send)."""
+    for begun, reached in zip(starts, ends, strict=True):
+        if begun <= due and reached >= due + LATE_TOLERANCE:
+            return due + LATE_TOLERANCE
+        if begun >= due:
+            return begun + LATE_TOLERANCE
+    return ends[-1] if ends else due
 
 
 def count_lost(
@@ -653,6 +756,19 @@ def _count(
         elif row.created_at < due:
             early += 1
     repeated = len(care_rows)  # care notices under any other key
+    # Recheck reminders: none before due; none later than the deadline (recheck_deadline).
+    recheck_dues = {
+        str(d.id): d.due or d.time for d in replayed if d.type is DecisionType.RECHECK_DUE
+    }
+    late = 0
+    for row in notify_rows:
+        due = recheck_dues.get(str(row.decision_id))
+        if row.kind != NoticeKind.RECHECK_REMINDER.value or due is None:
+            continue
+        if row.created_at < due:
+            early += 1
+        elif row.created_at > recheck_deadline(due, runs.starts, runs.ends):
+            late += 1
     skipped += len(recheck_ids - set(recheck_rows))
     repeated += sum(n - 1 for n in recheck_rows.values()) + len(set(recheck_rows) - recheck_ids)
     decided_ids = [str(d.id) for d in decided]
@@ -661,14 +777,15 @@ def _count(
     lost = lost_readings + undelivered_rows + missing_episodes + skipped
     duplicated = doubled_readings + doubled_ids + extra_episodes + repeated
     crashed = runs.crashed
-    passed = (lost, duplicated, crashed, skipped, early) == (0, 0, 0, 0, 0)
+    passed = (lost, duplicated, crashed, skipped, early, late) == (0, 0, 0, 0, 0, 0)
     passed = passed and runs.kills == kills and not runs.problems
     tail = ""
     if not passed:
         text = stderr.read_text(errors="replace").splitlines()
         tail = " | stderr tail: " + " / ".join(text[-5:])
     notes = (
-        f"seed={seed}; {runs.kills} kills ({runs.covered} with a due time in the reboot gap); "
+        f"seed={seed}; {runs.kills} kills ({runs.covered} with a due time in the reboot gap, "
+        f"{runs.covered_rechecks} a recheck due time); "
         f"{len(journal.entries):,} readings received, {len(logged):,} logged, "
         f"{lost_readings} lost beyond 1 s, {doubled_readings} doubled; "
         f"clinic: {len(clinic_rows)} outbox rows, {undelivered_rows} never delivered, "
@@ -676,7 +793,7 @@ def _count(
         f"{extra_episodes} extra, {doubled_ids} ids stored twice, {inbox.resends} resends dropped; "
         f"reminders: {len(expected.care)} care + {len(recheck_ids)} recheck "
         f"(uninterrupted: {expected.rechecks}), {repeated} repeated, {skipped} skipped, "
-        f"{early} early; "
+        f"{early} early, {late} recheck reminders late; "
         f"decisions off the log's replay {decisions_off}"
         + "".join(f"; {p}" for p in runs.problems)
         + tail
@@ -698,7 +815,11 @@ def _count(
         "reminders_repeated": repeated,
         "reminders_skipped": skipped,
         "reminders_early": early,
+        "recheck_reminders": sum(recheck_rows.values()),
+        "recheck_reminders_expected": expected.rechecks,
+        "rechecks_late": late,
         "gaps_covering_due": runs.covered,
+        "gaps_covering_recheck": runs.covered_rechecks,
         "decisions_off": decisions_off,
         "resends_deduplicated": inbox.resends,
         "inbox_refused": len(inbox.refused),

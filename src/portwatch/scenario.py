@@ -27,14 +27,19 @@ __all__ = [
     "DEFAULT_PLACEMENT",
     "FEVER",
     "MEASUREMENT_INTERVAL_S",
+    "RECHECK_SPOT_READINGS",
+    "ROUTINE_SPOT_READINGS",
     "SECOND_FEVER",
+    "SPOT_TWO_FEVERS",
     "TWO_FEVERS",
     "Absence",
     "Course",
     "Fever",
     "Happening",
     "HappeningKind",
+    "Thermometer",
     "core_celsius",
+    "spot_times",
     "wearable_absences",
 ]
 
@@ -143,6 +148,13 @@ class Happening:
     text: str = ""  # one line for the demo's progress
 
 
+class Thermometer(StrEnum):
+    """Which virtual thermometer a course's patient wears or uses."""
+
+    CORE = "core"  # the CORE wearable: a stream every MEASUREMENT_INTERVAL_S
+    SPOT = "spot"  # an HTS spot thermometer: one reading at each of Course.spot_readings
+
+
 @dataclass(frozen=True, slots=True)
 class Course:
     """The whole course: how long it runs and what happens on the way."""
@@ -150,6 +162,9 @@ class Course:
     length: timedelta
     happenings: tuple[Happening, ...]
     fevers: tuple[Fever, ...] = (FEVER,)  # what core_celsius plays
+    thermometer: Thermometer = Thermometer.CORE
+    # With a spot thermometer: when the patient takes a reading, from the placement.
+    spot_readings: tuple[timedelta, ...] = ()
 
 
 COURSE: Final = Course(
@@ -186,9 +201,44 @@ COURSE: Final = Course(
 TWO_FEVERS: Final = Course(
     length=COURSE.length, happenings=COURSE.happenings, fevers=(FEVER, SECOND_FEVER)
 )
+
+# The spot thermometer's patient (issue 10, recheck reminders across power loss): a
+# reading at 08:00, 13:00, 18:00 and 22:00 each day (the placement is at 08:00)...
+ROUTINE_SPOT_READINGS: Final = tuple(
+    timedelta(days=day, hours=hour) for day in range(10) for hour in (0, 5, 10, 14)
+)
+# ...and one at each recheck: the 13:00 reading of day 4 and of day 7 is each fever's first
+# elevated one, its recheck falls due at 17:00 (fever-rule.md §5: T + min_separation, 4 h),
+# and the patient, reminded then, takes the reading ten minutes later. The course plays
+# these whether or not the reminder came: the campaign checks the reminder on its own.
+RECHECK_SPOT_READINGS: Final = (
+    timedelta(days=3, hours=9, minutes=10),
+    timedelta(days=6, hours=9, minutes=10),
+)
+# The two fevers of TWO_FEVERS read by that patient with a spot thermometer: no wearable,
+# so no shower or link drop; the caregiver's symptom report stays.
+SPOT_TWO_FEVERS: Final = Course(
+    length=COURSE.length,
+    happenings=tuple(h for h in COURSE.happenings if h.kind not in WEARABLE_AWAY),
+    fevers=(FEVER, SECOND_FEVER),
+    thermometer=Thermometer.SPOT,
+    spot_readings=tuple(sorted(ROUTINE_SPOT_READINGS + RECHECK_SPOT_READINGS)),
+)
 # The courses `portwatch run --scenario NAME` can play on its virtual radio.
 DEFAULT_COURSE: Final = "demo"
-COURSES: Final[Mapping[str, Course]] = {DEFAULT_COURSE: COURSE, "two-fevers": TWO_FEVERS}
+COURSES: Final[Mapping[str, Course]] = {
+    DEFAULT_COURSE: COURSE,
+    "two-fevers": TWO_FEVERS,
+    "spot-two-fevers": SPOT_TWO_FEVERS,
+}
+
+
+def spot_times(
+    course: Course, placement: datetime, after: datetime, until: datetime
+) -> list[datetime]:
+    """The course's spot readings taken after ``after`` and no later than ``until``, in order."""
+    times = (placement + offset for offset in course.spot_readings)
+    return sorted(t for t in times if after < t <= until)
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,11 +83,19 @@ def test_outage_campaign_delivers_every_alert_once_in_order_when_the_clinic_fail
     assert result["resends_deduplicated"] > 0  # the slow answers really were resent
 
 
+def _powerloss_pass(campaigns: ModuleType, scenario: str) -> dict[str, Any]:
+    """One pass of the power-loss campaign (the command runs both; a test each keeps each
+    within the per-test timeout)."""
+    (path,) = campaigns.discover(BENCHMARKS, ["powerloss"])
+    result: dict[str, Any] = campaigns.load(path).run_pass(scenario, quick=True)
+    return result
+
+
 def test_powerloss_campaign_loses_and_repeats_nothing_when_portwatch_run_is_killed_ten_times(
     campaigns: ModuleType,
 ) -> None:
     """SIGKILL the real daemon anywhere in its work; each restart must make it whole."""
-    result = _run(campaigns, "powerloss")
+    result = _powerloss_pass(campaigns, "two-fevers")
     assert result["tried"] == 10, result["notes"]
     assert result["crashed"] == 0, result["notes"]
     assert (result["readings_lost"], result["readings_duplicated"]) == (0, 0), result["notes"]
@@ -101,6 +109,28 @@ def test_powerloss_campaign_loses_and_repeats_nothing_when_portwatch_run_is_kill
     assert result["readings_received"] > 2_000
     assert result["fever_alerts_stored"] >= 2
     assert result["gaps_covering_due"] >= 1
+    # The wearable is a stream: the rule sends it no recheck reminder (fever-rule.md §5).
+    assert (result["recheck_reminders"], result["recheck_reminders_expected"]) == (0, 0)
+
+
+def test_powerloss_campaign_sends_each_recheck_reminder_once_in_time_when_killed_before_due(
+    campaigns: ModuleType,
+) -> None:
+    """A spot thermometer's recheck reminder must survive a kill: not repeated, skipped or late."""
+    result = _powerloss_pass(campaigns, "spot-two-fevers")
+    assert result["tried"] == 5, result["notes"]
+    assert result["crashed"] == 0, result["notes"]
+    assert (result["readings_lost"], result["readings_duplicated"]) == (0, 0), result["notes"]
+    assert (result["alerts_undelivered"], result["alerts_duplicated"]) == (0, 0), result["notes"]
+    assert (result["reminders_repeated"], result["reminders_skipped"]) == (0, 0), result["notes"]
+    assert (result["reminders_early"], result["rechecks_late"]) == (0, 0), result["notes"]
+    assert result["decisions_off"] == 0, result["notes"]
+    assert result["passed"], result["notes"]
+    # The day-7 fever's recheck reminder was sent, once, and a kill left the daemon down
+    # across its due time (the restart sent it); the fever still reached the inbox.
+    assert result["recheck_reminders"] == result["recheck_reminders_expected"] == 1
+    assert result["gaps_covering_recheck"] >= 1, result["notes"]
+    assert result["fever_alerts_stored"] >= 2
 
 
 def test_bluetooth_campaign_emits_each_measurement_once_when_the_link_is_faulted(

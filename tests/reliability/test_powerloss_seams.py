@@ -49,7 +49,7 @@ def test_core_celsius_keeps_the_demos_fever_when_the_second_is_added() -> None:
         assert core_celsius(DEFAULT_PLACEMENT, when, TWO_FEVERS.fevers) == core_celsius(
             DEFAULT_PLACEMENT, when
         )
-    assert set(COURSES) == {"demo", "two-fevers"}
+    assert set(COURSES) == {"demo", "two-fevers", "spot-two-fevers"}
 
 
 def test_run_exits_2_naming_the_scenario_when_it_is_unknown(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from portwatch.config import Settings
     from portwatch.daemon import Daemon
     from portwatch.model import Reading
-    from portwatch.radio import VirtualRadio
+    from portwatch.radio import VirtualRadio, VirtualSpotThermometer
+    from portwatch.scenario import Course
 
 HELP = "run the daemon: read the thermometer, log, apply the fever rule, alert the clinic"
 
@@ -33,6 +34,8 @@ RADIO_STOP_S: Final = 3.0
 LEFTOVER_S: Final = 2.0
 # The caregiver page's token as a systemd credential (LoadCredential=web-token:...).
 WEB_TOKEN_CREDENTIAL: Final = "web-token"  # noqa: S105 (a name, not a secret)
+# --received-journal: how often (simulated seconds) a tick line tells simulated time.
+JOURNAL_TICK_S: Final = 60.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -241,9 +244,11 @@ async def _main(
     if settings.bluetooth.backend.value == "virtual":
         radio, away = await _virtual_radio(clock, settings, scenario)
         backend = radio.backend
-    hooks = None
+    hooks = ticks = None
     if journal is not None:
         hooks = DaemonHooks(on_received=_journal_hook(journal, SystemClock()))
+        if virtual is not None:
+            ticks = asyncio.create_task(_journal_ticks(journal, virtual, SystemClock()))
     daemon = Daemon(
         settings,
         clock=clock,
@@ -267,7 +272,7 @@ async def _main(
     try:
         await daemon.run()
     finally:
-        for task in (pacer, away):
+        for task in (pacer, away, ticks):
             if task is not None:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -331,21 +336,23 @@ async def _pace_forever(
 async def _virtual_radio(
     clock: Clock, settings: Settings, scenario: str | None = None
 ) -> tuple[VirtualRadio, asyncio.Task[None]]:
-    """The embedded default thermometer: the demo's CORE wearable on the virtual radio.
+    """The embedded default thermometer on the virtual radio, the one the course names.
 
     It plays the course named ``scenario`` (default: the demo's) from the clock's time on:
-    the temperatures, and the shower and link drop as absences (the task returned, the
-    caller's to cancel).
+    the CORE wearable plays the temperatures and the shower and link drop as absences; the
+    spot thermometer takes a reading at each of the course's spot times (see
+    :func:`_play_spot_readings`). The task returned plays them (the caller's to cancel).
     """
     import asyncio
 
     from portwatch.pin import Pin, save_pin
-    from portwatch.radio import VirtualCoreWearable, VirtualRadio
+    from portwatch.radio import VirtualCoreWearable, VirtualRadio, VirtualSpotThermometer
     from portwatch.sandbox import play_absences
     from portwatch.scenario import (
         COURSES,
         DEFAULT_COURSE,
         MEASUREMENT_INTERVAL_S,
+        Thermometer,
         core_celsius,
         wearable_absences,
     )
@@ -355,6 +362,18 @@ async def _virtual_radio(
     placement = settings.patient.placement
     radio = VirtualRadio(clock)
     await radio.__aenter__()
+    if course.thermometer is Thermometer.SPOT:
+        spot = await radio.add(
+            VirtualSpotThermometer(
+                clock,
+                store_measurements=True,
+                temperature_at=lambda when: core_celsius(placement, when, fevers),
+            )
+        )
+        save_pin(settings.store.state_directory, Pin(spot.address, spot.name, "hts"))
+        since = await asyncio.to_thread(_latest_logged_time, settings)
+        play = _play_spot_readings(clock, spot, course, placement, since)
+        return radio, asyncio.create_task(play, name="virtual-course")
     wearable = await radio.add(
         VirtualCoreWearable(
             clock,
@@ -369,3 +388,49 @@ async def _virtual_radio(
     absences = wearable_absences(course, placement, clock.now())
     away = asyncio.create_task(play_absences(clock, wearable, absences), name="virtual-course")
     return radio, away
+
+
+def _latest_logged_time(settings: Settings) -> datetime | None:
+    """The time of the log's latest reading (None: no log yet, or one the daemon refuses)."""
+    from portwatch.store import DB_FILE_NAME, Store, StoreError
+
+    try:
+        with Store.open_reader(settings.store.state_directory / DB_FILE_NAME) as log:
+            latest = log.latest_reading()
+    except StoreError:
+        return None
+    return None if latest is None else latest.reading.time
+
+
+async def _play_spot_readings(
+    clock: Clock,
+    thermometer: VirtualSpotThermometer,
+    course: Course,
+    placement: datetime,
+    since: datetime | None,
+) -> None:
+    """The patient takes the course's spot readings on ``clock``, from its time on.
+
+    A restarted ``portwatch run --virtual-clock`` starts a new virtual thermometer; the
+    real one would still hold the measurements taken while the gateway was down (spot
+    thermometers store what nobody received and send it at the next connection). So
+    the course's readings after the log's latest (``since``) and up to now are put in the
+    new thermometer's memory first, and sent once the daemon subscribes.
+    """
+    from portwatch.scenario import spot_times
+
+    now = clock.now()
+    if since is not None:
+        for taken in spot_times(course, placement, since, now):
+            thermometer.stored.append(thermometer.measurement_bytes(taken))
+    for taken in spot_times(course, placement, now, placement + course.length):
+        await clock.sleep((taken - clock.now()).total_seconds())
+        await thermometer.take_measurement()
+
+
+async def _journal_ticks(fd: int, clock: Clock, system: Clock) -> None:
+    """``--received-journal``: a line ``<simulated time ISO> <monotonic s> tick`` each
+    simulated minute, so that a campaign follows simulated time between sparse readings."""
+    while True:
+        await clock.sleep(JOURNAL_TICK_S)
+        os.write(fd, f"{clock.now().isoformat()} {system.monotonic():.6f} tick\n".encode())
