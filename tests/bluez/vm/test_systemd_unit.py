@@ -473,6 +473,7 @@ def test_service_sandbox_sees_the_clock_synchronised_when_an_ntp_client_synchron
     assert answer == "True", f"under the unit's sandbox kernel_synchronised() said:\n{output}"
 
 
+@pytest.mark.timeout(RUN_TEST_TIMEOUT_S)  # run alone it also pays for the install fixture
 async def test_service_status_drops_clock_not_synchronised_when_an_ntp_client_synchronised_it(
     installed: Installed,
 ) -> None:
