@@ -44,7 +44,13 @@ from typing import Final
 
 from portwatch.clock import Clock
 
-__all__ = ["FAR_AHEAD_S", "TimekeepingError", "TrustedClock", "kernel_synchronised"]
+__all__ = [
+    "FAR_AHEAD_S",
+    "KernelClockProbe",
+    "TimekeepingError",
+    "TrustedClock",
+    "kernel_synchronised",
+]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -67,19 +73,67 @@ _TIME_ERROR: Final = 5
 _TIMEX_BYTES: Final = 512
 
 
-def kernel_synchronised() -> bool:
-    """Whether the system clock is synchronised, as the kernel sees it (any NTP client).
+def _adjtimex_state() -> int | None:
+    """The kernel clock's state from ``adjtimex`` with no modes (a read; glibc makes it
+    ``clock_adjtime(CLOCK_REALTIME)``); None where the C library has no adjtimex.
 
-    timesyncd's marker file first (a stat), else ``adjtimex`` with no modes, which only
-    reads the clock's state (no privilege needed). Where neither answers: not synchronised.
+    Raises:
+        OSError: the call failed, e.g. EPERM where a seccomp filter denies it (issue 10).
     """
-    if os.path.exists(TIMESYNC_MARKER):
-        return True
     libc = _libc()
     if libc is None:
-        return False
+        return None
     state = int(libc.adjtimex(ctypes.create_string_buffer(_TIMEX_BYTES)))
-    return 0 <= state < _TIME_ERROR
+    if state < 0:
+        code = ctypes.get_errno()
+        raise OSError(code, os.strerror(code))
+    return state
+
+
+class KernelClockProbe:
+    """Whether the system clock is synchronised, as the kernel sees it (any NTP client).
+
+    timesyncd's marker file first (a stat), else the kernel's own state through
+    ``adjtimex`` with no modes, which only reads it (no privilege needed, but a seccomp
+    filter can deny it: systemd's ``ProtectClock=yes`` does, which is why
+    systemd/portwatch.service allows the read calls back). Where neither answers: not
+    synchronised, the safe side; a denied read is logged once at WARNING, because the
+    daemon would then never trust a clock synchronised by chrony or ntpd (issue 10).
+
+    Args:
+        marker: timesyncd's marker file.
+        read_state: the kernel clock's state (adjtimex's return value), None where unknown.
+    """
+
+    def __init__(
+        self,
+        marker: str = TIMESYNC_MARKER,
+        read_state: Callable[[], int | None] = _adjtimex_state,
+    ) -> None:
+        self._marker = marker
+        self._read_state = read_state
+        self._warned = False
+
+    def __call__(self) -> bool:
+        if os.path.exists(self._marker):
+            return True
+        try:
+            state = self._read_state()
+        except OSError as exc:
+            if not self._warned:
+                self._warned = True
+                _LOGGER.warning(
+                    "cannot read the kernel clock's state (adjtimex: %s), so a clock "
+                    "synchronised by chrony or ntpd is never trusted; allow adjtimex and "
+                    "clock_adjtime in the unit as systemd/portwatch.service does",
+                    exc.strerror,
+                )
+            return False
+        return state is not None and 0 <= state < _TIME_ERROR
+
+
+# The daemon's probe (commands/run.py): TrustedClock calls it on every now().
+kernel_synchronised: Final = KernelClockProbe()
 
 
 @functools.cache

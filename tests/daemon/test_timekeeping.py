@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
 from portwatch.clock import VirtualClock
-from portwatch.timekeeping import TimekeepingError, TrustedClock
+from portwatch.timekeeping import (
+    KernelClockProbe,
+    TimekeepingError,
+    TrustedClock,
+    _adjtimex_state,
+)
 
 PLACEMENT = datetime(2026, 11, 27, 13, 30, tzinfo=UTC)
 LAST_TRUSTED = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)
@@ -205,3 +212,69 @@ async def test_synchronised_clock_slightly_ahead_is_followed_quietly_when_restar
     with caplog.at_level(logging.INFO, logger="portwatch.timekeeping"):
         assert clock.now() == system.now()
     assert [r.levelname for r in caplog.records] == ["INFO"]
+
+
+# adjtimex's return values (linux/timex.h): TIME_OK, and TIME_ERROR while STA_UNSYNC is set.
+TIME_OK = 0
+TIME_ERROR = 5
+
+
+class KernelState:
+    """Stands in for the kernel's adjtimex (a system edge): a state, or the seccomp EPERM."""
+
+    def __init__(self, state: int | None = TIME_OK, *, denied: bool = False) -> None:
+        self.state, self.denied, self.reads = state, denied, 0
+
+    def __call__(self) -> int | None:
+        self.reads += 1
+        if self.denied:
+            raise PermissionError(errno.EPERM, "Operation not permitted")
+        return self.state
+
+
+def test_probe_trusts_the_marker_without_reading_the_kernel_when_timesyncd_left_it(
+    tmp_path: Path,
+) -> None:
+    """timesyncd's marker answers first, so the kernel is not asked (nor its denial seen)."""
+    marker = tmp_path / "synchronized"
+    marker.touch()
+    kernel = KernelState(denied=True)
+    assert KernelClockProbe(str(marker), kernel)() is True
+    assert kernel.reads == 0
+
+
+@pytest.mark.parametrize(("state", "synchronised"), [(TIME_OK, True), (TIME_ERROR, False)])
+def test_probe_follows_the_kernel_when_the_marker_is_absent(
+    tmp_path: Path, state: int, synchronised: bool
+) -> None:
+    """chrony or ntpd leave no marker: the kernel's STA_UNSYNC state decides."""
+    probe = KernelClockProbe(str(tmp_path / "synchronized"), KernelState(state))
+    assert probe() is synchronised
+
+
+def test_probe_says_not_synchronised_when_the_kernel_state_is_unknown(tmp_path: Path) -> None:
+    """No adjtimex in the C library (not Linux): the safe side."""
+    assert KernelClockProbe(str(tmp_path / "synchronized"), KernelState(None))() is False
+
+
+def test_probe_warns_once_and_says_not_synchronised_when_adjtimex_is_denied(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A sandbox denying the read would leave the clock untrusted forever: a person must see it."""
+    kernel = KernelState(TIME_OK, denied=True)
+    probe = KernelClockProbe(str(tmp_path / "synchronized"), kernel)
+    with caplog.at_level(logging.DEBUG, logger="portwatch.timekeeping"):
+        answers = [probe(), probe(), probe()]
+    assert answers == [False, False, False]
+    assert kernel.reads == 3
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "Operation not permitted" in warnings[0].getMessage()
+
+
+def test_probe_reads_the_real_kernel_state_when_no_sandbox_denies_it(tmp_path: Path) -> None:
+    """Outside a seccomp sandbox the real adjtimex read answers with a clock state."""
+    state = _adjtimex_state()
+    assert state is None or 0 <= state <= TIME_ERROR
+    probe = KernelClockProbe(str(tmp_path / "synchronized"))
+    assert probe() is (state is not None and state < TIME_ERROR)

@@ -25,12 +25,16 @@ README steps, and what the guest does of each:
 The system edges faked here, as in the rest of the tier: the radio (Bumble controllers on
 /dev/vhci, the thermometer across the room) and the clinic (the reference inbox on
 loopback). The guest has no NTP server, so its clock stays unsynchronised and the daemon
-times readings from the log (STATUS= says "clock not synchronised").
+times readings from the log (STATUS= says "clock not synchronised") until the last two
+tests mark the kernel's clock synchronised as chrony or ntpd would (no timesyncd marker)
+and check that the daemon, under the unit's seccomp filter, then trusts it (issue 10).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import os
 import re
 import shutil
@@ -39,7 +43,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import ClassVar, Final
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -399,3 +403,92 @@ async def test_service_stops_cleanly_within_10_s_when_systemctl_stop_is_run(
     # "timeout" would mean systemd gave up waiting at TimeoutStopSec and killed it.
     assert systemctl_show("Result") == "success"
     assert took_s < STOP_BOUND_S, f"systemctl stop took {took_s:.1f} s"
+
+
+# adjtimex(2) modes and status bits (linux/timex.h): what an NTP client sets once in step.
+ADJ_MAXERROR: Final = 0x0004
+ADJ_ESTERROR: Final = 0x0008
+ADJ_STATUS: Final = 0x0010
+STA_PLL: Final = 0x0001
+# A small error bound; timedated calls the clock synchronised below 16 s (NTP's limit).
+SYNCED_MAXERROR_US: Final = 1000
+# The unit's lines that make the sandbox: the hardening block and who the service runs as.
+SANDBOX_FROM: Final = "# --- hardening"
+RUNS_AS: Final = ("User", "Group", "SupplementaryGroups")
+PROBE: Final = "from portwatch.timekeeping import kernel_synchronised as k; print(k())"
+
+
+class Timex(ctypes.Structure):
+    """struct timex as the kernel reads it (linux/timex.h; longs are the platform's)."""
+
+    _fields_: ClassVar = [
+        ("modes", ctypes.c_uint),
+        ("offset", ctypes.c_long),
+        ("freq", ctypes.c_long),
+        ("maxerror", ctypes.c_long),
+        ("esterror", ctypes.c_long),
+        ("status", ctypes.c_int),
+        ("rest", ctypes.c_byte * 256),  # constant .. tai and the padding: left zero
+    ]
+
+
+def mark_kernel_clock_synchronised() -> None:
+    """As root, what chronyd or ntpd does once synchronised: clear STA_UNSYNC, small error."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    timex = Timex(
+        modes=ADJ_STATUS | ADJ_MAXERROR | ADJ_ESTERROR,
+        maxerror=SYNCED_MAXERROR_US,
+        esterror=SYNCED_MAXERROR_US,
+        status=STA_PLL,
+    )
+    if libc.adjtimex(ctypes.byref(timex)) < 0:
+        raise StepFailedError(f"adjtimex as root: {os.strerror(ctypes.get_errno())}")
+
+
+def unit_sandbox(unit_text: str) -> list[str]:
+    """The installed unit's sandbox as ``systemd-run -p`` arguments, line by line."""
+    _, hardening = unit_text.split(SANDBOX_FROM, 1)
+    lines = [line.strip() for line in unit_text.splitlines()]
+    runs_as = [line for line in lines if line.split("=", 1)[0] in RUNS_AS]
+    hardening = hardening.split("\n[", 1)[0]  # up to [Install]
+    sandbox = [line.strip() for line in hardening.splitlines()[1:]]
+    sandbox = [line for line in sandbox if "=" in line and not line.startswith(("#", "["))]
+    return [arg for line in runs_as + sandbox for arg in ("-p", line)]
+
+
+def test_service_sandbox_sees_the_clock_synchronised_when_an_ntp_client_synchronised_it(
+    installed: Installed,
+) -> None:
+    """With chrony or ntpd (no timesyncd marker) the daemon must still trust a synced clock."""
+    assert not Path("/run/systemd/timesync/synchronized").exists()
+    mark_kernel_clock_synchronised()
+    ntp = run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"]).strip()
+    assert ntp == "yes", "the guest's clock is not synchronised as timedated sees it"
+    sandbox = unit_sandbox((Path("/etc/systemd/system") / UNIT).read_text())
+    assert "SystemCallFilter=~@privileged @resources" in sandbox, sandbox
+    python = str(OPT / ".venv" / "bin" / "python")
+    probe = ["systemd-run", "--wait", "--pipe", "--quiet", "--collect", *sandbox]
+    output = run([*probe, python, "-c", PROBE])
+    answer = output.strip().splitlines()[-1]  # after any warning the probe logged
+    assert answer == "True", f"under the unit's sandbox kernel_synchronised() said:\n{output}"
+
+
+@pytest.mark.timeout(RUN_TEST_TIMEOUT_S)  # run alone it also pays for the install fixture
+async def test_service_status_drops_clock_not_synchronised_when_an_ntp_client_synchronised_it(
+    installed: Installed,
+) -> None:
+    """The daemon itself, under the installed unit, must follow a clock chrony synchronised."""
+    mark_kernel_clock_synchronised()
+    await arun(["systemctl", "restart", UNIT])
+
+    def trusts_the_clock() -> bool:
+        status = systemctl_show("StatusText")
+        return "monitoring day" in status and "clock not synchronised" not in status
+
+    try:
+        await until(trusts_the_clock, STATUS_S, "STATUS= kept saying clock not synchronised")
+    except AssertionError as exc:
+        status = systemctl_show("StatusText")
+        raise AssertionError(f"{exc}: {status}\n{await diagnosis()}") from None
+    finally:
+        await arun(["systemctl", "stop", UNIT], check=False)
