@@ -41,6 +41,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
+from daemon_process import Notifications, wait_for
 
 from portwatch import cli
 from portwatch.alerts.signing import parse_secret
@@ -175,34 +176,6 @@ state_directory = "{tmp / "state"}"
     return config
 
 
-class Notifications:
-    """systemd's side of the notify socket: every datagram read, as systemd does."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.seen: list[str] = []
-        self._task = asyncio.ensure_future(self._read())
-
-    async def _read(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            self.seen.append((await loop.sock_recv(self.sock, 4096)).decode())
-
-    def count(self, wanted: str) -> int:
-        return sum(1 for data in self.seen if wanted in data.split("\n"))
-
-    async def close(self) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-
-
-async def _wait_for(predicate: Callable[[], bool], timeout_s: float) -> None:
-    async with asyncio.timeout(timeout_s):
-        # Polling another process's log and stderr, not letting time pass.
-        while not predicate():  # noqa: ASYNC110
-            await asyncio.sleep(0.2)
-
-
 @dataclass(frozen=True)
 class Run:
     status: int
@@ -235,13 +208,13 @@ async def _run(
         process = await asyncio.create_subprocess_exec(*command, env=env, stderr=stderr)
         try:
             exited = asyncio.ensure_future(process.wait())
-            await _wait_for(lambda: notify.count("READY=1") > readies or exited.done(), 60)
+            await wait_for(lambda: notify.count("READY=1") > readies or exited.done(), 60)
             if when_ready is not None:
                 await when_ready()
             holds = f"simulated time holds at {until.isoformat()}"
-            await _wait_for(lambda: holds in log.read_text() or exited.done(), RUN_TIMEOUT_S)
+            await wait_for(lambda: holds in log.read_text() or exited.done(), RUN_TIMEOUT_S)
             assert not exited.done(), f"exit status {process.returncode}: {log.read_text()}"
-            await _wait_for(lambda: not _clinic_pending(db), 20)
+            await wait_for(lambda: not _clinic_pending(db), 20)
             process.send_signal(signal.SIGTERM)
             began = time.perf_counter()
             status = await asyncio.wait_for(process.wait(), STOP_WITHIN_S + 5)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
+from daemon_process import Notifications, wait_for
 
 from portwatch.alerts.signing import parse_secret
 from portwatch.inbox import InboxStore, Message, make_app
@@ -109,39 +110,6 @@ state_directory = "{tmp_path / "state"}"
     return config
 
 
-class Notifications:
-    """systemd's side of the notify socket: read every datagram, as systemd does.
-
-    (A reader that stops reading would block the daemon's next send once the socket's
-    queue is full; systemd never stops.)
-    """
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.seen: list[str] = []
-        self._task = asyncio.ensure_future(self._read())
-
-    async def _read(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            self.seen.append((await loop.sock_recv(self.sock, 4096)).decode())
-
-    def count(self, wanted: str) -> int:
-        return sum(1 for data in self.seen if wanted in data.split("\n"))
-
-    async def close(self) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-
-
-async def _wait_for(predicate: object, timeout_s: float) -> None:
-    assert callable(predicate)
-    async with asyncio.timeout(timeout_s):
-        # Polling a condition in another process's log, not letting time pass.
-        while not predicate():  # noqa: ASYNC110
-            await asyncio.sleep(0.2)
-
-
 def _count(db: Path) -> int:
     if not db.exists():
         return 0
@@ -163,11 +131,11 @@ async def _run_until_stopped(
         process = await asyncio.create_subprocess_exec(*command, env=env, stderr=stderr)
         try:
             exited = asyncio.ensure_future(process.wait())
-            await _wait_for(lambda: notify.count("READY=1") > readies or exited.done(), 60)
+            await wait_for(lambda: notify.count("READY=1") > readies or exited.done(), 60)
             assert not exited.done(), f"exit status {process.returncode}: {log.read_text()}"
             inbox.clock.began = time.perf_counter()
             stored = lambda: sum(1 for _, ok in inbox.received if ok)  # noqa: E731
-            await _wait_for(lambda: stored() >= heartbeats, 60)
+            await wait_for(lambda: stored() >= heartbeats, 60)
             process.send_signal(signal.SIGTERM)
             began = time.perf_counter()
             rc = await asyncio.wait_for(process.wait(), STOP_WITHIN_S + 5)
