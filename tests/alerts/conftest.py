@@ -14,12 +14,14 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from portwatch.alerts.payloads import AlertContext, Thermometer
+from portwatch.alerts.delivery import ClinicSender, NotifySender
+from portwatch.alerts.outbox import clinic_entry
+from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer, fever_alert
 from portwatch.alerts.signing import parse_secret
 from portwatch.clock import VirtualClock
 from portwatch.inbox import InboxStore, make_app
 from portwatch.model import Decision, DecisionType, Observation, Site, Unit
-from portwatch.store import OutboxRow, OutboxStatus, Store
+from portwatch.store import OutboxEntry, OutboxRow, OutboxStatus, Store
 
 ADDRESS = "aa:bb:cc:dd:ee:01"
 # A throwaway Standard Webhooks secret for tests only (24 random bytes, base64).
@@ -194,3 +196,22 @@ def make_row(**fields: object) -> OutboxRow:
         "last_error": None, "delivered_at": None, "escalated_at": None,
     }  # fmt: skip
     return OutboxRow(**{**defaults, **fields})  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def senders() -> Iterator[list[ClinicSender | NotifySender]]:
+    """Every sender a test makes, closed at the end (their sockets would warn otherwise)."""
+    made: list[ClinicSender | NotifySender] = []
+    yield made
+    for sender in made:
+        sender.close()
+
+
+@pytest.fixture
+def fever_row(
+    log: Store, fever_decision: Decision, context: AlertContext, clock: VirtualClock
+) -> OutboxEntry:
+    """The fever alert's entry, committed with its decision as the daemon does."""
+    entry = clinic_entry(fever_alert(fever_decision), context, ClinicFormat.JSON, clock.now())
+    log.record_decisions([fever_decision], [entry])
+    return entry

@@ -12,7 +12,7 @@ import json
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
@@ -52,15 +52,6 @@ def outbox(log: Store) -> Store:
 
 
 @pytest.fixture
-def senders() -> Iterator[list[ClinicSender | NotifySender]]:
-    """Every sender a test makes, closed at the end (their sockets would warn otherwise)."""
-    made: list[ClinicSender | NotifySender] = []
-    yield made
-    for sender in made:
-        sender.close()
-
-
-@pytest.fixture
 def make_deliverer(
     inbox: Inbox, secret_key: bytes, senders: list[ClinicSender | NotifySender]
 ) -> Callable[..., tuple[Deliverer, Stuck]]:
@@ -81,16 +72,6 @@ def make_deliverer(
         return deliverer, stuck
 
     return make
-
-
-@pytest.fixture
-def fever_row(
-    log: Store, fever_decision: Decision, context: AlertContext, clock: VirtualClock
-) -> OutboxEntry:
-    """The fever alert's entry, committed with its decision as the daemon does."""
-    entry = clinic_entry(fever_alert(fever_decision), context, ClinicFormat.JSON, clock.now())
-    log.record_decisions([fever_decision], [entry])
-    return entry
 
 
 async def _retry_until_delivered(deliverer: Deliverer, outbox: Store, row_id: str) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -33,11 +33,9 @@ from portwatch.alerts.payloads import (
     ClinicFormat,
     GatewayState,
     Priority,
-    fever_alert,
     heartbeat_alert,
 )
 from portwatch.clock import VirtualClock
-from portwatch.model import Decision
 from portwatch.store import OutboxEntry, Store, StoreUnavailableError
 
 from .conftest import Inbox
@@ -50,15 +48,6 @@ Stuck = list[tuple[str, StuckReason, str]]
 def refuse_writes(log: Store, refuse: bool) -> None:
     """Make the log's own connection refuse (or accept again) every write, as a full disk."""
     log._db.execute(f"PRAGMA query_only = {'ON' if refuse else 'OFF'}")
-
-
-@pytest.fixture
-def senders() -> Iterator[list[ClinicSender | NotifySender]]:
-    """Every sender a test makes, closed at the end (their sockets would warn otherwise)."""
-    made: list[ClinicSender | NotifySender] = []
-    yield made
-    for sender in made:
-        sender.close()
 
 
 @pytest.fixture
@@ -77,16 +66,6 @@ def clinic(
         rng=random.Random(7),
     )
     return deliverer, stuck
-
-
-@pytest.fixture
-def fever_row(
-    log: Store, fever_decision: Decision, context: AlertContext, clock: VirtualClock
-) -> OutboxEntry:
-    """The fever alert's entry, committed with its decision as the daemon does."""
-    entry = clinic_entry(fever_alert(fever_decision), context, ClinicFormat.JSON, clock.now())
-    log.record_decisions([fever_decision], [entry])
-    return entry
 
 
 def test_refuse_writes_makes_the_log_raise_unavailable_when_on(log: Store) -> None:

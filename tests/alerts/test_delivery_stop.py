@@ -20,10 +20,7 @@ from portwatch.alerts.delivery import (
     ClinicSender,
     Deliverer,
 )
-from portwatch.alerts.outbox import clinic_entry
-from portwatch.alerts.payloads import AlertContext, ClinicFormat, fever_alert
-from portwatch.clock import VirtualClock
-from portwatch.model import Decision
+from portwatch.alerts.payloads import ClinicFormat
 from portwatch.store import OutboxEntry, Store
 
 from .conftest import Inbox
@@ -34,16 +31,6 @@ def sender(inbox: Inbox, secret_key: bytes) -> Iterator[ClinicSender]:
     made = ClinicSender(ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret_key))
     yield made
     made.close()
-
-
-@pytest.fixture
-def fever_row(
-    log: Store, fever_decision: Decision, context: AlertContext, clock: VirtualClock
-) -> OutboxEntry:
-    """The fever alert's entry, committed with its decision as the daemon does."""
-    entry = clinic_entry(fever_alert(fever_decision), context, ClinicFormat.JSON, clock.now())
-    log.record_decisions([fever_decision], [entry])
-    return entry
 
 
 async def _cancel_mid_post(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
@@ -92,14 +92,6 @@ async def receivers(clock: VirtualClock) -> AsyncIterator[Receivers]:
     finally:
         for runner in runners:
             await runner.cleanup()
-
-
-@pytest.fixture
-def senders() -> Iterator[list[NotifySender]]:
-    made: list[NotifySender] = []
-    yield made
-    for sender in made:
-        sender.close()
 
 
 @asynccontextmanager
