@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from portwatch.clock import SystemClock
-from portwatch.timekeeping import TrustedClock, kernel_synchronised
+from portwatch.service.timekeeping import TrustedClock, kernel_synchronised
 
 
 def _per_call_us(call: Callable[[], object], count: int, rounds: int) -> float:

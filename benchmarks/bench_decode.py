@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 
-from portwatch import core, hts
+from portwatch.ble import core, hts
 from portwatch.model import Site, Unit
 
 _HEAD = struct.Struct("<BHbb")

@@ -18,11 +18,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from portwatch.ble.link import Link
+from portwatch.ble.pin import Pin, save_pin
 from portwatch.clock import VirtualClock
-from portwatch.link import Link
-from portwatch.pin import Pin, save_pin
-from portwatch.radio import VirtualCoreWearable, VirtualRadio
-from portwatch.radio.testing import Recorder, run_until
+from portwatch.sim.radio import VirtualCoreWearable, VirtualRadio
+from portwatch.sim.radio.testing import Recorder, run_until
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 INTERVAL_S = 30

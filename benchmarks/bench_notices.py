@@ -35,7 +35,7 @@ from portwatch.alerts.outbox import notify_entry
 from portwatch.alerts.payloads import ClinicFormat, Priority
 from portwatch.alerts.signing import parse_secret
 from portwatch.clock import SystemClock
-from portwatch.store import OutboxEntry, Store
+from portwatch.log.store import OutboxEntry, Store
 
 KEY = parse_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")  # a benchmark-only key
 WAIT_S = 60.0  # bounds every wait below; loopback answers in milliseconds

@@ -12,7 +12,7 @@
 - Memory: the daemon's process after 10 simulated minutes at one reading per second, with
   the reference inbox in a process of its own (the Pi does not run the clinic's inbox).
   That process also runs the virtual radio and the CORE wearable, which the Pi does not:
-  their share (the extra RSS of importing Bumble and ``portwatch.radio`` on top of the
+  their share (the extra RSS of importing Bumble and ``portwatch.sim.radio`` on top of the
   daemon's libraries, in separate interpreters) is reported on its own line and taken off
   for the "daemon as on the Pi" figure. Baseline: a bare interpreter importing the
   libraries the daemon really needs (no Bumble, no aiohttp: the page is optional).
@@ -43,9 +43,9 @@ from pathlib import Path
 from typing import Any
 
 from portwatch.clock import SystemClock
+from portwatch.log.store import Store, StoredReading
+from portwatch.log.writer import ReadingWriter
 from portwatch.model import Decision, DecisionType, Reading, ReadingKind, Unit
-from portwatch.store import Store, StoredReading
-from portwatch.storewriter import ReadingWriter
 
 T0 = datetime(2026, 11, 4, tzinfo=UTC)
 DEVICE = "AA:BB:CC:DD:EE:FF"
@@ -82,7 +82,7 @@ def _stream(count: int) -> list[Reading]:
 
 def _rule(patient: str = "Patient/bench") -> Any:
     """The fever rule with the spec's settings."""
-    from portwatch.rule import FeverRule, RuleSettings
+    from portwatch.fever.rule import FeverRule, RuleSettings
 
     return FeverRule(RuleSettings(), patient=patient, placement=T0, pinned_device=DEVICE)
 
@@ -143,10 +143,10 @@ async def _latency(directory: Path, alerts: int) -> tuple[list[float], list[floa
     from aiohttp import web
 
     from portwatch.alerts.delivery import ClinicEndpoint, ClinicSender, Deliverer
+    from portwatch.alerts.outbound import Outbound
     from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
     from portwatch.alerts.signing import parse_secret, sign_headers
-    from portwatch.inbox import InboxStore, Message, make_app
-    from portwatch.outbound import Outbound
+    from portwatch.sim.inbox import InboxStore, Message, make_app
 
     secret = "whsec_" + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
     key = parse_secret(secret)
@@ -252,7 +252,7 @@ _SANDBOX_SCRIPT = textwrap.dedent(
     from pathlib import Path
     from portwatch.clock import SystemClock
     from portwatch.model import Symptom
-    from portwatch.sandbox import Sandbox
+    from portwatch.sim.sandbox import Sandbox
 
     def rss():
         return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) * 1024
@@ -419,7 +419,7 @@ def measure(quick: bool) -> list[dict[str, Any]]:
             )
         sandbox = _daemon_process(directory)
         baseline = _bare(DAEMON_LIBRARIES)
-        radio_share = _bare(DAEMON_LIBRARIES + ", bumble\nimport portwatch.radio")["rss"]
+        radio_share = _bare(DAEMON_LIBRARIES + ", bumble\nimport portwatch.sim.radio")["rss"]
         radio_share -= baseline["rss"]
         rows.append(
             {
@@ -432,7 +432,9 @@ def measure(quick: bool) -> list[dict[str, Any]]:
         )
         rows.append(
             {
-                "figure": "memory: of which the virtual radio (Bumble + portwatch.radio imports)",
+                "figure": (
+                    "memory: of which the virtual radio (Bumble + portwatch.sim.radio imports)"
+                ),
                 "value": radio_share / 2**20,
                 "unit": "MiB",
                 "baseline": "the whole daemon+virtual radio process",

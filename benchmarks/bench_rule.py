@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from portwatch.fever.rule import FeverRule, RuleSettings
 from portwatch.model import Reading, ReadingKind, Unit
-from portwatch.rule import FeverRule, RuleSettings
 
 PLACEMENT = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 # days after placement: fever from, to; the first and the last day are fever-free alike

@@ -1,7 +1,7 @@
 """Ten simulated days of the daemon's timed work on the VirtualClock, in wall seconds.
 
 Figure: the whole ten-day course (15-min heartbeat, a daily summary at a local time, a
-dated reminder) run by portwatch.schedule's runner on a VirtualClock.
+dated reminder) run by portwatch.service.schedule's runner on a VirtualClock.
 Baseline, same run: APScheduler's triggers alone, asked for the same fire times in a
 plain loop; the difference is the cost of the runner, the event loop and the clock.
 """
@@ -15,7 +15,7 @@ from datetime import time as local_time
 from zoneinfo import ZoneInfo
 
 from portwatch.clock import VirtualClock
-from portwatch.schedule import Scheduler, Trigger, daily_at, every, once_at
+from portwatch.service.schedule import Scheduler, Trigger, daily_at, every, once_at
 
 START = datetime(2026, 10, 28, 8, 0, tzinfo=UTC)
 ZONE = ZoneInfo("America/New_York")

@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from portwatch.clock import SystemClock
+from portwatch.log.store import _READING_COLUMNS, Store, StoredReading, to_us
+from portwatch.log.writer import ReadingWriter
 from portwatch.model import Reading, ReadingKind, Unit
-from portwatch.store import _READING_COLUMNS, Store, StoredReading, to_us
-from portwatch.storewriter import ReadingWriter
 
 T0 = datetime(2026, 11, 4, tzinfo=UTC)
 HTS_PACKET = bytes.fromhex("06B00E00FEDC070C050B321B04")  # 13 bytes, shared/vectors/hts.json

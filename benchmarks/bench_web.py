@@ -13,8 +13,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from portwatch.sim.sample import CHART_BUCKETS, sample_chart
 from portwatch.web.chart import render_svg
-from portwatch.web.sample import CHART_BUCKETS, sample_chart
 from portwatch.web.termchart import render_text
 
 if TYPE_CHECKING:
@@ -35,8 +35,8 @@ def _best_ms(func: object, repeat: int) -> float:
 
 def _log_of(path: Path, days: int) -> None:
     """A log holding `days` of a one-per-second stream around 37 °C."""
+    from portwatch.log.store import Store
     from portwatch.model import Reading, ReadingKind, Unit
-    from portwatch.store import Store
 
     with Store.open(path) as store:
         batch: list[Reading] = []
@@ -72,7 +72,7 @@ def _target() -> ClinicTarget:
 
 def _page_figures(quick: bool) -> list[dict[str, object]]:
     """The whole-period chart page as served: the log's downsample query plus the SVG."""
-    from portwatch.store import Store
+    from portwatch.log.store import Store
     from portwatch.web.source import StorePages, chart_data
     from portwatch.web.view import DisplaySettings
 

@@ -1,7 +1,7 @@
 """Campaign: the Bluetooth link through drops, absences, a backlog, a dying battery, a stranger.
 
 Real bleak and bleak-retry-connector on the Bumble virtual radio, on a ``VirtualClock``
-(``portwatch.link.Link``, ``portwatch.radio``). The patient's spot thermometer keeps the
+(``portwatch.ble.link.Link``, ``portwatch.sim.radio``). The patient's spot thermometer keeps the
 measurements it cannot send and sends them after the next connection, as real ones do;
 the patient takes a reading every 30 min of simulated time. Meanwhile: the link is
 dropped at random moments (1,000 times over ten days in the full run, 50 over two days in
@@ -35,12 +35,12 @@ MATCH_S = 1.0  # an emitted reading matches a measurement timed within this
 
 
 async def _campaign(quick: bool, seed: int, state_dir: Path) -> dict[str, Any]:
+    from portwatch.ble.link import Link
+    from portwatch.ble.pin import Pin, save_pin
     from portwatch.clock import VirtualClock
-    from portwatch.link import Link
     from portwatch.model import LinkEventKind
-    from portwatch.pin import Pin, save_pin
-    from portwatch.radio import VirtualRadio, VirtualSpotThermometer
-    from portwatch.radio.testing import Recorder, TimedOut, run_until
+    from portwatch.sim.radio import VirtualRadio, VirtualSpotThermometer
+    from portwatch.sim.radio.testing import Recorder, TimedOut, run_until
 
     rng = random.Random(seed)
     days = 2 if quick else 10

@@ -28,10 +28,10 @@ trusted again, times run late by the gap between the log's last reading and the 
 ``worst_s`` is the largest error in seconds).
 
 Each variant is timed as the daemon times it (issue 7, issue 10): the gateway's clock is
-a :class:`~portwatch.timekeeping.TrustedClock` holding after a jump, over an OS clock whose
+a :class:`~portwatch.service.timekeeping.TrustedClock` holding after a jump, over an OS clock whose
 wall time is wrong and whose monotonic time is right (restarting at the 1970 reboot and at
 the restart while back, where a new TrustedClock counts from the last receive time in the
-log); stamped readings are timed by the link's :class:`~portwatch.link.ClockOffset`,
+log); stamped readings are timed by the link's :class:`~portwatch.ble.link.ClockOffset`,
 which learns only from a trusted clock. The same course fed with the wrong wall clock as it
 is (what the daemon did before) is run too and reported as the baseline.
 """
@@ -116,9 +116,9 @@ def _child() -> Any:
 
 def _play(child: Any, readings: list[Any], scenario: Scenario, stamped: bool) -> dict[str, int]:
     """The course as the daemon now times it: TrustedClock and the link's ClockOffset."""
-    from portwatch.link import ClockOffset
+    from portwatch.ble.link import ClockOffset
     from portwatch.model import DecisionType
-    from portwatch.timekeeping import TrustedClock
+    from portwatch.service.timekeeping import TrustedClock
 
     os_clock = _OsClock(scenario.shift)
     synced = lambda: scenario.synced(os_clock.true)  # noqa: E731
@@ -200,11 +200,11 @@ def run(quick: bool, seed: int | None = None) -> dict[str, Any]:
     """Feed the course under each wrong clock; count missed and false clinic alerts."""
     del quick  # the rule is fast: the quick run is the full run
     seed = random.SystemRandom().randrange(2**32) if seed is None else seed
-    if importlib.util.find_spec("portwatch.rule") is None:
+    if importlib.util.find_spec("portwatch.fever.rule") is None:
         return {
             "campaign": NAME, "tried": 0, "lost": None, "duplicated": None, "crashed": None,
             "passed": True, "skipped": True, "seed": seed,
-            "notes": "not run: this branch has no fever rule (portwatch.rule) yet",
+            "notes": "not run: this branch has no fever rule (portwatch.fever.rule) yet",
         }  # fmt: skip
     child = _child()
     readings = list(child.course(START, seed, timedelta(minutes=30)).readings)

@@ -6,11 +6,11 @@ in memory while the log cannot be written and are written once it can; the careg
 told; a damaged log is never written to nor deleted, and portwatch stops with a message
 that says what it found and how to recover.
 
-Three parts, all on real parts (the real :class:`~portwatch.store.Store` and
-:class:`~portwatch.storewriter.ReadingWriter`, real SQLite, real files):
+Three parts, all on real parts (the real :class:`~portwatch.log.store.Store` and
+:class:`~portwatch.log.writer.ReadingWriter`, real SQLite, real files):
 
 * **full**: a small tmpfs in a private mount namespace (``unshare -rm``, no privileges)
-  holds the log of a running :class:`~portwatch.daemon.Daemon` (the demo's wiring: the
+  holds the log of a running :class:`~portwatch.service.daemon.Daemon` (the demo's wiring: the
   virtual radio, a loopback clinic, and the caregiver's URL on a loopback receiver that
   refuses its first POST). The disk fills up N times while readings keep arriving through
   the daemon's own sink, then is freed. Each episode: a burst written and acknowledged
@@ -136,7 +136,7 @@ class _Episodes:
 
     def __init__(self, directory: Path) -> None:
         from portwatch.clock import VirtualClock
-        from portwatch.store import DB_FILE_NAME
+        from portwatch.log.store import DB_FILE_NAME
 
         self.path = directory / DB_FILE_NAME
         self.clock = VirtualClock(T0)
@@ -211,7 +211,7 @@ def _daemon_sandbox(directory: Path, receiver: _Receiver) -> Any:
     """The demo's daemon (``portwatch run``'s wiring, the virtual radio, a loopback clinic)
     with its log on the small tmpfs and the caregiver's URL on the loopback receiver."""
     from portwatch.config import NotifySection, Settings
-    from portwatch.sandbox import Sandbox
+    from portwatch.sim.sandbox import Sandbox
 
     class _Sandbox(Sandbox):
         def settings(self) -> Settings:
@@ -228,7 +228,7 @@ async def _child_full(directory: Path, episodes: int, per_episode: int) -> dict[
     the real ReadingWriter meets the full disk and the real ``Daemon._on_store_trouble``
     tells the caregiver: counted at the loopback receiver, not by a copy of its logic.
     """
-    from portwatch.pacing import pace
+    from portwatch.sim.pacing import pace
 
     receiver = _Receiver()
     await receiver.start()
@@ -310,8 +310,8 @@ async def _child_read_only(
     directory: Path, mount_point: Path, episodes: int, per_episode: int
 ) -> dict[str, Any]:
     """Remount the disk read-only between runs; then turn the log read-only while running."""
-    from portwatch.store import Store, StoreUnavailableError
-    from portwatch.storewriter import ReadingWriter, StoreTrouble
+    from portwatch.log.store import Store, StoreUnavailableError
+    from portwatch.log.writer import ReadingWriter, StoreTrouble
 
     run = _Episodes(directory)
     seq = 0
@@ -369,7 +369,7 @@ async def _child_read_only(
 
 def _tally(run: _Episodes, submitted: int, unwritable: int, queued: int) -> dict[str, Any]:
     """Compare what was acknowledged with what a fresh connection finds in the log."""
-    from portwatch.store import Store
+    from portwatch.log.store import Store
 
     with Store.open(run.path) as log:
         stored = [int(s.reading.value or 0) for s in log.readings(T0, T0 + timedelta(days=30))]
@@ -482,7 +482,7 @@ def _damages(rng: random.Random) -> dict[str, Any]:
 
 
 def _make_log(directory: Path, count: int) -> Path:
-    from portwatch.store import DB_FILE_NAME, Store
+    from portwatch.log.store import DB_FILE_NAME, Store
 
     path = directory / DB_FILE_NAME
     with Store.open(path) as log:
@@ -492,7 +492,7 @@ def _make_log(directory: Path, count: int) -> Path:
 
 def _damaged(quick: bool, seed: int) -> dict[str, Any]:
     """Each damage: refused by Store.open, bytes unchanged; ``portwatch run`` on some."""
-    from portwatch.store import StoreDamagedError, StoreError
+    from portwatch.log.store import StoreDamagedError, StoreError
 
     rng = random.Random(seed)
     kinds = _damages(rng)
@@ -512,7 +512,7 @@ def _damaged(quick: bool, seed: int) -> dict[str, Any]:
             before = _digest(path)
             companions = _companions(path)
             try:
-                from portwatch.store import Store
+                from portwatch.log.store import Store
 
                 with Store.open(path):
                     out["not_refused"].append(name)

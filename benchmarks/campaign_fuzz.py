@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from portwatch import core, hts
+from portwatch.ble import core, hts
 from portwatch.model import Site, Special, Unit
 
 NAME = "decoder fuzz (HTS + CORE)"

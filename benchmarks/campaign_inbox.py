@@ -1,6 +1,6 @@
 """Campaign: the reference clinic inbox under attack, over real HTTP on loopback.
 
-The inbox (``portwatch.inbox.make_app``) runs on 127.0.0.1 with its own SQLite file and a
+The inbox (``portwatch.sim.inbox.make_app``) runs on 127.0.0.1 with its own SQLite file and a
 ``VirtualClock``. It is sent forged, expired, replayed and tampered signatures, requests
 without the signature headers, oversized bodies (with and without Content-Length), paths
 that try to climb out of the routes, bodies that are not UTF-8 or not JSON, and signed
@@ -32,7 +32,7 @@ from typing import Any
 
 from portwatch.alerts.signing import parse_secret, sign_headers
 from portwatch.clock import VirtualClock
-from portwatch.inbox import MAX_BODY_BYTES, InboxStore, make_app
+from portwatch.sim.inbox import MAX_BODY_BYTES, InboxStore, make_app
 
 NAME = "inbox under attack"
 QUICK_SHAPES = 150

@@ -1,7 +1,7 @@
 """Campaign: bad CSV files and bad hand-typed readings through the real commands.
 
 ``portwatch import FILE.csv`` and ``portwatch add TEMPERATURE [--at TIME]`` are run in
-process (``portwatch.cli.main``) against a real log on a temporary directory. Each bad file
+process (``portwatch.cli.main.main``) against a real log on a temporary directory. Each bad file
 is a good file with one bad line put at a random place (malformed fields, impossible
 temperatures, times in the future, broken quoting, ...); it must be refused with exit status
 1, a message naming that line, and nothing imported. Each bad typed reading must be refused
@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from portwatch import cli
+from portwatch.cli import main as cli
 
 NAME = "bad CSV and typed readings"
 QUICK_FILES = 60

@@ -2,7 +2,7 @@
 
 Real parts throughout: the log (``Store``, its outbox) on a temporary file, the
 ``Deliverer`` with a real ``ClinicSender`` (requests, in a worker thread), and the reference
-inbox (``portwatch.inbox``) on 127.0.0.1, all on one ``VirtualClock``. In front of the
+inbox (``portwatch.sim.inbox``) on 127.0.0.1, all on one ``VirtualClock``. In front of the
 inbox sits a small switch that, by simulated time, lets requests through, answers 500,
 answers 429 with Retry-After, answers only after the sender's read timeout (the inbox still
 stores the alert: the sender must resend and the inbox de-duplicate), or is down (the
@@ -56,9 +56,9 @@ from portwatch.alerts.payloads import (
 )
 from portwatch.alerts.signing import parse_secret
 from portwatch.clock import VirtualClock
-from portwatch.inbox import InboxStore, make_app
+from portwatch.log.store import Store
 from portwatch.model import Decision, DecisionType, Observation, Site, Symptom, Unit
-from portwatch.store import Store
+from portwatch.sim.inbox import InboxStore, make_app
 
 NAME = "clinic outage (72 h down, flapping, slow, 500, 429)"
 START = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)

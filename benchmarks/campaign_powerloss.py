@@ -3,7 +3,7 @@
 The daemon runs as `portwatch run` in a subprocess, exactly as systemd starts it, with three
 hidden test options: ``--virtual-clock START`` (a simulated clock, paced flat out),
 ``--scenario two-fevers`` (the virtual radio's CORE wearable plays the demo's course with a
-second fever on day 7, ``portwatch.scenario.TWO_FEVERS``) and ``--received-journal FILE``
+second fever on day 7, ``portwatch.sim.scenario.TWO_FEVERS``) and ``--received-journal FILE``
 (each reading the daemon receives is appended there with its device time and the real
 monotonic time, one ``os.write`` each, so the journal survives the kill; a tick line each
 simulated minute tells simulated time between readings). The clinic is the
@@ -12,7 +12,7 @@ datagram socket here, and each run is killed only after it said READY=1.
 
 Two passes, each with its own log and inbox: the CORE wearable's course (``two-fevers``),
 then the same fevers read with a spot thermometer (``spot-two-fevers``,
-``portwatch.scenario.SPOT_TWO_FEVERS``): readings at 08, 13, 18 and 22 h and ten minutes
+``portwatch.sim.scenario.SPOT_TWO_FEVERS``): readings at 08, 13, 18 and 22 h and ten minutes
 after each recheck due time, so that the rule sends recheck reminders. The patient takes
 the recheck reading whether or not reminded (the course is data, not a model of the
 patient); whether the reminder came, once and in time, is counted on its own. A restarted
@@ -92,7 +92,7 @@ from typing import Any
 
 NAME = "power loss (SIGKILL) of `portwatch run`"
 # The two passes: the course's CORE wearable, then the same fevers read by a spot thermometer
-# (portwatch.scenario.SPOT_TWO_FEVERS), whose first elevated readings get recheck reminders.
+# (portwatch.sim.scenario.SPOT_TWO_FEVERS), whose first elevated readings get recheck reminders.
 CORE_SCENARIO, SPOT_SCENARIO = "two-fevers", "spot-two-fevers"
 QUICK_KILLS, FULL_KILLS = 10, 100
 QUICK_SPOT_KILLS, FULL_SPOT_KILLS = 5, 100
@@ -208,7 +208,7 @@ class InboxThread:
     async def _serve(self) -> None:
         from aiohttp import web
 
-        from portwatch.inbox import InboxStore, make_app
+        from portwatch.sim.inbox import InboxStore, make_app
 
         store = InboxStore(self._path)
         app = make_app(self._key, store, self._clock)
@@ -287,7 +287,7 @@ class Expected:
 
 def episode_of(when: datetime) -> int:
     """Which fever of the course an alert timed ``when`` belongs to (0, 1; -1 before)."""
-    from portwatch.scenario import DEFAULT_PLACEMENT, TWO_FEVERS
+    from portwatch.sim.scenario import DEFAULT_PLACEMENT, TWO_FEVERS
 
     starts = [DEFAULT_PLACEMENT + f.rise_start for f in TWO_FEVERS.fevers]
     return sum(1 for s in starts if s <= when) - 1
@@ -295,7 +295,7 @@ def episode_of(when: datetime) -> int:
 
 def _settings(state: Path, inbox_url: str, secret: Path) -> Any:
     from portwatch.config import Settings
-    from portwatch.scenario import DEFAULT_PLACEMENT
+    from portwatch.sim.scenario import DEFAULT_PLACEMENT
 
     return Settings.model_validate(
         {
@@ -324,7 +324,7 @@ def span_for(quick: bool) -> Span:
     """The full run plays the ten days and four hours past the period (the last reminder);
     the quick one days 6-8: the second fever from before its rise to after its resolution,
     and the day-7 check reminder."""
-    from portwatch.scenario import DEFAULT_PLACEMENT, TWO_FEVERS
+    from portwatch.sim.scenario import DEFAULT_PLACEMENT, TWO_FEVERS
 
     if quick:
         return Span(DEFAULT_PLACEMENT + QUICK_BEGIN, DEFAULT_PLACEMENT + QUICK_END)
@@ -337,11 +337,11 @@ def reference(settings: Any, span: Span, scenario: str = CORE_SCENARIO) -> Expec
     the course's spot times (HTS with two decimals), the rule advanced every minute."""
     from decimal import Decimal
 
-    from portwatch.care import reminder_plan
-    from portwatch.daemon import rule_settings
+    from portwatch.fever.rule import FeverRule
     from portwatch.model import DecisionType, Reading, ReadingKind, Unit
-    from portwatch.rule import FeverRule
-    from portwatch.scenario import (
+    from portwatch.service.care import reminder_plan
+    from portwatch.service.daemon import rule_settings
+    from portwatch.sim.scenario import (
         COURSES,
         MEASUREMENT_INTERVAL_S,
         TWO_FEVERS,
@@ -452,7 +452,7 @@ def _scratch() -> str | None:
 
 
 def _latest_logged(db: Path) -> datetime | None:
-    from portwatch.store import Store, StoreError
+    from portwatch.log.store import Store, StoreError
 
     try:
         with Store.open_reader(db) as store:
@@ -464,7 +464,7 @@ def _latest_logged(db: Path) -> datetime | None:
 
 def _pending_clinic(db: Path, end: datetime) -> int:
     """Clinic rows made during the course and not yet delivered (later heartbeats aside)."""
-    from portwatch.store import Store
+    from portwatch.log.store import Store
 
     with Store.open_reader(db) as store:
         pending = store.outbox_all("pending")
@@ -545,7 +545,7 @@ def _campaign(
     scenario: str = CORE_SCENARIO,
 ) -> dict[str, Any]:
     from portwatch.alerts.signing import parse_secret
-    from portwatch.scenario import DEFAULT_PLACEMENT
+    from portwatch.sim.scenario import DEFAULT_PLACEMENT
 
     key_text = "whsec_" + base64.b64encode(rng.randbytes(SECRET_KEY_BYTES)).decode()
     secret = directory / "clinic-secret"
@@ -693,12 +693,12 @@ def _count(
     stderr: Path,
     span: Span,
 ) -> dict[str, Any]:
-    from portwatch.care import CareReminder
-    from portwatch.daemon import rule_settings
+    from portwatch.alerts.notices import NoticeKind
+    from portwatch.fever.rule import FeverRule
+    from portwatch.log.store import Store
     from portwatch.model import DecisionType, derived_id
-    from portwatch.notices import NoticeKind
-    from portwatch.rule import FeverRule
-    from portwatch.store import Store
+    from portwatch.service.care import CareReminder
+    from portwatch.service.daemon import rule_settings
 
     placement = settings.patient.placement
     with Store.open_reader(db) as store:

@@ -1,7 +1,7 @@
 """Campaign: bad settings files through ``portwatch config check``.
 
 A good settings file (with a readable clinic secret) is checked first as a control; then
-each kind of bad file below is written and checked in process (``portwatch.cli.main``).
+each kind of bad file below is written and checked in process (``portwatch.cli.main.main``).
 Each must be refused with exit status 2 and exactly one line on stderr that names the
 setting at fault (its dotted name, ``rule.threshold_f``). Secrets written where they do not
 belong, and notification URLs (a push topic is its own secret), must not be echoed.
@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from portwatch import cli
+from portwatch.cli import main as cli
 
 NAME = "bad settings files"
 INLINE_SECRET = "whsec_" + base64.b64encode(b"campaign-inline-secret!!").decode()

@@ -159,7 +159,7 @@ async def _campaign(quick: bool, seed: int, directory: Path) -> dict[str, Any]:
 
     from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
     from portwatch.clock import VirtualClock
-    from portwatch.store import Store
+    from portwatch.log.store import Store
 
     # By name: the caregiver page is another branch's, and may not be here yet.
     app_module = importlib.import_module("portwatch.web.app")

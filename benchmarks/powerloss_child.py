@@ -37,8 +37,8 @@ from portwatch.alerts.outbox import clinic_entry
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer, fever_alert
 from portwatch.alerts.signing import parse_secret
 from portwatch.clock import SystemClock
+from portwatch.log.store import Store, StoredReading
 from portwatch.model import Decision, DecisionType, Reading, ReadingKind, Unit
-from portwatch.store import Store, StoredReading
 
 DEVICE = "AA:BB:CC:DD:EE:01"
 PATIENT = "Patient/powerloss"
@@ -92,7 +92,7 @@ def course(start: datetime, seed: int, spacing: timedelta) -> Course:
 
 def rule_for(start: datetime) -> Any:
     """The fever rule with the spec's settings (imported late: it is the rule branch's)."""
-    from portwatch.rule import FeverRule, RuleSettings
+    from portwatch.fever.rule import FeverRule, RuleSettings
 
     return FeverRule(RuleSettings(), patient=PATIENT, placement=start, pinned_device=DEVICE)
 

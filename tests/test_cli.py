@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from portwatch import cli
+from portwatch.cli import main as cli
 
 
 def test_help_lists_every_subcommand_with_its_purpose(capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,6 +2,6 @@
 
 import sys
 
-from portwatch.cli import main
+from portwatch.cli.main import main
 
 sys.exit(main())

@@ -48,14 +48,14 @@ from portwatch.alerts.delivery import (
 )
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
 from portwatch.alerts.signing import SignatureError, parse_secret
-from portwatch.model import Unit
-from portwatch.rule import (
+from portwatch.fever.rule import (
     THRESHOLD_MAX_F,
     THRESHOLD_MIN_F,
     WINDOW_MIN,
     RuleSettings,
     RuleSettingsError,
 )
+from portwatch.model import Unit
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -71,7 +71,7 @@ ENV_PREFIX: Final = "PORTWATCH_"
 
 # --- bounds ---------------------------------------------------------------------------
 # The defaults are fever-rule.md's. The threshold's bounds and the shortest window are the
-# rule's own (issue 5, portwatch.rule); the others are portwatch's guard rails: a value
+# rule's own (issue 5, portwatch.fever.rule); the others are portwatch's guard rails: a value
 # outside them would make the rule miss fevers the clinic names (or cry wolf so often that
 # alerts are ignored), so it is refused rather than obeyed.
 MIN_SEPARATION_MIN: Final = timedelta(hours=1)  # fever-rule.md §4: "four hours apart"
@@ -231,7 +231,7 @@ class PatientSection(_Section):
 
 
 class RuleSection(_Section):
-    """The fever rule's settings, 1:1 with ``portwatch.rule.RuleSettings`` (fever-rule.md)."""
+    """The fever rule's settings, 1:1 with ``portwatch.fever.rule.RuleSettings`` (fever-rule.md)."""
 
     threshold_f: float = Field(default=101.0, ge=THRESHOLD_MIN_F, le=THRESHOLD_MAX_F)
     min_separation: Duration = Field(

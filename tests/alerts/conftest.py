@@ -19,9 +19,9 @@ from portwatch.alerts.outbox import clinic_entry
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer, fever_alert
 from portwatch.alerts.signing import parse_secret
 from portwatch.clock import VirtualClock
-from portwatch.inbox import InboxStore, make_app
+from portwatch.log.store import OutboxEntry, OutboxRow, OutboxStatus, Store
 from portwatch.model import Decision, DecisionType, Observation, Site, Unit
-from portwatch.store import OutboxEntry, OutboxRow, OutboxStatus, Store
+from portwatch.sim.inbox import InboxStore, make_app
 
 ADDRESS = "aa:bb:cc:dd:ee:01"
 # A throwaway Standard Webhooks secret for tests only (24 random bytes, base64).

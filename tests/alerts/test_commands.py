@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from portwatch.commands.alerts import format_rows
-from portwatch.inbox import InboxStore
-from portwatch.store import OutboxEntry, Store
+from portwatch.cli.commands.alerts import format_rows
+from portwatch.log.store import OutboxEntry, Store
+from portwatch.sim.inbox import InboxStore
 
 from .conftest import TEST_SECRET_TEXT, make_row
 

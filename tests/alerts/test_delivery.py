@@ -37,8 +37,8 @@ from portwatch.alerts.payloads import (
     heartbeat_alert,
 )
 from portwatch.clock import VirtualClock
+from portwatch.log.store import OutboxEntry, OutboxRow, OutboxStatus, Store
 from portwatch.model import Decision
-from portwatch.store import OutboxEntry, OutboxRow, OutboxStatus, Store
 
 from .conftest import TEST_SECRET_TEXT, Inbox
 

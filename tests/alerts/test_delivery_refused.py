@@ -36,7 +36,7 @@ from portwatch.alerts.payloads import (
     heartbeat_alert,
 )
 from portwatch.clock import VirtualClock
-from portwatch.store import OutboxEntry, Store, StoreUnavailableError
+from portwatch.log.store import OutboxEntry, Store, StoreUnavailableError
 
 from .conftest import Inbox
 

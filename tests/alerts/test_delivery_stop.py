@@ -21,7 +21,7 @@ from portwatch.alerts.delivery import (
     Deliverer,
 )
 from portwatch.alerts.payloads import ClinicFormat
-from portwatch.store import OutboxEntry, Store
+from portwatch.log.store import OutboxEntry, Store
 
 from .conftest import Inbox
 

@@ -21,8 +21,8 @@ from portwatch.alerts.delivery import ClinicEndpoint, ClinicSender, Deliverer
 from portwatch.alerts.outbox import clinic_entry
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, fever_alert
 from portwatch.clock import VirtualClock
+from portwatch.log.store import Store
 from portwatch.model import Decision, DecisionType
-from portwatch.store import Store
 
 from .conftest import serve
 

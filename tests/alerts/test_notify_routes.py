@@ -31,12 +31,12 @@ from portwatch.alerts.delivery import (
     NotifyEndpoint,
     NotifySender,
 )
+from portwatch.alerts.notices import QuietHours
+from portwatch.alerts.outbound import Outbound
 from portwatch.alerts.payloads import AlertContext, ClinicFormat
 from portwatch.clock import VirtualClock
+from portwatch.log.store import OutboxRow, Store
 from portwatch.model import Decision, DecisionType, Observation, Site, Unit
-from portwatch.notices import QuietHours
-from portwatch.outbound import Outbound
-from portwatch.store import OutboxRow, Store
 
 from .conftest import ADDRESS, Inbox, serve
 

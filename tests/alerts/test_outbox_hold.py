@@ -17,12 +17,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from portwatch.alerts.delivery import Channel, next_due, next_wake
+from portwatch.alerts.notices import Audience, NoticeKind, QuietHours, render
+from portwatch.alerts.outbound import Outbound, notice_channels
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
+from portwatch.log.store import MIGRATIONS, SCHEMA_VERSION, OutboxEntry, OutboxRow, Store
 from portwatch.model import Decision, DecisionType, Observation, Unit
-from portwatch.notices import Audience, NoticeKind, QuietHours, render
-from portwatch.outbound import Outbound, notice_channels
-from portwatch.store import MIGRATIONS, SCHEMA_VERSION, OutboxEntry, OutboxRow, Store
-from portwatch.timed import outbox_sink
+from portwatch.service.timed import outbox_sink
 
 from .conftest import ADDRESS, make_row
 

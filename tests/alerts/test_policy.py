@@ -25,7 +25,7 @@ from portwatch.alerts.delivery import (
     parse_retry_after,
     secret_file,
 )
-from portwatch.store import OutboxRow as Row
+from portwatch.log.store import OutboxRow as Row
 
 from .conftest import TEST_SECRET_TEXT, make_row
 

@@ -19,8 +19,8 @@ from portwatch.alerts.delivery import ClinicEndpoint, ClinicSender, Deliverer
 from portwatch.alerts.outbox import clinic_entry
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, fever_alert
 from portwatch.clock import VirtualClock
+from portwatch.log.store import OutboxEntry, OutboxRow, Store
 from portwatch.model import Decision
-from portwatch.store import OutboxEntry, OutboxRow, Store
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portwatch.bluez_agent import AgentError, address_from_device_path
+from portwatch.ble.bluez_agent import AgentError, address_from_device_path
 
 
 @given(st.binary(min_size=6, max_size=6), st.sampled_from(["hci0", "hci1", "hci12"]))
@@ -35,7 +35,7 @@ def test_agent_error_names_the_path_when_it_is_not_a_device(path: str) -> None:
 
 def test_agent_methods_carry_bluez_signatures_when_exported() -> None:
     """bluetoothd calls the agent by D-Bus signature (doc/agent-api.txt); a typo breaks pairing."""
-    from portwatch.bluez_agent import _Agent
+    from portwatch.ble.bluez_agent import _Agent
 
     introspected = _Agent(lambda _address: True).introspect()
     signatures = {

@@ -15,7 +15,7 @@ import random
 from datetime import datetime
 from decimal import Decimal
 
-from portwatch import core, hts
+from portwatch.ble import core, hts
 from portwatch.model import Site, Special, Unit
 
 FUZZ_COUNT = int(os.environ.get("FUZZ_COUNT", "200000"))

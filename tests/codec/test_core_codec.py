@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from portwatch import core
+from portwatch.ble import core
 from portwatch.model import Unit
 
 PROPERTY = settings(print_blob=True, max_examples=300, deadline=None)

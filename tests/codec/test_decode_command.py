@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from portwatch import cli
+from portwatch.cli import main as cli
 
 
 def _decode(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -107,7 +107,7 @@ def test_process_exits_2_when_run_as_a_command_on_malformed_bytes() -> None:
 def test_codec_modules_import_no_io_when_loaded() -> None:
     """hts and core stay pure: importing them loads no event loop, radio, disk or network."""
     probe = (
-        "import sys, portwatch.hts, portwatch.core; "
+        "import sys, portwatch.ble.hts, portwatch.ble.core; "
         "print(' '.join(sorted(m for m in ('asyncio', 'bleak', 'sqlite3', 'requests', "
         "'aiohttp', 'socket', 'logging') if m in sys.modules)))"
     )

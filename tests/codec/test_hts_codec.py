@@ -17,7 +17,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from portwatch import hts
+from portwatch.ble import hts
 from portwatch.model import Site, Special, Unit
 
 # Failures print a @reproduce_failure blob, and the local example database (.hypothesis/)

@@ -17,7 +17,7 @@ from portwatch.config import (
     load_settings,
     parse_duration,
 )
-from portwatch.rule import RuleSettings
+from portwatch.fever.rule import RuleSettings
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "portwatch.toml"
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)  # day 1 of the example's healing period

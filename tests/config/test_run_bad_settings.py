@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from portwatch.commands.run import EXIT_BAD_SETTINGS
+from portwatch.cli.commands.run import EXIT_BAD_SETTINGS
 
 # Day 2 of MINIMAL's healing period, on the daemon's simulated clock (so "monitored" holds).
 NOW = "2026-11-28T12:00:00+00:00"

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portwatch.care import (
+from portwatch.service.care import (
     CareError,
     CareReminder,
     due_reminders,

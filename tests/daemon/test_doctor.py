@@ -17,9 +17,12 @@ import pytest
 from aiohttp import web
 
 from portwatch.alerts.signing import parse_secret
+from portwatch.ble.pin import Pin, save_pin
 from portwatch.clock import VirtualClock
 from portwatch.config import load_settings
-from portwatch.doctor import (
+from portwatch.log.store import Store
+from portwatch.model import Reading, ReadingKind, Unit
+from portwatch.service.doctor import (
     check_adapter,
     check_clinic,
     check_clock,
@@ -30,10 +33,7 @@ from portwatch.doctor import (
     check_thermometer,
     run_checks,
 )
-from portwatch.inbox import InboxStore, make_app
-from portwatch.model import Reading, ReadingKind, Unit
-from portwatch.pin import Pin, save_pin
-from portwatch.store import Store
+from portwatch.sim.inbox import InboxStore, make_app
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"

@@ -7,9 +7,9 @@ import sys
 
 HEAVY = ("fhir", "aiohttp", "bumble")
 DAEMON_MODULES = (
-    "portwatch.commands.run",
-    "portwatch.daemon",
-    "portwatch.link",
+    "portwatch.cli.commands.run",
+    "portwatch.service.daemon",
+    "portwatch.ble.link",
     "portwatch.alerts.delivery",
     "portwatch.alerts.fhir",
 )

@@ -7,9 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from portwatch.care import CareReminder
-from portwatch.model import Reading, ReadingKind, Unit
-from portwatch.notices import (
+from portwatch.alerts.notices import (
     NOTICES,
     Audience,
     NoticeError,
@@ -20,7 +18,9 @@ from portwatch.notices import (
     held_until,
     render,
 )
-from portwatch.watch import StaleSay
+from portwatch.model import Reading, ReadingKind, Unit
+from portwatch.service.care import CareReminder
+from portwatch.service.watch import StaleSay
 
 BERLIN = ZoneInfo("Europe/Berlin")
 QUIET = QuietHours(time(22, 0), time(7, 0), BERLIN)

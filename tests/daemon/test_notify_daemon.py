@@ -17,12 +17,12 @@ from datetime import datetime, time, timedelta
 import pytest
 from aiohttp import web
 
+from portwatch.alerts.notices import NOTICES, Audience, NoticeKind
 from portwatch.clock import VirtualClock
 from portwatch.config import NotifySection, QuietHours, Settings
 from portwatch.model import DecisionType
-from portwatch.notices import NOTICES, Audience, NoticeKind
-from portwatch.sandbox import Sandbox
-from portwatch.scenario import DEFAULT_PLACEMENT, FEVER
+from portwatch.sim.sandbox import Sandbox
+from portwatch.sim.scenario import DEFAULT_PLACEMENT, FEVER
 
 DAY4 = DEFAULT_PLACEMENT.date() + timedelta(days=3)
 START = DEFAULT_PLACEMENT + FEVER.rise_start - timedelta(hours=1)  # day 4, 09:00

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from portwatch import cli
-from portwatch.store import Store
+from portwatch.cli import main as cli
+from portwatch.log.store import Store
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 FAR = datetime(2100, 1, 1, tzinfo=UTC)

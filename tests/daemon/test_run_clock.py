@@ -10,9 +10,9 @@ from pathlib import Path
 
 from portwatch.clock import VirtualClock
 from portwatch.config import Settings, load_settings
+from portwatch.log.store import DB_FILE_NAME, Store
 from portwatch.model import Reading, ReadingKind, Unit
-from portwatch.store import DB_FILE_NAME, Store
-from portwatch.timekeeping import TrustedClock, kernel_synchronised
+from portwatch.service.timekeeping import TrustedClock, kernel_synchronised
 
 PLACEMENT = datetime(2026, 11, 27, 13, 30, tzinfo=UTC)
 SETTINGS = """
@@ -52,7 +52,7 @@ def test_run_clock_counts_from_the_logs_latest_reading_when_the_pi_boots_in_1970
                 )
             ]
         )  # fmt: skip
-    run = importlib.import_module("portwatch.commands.run")
+    run = importlib.import_module("portwatch.cli.commands.run")
     clock = run._trusted_clock(settings, VirtualClock(BOOT_WALL), synchronised=lambda: False)
     assert isinstance(clock, TrustedClock)
     assert clock.now() == received
@@ -60,7 +60,7 @@ def test_run_clock_counts_from_the_logs_latest_reading_when_the_pi_boots_in_1970
 
 def test_run_clock_starts_at_placement_when_there_is_no_log_yet(tmp_path: Path) -> None:
     """A new gateway with a wrong clock never times anything before the placement."""
-    run = importlib.import_module("portwatch.commands.run")
+    run = importlib.import_module("portwatch.cli.commands.run")
     clock = run._trusted_clock(_settings(tmp_path), VirtualClock(BOOT_WALL), lambda: False)
     assert isinstance(clock, TrustedClock)
     assert clock.now() == PLACEMENT
@@ -88,7 +88,7 @@ def test_status_line_says_clock_not_synchronised_when_the_daemon_only_estimates_
     tmp_path: Path,
 ) -> None:
     """systemctl status shows a person that reading times are estimated (issue 7)."""
-    from portwatch.daemon import Daemon
+    from portwatch.service.daemon import Daemon
 
     settings = _settings(tmp_path)
     clock = TrustedClock(
@@ -105,7 +105,7 @@ def test_run_clock_holds_from_the_logs_latest_reading_when_restarted_with_clock_
     tmp_path: Path,
 ) -> None:
     """Issue 7: a restart while the synchronised clock is an hour back times nothing earlier."""
-    from portwatch.daemon import Daemon
+    from portwatch.service.daemon import Daemon
 
     settings = _settings(tmp_path)
     received = PLACEMENT + timedelta(days=2, hours=8, minutes=30)
@@ -118,7 +118,7 @@ def test_run_clock_holds_from_the_logs_latest_reading_when_restarted_with_clock_
                 )
             ]
         )  # fmt: skip
-    run = importlib.import_module("portwatch.commands.run")
+    run = importlib.import_module("portwatch.cli.commands.run")
     # A VirtualClock set an hour back and a synchronised() that says yes stand in for the
     # system clock and timesyncd: system edges.
     system = VirtualClock(received - timedelta(hours=1))

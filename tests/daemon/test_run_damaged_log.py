@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from portwatch.commands.run import EXIT_LOG_REFUSED
+from portwatch.cli.commands.run import EXIT_LOG_REFUSED
+from portwatch.log.store import DB_FILE_NAME, Store, StoreDamagedError, check
 from portwatch.model import Reading, ReadingKind, Unit
-from portwatch.store import DB_FILE_NAME, Store, StoreDamagedError, check
 
 T0 = datetime(2026, 11, 4, tzinfo=UTC)
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # a test secret: signs nothing

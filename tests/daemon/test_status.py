@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from portwatch.status import StatusFacts, age_text, status_line
+from portwatch.service.status import StatusFacts, age_text, status_line
 
 PLACEMENT = datetime(2026, 11, 27, 13, 30, tzinfo=UTC)
 

@@ -17,11 +17,11 @@ from datetime import timedelta
 import pytest
 from aiohttp import web
 
+from portwatch.alerts.notices import NOTICES, NoticeKind
 from portwatch.config import NotifySection, Settings
-from portwatch.daemon import SENT_DIRECTLY_HOLD, Daemon
-from portwatch.notices import NOTICES, NoticeKind
-from portwatch.pacing import pace
-from portwatch.sandbox import Sandbox
+from portwatch.service.daemon import SENT_DIRECTLY_HOLD, Daemon
+from portwatch.sim.pacing import pace
+from portwatch.sim.sandbox import Sandbox
 
 pytestmark = pytest.mark.usefixtures("_quiet_radio")
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from portwatch.systemd import Notifier, SystemdError, watchdog_interval_s
+from portwatch.service.systemd import Notifier, SystemdError, watchdog_interval_s
 
 UNIT = Path(__file__).parents[2] / "systemd" / "portwatch.service"
 # The issue: systemd-analyze security --offline=yes rates the exposure 2.5 or lower.

@@ -1,6 +1,6 @@
 """Ten simulated days of the daemon's timed work over the real log.
 
-Real parts: the SQLite log (portwatch.store), the scheduler on a VirtualClock, the pure
+Real parts: the SQLite log (portwatch.log.store), the scheduler on a VirtualClock, the pure
 care/watch/notice functions. Stand-ins, because their stages are not on main yet: the
 thermometer is a task writing readings straight into the log (the link's job), and the
 notice sink records what would enter the outbox's notify channel (the delivery stage).
@@ -18,14 +18,14 @@ from pathlib import Path
 
 import pytest
 
+from portwatch.alerts.notices import Notice, NoticeKind, render
 from portwatch.alerts.payloads import ClinicFormat, GatewayState
 from portwatch.clock import VirtualClock
 from portwatch.config import Settings, alert_context, load_settings
+from portwatch.log.store import Store
 from portwatch.model import Reading, ReadingKind, Unit
-from portwatch.notices import Notice, NoticeKind, render
-from portwatch.schedule import Scheduler
-from portwatch.store import Store
-from portwatch.timed import TimedWork, heartbeat_job, outbox_sink
+from portwatch.service.schedule import Scheduler
+from portwatch.service.timed import TimedWork, heartbeat_job, outbox_sink
 
 # Placed 27 Nov 2026 14:30 in Berlin (13:30 UTC); reminders at 09:00, summary at 20:00.
 START = datetime(2026, 11, 27, 13, 30, tzinfo=UTC)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from portwatch.clock import VirtualClock
-from portwatch.timekeeping import (
+from portwatch.service.timekeeping import (
     KernelClockProbe,
     TimekeepingError,
     TrustedClock,
@@ -58,7 +58,7 @@ async def test_system_time_is_followed_and_jump_logged_when_clock_synchronises(
     await system.advance(60)
     system.jump_wall(timedelta(days=28, hours=9))  # NTP sets the real time
     sync.value = True
-    with caplog.at_level(logging.INFO, logger="portwatch.timekeeping"):
+    with caplog.at_level(logging.INFO, logger="portwatch.service.timekeeping"):
         real = clock.now()
         assert real == system.now()
         await system.advance(60)
@@ -102,7 +102,7 @@ async def test_reading_time_holds_when_trusted_clock_is_set_back_an_hour(
     )  # fmt: skip
     clock.now()
     system.jump_wall(timedelta(hours=-1))
-    with caplog.at_level(logging.INFO, logger="portwatch.timekeeping"):
+    with caplog.at_level(logging.INFO, logger="portwatch.service.timekeeping"):
         assert clock.now() == LAST_TRUSTED
         await system.advance(600)
         assert clock.now() == LAST_TRUSTED + timedelta(seconds=600)
@@ -153,7 +153,7 @@ async def test_reading_time_holds_from_the_log_when_restarted_with_clock_set_bac
         system, synchronised=sync, last_trusted=LAST_TRUSTED, not_before=PLACEMENT,
         hold_after_jump=True,
     )  # fmt: skip
-    with caplog.at_level(logging.DEBUG, logger="portwatch.timekeeping"):
+    with caplog.at_level(logging.DEBUG, logger="portwatch.service.timekeeping"):
         assert clock.now() == LAST_TRUSTED
         await system.advance(1800)
         assert clock.now() == LAST_TRUSTED + timedelta(seconds=1800)
@@ -195,7 +195,7 @@ async def test_synchronised_clock_far_ahead_is_followed_and_warned_when_restarte
         system, synchronised=sync, last_trusted=LAST_TRUSTED, not_before=PLACEMENT,
         hold_after_jump=True,
     )  # fmt: skip
-    with caplog.at_level(logging.INFO, logger="portwatch.timekeeping"):
+    with caplog.at_level(logging.INFO, logger="portwatch.service.timekeeping"):
         assert clock.now() == system.now()
     assert (clock.trusted, clock.held) == (True, False)
     assert [r.levelname for r in caplog.records] == ["WARNING"]
@@ -209,7 +209,7 @@ async def test_synchronised_clock_slightly_ahead_is_followed_quietly_when_restar
     system, sync = VirtualClock(LAST_TRUSTED + timedelta(minutes=1)), Sync()
     sync.value = True
     clock = TrustedClock(system, synchronised=sync, last_trusted=LAST_TRUSTED, not_before=PLACEMENT)
-    with caplog.at_level(logging.INFO, logger="portwatch.timekeeping"):
+    with caplog.at_level(logging.INFO, logger="portwatch.service.timekeeping"):
         assert clock.now() == system.now()
     assert [r.levelname for r in caplog.records] == ["INFO"]
 
@@ -263,7 +263,7 @@ def test_probe_warns_once_and_says_not_synchronised_when_adjtimex_is_denied(
     """A sandbox denying the read would leave the clock untrusted forever: a person must see it."""
     kernel = KernelState(TIME_OK, denied=True)
     probe = KernelClockProbe(str(tmp_path / "synchronized"), kernel)
-    with caplog.at_level(logging.DEBUG, logger="portwatch.timekeeping"):
+    with caplog.at_level(logging.DEBUG, logger="portwatch.service.timekeeping"):
         answers = [probe(), probe(), probe()]
     assert answers == [False, False, False]
     assert kernel.reads == 3

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portwatch.watch import PauseError, StaleSay, make_pause, stale_state
+from portwatch.service.watch import PauseError, StaleSay, make_pause, stale_state
 
 T0 = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -65,7 +65,7 @@ def test_pause_is_ignored_when_fever_is_pending() -> None:
 
 def test_pause_counts_at_most_2_hours_when_note_claims_longer() -> None:
     """A longer note read back from the log cannot silence the watch beyond the limit."""
-    from portwatch.watch import Pause
+    from portwatch.service.watch import Pause
 
     pause = Pause(T0, T0 + timedelta(hours=10), "forged")
     assert stale_state(T0, [pause], False, T0 + timedelta(hours=2, minutes=30)).say is (

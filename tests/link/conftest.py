@@ -3,7 +3,7 @@
 Every test here runs real bleak and bleak-retry-connector on the Bumble backend. Time
 moves only through ``clock.advance``; :func:`until` advances it step by step and gives
 the event loop turns (``settle_rounds``) so the radio's call_soon chains complete.
-Helpers shared with the demo live in :mod:`portwatch.radio.testing`.
+Helpers shared with the demo live in :mod:`portwatch.sim.radio.testing`.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ pytest.importorskip("bumble")
 
 import contextlib
 
+from portwatch.ble.link import Link
 from portwatch.clock import VirtualClock
-from portwatch.link import Link
-from portwatch.radio import VirtualRadio
-from portwatch.radio.testing import Recorder
+from portwatch.sim.radio import VirtualRadio
+from portwatch.sim.radio.testing import Recorder
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 # Enough loop turns per wake-up for a connection's GATT exchange over LocalLink.

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from portwatch.adapter import AdapterError, BlueZAdapter, powered_message
+from portwatch.ble.adapter import AdapterError, BlueZAdapter, powered_message
+from portwatch.ble.link import ADAPTER_SILENCE_S, Link
+from portwatch.ble.pin import Pin, save_pin
 from portwatch.clock import VirtualClock
-from portwatch.link import ADAPTER_SILENCE_S, Link
 from portwatch.model import LinkEventKind
-from portwatch.pin import Pin, save_pin
-from portwatch.radio import VirtualRadio
-from portwatch.radio.testing import Recorder, run_until
+from portwatch.sim.radio import VirtualRadio
+from portwatch.sim.radio.testing import Recorder, run_until
 
 
 def test_powered_message_targets_adapter_property_when_powering_off() -> None:

@@ -1,6 +1,6 @@
 """The link holds a pairing agent while it runs (issue 11), on the virtual radio.
 
-On BlueZ the agent is portwatch.bluez_agent's, proven against real bluetoothd in the VM
+On BlueZ the agent is portwatch.ble.bluez_agent's, proven against real bluetoothd in the VM
 tier (tests/bluez/vm/test_link_bluez.py). Here the agent factory is a recording fake:
 registering with bluetoothd is the true system edge, and no bluetoothd runs outside the
 VM. The link, bleak and the thermometer are the real ones.
@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from portwatch import link as link_module
-from portwatch.bluez_agent import pairing_agent
+from portwatch.ble import link as link_module
+from portwatch.ble.bluez_agent import pairing_agent
+from portwatch.ble.link import Link, no_agent, system_agent
+from portwatch.ble.pin import Pin, save_pin
 from portwatch.clock import VirtualClock
-from portwatch.link import Link, no_agent, system_agent
-from portwatch.pin import Pin, save_pin
-from portwatch.radio import VirtualRadio, VirtualSpotThermometer
-from portwatch.radio.testing import Recorder, run_until
+from portwatch.sim.radio import VirtualRadio, VirtualSpotThermometer
+from portwatch.sim.radio.testing import Recorder, run_until
 
 
 class RecordingAgent:

@@ -12,12 +12,12 @@ import random
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from portwatch.ble.link import Link
+from portwatch.ble.pin import Pin, save_pin
 from portwatch.clock import VirtualClock
-from portwatch.link import Link
-from portwatch.pin import Pin, save_pin
-from portwatch.radio import VirtualRadio, VirtualSpotThermometer
-from portwatch.radio.testing import Recorder, run_until
-from portwatch.timekeeping import TrustedClock
+from portwatch.service.timekeeping import TrustedClock
+from portwatch.sim.radio import VirtualRadio, VirtualSpotThermometer
+from portwatch.sim.radio.testing import Recorder, run_until
 
 
 class TrueTime:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from portwatch.cli import main
-from portwatch.pin import load_pin
+from portwatch.ble.pin import load_pin
+from portwatch.cli.main import main
 
 
 def test_scan_lists_every_thermometer_with_driver_when_virtual(

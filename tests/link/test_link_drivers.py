@@ -7,18 +7,18 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
-from portwatch import core
+from portwatch.ble import core
+from portwatch.ble.link import Link
+from portwatch.ble.pin import Pin, save_pin
 from portwatch.clock import VirtualClock
-from portwatch.link import Link
 from portwatch.model import LinkEventKind, ReadingKind
-from portwatch.pin import Pin, save_pin
-from portwatch.radio import (
+from portwatch.sim.radio import (
     VirtualCoreWearable,
     VirtualPeriodicThermometer,
     VirtualRadio,
     VirtualSpotThermometer,
 )
-from portwatch.radio.testing import Recorder, run_until
+from portwatch.sim.radio.testing import Recorder, run_until
 
 
 async def test_link_core_stream_decodes_when_wearable_notifies(

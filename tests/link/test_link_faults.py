@@ -7,12 +7,12 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+from portwatch.ble.link import Link
+from portwatch.ble.pin import Pin, save_pin
 from portwatch.clock import VirtualClock
-from portwatch.link import Link
 from portwatch.model import LinkEventKind, Special
-from portwatch.pin import Pin, save_pin
-from portwatch.radio import VirtualRadio, VirtualSpotThermometer
-from portwatch.radio.testing import Recorder, run_until
+from portwatch.sim.radio import VirtualRadio, VirtualSpotThermometer
+from portwatch.sim.radio.testing import Recorder, run_until
 
 
 def steady(celsius: float) -> Callable[[object], float]:

@@ -7,12 +7,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from portwatch.ble.link import Link
+from portwatch.ble.pin import Pin, save_pin
 from portwatch.clock import VirtualClock
-from portwatch.link import Link
 from portwatch.model import LinkEventKind, ReadingKind
-from portwatch.pin import Pin, save_pin
-from portwatch.radio import VirtualRadio, VirtualSpotThermometer
-from portwatch.radio.testing import Recorder, run_until
+from portwatch.sim.radio import VirtualRadio, VirtualSpotThermometer
+from portwatch.sim.radio.testing import Recorder, run_until
 
 
 def rising(start_c: float, per_hour_c: float, t0: datetime) -> Callable[[datetime], float]:

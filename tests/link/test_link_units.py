@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portwatch.link import (
+from portwatch.ble.link import (
     ADAPTER_RESET_MIN_GAP_S,
     ADAPTER_SILENCE_S,
     AdapterWatch,
@@ -19,7 +19,7 @@ from portwatch.link import (
     backend_for,
     backoff_s,
 )
-from portwatch.pin import Pin, PinError, load_pin, save_pin
+from portwatch.ble.pin import Pin, PinError, load_pin, save_pin
 
 
 def test_backoff_is_zero_when_link_was_lost_cleanly() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from portwatch.adapter import BlueZAdapter
+from portwatch.ble.adapter import BlueZAdapter
 from portwatch.clock import VirtualClock
-from portwatch.daemon import adapter_resetter
+from portwatch.service.daemon import adapter_resetter
 
 
 def test_adapter_resetter_is_bluez_adapter_when_the_radio_is_the_system_one() -> None:

@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from portwatch.inbox import Message
-from portwatch.sandbox import Sandbox
-from portwatch.scenario import DEFAULT_PLACEMENT
-from portwatch.store import OutboxEntry, OutboxRow, Store
+from portwatch.log.store import OutboxEntry, OutboxRow, Store
+from portwatch.sim.inbox import Message
+from portwatch.sim.sandbox import Sandbox
+from portwatch.sim.scenario import DEFAULT_PLACEMENT
 
 P = DEFAULT_PLACEMENT  # Mon 2026-03-02 08:00 UTC
 

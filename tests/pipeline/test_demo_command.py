@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from portwatch.sandbox import Sandbox
+from portwatch.sim.sandbox import Sandbox
 
 
 def test_demo_json_reports_one_confirmed_alert_when_the_fever_of_day_four_is_played() -> None:

@@ -9,9 +9,9 @@ from decimal import Decimal
 
 import pytest
 
+from portwatch.alerts.outbound import CLINIC, DECISION_NOTICES, NOTIFY, Outbound
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
 from portwatch.model import Decision, DecisionType, Observation, Unit
-from portwatch.outbound import CLINIC, DECISION_NOTICES, NOTIFY, Outbound
 
 NOW = datetime(2026, 3, 5, 15, 36, tzinfo=UTC)
 CONTEXT = AlertContext(

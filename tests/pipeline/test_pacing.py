@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from portwatch.clock import VirtualClock
-from portwatch.pacing import PacingError, TrackingExecutor, pace
+from portwatch.sim.pacing import PacingError, TrackingExecutor, pace
 
 START = datetime(2026, 3, 2, 8, tzinfo=UTC)
 

@@ -2,7 +2,7 @@
 
 One course, played once for the module: the daemon runs as its own process on a simulated
 clock as fast as the machine allows (`--virtual-clock START --speed 0`), with the virtual
-radio's CORE wearable playing :data:`portwatch.scenario.COURSE` (its temperatures, the
+radio's CORE wearable playing :data:`portwatch.sim.scenario.COURSE` (its temperatures, the
 shower, the 45-minute link drop). The shower's pause is given through the real
 `portwatch pause --virtual-clock SHOWER_START` command, in a third process, right after the
 daemon says READY: a simulated day passes in seconds, too fast to aim at the shower's
@@ -10,7 +10,7 @@ moment, so the note is written ahead and the test checks that it landed before t
 watch first looked at the shower's silence. The first run is held at the middle of the
 fever (`--until`: simulated time stands still there), SIGTERMed, and restarted at the log's
 latest reading; the second run is held at the course's end and SIGTERMed. Everything is
-checked against the log (the Store reader) and a real loopback inbox (:mod:`portwatch.inbox`)
+checked against the log (the Store reader) and a real loopback inbox (:mod:`portwatch.sim.inbox`)
 in this process; systemd's notify socket is a real datagram socket bound here.
 
 What is faked, and why: the inbox's clock. The inbox checks each request's signed time
@@ -43,13 +43,15 @@ import pytest
 from aiohttp import web
 from daemon_process import Notifications, wait_for
 
-from portwatch import cli
 from portwatch.alerts.signing import parse_secret
-from portwatch.care import CareReminder, reminder_plan
+from portwatch.cli import main as cli
 from portwatch.config import NotifySection
-from portwatch.inbox import InboxStore, Message, make_app
-from portwatch.rule import RuleSettings
-from portwatch.scenario import (
+from portwatch.fever.rule import RuleSettings
+from portwatch.log.store import OutboxRow, Store
+from portwatch.service.care import CareReminder, reminder_plan
+from portwatch.service.watch import STALE_AFTER
+from portwatch.sim.inbox import InboxStore, Message, make_app
+from portwatch.sim.scenario import (
     COURSE,
     DEFAULT_PLACEMENT,
     FEVER,
@@ -58,8 +60,6 @@ from portwatch.scenario import (
     core_celsius,
     wearable_absences,
 )
-from portwatch.store import OutboxRow, Store
-from portwatch.watch import STALE_AFTER
 
 PLACED = DEFAULT_PLACEMENT
 END = PLACED + COURSE.length

@@ -9,9 +9,9 @@ from aiohttp import web
 
 from portwatch.alerts.signing import parse_secret
 from portwatch.clock import SystemClock
-from portwatch.inbox import InboxStore, make_app
 from portwatch.model import Symptom
-from portwatch.sandbox import Sandbox
+from portwatch.sim.inbox import InboxStore, make_app
+from portwatch.sim.sandbox import Sandbox
 
 SECRET = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
 

@@ -11,7 +11,7 @@ from portwatch.clock import VirtualClock
 
 pytest.importorskip("bumble")
 
-from portwatch.radio import VirtualRadio
+from portwatch.sim.radio import VirtualRadio
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 

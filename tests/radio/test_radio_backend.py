@@ -6,9 +6,9 @@ import asyncio
 
 from bleak import BleakClient, BleakScanner
 
-from portwatch import hts
+from portwatch.ble import hts
 from portwatch.clock import VirtualClock
-from portwatch.radio import VirtualRadio, VirtualSpotThermometer
+from portwatch.sim.radio import VirtualRadio, VirtualSpotThermometer
 
 HTS_FULL = "00001809-0000-1000-8000-00805f9b34fb"
 

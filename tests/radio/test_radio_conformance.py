@@ -1,6 +1,6 @@
 """Canaries: the bleak, bleak-retry-connector and Bumble internals the virtual radio uses.
 
-Each fails when an upgrade moves or renames what portwatch.radio relies on, before the
+Each fails when an upgrade moves or renames what portwatch.sim.radio relies on, before the
 radio breaks in a less obvious way.
 """
 

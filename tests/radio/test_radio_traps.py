@@ -1,4 +1,4 @@
-"""The known traps of Bumble 0.0.236 under bleak, each handled in portwatch.radio.backend.
+"""The known traps of Bumble 0.0.236 under bleak, each handled in portwatch.sim.radio.backend.
 
 Each test fails without its handling (named TRAP n in the backend).
 """
@@ -14,10 +14,10 @@ from bleak import BleakClient, BleakScanner
 from bleak.exc import BleakError
 from bumble.gatt import Characteristic, CharacteristicValue, Service
 
-from portwatch import core, hts
+from portwatch.ble import core, hts
+from portwatch.ble.drivers import DriverName, driver_for_advertisement
 from portwatch.clock import VirtualClock
-from portwatch.drivers import DriverName, driver_for_advertisement
-from portwatch.radio import VirtualCoreWearable, VirtualRadio, VirtualSpotThermometer
+from portwatch.sim.radio import VirtualCoreWearable, VirtualRadio, VirtualSpotThermometer
 
 STALL_UUID = "6e400001-0000-4000-8000-00000000beef"
 

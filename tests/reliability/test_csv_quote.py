@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from portwatch.csvio import CsvFormatError, read_readings
+from portwatch.log.csvio import CsvFormatError, read_readings
 
 HEADER = "time,temperature,unit,kind"
 

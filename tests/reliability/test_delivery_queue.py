@@ -18,7 +18,7 @@ from pathlib import Path
 
 from portwatch.alerts.delivery import ESCALATE_AFTER, Answer, Deliverer, next_due, next_wake
 from portwatch.clock import VirtualClock
-from portwatch.store import OutboxEntry, OutboxRow, OutboxStatus, Store
+from portwatch.log.store import OutboxEntry, OutboxRow, OutboxStatus, Store
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from portwatch.inbox import InboxStore
-from portwatch.store import Store
+from portwatch.log.store import Store
+from portwatch.sim.inbox import InboxStore
 
 
 @pytest.fixture

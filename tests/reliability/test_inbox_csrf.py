@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 
 from portwatch.clock import VirtualClock
-from portwatch.inbox import InboxStore, Message, make_app
+from portwatch.sim.inbox import InboxStore, Message, make_app
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

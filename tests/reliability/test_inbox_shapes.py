@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from portwatch.inbox import InboxError, parse_message
+from portwatch.sim.inbox import InboxError, parse_message
 
 GOOD = {
     "type": "fever.confirmed",

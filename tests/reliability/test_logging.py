@@ -11,7 +11,7 @@ import sys
 
 PROBE = """
 import logging, sys
-from portwatch import cli
+from portwatch.cli import main as cli
 cli.configure_logging(int(sys.argv[1]))
 for name in sys.argv[2:]:
     print(name, logging.getLogger(name).getEffectiveLevel())

@@ -1,6 +1,6 @@
 """The seams the power-loss campaign drives `portwatch run` through (issue 10).
 
-``--scenario`` picks the course the virtual wearable plays (``portwatch.scenario.COURSES``);
+``--scenario`` picks the course the virtual wearable plays (``portwatch.sim.scenario.COURSES``);
 ``--received-journal`` appends each received reading to a file with one ``os.write``.
 """
 
@@ -15,10 +15,10 @@ from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 
+from portwatch.cli.commands.run import _journal_hook
 from portwatch.clock import VirtualClock
-from portwatch.commands.run import _journal_hook
 from portwatch.model import Reading, ReadingKind, Unit
-from portwatch.scenario import (
+from portwatch.sim.scenario import (
     COURSE,
     COURSES,
     DEFAULT_PLACEMENT,

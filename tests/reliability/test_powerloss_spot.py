@@ -1,6 +1,6 @@
 """The spot thermometer's course for the power-loss campaign (issue 10, recheck reminders).
 
-``portwatch.scenario.SPOT_TWO_FEVERS`` is the two-fever course read by a patient with an
+``portwatch.sim.scenario.SPOT_TWO_FEVERS`` is the two-fever course read by a patient with an
 HTS spot thermometer a few times a day and at each recheck; ``portwatch run --scenario
 spot-two-fevers`` plays it with the virtual spot thermometer. These tests check that the
 data fits the rule (each fever gets a recheck reminder, the recheck reading follows it) and
@@ -16,13 +16,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from portwatch import hts
+from portwatch.ble import hts
+from portwatch.cli.commands.run import _journal_ticks, _play_spot_readings
 from portwatch.clock import VirtualClock
-from portwatch.commands.run import _journal_ticks, _play_spot_readings
+from portwatch.fever.rule import FeverRule, RuleSettings
 from portwatch.model import DecisionType, Reading, ReadingKind, Unit
-from portwatch.radio import VirtualSpotThermometer
-from portwatch.rule import FeverRule, RuleSettings
-from portwatch.scenario import (
+from portwatch.sim.radio import VirtualSpotThermometer
+from portwatch.sim.scenario import (
     COURSES,
     DEFAULT_PLACEMENT,
     RECHECK_SPOT_READINGS,

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from portwatch.fever.rule import FeverRule, RuleSettings
 from portwatch.model import Decision, DecisionType, Reading, ReadingKind, Unit
-from portwatch.rule import FeverRule, RuleSettings
 
 PLACEMENT = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
 PATIENT = "Patient/example"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from portwatch import cli
+from portwatch.cli import main as cli
 
 SCENARIOS = Path(__file__).parent / "scenarios"
 PLACEMENT = "2026-11-02T08:00:00+00:00"

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
+from portwatch.fever.rule import FeverRule, RuleSettings
 from portwatch.model import Decision, DecisionType, Reading, ReadingKind
-from portwatch.rule import FeverRule, RuleSettings
 
 from .support import PATIENT, PLACEMENT, at, new_rule, spot
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from portwatch.fever.rule import FeverRule, RuleSettings, RuleSettingsError
 from portwatch.model import DecisionType, ReadingKind, Special, Unit
-from portwatch.rule import FeverRule, RuleSettings, RuleSettingsError
 
 from .support import DEVICE, PATIENT, PLACEMENT, at, new_rule, of_type, run, spot, stream
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from portwatch.clock import VirtualClock
-from portwatch.schedule import JobFunc, ScheduleError, Scheduler, daily_at, every, once_at
+from portwatch.service.schedule import JobFunc, ScheduleError, Scheduler, daily_at, every, once_at
 
 # 2026-10-28 08:00 UTC: the ten days cross the end of US daylight-saving time (Nov 1).
 START = datetime(2026, 10, 28, 8, 0, tzinfo=UTC)
@@ -121,7 +121,7 @@ async def test_failing_job_keeps_schedule_and_others_run_when_it_raises(
     scheduler.add("broken", every(timedelta(minutes=10), start=START), broken)
     scheduler.add("heartbeat", every(timedelta(minutes=15), start=START), rec.job("heartbeat"))
     await clock.settle()
-    with caplog.at_level(logging.ERROR, logger="portwatch.schedule"):
+    with caplog.at_level(logging.ERROR, logger="portwatch.service.schedule"):
         await clock.advance(3600)
     assert failures == 7
     assert len(rec.runs["heartbeat"]) == 5
@@ -137,7 +137,7 @@ async def test_forward_clock_jump_coalesces_missed_runs_into_none_when_system_cl
     await clock.settle()
     await clock.advance(60)
     clock.jump_wall(timedelta(days=1))
-    with caplog.at_level(logging.INFO, logger="portwatch.schedule"):
+    with caplog.at_level(logging.INFO, logger="portwatch.service.schedule"):
         await clock.advance(15 * 60)
     assert "system clock jumped by +86400 s" in caplog.text
     assert rec.runs["heartbeat"] == [START, START + timedelta(days=1, minutes=15)]

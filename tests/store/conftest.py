@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from portwatch.log.store import Store
 from portwatch.model import Reading, ReadingKind, Unit
-from portwatch.store import Store
 
 T0 = datetime(2026, 11, 4, 8, 0, tzinfo=UTC)
 

@@ -18,9 +18,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from portwatch.clock import VirtualClock
+from portwatch.log.store import Store, StoredReading, StoreError
+from portwatch.log.writer import ReadingWriter, StoreTrouble
 from portwatch.model import Reading, ReadingKind, Unit
-from portwatch.store import Store, StoredReading, StoreError
-from portwatch.storewriter import ReadingWriter, StoreTrouble
 
 T0 = datetime(2026, 11, 4, tzinfo=UTC)
 

@@ -17,9 +17,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from portwatch.clock import SystemClock
+from portwatch.log.store import Store, StoredReading
+from portwatch.log.writer import ReadingWriter, StoreTrouble
 from portwatch.model import Reading, ReadingKind, Unit
-from portwatch.store import Store, StoredReading
-from portwatch.storewriter import ReadingWriter, StoreTrouble
 
 PERIOD_S = 0.002
 

@@ -15,8 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import T0, make_reading
-from portwatch.model import Reading, ReadingKind
-from portwatch.store import (
+from portwatch.log.store import (
     CHART_MAX_CELSIUS,
     CHART_MIN_CELSIUS,
     CHART_MINUTE_US,
@@ -25,6 +24,7 @@ from portwatch.store import (
     Store,
     to_us,
 )
+from portwatch.model import Reading, ReadingKind
 
 MINUTE = timedelta(minutes=1)
 EPOCH_ISH = T0 - timedelta(days=3650)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from portwatch import cli
-from portwatch.commands._log import parse_when
+from portwatch.cli import main as cli
+from portwatch.cli.commands._log import parse_when
+from portwatch.log.store import Store
 from portwatch.model import Reading, ReadingKind, Site, Unit
-from portwatch.store import Store
 
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 FAR = datetime(2100, 1, 1, tzinfo=UTC)

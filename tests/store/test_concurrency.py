@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from conftest import T0, make_reading
-from portwatch.store import Store
+from portwatch.log.store import Store
 
 BATCH = 200
 BATCHES = 60

@@ -12,7 +12,7 @@ import threading
 import time
 from pathlib import Path
 
-from portwatch.store import CHART_MINUTE_US, Store
+from portwatch.log.store import CHART_MINUTE_US, Store
 
 CHILD = Path(__file__).with_name("ingest_child.py")
 KILLS = 20

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portwatch.csvio import CsvFormatError, parse_temperature, read_readings
+from portwatch.log.csvio import CsvFormatError, parse_temperature, read_readings
 from portwatch.model import ReadingKind, Site, Unit
 
 HEADER = "time,temperature,unit,kind"

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import T0, make_reading
+from portwatch.log.store import Store, StoreError
 from portwatch.model import ReadingKind
-from portwatch.store import Store, StoreError
 
 _US = timedelta(microseconds=1)
 _kinds = st.sampled_from([*ReadingKind, "invalid"])

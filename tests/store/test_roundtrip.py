@@ -9,8 +9,8 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from portwatch.log.store import Store
 from portwatch.model import Reading, ReadingKind, Site, Special, Unit
-from portwatch.store import Store
 
 _times = st.datetimes(
     min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)

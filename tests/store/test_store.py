@@ -14,17 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import T0, make_reading
-from portwatch.model import (
-    Decision,
-    DecisionType,
-    LinkEvent,
-    LinkEventKind,
-    Observation,
-    ReadingKind,
-    Symptom,
-    Unit,
-)
-from portwatch.store import (
+from portwatch.log.store import (
     SCHEMA_VERSION,
     OutboxEntry,
     OutboxStatus,
@@ -35,6 +25,16 @@ from portwatch.store import (
     StoreTooNewError,
     check,
     default_db_path,
+)
+from portwatch.model import (
+    Decision,
+    DecisionType,
+    LinkEvent,
+    LinkEventKind,
+    Observation,
+    ReadingKind,
+    Symptom,
+    Unit,
 )
 
 DAY = timedelta(days=1)

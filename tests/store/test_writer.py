@@ -12,8 +12,8 @@ import pytest
 
 from conftest import T0, make_reading
 from portwatch.clock import VirtualClock
-from portwatch.store import Store, StoredReading, StoreInputError
-from portwatch.storewriter import ReadingWriter, StoreTrouble
+from portwatch.log.store import Store, StoredReading, StoreInputError
+from portwatch.log.writer import ReadingWriter, StoreTrouble
 
 # A real commit runs on a thread the virtual clock cannot see; wait for it this long at most.
 REAL_WAIT_S = 10.0

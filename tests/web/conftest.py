@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
 from portwatch.clock import VirtualClock
+from portwatch.log.store import OutboxEntry, Store
 from portwatch.model import (
     Decision,
     DecisionType,
@@ -24,7 +25,6 @@ from portwatch.model import (
     Unit,
     derived_id,
 )
-from portwatch.store import OutboxEntry, Store
 from portwatch.web.app import WebSettings, make_app
 from portwatch.web.source import ClinicTarget
 from portwatch.web.view import DisplaySettings

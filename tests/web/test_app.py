@@ -17,9 +17,9 @@ from portwatch.alerts.delivery import ClinicEndpoint, ClinicSender, Deliverer
 from portwatch.alerts.payloads import ClinicFormat
 from portwatch.alerts.signing import parse_secret
 from portwatch.clock import VirtualClock
-from portwatch.inbox import InboxStore
-from portwatch.inbox import make_app as make_inbox
-from portwatch.store import Store
+from portwatch.log.store import Store
+from portwatch.sim.inbox import InboxStore
+from portwatch.sim.inbox import make_app as make_inbox
 from portwatch.web.app import COOKIE_NAME, SECURITY_HEADERS, WebSettings, make_app
 from portwatch.web.source import ClinicTarget
 from portwatch.web.view import DisplaySettings

@@ -100,7 +100,7 @@ async def test_browser_prints_visit_summary_on_at_most_two_pages_when_saved_to_p
 @pytest.fixture
 def authed_summary(db_path: Path, display: DisplaySettings, tmp_path: Path) -> Path:
     """The summary as `portwatch summary --out` writes it, for the browser to print."""
-    from portwatch.store import Store
+    from portwatch.log.store import Store
     from portwatch.web.pages import summary_page
     from portwatch.web.source import summary_data
 

@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portwatch.model import Decision, DecisionType, Observation, Unit, derived_id
+from portwatch.sim.sample import sample_chart
 from portwatch.web.chart import HEIGHT, WIDTH, ChartError, render_svg
-from portwatch.web.sample import sample_chart
 from portwatch.web.view import Band, ChartData, f_to_c, gaps_from_bands
 
 SVG = "{http://www.w3.org/2000/svg}"

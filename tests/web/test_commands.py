@@ -13,9 +13,9 @@ from types import ModuleType
 
 import pytest
 
-from portwatch.commands import export, log, report, status, summary
-from portwatch.csvio import read_readings
-from portwatch.store import Store
+from portwatch.cli.commands import export, log, report, status, summary
+from portwatch.log.csvio import read_readings
+from portwatch.log.store import Store
 
 from .conftest import PATIENT, PLACEMENT
 

@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 
 from portwatch.model import DecisionType
-from portwatch.sandbox import Sandbox
-from portwatch.scenario import DEFAULT_PLACEMENT, FEVER
+from portwatch.sim.sandbox import Sandbox
+from portwatch.sim.scenario import DEFAULT_PLACEMENT, FEVER
 
 from .browser import chromium, colour_count, needs_chromium
 

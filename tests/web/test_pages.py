@@ -8,8 +8,8 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from portwatch.model import Symptom
+from portwatch.sim.sample import sample_chart
 from portwatch.web import pages
-from portwatch.web.sample import sample_chart
 from portwatch.web.text import SYMPTOM_LABEL
 from portwatch.web.view import (
     AlertRow,

@@ -20,7 +20,7 @@ from portwatch.model import (
     Unit,
     derived_id,
 )
-from portwatch.web.sample import sample_chart
+from portwatch.sim.sample import sample_chart
 from portwatch.web.termchart import render_text
 from portwatch.web.text import status_text
 from portwatch.web.view import (

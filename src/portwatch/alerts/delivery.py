@@ -58,7 +58,7 @@ from portwatch import __version__
 from portwatch.alerts.payloads import ClinicFormat
 from portwatch.alerts.signing import sign_headers
 from portwatch.clock import Clock
-from portwatch.store import StoreError, StoreInputError
+from portwatch.log.store import StoreError, StoreInputError
 
 if TYPE_CHECKING:
     import requests
@@ -710,7 +710,7 @@ class Deliverer:
     the store: its calls run on ``store_executor`` when one is given (the store wants one
     dedicated thread), else directly (each is one short SQLite transaction).
 
-    When the log refuses a write (:class:`~portwatch.store.StoreError`: disk full, read-only)
+    When the log refuses a write (:class:`~portwatch.log.store.StoreError`: disk full, read-only)
     after an attempt, the attempt's result is kept in memory and overlays the log's row: a
     row that was accepted but could not be marked delivered is never sent again by this
     Deliverer, a retry keeps its backoff, an escalation is not repeated; an ``on_stuck`` that

@@ -19,7 +19,7 @@ from portwatch.alerts.payloads import (
     Priority,
     render,
 )
-from portwatch.store import OutboxEntry
+from portwatch.log.store import OutboxEntry
 
 __all__ = ["clinic_entry", "notify_entry"]
 

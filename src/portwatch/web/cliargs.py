@@ -54,7 +54,7 @@ def parse_time(text: str, now: datetime, zone: tzinfo) -> datetime:
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
-    from portwatch.commands._log import add_db_argument
+    from portwatch.cli.commands._log import add_db_argument
 
     parser.add_argument(
         "--config",
@@ -105,8 +105,8 @@ def settings_from(args: argparse.Namespace, now: datetime) -> Settings | None:
 
 
 def db_path(args: argparse.Namespace, settings: Settings | None = None) -> Path:
-    from portwatch.commands import _log
-    from portwatch.store import DB_FILE_NAME
+    from portwatch.cli.commands import _log
+    from portwatch.log.store import DB_FILE_NAME
 
     if args.db is None and settings is not None:
         return settings.store.state_directory / DB_FILE_NAME

@@ -11,8 +11,8 @@ import csv
 from datetime import datetime, timedelta
 from typing import Final, TextIO
 
+from portwatch.log.store import Store
 from portwatch.model import Observation, Reading, ReadingKind
-from portwatch.store import Store
 from portwatch.web.source import ClinicTarget, stream_observations
 
 # The import format (store/csvio.py): required columns, then the optional ones we know.

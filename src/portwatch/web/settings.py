@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Final
 
 from portwatch.alerts.delivery import load_secret
-from portwatch.care import reminder_plan
+from portwatch.alerts.notices import NOTICES, NoticeKind
 from portwatch.config import ConfigError, Settings, alert_context
-from portwatch.notices import NOTICES, NoticeKind
+from portwatch.service.care import reminder_plan
 from portwatch.web.app import WebSettings
 from portwatch.web.source import ClinicTarget
 from portwatch.web.view import DisplaySettings

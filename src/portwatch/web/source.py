@@ -1,6 +1,6 @@
 """Reading the log into what the pages and the terminal show (the I/O edge of :mod:`web`).
 
-Each function takes an open :class:`~portwatch.store.Store` (a reader, except for
+Each function takes an open :class:`~portwatch.log.store.Store` (a reader, except for
 :func:`submit_symptom_report`) and a ``now``; nothing here reads the clock. The
 :class:`StorePages` class opens a read-only connection per page, in the worker thread
 that calls it, and closes it before returning.
@@ -22,6 +22,14 @@ from typing import Final
 
 from portwatch.alerts.outbox import clinic_entry
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, symptom_alert
+from portwatch.fever.rule import RuleSettings
+from portwatch.log.store import (
+    OutboxEntry,
+    OutboxRow,
+    OutboxStatus,
+    Store,
+    StoreError,
+)
 from portwatch.model import (
     Decision,
     DecisionType,
@@ -32,16 +40,8 @@ from portwatch.model import (
     ReadingKind,
     Symptom,
 )
-from portwatch.rule import RuleSettings
-from portwatch.store import (
-    OutboxEntry,
-    OutboxRow,
-    OutboxStatus,
-    Store,
-    StoreError,
-)
+from portwatch.sim.sample import CHART_BUCKETS
 from portwatch.web import pages
-from portwatch.web.sample import CHART_BUCKETS
 from portwatch.web.text import SYMPTOM_LABEL, decision_line, event_line, reading_line
 from portwatch.web.view import (
     AlertRow,
@@ -213,7 +213,7 @@ def chart_data(
     """The chart of [since, until): bands, gaps up to `now`, pauses, observations, decisions.
 
     Gaps come from the bands (to a bucket's width) unless `exact_gaps` asks the log, which
-    walks its time index (:meth:`~portwatch.store.Store.gaps`).
+    walks its time index (:meth:`~portwatch.log.store.Store.gaps`).
     """
     bands = [
         Band(b.start, b.end, b.min_c, b.median_c, b.max_c, b.count)

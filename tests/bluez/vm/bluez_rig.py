@@ -4,11 +4,11 @@ The picture inside the test VM:
 
     bleak --D-Bus--> bluetoothd --mgmt--> kernel --/dev/vhci--> Bumble controller "bluez-side"
                                                                      | LocalLink
-                                           Bumble controller + host: portwatch.radio thermometer
+                                           Bumble controller + host: portwatch.sim.radio thermometer
 
 Both Bumble controllers are the true system edge here: they stand in for the radio chip
 and for the thermometer across the room. Everything above /dev/vhci is the real stack a
-Raspberry Pi runs. The thermometers are the project's own portwatch.radio ones (the
+Raspberry Pi runs. The thermometers are the project's own portwatch.sim.radio ones (the
 demo's and the virtual-radio tests'), put on this air by :func:`on_air`, so one
 thermometer implementation serves both tiers; the only peripheral of the rig's own is a
 neighbour that is no thermometer (:func:`neighbour`).
@@ -34,7 +34,7 @@ from bumble.transport.common import AsyncPipeSink
 from dbus_fast import BusType, Message, MessageType, Variant
 from dbus_fast.aio import MessageBus
 
-from portwatch.radio import VirtualThermometer as ProjectThermometer
+from portwatch.sim.radio import VirtualThermometer as ProjectThermometer
 
 # Health Thermometer Service and its Temperature Measurement characteristic (HTS 1.0;
 # Bluetooth SIG assigned numbers), as the clinic's thermometer exposes them.
@@ -237,7 +237,7 @@ async def neighbour(
 ) -> AsyncIterator[Device]:
     """A device nearby that is no thermometer (a heart-rate strap unless told), advertising.
 
-    portwatch.radio has only thermometers; this is the one peripheral of the rig's own.
+    portwatch.sim.radio has only thermometers; this is the one peripheral of the rig's own.
     """
     controller = Controller(f"neighbour {address}", link=link)
     device = Device(
@@ -258,7 +258,7 @@ _Thermometer = TypeVar("_Thermometer", bound=ProjectThermometer)
 
 @contextlib.asynccontextmanager
 async def on_air(link: LocalLink, thermometer: _Thermometer) -> AsyncIterator[_Thermometer]:
-    """Put one of portwatch.radio's virtual thermometers on the air BlueZ listens to.
+    """Put one of portwatch.sim.radio's virtual thermometers on the air BlueZ listens to.
 
     The same class the virtual-radio tests and the demo use; give it an ``address``
     (a random static one, as the rig's constants are), since no VirtualRadio assigns one.

@@ -27,7 +27,7 @@ from bumble.device import Device
 from bumble.link import LocalLink
 
 from portwatch.clock import SystemClock
-from portwatch.radio import VirtualSpotThermometer
+from portwatch.sim.radio import VirtualSpotThermometer
 
 IN_VM: Final = os.environ.get("PORTWATCH_BLUEZ_VM") == "1"
 VHCI: Final = Path("/dev/vhci")
@@ -46,7 +46,7 @@ async def radio() -> AsyncIterator[LocalLink]:
 
 @pytest.fixture
 async def thermometer(radio: LocalLink) -> AsyncIterator[VirtualSpotThermometer]:
-    """portwatch.radio's spot thermometer (HTS) advertising near BlueZ's controller.
+    """portwatch.sim.radio's spot thermometer (HTS) advertising near BlueZ's controller.
 
     It measures only when the test calls ``take_measurement``; on the system clock,
     because bluetoothd keeps real time.

@@ -29,10 +29,10 @@ from bluez_rig import (
 )
 from bumble.device import Device
 
-from portwatch import hts
-from portwatch.bluez_agent import pairing_agent
+from portwatch.ble import hts
+from portwatch.ble.bluez_agent import pairing_agent
 from portwatch.model import Site
-from portwatch.radio import VirtualSpotThermometer
+from portwatch.sim.radio import VirtualSpotThermometer
 
 # Slow emulation (bluez_rig): generous ceilings, each well under pytest's 120 s.
 SCAN_S: Final = 30.0

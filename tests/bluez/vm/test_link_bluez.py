@@ -1,7 +1,7 @@
-"""portwatch.link itself on real BlueZ (issue 11): ``bluetooth.backend = "system"``.
+"""portwatch.ble.link itself on real BlueZ (issue 11): ``bluetooth.backend = "system"``.
 
 The link runs exactly as on a Raspberry Pi: ``Link(backend=None)`` is bleak's BlueZ
-backend talking to bluetoothd over D-Bus. The thermometers are portwatch.radio's own
+backend talking to bluetoothd over D-Bus. The thermometers are portwatch.sim.radio's own
 virtual HTS thermometers (the ones the virtual-radio tests and the demo use), put on the
 air under BlueZ's controller by the rig (:func:`bluez_rig.on_air`). The clock is the
 system clock because bluetoothd keeps real time; the tests wait on events the link
@@ -30,12 +30,12 @@ from bluez_rig import (
 )
 from bumble.link import LocalLink
 
+from portwatch.ble.link import AgentFactory, Link, backend_for, no_agent
+from portwatch.ble.pin import Pin, load_pin, save_pin
 from portwatch.clock import SystemClock
-from portwatch.link import AgentFactory, Link, backend_for, no_agent
 from portwatch.model import LinkEvent, LinkEventKind, Reading, ReadingKind, Unit
-from portwatch.pin import Pin, load_pin, save_pin
-from portwatch.radio import VirtualSpotThermometer
-from portwatch.radio.testing import Recorder
+from portwatch.sim.radio import VirtualSpotThermometer
+from portwatch.sim.radio.testing import Recorder
 
 # Under TCG the stack runs 10-15x slower than on a Pi (bluez_rig); each bound is what the
 # tier needs with room to spare, and each is well under pytest's 120 s per test.
@@ -245,7 +245,7 @@ async def test_link_pairs_through_its_own_agent_and_reads_when_the_thermometer_r
     """A bonded-only thermometer is read: BlueZ pairs it, asking the agent the link holds.
 
     No pairing_agent around the link here: ``Link(backend=None)`` registers one itself
-    (portwatch.bluez_agent), allowing the pinned address only.
+    (portwatch.ble.bluez_agent), allowing the pinned address only.
     """
     thermometer = spot(PAIRING_THERMOMETER_ADDRESS, name="Spot HT P", pairing_required=True)
     save_pin(tmp_path, Pin(PAIRING_THERMOMETER_ADDRESS, "Spot HT P", "hts"))

@@ -53,9 +53,9 @@ from bumble.link import LocalLink
 
 from portwatch.alerts.signing import parse_secret
 from portwatch.clock import SystemClock
-from portwatch.inbox import InboxStore, make_app
-from portwatch.radio import VirtualSpotThermometer
-from portwatch.store import DB_FILE_NAME, Store, StoreError
+from portwatch.log.store import DB_FILE_NAME, Store, StoreError
+from portwatch.sim.inbox import InboxStore, make_app
+from portwatch.sim.radio import VirtualSpotThermometer
 
 CHECKOUT: Final = Path("/checkout")
 OPT: Final = Path("/opt/portwatch")
@@ -415,7 +415,7 @@ SYNCED_MAXERROR_US: Final = 1000
 # The unit's lines that make the sandbox: the hardening block and who the service runs as.
 SANDBOX_FROM: Final = "# --- hardening"
 RUNS_AS: Final = ("User", "Group", "SupplementaryGroups")
-PROBE: Final = "from portwatch.timekeeping import kernel_synchronised as k; print(k())"
+PROBE: Final = "from portwatch.service.timekeeping import kernel_synchronised as k; print(k())"
 
 
 class Timex(ctypes.Structure):

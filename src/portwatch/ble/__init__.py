@@ -1,0 +1,1 @@
+"""The Bluetooth side: thermometer codecs and drivers, the link, BlueZ pairing, the pin."""

@@ -1,0 +1,1 @@
+"""The `portwatch` command line: one entry point, one module per subcommand."""

@@ -1,0 +1,1 @@
+"""One module per `portwatch` subcommand (see portwatch.cli.main)."""

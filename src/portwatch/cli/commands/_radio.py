@@ -1,0 +1,51 @@
+"""What ``scan`` and ``pair`` share: ``--virtual``, ``--seconds`` and opening the radio."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from portwatch.ble.link import Backend
+
+# Exit status when the radio cannot be used or nothing was found.
+EXIT_FAILED = 1
+# A scan this long hears a thermometer advertising every second or two several times.
+DEFAULT_SCAN_S = 10.0
+
+
+def add_radio_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--seconds", type=float, default=DEFAULT_SCAN_S, metavar="N", help="scan for N seconds"
+    )
+    parser.add_argument(
+        "--virtual",
+        action="store_true",
+        help="use the virtual radio and its demo thermometers instead of the system radio",
+    )
+
+
+def state_dir(args: argparse.Namespace) -> Path:
+    chosen: Path | None = getattr(args, "state_dir", None)
+    if chosen is not None:
+        return chosen
+    from portwatch.log.store import default_db_path
+
+    return default_db_path().parent
+
+
+@contextlib.asynccontextmanager
+async def open_backend(virtual: bool) -> AsyncIterator[Backend | None]:
+    """The system radio (``None``: bleak's platform backend), or a virtual one with the demo set."""
+    if not virtual:
+        yield None
+        return
+    from portwatch.clock import SystemClock
+    from portwatch.sim.radio import VirtualRadio, add_demo_thermometers
+
+    async with VirtualRadio(SystemClock()) as radio:
+        await add_demo_thermometers(radio)
+        yield radio.backend

@@ -1,0 +1,81 @@
+"""`portwatch export`: the readings as CSV (the `portwatch import` format)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TextIO
+
+HELP = "export readings: CSV (the import format) or one FHIR R4 collection Bundle"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from portwatch.web.cliargs import add_clinic, add_common
+
+    add_common(parser)
+    add_clinic(parser)
+    parser.add_argument(
+        "--format",
+        choices=("csv", "fhir"),
+        default="csv",
+        help="csv: every valid reading; fhir: the observations as bodytemp Observations",
+    )
+    parser.add_argument("--since", default=None, help="ISO 8601 or a span back (default: all)")
+    parser.add_argument("--until", default=None, help="ISO 8601 or a span back (default: now)")
+    parser.add_argument("--out", type=Path, default=None, help="write to FILE (default: stdout)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import sys
+    from datetime import timedelta
+
+    from portwatch.clock import SystemClock
+    from portwatch.log.store import Store, StoreError
+    from portwatch.web.cliargs import db_path, display_from, parse_time, settings_from, target_from
+    from portwatch.web.export import ALL_SPAN, fhir_collection, observations, write_csv
+
+    now = SystemClock().now()
+    try:
+        config = settings_from(args, now)
+        settings = display_from(args, now, config)
+        until = parse_time(args.until, now, settings.zone) if args.until else now
+        since = parse_time(args.since, now, settings.zone) if args.since else until - ALL_SPAN
+        until += timedelta(microseconds=1)
+        with Store.open_reader(db_path(args, config)) as store:
+            if args.format == "fhir":
+                latest = store.latest_reading()
+                target = target_from(args, latest.reading.device if latest else None, config)
+                found = observations(store, since, until)
+                text = json.dumps(fhir_collection(found, target), indent=1, sort_keys=True)
+                counts = (len(found), 0)
+            out = sys.stdout if args.out is None else _private(args.out)
+            try:
+                if args.format == "fhir":
+                    out.write(text + "\n")
+                else:
+                    counts = write_csv(store, out, since, until)
+            finally:
+                if out is not sys.stdout:
+                    out.close()
+    except (StoreError, ValueError, OSError) as exc:
+        print(f"portwatch export: {exc}", file=sys.stderr)
+        return 1
+    written, invalid = counts
+    if args.format == "fhir":
+        print(f"portwatch export: {written} observations", file=sys.stderr)
+        return 0
+    print(
+        f"portwatch export: {written} readings; {invalid} invalid ones left out "
+        "(`portwatch log` lists them with their reason)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _private(path: Path) -> TextIO:
+    """A new file readable by its owner only: exports are health data."""
+    import os
+
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(fd, "w", encoding="utf-8", newline="")

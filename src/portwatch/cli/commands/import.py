@@ -1,0 +1,52 @@
+"""`portwatch import`: add the readings of a CSV file to the log, all or nothing, once.
+
+Importing the same file again stores nothing new: a reading already in the log (same
+device, kind, time, unit and value) is skipped and counted as already present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, db_path
+
+HELP = "import readings from a CSV file (time,temperature,unit,kind[,device,site,interval])"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, metavar="FILE.csv", help="the CSV file to import")
+    add_db_argument(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from portwatch.clock import SystemClock
+    from portwatch.log.csvio import CsvFormatError, read_readings
+    from portwatch.log.store import Store, StoreError
+
+    path: Path = args.file
+    try:
+        readings = read_readings(path, now=SystemClock().now())
+    except CsvFormatError as exc:
+        print(f"portwatch import: {exc}; nothing was imported", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:
+        print(f"portwatch import: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    try:
+        with Store.open(db_path(args)) as store:
+            result = store.import_readings(readings)  # one transaction: all or nothing
+    except StoreError as exc:
+        print(f"portwatch import: {exc}; nothing was imported", file=sys.stderr)
+        return EXIT_FAILED
+    if not readings:
+        print(f"{path.name} holds no readings; nothing to import")
+        return 0
+    first = min(r.time for r in readings).astimezone().isoformat(timespec="minutes")
+    last = max(r.time for r in readings).astimezone().isoformat(timespec="minutes")
+    print(
+        f"imported {len(result.ids)} new readings from {path.name} ({first} to {last}); "
+        f"{result.already_present} already present"
+    )
+    return 0

@@ -1,0 +1,83 @@
+"""`portwatch pair`: pin the patient's thermometer (the only one whose readings count)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from portwatch.cli.commands._radio import EXIT_FAILED, add_radio_arguments, open_backend, state_dir
+
+HELP = "pin the patient's thermometer: scan, choose one, remember it in the state directory"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("address", nargs="?", help="the thermometer's address (default: choose)")
+    add_radio_arguments(parser)
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where pinned.json goes (default: $PORTWATCH_STATE_DIRECTORY or /var/lib/portwatch)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bleak.exc import BleakError
+
+    from portwatch.ble.link import Seen, discover, read_identity
+    from portwatch.ble.pin import Pin, save_pin
+    from portwatch.cli.commands.scan import table
+    from portwatch.clock import SystemClock
+
+    async def main() -> int:
+        async with open_backend(args.virtual) as backend:
+            found = await discover(backend, SystemClock(), args.seconds)
+            chosen: Seen | None = None
+            if args.address:
+                chosen = found.get(args.address.upper())
+                if chosen is None:
+                    print(f"portwatch pair: {args.address} not heard", file=sys.stderr)
+                    return EXIT_FAILED
+            else:
+                if not found:
+                    print("portwatch pair: no thermometer heard", file=sys.stderr)
+                    return EXIT_FAILED
+                rows = sorted(found.values(), key=lambda s: (-s.rssi, s.address))
+                lines = table(dict(found))
+                print("   " + lines[0])
+                for number, seen in enumerate(rows, 1):
+                    line = table({seen.address: seen})[1]
+                    print(f"{number:>2} {line}")
+                answer = (await asyncio.to_thread(input, "pin which one? ")).strip()
+                if not answer.isdigit() or not 1 <= int(answer) <= len(rows):
+                    print(
+                        f"portwatch pair: {answer!r} is not a number in the list", file=sys.stderr
+                    )
+                    return EXIT_FAILED
+                chosen = rows[int(answer) - 1]
+            try:
+                identity = await read_identity(backend, chosen.address)
+            except (BleakError, TimeoutError, OSError) as exc:
+                print(
+                    f"note: could not read its identity ({exc}); pinning by address",
+                    file=sys.stderr,
+                )
+                identity = {}
+            path = save_pin(
+                state_dir(args), Pin(chosen.address, chosen.name, chosen.driver, identity)
+            )
+            print(
+                f"pinned {chosen.name or chosen.address} ({chosen.address}, "
+                f"{chosen.driver}) in {path}"
+            )
+            return 0
+
+    try:
+        return asyncio.run(main())
+    except (BleakError, OSError) as exc:
+        print(f"portwatch pair: the radio cannot scan: {exc}", file=sys.stderr)
+        return EXIT_FAILED

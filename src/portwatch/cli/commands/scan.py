@@ -1,0 +1,66 @@
+"""`portwatch scan`: a live table of the thermometers nearby."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from portwatch.cli.commands._radio import EXIT_FAILED, add_radio_arguments, open_backend
+
+if TYPE_CHECKING:
+    from portwatch.ble.link import Seen
+
+HELP = "list nearby thermometers (name, address, signal, driver), refreshed as they are heard"
+
+# ANSI: cursor up one line, and erase the line (ECMA-48 CUU, EL).
+_UP = "\x1b[1A"
+_ERASE = "\x1b[2K"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_radio_arguments(parser)
+
+
+def table(rows: Mapping[str, Seen]) -> list[str]:
+    """The table's lines, strongest signal first."""
+    seen = sorted(rows.values(), key=lambda s: (-s.rssi, s.address))
+    lines = [f"{'NAME':<20} {'ADDRESS':<17} {'RSSI':>5}  DRIVER"]
+    lines += [f"{s.name[:20]:<20} {s.address:<17} {s.rssi:>5}  {s.driver}" for s in seen]
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bleak.exc import BleakError
+
+    from portwatch.ble.link import discover
+    from portwatch.clock import SystemClock
+
+    live = sys.stdout.isatty()
+    drawn = 0
+
+    def redraw(rows: dict[str, Seen]) -> None:
+        nonlocal drawn
+        lines = table(rows)
+        sys.stdout.write((_UP + _ERASE) * drawn + "\n".join(lines) + "\n")
+        sys.stdout.flush()
+        drawn = len(lines)
+
+    async def main() -> dict[str, Seen]:
+        async with open_backend(args.virtual) as backend:
+            return await discover(backend, SystemClock(), args.seconds, redraw if live else None)
+
+    try:
+        found = asyncio.run(main())
+    except (BleakError, OSError) as exc:
+        print(f"portwatch scan: the radio cannot scan: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if not live:
+        print("\n".join(table(found)))
+    if not found:
+        print("no thermometer heard; is it awake and near?", file=sys.stderr)
+        return EXIT_FAILED
+    return 0

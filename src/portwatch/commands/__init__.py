@@ -1,1 +1,0 @@
-"""One module per `portwatch` subcommand (see portwatch.cli)."""

@@ -1,0 +1,1 @@
+"""The fever rule (the clinic's sheet, exactly): observations in, decisions out. Pure."""

@@ -1,0 +1,1 @@
+"""`portwatch run`: the stages wired together, timed work, the clock, systemd."""
