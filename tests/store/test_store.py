@@ -189,7 +189,7 @@ def test_record_decisions_writes_nothing_when_an_entry_is_bad(store: Store) -> N
     assert store.decisions(T0, T0 + DAY) == []
 
 
-def test_outbox_due_orders_by_decision_and_honours_next_attempt_when_retrying(
+def test_outbox_all_orders_by_decision_and_records_next_attempt_when_retrying(
     store: Store,
 ) -> None:
     """Alerts leave in the order decided; one waiting for its retry is not due yet."""
@@ -197,11 +197,14 @@ def test_outbox_due_orders_by_decision_and_honours_next_attempt_when_retrying(
     store.enqueue([_entry(1, seconds=5)])  # idempotent
     now = T0 + timedelta(seconds=10)
     store.outbox_record_attempt(_entry(2).id, now, 503, "busy", now + timedelta(seconds=30))
-    due = store.outbox_due(now, "clinic")
+    pending = store.outbox_all(OutboxStatus.PENDING)
+    assert [row.id for row in pending] == [_entry(2).id, _entry(1).id, _entry(3).id]
+    due = [row for row in pending if row.next_attempt_at is None or row.next_attempt_at <= now]
     assert [row.id for row in due] == [_entry(1).id, _entry(3).id]
     row = store.outbox_get(_entry(2).id)
     assert row is not None
     assert (row.attempts, row.last_status, row.last_error) == (1, 503, "busy")
+    assert row.next_attempt_at == now + timedelta(seconds=30)
 
 
 def test_outbox_requeue_makes_failed_alert_due_when_resent(store: Store) -> None:
@@ -209,10 +212,14 @@ def test_outbox_requeue_makes_failed_alert_due_when_resent(store: Store) -> None
     store.enqueue([_entry(1)])
     store.outbox_mark_failed(_entry(1).id, T0, 401, "unauthorised")
     store.outbox_mark_escalated(_entry(1).id, T0)
-    assert store.outbox_due(T0 + DAY, "clinic") == []
+    assert store.outbox_all(OutboxStatus.PENDING) == []
     store.outbox_requeue(_entry(1).id, T0 + DAY)
-    (row,) = store.outbox_due(T0 + DAY, "clinic")
-    assert (row.status, row.escalated_at) == (OutboxStatus.PENDING, None)
+    (row,) = store.outbox_all(OutboxStatus.PENDING)
+    assert (row.status, row.escalated_at, row.next_attempt_at) == (
+        OutboxStatus.PENDING,
+        None,
+        T0 + DAY,
+    )
 
 
 def test_outbox_update_raises_input_error_when_id_unknown(store: Store) -> None:
@@ -315,17 +322,6 @@ def test_default_db_path_follows_state_directory_when_set(
     """systemd's StateDirectory decides where the log lives."""
     monkeypatch.setenv("PORTWATCH_STATE_DIRECTORY", str(tmp_path))
     assert default_db_path() == tmp_path / "portwatch.db"
-
-
-def test_readings_after_gives_rows_written_elsewhere_when_polled(
-    store: Store, db_path: Path
-) -> None:
-    """A running daemon must see a reading that `portwatch add` wrote from another process."""
-    store.add_readings([make_reading(0)])
-    with Store.open(db_path) as other:  # a second process, as `portwatch add` would be
-        other.add_readings([make_reading(5), make_reading(3)])
-    assert [s.id for s in store.readings_after(1)] == [2, 3]
-    assert store.readings_after(3) == []
 
 
 def test_import_readings_skips_only_the_same_reading_when_imported_again(store: Store) -> None:
