@@ -16,8 +16,11 @@ import pytest
 from conftest import T0, make_reading
 from portwatch.log.store import (
     SCHEMA_VERSION,
+    Channel,
     OutboxEntry,
+    OutboxRow,
     OutboxStatus,
+    Priority,
     Store,
     StoreDamagedError,
     StoreError,
@@ -217,6 +220,52 @@ def test_outbox_requeue_makes_failed_alert_due_when_resent(store: Store) -> None
     (row,) = store.outbox_all(OutboxStatus.PENDING)
     assert (row.status, row.escalated_at, row.next_attempt_at) == (
         OutboxStatus.PENDING,
+        None,
+        T0 + DAY,
+    )
+
+
+def test_outbox_rows_come_back_as_enum_members_when_written_as_text(store: Store) -> None:
+    """Channel, priority and status are one vocabulary: what goes in as text comes back typed."""
+    store.enqueue([_entry(1)])
+    (row,) = store.outbox_all()
+    assert (row.channel, row.priority, row.status) == ("clinic", "urgent", "pending")
+    assert row.channel is Channel.CLINIC
+    assert row.priority is Priority.URGENT
+    assert row.status is OutboxStatus.PENDING
+
+
+@pytest.mark.parametrize(("field", "word"), [("channel", "fax"), ("priority", "soonish")])
+def test_enqueue_refuses_a_channel_or_priority_when_it_is_not_ours(
+    store: Store, field: str, word: str
+) -> None:
+    """A row on no channel would never be sent; one with no priority could not be ordered."""
+    with pytest.raises(StoreInputError, match=f"{field} '{word}' is not one of"):
+        store.enqueue([replace(_entry(1), **{field: word})])
+    assert store.outbox_all() == []
+
+
+def test_outbox_all_raises_store_error_when_a_row_holds_an_unknown_channel(store: Store) -> None:
+    """A row written by a newer portwatch (or by hand) is named, not passed on as text."""
+    store.enqueue([_entry(1)])
+    store._db.execute("UPDATE outbox SET channel = 'fax'")
+    with pytest.raises(StoreError, match="'fax', which this portwatch does not know"):
+        store.outbox_all()
+
+
+def test_unsent_row_is_pending_and_untried_when_made_from_an_entry() -> None:
+    """A notice sent from memory (the log refusing writes) is the same row type as the log's."""
+    entry = replace(_entry(1), not_before=T0 + DAY)
+    row = OutboxRow.unsent(entry, attempts=2)
+    assert (row.id, row.channel, row.priority, row.body) == (
+        entry.id,
+        Channel.CLINIC,
+        Priority.URGENT,
+        entry.body,
+    )
+    assert (row.status, row.attempts, row.next_attempt_at, row.not_before) == (
+        OutboxStatus.PENDING,
+        2,
         None,
         T0 + DAY,
     )
