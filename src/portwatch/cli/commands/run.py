@@ -223,6 +223,7 @@ async def _main(
     import signal
 
     from portwatch.clock import SystemClock, VirtualClock
+    from portwatch.log.store import writers_idle
     from portwatch.service.daemon import Daemon, DaemonHooks
     from portwatch.service.systemd import Notifier, watchdog_interval_s
     from portwatch.sim.pacing import TrackingExecutor
@@ -233,12 +234,11 @@ async def _main(
         clock = await asyncio.to_thread(_trusted_clock, settings, SystemClock())
     else:
         clock = virtual  # the demo and the end-to-end tests: simulated time is right time
-    store_thread = None
+    io_threads = None
     if virtual is not None:
         # Simulated time waits for real work in threads (portwatch.sim.pacing).
         io_threads = TrackingExecutor(4, thread_name_prefix="portwatch-io")
         asyncio.get_running_loop().set_default_executor(io_threads)
-        store_thread = TrackingExecutor(1, thread_name_prefix="portwatch-store")
     radio = away = None
     backend = None
     if settings.bluetooth.backend.value == "virtual":
@@ -257,17 +257,16 @@ async def _main(
         web_token=web_token,
         notifier=Notifier(os.environ),
         watchdog_s=watchdog_interval_s(os.environ, os.getpid()),
-        executor=store_thread,
         hooks=hooks,
     )
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, daemon.stop)
     pacer = None
-    if virtual is not None and store_thread is not None and simulated is not None:
-        threads = (io_threads, store_thread)
+    if virtual is not None and io_threads is not None and simulated is not None:
+        threads = io_threads
         pacer = asyncio.create_task(
-            _pace_forever(virtual, simulated, daemon, lambda: all(t.idle for t in threads))
+            _pace_forever(virtual, simulated, daemon, lambda: threads.idle and writers_idle())
         )
     try:
         await daemon.run()
