@@ -51,7 +51,6 @@ from portwatch.ble.drivers import (
 from portwatch.ble.pin import Pin, load_pin
 from portwatch.clock import Clock
 from portwatch.model import LinkEvent, LinkEventKind, Reading
-from portwatch.service.timekeeping import TrustedClock
 
 if TYPE_CHECKING:
     from portwatch.sim.radio import VirtualRadio
@@ -683,12 +682,12 @@ class Link:
             )
 
     def _clock_trusted(self) -> bool:
-        """False while the clock only estimates the time (a TrustedClock not yet synced).
+        """False while the clock only estimates the time (never seen synchronised).
 
         Receive times taken then may be off by however long the gateway was down, so they
         teach no device clock offset (issue 10, clock faults).
         """
-        return not isinstance(self._clock, TrustedClock) or self._clock.trusted
+        return self._clock.trust.anchored
 
     def _reading(
         self, address: str, sample: Sample, offset: ClockOffset, received_at: datetime, raw: bytes

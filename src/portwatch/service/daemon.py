@@ -51,7 +51,7 @@ from portwatch.alerts.notices import Notice, NoticeKind, QuietHours
 from portwatch.alerts.outbound import CLINIC, NOTIFY, PATIENT, Outbound, clock_text, notice_entry
 from portwatch.alerts.outbox import clinic_entry
 from portwatch.ble.pin import PinError, load_pin
-from portwatch.clock import Clock
+from portwatch.clock import Clock, ClockTrust
 from portwatch.config import Settings, alert_context
 from portwatch.fever.rule import FeverRule, RuleSettings
 from portwatch.log.store import (
@@ -70,7 +70,6 @@ from portwatch.service.schedule import Scheduler, every
 from portwatch.service.status import StatusFacts, status_line
 from portwatch.service.systemd import Notifier
 from portwatch.service.timed import NoticeSink, TimedWork, outbox_sink
-from portwatch.service.timekeeping import TrustedClock
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -696,9 +695,8 @@ class Daemon:
         )
 
     def _clock_trusted(self) -> bool:
-        """False while the TrustedClock only estimates the time or holds after a jump."""
-        clock = self._clock
-        return not isinstance(clock, TrustedClock) or (clock.trusted and not clock.held)
+        """False while the clock only estimates the time or holds after a jump."""
+        return self._clock.trust is ClockTrust.SYNCHRONISED
 
     async def _pet_watchdog(self) -> None:
         # systemd's watchdog counts real seconds, whatever clock the program runs on.
