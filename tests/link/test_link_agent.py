@@ -20,8 +20,9 @@ import pytest
 
 from portwatch.ble import link as link_module
 from portwatch.ble.bluez_agent import pairing_agent
-from portwatch.ble.link import Link, no_agent, system_agent
+from portwatch.ble.link import Link
 from portwatch.ble.pin import Pin, save_pin
+from portwatch.ble.radio import no_agent, system_agent
 from portwatch.clock import VirtualClock
 from portwatch.sim.radio import VirtualRadio, VirtualSpotThermometer
 from portwatch.sim.radio.testing import Recorder, run_until
@@ -59,7 +60,7 @@ async def running_link(
 ) -> AsyncIterator[Link]:
     link = Link(
         clock=clock,
-        backend=radio.backend,
+        radio=radio,
         state_dir=state_dir,
         sink=recorder,
         rng=random.Random(3),

@@ -222,6 +222,7 @@ async def _main(
     import asyncio
     import signal
 
+    from portwatch.ble.radio import SYSTEM_RADIO
     from portwatch.clock import SystemClock, VirtualClock
     from portwatch.service.daemon import Daemon, DaemonHooks
     from portwatch.service.systemd import Notifier, watchdog_interval_s
@@ -240,10 +241,8 @@ async def _main(
         asyncio.get_running_loop().set_default_executor(io_threads)
         store_thread = TrackingExecutor(1, thread_name_prefix="portwatch-store")
     radio = away = None
-    backend = None
     if settings.bluetooth.backend.value == "virtual":
         radio, away = await _virtual_radio(clock, settings, scenario)
-        backend = radio.backend
     hooks = ticks = None
     if journal is not None:
         hooks = DaemonHooks(on_received=_journal_hook(journal, SystemClock()))
@@ -252,7 +251,7 @@ async def _main(
     daemon = Daemon(
         settings,
         clock=clock,
-        backend=backend,
+        radio=SYSTEM_RADIO if radio is None else radio,
         clinic=clinic,
         web_token=web_token,
         notifier=Notifier(os.environ),

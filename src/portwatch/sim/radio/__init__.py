@@ -6,7 +6,7 @@ hardware::
 
     async with VirtualRadio(clock) as radio:
         thermometer = await radio.add(VirtualSpotThermometer(clock, temperature_at=...))
-        link = Link(clock=clock, backend=radio.backend, ...)
+        link = Link(clock=clock, radio=radio, ...)
 
 Everything here runs on the event loop; the thermometers measure on the injected
 :class:`~portwatch.clock.Clock`, so a :class:`~portwatch.clock.VirtualClock` can play days

@@ -14,6 +14,7 @@ from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
 
+from portwatch.ble.radio import AdapterResetter, AgentFactory, no_agent
 from portwatch.clock import Clock
 from portwatch.sim.radio.backend import BumbleClient, BumbleScanner, RadioBackend
 
@@ -38,8 +39,9 @@ class VirtualRadio:
     """Owns the LocalLink, the central-side Bumble host and every virtual thermometer.
 
     An async context manager: entering powers the central on; leaving stops every
-    thermometer and powers everything off. ``backend`` is what ``Link`` (or
-    ``BleakClient(backend=...)``/``BleakScanner(backend=...)``) takes.
+    thermometer and powers everything off. It is a :class:`~portwatch.ble.radio.Radio`
+    (what ``Link``, ``discover`` and ``read_identity`` take); ``backend`` is what
+    ``BleakClient(backend=...)``/``BleakScanner(backend=...)`` take.
     """
 
     def __init__(self, clock: Clock, *, central_address: str = CENTRAL_ADDRESS) -> None:
@@ -59,6 +61,23 @@ class VirtualRadio:
         self._thermometers: list[VirtualThermometer] = []
         self._numbers = itertools.count(1)
         self._started = False
+
+    @property
+    def client(self) -> type[BumbleClient]:
+        return self.backend.client
+
+    @property
+    def scanner(self) -> type[BumbleScanner]:
+        return self.backend.scanner
+
+    def agent(self) -> AgentFactory:
+        """None to hold: Bumble pairs Just Works by itself."""
+        return no_agent
+
+    def adapter(self, name: str, clock: Clock) -> AdapterResetter | None:
+        """None: there is no adapter to power-cycle."""
+        del name, clock
+        return None
 
     @property
     def thermometers(self) -> tuple[VirtualThermometer, ...]:
