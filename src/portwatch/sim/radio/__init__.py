@@ -16,13 +16,10 @@ in seconds.
 from __future__ import annotations
 
 from portwatch.sim.radio.backend import BumbleClient, BumbleScanner, RadioBackend
+from portwatch.sim.radio.hts_thermometers import VirtualPeriodicThermometer, VirtualSpotThermometer
 from portwatch.sim.radio.radio import RadioError, VirtualRadio, add_demo_thermometers
-from portwatch.sim.radio.thermometers import (
-    VirtualCoreWearable,
-    VirtualPeriodicThermometer,
-    VirtualSpotThermometer,
-    VirtualThermometer,
-)
+from portwatch.sim.radio.thermometers import VirtualThermometer
+from portwatch.sim.radio.wearable import VirtualCoreWearable
 
 __all__ = [
     "BumbleClient",

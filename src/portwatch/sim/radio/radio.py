@@ -137,11 +137,11 @@ async def add_demo_thermometers(radio: VirtualRadio) -> list[VirtualThermometer]
     Addresses are given in this order from ``D0:00:00:00:00:01``, so a pin made with
     ``portwatch pair --virtual`` names the same thermometer in a later virtual run.
     """
-    from portwatch.sim.radio.thermometers import (
-        VirtualCoreWearable,
+    from portwatch.sim.radio.hts_thermometers import (
         VirtualPeriodicThermometer,
         VirtualSpotThermometer,
     )
+    from portwatch.sim.radio.wearable import VirtualCoreWearable
 
     clock = radio.clock
 
