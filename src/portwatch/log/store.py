@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any, Final, Self
 
 from portwatch.model import (
+    Bucket,
     Decision,
     DecisionType,
     LinkEvent,
@@ -138,18 +139,6 @@ class StoredReading:
     @property
     def invalid_reason(self) -> str | None:
         return self.reading.invalid_reason
-
-
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    """One point of the chart: the valid temperatures received in [start, end)."""
-
-    start: datetime
-    end: datetime
-    min_c: float
-    median_c: float
-    max_c: float
-    count: int
 
 
 @dataclass(frozen=True, slots=True)
