@@ -26,7 +26,6 @@ import logging
 import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, Final
@@ -98,14 +97,6 @@ FLUSH_TIMEOUT_S: Final = 10.0
 
 # Scan round: how long one scan waits before checking adapter health (Clock time).
 SCAN_ROUND_S: Final = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class _Packet:
-    characteristic: str
-    data: bytes
-    received_at: datetime
-    received_mono: float
 
 
 class Link:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self, TypeVar
 
 from bumble.controller import Controller
@@ -88,12 +87,7 @@ class VirtualRadio:
         self._started = True
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         try:
             for thermometer in reversed(self._thermometers):
                 await thermometer.stop()

@@ -405,12 +405,10 @@ class VirtualThermometer:
         self, characteristic: Characteristic[Any], value: bytes, *, indicate: bool
     ) -> bool:
         """Deliver to the subscribed central; False when nobody could receive it."""
-        device = self._device
-        connection = self._connection
-        if device is None or connection is None:
+        receiver = self._receiver()
+        if receiver is None:
             return False
-        if self.pairing_required and not connection.is_encrypted:
-            return False
+        device, connection = receiver
         try:
             if indicate:
                 await device.indicate_subscriber(connection, characteristic, value)
@@ -421,13 +419,21 @@ class VirtualThermometer:
             return False
         return True
 
-    def _subscribed(self, characteristic: Characteristic[Any]) -> bool:
+    def _receiver(self) -> tuple[Device, Connection] | None:
+        """The device and the connection a value can go over (encrypted where required)."""
         device = self._device
         connection = self._connection
         if device is None or connection is None:
-            return False
+            return None
         if self.pairing_required and not connection.is_encrypted:
+            return None
+        return device, connection
+
+    def _subscribed(self, characteristic: Characteristic[Any]) -> bool:
+        receiver = self._receiver()
+        if receiver is None:
             return False
+        device, _ = receiver
         return any(
             cccds.get(characteristic.handle, b"\x00\x00") != b"\x00\x00"
             for cccds in device.gatt_server.subscribers.values()
