@@ -15,7 +15,10 @@ Checks every module below the package's folder:
 - the ``duplicates`` command (on PATH; ``/work/.library/duplicates/README.md``) over the
   root's parent folder: a row that is a real copy, or a shape-alike one not marked
   ``boilerplate``, fails unless its pair of files is in :data:`ALLOWED_SHAPES` with a
-  reason. Where the command is absent, a loud line says duplicates were NOT checked.
+  reason, or both its sides are keyword arguments one a line (:data:`KEYWORD_REASON`; only
+  for a row with no further runs, which ``duplicates`` does not show). Allowed rows are
+  printed with their reason. Where the command is absent, a loud line says duplicates
+  were NOT checked.
 
 Exit status: 0 when every target is met, 1 with a list of what missed, 2 on bad usage.
 """
@@ -51,10 +54,18 @@ ALLOWED_SHAPES: Final[dict[frozenset[str], str]] = {
     ),
 }
 
+# Shape-alike runs made only of keyword arguments, one a line (``kind=sample.kind,``): a call
+# that names each field it passes looks like every other such call, whatever it builds.
+# A duplicated *type* (its ``name: type`` lines) is not of this kind and is still reported.
+KEYWORD_LINE: Final = re.compile(r"^\s*\*{0,2}\w+=.*$|^\s*[)\]}]*,?\s*$|^\s*#")
+KEYWORD_REASON: Final = "keyword arguments, one a line: each call names its own fields"
+
 DUPLICATES_COMMAND: Final = "duplicates"
 DUPLICATES_MOST: Final = 200
 DUPLICATES_SECONDS: Final = 120
-_ROW: Final = re.compile(r"^D\d+ (?P<a>\S+):\d+-\d+ ~ (?P<b>\S+):\d+-\d+(?P<rest>.*)$")
+_ROW: Final = re.compile(
+    r"^D\d+ (?P<a>\S+):(?P<a0>\d+)-(?P<a1>\d+) ~ (?P<b>\S+):(?P<b0>\d+)-(?P<b1>\d+)(?P<rest>.*)$"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,8 +195,31 @@ def cycle_misses(graph: dict[str, set[str]]) -> Iterator[Miss]:
         yield Miss(group[0], "import cycle: " + " <-> ".join(group))
 
 
+def _keyword_lines(folder: Path, name: str, first: int, last: int) -> bool:
+    """Whether lines ``first``-``last`` of ``folder/name`` are all keyword arguments."""
+    try:
+        lines = (folder / name).read_text(encoding="utf-8").splitlines()[first - 1 : last]
+    except OSError:
+        return False
+    return bool(lines) and all(KEYWORD_LINE.match(line) for line in lines)
+
+
+def allowed(folder: Path, row: re.Match[str]) -> str | None:
+    """Why a shape-alike row is allowed (None: it is not)."""
+    reason = ALLOWED_SHAPES.get(frozenset({row["a"], row["b"]}))
+    if reason is not None:
+        return reason
+    if "more run" in row["rest"]:
+        return None  # the other runs between the two files are not shown: not judged here
+    sides = ((row["a"], row["a0"], row["a1"]), (row["b"], row["b0"], row["b1"]))
+    if all(_keyword_lines(folder, name, int(lo), int(hi)) for name, lo, hi in sides):
+        return KEYWORD_REASON
+    return None
+
+
 def duplicate_misses(folder: Path, command: str) -> tuple[list[str], list[Miss]]:
-    """The ``duplicates`` rows over ``folder`` (printed as they are) and those that fail.
+    """The ``duplicates`` rows over ``folder`` (printed as they are, an allowed one with its
+    reason) and those that fail.
 
     Returns ``([], [])`` after a loud line when the command is not installed.
     """
@@ -208,9 +242,10 @@ def duplicate_misses(folder: Path, command: str) -> tuple[list[str], list[Miss]]
         text=True,
         check=False,
     )
-    lines = done.stdout.splitlines()
+    lines: list[str] = []
     misses: list[Miss] = []
-    for line in lines:
+    for line in done.stdout.splitlines():
+        lines.append(line)
         if line.startswith("incomplete:"):
             misses.append(Miss("duplicates", f"not all was read: {line}"))
         row = _ROW.match(line)
@@ -220,7 +255,9 @@ def duplicate_misses(folder: Path, command: str) -> tuple[list[str], list[Miss]]
         shape = " shape" in rest
         if shape and "boilerplate" in rest:
             continue
-        if shape and frozenset({row["a"], row["b"]}) in ALLOWED_SHAPES:
+        reason = allowed(folder, row) if shape else None
+        if reason is not None:
+            lines[-1] += f"  [allowed: {reason}]"
             continue
         what = "shape-alike (not in ALLOWED_SHAPES)" if shape else "a real copy"
         misses.append(Miss("duplicates", f"{line.split(' ', 1)[1]}: {what}"))

@@ -186,3 +186,21 @@ def test_a_missed_target_exits_1_with_the_list(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "1 target(s) missed" in done.stdout
     assert "function pkg.f.long has 70 lines (at most 60)" in done.stdout
+
+
+def keyword_call(head: str, source: str) -> str:
+    """A call of six keyword arguments, one a line, after ``head`` (unlike the other's)."""
+    fields = ("device", "kind", "value", "unit", "celsius", "time")
+    arguments = "".join(f"    {field}={source}.{field},\n" for field in fields)
+    return f"{head}(\n{arguments})\n"
+
+
+@needs_duplicates
+def test_keyword_argument_lists_alike_in_shape_pass_with_their_reason(
+    structure: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a = keyword_call("import sys\n\nFIRST = make", "sys")
+    b = keyword_call("import os\n\nassert os.sep\nprint(build", "os") + ")\n"
+    root = tree(tmp_path, {"a.py": a, "b.py": b})
+    assert misses(structure, root, "duplicates") == []
+    assert structure.KEYWORD_REASON in capsys.readouterr().out
