@@ -48,6 +48,14 @@ ALLOWED_SHAPES: Final[dict[frozenset[str], str]] = {
         "code tables of two Bluetooth formats (CORE quality and heart-rate states, HTS "
         "sites): each a dict of its own spec's codes and its inverse"
     ),
+    frozenset({"portwatch/log/writer.py", "portwatch/sim/scenario.py"}): (
+        "named constants with their reasons, then a frozen dataclass of other fields: "
+        "different facts in the house's form"
+    ),
+    frozenset({"portwatch/service/care.py", "portwatch/sim/scenario.py"}): (
+        "a named constant, then a frozen dataclass of other fields: different facts in the "
+        "house's form"
+    ),
     frozenset({"portwatch/ble/hts.py"}): (
         "IEEE 11073 FLOAT and SFLOAT encoders: two wire formats with their own widths, "
         "limits and error offsets"
@@ -57,7 +65,11 @@ ALLOWED_SHAPES: Final[dict[frozenset[str], str]] = {
 # Shape-alike runs made only of keyword arguments, one a line (``kind=sample.kind,``): a call
 # that names each field it passes looks like every other such call, whatever it builds.
 # A duplicated *type* (its ``name: type`` lines) is not of this kind and is still reported.
-KEYWORD_LINE: Final = re.compile(r"^\s*\*{0,2}\w+=.*$|^\s*[)\]}]*,?\s*$|^\s*#")
+KEYWORD_LINE: Final = re.compile(
+    r"^\s*\*{0,2}\w+=.*$"  # a keyword argument
+    r"|^\s*(return\s+|\w+\s*=\s*)?[\w.]+\($"  # the call it belongs to, opened
+    r"|^\s*[)\]}]*,?\s*$|^\s*#"  # closing punctuation, a comment
+)
 KEYWORD_REASON: Final = "keyword arguments, one a line: each call names its own fields"
 
 DUPLICATES_COMMAND: Final = "duplicates"
