@@ -15,8 +15,9 @@ Checks every module below the package's folder:
 - the ``duplicates`` command (on PATH; ``/work/.library/duplicates/README.md``) over the
   root's parent folder: a row that is a real copy, or a shape-alike one not marked
   ``boilerplate``, fails unless its pair of files is in :data:`ALLOWED_SHAPES` with a
-  reason, or both its sides are keyword arguments one a line (:data:`KEYWORD_REASON`; only
-  for a row with no further runs, which ``duplicates`` does not show). Allowed rows are
+  reason, or both its sides are keyword arguments one a line (:data:`KEYWORD_REASON`), or
+  (also for a real copy) names of a parenthesised import list (:data:`NAME_REASON`); these
+  two only for a row with no further runs, which ``duplicates`` does not show. Allowed rows are
   printed with their reason. Where the command is absent, a loud line says duplicates
   were NOT checked.
 
@@ -71,6 +72,11 @@ KEYWORD_LINE: Final = re.compile(
     r"|^\s*[)\]}]*,?\s*$|^\s*#"  # closing punctuation, a comment
 )
 KEYWORD_REASON: Final = "keyword arguments, one a line: each call names its own fields"
+
+# A run made only of names one a line (``    Decision,``) is the inside of a parenthesised
+# import list, which ``duplicates`` passes over only when an import stands on one line.
+NAME_LINE: Final = re.compile(r"^\s*\w+,\s*$|^\s*[)]?\s*$|^\s*from \S+ import \($")
+NAME_REASON: Final = "names in a parenthesised import list, which duplicates does not skip"
 
 DUPLICATES_COMMAND: Final = "duplicates"
 DUPLICATES_MOST: Final = 200
@@ -207,24 +213,27 @@ def cycle_misses(graph: dict[str, set[str]]) -> Iterator[Miss]:
         yield Miss(group[0], "import cycle: " + " <-> ".join(group))
 
 
-def _keyword_lines(folder: Path, name: str, first: int, last: int) -> bool:
-    """Whether lines ``first``-``last`` of ``folder/name`` are all keyword arguments."""
+def _lines_match(folder: Path, side: tuple[str, str, str], pattern: re.Pattern[str]) -> bool:
+    """Whether every line of a row's side (file, first, last) matches ``pattern``."""
+    name, first, last = side
     try:
-        lines = (folder / name).read_text(encoding="utf-8").splitlines()[first - 1 : last]
+        text = (folder / name).read_text(encoding="utf-8")
     except OSError:
         return False
-    return bool(lines) and all(KEYWORD_LINE.match(line) for line in lines)
+    lines = text.splitlines()[int(first) - 1 : int(last)]
+    return bool(lines) and all(pattern.match(line) for line in lines)
 
 
-def allowed(folder: Path, row: re.Match[str]) -> str | None:
-    """Why a shape-alike row is allowed (None: it is not)."""
-    reason = ALLOWED_SHAPES.get(frozenset({row["a"], row["b"]}))
-    if reason is not None:
+def allowed(folder: Path, row: re.Match[str], shape: bool) -> str | None:
+    """Why a row is allowed (None: it is not)."""
+    if shape and (reason := ALLOWED_SHAPES.get(frozenset({row["a"], row["b"]}))):
         return reason
     if "more run" in row["rest"]:
         return None  # the other runs between the two files are not shown: not judged here
     sides = ((row["a"], row["a0"], row["a1"]), (row["b"], row["b0"], row["b1"]))
-    if all(_keyword_lines(folder, name, int(lo), int(hi)) for name, lo, hi in sides):
+    if all(_lines_match(folder, side, NAME_LINE) for side in sides):
+        return NAME_REASON
+    if shape and all(_lines_match(folder, side, KEYWORD_LINE) for side in sides):
         return KEYWORD_REASON
     return None
 
@@ -267,7 +276,7 @@ def duplicate_misses(folder: Path, command: str) -> tuple[list[str], list[Miss]]
         shape = " shape" in rest
         if shape and "boilerplate" in rest:
             continue
-        reason = allowed(folder, row) if shape else None
+        reason = allowed(folder, row, shape)
         if reason is not None:
             lines[-1] += f"  [allowed: {reason}]"
             continue

@@ -204,3 +204,23 @@ def test_keyword_argument_lists_alike_in_shape_pass_with_their_reason(
     root = tree(tmp_path, {"a.py": a, "b.py": b})
     assert misses(structure, root, "duplicates") == []
     assert structure.KEYWORD_REASON in capsys.readouterr().out
+
+
+@needs_duplicates
+def test_the_same_names_in_two_import_lists_pass_with_their_reason(
+    structure: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    listed = ("alpha", "beta", "gamma", "delta", "eps", "zeta")
+    names = "".join(f"    {name},\n" for name in listed)
+    root = tree(
+        tmp_path,
+        {
+            "m.py": "".join(
+                f"{n} = 1\n" for n in ("alpha", "beta", "gamma", "delta", "eps", "zeta")
+            ),
+            "a.py": f"from pkg.m import (\n{names})\n\nprint(alpha)\n",
+            "b.py": f"import os\nfrom pkg.m import (\n{names})\n\nassert os.sep, beta\n",
+        },
+    )
+    assert misses(structure, root, "duplicates") == []
+    assert structure.NAME_REASON in capsys.readouterr().out
