@@ -362,7 +362,8 @@ def _startup_s(directory: Path) -> float:
         sock.bind(str(notify))
         sock.settimeout(60)
         env = {**os.environ, "NOTIFY_SOCKET": str(notify)}
-        command = [sys.executable, "-m", "portwatch", "run", "--config", str(config)]
+        # `portwatch run`'s wiring on a simulated clock (the test entry point, issue 15).
+        command = [sys.executable, "-m", "portwatch.sim.run", "--config", str(config)]
         command += ["--virtual-clock", T0.isoformat(), "--speed", "1"]
         began = time.perf_counter()
         process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)  # noqa: S603

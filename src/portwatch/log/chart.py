@@ -18,6 +18,7 @@ from portwatch.log.database import Database
 from portwatch.log.errors import StoreInputError, classify
 from portwatch.log.rollup import CHART_MINUTE_US, CHARTABLE
 from portwatch.log.times import EPOCH, from_us, to_us
+from portwatch.model import Bucket
 
 __all__ = ["GAP_WALK_MAX_STEPS", "Bucket", "Chart"]
 
@@ -31,18 +32,6 @@ _FIRST_READING_IN: Final = (
 # Beyond this many index lookups, Store.gaps scans instead: one lookup costs about as much
 # as reading some tens of rows, and a ten-day scan at 1/s is 864,000 rows.
 GAP_WALK_MAX_STEPS: Final = 20_000
-
-
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    """One point of the chart: the valid temperatures received in [start, end)."""
-
-    start: datetime
-    end: datetime
-    min_c: float
-    median_c: float
-    max_c: float
-    count: int
 
 
 class Chart(Database):

@@ -50,7 +50,7 @@ from portwatch.alerts.notices import Notice, NoticeKind, QuietHours
 from portwatch.alerts.outbound import Outbound, clock_text, notice_entry
 from portwatch.alerts.outbox import clinic_entry
 from portwatch.ble.pin import PinError, load_pin
-from portwatch.clock import Clock
+from portwatch.clock import Clock, ClockTrust
 from portwatch.config import Settings, alert_context
 from portwatch.fever.rule import FeverRule, RuleSettings
 from portwatch.log.store import (
@@ -69,14 +69,13 @@ from portwatch.service.schedule import Scheduler, every
 from portwatch.service.status import StatusFacts, status_line
 from portwatch.service.systemd import Notifier
 from portwatch.service.timed import NoticeSink, TimedWork, outbox_sink
-from portwatch.service.timekeeping import TrustedClock
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from portwatch.ble.link import AdapterResetter, Backend
+    from portwatch.ble.radio import Radio
 
-__all__ = ["Daemon", "DaemonError", "DaemonHooks", "adapter_resetter", "rule_settings"]
+__all__ = ["Daemon", "DaemonError", "DaemonHooks", "rule_settings"]
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -105,19 +104,6 @@ REBUILD_BEFORE_PLACEMENT: Final = timedelta(days=2)
 # full disk cannot queue it) is logged afterwards held this far ahead, then marked
 # delivered: if the second write never lands, the row still never leaves the outbox again.
 SENT_DIRECTLY_HOLD: Final = timedelta(days=365 * 100)
-
-
-def adapter_resetter(backend: object, adapter: str, clock: Clock) -> AdapterResetter | None:
-    """The adapter the link may power-cycle when it goes silent: only the system radio's.
-
-    Issue 3's adapter health applies to BlueZ on the Pi (``backend`` ``None`` means bleak's
-    platform default); the virtual radio has no adapter to reset.
-    """
-    if backend is not None:
-        return None
-    from portwatch.ble.adapter import BlueZAdapter
-
-    return BlueZAdapter(clock, adapter)
 
 
 class DaemonError(ValueError):
@@ -164,8 +150,8 @@ class Daemon:
     Args:
         settings: validated settings (:func:`portwatch.config.load_settings`).
         clock: the one clock every stage reads.
-        backend: the bleak backend (``None`` is the system radio; the virtual radio's
-            ``backend`` for the demo and the tests).
+        radio: the radio (``SYSTEM_RADIO`` on the Pi; a ``VirtualRadio`` for the demo and
+            the tests).
         clinic: where clinic alerts go (:func:`portwatch.config.clinic_endpoint`; None: no
             clinic URL, alerts wait in the outbox).
         web_token: the caregiver page's access token (None: no page).
@@ -184,7 +170,7 @@ class Daemon:
         settings: Settings,
         *,
         clock: Clock,
-        backend: Backend | None,
+        radio: Radio,
         clinic: ClinicEndpoint | None = None,
         web_token: str | None = None,
         web_port: int | None = None,
@@ -195,7 +181,7 @@ class Daemon:
     ) -> None:
         self.settings = settings
         self._clock = clock
-        self._backend = backend
+        self._radio = radio
         self._clinic = clinic
         self._web_token = web_token
         self._web_port = web_port
@@ -321,11 +307,11 @@ class Daemon:
 
         link = Link(
             clock=self._clock,
-            backend=self._backend,
+            radio=self._radio,
             state_dir=self.state_dir,
             sink=self._sink,
             zone=settings.zone,
-            adapter=adapter_resetter(self._backend, settings.bluetooth.adapter, self._clock),
+            adapter=self._radio.adapter(settings.bluetooth.adapter, self._clock),
         )
         scheduler = self._make_scheduler()
         self._timed = TimedWork(
@@ -677,9 +663,8 @@ class Daemon:
         )
 
     def _clock_trusted(self) -> bool:
-        """False while the TrustedClock only estimates the time or holds after a jump."""
-        clock = self._clock
-        return not isinstance(clock, TrustedClock) or (clock.trusted and not clock.held)
+        """False while the clock only estimates the time or holds after a jump."""
+        return self._clock.trust is ClockTrust.SYNCHRONISED
 
     async def _pet_watchdog(self) -> None:
         # systemd's watchdog counts real seconds, whatever clock the program runs on.

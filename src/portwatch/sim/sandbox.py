@@ -242,7 +242,7 @@ class Sandbox:
         self.daemon = Daemon(
             self.settings(),
             clock=self.clock,
-            backend=self._radio().backend,
+            radio=self._radio(),
             clinic=clinic_endpoint(self.settings(), {}),
             web_token=self._web_token,
             web_port=0,
