@@ -265,8 +265,7 @@ class Sandbox:
     async def restart_daemon(self) -> None:
         """Stop the daemon as SIGTERM does and start a new one on the same log."""
         await self.stop_daemon()
-        self._store_thread = TrackingExecutor(1, thread_name_prefix="portwatch-store")
-        await self.start_daemon()
+        await self.start_daemon()  # on the same store thread: the sandbox's, not the daemon's
 
     def settings(self) -> Settings:
         """The settings the demo's daemon runs with (what a portwatch.toml would say)."""
@@ -333,6 +332,7 @@ class Sandbox:
         try:
             await self.stop_daemon()
         finally:
+            self._store_thread.shutdown(wait=True)  # made by the sandbox: closed by it
             if self.radio is not None:
                 await self.radio.__aexit__(None, None, None)
             if self._inbox_runner is not None:
