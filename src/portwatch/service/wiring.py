@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -39,11 +39,9 @@ from portwatch.clock import Clock
 from portwatch.config import Settings, alert_context
 from portwatch.fever.rule import FeverRule
 from portwatch.log.store import DB_FILE_NAME, Store, StoreError
-from portwatch.model import Symptom
-from portwatch.service.care import next_reminder_time
 from portwatch.service.fever_state import FeverState
 from portwatch.service.hooks import DaemonHooks
-from portwatch.service.page import Page
+from portwatch.service.page import Page, page_for
 from portwatch.service.readings import Facts, ReadingPath, rebuild_rule
 from portwatch.service.recorder import Recorder
 from portwatch.service.schedule import Scheduler, every
@@ -55,8 +53,6 @@ from portwatch.service.timekeeping import TrustedClock
 from portwatch.stages import RESTART_MAX_S, Chores, Stages
 
 if TYPE_CHECKING:
-    from aiohttp import web
-
     from portwatch.ble.link import AdapterResetter, Backend, Link
 
 __all__ = [
@@ -80,9 +76,6 @@ TICK: Final = timedelta(minutes=1)
 NO_RECIPIENT: Final = "Organization/unset"
 # Issue 7: SIGTERM stops cleanly within 10 s; each shutdown step gets a share of it.
 STOP_STEP_S: Final = 3.0
-# How long a symptom report from the page may wait for the event loop (web/app.py's
-# PAGE_TIMEOUT_S is 15 s; answer before it gives up).
-REPORT_TIMEOUT_S: Final = 10.0
 
 
 class DaemonError(ValueError):
@@ -242,30 +235,12 @@ async def _open_log(
 
 async def _build(launch: Launch, store: Store, writer_store: Store, executor: Executor) -> Service:
     """Every part, in the order each needs the others; the rule rebuilt from the log."""
-    from portwatch.ble.link import Link
-
     settings, clock = launch.settings, launch.clock
     facts, fever, chores = Facts(started_at=clock.now()), new_fever_state(settings), Chores()
     log_call = partial(_on_thread, executor)
-    recorder = Recorder(
-        store,
-        _outbound(launch),
-        fever,
-        clock,
-        lambda: deliverer.wake(),
-        patient=settings.patient.reference,
-        zone=settings.zone,
-        hooks=launch.hooks,
-    )
-    channels, direct, senders = _senders(launch)
-    deliverer = Deliverer(  # the writer's connection on its thread: no fsync blocks the loop
-        writer_store,
-        channels,
-        clock,
-        recorder.on_stuck,
-        escalate_after=settings.clinic.escalate_after,
-        store_executor=executor,
-    )
+    # The deliverer is made next; the recorder wakes it only once the stages run.
+    recorder = _recorder(launch, store, fever, lambda: deliverer.wake())
+    deliverer, direct, senders = _delivery(launch, recorder, writer_store, executor)
     rule = await _rebuilt_rule(launch, recorder, writer_store, executor, facts)
     alarm = StorageAlarm(
         recorder,
@@ -277,16 +252,7 @@ async def _build(launch: Launch, store: Store, writer_store: Store, executor: Ex
         writer_store=writer_store,
     )
     scheduler = Scheduler(clock)
-    timed = TimedWork(
-        settings,
-        writer_store,
-        _notice_sink(launch, writer_store, log_call, deliverer),
-        scheduler,
-        clock,
-        fever_pending=lambda: fever.pending(clock.now()),
-        fever_open=lambda: fever.open,
-        log_call=log_call,
-    )
+    timed = _timed_work(launch, writer_store, log_call, deliverer, fever, scheduler)
     readings = ReadingPath(
         writer_store,
         store,
@@ -300,14 +266,6 @@ async def _build(launch: Launch, store: Store, writer_store: Store, executor: Ex
         executor=executor,
         on_trouble=alarm.on_trouble,
         durable_within_s=settings.store.durable_within.total_seconds(),
-    )
-    link = Link(
-        clock=clock,
-        backend=launch.backend,
-        state_dir=settings.store.state_directory,
-        sink=readings.sink,
-        zone=settings.zone,
-        adapter=adapter_resetter(launch.backend, settings.bluetooth.adapter, clock),
     )
     return Service(
         launch=launch,
@@ -323,11 +281,87 @@ async def _build(launch: Launch, store: Store, writer_store: Store, executor: Ex
         alarm=alarm,
         scheduler=scheduler,
         timed=timed,
-        link=link,
+        link=_link(launch, readings),
         page=_page(launch, recorder),
         senders=senders,
         stages=Stages(clock, _LOGGER),
         chores=chores,
+    )
+
+
+def _recorder(
+    launch: Launch, store: Store, fever: FeverState, wake: Callable[[], None]
+) -> Recorder:
+    settings = launch.settings
+    return Recorder(
+        store,
+        _outbound(launch),
+        fever,
+        launch.clock,
+        wake,
+        patient=settings.patient.reference,
+        zone=settings.zone,
+        hooks=launch.hooks,
+    )
+
+
+def _delivery(
+    launch: Launch, recorder: Recorder, writer_store: Store, executor: Executor
+) -> tuple[Deliverer, Sender | None, tuple[ClinicSender | NotifySender, ...]]:
+    """The Deliverer over the log's outbox, the caregiver's direct sender, every sender."""
+    channels, direct, senders = _senders(launch)
+    deliverer = Deliverer(  # the writer's connection on its thread: no fsync blocks the loop
+        writer_store,
+        channels,
+        launch.clock,
+        recorder.on_stuck,
+        escalate_after=launch.settings.clinic.escalate_after,
+        store_executor=executor,
+    )
+    return deliverer, direct, senders
+
+
+def _timed_work(
+    launch: Launch,
+    writer_store: Store,
+    log_call: LogCall,
+    deliverer: Deliverer,
+    fever: FeverState,
+    scheduler: Scheduler,
+) -> TimedWork:
+    """Reminders, the silence watch and the daily summary, on the writer's connection."""
+    clock = launch.clock
+    return TimedWork(
+        launch.settings,
+        writer_store,
+        _notice_sink(launch, writer_store, log_call, deliverer),
+        scheduler,
+        clock,
+        fever_pending=lambda: fever.pending(clock.now()),
+        fever_open=lambda: fever.open,
+        log_call=log_call,
+    )
+
+
+def _page(launch: Launch, recorder: Recorder) -> Page | None:
+    if launch.web_token is None:
+        return None
+    return page_for(
+        launch.settings, launch.clock, recorder, token=launch.web_token, port=launch.web_port
+    )
+
+
+def _link(launch: Launch, readings: ReadingPath) -> Link:
+    from portwatch.ble.link import Link
+
+    settings, clock = launch.settings, launch.clock
+    return Link(
+        clock=clock,
+        backend=launch.backend,
+        state_dir=settings.store.state_directory,
+        sink=readings.sink,
+        zone=settings.zone,
+        adapter=adapter_resetter(launch.backend, settings.bluetooth.adapter, clock),
     )
 
 
@@ -450,66 +484,6 @@ def _notice_sink(
         deliverer.wake()
 
     return sink
-
-
-def _page(launch: Launch, recorder: Recorder) -> Page | None:
-    """The caregiver's page, if a token is set (served by the ``page`` stage)."""
-    if launch.web_token is None:
-        return None
-    settings = launch.settings
-    host, _, port = settings.web.address.rpartition(":")
-    web_port = int(port) if launch.web_port is None else launch.web_port
-    loop = asyncio.get_running_loop()
-    token = launch.web_token
-
-    def submit(symptoms: Sequence[Symptom], note: str, now: datetime) -> str:
-        """The page's symptom form, called from a worker thread: run it on the event loop."""
-        del now  # the daemon's clock times the report, as it times everything it logs
-
-        async def report() -> str:
-            return recorder.report_symptoms(symptoms, note)
-
-        future = asyncio.run_coroutine_threadsafe(report(), loop)
-        return future.result(timeout=REPORT_TIMEOUT_S)
-
-    def make_app() -> web.Application:
-        from portwatch.web.app import WebSettings, make_app
-        from portwatch.web.source import ClinicTarget
-        from portwatch.web.view import DisplaySettings
-
-        rule = settings.rule
-        return make_app(
-            launch.db_path,
-            WebSettings(token=token, host=host, port=web_port),
-            DisplaySettings(
-                threshold_f=rule.threshold_f,
-                placement=settings.patient.placement,
-                healing_days=rule.healing_days,
-                unit=settings.display.unit,
-                zone=settings.zone,
-                patient=settings.patient.reference,
-                pair_window=rule.pair_window,
-                rule_settings=rule.rule_settings().as_pairs(),
-            ),
-            ClinicTarget(recorder.outbound.context, recorder.outbound.clinic_format),
-            launch.clock,
-            submit=submit,
-            next_reminder=partial(next_reminder, settings),
-        )
-
-    return Page(make_app, host, web_port)
-
-
-def next_reminder(settings: Settings, now: datetime) -> tuple[datetime, str] | None:
-    """The page's "next care reminder" line."""
-    when = next_reminder_time(
-        settings.patient.placement,
-        now,
-        zone=settings.zone,
-        at=settings.notify.reminders_at,
-        port_in_regular_use=settings.patient.port_in_regular_use,
-    )
-    return None if when is None else (when, "care reminder")
 
 
 async def _start(service: Service) -> None:

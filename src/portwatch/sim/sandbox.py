@@ -166,6 +166,8 @@ class Sandbox:
         self.interval_s = interval_s
         self._on_event = on_event
         self._web = page
+        # The page's port: 0 picks a free one (a test may give a port that is taken).
+        self.page_port = 0
         self._clinic = clinic
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._state_dir = state_dir
@@ -248,7 +250,7 @@ class Sandbox:
             backend=self._radio().backend,
             clinic=clinic_endpoint(self.settings(), {}),
             web_token=self._web_token,
-            web_port=0,
+            web_port=self.page_port,
             gateway_id="demo-gateway",
             hooks=DaemonHooks(
                 on_recorded=self._recorded, on_received=self._received, on_notice=self._notice
