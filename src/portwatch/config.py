@@ -20,6 +20,7 @@ import tomllib
 from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Final
 from urllib.parse import urlsplit, urlunsplit
@@ -46,6 +47,7 @@ from portwatch.alerts.delivery import (
     load_secret,
     secret_file,
 )
+from portwatch.alerts.endpoints import check_notify_url
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
 from portwatch.alerts.signing import SignatureError, parse_secret
 from portwatch.fever.rule import (
@@ -195,6 +197,12 @@ def _checked_url(text: str) -> str:
 HttpUrl = Annotated[str, AfterValidator(_checked_url)]
 
 
+# A person's notification URL: an ntfy topic or an Apprise URL (e-mail, SMS gateways, ...;
+# portwatch.alerts.notify_url). Its DeliveryError is a ValueError, named by _problem_line
+# without the URL (_UNECHOED).
+NotifyUrl = Annotated[str, AfterValidator(partial(check_notify_url, what="the URL"))]
+
+
 class _Section(BaseModel):
     # A typo in a key must not be silently ignored: unknown keys are refused.
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -331,8 +339,8 @@ class QuietHours(_Section):
 class NotifySection(_Section):
     """How the caregiver and the patient are reached besides the log and the page."""
 
-    caregiver_url: HttpUrl | None = None
-    patient_url: HttpUrl | None = None
+    caregiver_url: NotifyUrl | None = None
+    patient_url: NotifyUrl | None = None
     quiet_hours: QuietHours | None = None
     daily_summary_at: LocalTime = Field(default_factory=lambda: time(20, 0))
     reminders_at: LocalTime = Field(default_factory=lambda: time(9, 0))

@@ -22,7 +22,7 @@ from portwatch.log.store import OutboxRow, Priority
 if TYPE_CHECKING:
     import requests
 
-__all__ = ["ClinicSender", "HttpPoster", "NotifySender", "Sender"]
+__all__ = ["ClinicSender", "HttpPoster", "NotifySender", "Sender", "note_parts"]
 
 # The outer ceiling over one attempt, above requests' own timeouts, because a server that
 # drips bytes can keep a read alive past the read timeout (which is per socket read).
@@ -153,8 +153,19 @@ def _header_text(text: str) -> str:
     return f"=?UTF-8?B?{base64.b64encode(text.encode()).decode()}?="
 
 
+def note_parts(row: OutboxRow) -> tuple[str, str]:
+    """A notify row's title and message (a body that is not a notice is sent as it is)."""
+    try:
+        note = json.loads(row.body)
+        return str(note["title"]), str(note["message"])
+    except (json.JSONDecodeError, KeyError, TypeError):
+        return "portwatch", row.body
+
+
 class NotifySender:
-    """POSTs notify rows as plain text with Title and Priority headers (ntfy-style)."""
+    """POSTs notify rows as plain text with Title and Priority headers (ntfy-style), to an
+    http(s) URL (an Apprise URL goes to :class:`~portwatch.alerts.apprise_sender.AppriseSender`,
+    see :mod:`portwatch.alerts.notify_url`)."""
 
     def __init__(self, endpoint: NotifyEndpoint, session: requests.Session | None = None) -> None:
         self._endpoint = endpoint
@@ -164,11 +175,7 @@ class NotifySender:
         self._poster.close()
 
     async def send(self, row: OutboxRow, now: datetime) -> Answer:
-        try:
-            note = json.loads(row.body)
-            title, message = str(note["title"]), str(note["message"])
-        except (json.JSONDecodeError, KeyError, TypeError):
-            title, message = "portwatch", row.body
+        title, message = note_parts(row)
         headers = {
             "Content-Type": "text/plain; charset=utf-8",
             "Title": _header_text(title),

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from portwatch import __version__
 from portwatch.alerts import payloads
+from portwatch.alerts.apprise_sender import NotifyChannelSender, notify_sender
 from portwatch.alerts.delivery import (
     ClinicEndpoint,
     ClinicSender,
     Deliverer,
     NotifyEndpoint,
-    NotifySender,
     Sender,
 )
 from portwatch.alerts.notices import Notice, QuietHours
@@ -117,7 +117,7 @@ class Service:
     timed: TimedWork
     link: Link
     page: Page | None
-    senders: tuple[ClinicSender | NotifySender, ...]
+    senders: tuple[ClinicSender | NotifyChannelSender, ...]
     stages: Stages
     chores: Chores
 
@@ -290,7 +290,7 @@ def _recorder(
 
 def _delivery(
     launch: Launch, recorder: Recorder, writer_store: Store
-) -> tuple[Deliverer, Sender | None, tuple[ClinicSender | NotifySender, ...]]:
+) -> tuple[Deliverer, Sender | None, tuple[ClinicSender | NotifyChannelSender, ...]]:
     """The Deliverer over the log's outbox, the caregiver's direct sender, every sender."""
     channels, direct, senders = _senders(launch)
     deliverer = Deliverer(  # the writer's connection on its thread: no fsync blocks the loop
@@ -400,10 +400,10 @@ async def _rebuilt_rule(
 
 def _senders(
     launch: Launch,
-) -> tuple[dict[str, Sender], Sender | None, tuple[ClinicSender | NotifySender, ...]]:
+) -> tuple[dict[str, Sender], Sender | None, tuple[ClinicSender | NotifyChannelSender, ...]]:
     """One sender per channel, the caregiver's direct one (storage notices), and all of
     them to close at stop."""
-    made: list[ClinicSender | NotifySender] = []
+    made: list[ClinicSender | NotifyChannelSender] = []
     channels: dict[str, Sender] = {}
     if launch.clinic is not None:
         channels[Channel.CLINIC] = clinic = ClinicSender(launch.clinic)
@@ -418,12 +418,13 @@ def _senders(
     }
     for channel, url in urls.items():
         if url is not None:
-            channels[channel] = sender = NotifySender(NotifyEndpoint(url=url))
+            # An http(s) topic is POSTed ntfy-style, any other URL goes through Apprise.
+            channels[channel] = sender = notify_sender(NotifyEndpoint(url=url))
             made.append(sender)
     direct = None
     if notify_section.caregiver_url is not None:
         # Its own session: the notify channel's loop may be POSTing on the other at once.
-        direct = NotifySender(NotifyEndpoint(url=notify_section.caregiver_url))
+        direct = notify_sender(NotifyEndpoint(url=notify_section.caregiver_url))
         made.append(direct)
     return channels, direct, tuple(made)
 

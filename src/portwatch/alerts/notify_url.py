@@ -1,0 +1,154 @@
+"""Which way a person's notification URL is sent, and whether Apprise can use it (issue 19).
+
+A notification URL is classified by its scheme alone:
+
+- ``http://`` and ``https://`` (``https://ntfy.sh/topic``, ``https://host/topic``): an
+  ntfy-style topic, POSTed by :class:`~portwatch.alerts.posting.NotifySender` exactly as
+  before Apprise came: Title and Priority headers, X-Sequence-ID, https unless the host is
+  a loopback address, no credentials in the URL.
+- any other scheme: an `Apprise <https://github.com/caronc/apprise>`_ URL, sent by
+  :class:`~portwatch.alerts.apprise_sender.AppriseSender`: e-mail (``mailto://``,
+  ``mailtos://``), SMS gateways, Signal, Telegram (``tgram://``), Pushover (``pover://``)
+  and many more. Apprise's own ``ntfy://``/``ntfys://`` go through Apprise too (without
+  X-Sequence-ID); ``https://`` never does, so an existing ntfy topic keeps working as it did.
+
+An Apprise URL must be one Apprise can build a service from; plain SMTP (``mailto://``
+whose mode is not TLS) is allowed only to a loopback mail server, as plain http is for
+ntfy (alerts.md, "Delivery"): a notice names the patient's temperatures and the URL holds
+the mail password. No message here repeats a URL: it is often its own only secret.
+
+Apprise costs about half a second to import: it is imported here only for a URL that is
+not http(s), so the command paths with an ntfy topic (or none) never load it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import re
+from collections.abc import Iterator
+from enum import StrEnum
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from apprise.plugins.base import NotifyBase
+
+__all__ = [
+    "NTFY_SCHEMES",
+    "NotifyTransport",
+    "apprise_problem",
+    "build_apprise",
+    "describe_notify_url",
+    "is_loopback",
+    "scheme_of",
+    "transport_of",
+]
+
+# The schemes POSTed as today (ntfy-style); every other scheme is Apprise's.
+NTFY_SCHEMES: Final = frozenset({"http", "https"})
+# A scheme as RFC 3986 allows one: only such text is ever repeated in a message.
+_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}")
+# Apprise's mail plugin's mode that sends without TLS.
+_MAIL_IN_CLEAR: Final = "insecure"
+
+
+class NotifyTransport(StrEnum):
+    """How a notification URL is sent."""
+
+    NTFY = "ntfy"  # portwatch's own POST (posting.NotifySender)
+    APPRISE = "apprise"  # through Apprise (apprise_sender.AppriseSender)
+
+
+def scheme_of(url: str) -> str:
+    """The URL's scheme in lower case, or "" when it has none a person could be shown."""
+    scheme, sep, _ = url.partition("://")
+    if not sep or not _SCHEME.fullmatch(scheme):
+        return ""
+    return scheme.lower()
+
+
+def transport_of(url: str) -> NotifyTransport:
+    """:attr:`NotifyTransport.NTFY` for http(s), :attr:`NotifyTransport.APPRISE` otherwise."""
+    return NotifyTransport.NTFY if scheme_of(url) in NTFY_SCHEMES else NotifyTransport.APPRISE
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is ``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    with contextlib.suppress(ValueError):
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    return False
+
+
+@contextlib.contextmanager
+def _apprise_silenced() -> Iterator[None]:
+    """Apprise logs a URL it cannot load with parts of its password (``S...T``): while a
+    URL is only being checked, its logger says nothing; our own message says what is wrong."""
+    logger = logging.getLogger("apprise")
+    was = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = was
+
+
+def build_apprise(url: str) -> NotifyBase | None:
+    """Apprise's service object for ``url`` (None when Apprise cannot use it).
+
+    Apprise's persistent storage is kept in memory: the Pi's service has no home directory
+    to write a cache to, and nothing of a notice needs remembering across sends.
+    """
+    import apprise
+
+    asset = apprise.AppriseAsset(storage_mode=apprise.PersistentStoreMode.MEMORY)
+    with _apprise_silenced():
+        return apprise.Apprise.instantiate(url, asset=asset)
+
+
+def _mail_in_clear_off_loopback(service: NotifyBase) -> bool:
+    from apprise.plugins.email import NotifyEmail
+
+    if not isinstance(service, NotifyEmail):
+        return False
+    mode = str(getattr(service, "secure_mode", ""))
+    host = str(getattr(service, "smtp_host", "") or getattr(service, "host", ""))
+    return mode == _MAIL_IN_CLEAR and not is_loopback(host)
+
+
+def apprise_problem(url: str) -> str | None:
+    """Why Apprise cannot send to ``url``, as the rest of a sentence naming it ("the URL
+    is not one ..."), never repeating it; None when it can."""
+    scheme = scheme_of(url)
+    shown = f"'{scheme}://'" if scheme else "no scheme"
+    service = build_apprise(url)
+    if service is None:
+        return (
+            f"is not one Apprise can send to ({shown}): give an http(s) ntfy topic, or an "
+            "Apprise URL as its documentation for the service shows, such as "
+            "mailtos://user:password@smtp.example.org?from=me@example.org&to=you@example.org"
+        )
+    if _mail_in_clear_off_loopback(service):
+        return (
+            "sends plain SMTP (mailto:// without TLS) to a mail server off loopback: use "
+            "mailtos:// (STARTTLS, or ?mode=ssl) for a mail server on the network"
+        )
+    return None
+
+
+def describe_notify_url(url: str) -> str:
+    """What a person may be shown of ``url``: how it is sent, never a topic or a password.
+
+    ``"ntfy POST to https://ntfy.sh"``, ``"E-Mail through Apprise (mailtos://)"``.
+    """
+    scheme = scheme_of(url)
+    if transport_of(url) is NotifyTransport.NTFY:
+        from urllib.parse import urlsplit
+
+        host = urlsplit(url).hostname or "?"
+        return f"ntfy POST to {scheme}://{host}"
+    service = build_apprise(url)
+    name = str(getattr(service, "service_name", "")) or "a service"
+    return f"{name} through Apprise ({scheme}://)"
