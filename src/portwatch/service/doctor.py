@@ -18,9 +18,12 @@ from typing import Final
 
 from portwatch.alerts.delivery import (
     ClinicSender,
+    DeliveryError,
+    NotifyEndpoint,
     Outcome,
     classify,
 )
+from portwatch.alerts.notify_url import describe_notify_url
 from portwatch.alerts.payloads import connectivity_test_alert, render
 from portwatch.ble.pin import PinError, load_pin
 from portwatch.config import (
@@ -34,7 +37,14 @@ from portwatch.config import (
 from portwatch.log.store import DB_FILE_NAME, STATE_DIRECTORY_ENV, Store, StoreError, check
 from portwatch.service.status import age_text
 
-__all__ = ["Check", "DoctorError", "check_clinic", "check_settings", "run_checks"]
+__all__ = [
+    "Check",
+    "DoctorError",
+    "check_clinic",
+    "check_notify",
+    "check_settings",
+    "run_checks",
+]
 
 # A reading row with its raw bytes is ~150 B; a wearable at 1 Hz for the ten-day period
 # is ~130 MB. Below this much free space, the log could fill the card mid-period.
@@ -254,6 +264,35 @@ async def check_clinic(
     )
 
 
+def check_notify(settings: Settings) -> Check:
+    """Each person's notification URL is one portwatch can send to, and how: an ntfy POST
+    or a service through Apprise. Nothing is sent (a test notice would reach a person).
+
+    The URLs were checked when the settings loaded; checked again here as the daemon will
+    build its senders, and named by how they are sent, never by their text (a topic or a
+    mail password is a secret).
+    """
+    section = settings.notify
+    urls = {"caregiver": section.caregiver_url, "patient": section.patient_url}
+    said: list[str] = []
+    for who, url in urls.items():
+        if url is None:
+            continue
+        try:
+            NotifyEndpoint(url=url)
+        except DeliveryError as exc:
+            return Check(
+                "notifications",
+                False,
+                f"{who}: {exc}",
+                f"fix notify.{who}_url (an https ntfy topic, or an Apprise URL)",
+            )
+        said.append(f"{who}: {describe_notify_url(url)}")
+    if not said:
+        return Check("notifications", True, "no notification URL (notices wait in the log)")
+    return Check("notifications", True, "; ".join(said))
+
+
 def parse_ntp_synchronized(answer: str) -> bool:
     """``timedatectl show -p NTPSynchronized --value`` answers 'yes' or 'no'."""
     return answer.strip() == "yes"
@@ -321,6 +360,7 @@ async def run_checks(
         check_clock(root, run),
         check_pin(directory, loaded.bluetooth.address),
         check_thermometer(log, loaded.bluetooth.address, loaded.watch.stale_after, now),
+        check_notify(loaded),
     ]
     if send_test:
         checks.append(await check_clinic(loaded, environ, now, gateway_id))
