@@ -1,0 +1,173 @@
+"""Which notification URLs go through Apprise, and how a bad one is refused (issue 19).
+
+Real Apprise parses every URL here; nothing is sent. Each refusal is read as
+``portwatch config check`` prints it, and must never repeat the URL's password or topic.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from portwatch.alerts.delivery import DeliveryError, NotifyEndpoint
+from portwatch.alerts.notify_url import NotifyTransport, describe_notify_url, transport_of
+from portwatch.config import ConfigError, Settings, load_settings
+from portwatch.service.doctor import check_notify
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+PASSWORD = "Hx7-mail-password"
+SETTINGS = """
+[patient]
+reference = "Patient/1"
+placement = 2026-11-27T13:30:00Z
+[clinic]
+url = "https://clinic.example.org/alerts"
+recipient = "Organization/clinic-1"
+secret_file = "{secret}"
+[notify]
+caregiver_url = "{url}"
+"""
+MAILTOS = f"mailtos://carer:{PASSWORD}@smtp.example.org?from=pi@example.org&to=carer@example.org"
+TELEGRAM = "tgram://123456789:AAH-bot-token-secret/12315544/"
+NTFY = "https://ntfy.sh/portwatch-q8Jd7Kfa0"
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("PORTWATCH_") or name == "CREDENTIALS_DIRECTORY":
+            monkeypatch.delenv(name)
+
+
+def _load(tmp_path: Path, url: str) -> Settings:
+    secret = tmp_path / "secret"
+    secret.write_text(SECRET)
+    secret.chmod(0o600)
+    path = tmp_path / "portwatch.toml"
+    path.write_text(SETTINGS.format(secret=secret, url=url))
+    return load_settings(path, now=NOW, environ={})
+
+
+def _problem(tmp_path: Path, url: str) -> str:
+    with pytest.raises(ConfigError) as info:
+        _load(tmp_path, url)
+    (line,) = info.value.problems
+    return line
+
+
+@pytest.mark.parametrize(
+    ("url", "transport"),
+    [
+        ("https://ntfy.sh/topic", NotifyTransport.NTFY),
+        ("HTTP://127.0.0.1:8080/topic", NotifyTransport.NTFY),
+        (MAILTOS, NotifyTransport.APPRISE),
+        (TELEGRAM, NotifyTransport.APPRISE),
+        ("ntfys://ntfy.example.org/topic", NotifyTransport.APPRISE),
+    ],
+)
+def test_url_is_sent_by_scheme_when_classified(url: str, transport: NotifyTransport) -> None:
+    """http(s) is today's ntfy POST; any other scheme, Apprise's own ntfy:// too, is Apprise."""
+    assert transport_of(url) is transport
+
+
+@pytest.mark.parametrize("url", [MAILTOS, TELEGRAM, "pover://userkey@apptoken", NTFY])
+def test_settings_accept_url_when_apprise_or_ntfy_can_send_to_it(tmp_path: Path, url: str) -> None:
+    assert _load(tmp_path, url).notify.caregiver_url == url
+
+
+def test_unknown_scheme_is_refused_naming_scheme_only_when_apprise_cannot_parse_it(
+    tmp_path: Path,
+) -> None:
+    line = _problem(tmp_path, f"smsx://user:{PASSWORD}@gateway.example.org/4912345")
+    assert line.startswith(
+        "notify.caregiver_url (value not shown): the URL is not one Apprise can send to ('smsx://')"
+    )
+    assert PASSWORD not in line
+    assert "gateway.example.org" not in line
+
+
+def test_url_without_scheme_is_refused_when_written_as_a_bare_topic(tmp_path: Path) -> None:
+    line = _problem(tmp_path, "ntfy.sh/portwatch-q8Jd7Kfa0")
+    assert "(no scheme)" in line
+    assert "q8Jd7Kfa0" not in line
+
+
+def test_plain_smtp_is_refused_without_echoing_password_when_server_is_off_loopback(
+    tmp_path: Path,
+) -> None:
+    """mailto:// without TLS would send the password and the notice in clear: refused."""
+    url = f"mailto://carer:{PASSWORD}@smtp.example.org?from=pi@example.org&to=carer@example.org"
+    line = _problem(tmp_path, url)
+    assert "sends plain SMTP (mailto:// without TLS) to a mail server off loopback" in line
+    assert PASSWORD not in line
+
+
+def test_plain_smtp_is_accepted_when_server_is_on_loopback() -> None:
+    url = f"mailto://carer:{PASSWORD}@127.0.0.1:2525?from=pi@example.org&to=carer@example.org"
+    assert NotifyEndpoint(url=url).transport is NotifyTransport.APPRISE
+
+
+def test_http_topic_is_still_refused_when_host_is_not_loopback() -> None:
+    """Today's ntfy rule holds unchanged: plain http only to a loopback address."""
+    with pytest.raises(DeliveryError, match="must use https"):
+        NotifyEndpoint(url="http://ntfy.example.org/topic")
+
+
+def test_apprise_logs_nothing_of_the_password_when_a_bad_url_is_checked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Apprise logs a URL it cannot load with parts of the password: not while we check."""
+    with pytest.raises(DeliveryError):
+        NotifyEndpoint(url=f"mailto://carer:{PASSWORD}@?mode=bogus")
+    assert [r for r in caplog.records if r.name.startswith("apprise")] == []
+
+
+def test_doctor_names_how_each_url_is_sent_without_its_secrets_when_urls_are_valid(
+    tmp_path: Path,
+) -> None:
+    settings = _load(tmp_path, MAILTOS)
+    both = settings.model_copy(
+        update={"notify": settings.notify.model_copy(update={"patient_url": NTFY})}
+    )
+    check = check_notify(both)
+    assert check.passed
+    assert check.detail == (
+        "caregiver: E-Mail through Apprise (mailtos://); patient: ntfy POST to https://ntfy.sh"
+    )
+    assert describe_notify_url(TELEGRAM) == "Telegram through Apprise (tgram://)"
+
+
+def test_doctor_passes_saying_notices_wait_when_no_url_is_set(tmp_path: Path) -> None:
+    settings = _load(tmp_path, NTFY)
+    none = settings.model_copy(
+        update={"notify": settings.notify.model_copy(update={"caregiver_url": None})}
+    )
+    check = check_notify(none)
+    assert (check.passed, check.detail) == (True, "no notification URL (notices wait in the log)")
+
+
+def test_apprise_is_not_imported_when_settings_name_an_ntfy_topic(tmp_path: Path) -> None:
+    """Apprise costs about half a second to import: only a non-http(s) URL loads it."""
+    secret = tmp_path / "secret"
+    secret.write_text(SECRET)
+    secret.chmod(0o600)
+    path = tmp_path / "portwatch.toml"
+    path.write_text(SETTINGS.format(secret=secret, url=NTFY))
+    script = (
+        "import sys\nfrom datetime import datetime, UTC\nfrom pathlib import Path\n"
+        "import portwatch.service.daemon, portwatch.service.doctor\n"
+        "from portwatch.config import load_settings\n"
+        f"load_settings(Path({str(path)!r}), now=datetime(2026, 11, 28, tzinfo=UTC),"
+        " environ={})\n"
+        "print('apprise' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == "False"
