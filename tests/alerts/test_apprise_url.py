@@ -1,6 +1,7 @@
 """Which notification URLs go through Apprise, and how a bad one is refused (issue 19).
 
-Real Apprise parses every URL here; nothing is sent. Each refusal is read as
+Real Apprise parses every URL here; only doctor's test notice is sent, to real receivers on
+loopback. Each refusal is read as
 ``portwatch config check`` prints it, and must never repeat the URL's password or topic.
 """
 
@@ -17,7 +18,9 @@ import pytest
 from portwatch.alerts.delivery import DeliveryError, NotifyEndpoint
 from portwatch.alerts.notify_url import NotifyTransport, describe_notify_url, transport_of
 from portwatch.config import ConfigError, Settings, load_settings
-from portwatch.service.doctor import check_notify
+from portwatch.service.doctor import TEST_NOTICE_TITLE, check_notify, check_notify_send
+
+from .loopback_receivers import MAIL_PASSWORD, Mailbox, mailbox, refused_port, topic
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -171,3 +174,36 @@ def test_apprise_is_not_imported_when_settings_name_an_ntfy_topic(tmp_path: Path
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+async def test_doctor_sends_each_person_one_test_notice_only_when_asked(tmp_path: Path) -> None:
+    """`doctor --send-notice`: one e-mail to the caregiver, one POST to the patient's topic;
+    the well-formed check alone sends nothing."""
+    async with mailbox() as box, topic() as got:
+        settings = _load(tmp_path, box.url())
+        both = settings.model_copy(
+            update={"notify": settings.notify.model_copy(update={"patient_url": got.url})}
+        )
+        assert check_notify(both).passed
+        assert (box.messages, got.posts) == ([], [])
+        checks = await check_notify_send(both, NOW)
+    assert [(c.name, c.passed) for c in checks] == [
+        ("caregiver notice", True),
+        ("patient notice", True),
+    ]
+    assert box.subjects() == [TEST_NOTICE_TITLE]
+    assert got.titles() == [TEST_NOTICE_TITLE]
+
+
+async def test_doctor_fails_the_test_notice_with_advice_when_mail_server_refuses(
+    tmp_path: Path,
+) -> None:
+    url = Mailbox(port=refused_port()).url()
+    settings = _load(tmp_path, url)
+    (check,) = await check_notify_send(settings, NOW)
+    assert (check.passed, check.detail) == (
+        False,
+        "did not take the test notice: mailto:// not accepted (see the apprise log lines)",
+    )
+    assert "notify.caregiver_url" in check.advice
+    assert MAIL_PASSWORD not in check.line()

@@ -78,11 +78,17 @@ class AppriseSender:
         return Answer(None, error=f"{self._scheme}:// not accepted (see the apprise log lines)")
 
     async def send(self, row: OutboxRow, now: datetime) -> Answer:
-        del now  # Apprise takes no Retry-After: backoff is the Deliverer's own
         title, message = note_parts(row)
+        return await self.send_note(str(row.id), title, message, row.priority, now)
+
+    async def send_note(
+        self, note_id: str, title: str, message: str, priority: Priority, now: datetime
+    ) -> Answer:
+        """Send one notice (also for `portwatch doctor --send-notice`)."""
+        del note_id, now  # no service here de-duplicates by id; no Retry-After to parse
         try:
             async with asyncio.timeout(self._ceiling_s):
-                return await asyncio.to_thread(self._notify_blocking, title, message, row.priority)
+                return await asyncio.to_thread(self._notify_blocking, title, message, priority)
         except TimeoutError:
             return Answer(None, error="attempt timed out")
 

@@ -176,14 +176,20 @@ class NotifySender:
 
     async def send(self, row: OutboxRow, now: datetime) -> Answer:
         title, message = note_parts(row)
+        return await self.send_note(str(row.id), title, message, row.priority, now)
+
+    async def send_note(
+        self, note_id: str, title: str, message: str, priority: Priority, now: datetime
+    ) -> Answer:
+        """POST one notice (also for `portwatch doctor --send-notice`)."""
         headers = {
             "Content-Type": "text/plain; charset=utf-8",
             "Title": _header_text(title),
-            "Priority": NOTIFY_PRIORITY.get(row.priority, "default"),
+            "Priority": NOTIFY_PRIORITY.get(priority, "default"),
             "User-Agent": f"portwatch/{__version__}",
         }
-        if _SEQUENCE_ID.fullmatch(str(row.id)):
+        if _SEQUENCE_ID.fullmatch(note_id):
             # A resend (at-least-once, see Deliverer) then replaces the phone's notification
             # on ntfy 2.16+ instead of showing it twice; other receivers ignore the header.
-            headers["X-Sequence-ID"] = str(row.id)
+            headers["X-Sequence-ID"] = note_id
         return await self._poster.post(self._endpoint.url, message.encode(), headers, now)

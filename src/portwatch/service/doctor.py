@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
 
+from portwatch.alerts.apprise_sender import notify_sender
 from portwatch.alerts.delivery import (
     ClinicSender,
     DeliveryError,
@@ -34,7 +35,14 @@ from portwatch.config import (
     clinic_endpoint,
     load_settings,
 )
-from portwatch.log.store import DB_FILE_NAME, STATE_DIRECTORY_ENV, Store, StoreError, check
+from portwatch.log.store import (
+    DB_FILE_NAME,
+    STATE_DIRECTORY_ENV,
+    Priority,
+    Store,
+    StoreError,
+    check,
+)
 from portwatch.service.status import age_text
 
 __all__ = [
@@ -42,6 +50,7 @@ __all__ = [
     "DoctorError",
     "check_clinic",
     "check_notify",
+    "check_notify_send",
     "check_settings",
     "run_checks",
 ]
@@ -293,6 +302,43 @@ def check_notify(settings: Settings) -> Check:
     return Check("notifications", True, "; ".join(said))
 
 
+# What `portwatch doctor --send-notice` sends each person: it says what it is.
+TEST_NOTICE_TITLE: Final = "portwatch test"
+TEST_NOTICE_MESSAGE: Final = (
+    "A test from portwatch doctor: portwatch's notices reach you here. Nothing to do."
+)
+
+
+async def check_notify_send(settings: Settings, now: datetime) -> list[Check]:
+    """Each notification URL accepts a test notice (only when asked: it reaches a person)."""
+    section = settings.notify
+    urls = {"caregiver": section.caregiver_url, "patient": section.patient_url}
+    checks: list[Check] = []
+    for who, url in urls.items():
+        if url is None:
+            continue
+        name = f"{who} notice"
+        sender = notify_sender(NotifyEndpoint(url=url))
+        try:
+            answer = await sender.send_note(
+                f"doctor-{who}", TEST_NOTICE_TITLE, TEST_NOTICE_MESSAGE, Priority.ROUTINE, now
+            )
+        finally:
+            sender.close()
+        if classify(answer) is Outcome.DELIVERED:
+            checks.append(Check(name, True, f"accepted a test notice ({answer.describe()})"))
+        else:
+            checks.append(
+                Check(
+                    name,
+                    False,
+                    f"did not take the test notice: {answer.describe()}",
+                    f"check notify.{who}_url (the journal has the service's own reason)",
+                )
+            )
+    return checks
+
+
 def parse_ntp_synchronized(answer: str) -> bool:
     """``timedatectl show -p NTPSynchronized --value`` answers 'yes' or 'no'."""
     return answer.strip() == "yes"
@@ -337,6 +383,7 @@ async def run_checks(
     root: Path = Path("/"),
     config_only: bool = False,
     send_test: bool = True,
+    send_notice: bool = False,
     gateway_id: str = "portwatch",
     run: Runner = _timedatectl,
 ) -> list[Check]:
@@ -364,4 +411,6 @@ async def run_checks(
     ]
     if send_test:
         checks.append(await check_clinic(loaded, environ, now, gateway_id))
+    if send_notice:
+        checks += await check_notify_send(loaded, now)
     return checks

@@ -23,6 +23,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-send", action="store_true", help="do not send the clinic a signed test message"
     )
+    parser.add_argument(
+        "--send-notice",
+        action="store_true",
+        help="also send the caregiver and the patient a test notice (it reaches them)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
             os.environ,
             config_only=args.config_only,
             send_test=not args.no_send,
+            send_notice=args.send_notice,
             gateway_id=socket.gethostname(),
         )
     )
