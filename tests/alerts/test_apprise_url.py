@@ -7,6 +7,7 @@ loopback. Each refusal is read as
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -15,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from portwatch.alerts.apprise_sender import AppriseSender
 from portwatch.alerts.delivery import DeliveryError, NotifyEndpoint
 from portwatch.alerts.notify_url import NotifyTransport, describe_notify_url, transport_of
 from portwatch.config import ConfigError, Settings, load_settings
+from portwatch.log.store import Priority
 from portwatch.service.doctor import TEST_NOTICE_TITLE, check_notify, check_notify_send
 
 from .loopback_receivers import MAIL_PASSWORD, Mailbox, mailbox, refused_port, topic
@@ -129,6 +132,20 @@ def test_apprise_logs_nothing_of_the_password_when_a_bad_url_is_checked(
     with pytest.raises(DeliveryError):
         NotifyEndpoint(url=f"mailto://carer:{PASSWORD}@?mode=bogus")
     assert [r for r in caplog.records if r.name.startswith("apprise")] == []
+
+
+async def test_apprise_still_logs_why_a_send_failed_when_a_bad_url_was_checked_before(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Only the checking itself is silent: a send's failure stays in the journal."""
+    with pytest.raises(DeliveryError):
+        NotifyEndpoint(url=f"mailto://carer:{PASSWORD}@?mode=bogus")
+    answer = await AppriseSender(NotifyEndpoint(url=Mailbox(port=refused_port()).url())).send_note(
+        "n-1", "title", "message", Priority.ROUTINE, NOW
+    )
+    assert answer.status_code is None
+    warnings = [r for r in caplog.records if r.name == "apprise" and r.levelno == logging.WARNING]
+    assert warnings != []
 
 
 def test_doctor_names_how_each_url_is_sent_without_its_secrets_when_urls_are_valid(

@@ -61,7 +61,7 @@ class AppriseSender:
     def _notify_blocking(self, title: str, message: str, priority: Priority) -> Answer:
         from apprise import NotifyFormat, NotifyType
 
-        service = build_apprise(self._url)
+        service = build_apprise(self._url, quiet=False)  # its log tells why a send failed
         if service is None:  # checked when the settings were loaded; not expected here
             return Answer(None, error=f"Apprise cannot use the {self._scheme}:// URL")
         try:

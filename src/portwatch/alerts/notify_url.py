@@ -27,6 +27,8 @@ import contextlib
 import ipaddress
 import logging
 import re
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
@@ -82,21 +84,38 @@ def is_loopback(host: str) -> bool:
     return False
 
 
+class _WhileChecking(logging.Filter):
+    """Drops Apprise's records made on a thread that is only checking a URL: Apprise logs a
+    URL it cannot load with parts of its password (``S...T``), and our own message says
+    what is wrong. Other threads (a notice being sent) keep Apprise's log lines."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checking: Counter[int] = Counter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.checking[record.thread or 0] == 0
+
+
+_CHECKING: Final = _WhileChecking()
+
+
 @contextlib.contextmanager
 def _apprise_silenced() -> Iterator[None]:
-    """Apprise logs a URL it cannot load with parts of its password (``S...T``): while a
-    URL is only being checked, its logger says nothing; our own message says what is wrong."""
     logger = logging.getLogger("apprise")
-    was = logger.disabled
-    logger.disabled = True
+    if _CHECKING not in logger.filters:
+        logger.addFilter(_CHECKING)
+    thread = threading.get_ident()
+    _CHECKING.checking[thread] += 1
     try:
         yield
     finally:
-        logger.disabled = was
+        _CHECKING.checking[thread] -= 1
 
 
-def build_apprise(url: str) -> NotifyBase | None:
-    """Apprise's service object for ``url`` (None when Apprise cannot use it).
+def build_apprise(url: str, *, quiet: bool = True) -> NotifyBase | None:
+    """Apprise's service object for ``url`` (None when Apprise cannot use it); ``quiet``:
+    Apprise logs nothing meanwhile (while a URL is only checked).
 
     Apprise's persistent storage is kept in memory: the Pi's service has no home directory
     to write a cache to, and nothing of a notice needs remembering across sends.
@@ -104,6 +123,8 @@ def build_apprise(url: str) -> NotifyBase | None:
     import apprise
 
     asset = apprise.AppriseAsset(storage_mode=apprise.PersistentStoreMode.MEMORY)
+    if not quiet:
+        return apprise.Apprise.instantiate(url, asset=asset)
     with _apprise_silenced():
         return apprise.Apprise.instantiate(url, asset=asset)
 
