@@ -114,6 +114,39 @@ def test_plain_smtp_is_refused_without_echoing_password_when_server_is_off_loopb
     assert PASSWORD not in line
 
 
+@pytest.mark.parametrize(
+    ("url", "twin"),
+    [
+        ("ntfy://ntfy.home.example.org/portwatch-q8Jd7Kfa0", "ntfys"),
+        ("json://hooks.example.org/portwatch", "jsons"),
+        ("signal://signal.example.org:8080/+15551230000/+15557654321", "signals"),
+    ],
+)
+def test_apprise_scheme_in_clear_is_refused_naming_its_tls_twin_when_host_is_off_loopback(
+    tmp_path: Path, url: str, twin: str
+) -> None:
+    """The ntfy rule (plain http only to loopback) holds through Apprise's schemes too."""
+    line = _problem(tmp_path, url)
+    scheme = url.partition("://")[0]
+    assert line == (
+        f"notify.caregiver_url (value not shown): the URL sends in clear ('{scheme}://') to a "
+        f"host off loopback: use '{twin}://' (TLS), as plain http is only for a loopback address"
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ntfy://portwatch-q8Jd7Kfa0",  # ntfy.sh's own topic: Apprise sends it over https
+        "ntfy://127.0.0.1:8080/portwatch-q8Jd7Kfa0",
+        "signal://localhost:8080/+15551230000/+15557654321",
+        "ntfys://ntfy.home.example.org/portwatch-q8Jd7Kfa0",
+    ],
+)
+def test_apprise_scheme_is_accepted_when_it_uses_tls_or_stays_on_loopback(url: str) -> None:
+    assert NotifyEndpoint(url=url).transport is NotifyTransport.APPRISE
+
+
 def test_plain_smtp_is_accepted_when_server_is_on_loopback() -> None:
     url = f"mailto://carer:{PASSWORD}@127.0.0.1:2525?from=pi@example.org&to=carer@example.org"
     assert NotifyEndpoint(url=url).transport is NotifyTransport.APPRISE

@@ -12,10 +12,11 @@ A notification URL is classified by its scheme alone:
   and many more. Apprise's own ``ntfy://``/``ntfys://`` go through Apprise too (without
   X-Sequence-ID); ``https://`` never does, so an existing ntfy topic keeps working as it did.
 
-An Apprise URL must be one Apprise can build a service from; plain SMTP (``mailto://``
-whose mode is not TLS) is allowed only to a loopback mail server, as plain http is for
-ntfy (alerts.md, "Delivery"): a notice names the patient's temperatures and the URL holds
-the mail password. No message here repeats a URL: it is often its own only secret.
+An Apprise URL must be one Apprise can build a service from, and one that sends in clear
+(plain SMTP: ``mailto://`` whose mode is not TLS; ``ntfy://``, ``json://``, ``signal://``
+and the other plain twins of a TLS scheme) must go to a loopback address, as plain http
+must for ntfy (alerts.md, "Delivery"): a notice names the patient's temperatures, and
+the URL holds the password. No message here repeats a URL: it is often its own only secret.
 
 Apprise costs about half a second to import: it is imported here only for a URL that is
 not http(s), so the command paths with an ntfy topic (or none) never load it.
@@ -129,14 +130,32 @@ def build_apprise(url: str, *, quiet: bool = True) -> NotifyBase | None:
         return apprise.Apprise.instantiate(url, asset=asset)
 
 
-def _mail_in_clear_off_loopback(service: NotifyBase) -> bool:
+def _first(names: object) -> str:
+    """Apprise's protocol attribute: a name, a tuple of names, or None."""
+    if isinstance(names, str):
+        return names
+    if isinstance(names, tuple | list) and names:
+        return str(names[0])
+    return ""
+
+
+def _in_clear_off_loopback(service: NotifyBase) -> bool:
+    """Whether the service would send in clear to a host that is not loopback.
+
+    E-mail by its mode and its SMTP server (``?smtp=`` may name another host than the
+    URL's); any other service whose plain scheme has a TLS twin (``ntfy``/``ntfys``,
+    ``json``/``jsons``, ``signal``/``signals``, ...) by the scheme used. A service with no
+    host (``ntfy://topic``: ntfy.sh's own) sends to its cloud over TLS.
+    """
     from apprise.plugins.email import NotifyEmail
 
-    if not isinstance(service, NotifyEmail):
-        return False
-    mode = str(getattr(service, "secure_mode", ""))
-    host = str(getattr(service, "smtp_host", "") or getattr(service, "host", ""))
-    return mode == _MAIL_IN_CLEAR and not is_loopback(host)
+    if isinstance(service, NotifyEmail):
+        mode = str(getattr(service, "secure_mode", ""))
+        host = str(getattr(service, "smtp_host", "") or getattr(service, "host", ""))
+        return mode == _MAIL_IN_CLEAR and not is_loopback(host)
+    host = str(getattr(service, "host", "") or "")
+    plain = _first(getattr(service, "protocol", None))
+    return bool(plain and host and not getattr(service, "secure", True) and not is_loopback(host))
 
 
 def apprise_problem(url: str) -> str | None:
@@ -151,12 +170,18 @@ def apprise_problem(url: str) -> str | None:
             "Apprise URL as its documentation for the service shows, such as "
             "mailtos://user:password@smtp.example.org?from=me@example.org&to=you@example.org"
         )
-    if _mail_in_clear_off_loopback(service):
+    if not _in_clear_off_loopback(service):
+        return None
+    secure = _first(getattr(service, "secure_protocol", None))
+    if scheme == "mailto":
         return (
             "sends plain SMTP (mailto:// without TLS) to a mail server off loopback: use "
             "mailtos:// (STARTTLS, or ?mode=ssl) for a mail server on the network"
         )
-    return None
+    return (
+        f"sends in clear ({shown}) to a host off loopback: use '{secure}://' (TLS), "
+        "as plain http is only for a loopback address"
+    )
 
 
 def describe_notify_url(url: str) -> str:
