@@ -19,6 +19,7 @@ import pytest
 from portwatch.alerts.apprise_sender import AppriseSender
 from portwatch.alerts.delivery import DeliveryError, NotifyEndpoint
 from portwatch.alerts.notify_url import NotifyTransport, describe_notify_url, transport_of
+from portwatch.alerts.posting import Note
 from portwatch.config import ConfigError, Settings, load_settings
 from portwatch.log.store import Priority
 from portwatch.service.doctor import TEST_NOTICE_TITLE, check_notify, check_notify_send
@@ -173,9 +174,8 @@ async def test_apprise_still_logs_why_a_send_failed_when_a_bad_url_was_checked_b
     """Only the checking itself is silent: a send's failure stays in the journal."""
     with pytest.raises(DeliveryError):
         NotifyEndpoint(url=f"mailto://carer:{PASSWORD}@?mode=bogus")
-    answer = await AppriseSender(NotifyEndpoint(url=Mailbox(port=refused_port()).url())).send_note(
-        "n-1", "title", "message", Priority.ROUTINE, NOW
-    )
+    sender = AppriseSender(NotifyEndpoint(url=Mailbox(port=refused_port()).url()))
+    answer = await sender.send_note(Note("n-1", "title", "message", Priority.ROUTINE), NOW)
     assert answer.status_code is None
     warnings = [r for r in caplog.records if r.name == "apprise" and r.levelno == logging.WARNING]
     assert warnings != []

@@ -25,7 +25,7 @@ from typing import Final
 from portwatch.alerts.endpoints import NotifyEndpoint
 from portwatch.alerts.notify_url import NotifyTransport, build_apprise, scheme_of
 from portwatch.alerts.policy import Answer
-from portwatch.alerts.posting import ATTEMPT_GRACE_S, NotifySender, note_parts
+from portwatch.alerts.posting import ATTEMPT_GRACE_S, Note, NotifySender
 from portwatch.log.store import OutboxRow, Priority
 
 __all__ = ["ACCEPTED_STATUS", "AppriseSender", "NotifyChannelSender", "notify_sender"]
@@ -58,7 +58,7 @@ class AppriseSender:
     def close(self) -> None:
         """Nothing is kept open between sends."""
 
-    def _notify_blocking(self, title: str, message: str, priority: Priority) -> Answer:
+    def _notify_blocking(self, note: Note) -> Answer:
         from apprise import NotifyFormat, NotifyType
 
         service = build_apprise(self._url, quiet=False)  # its log tells why a send failed
@@ -66,9 +66,9 @@ class AppriseSender:
             return Answer(None, error=f"Apprise cannot use the {self._scheme}:// URL")
         try:
             sent = service.notify(
-                body=message,
-                title=title,
-                notify_type=NotifyType(APPRISE_TYPE.get(priority, "info")),
+                body=note.message,
+                title=note.title,
+                notify_type=NotifyType(APPRISE_TYPE.get(note.priority, "info")),
                 body_format=NotifyFormat.TEXT,
             )
         except Exception as exc:  # noqa: BLE001 (a service's bug must not end the channel)
@@ -78,17 +78,15 @@ class AppriseSender:
         return Answer(None, error=f"{self._scheme}:// not accepted (see the apprise log lines)")
 
     async def send(self, row: OutboxRow, now: datetime) -> Answer:
-        title, message = note_parts(row)
-        return await self.send_note(str(row.id), title, message, row.priority, now)
+        return await self.send_note(Note.of(row), now)
 
-    async def send_note(
-        self, note_id: str, title: str, message: str, priority: Priority, now: datetime
-    ) -> Answer:
-        """Send one notice (also for `portwatch doctor --send-notice`)."""
-        del note_id, now  # no service here de-duplicates by id; no Retry-After to parse
+    async def send_note(self, note: Note, now: datetime) -> Answer:
+        """Send one notice (also for `portwatch doctor --send-notice`); its id is not sent:
+        no service here de-duplicates by one, and Apprise has no Retry-After to read."""
+        del now
         try:
             async with asyncio.timeout(self._ceiling_s):
-                return await asyncio.to_thread(self._notify_blocking, title, message, priority)
+                return await asyncio.to_thread(self._notify_blocking, note)
         except TimeoutError:
             return Answer(None, error="attempt timed out")
 

@@ -26,6 +26,7 @@ from portwatch.alerts.delivery import (
 )
 from portwatch.alerts.notify_url import describe_notify_url
 from portwatch.alerts.payloads import connectivity_test_alert, render
+from portwatch.alerts.posting import Note
 from portwatch.ble.pin import PinError, load_pin
 from portwatch.config import (
     BluetoothBackend,
@@ -273,6 +274,13 @@ async def check_clinic(
     )
 
 
+def _notify_urls(settings: Settings) -> dict[str, str]:
+    """Each person's notification URL that is set, by whom it reaches."""
+    section = settings.notify
+    urls = {"caregiver": section.caregiver_url, "patient": section.patient_url}
+    return {who: url for who, url in urls.items() if url is not None}
+
+
 def check_notify(settings: Settings) -> Check:
     """Each person's notification URL is one portwatch can send to, and how: an ntfy POST
     or a service through Apprise. Nothing is sent (a test notice would reach a person).
@@ -281,12 +289,8 @@ def check_notify(settings: Settings) -> Check:
     build its senders, and named by how they are sent, never by their text (a topic or a
     mail password is a secret).
     """
-    section = settings.notify
-    urls = {"caregiver": section.caregiver_url, "patient": section.patient_url}
     said: list[str] = []
-    for who, url in urls.items():
-        if url is None:
-            continue
+    for who, url in _notify_urls(settings).items():
         try:
             NotifyEndpoint(url=url)
         except DeliveryError as exc:
@@ -311,18 +315,13 @@ TEST_NOTICE_MESSAGE: Final = (
 
 async def check_notify_send(settings: Settings, now: datetime) -> list[Check]:
     """Each notification URL accepts a test notice (only when asked: it reaches a person)."""
-    section = settings.notify
-    urls = {"caregiver": section.caregiver_url, "patient": section.patient_url}
     checks: list[Check] = []
-    for who, url in urls.items():
-        if url is None:
-            continue
+    for who, url in _notify_urls(settings).items():
         name = f"{who} notice"
         sender = notify_sender(NotifyEndpoint(url=url))
+        note = Note(f"doctor-{who}", TEST_NOTICE_TITLE, TEST_NOTICE_MESSAGE, Priority.ROUTINE)
         try:
-            answer = await sender.send_note(
-                f"doctor-{who}", TEST_NOTICE_TITLE, TEST_NOTICE_MESSAGE, Priority.ROUTINE, now
-            )
+            answer = await sender.send_note(note, now)
         finally:
             sender.close()
         if classify(answer) is Outcome.DELIVERED:
