@@ -18,8 +18,9 @@ and the other plain twins of a TLS scheme) must go to a loopback address, as pla
 must for ntfy (alerts.md, "Delivery"): a notice names the patient's temperatures, and
 the URL holds the password. No message here repeats a URL: it is often its own only secret.
 
-Apprise costs about half a second to import: it is imported here only for a URL that is
-not http(s), so the command paths with an ntfy topic (or none) never load it.
+Apprise costs about half a second and 27 MiB (it loads all its services at the first URL,
+measured on x86-64): it is imported here only for a URL that is not http(s), so the
+daemon and the commands with an ntfy topic (or none) never load it.
 """
 
 from __future__ import annotations
