@@ -76,6 +76,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from portwatch.ble.link import AdapterResetter, Backend
+    from portwatch.serving import ServerStats
 
 __all__ = ["Daemon", "DaemonError", "DaemonHooks", "adapter_resetter", "rule_settings"]
 
@@ -224,6 +225,7 @@ class Daemon:
         self._deliverer: Deliverer | None = None
         self._senders: list[ClinicSender | NotifySender] = []
         self._web_runner: web.AppRunner | None = None
+        self.web_stats: ServerStats | None = None  # the page's connection guard, once serving
         self._loop: asyncio.AbstractEventLoop | None = None
         self._timed: TimedWork | None = None
         self._chores: set[asyncio.Task[None]] = set()
@@ -498,9 +500,8 @@ class Daemon:
     async def _start_web(self) -> None:
         if self._web_token is None:
             return
-        from aiohttp import web as aioweb
-
-        from portwatch.web.app import WebSettings, make_app
+        from portwatch.serving import serve
+        from portwatch.web.app import PAGE_LIMITS, WebSettings, make_app
         from portwatch.web.source import ClinicTarget
         from portwatch.web.view import DisplaySettings
 
@@ -524,13 +525,11 @@ class Daemon:
             submit=self._submit_from_page,
             next_reminder=self._next_reminder,
         )
-        runner = aioweb.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = aioweb.TCPSite(runner, host, web_port)
-        await site.start()
-        self._web_runner = runner
-        bound = runner.addresses[0]
-        self.web_url = f"http://{host}:{bound[1]}/"
+        # Bounded (issue 21): connection cap, head/body deadlines, per-peer cap on the LAN.
+        served = await serve(app, host, web_port, PAGE_LIMITS)
+        self._web_runner = served.runner
+        self.web_stats = served.stats
+        self.web_url = f"http://{host}:{served.port}/"
         _LOGGER.info("caregiver page at %s", self.web_url)
 
     # -- the reading path ------------------------------------------------------------------

@@ -40,12 +40,16 @@ from portwatch.clock import Clock
 
 if TYPE_CHECKING:
     from aiohttp import web
+    from aiohttp.typedefs import Handler, Middleware
+
+    from portwatch.serving import ServerLimits
 
 __all__ = [
     "SILENT_AFTER",
     "InboxError",
     "InboxStore",
     "Message",
+    "inbox_limits",
     "make_app",
     "parse_message",
 ]
@@ -62,6 +66,15 @@ SIGNATURE_STATUS: Final[Mapping[SignatureProblem, HTTPStatus]] = {
     SignatureProblem.FORGED: HTTPStatus.UNAUTHORIZED,
 }
 HEARTBEAT_TYPE: Final = "gateway.heartbeat"
+
+
+def inbox_limits() -> ServerLimits:
+    """The inbox server's bounds (issue 21): a clinic's gateways post a few times an hour."""
+    from portwatch.serving import ServerLimits
+
+    return ServerLimits(name="inbox", max_connections=128, fd_reserve=128, per_peer=16)
+
+
 SNOMED_FEVER: Final = "386661006"
 
 _SCHEMA: Final = """
@@ -206,6 +219,12 @@ def parse_message(msg_id: str, body: str) -> Message:
         raise InboxError("body nests too deeply to be an alert") from exc
     if not isinstance(document, dict):
         raise InboxError("body is not a JSON object")
+    try:
+        # JSON may escape a lone surrogate ("\\ud800"): valid JSON, but no text SQLite (or
+        # any UTF-8 reader downstream) can hold, so it is refused here, not at the INSERT.
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InboxError("body holds a lone surrogate escape (such as \\ud800), not text") from exc
     if document.get("resourceType") == "Bundle":
         return _parse_fhir_bundle(msg_id, document, body)
     return _parse_json_alert(msg_id, document, body)
@@ -369,8 +388,31 @@ def _cross_site(headers: Mapping[str, str], host: str) -> bool:
     return origin == "null" or urlsplit(origin).netloc != host
 
 
-def make_app(key: bytes, store: InboxStore, clock: Clock) -> web.Application:
-    """The inbox as an aiohttp application; ``key`` is the HMAC key of the shared secret."""
+def _host_check(names: tuple[str, ...]) -> Middleware:
+    """Refuse a request whose Host is a name this inbox was not told it has (DNS rebinding:
+    a page whose name now points at 127.0.0.1 could otherwise read and close alerts)."""
+    from aiohttp import web
+
+    from portwatch.serving import host_allowed
+
+    @web.middleware
+    async def host_check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not host_allowed(request.headers.get("Host"), names):
+            _LOGGER.info("refused a request for another host name from %s", request.remote)
+            return web.json_response({"error": "unknown host name"}, status=421)
+        return await handler(request)
+
+    return host_check
+
+
+def make_app(
+    key: bytes, store: InboxStore, clock: Clock, *, host_names: tuple[str, ...] = ()
+) -> web.Application:
+    """The inbox as an aiohttp application; ``key`` is the HMAC key of the shared secret.
+
+    ``host_names``: names the inbox is reached by (besides address literals and
+    ``localhost``), e.g. ``inbox.clinic.example`` behind the clinic's proxy.
+    """
     from aiohttp import web
 
     async def receive(request: web.Request) -> web.Response:
@@ -381,7 +423,7 @@ def make_app(key: bytes, store: InboxStore, clock: Clock) -> web.Application:
         except UnicodeDecodeError:
             return web.json_response({"error": "body is not UTF-8"}, status=400)
         try:
-            msg_id = verify(key, dict(request.headers), body, now)
+            msg_id = verify(key, request.headers, body, now)
         except SignatureError as exc:
             _LOGGER.info("refused a request from %s: %s", request.remote, exc.problem.value)
             status = SIGNATURE_STATUS[exc.problem]
@@ -417,7 +459,7 @@ def make_app(key: bytes, store: InboxStore, clock: Clock) -> web.Application:
             return web.json_response({"error": "no such open alert"}, status=404)
         raise web.HTTPSeeOther("/")
 
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[_host_check(host_names)], client_max_size=MAX_BODY_BYTES)
     app.add_routes(
         [
             web.post("/", receive),
