@@ -32,7 +32,8 @@ from typing import Any
 
 from portwatch.alerts.signing import parse_secret, sign_headers
 from portwatch.clock import VirtualClock
-from portwatch.sim.inbox import MAX_BODY_BYTES, InboxStore, make_app
+from portwatch.serving import serve
+from portwatch.sim.inbox import MAX_BODY_BYTES, InboxStore, inbox_limits, make_app
 
 NAME = "inbox under attack"
 QUICK_SHAPES = 150
@@ -149,6 +150,9 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
     valid_body = json.dumps(_document(1)).encode()
     other_key = parse_secret("whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())
     good = _signed(key, "alert-1", valid_body, now)
+    surrogate = _document(9)
+    surrogate["data"]["summary"] = "Fever \ud800 confirmed"
+    surrogate_body = json.dumps(surrogate).encode()  # ensure_ascii: travels as \ud800
     tampered = json.dumps(_document(1)).replace("101.4", "99.1").encode()
     requests = [
         Raw("genuine alert", "POST", "/webhook", good, valid_body, ok, valid=True),
@@ -227,6 +231,56 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
             {**good, "webhook-timestamp": "-1"},
             valid_body,
             bad,
+        ),
+        # Issue 21: each of these was a 500 (a timestamp past year 9999, digits int() reads
+        # but the format does not, a lone surrogate that SQLite cannot store).
+        Raw(
+            "timestamp in year 33658",
+            "POST",
+            "/webhook",
+            {**good, "webhook-timestamp": "999999999999"},
+            valid_body,
+            refused_auth,
+        ),
+        Raw(
+            "timestamp in year 10000",
+            "POST",
+            "/webhook",
+            {**good, "webhook-timestamp": "253402300800"},
+            valid_body,
+            refused_auth,
+        ),
+        Raw(
+            "timestamp a superscript digit",
+            "POST",
+            "/webhook",
+            {**good, "webhook-timestamp": "\u00b2"},
+            valid_body,
+            bad,
+        ),
+        Raw(
+            "signed body holding a lone surrogate",
+            "POST",
+            "/webhook",
+            _signed(key, "alert-9", surrogate_body, now),
+            surrogate_body,
+            bad,
+        ),
+        Raw(
+            "alerts read through a rebound name",
+            "GET",
+            "/api/alerts",
+            {"Host": "evil.example"},
+            b"",
+            frozenset({421}),
+        ),
+        Raw(
+            "alert closed through a rebound name",
+            "POST",
+            "/alerts/alert-1/close",
+            {"Host": "evil.example"},
+            b"",
+            frozenset({421}),
         ),
         Raw(
             "oversized body with Content-Length",
@@ -317,8 +371,9 @@ async def _send(port: int, request: Raw) -> int | None:
         asyncio.open_connection("127.0.0.1", port), IO_TIMEOUT_S
     )
     try:
-        head = [f"{request.method} {request.path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
-        head += [f"{name}: {value}" for name, value in request.headers.items()]
+        host = request.headers.get("Host", f"127.0.0.1:{port}")
+        head = [f"{request.method} {request.path} HTTP/1.1", f"Host: {host}"]
+        head += [f"{name}: {value}" for name, value in request.headers.items() if name != "Host"]
         head.append("Connection: close")
         if request.chunked:
             head.append("Transfer-Encoding: chunked")
@@ -331,7 +386,7 @@ async def _send(port: int, request: Raw) -> int | None:
         else:
             head.append(f"Content-Length: {len(request.body)}")
             payload = request.body
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("utf-8"))
         writer.write(payload)
         # The server may refuse an oversized body before reading all of it.
         with contextlib.suppress(ConnectionError):
@@ -354,17 +409,13 @@ async def _get(port: int, path: str) -> int | None:
 async def _campaign(
     quick: bool, seed: int, directory: Path, report: Callable[[str], None]
 ) -> dict[str, Any]:
-    from aiohttp import web
 
     rng = random.Random(seed)
     key = parse_secret("whsec_" + base64.b64encode(random.Random(seed).randbytes(24)).decode())
     clock = VirtualClock(START)
     store = InboxStore(directory / "inbox.db")
-    runner = web.AppRunner(make_app(key, store, clock), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = int(runner.addresses[0][1])
+    served = await serve(make_app(key, store, clock), "127.0.0.1", 0, inbox_limits())
+    port = served.port
     tried = crashed = wrong_status = 0
     statuses: dict[int | None, int] = {}
     try:
@@ -396,7 +447,7 @@ async def _campaign(
         refused_ids = {f"alert-{n}" for n in range(2, 9)} | {"alert-999"}
         stored_refused = sum(1 for a in store.alerts() if a["id"] in refused_ids)
     finally:
-        await runner.cleanup()
+        await served.close()
         store.close()
     return {
         "tried": tried,
