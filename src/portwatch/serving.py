@@ -30,6 +30,7 @@ import ipaddress
 import logging
 import math
 import resource
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -53,6 +54,8 @@ _LOGGER = logging.getLogger(__name__)
 MIN_CONNECTIONS: Final = 8
 # How often a server says what it dropped, and asyncio's accept error is let through.
 LOG_EVERY_S: Final = 60.0
+LISTEN_BACKLOG: Final = 1024  # the kernel caps it at net.core.somaxconn (4096 by default)
+ACCEPT_BATCH: Final = 32  # connections accepted per loop pass: well under any cap
 _ACCEPT_ERROR: Final = "socket.accept() out of system resource"
 
 
@@ -361,7 +364,7 @@ class _GuardedSite(web.BaseSite):
     """A TCP site whose connections pass through one :class:`_Pool`."""
 
     def __init__(self, runner: web.BaseRunner, host: str, port: int, limits: ServerLimits) -> None:
-        super().__init__(runner, backlog=128)
+        super().__init__(runner, backlog=ACCEPT_BATCH)
         self._host, self._port, self._limits = host, port, limits
         self.pool: _Pool | None = None
 
@@ -384,6 +387,15 @@ class _GuardedSite(web.BaseSite):
         self._server = await loop.create_server(
             guarded, self._host, self._port, backlog=self._backlog
         )
+        for listening in self._server.sockets:
+            # asyncio uses one number for the kernel's accept queue and for how many it
+            # accepts per loop pass. A deep queue, so a flood that reconnects as fast as it
+            # is dropped does not overflow it (the kernel would drop a caregiver's SYN and
+            # the browser wait 1-3 s); small passes, so a caregiver's connection has its
+            # request read before a pass of newcomers can push it out. listen() again on a
+            # duplicate descriptor deepens the queue of the same socket.
+            with socket.fromfd(listening.fileno(), listening.family, listening.type) as dup:
+                dup.listen(LISTEN_BACKLOG)
 
 
 @dataclass(slots=True)

@@ -272,3 +272,22 @@ def test_disk_campaign_stops_run_with_one_line_and_exit_65_when_the_log_is_damag
         assert not run["traceback"], name
         assert (run["exit"], run["lines"]) == (65, 1), name
     assert disk["damaged"]["companions_made"] == []
+
+
+def test_flood_campaign_delivers_the_fever_and_answers_the_caregiver_when_2000_connections_flood(
+    campaigns: ModuleType,
+) -> None:
+    """Issue 21: 2,000 silent and byte-a-second connections (reopened as dropped) on the page
+    while the daemon confirms a fever: the alert arrives in its quiet time, the caregiver is
+    answered within 2 s, the page holds no more than its cap and the log barely grows."""
+    result = _run(campaigns, "flood")
+    flooded, quiet = result["flooded"], result["quiet"]
+    assert result["lost"] == 0, result["notes"]
+    assert flooded["flood"]["opened"] >= 2_000, result["notes"]
+    assert flooded["server"]["peak"] <= flooded["server"]["cap"], result["notes"]
+    assert flooded["server"]["evicted"] > 0, result["notes"]  # the flood did reach the cap
+    assert flooded["alert_latency_ms"] <= result["alert_budget_ms"], result["notes"]
+    assert flooded["page_unanswered"] == 0, result["notes"]
+    assert flooded["page_worst_s"] <= 2.0, result["notes"]
+    assert flooded["log_bytes"] - quiet["log_bytes"] <= 4096, result["notes"]
+    assert result["passed"], result["notes"]
