@@ -144,28 +144,41 @@ def _signed(key: bytes, msg_id: str, body: bytes, at: datetime) -> dict[str, str
     return {"Content-Type": "application/json", **headers}
 
 
+OK, REFUSED_AUTH, BAD = frozenset({200}), frozenset({401}), frozenset({400})
+ABSENT = frozenset({400, 404, 405})
+
+
 def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> list[Raw]:
-    ok, refused_auth, bad = frozenset({200}), frozenset({401}), frozenset({400})
-    absent = frozenset({400, 404, 405})
     valid_body = json.dumps(_document(1)).encode()
-    other_key = parse_secret("whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())
     good = _signed(key, "alert-1", valid_body, now)
-    surrogate = _document(9)
-    surrogate["data"]["summary"] = "Fever \ud800 confirmed"
-    surrogate_body = json.dumps(surrogate).encode()  # ensure_ascii: travels as \ud800
+    return [
+        *_signature_requests(key, now, good, valid_body),
+        *_header_requests(good, valid_body),
+        *_issue21_requests(key, now, good, valid_body),
+        *_body_requests(key, now, good),
+        *_route_requests(),
+        *_shape_requests(key, rng, now, shapes),
+    ]
+
+
+def _signature_requests(
+    key: bytes, now: datetime, good: dict[str, str], valid_body: bytes
+) -> list[Raw]:
+    """Genuine, replayed, tampered, forged and expired signatures."""
+    other_key = parse_secret("whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())
     tampered = json.dumps(_document(1)).replace("101.4", "99.1").encode()
-    requests = [
-        Raw("genuine alert", "POST", "/webhook", good, valid_body, ok, valid=True),
-        Raw("replay within tolerance", "POST", "/webhook", good, valid_body, ok),
-        Raw("replay to /", "POST", "/", good, valid_body, ok),
-        Raw("replay, body tampered", "POST", "/webhook", good, tampered, refused_auth),
+    return [
+        Raw("genuine alert", "POST", "/webhook", good, valid_body, OK, valid=True),
+        Raw("replay within tolerance", "POST", "/webhook", good, valid_body, OK),
+        Raw("replay to /", "POST", "/", good, valid_body, OK),
+        Raw("replay, body tampered", "POST", "/webhook", good, tampered, REFUSED_AUTH),
         Raw(
             "replay under another id",
             "POST",
             "/webhook",
             {**good, "webhook-id": "alert-999"},
             valid_body,
-            refused_auth,
+            REFUSED_AUTH,
         ),
         Raw(
             "signed with another key",
@@ -173,7 +186,7 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
             "/webhook",
             _signed(other_key, "alert-2", valid_body, now),
             valid_body,
-            refused_auth,
+            REFUSED_AUTH,
         ),
         Raw(
             "forged signature",
@@ -181,7 +194,7 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
             "/webhook",
             {**good, "webhook-signature": "v1," + base64.b64encode(bytes(32)).decode()},
             valid_body,
-            refused_auth,
+            REFUSED_AUTH,
         ),
         Raw(
             "signature of another scheme",
@@ -189,7 +202,7 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
             "/webhook",
             {**good, "webhook-signature": "v1a," + good["webhook-signature"][3:]},
             valid_body,
-            refused_auth,
+            REFUSED_AUTH,
         ),
         Raw(
             "expired (6 min old)",
@@ -197,7 +210,7 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
             "/webhook",
             _signed(key, "alert-3", valid_body, now - timedelta(minutes=6)),
             valid_body,
-            refused_auth,
+            REFUSED_AUTH,
         ),
         Raw(
             "from the future (6 min ahead)",
@@ -205,8 +218,15 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
             "/webhook",
             _signed(key, "alert-4", valid_body, now + timedelta(minutes=6)),
             valid_body,
-            refused_auth,
+            REFUSED_AUTH,
         ),
+    ]
+
+
+def _header_requests(good: dict[str, str], valid_body: bytes) -> list[Raw]:
+    """Signature headers missing, or a timestamp that is not Unix seconds."""
+    bad = BAD
+    return [
         Raw("no signature headers", "POST", "/webhook", {}, valid_body, bad),
         Raw(
             "timestamp not a number",
@@ -232,8 +252,18 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
             valid_body,
             bad,
         ),
-        # Issue 21: each of these was a 500 (a timestamp past year 9999, digits int() reads
-        # but the format does not, a lone surrogate that SQLite cannot store).
+    ]
+
+
+def _issue21_requests(
+    key: bytes, now: datetime, good: dict[str, str], valid_body: bytes
+) -> list[Raw]:
+    """Issue 21's reproductions: once 500s, or answered to a rebound name."""
+    refused_auth, bad = REFUSED_AUTH, BAD
+    surrogate = _document(9)
+    surrogate["data"]["summary"] = "Fever \ud800 confirmed"
+    surrogate_body = json.dumps(surrogate).encode()  # ensure_ascii: travels as \ud800
+    return [
         Raw(
             "timestamp in year 33658",
             "POST",
@@ -282,6 +312,13 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
             b"",
             frozenset({421}),
         ),
+    ]
+
+
+def _body_requests(key: bytes, now: datetime, good: dict[str, str]) -> list[Raw]:
+    """Bodies too large, not UTF-8, not JSON, not an object, nested too deeply."""
+    bad = BAD
+    return [
         Raw(
             "oversized body with Content-Length",
             "POST",
@@ -331,6 +368,13 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
             b"[" * 100_000 + b"]" * 100_000,
             bad,
         ),
+    ]
+
+
+def _route_requests() -> list[Raw]:
+    """Paths that climb out, alerts that do not exist or are closed from elsewhere."""
+    absent = ABSENT
+    return [
         Raw("traversal ../", "GET", "/../../../../etc/passwd", {}, b"", absent),
         Raw("traversal %2e%2e", "GET", "/%2e%2e/%2e%2e/etc/passwd", {}, b"", absent),
         Raw("traversal %2f", "GET", "/api/..%2f..%2f..%2fetc%2fpasswd", {}, b"", absent),
@@ -348,6 +392,11 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
         Raw("wrong method", "DELETE", "/webhook", {}, b"", frozenset({405})),
         Raw("absolute URI elsewhere", "GET", "http://169.254.169.254/latest", {}, b"", absent),
     ]
+
+
+def _shape_requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> list[Raw]:
+    """Signed bodies of random wrong shapes: 200 when still readable, else 400."""
+    requests: list[Raw] = []
     for index in range(shapes):
         msg_id = f"shape-{index}"
         shape = _fhir_misshape(rng) if index % 4 == 3 else _misshape(rng, _document(100 + index))

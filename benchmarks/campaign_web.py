@@ -52,10 +52,19 @@ def _form(fields: list[tuple[str, str]]) -> bytes:
 
 
 def _requests(raw: Any, token: str, rng: random.Random, count: int) -> list[Any]:
-    denied = frozenset({401})
-    ok = frozenset({200})
     Raw = raw.Raw
     cookie = {"Cookie": f"portwatch_token={token}"}
+    return [
+        *_auth_requests(Raw, token, rng, cookie),
+        *_path_and_report_requests(Raw, cookie),
+        *_issue21_requests(Raw, cookie),
+        *_random_requests(Raw, rng, count, cookie),
+    ]
+
+
+def _auth_requests(Raw: Any, token: str, rng: random.Random, cookie: dict[str, str]) -> list[Any]:
+    """Every route without a token, wrong tokens in links and cookies, the right one."""
+    denied, ok = frozenset({401}), frozenset({200})
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     wrong = [
         "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(len(token))),
@@ -81,6 +90,13 @@ def _requests(raw: Any, token: str, rng: random.Random, count: int) -> list[Any]
         Raw("right token link", "GET", f"/?token={token}", {}, b"", frozenset({303})),
         Raw("right cookie", "GET", "/", cookie, b"", ok),
     ]
+    return requests
+
+
+def _path_and_report_requests(Raw: Any, cookie: dict[str, str]) -> list[Any]:
+    """Paths that climb out; reports from another site, oversized, and one genuine."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    requests: list[Any] = []
     for path in (
         "/../../../../etc/passwd",
         "/%2e%2e/%2e%2e/etc/passwd",
@@ -117,8 +133,12 @@ def _requests(raw: Any, token: str, rng: random.Random, count: int) -> list[Any]
             valid=True,
         ),
     ]
-    requests += [
-        # Issue 21: each of these was a 500.
+    return requests
+
+
+def _issue21_requests(Raw: Any, cookie: dict[str, str]) -> list[Any]:
+    """Issue 21: each of these was a 500 (or answered a rebound name)."""
+    return [
         Raw("day a superscript two", "GET", "/chart?day=%C2%B2", cookie, b"", frozenset({400})),
         Raw("day a circled one", "GET", "/log?day=%E2%91%A0", cookie, b"", frozenset({400})),
         Raw(
@@ -140,6 +160,12 @@ def _requests(raw: Any, token: str, rng: random.Random, count: int) -> list[Any]
         Raw("page through a rebound name", "GET", "/", {**cookie, "Host": "evil.example"},
             b"", frozenset({421})),
     ]  # fmt: skip
+
+
+def _random_requests(Raw: Any, rng: random.Random, count: int, cookie: dict[str, str]) -> list[Any]:
+    """Random ``day``/``events`` queries and random report forms, with the right cookie."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    requests: list[Any] = []
     junk = ["", "0", "-1", "367", "1e9", "NaN", "1;DROP TABLE readings", "%00", "é", "9" * 40]
     junk += ["%C2%B2", "%E2%91%A0", "%D9%A3", "%EF%BC%91"]  # ², ①, Arabic-Indic 3, fullwidth 1
     for index in range(count):

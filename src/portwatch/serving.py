@@ -203,8 +203,8 @@ class _Pool:
         self._drop(conn, evicted=False)
 
     def _drop(self, conn: _Guarded | None, *, evicted: bool) -> None:
-        if conn is None:
-            return
+        if conn is None or not conn.counted:
+            return  # none to drop, or already dropped (its timer fired before the close)
         if evicted:
             self.stats.evicted += 1
         else:

@@ -13,7 +13,10 @@ Routes:
     page only (a cross-site post is refused with 403).
 
 The page has no login: keep it on loopback (the default) or behind the clinic's own access
-control.
+control. A request whose ``Host`` is not an address literal, ``localhost`` or a name given as
+``host_names`` is refused with 421, so a web page whose name is rebound to 127.0.0.1 (DNS
+rebinding) can neither read ``/api/alerts`` nor close an alert. ``portwatch inbox`` serves it
+within :func:`inbox_limits` (:mod:`portwatch.serving`: connection cap, head and body deadlines).
 
 SQLite is called on the event loop: a reference inbox sees a few requests an hour, and one
 connection on one thread keeps the store simple.
@@ -405,17 +408,11 @@ def _host_check(names: tuple[str, ...]) -> Middleware:
     return host_check
 
 
-def make_app(
-    key: bytes, store: InboxStore, clock: Clock, *, host_names: tuple[str, ...] = ()
-) -> web.Application:
-    """The inbox as an aiohttp application; ``key`` is the HMAC key of the shared secret.
-
-    ``host_names``: names the inbox is reached by (besides address literals and
-    ``localhost``), e.g. ``inbox.clinic.example`` behind the clinic's proxy.
-    """
+def _receiver(key: bytes, store: InboxStore, clock: Clock) -> Handler:
+    """``POST /webhook``: verify, read, store once; every refusal a 4xx naming why."""
     from aiohttp import web
 
-    async def receive(request: web.Request) -> web.Response:
+    async def receive(request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         now = clock.now()
         try:
@@ -435,6 +432,21 @@ def make_app(
         stored = store.add(message, now)
         _LOGGER.info("%s %s (%s)", "stored" if stored else "already had", msg_id, message.type)
         return web.json_response({"id": msg_id, "stored": stored})
+
+    return receive
+
+
+def make_app(
+    key: bytes, store: InboxStore, clock: Clock, *, host_names: tuple[str, ...] = ()
+) -> web.Application:
+    """The inbox as an aiohttp application; ``key`` is the HMAC key of the shared secret.
+
+    ``host_names``: names the inbox is reached by (besides address literals and
+    ``localhost``), e.g. ``inbox.clinic.example`` behind the clinic's proxy.
+    """
+    from aiohttp import web
+
+    receive = _receiver(key, store, clock)
 
     async def page(request: web.Request) -> web.Response:
         del request
