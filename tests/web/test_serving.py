@@ -285,3 +285,28 @@ async def test_daemon_page_limits_leave_descriptors_for_clinic_delivery(
         assert answer.startswith(b"HTTP/1.1 401")
     finally:
         await running.close()
+
+
+async def test_page_answers_for_its_own_names_and_refuses_others_when_named(
+    db_path: Path, display: DisplaySettings, target: ClinicTarget, clock: VirtualClock
+) -> None:
+    """A Pi reached as pi.home.arpa (its web.address) or by a name it is given answers;
+    a rebound name gets 421 before the token is even looked at."""
+    settings = WebSettings(token=TOKEN, host="pi.home.arpa", host_names=("kitchen-pi.local",))
+    app = make_app(db_path, settings, display, target, clock)
+    running = await serve(app, "127.0.0.1", 0, PAGE_LIMITS)
+    try:
+        statuses = {}
+        for name in ("pi.home.arpa", "kitchen-pi.local", "evil.example", "127.0.0.1"):
+            reader, writer = await asyncio.open_connection("127.0.0.1", running.port)
+            writer.write(
+                f"GET / HTTP/1.1\r\nHost: {name}:8470\r\nConnection: close\r\n\r\n".encode()
+            )
+            async with asyncio.timeout(EOF_WITHIN_S):
+                statuses[name] = int((await reader.readline()).split()[1])
+            writer.close()
+        assert statuses == {
+            "pi.home.arpa": 401, "kitchen-pi.local": 401, "evil.example": 421, "127.0.0.1": 401
+        }  # fmt: skip
+    finally:
+        await running.close()

@@ -185,10 +185,11 @@ def _token_landing(request: web.Request, settings: WebSettings) -> web.StreamRes
 def _guard(settings: WebSettings) -> Middleware:
     """The middleware every request passes: a Host that is this server, then the token."""
     token = settings.token.encode()
+    names = (*settings.host_names, settings.host)  # the name it was told to listen on, too
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if not host_allowed(request.headers.get("Host"), settings.host_names):
+        if not host_allowed(request.headers.get("Host"), names):
             # A name rebound to this address (DNS rebinding) is not the caregiver's page.
             raise web.HTTPMisdirectedRequest(text="this server does not answer for that name")
         offered = request.query.get("token")
