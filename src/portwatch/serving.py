@@ -37,6 +37,7 @@ from enum import Enum
 from typing import Any, Final
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 __all__ = [
     "Served",
@@ -199,6 +200,12 @@ class _Pool:
             if not mine:
                 self.peers.pop(conn.peer, None)
 
+    def drop_silent(self) -> None:
+        """Close every connection that has not sent a byte (the server is stopping)."""
+        for conn in [c for c in (*self.pending, *self.active) if c.inner is None]:
+            self.remove(conn)
+            conn.abort()
+
     def expired(self, conn: _Guarded) -> None:
         self._drop(conn, evicted=False)
 
@@ -251,10 +258,15 @@ def _framing(head: bytes) -> int | None:
 
 
 class _Guarded(asyncio.Protocol):
-    """One connection: follows where its request is, and hands every byte to aiohttp."""
+    """One connection: follows where its request is, and hands every byte to aiohttp.
 
-    def __init__(self, inner: asyncio.Protocol, pool: _Pool) -> None:
-        self.inner = inner
+    aiohttp's handler (a parser, a task, timers) is made when the first byte arrives: a
+    connection that never sends one, the bulk of a flood, costs only this object.
+    """
+
+    def __init__(self, make_inner: Callable[[], asyncio.Protocol], pool: _Pool) -> None:
+        self._make_inner = make_inner
+        self.inner: asyncio.Protocol | None = None
         self.pool = pool
         self.peer: str | None = None  # set for peers beyond loopback only
         self.state = _State.HEAD
@@ -277,28 +289,34 @@ class _Guarded(asyncio.Protocol):
         loop = self.pool.loop
         self._lifetime = loop.call_later(self.pool.limits.lifetime_s, self._expire)
         self._enter(_State.HEAD)
-        self.inner.connection_made(transport)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.pool.remove(self)
         for timer in (self._deadline, self._lifetime):
             if timer is not None:
                 timer.cancel()
-        self.inner.connection_lost(exc)
+        if self.inner is not None:
+            self.inner.connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self.counted:
-            self._follow(data)
+        if not self.counted:
+            return  # dropped; the transport is closing
+        if self.inner is None:
+            self.inner = self._make_inner()
+            self.inner.connection_made(self._transport)  # type: ignore[arg-type]
+        self._follow(data)
         self.inner.data_received(data)
 
     def eof_received(self) -> bool | None:
-        return self.inner.eof_received()
+        return None if self.inner is None else self.inner.eof_received()
 
     def pause_writing(self) -> None:
-        self.inner.pause_writing()
+        if self.inner is not None:
+            self.inner.pause_writing()
 
     def resume_writing(self) -> None:
-        self.inner.resume_writing()
+        if self.inner is not None:
+            self.inner.resume_writing()
 
     def abort(self) -> None:
         if self._transport is not None:
@@ -382,7 +400,7 @@ class _GuardedSite(web.BaseSite):
         self.pool = pool
 
         def guarded() -> asyncio.Protocol:
-            return _Guarded(server(), pool)
+            return _Guarded(server, pool)
 
         self._server = await loop.create_server(
             guarded, self._host, self._port, backlog=self._backlog
@@ -396,6 +414,11 @@ class _GuardedSite(web.BaseSite):
             # duplicate descriptor deepens the queue of the same socket.
             with socket.fromfd(listening.fileno(), listening.family, listening.type) as dup:
                 dup.listen(LISTEN_BACKLOG)
+
+    async def stop(self) -> None:
+        await super().stop()
+        if self.pool is not None:
+            self.pool.drop_silent()  # aiohttp never saw these; its shutdown closes the rest
 
 
 @dataclass(slots=True)
@@ -412,7 +435,12 @@ class Served:
 
 async def serve(app: web.Application, host: str, port: int, limits: ServerLimits) -> Served:
     """Serve ``app`` on ``host:port`` (0: any free port) within ``limits``."""
-    runner = web.AppRunner(app, access_log=None, **limits.handler_args())
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        logger=_ServerLog(limits.name, asyncio.get_running_loop()),
+        **limits.handler_args(),
+    )
     await runner.setup()
     site = _GuardedSite(runner, host, port, limits)
     try:
@@ -423,6 +451,48 @@ async def serve(app: web.Application, host: str, port: int, limits: ServerLimits
     assert site.pool is not None
     bound = runner.addresses[0]
     return Served(runner, int(bound[1]), site.pool.stats)
+
+
+class _ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server logger, at most one line a minute per kind of trouble.
+
+    aiohttp logs every request it cannot parse with a traceback at ERROR (about 600 bytes):
+    a neighbour sending junk a thousand times a second would fill the journal. Junk is said
+    in one line without the traceback; anything else (a handler's bug) keeps its traceback,
+    and the lines held back are counted in the next one.
+    """
+
+    def __init__(self, server: str, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(logging.getLogger("aiohttp.server"), {})
+        self.server = server
+        self.loop = loop
+        self.last: dict[str, float] = {}
+        self.hidden: dict[str, int] = {}
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if level < logging.WARNING:
+            super().log(level, msg, *args, **kwargs)
+            return
+        exc = kwargs.get("exc_info")
+        junk = isinstance(exc, HttpProcessingError)
+        kind = "junk" if junk else "error"
+        now = self.loop.time()
+        if now - self.last.get(kind, -math.inf) < LOG_EVERY_S:
+            self.hidden[kind] = self.hidden.get(kind, 0) + 1
+            return
+        self.last[kind] = now
+        hidden = self.hidden.pop(kind, 0)
+        if junk:
+            super().log(
+                logging.WARNING,
+                "%s: refused a malformed request (%s); %d more in the last minute not shown",
+                self.server,
+                " ".join(str(exc).split())[:200],
+                hidden,
+            )
+            return
+        note = f" ({hidden} more such lines in the last minute not shown)" if hidden else ""
+        super().log(level, f"{self.server}: {msg}{note}", *args, **kwargs)
 
 
 class _AcceptErrors:

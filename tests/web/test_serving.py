@@ -310,3 +310,23 @@ async def test_page_answers_for_its_own_names_and_refuses_others_when_named(
         }  # fmt: skip
     finally:
         await running.close()
+
+
+async def test_malformed_requests_logged_as_one_line_when_sent_a_hundred_times(
+    served: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    """aiohttp logs each request it cannot parse with a traceback at ERROR; a neighbour's
+    junk at a thousand a second would fill the journal. One line, no traceback."""
+    caplog.set_level(logging.DEBUG)
+    junk = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: abc\r\n\r\n"
+    for _ in range(100):
+        reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        writer.write(junk)
+        async with asyncio.timeout(EOF_WITHIN_S):
+            assert b" 400 " in await reader.readline()
+        writer.close()
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(loud) == 1
+    assert loud[0].exc_info is None
+    assert "malformed request" in loud[0].getMessage()
+    assert "\n" not in loud[0].getMessage()
