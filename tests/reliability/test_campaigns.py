@@ -52,6 +52,7 @@ def test_inbox_campaign_answers_no_5xx_when_attacked(campaigns: ModuleType) -> N
     assert result["crashed"] == 0
     assert result["wrong_status"] == 0
     assert result["statuses"].get("413") == 2
+    assert result["statuses"].get("421") == 2  # issue 21: reads and closes by a rebound name
 
 
 def test_campaign_command_prints_the_table_when_run_quick(tmp_path: Path) -> None:
@@ -206,6 +207,7 @@ def test_web_campaign_answers_no_5xx_when_the_caregiver_page_is_attacked(
     result = _run(campaigns, "web")
     assert result["passed"], result["notes"]
     assert result["statuses"].get("401", 0) >= 10
+    assert result["statuses"].get("421") == 1  # issue 21: a rebound Host name
 
 
 @pytest.fixture(scope="module")
