@@ -12,6 +12,13 @@ nothing else: no scripts, no third-party anything, forms only to this server.
 
 Pages are built in a worker thread (SQLite reads block) under a timeout, by a
 :class:`Pages` implementation; :func:`make_app` wires the one that reads the log.
+
+Hostile input is a 4xx, never a 500 (issue 21): a ``day`` must be ASCII digits, a form that
+is not what its Content-Type says is 400, and a request whose ``Host`` is not this server
+(an address literal, ``localhost``, the machine's own names, ``WebSettings.host_names``)
+is 421, so a name rebound to the Pi reaches nothing. The daemon serves the app with
+:func:`portwatch.serving.serve` within :data:`PAGE_LIMITS` (connection cap, deadlines,
+per-peer cap on the home network).
 """
 
 from __future__ import annotations
