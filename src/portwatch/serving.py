@@ -341,7 +341,7 @@ class _Guarded(asyncio.Protocol):
     def _follow(self, data: bytes) -> None:
         """Move through head, body, answer, next head, as the bytes say."""
         view = memoryview(data)
-        while view:
+        while view and self.counted:  # a connection dropped mid-way reads no further
             if self.state is _State.ACTIVE:
                 self._head.clear()
                 self._enter(_State.HEAD)
