@@ -330,3 +330,23 @@ async def test_malformed_requests_logged_as_one_line_when_sent_a_hundred_times(
     assert loud[0].exc_info is None
     assert "malformed request" in loud[0].getMessage()
     assert "\n" not in loud[0].getMessage()
+
+
+async def test_server_answers_each_request_when_they_share_a_kept_alive_connection(
+    served: Served,
+) -> None:
+    """The guard follows requests one after another on one connection (a POST's body, then
+    a GET, sent in one write): both answered, nothing dropped."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    writer.write(
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4\r\n\r\nabcd"
+        b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    )
+    heads = []
+    async with asyncio.timeout(EOF_WITHIN_S):
+        for _ in range(2):
+            heads.append(await reader.readuntil(b"\r\n\r\n"))
+            await reader.readexactly(len(b"hello"))
+    writer.close()
+    assert [h.split(b"\r\n", 1)[0] for h in heads] == [b"HTTP/1.1 200 OK"] * 2
+    assert (served.stats.evicted, served.stats.timed_out) == (0, 0)
