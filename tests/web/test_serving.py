@@ -350,3 +350,27 @@ async def test_server_answers_each_request_when_they_share_a_kept_alive_connecti
     writer.close()
     assert [h.split(b"\r\n", 1)[0] for h in heads] == [b"HTTP/1.1 200 OK"] * 2
     assert (served.stats.evicted, served.stats.timed_out) == (0, 0)
+
+
+async def test_handler_bug_keeps_its_traceback_once_a_minute_when_it_repeats(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A real bug in a handler is still logged with its traceback, but a neighbour who
+    finds it cannot turn it into a log storm."""
+
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("a bug")
+
+    app = web.Application()
+    app.router.add_get("/", broken)
+    running = await serve(app, "127.0.0.1", 0, SHORT)
+    caplog.set_level(logging.DEBUG)
+    try:
+        for _ in range(20):
+            assert (await _get("127.0.0.1", running.port)).startswith(b"HTTP/1.1 500")
+    finally:
+        await running.close()
+    loud = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(loud) == 1
+    assert loud[0].exc_info is not None
+    assert "a bug" in str(loud[0].exc_info[1])
