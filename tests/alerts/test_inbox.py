@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import requests
@@ -18,9 +19,11 @@ from portwatch.alerts.payloads import (
     json_body,
 )
 from portwatch.alerts.signing import sign_headers
+from portwatch.clock import VirtualClock
 from portwatch.model import Decision
+from portwatch.sim.inbox import InboxStore, make_app
 
-from .conftest import Inbox
+from .conftest import Inbox, serve
 
 
 async def _post(url: str, body: str, headers: dict[str, str]) -> requests.Response:
@@ -213,3 +216,25 @@ async def test_inbox_refuses_with_421_when_host_is_a_rebound_name(
             requests.get, base + "/api/alerts", headers={"Host": host}, timeout=10
         )
         assert ok.status_code == 200
+
+
+async def test_inbox_answers_for_a_name_it_is_given_when_behind_the_clinics_proxy(
+    tmp_path: Path, secret_key: bytes, clock: VirtualClock
+) -> None:
+    """``portwatch inbox --allow-host inbox.clinic.example``: that name is the inbox."""
+    store = InboxStore(tmp_path / "inbox.db")
+    app = make_app(secret_key, store, clock, host_names=("inbox.clinic.example",))
+    runner, url = await serve(app)
+    try:
+        statuses = [
+            (
+                await asyncio.to_thread(
+                    requests.get, f"{url}/api/alerts", headers={"Host": host}, timeout=10
+                )
+            ).status_code
+            for host in ("inbox.clinic.example", "INBOX.clinic.example.:443", "evil.example")
+        ]
+    finally:
+        await runner.cleanup()
+        store.close()
+    assert statuses == [200, 200, 421]
