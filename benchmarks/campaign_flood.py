@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import resource
 import sys
 import time
@@ -81,8 +82,19 @@ class _Logging:
             logging.getLogger(name).setLevel(level)
 
 
-async def _probe(url: str, token: str, stop: asyncio.Event) -> list[float | None]:
-    """A caregiver's request every quarter second on a fresh connection: seconds, or None."""
+def _open_descriptors() -> int:
+    """How many descriptors this process (the daemon's side) holds; 0 where /proc is not."""
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return 0
+
+
+async def _probe(
+    url: str, token: str, stop: asyncio.Event, descriptors: list[int]
+) -> list[float | None]:
+    """A caregiver's request every quarter second on a fresh connection: seconds, or None.
+    Also samples the process's open descriptors into ``descriptors``."""
     import aiohttp
 
     timings: list[float | None] = []
@@ -103,6 +115,7 @@ async def _probe(url: str, token: str, stop: asyncio.Event) -> list[float | None
         except (aiohttp.ClientError, TimeoutError):
             ok = False
         timings.append(time.perf_counter() - started if ok else None)
+        descriptors.append(_open_descriptors())
         await asyncio.sleep(PROBE_EVERY_S)
     return timings
 
@@ -150,7 +163,8 @@ async def _course(connections: int, speed: float) -> dict[str, Any]:
             url, token = sandbox.daemon.web_url, str(sandbox._web_token)
             child = await _flood(urlsplit(url).port or 0, connections) if connections else None
             stop = asyncio.Event()
-            prober = asyncio.create_task(_probe(url, token, stop))
+            descriptors: list[int] = []
+            prober = asyncio.create_task(_probe(url, token, stop, descriptors))
             started = time.perf_counter()
             try:
                 await sandbox.play(speed=speed, until=until)
@@ -170,6 +184,7 @@ async def _course(connections: int, speed: float) -> dict[str, Any]:
         "page_unanswered": len(timings) - len(answered),
         "page_worst_s": round(max(answered, default=0.0), 3),
         "page_median_s": round(sorted(answered)[len(answered) // 2], 3) if answered else None,
+        "descriptors_peak": max(descriptors, default=0),
         "log_bytes": log.bytes,
         "log_lines": log.lines,
         "server": None if stats is None else _figures(stats),
@@ -228,7 +243,9 @@ def run(quick: bool, seed: int | None = None) -> dict[str, Any]:
         f"{server.get('timed_out', 0):,}); fever alert {flood_ms} ms flooded vs "
         f"{quiet['alert_latency_ms']} ms quiet (budget {budget_ms:.0f}); page worst "
         f"{flooded['page_worst_s']} s flooded vs {quiet['page_worst_s']} s quiet over "
-        f"{flooded['page_requests']} requests; log {flooded['log_bytes']:,} bytes flooded vs "
+        f"{flooded['page_requests']} requests; descriptors at most "
+        f"{flooded['descriptors_peak']} flooded vs {quiet['descriptors_peak']} quiet (limit "
+        f"{UNIT_NOFILE}); log {flooded['log_bytes']:,} bytes flooded vs "
         f"{quiet['log_bytes']:,} quiet"
     )
     return {
