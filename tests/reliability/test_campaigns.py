@@ -288,6 +288,8 @@ def test_flood_campaign_delivers_the_fever_and_answers_the_caregiver_when_2000_c
     assert flooded["flood"]["opened"] >= 2_000, result["notes"]
     assert flooded["server"]["peak"] <= flooded["server"]["cap"], result["notes"]
     assert flooded["server"]["evicted"] > 0, result["notes"]  # the flood did reach the cap
+    # The daemon's side keeps the unit's limit (4,096) far off: the reserve is never touched.
+    assert flooded["descriptors_peak"] <= 4096 - 512, result["notes"]
     assert flooded["alert_latency_ms"] <= result["alert_budget_ms"], result["notes"]
     assert flooded["page_unanswered"] == 0, result["notes"]
     assert flooded["page_worst_s"] <= 2.0, result["notes"]
