@@ -47,15 +47,7 @@ if TYPE_CHECKING:
 
     from portwatch.serving import ServerLimits
 
-__all__ = [
-    "SILENT_AFTER",
-    "InboxError",
-    "InboxStore",
-    "Message",
-    "inbox_limits",
-    "make_app",
-    "parse_message",
-]
+__all__ = ["SILENT_AFTER", "InboxError", "InboxStore", "Message", "make_app", "parse_message"]
 
 _LOGGER = logging.getLogger(__name__)
 
