@@ -441,12 +441,12 @@ async def serve(app: web.Application, host: str, port: int, limits: ServerLimits
         logger=_ServerLog(limits.name, asyncio.get_running_loop()),
         **limits.handler_args(),
     )
-    await runner.setup()
-    site = _GuardedSite(runner, host, port, limits)
     try:
+        await runner.setup()
+        site = _GuardedSite(runner, host, port, limits)
         await site.start()
     except BaseException:
-        await runner.cleanup()
+        await runner.cleanup()  # a port taken, an app that fails to start: nothing left open
         raise
     assert site.pool is not None
     bound = runner.addresses[0]
