@@ -24,7 +24,7 @@ from functools import partial
 from portwatch.fever.decisions import Ledger
 from portwatch.fever.sentences import day, duration_text, hhmm, observation_ident, pair_sentence
 from portwatch.fever.sentences import reading_text as _text
-from portwatch.fever.settings import RuleSettings
+from portwatch.fever.settings import RuleSettings, Threshold
 from portwatch.fever.timeline import Episode, Placed, Timeline
 from portwatch.model import DecisionType, Observation
 
@@ -76,6 +76,7 @@ class EpisodeWalk:
         self.ledger = ledger
         self.placement = placement
         self.period_end = period_end
+        self._threshold = Threshold(settings)
         self.timeline = Timeline()
         self.episodes: list[Episode] = []  # sorted by start
         self.told = Told()
@@ -124,7 +125,7 @@ class EpisodeWalk:
             key=(obs.time, obs.device, ident),
             obs=obs,
             spot=spot,
-            elevated=self.settings.is_elevated(obs.celsius),
+            elevated=self._threshold.is_elevated(obs.celsius),
             ident=ident,
             late=self.ledger.is_late(obs.time),
         )
@@ -362,19 +363,21 @@ class EpisodeWalk:
             if first_id is not None and item.spot and due <= self.period_end:
                 self._reminders[first_id] = _Reminder(due, item, first_id)
 
-    def due_work(self) -> list[Work]:
-        """What time alone will decide, and when: reminders and the open episode's end."""
-        work: list[Work] = [
-            (r.due, partial(self._run_reminder, r)) for r in self._reminders.values()
-        ]
+    def next_work(self) -> Work | None:
+        """What time alone decides first, and when: a reminder or the open episode's end."""
+        best: Work | None = None
+        for r in self._reminders.values():
+            if best is None or r.due < best[0]:
+                best = (r.due, partial(self._run_reminder, r))
         ep = self.open()
         if ep is not None:
             due = ep.resolution_due(self.settings.resolve_after)
-            candidates = [d for d in (due, ep.skipped_resolution) if d is not None]
-            if candidates:
-                first = min(candidates)
-                work.append((first, partial(self._run_resolve, (ep, first))))
-        return work
+            skipped = ep.skipped_resolution
+            if due is None or (skipped is not None and skipped < due):
+                due = skipped
+            if due is not None and (best is None or due < best[0]):
+                best = (due, partial(self._run_resolve, (ep, due)))
+        return best
 
     def _run_reminder(self, reminder: _Reminder) -> None:
         del self._reminders[reminder.first_id]

@@ -239,16 +239,16 @@ class FeverRule:
     def _clamp(self, now: datetime) -> datetime:
         if now.tzinfo is None:
             raise ValueError(f"now {now.isoformat()} has no time zone")
-        now = now.astimezone(UTC)
-        return now if self._now is None else max(now, self._now)
+        if now.tzinfo is not UTC:
+            now = now.astimezone(UTC)
+        return now if self._now is None or now > self._now else self._now
 
     def _next_due(self) -> tuple[datetime, Callable[[], None]] | None:
-        work = self._walk.due_work()
+        work = self._walk.next_work()
         window = self._windows.next_due()
-        if window is not None:
-            due, key = window
-            work.append((due, partial(self._close_window, key)))
-        return min(work, key=lambda w: w[0]) if work else None
+        if window is not None and (work is None or window[0] <= work[0]):  # windows first
+            return window[0], partial(self._close_window, window[1])
+        return work
 
     def _close_window(self, key: tuple[str, int]) -> None:
         self._apply(self._windows.close(key))

@@ -25,6 +25,7 @@ __all__ = [
     "WINDOW_MIN",
     "RuleSettings",
     "RuleSettingsError",
+    "Threshold",
     "fahrenheit_to_celsius",
     "setting_text",
 ]
@@ -142,7 +143,7 @@ class RuleSettings:
 
     def is_elevated(self, celsius: float) -> bool:
         """§3, the one comparison: at least threshold less 0.05 °C, within 1e-9 °C."""
-        return celsius >= self.elevated_from_c - ELEVATED_TOLERANCE_C
+        return Threshold(self).is_elevated(celsius)
 
     @property
     def dense_interval_s(self) -> float:
@@ -187,6 +188,19 @@ class RuleSettings:
             return cls(**values)  # type: ignore[arg-type]
         except RuleSettingsError:
             return DEFAULTS
+
+
+class Threshold:
+    """§3, the one comparison, with its bound worked out once (the rule asks per reading)."""
+
+    __slots__ = ("lowest_c",)
+
+    def __init__(self, settings: RuleSettings) -> None:
+        self.lowest_c = settings.elevated_from_c - ELEVATED_TOLERANCE_C
+
+    def is_elevated(self, celsius: float) -> bool:
+        """At least threshold less 0.05 °C, within 1e-9 °C: 100.91 °F is elevated."""
+        return celsius >= self.lowest_c
 
 
 _DURATION_PART: Final = re.compile(r"(\d+)\s*(h|min|s)")

@@ -11,10 +11,11 @@ is later; from then on each new sample re-decides it at once, and the change (a 
 cut short now complete, or a revised median) goes back to the rule as a
 :data:`WindowChange`. An exact repeat (same time, same value) is one sample.
 
-Memory. Samples are kept packed (25 bytes each) for the horizon after the window's last
-sample arrived (``pair_window`` and two windows): a day of a one-per-second stream is
-about 2 MB. A window past the horizon is forgotten; a sample of it that still arrives is
-ignored (Choice: the spec asks for at least ``pair_window``; the log keeps the sample).
+Memory. Samples are kept packed (24 bytes each, equal values shared) for the horizon
+after the window's last sample arrived (``pair_window`` and two windows): a day of a
+one-per-second stream is about 2 MB. A window past the horizon is forgotten; a sample of
+it that still arrives is ignored (Choice: the spec asks for at least ``pair_window``; the
+log keeps the sample).
 """
 
 from __future__ import annotations
@@ -59,21 +60,13 @@ def is_windowed(reading: Reading, settings: RuleSettings) -> bool:
     return interval is None or 0 < interval <= settings.dense_interval_s
 
 
-def _packed(value: Decimal) -> tuple[int, int]:
-    sign, digits, exponent = value.as_tuple()
-    if not isinstance(exponent, int) or not -100 <= exponent <= 100 or len(digits) > 17:
-        return _packed(value.quantize(Decimal("0.000001")))
-    coefficient = int("".join(map(str, digits)) or "0")
-    return (-coefficient if sign else coefficient), exponent
-
-
 @dataclass(slots=True)
 class _Window:
     """One device's window: its samples packed, sorted by time, each exact repeat once."""
 
     device: str
     start_us: int
-    width_us: int
+    end: datetime
     unit: Unit
     site: Site | None
     last_arrival: datetime
@@ -83,37 +76,27 @@ class _Window:
     current: Observation | None = None  # what it gave the rule last
     times: array[int] = field(default_factory=lambda: array("q"))
     celsius: array[float] = field(default_factory=lambda: array("d"))
-    coefficients: array[int] = field(default_factory=lambda: array("q"))
-    exponents: array[int] = field(default_factory=lambda: array("b"))
-
-    @property
-    def end(self) -> datetime:
-        return EPOCH + _US * (self.start_us + self.width_us)
+    values: list[Decimal] = field(default_factory=list)  # shared objects: 8 bytes a sample
 
     def add(self, time_us: int, celsius: float, value: Decimal) -> bool:
         """Add one sample; False when it is an exact repeat of one already here (§2)."""
-        coefficient, exponent = _packed(value)
-        at = _bisect(self.times, time_us)
-        while at < len(self.times) and self.times[at] == time_us:
-            if self.value(at) == value:
+        times = self.times
+        at = _bisect(times, time_us)
+        while at < len(times) and times[at] == time_us:
+            if self.values[at] == value:
                 return False
             at += 1
-        self.times.insert(at, time_us)
+        times.insert(at, time_us)
         self.celsius.insert(at, celsius)
-        self.coefficients.insert(at, coefficient)
-        self.exponents.insert(at, exponent)
+        self.values.insert(at, value)
         return True
-
-    def value(self, index: int) -> Decimal:
-        return Decimal(self.coefficients[index]).scaleb(self.exponents[index])
 
     def median(self) -> Observation:
         """The window's observation: the median of all its samples, at the window's end."""
-        values = [self.value(i) for i in range(len(self.times))]
         return Observation(
             time=self.end,
             celsius=statistics.median(self.celsius),
-            value=Decimal(statistics.median(values)),
+            value=Decimal(statistics.median(self.values)),
             unit=self.unit,
             device=self.device,
             site=self.site,
@@ -126,7 +109,7 @@ class _Window:
             Observation(
                 time=EPOCH + _US * t,
                 celsius=self.celsius[i],
-                value=self.value(i),
+                value=self.values[i],
                 unit=self.unit,
                 device=self.device,
                 site=self.site,
@@ -164,6 +147,7 @@ class StreamWindows:
         self._kept: dict[_Key, _Window] = {}  # decided, kept for late samples
         self._expiry: list[tuple[datetime, _Key]] = []  # heap; checked lazily
         self._forgotten: set[_Key] = set()
+        self._values: dict[str, Decimal] = {}
 
     def add(self, reading: Reading, now: datetime) -> list[WindowChange]:
         """Take one windowed sample that reached the gateway at ``now``; return changes."""
@@ -172,17 +156,21 @@ class StreamWindows:
         time_us = (reading.time - EPOCH) // _US
         key = (reading.device, time_us - time_us % self._width_us)
         changes: list[WindowChange] = []
-        if now - reading.time <= self._grace:
+        opened = self._open
+        if opened and now - reading.time <= self._grace and (len(opened) > 1 or key not in opened):
             # a live sample: the device has moved past its earlier windows
-            for other in sorted(k for k in self._open if k[0] == key[0] and k[1] < key[1]):
+            for other in sorted(k for k in opened if k[0] == key[0] and k[1] < key[1]):
                 changes.extend(self.close(other))
         if key in self._forgotten:
             return changes
-        win = self._open.get(key) or self._kept.get(key)
+        win = opened.get(key) or self._kept.get(key)
         if win is None:
-            win = _Window(reading.device, key[1], self._width_us, reading.unit, reading.site, now)
-            self._open[key] = win
-        if not win.add(time_us, reading.celsius, reading.value):
+            end = EPOCH + _US * (key[1] + self._width_us)
+            win = _Window(reading.device, key[1], end, reading.unit, reading.site, now)
+            opened[key] = win
+        # one Decimal per distinct value, shared by every sample that has it
+        value = self._values.setdefault(str(reading.value), reading.value)
+        if not win.add(time_us, reading.celsius, value):
             return changes  # the same sample again (a resend, an overlapping import)
         win.declared = win.declared or reading.interval_s is not None
         if now > win.last_arrival:
@@ -190,7 +178,7 @@ class StreamWindows:
             if win.decided:
                 heapq.heappush(self._expiry, (now + self._horizon, key))
         if win.decided:
-            changes.extend(self._redecide(win, added=(time_us, reading.celsius, reading.value)))
+            changes.extend(self._redecide(win, added=(time_us, reading.celsius, value)))
         return changes
 
     def next_due(self) -> tuple[datetime, _Key] | None:
