@@ -83,7 +83,7 @@ class Timeline:
     def insert(self, item: Placed) -> int | None:
         """Place ``item``; its index, or None when the same observation is already here."""
         index = bisect.bisect_left(self.keys, item.key)
-        if index < len(self.keys) and self.keys[index] == item.key:
+        if self._holds_equal(index, item):
             return None
         self.keys.insert(index, item.key)
         self.items.insert(index, item)
@@ -94,6 +94,20 @@ class Timeline:
             self.elevated_times.insert(e, item.time)
             self.elevated.insert(e, item)
         return index
+
+    def _holds_equal(self, index: int, item: Placed) -> bool:
+        """Whether the same observation is here: same device and time, an equal value (37.2
+        and 37.20 are one reading, as the log has it) and as many samples."""
+        keys, head, obs = self.keys, item.key[:2], item.obs
+        lo = hi = index
+        while lo > 0 and keys[lo - 1][:2] == head:
+            lo -= 1
+        while hi < len(keys) and keys[hi][:2] == head:
+            hi += 1
+        return any(
+            self.items[i].obs.value == obs.value and self.items[i].obs.samples == obs.samples
+            for i in range(lo, hi)
+        )
 
     def remove(self, key: Key) -> Placed | None:
         """Take the observation with ``key`` off the time line (a window revised)."""
