@@ -353,3 +353,18 @@ def test_every_way_a_reading_enters_counts_the_same_when_replayed_or_rebuilt() -
     replayed = run([rows[0], *rows, rows[2]], until=at(40))
     assert [d.id for d in made] == [d.id for d in live] == [d.id for d in replayed]
     assert ReadingKind.STREAM in {r.kind for r in rows}
+
+
+def test_backlog_pair_is_told_when_the_only_told_episode_after_it_began_after_a_resolution() -> (
+    None
+):
+    """§6: "a pair ... that no told episode covers": a fever told later (confirmed after the
+    earlier one was told resolved) does not cover a pair the backlog shows before it."""
+    rule, _ = _told_then_resolved()
+    later = feed(rule, [spot(at(60), "38.6"), spot(at(64), "38.7"), spot(at(65), "37.0")])
+    later += rule.advance(at(89))
+    assert [d.type for d in later] == [FIRST, CONFIRMED, RESOLVED]
+    backlog = [spot(at(10), "38.8"), spot(at(16), "38.9"), spot(at(20), "37.0")]
+    decisions = feed(rule, backlog, now=at(90)) + rule.advance(at(91))
+    assert [(d.type, d.late) for d in decisions] == [(CONFIRMED, True), (RESOLVED, True)]
+    assert [o.time for o in decisions[0].observations] == [at(1), at(10)]

@@ -30,7 +30,8 @@ from portwatch.model import DecisionType, Observation
 
 __all__ = ["EpisodeWalk", "Told"]
 
-Work = tuple[datetime, Callable[[], None]]
+# when, what, and whether it ends an episode (a resolution waits for the windows before it)
+Work = tuple[datetime, Callable[[], None], bool]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,8 +56,10 @@ class Told:
         r = bisect.bisect_left(self.resolutions, (start, start))
         return self.resolutions[r] if r < len(self.resolutions) else None
 
-    def confirmed_between(self, since: datetime, until: datetime | None) -> bool:
-        c = bisect.bisect_left(self.confirmed, since)
+    def covers(self, start: datetime, until: datetime | None) -> bool:
+        """Whether a told "confirmed" lies in the episode confirmed at ``start`` and ending at
+        ``until``: then it was told, whatever order its readings came in (§6)."""
+        c = bisect.bisect_left(self.confirmed, start)
         return c < len(self.confirmed) and (until is None or self.confirmed[c] <= until)
 
 
@@ -247,7 +250,7 @@ class EpisodeWalk:
 
     def _maybe_close(self, ep: Episode, item: Placed, *, horizon: datetime | None) -> None:
         """Close ``ep`` if it ended before ``item`` (§5), or if a told resolution says so."""
-        told = self.told.resolution_for(ep.start.time)
+        told = self._told_resolution(ep)
         if told is not None:
             last, at = told
             # §6: a told resolution stands; an elevated observation after the last one it
@@ -264,11 +267,18 @@ class EpisodeWalk:
         elif ep.skipped_resolution is None or due < ep.skipped_resolution:
             ep.skipped_resolution = due
 
+    def _told_resolution(self, ep: Episode) -> tuple[datetime, datetime] | None:
+        """The resolution told for ``ep``: none when ``ep`` would have resolved before it
+        (a skipped resolution: time will resolve it, and the told one is a later one's)."""
+        if ep.skipped_resolution is not None:
+            return None
+        return self.told.resolution_for(ep.start.time)
+
     def _finish_walk(self, *, horizon: datetime | None) -> None:
         ep = self.open()
         if ep is None:
             return
-        told = self.told.resolution_for(ep.start.time)
+        told = self._told_resolution(ep)
         if told is not None:
             self._close(ep, told[1], announce=False)  # a told resolution stands
             return
@@ -305,7 +315,7 @@ class EpisodeWalk:
         if ep.alerted:
             return
         ep.alerted = True
-        if self.told.confirmed_between(ep.start.time, until):
+        if self.told.covers(ep.start.time, until):
             return
         a, b = ep.partner, ep.start
         made = self.ledger.emit(
@@ -368,7 +378,7 @@ class EpisodeWalk:
         best: Work | None = None
         for r in self._reminders.values():
             if best is None or r.due < best[0]:
-                best = (r.due, partial(self._run_reminder, r))
+                best = (r.due, partial(self._run_reminder, r), False)
         ep = self.open()
         if ep is not None:
             due = ep.resolution_due(self.settings.resolve_after)
@@ -376,7 +386,7 @@ class EpisodeWalk:
             if due is None or (skipped is not None and skipped < due):
                 due = skipped
             if due is not None and (best is None or due < best[0]):
-                best = (due, partial(self._run_resolve, (ep, due)))
+                best = (due, partial(self._run_resolve, (ep, due)), True)
         return best
 
     def _run_reminder(self, reminder: _Reminder) -> None:

@@ -244,11 +244,18 @@ class FeverRule:
         return now if self._now is None or now > self._now else self._now
 
     def _next_due(self) -> tuple[datetime, Callable[[], None]] | None:
+        """The first thing time decides. Windows go first on a tie; a resolution waits for
+        every window that ends by its time: samples already received may show the fever
+        went on ("nothing is declared over" before what arrived is placed)."""
         work = self._walk.next_work()
+        if work is not None and work[2]:
+            blocking = self._windows.next_due(ending_by=work[0])
+            if blocking is not None:
+                return blocking[0], partial(self._close_window, blocking[1])
         window = self._windows.next_due()
-        if window is not None and (work is None or window[0] <= work[0]):  # windows first
+        if window is not None and (work is None or window[0] <= work[0]):
             return window[0], partial(self._close_window, window[1])
-        return work
+        return None if work is None else (work[0], work[1])
 
     def _close_window(self, key: tuple[str, int]) -> None:
         self._apply(self._windows.close(key))

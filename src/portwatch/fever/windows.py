@@ -181,10 +181,13 @@ class StreamWindows:
             changes.extend(self._redecide(win, added=(time_us, reading.celsius, value)))
         return changes
 
-    def next_due(self) -> tuple[datetime, _Key] | None:
-        """The undecided window that decides first, and when (after it, the rule closes it)."""
+    def next_due(self, ending_by: datetime | None = None) -> tuple[datetime, _Key] | None:
+        """The undecided window that decides first, and when (after it, the rule closes it);
+        only among those ending by ``ending_by`` when given."""
         best: tuple[datetime, _Key] | None = None
         for key, win in self._open.items():
+            if ending_by is not None and win.end > ending_by:
+                continue
             due = max(win.end, win.last_arrival) + self._grace
             if best is None or due < best[0]:
                 best = (due, key)
