@@ -107,7 +107,8 @@ def rss():
         return int(status.read().split("VmRSS:")[1].split()[0]) * 1024
 
 placement = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
-values = [Decimal(v).scaleb(-2) for v in range(3640, 3740)]
+low = int(sys.argv[2])  # hundredths of °C: 3640 on the skin, 2440 off it (invalid)
+values = [Decimal(v).scaleb(-2) for v in range(low, low + 100)]
 rule = FeverRule(RuleSettings(), patient="bench", placement=placement, pinned_device=None)
 before = rss()
 second = timedelta(seconds=1)
@@ -120,10 +121,10 @@ print(rss() - before, rule.samples_held())
 """
 
 
-def _rule_rss(days: float) -> tuple[int, int]:
+def _rule_rss(days: float, low: int = 3640) -> tuple[int, int]:
     """The RSS (bytes) the rule adds over ``days`` of a 1/s stream, and the samples it holds."""
     done = subprocess.run(  # noqa: S603 (our own interpreter and script)
-        [sys.executable, "-c", _MEMORY_CHILD, str(days)],
+        [sys.executable, "-c", _MEMORY_CHILD, str(days), str(low)],
         check=True,
         capture_output=True,
         text=True,
@@ -142,6 +143,7 @@ def measure(quick: bool) -> list[dict[str, object]]:
     long_days = 2.0 if quick else 10.0
     one_day, _ = _rule_rss(1.0)
     long_run, held = _rule_rss(long_days)
+    off_skin, _ = _rule_rss(long_days, low=2440)
     return [
         {
             "figure": f"spot readings per second through the rule ({days:g} days, 1 a minute)",
@@ -171,5 +173,13 @@ def measure(quick: bool) -> list[dict[str, object]]:
             "unit": "MiB",
             "baseline": "the same after one day",
             "baseline_value": one_day / 2**20,
+        },
+        {
+            "figure": f"RSS the rule adds after {long_days:g} days of an off-skin 1/s stream "
+            "(every reading invalid, 24-25 °C)",
+            "value": off_skin / 2**20,
+            "unit": "MiB",
+            "baseline": "a valid stream over the same days",
+            "baseline_value": long_run / 2**20,
         },
     ]

@@ -368,3 +368,11 @@ def test_backlog_pair_is_told_when_the_only_told_episode_after_it_began_after_a_
     decisions = feed(rule, backlog, now=at(90)) + rule.advance(at(91))
     assert [(d.type, d.late) for d in decisions] == [(CONFIRMED, True), (RESOLVED, True)]
     assert [o.time for o in decisions[0].observations] == [at(1), at(10)]
+
+
+def test_invalid_reading_repeated_exactly_is_one_decision_when_sent_twice() -> None:
+    """§2/§1: an invalid reading delivered twice is kept once with its reason."""
+    rule = new_rule()
+    off_skin = spot(at(1), "25.0")
+    assert [d.type for d in rule.feed(off_skin, now=at(1))] == [INVALID]
+    assert rule.feed(off_skin, now=at(1, minutes=1)) == []

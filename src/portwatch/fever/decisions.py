@@ -10,11 +10,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Final
 
 from portwatch.fever.timeline import Placed
 from portwatch.model import Decision, DecisionType, derived_id
 
-__all__ = ["Ledger"]
+__all__ = ["INVALID_REMEMBERED", "Ledger"]
+
+# Choice (memory): a thermometer off the skin sends an invalid reading a second; the ids of
+# the latest invalid ones are enough to say a repeat once (a resend comes soon after; an
+# overlapping import is stored once by the log), and the log skips an id it already has.
+INVALID_REMEMBERED: Final = 4096
 
 
 class Ledger:
@@ -40,6 +46,7 @@ class Ledger:
         self.time = start  # the moment the current decisions are made
         self.out: list[Decision] = []
         self._decided: set[uuid.UUID] = set()
+        self._invalid: dict[uuid.UUID, None] = {}  # the latest, oldest first
 
     def collect(self, time: datetime) -> list[Decision]:
         """Start collecting the decisions made at ``time``; returns the list they go to."""
@@ -64,9 +71,14 @@ class Ledger:
     ) -> uuid.UUID | None:
         """Record one decision unless it was made before; return its id when new."""
         ident = derived_id(self.patient, type_.value, *facts)
-        if ident in self._decided:
+        if ident in self._decided or ident in self._invalid:
             return None
-        self._decided.add(ident)
+        if type_ is DecisionType.READING_INVALID:
+            self._invalid[ident] = None
+            if len(self._invalid) > INVALID_REMEMBERED:
+                del self._invalid[next(iter(self._invalid))]
+        else:
+            self._decided.add(ident)
         late = (trigger is not None and self.is_late(trigger)) or any(o.late for o in observations)
         self.out.append(
             Decision(
