@@ -104,7 +104,8 @@ class EpisodeWalk:
             self._finish_walk(horizon=None)
         else:
             self._rewalk(item.time, horizon=None, elevated=item.elevated)
-        self._tell_firsts()
+        if self._firsts:
+            self._tell_firsts()
 
     def replace(self, old: Observation, new: list[Observation]) -> None:
         """A window revised by late samples (§2): its new observation replaces the old."""
@@ -124,13 +125,14 @@ class EpisodeWalk:
         if not self.placement <= obs.time <= self.period_end:
             return None  # §7: logged, but alerts nobody
         ident = observation_ident(obs)
+        ledger = self.ledger
         return Placed(
             key=(obs.time, obs.device, ident),
             obs=obs,
             spot=spot,
             elevated=self._threshold.is_elevated(obs.celsius),
             ident=ident,
-            late=self.ledger.is_late(obs.time),
+            late=ledger.time - obs.time > ledger.late_after,  # Ledger.is_late, inline
         )
 
     # -- the walk -------------------------------------------------------------------------
@@ -270,7 +272,7 @@ class EpisodeWalk:
     def _told_resolution(self, ep: Episode) -> tuple[datetime, datetime] | None:
         """The resolution told for ``ep``: none when ``ep`` would have resolved before it
         (a skipped resolution: time will resolve it, and the told one is a later one's)."""
-        if ep.skipped_resolution is not None:
+        if not self.told.resolutions or ep.skipped_resolution is not None:
             return None
         return self.told.resolution_for(ep.start.time)
 

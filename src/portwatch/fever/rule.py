@@ -165,12 +165,12 @@ class FeverRule:
         first (as :meth:`advance` would).
         """
         now = self._clamp(now)
-        out: list[Decision] = []
-        if self._now is None or now > self._now:
-            out.extend(self.advance(now))
+        before = self._advance(now) if self._now is None or now > self._now else []
         self._known = now
-        out.extend(self._take(reading, now))
-        out.sort(key=lambda d: d.time)
+        out = self._take(reading, now)
+        if before:
+            out = before + out
+            out.sort(key=lambda d: d.time)
         return out
 
     def _take(self, reading: Reading, now: datetime) -> list[Decision]:
@@ -192,7 +192,7 @@ class FeverRule:
             )
         elif reading.kind is ReadingKind.PROVISIONAL:
             pass  # §1: logged and shown, never used by the rule
-        elif is_windowed(reading, self.settings):
+        elif reading.kind is ReadingKind.STREAM and is_windowed(reading, self.settings):
             self._apply(self._windows.add(_in_utc(reading), now))
         else:
             self._walk.place(self._observation(reading), spot=reading.kind is ReadingKind.SPOT)
@@ -205,7 +205,9 @@ class FeverRule:
         episodes resolve. Each happens at its own due time, in time order, whatever the
         times at which ``advance`` is called.
         """
-        now = self._clamp(now)
+        return self._advance(self._clamp(now))
+
+    def _advance(self, now: datetime) -> list[Decision]:
         if self._now is not None and now <= self._now:
             # Time has not moved: what the latest readings made due is decided at the next
             # later time (with the same decision time), so that a scheduler tick between

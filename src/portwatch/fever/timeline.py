@@ -82,8 +82,12 @@ class Timeline:
 
     def insert(self, item: Placed) -> int | None:
         """Place ``item``; its index, or None when the same observation is already here."""
-        index = bisect.bisect_left(self.keys, item.key)
-        if self._holds_equal(index, item):
+        keys = self.keys
+        index = bisect.bisect_left(keys, item.key)
+        at_end = index == len(keys)
+        if at_end and (not index or keys[index - 1][:2] != item.key[:2]):
+            pass  # in order, at a new time: the common case, nothing to compare
+        elif self._holds_equal(index, item):
             return None
         self.keys.insert(index, item.key)
         self.items.insert(index, item)
