@@ -144,6 +144,8 @@ class StreamWindows:
         self._grace = settings.window
         self._horizon = settings.horizon
         self._open: dict[_Key, _Window] = {}  # not decided yet
+        self._by_due: list[tuple[datetime, int, _Key]] = []  # heap over _open, lazily
+        self._by_end: list[tuple[int, _Key]] = []  # heap over _open, lazily
         self._kept: dict[_Key, _Window] = {}  # decided, kept for late samples
         self._expiry: list[tuple[datetime, _Key]] = []  # heap; checked lazily
         self._forgotten: set[_Key] = set()
@@ -158,9 +160,11 @@ class StreamWindows:
         changes: list[WindowChange] = []
         opened = self._open
         if opened and now - reading.time <= self._grace and (len(opened) > 1 or key not in opened):
-            # a live sample: the device has moved past its earlier windows
+            # a live sample: the device has moved past its earlier windows (but not past
+            # those still filling at this instant: a stored dump arriving in any order)
             for other in sorted(k for k in opened if k[0] == key[0] and k[1] < key[1]):
-                changes.extend(self.close(other))
+                if opened[other].last_arrival < now:
+                    changes.extend(self.close(other))
         if key in self._forgotten:
             return changes
         win = opened.get(key) or self._kept.get(key)
@@ -168,6 +172,8 @@ class StreamWindows:
             end = EPOCH + _US * (key[1] + self._width_us)
             win = _Window(reading.device, key[1], end, reading.unit, reading.site, now)
             opened[key] = win
+            self._push_due(win, key)
+            heapq.heappush(self._by_end, (key[1], key))
         # one Decimal per distinct value, shared by every sample that has it
         value = self._values.setdefault(str(reading.value), reading.value)
         if not win.add(time_us, reading.celsius, value):
@@ -177,21 +183,38 @@ class StreamWindows:
             win.last_arrival = now
             if win.decided:
                 heapq.heappush(self._expiry, (now + self._horizon, key))
+            else:
+                self._push_due(win, key)
         if win.decided:
             changes.extend(self._redecide(win, added=(time_us, reading.celsius, value)))
         return changes
 
     def next_due(self, ending_by: datetime | None = None) -> tuple[datetime, _Key] | None:
         """The undecided window that decides first, and when (after it, the rule closes it);
-        only among those ending by ``ending_by`` when given."""
-        best: tuple[datetime, _Key] | None = None
-        for key, win in self._open.items():
-            if ending_by is not None and win.end > ending_by:
-                continue
-            due = max(win.end, win.last_arrival) + self._grace
-            if best is None or due < best[0]:
-                best = (due, key)
-        return best
+        with ``ending_by``, the earliest-ending one if it ends by then (a resolution waits).
+
+        Both from heaps, checked lazily: a big import holds thousands of windows open.
+        """
+        if ending_by is not None:
+            while self._by_end and self._by_end[0][1] not in self._open:
+                heapq.heappop(self._by_end)
+            if not self._by_end:
+                return None
+            first = self._open[self._by_end[0][1]]
+            if first.end > ending_by:
+                return None
+            return max(first.end, first.last_arrival) + self._grace, self._by_end[0][1]
+        while self._by_due:
+            due, _, key = self._by_due[0]
+            win = self._open.get(key)
+            if win is not None and due == max(win.end, win.last_arrival) + self._grace:
+                return due, key
+            heapq.heappop(self._by_due)  # closed, or waiting longer since
+        return None
+
+    def _push_due(self, win: _Window, key: _Key) -> None:
+        due = max(win.end, win.last_arrival) + self._grace
+        heapq.heappush(self._by_due, (due, win.start_us, key))
 
     def close(self, key: _Key) -> list[WindowChange]:
         """Decide an undecided window for the first time."""
