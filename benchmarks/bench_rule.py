@@ -75,6 +75,21 @@ def _rule_rate(readings: Sequence[Reading]) -> tuple[float, float, float]:
     return len(readings) / (end - start), first, last
 
 
+def _dump_rate(readings: Sequence[Reading], rng: random.Random) -> tuple[float, float]:
+    """Samples/s when all of ``readings`` arrive at one instant (an import, a stored dump),
+    in random order and in time order, until every window has decided (issue 17)."""
+    arrived = readings[-1].time + timedelta(minutes=1)
+    rates = []
+    for order in (rng.sample(list(readings), len(readings)), list(readings)):
+        rule = FeverRule(RuleSettings(), patient="bench", placement=PLACEMENT, pinned_device=None)
+        start = time.perf_counter()
+        for reading in order:
+            rule.feed(reading, now=arrived)
+        rule.advance(arrived + timedelta(minutes=11))
+        rates.append(len(order) / (time.perf_counter() - start))
+    return rates[0], rates[1]
+
+
 def _baseline_rate(readings: Sequence[Reading]) -> float:
     sink: deque[Reading] = deque()
     start = time.perf_counter()
@@ -140,6 +155,8 @@ def measure(quick: bool) -> list[dict[str, object]]:
     stream = _readings(timedelta(seconds=10), days, ReadingKind.STREAM, rng)
     spot_rate, spot_first, spot_last, spot_base = _best(rounds, spot)
     stream_rate, _, _, stream_base = _best(rounds, stream)
+    day = stream[: len(stream) // int(days)]
+    shuffled, ordered = _dump_rate(day, rng)
     long_days = 2.0 if quick else 10.0
     one_day, _ = _rule_rss(1.0)
     long_run, held = _rule_rss(long_days)
@@ -165,6 +182,13 @@ def measure(quick: bool) -> list[dict[str, object]]:
             "unit": "1/s",
             "baseline": "the same over the first tenth (history nearly empty)",
             "baseline_value": spot_first,
+        },
+        {
+            "figure": "wearable samples per second when a day of them arrives at once, shuffled",
+            "value": shuffled,
+            "unit": "1/s",
+            "baseline": "the same day arriving at once in time order",
+            "baseline_value": ordered,
         },
         {
             "figure": f"RSS the rule adds after {long_days:g} days of a 1/s stream "
