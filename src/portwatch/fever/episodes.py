@@ -362,15 +362,11 @@ class EpisodeWalk:
             if where in self.told.firsts or self._inside_confirmed(item.time):
                 continue
             due = item.time + self.settings.min_separation
-            first_id = self.ledger.emit(
-                DecisionType.ELEVATED_FIRST,
-                (item.ident,),
-                summary=f"Elevated: {_text(item.obs)} at {hhmm(item.time)} UTC; "
-                f"recheck due at {hhmm(due)} UTC.",
-                observations=(item,),
-                trigger=item.time,
-                due=due,
+            sentence = (
+                f"Elevated: {_text(item.obs)} at {hhmm(item.time)} UTC; "
+                f"recheck due at {hhmm(due)} UTC."
             )
+            first_id = self._about(DecisionType.ELEVATED_FIRST, item, sentence, item.time, due)
             self.told.firsts.add(where)
             if first_id is not None and item.spot and due <= self.period_end:
                 self._reminders[first_id] = _Reminder(due, item, first_id)
@@ -400,14 +396,18 @@ class EpisodeWalk:
             or self._inside_confirmed(first.time)
         ):
             return
-        self.ledger.emit(
-            DecisionType.RECHECK_DUE,
-            (first.ident,),
-            summary=f"Recheck due: please take a temperature now; {_text(first.obs)} "
-            f"at {hhmm(first.time)} UTC was elevated.",
-            observations=(first,),
-            trigger=reminder.due,
-            due=reminder.due,
+        sentence = (
+            f"Recheck due: please take a temperature now; {_text(first.obs)} "
+            f"at {hhmm(first.time)} UTC was elevated."
+        )
+        self._about(DecisionType.RECHECK_DUE, first, sentence, reminder.due, reminder.due)
+
+    def _about(
+        self, type_: DecisionType, first: Placed, summary: str, trigger: datetime, due: datetime
+    ) -> uuid.UUID | None:
+        """A decision about one elevated observation, to the caregiver (§5)."""
+        return self.ledger.emit(
+            type_, (first.ident,), summary=summary, observations=(first,), trigger=trigger, due=due
         )
 
     def _confirmed_by(self, since: datetime, due: datetime) -> bool:

@@ -13,6 +13,8 @@ from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import Final
 
+from portwatch.model import MANUAL_DEVICE  # §8: counts like the pinned thermometer
+
 __all__ = [
     "BEFORE_PLACEMENT",
     "DEFAULTS",
@@ -47,9 +49,6 @@ BEFORE_PLACEMENT: Final = timedelta(days=1)
 # §6: a decision is late when the observation that caused it is more than two windows
 # older than the moment it was decided.
 LATE_WINDOWS: Final = 2
-# §8: a reading typed or imported without a device is a manual reading; it counts like a
-# spot reading from the pinned thermometer.
-MANUAL_DEVICE: Final = "manual"
 
 
 class RuleSettingsError(ValueError):
