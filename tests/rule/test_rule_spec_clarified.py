@@ -376,3 +376,13 @@ def test_invalid_reading_repeated_exactly_is_one_decision_when_sent_twice() -> N
     off_skin = spot(at(1), "25.0")
     assert [d.type for d in rule.feed(off_skin, now=at(1))] == [INVALID]
     assert rule.feed(off_skin, now=at(1, minutes=1)) == []
+
+
+def test_comparison_is_exact_in_one_place_when_the_pages_mark_100_91_f_elevated() -> None:
+    """§3: the page's mark and the rule's decision come from the same comparison."""
+    from portwatch.web.view import f_to_c, is_elevated
+
+    reading = spot(at(1), "100.91", Unit.FAHRENHEIT)
+    assert reading.celsius is not None
+    assert is_elevated(reading.celsius, f_to_c(101.0))
+    assert not is_elevated(spot(at(1), "100.90", Unit.FAHRENHEIT).celsius or 0.0, f_to_c(101.0))

@@ -29,6 +29,7 @@ __all__ = [
     "RuleSettingsError",
     "Threshold",
     "fahrenheit_to_celsius",
+    "lowest_elevated_c",
     "setting_text",
 ]
 
@@ -189,13 +190,20 @@ class RuleSettings:
             return DEFAULTS
 
 
+def lowest_elevated_c(threshold_c: float) -> float:
+    """§3, the one comparison's bound: threshold less 0.05 °C, less the 1e-9 °C tolerance
+    (so that 100.91 °F counts); an observation at or above it is elevated. The rule and
+    the pages (:func:`portwatch.web.view.is_elevated`) both compare against this."""
+    return threshold_c - ELEVATED_MARGIN_C - ELEVATED_TOLERANCE_C
+
+
 class Threshold:
     """§3, the one comparison, with its bound worked out once (the rule asks per reading)."""
 
     __slots__ = ("lowest_c",)
 
     def __init__(self, settings: RuleSettings) -> None:
-        self.lowest_c = settings.elevated_from_c - ELEVATED_TOLERANCE_C
+        self.lowest_c = lowest_elevated_c(fahrenheit_to_celsius(settings.threshold_f))
 
     def is_elevated(self, celsius: float) -> bool:
         """At least threshold less 0.05 °C, within 1e-9 °C: 100.91 °F is elevated."""
