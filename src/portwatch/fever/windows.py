@@ -183,8 +183,8 @@ class StreamWindows:
             win.last_arrival = now
             if win.decided:
                 heapq.heappush(self._expiry, (now + self._horizon, key))
-            else:
-                self._push_due(win, key)
+            elif now > win.end:
+                self._push_due(win, key)  # its due moved on (before its end, it is end + grace)
         if win.decided:
             changes.extend(self._redecide(win, added=(time_us, reading.celsius, value)))
         return changes
