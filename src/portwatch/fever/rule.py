@@ -74,11 +74,16 @@ def invalid_reason(
     reading: Reading,
     settings: RuleSettings,
     *,
-    placement: datetime,
+    placement: datetime | None,
     pinned_device: str | None,
-    now: datetime,
+    now: datetime | None,
 ) -> str | None:
-    """§1: why a reading is invalid (kept in the log with this reason), or None."""
+    """§1: why a reading is invalid (kept in the log with this reason), or None.
+
+    The one statement of §1's checks: an importer that knows no receiving clock or no
+    placement yet passes None and those checks are skipped (§8: kept as invalid with the
+    reason, never refused).
+    """
     s = settings
     if reading.invalid_reason is not None:
         return reading.invalid_reason
@@ -87,12 +92,12 @@ def invalid_reason(
         return f"special value {special}: no temperature"
     if not s.min_celsius <= reading.celsius <= s.max_celsius:
         return f"{reading.celsius:.2f} °C is outside {s.min_celsius}-{s.max_celsius} °C"
-    if reading.time > now + s.max_future_skew:
+    if now is not None and reading.time > now + s.max_future_skew:
         return (
             f"time {reading.time.isoformat()} is more than "
             f"{duration_text(s.max_future_skew)} ahead of the receiving clock"
         )
-    if reading.time < placement - BEFORE_PLACEMENT:
+    if placement is not None and reading.time < placement - BEFORE_PLACEMENT:
         return f"time {reading.time.isoformat()} is before the placement less one day"
     if pinned_device is not None and reading.device not in (pinned_device, MANUAL_DEVICE):
         return f"device {reading.device} is not the pinned device {pinned_device}"
