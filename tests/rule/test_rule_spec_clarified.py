@@ -386,3 +386,16 @@ def test_comparison_is_exact_in_one_place_when_the_pages_mark_100_91_f_elevated(
     assert reading.celsius is not None
     assert is_elevated(reading.celsius, f_to_c(101.0))
     assert not is_elevated(spot(at(1), "100.90", Unit.FAHRENHEIT).celsius or 0.0, f_to_c(101.0))
+
+
+def test_newly_completed_observation_tells_a_late_first_when_it_is_elevated() -> None:
+    """§2: a window completed by a late sample makes new decisions like any other: a first,
+    marked late."""
+    rule = new_rule()
+    three = samples(at(1), ["38.9", "38.9", "38.9"])
+    decisions = feed(rule, three[:2]) + rule.advance(at(2))
+    assert decisions == []
+    late = rule.feed(three[2], now=at(3))
+    (first,) = of_type(late, FIRST)
+    assert first.late is True
+    assert first.observations[0].time == at(1, minutes=5)
