@@ -30,8 +30,8 @@ from portwatch.model import DecisionType, Observation
 
 __all__ = ["EpisodeWalk", "Told"]
 
-# when, what, and whether it ends an episode (a resolution waits for the windows before it)
-Work = tuple[datetime, Callable[[], None], bool]
+# when, and what
+Work = tuple[datetime, Callable[[], None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,21 +371,25 @@ class EpisodeWalk:
             if first_id is not None and item.spot and due <= self.period_end:
                 self._reminders[first_id] = _Reminder(due, item, first_id)
 
-    def next_work(self) -> Work | None:
-        """What time alone decides first, and when: a reminder or the open episode's end."""
+    def next_reminder(self) -> Work | None:
+        """The recheck reminder that falls due first, and when (§5)."""
         best: Work | None = None
         for r in self._reminders.values():
             if best is None or r.due < best[0]:
-                best = (r.due, partial(self._run_reminder, r), False)
-        ep = self.open()
-        if ep is not None:
-            due = ep.resolution_due(self.settings.resolve_after)
-            skipped = ep.skipped_resolution
-            if due is None or (skipped is not None and skipped < due):
-                due = skipped
-            if due is not None and (best is None or due < best[0]):
-                best = (due, partial(self._run_resolve, (ep, due)), True)
+                best = (r.due, partial(self._run_reminder, r))
         return best
+
+    def next_resolution(self) -> Work | None:
+        """When the open episode ends if nothing elevated comes first (§5), and the walk
+        that decides it."""
+        ep = self.open()
+        if ep is None:
+            return None
+        due = ep.resolution_due(self.settings.resolve_after)
+        skipped = ep.skipped_resolution
+        if due is None or (skipped is not None and skipped < due):
+            due = skipped
+        return None if due is None else (due, partial(self._run_resolve, (ep, due)))
 
     def _run_reminder(self, reminder: _Reminder) -> None:
         del self._reminders[reminder.first_id]

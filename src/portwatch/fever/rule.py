@@ -251,18 +251,28 @@ class FeverRule:
         return now if self._now is None or now > self._now else self._now
 
     def _next_due(self) -> tuple[datetime, Callable[[], None]] | None:
-        """The first thing time decides. Windows go first on a tie; a resolution waits for
-        every window that ends by its time: samples already received may show the fever
-        went on ("nothing is declared over" before what arrived is placed)."""
-        work = self._walk.next_work()
-        if work is not None and work[2]:
-            blocking = self._windows.next_due(ending_by=work[0])
-            if blocking is not None:
-                return blocking[0], partial(self._close_window, blocking[1])
+        """The first thing time decides: a window closing, a reminder, a resolution (in
+        that order on a tie). A resolution waits for every window that ends by its time:
+        samples already received may show the fever went on (nothing is declared over
+        before what arrived is placed)."""
+        work: list[tuple[datetime, int, Callable[[], None]]] = []
         window = self._windows.next_due()
-        if window is not None and (work is None or window[0] <= work[0]):
-            return window[0], partial(self._close_window, window[1])
-        return None if work is None else (work[0], work[1])
+        if window is not None:
+            work.append((window[0], 0, partial(self._close_window, window[1])))
+        reminder = self._walk.next_reminder()
+        if reminder is not None:
+            work.append((reminder[0], 1, reminder[1]))
+        resolution = self._walk.next_resolution()
+        if resolution is not None:
+            blocking = self._windows.next_due(ending_by=resolution[0])
+            if blocking is None:
+                work.append((resolution[0], 2, resolution[1]))
+            else:
+                work.append((blocking[0], 0, partial(self._close_window, blocking[1])))
+        if not work:
+            return None
+        due, _, action = min(work, key=lambda w: (w[0], w[1]))
+        return due, action
 
     def _close_window(self, key: tuple[str, int]) -> None:
         self._apply(self._windows.close(key))
