@@ -143,6 +143,8 @@ def deliver(arrived: list[tuple[Reading, datetime]], sizes: list[int]) -> list[D
 
 
 def final_observations(course: list[Reading]) -> list[Observation]:
+    """The observations the log's readings give, in the rule's documented order: by time,
+    then device, then the observation's text (two at one instant: "37.6" before "38.4")."""
     spots = {(r.time, r.value): r for r in course if r.kind is ReadingKind.SPOT}
     out = [
         Observation(r.time, r.celsius or 0.0, r.value or 0, r.unit, r.device)
@@ -151,7 +153,7 @@ def final_observations(course: list[Reading]) -> list[Observation]:
     out += summarise((r for r in course if r.kind is ReadingKind.STREAM), SETTINGS)
     return sorted(
         (o for o in out if PLACEMENT <= o.time <= PLACEMENT + timedelta(days=10)),
-        key=lambda o: o.time,
+        key=lambda o: (o.time, o.device, f"{o.value}{o.unit.value}|{o.samples}"),
     )
 
 

@@ -373,6 +373,8 @@ class EpisodeWalk:
 
     def next_reminder(self) -> Work | None:
         """The recheck reminder that falls due first, and when (§5)."""
+        if not self._reminders:
+            return None
         best: Work | None = None
         for r in self._reminders.values():
             if best is None or r.due < best[0]:

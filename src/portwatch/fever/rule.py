@@ -255,14 +255,16 @@ class FeverRule:
         that order on a tie). A resolution waits for every window that ends by its time:
         samples already received may show the fever went on (nothing is declared over
         before what arrived is placed)."""
-        work: list[tuple[datetime, int, Callable[[], None]]] = []
         window = self._windows.next_due()
+        reminder = self._walk.next_reminder()
+        resolution = self._walk.next_resolution()
+        if reminder is None and resolution is None:  # the common case: a window, or nothing
+            return None if window is None else (window[0], partial(self._close_window, window[1]))
+        work: list[tuple[datetime, int, Callable[[], None]]] = []
         if window is not None:
             work.append((window[0], 0, partial(self._close_window, window[1])))
-        reminder = self._walk.next_reminder()
         if reminder is not None:
             work.append((reminder[0], 1, reminder[1]))
-        resolution = self._walk.next_resolution()
         if resolution is not None:
             blocking = self._windows.next_due(ending_by=resolution[0])
             if blocking is None:
