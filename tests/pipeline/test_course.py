@@ -210,5 +210,5 @@ def test_reminders_fall_on_their_days_when_the_whole_period_passes() -> None:
     measures every 15 min (half the stale-data limit), to play the last days fast.
     """
     played = asyncio.run(_play(10.05, start=6.0, interval_s=900.0))
-    assert _created(played, "care.check_opens") == [_at(8, 9)]
-    assert _created(played, "care.check_last_day") == [_at(11, 9)]
+    assert _created(played, "care.check_opens") == [_at(7, 9)]
+    assert _created(played, "care.check_last_day") == [_at(10, 9)]

@@ -691,6 +691,8 @@ class Daemon:
                 last_reading_celsius=state.last_celsius,
                 fever=state.fever_text,
                 clock_trusted=self._clock_trusted(),
+                zone=self.settings.zone,
+                unit=self.settings.display.unit,
             ),
             self._clock.now(),
         )
