@@ -196,3 +196,19 @@ def test_payload_modules_import_no_io_when_used() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_failed_heartbeats_page_nobody_and_a_stuck_alert_is_named_in_words() -> None:
+    """Issue 18: "has not accepted the gateway.heartbeat alert ... call the clinic" was sent
+    urgently with an internal name; a heartbeat is not an alert and pages nobody."""
+    from portwatch.alerts.notices import NoticeKind, render, stuck_notice
+
+    assert stuck_notice("gateway.heartbeat", refused=False, why="", since="Tue 02:00") is None
+    assert stuck_notice("gateway.heartbeat", refused=True, why="HTTP 400", since="") is None
+    told = stuck_notice("fever.confirmed", refused=False, why="", since="Tue 02:00 CET")
+    assert told is not None
+    notice = render(*told)
+    assert told[0] is NoticeKind.ALERT_STUCK
+    assert notice.urgent
+    assert "the fever alert since Tue 02:00 CET" in notice.text
+    assert "fever.confirmed" not in notice.text

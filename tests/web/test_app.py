@@ -179,10 +179,10 @@ async def test_symptom_form_refuses_with_403_when_posted_from_another_site(
 async def test_now_page_shows_day_fever_and_battery_when_fever_confirmed(authed: Client) -> None:
     """The status a caregiver opens first: where we are, whether there is a fever."""
     text = await (await authed.get("/")).text()
-    assert "day 2 of 10" in text
+    assert "day 3 of 10" in text
     assert "CONFIRMED since" in text
     assert "battery 77 %" in text
-    assert "1 not yet received by the clinic" in text
+    assert "1 alert not yet received by the clinic" in text
 
 
 async def test_chart_page_shows_threshold_decisions_gap_and_pause_when_whole_period(

@@ -35,7 +35,8 @@ def test_status_prints_fever_and_alerts_when_fever_confirmed(
     assert _run(status, db_path) == 0
     out = capsys.readouterr().out
     assert "CONFIRMED since Thu 19 Nov" in out
-    assert "1 not yet received by the clinic" in out
+    assert "1 alert not yet received by the clinic" in out
+    assert "the clinic has NOT received the alert yet" in out
 
 
 def test_log_marks_elevated_and_interleaves_decisions_when_events_asked(

@@ -62,4 +62,4 @@ def test_next_reminder_is_dressing_day_three_when_asked_on_day_two(settings: Set
     assert upcoming is not None
     when, title = upcoming
     assert title == "The dressing can come off"
-    assert when.astimezone(settings.zone).day == 21  # placement 18 Nov + 3 local days
+    assert when.astimezone(settings.zone).day == 20  # day 3: 18 Nov is day 1

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from pathlib import Path
 
-from portwatch.model import ReadingKind
-from portwatch.web.source import stream_observations
+from portwatch.log.store import OutboxEntry, Store
+from portwatch.model import ReadingKind, derived_id
+from portwatch.web.source import (
+    ClinicTarget,
+    StorePages,
+    alert_rows,
+    status_data,
+    stream_observations,
+)
+from portwatch.web.text import status_text
+from portwatch.web.view import DisplaySettings
 
-from .conftest import PLACEMENT, reading
+from .conftest import NOW, PLACEMENT, reading
 
 
 def test_stream_observations_list_slow_stream_samples_one_by_one_when_interval_over_100s() -> None:
@@ -40,3 +50,80 @@ def test_stream_observations_summarise_undeclared_dense_stream_when_spacing_is_a
         (PLACEMENT + timedelta(minutes=10), 5),
     ]
     assert observed[0].celsius == 37.2  # the median of 37.0 .. 37.4
+
+
+def _outbox_of_a_quiet_night(path: Path) -> None:
+    """The clinic has the fever alert; 20 notices wait for quiet hours; heartbeats went
+    through until 03:00, then two failed (the clinic's server is down)."""
+    with Store.open(path) as store:
+        store.outbox_mark_delivered(str(derived_id("web-test", "confirmed")), NOW, 200)
+        entries = [
+            OutboxEntry(
+                str(derived_id("notice", str(i))),
+                "notify",
+                "care.keep_dry",
+                "routine",
+                NOW,
+                '{"message": "Keep it dry.", "title": "Keep the port site dry"}',
+                "application/json",
+                not_before=NOW + timedelta(hours=2),
+            )
+            for i in range(20)
+        ]
+        beats = [NOW + timedelta(minutes=15 * i) for i in range(4)]
+        entries += [
+            OutboxEntry(
+                str(derived_id("beat", at.isoformat())),
+                "clinic",
+                "gateway.heartbeat",
+                "routine",
+                at,
+                '{"data": {"summary": "Gateway gw-test alive; thermometer connected."}}',
+                "application/json",
+            )
+            for at in beats
+        ]
+        store.enqueue(entries)
+        for at in beats[:2]:
+            store.outbox_mark_delivered(str(derived_id("beat", at.isoformat())), at, 204)
+        for at in beats[2:]:
+            ident = str(derived_id("beat", at.isoformat()))
+            store.outbox_record_attempt(ident, at, 503, None, at + timedelta(minutes=1))
+
+
+def test_status_counts_clinic_alerts_only_and_notices_apart_when_notices_wait(
+    db_path: Path, display: DisplaySettings
+) -> None:
+    """Issue 18: "20 not yet received by the clinic" was false; the clinic had them all."""
+    _outbox_of_a_quiet_night(db_path)
+    now = NOW + timedelta(hours=1)
+    with Store.open_reader(db_path) as store:
+        status = status_data(store, display, now)
+        rows = alert_rows(store)
+    assert status.clinic_undelivered == []
+    assert status.notices_waiting == 20
+    assert status.notices_held_until == NOW + timedelta(hours=2)
+    assert status.clinic_last_reached == NOW + timedelta(minutes=15)
+    assert status.clinic_silent_since == NOW + timedelta(minutes=30)
+    text = status_text(status)
+    assert "every alert received by the clinic" in text
+    assert "20 notices to the caregiver or patient wait to be sent" in text
+    assert "gateway silent since" in text
+    assert all(r.kind != "gateway.heartbeat" for r in rows)
+    assert len(rows) == 21
+
+
+async def test_alerts_page_lists_no_heartbeat_and_names_no_internal_kind(
+    db_path: Path, display: DisplaySettings, target: ClinicTarget
+) -> None:
+    """The page shows the fever alert and the notices, says when the clinic was last
+    reached, and never shows a heartbeat row or a name like gateway.heartbeat."""
+    _outbox_of_a_quiet_night(db_path)
+    page = StorePages(db_path, display, target).alerts(NOW + timedelta(hours=1))
+    assert "The clinic has received every alert." in page
+    assert "Gateway silent since Fri 20 Nov 05:30 UTC" in page
+    assert "20 notices to the caregiver or patient wait to be sent" in page
+    assert "alive" not in page
+    assert "heartbeat" not in page
+    assert "care.keep_dry" not in page
+    assert page.count("Keep the port site dry") == 20

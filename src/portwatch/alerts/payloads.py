@@ -32,6 +32,7 @@ __all__ = [
     "Priority",
     "Rendered",
     "Thermometer",
+    "alert_kind_words",
     "connectivity_test_alert",
     "fever_alert",
     "heartbeat_alert",
@@ -103,6 +104,26 @@ KIND_INFO: Final[Mapping[AlertKind, KindInfo]] = {
     AlertKind.HEARTBEAT: KindInfo(Priority.ROUTINE, fhir=False, fever=False, from_decision=False),
     AlertKind.TEST: KindInfo(Priority.ROUTINE, fhir=True, fever=False, from_decision=False),
 }
+
+# What each kind is called in a sentence for a person (a notice, a page, a terminal line):
+# internal names such as "gateway.heartbeat" never reach human text (issue 18).
+KIND_WORDS: Final[Mapping[AlertKind, str]] = {
+    AlertKind.FEVER_CONFIRMED: "fever alert",
+    AlertKind.FEVER_ONGOING: "fever-ongoing alert",
+    AlertKind.FEVER_RESOLVED: "fever-resolved message",
+    AlertKind.SYMPTOMS_REPORTED: "symptom report",
+    AlertKind.HEARTBEAT: "gateway heartbeat",
+    AlertKind.TEST: "test message",
+}
+
+
+def alert_kind_words(kind: str) -> str:
+    """A clinic message's kind in words ("fever alert"); an unknown kind as "message"."""
+    try:
+        return KIND_WORDS[AlertKind(kind)]
+    except ValueError:
+        return "message"
+
 
 _DECISION_KINDS: Final[Mapping[DecisionType, AlertKind]] = {
     DecisionType.FEVER_CONFIRMED: AlertKind.FEVER_CONFIRMED,

@@ -47,7 +47,7 @@ from portwatch.alerts.delivery import (
     backoff_for,
     classify,
 )
-from portwatch.alerts.notices import Notice, NoticeKind, QuietHours
+from portwatch.alerts.notices import Notice, NoticeKind, QuietHours, stuck_notice
 from portwatch.alerts.outbound import CLINIC, NOTIFY, PATIENT, Outbound, clock_text, notice_entry
 from portwatch.alerts.outbox import clinic_entry
 from portwatch.ble.pin import PinError, load_pin
@@ -716,12 +716,12 @@ class Daemon:
         if row.channel != CLINIC:
             return  # the caregiver's own channel cannot carry news of its own trouble
         now = self._clock.now()
-        what = f"the {row.kind} alert"
-        if reason is StuckReason.REJECTED:
-            kind, facts = NoticeKind.ALERT_REFUSED, {"what": what, "why": answer}
-        else:
-            since = clock_text(row.created_at, self.settings.zone)
-            kind, facts = NoticeKind.ALERT_STUCK, {"what": what, "since": since}
+        since = clock_text(row.created_at, self.settings.zone)
+        refused = reason is StuckReason.REJECTED
+        told = stuck_notice(row.kind, refused=refused, why=answer, since=since)
+        if told is None:
+            return  # issue 18: a heartbeat is not an alert; status says "gateway silent since"
+        kind, facts = told
         self._enqueue([notice_entry(kind, facts, key=str(row.id), patient=self._patient, now=now)])
 
     def _on_store_trouble(self, trouble: StoreTrouble | None) -> None:

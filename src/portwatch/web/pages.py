@@ -19,14 +19,18 @@ from portwatch import __version__
 from portwatch.model import Symptom
 from portwatch.web.chart import NARROW_HEIGHT, NARROW_WIDTH, render_svg
 from portwatch.web.text import (
+    HEARTBEAT_KIND,
     SYMPTOM_LABEL,
-    alert_text,
     decision_line,
+    delivery_state,
+    kind_words,
+    plural,
     status_lines,
 )
 from portwatch.web.view import (
     AlertRow,
     ChartData,
+    Delivery,
     DisplaySettings,
     LogLine,
     StatusData,
@@ -205,31 +209,65 @@ def log_page(lines: Sequence[LogLine], settings: DisplaySettings, heading: str) 
     return _document("log", body, current="/log", patient=settings.patient)
 
 
-def _alerts_table(rows: Sequence[AlertRow], zone: tzinfo) -> str:
+def _alerts_table(rows: Sequence[AlertRow], zone: tzinfo, *, empty: str = "No alerts.") -> str:
     if not rows:
-        return "<p>No alerts.</p>"
+        return f"<p>{esc(empty)}</p>"
     body = "".join(
         f'<tr><td class="t">{esc(fmt_short(row.created_at, zone))}</td>'
-        f"<td>{esc(row.summary or row.kind)}</td>"
+        f"<td>{esc(row.summary or kind_words(row.kind))}</td>"
         f"<td{' class=alarm' if row.status != 'delivered' else ''}>"
-        f"{esc(alert_text(row, zone).split(': ', 1)[1])}</td></tr>"
+        f"{esc(delivery_state(row, zone))}</td></tr>"
         for row in rows
     )
     return (
-        '<div class="scroll"><table><tr><th>sent</th><th>alert</th><th>delivery</th></tr>'
+        '<div class="scroll"><table><tr><th>sent</th><th>what</th><th>delivery</th></tr>'
         f"{body}</table></div>{_zone_note(zone)}"
     )
 
 
-def alerts_page(rows: Sequence[AlertRow], settings: DisplaySettings) -> str:
-    """Every alert and notification, with whether the clinic has received it."""
-    pending = [r for r in rows if r.status != "delivered"]
-    note = (
-        f'<p class="alarm">{len(pending)} not yet received by the clinic.</p>'
-        if pending
-        else "<p>Every alert has been received.</p>"
+def delivery_notes(told: Delivery, zone: tzinfo) -> str:
+    """The truth about delivery in plain lines: clinic alerts, the link to the clinic, notices."""
+    notes = []
+    if told.clinic_undelivered:
+        count = plural(len(told.clinic_undelivered), "alert")
+        notes.append(f'<p class="alarm">{count} not yet received by the clinic.</p>')
+    else:
+        notes.append("<p>The clinic has received every alert.</p>")
+    if told.clinic_silent_since is not None:
+        since = esc(fmt_time(told.clinic_silent_since, zone))
+        notes.append(
+            f'<p class="alarm">Gateway silent since {since}: the clinic has accepted nothing '
+            "since; portwatch keeps trying.</p>"
+        )
+    elif told.clinic_last_reached is not None:
+        reached = esc(fmt_time(told.clinic_last_reached, zone))
+        notes.append(f"<p>Clinic last reached at {reached}.</p>")
+    if told.notices_waiting:
+        held = told.notices_held_until
+        why = f" (quiet hours, until {esc(fmt_time(held, zone))})" if held is not None else ""
+        waiting = plural(told.notices_waiting, "notice")
+        notes.append(f"<p>{waiting} to the caregiver or patient wait to be sent{why}.</p>")
+    return "".join(notes)
+
+
+def alerts_page(
+    rows: Sequence[AlertRow], settings: DisplaySettings, told: Delivery | None = None
+) -> str:
+    """Clinic alerts, then notices to people, each with whether it arrived (no heartbeats:
+    they only show as "clinic last reached")."""
+    zone = settings.zone
+    rows = [r for r in rows if r.kind != HEARTBEAT_KIND]
+    clinic = [r for r in rows if r.channel == "clinic"]
+    notices = [r for r in rows if r.channel != "clinic"]
+    if told is None:
+        pending = [r for r in clinic if r.status != "delivered"]
+        told = Delivery(pending, 0, None, None, None)
+    body = (
+        delivery_notes(told, zone)
+        + f"<h2>To the clinic</h2>{_alerts_table(clinic, zone)}"
+        + "<h2>To the caregiver and patient</h2>"
+        + _alerts_table(notices, zone, empty="No notices.")
     )
-    body = note + _alerts_table(rows, settings.zone)
     return _document("alerts", body, current="/alerts", patient=settings.patient)
 
 

@@ -21,7 +21,7 @@ from statistics import median
 from typing import Final
 
 from portwatch.alerts.outbox import clinic_entry
-from portwatch.alerts.payloads import AlertContext, ClinicFormat, symptom_alert
+from portwatch.alerts.payloads import AlertContext, AlertKind, ClinicFormat, symptom_alert
 from portwatch.fever.rule import RuleSettings
 from portwatch.log.store import (
     OutboxEntry,
@@ -42,11 +42,18 @@ from portwatch.model import (
 )
 from portwatch.sim.sample import CHART_BUCKETS
 from portwatch.web import pages
-from portwatch.web.text import SYMPTOM_LABEL, decision_line, event_line, reading_line
+from portwatch.web.text import (
+    SYMPTOM_LABEL,
+    decision_line,
+    event_line,
+    kind_words,
+    reading_line,
+)
 from portwatch.web.view import (
     AlertRow,
     Band,
     ChartData,
+    Delivery,
     DisplaySettings,
     LogLine,
     Pause,
@@ -93,14 +100,17 @@ def day_range(
 
 
 def _alert_summary(row: OutboxRow) -> str:
-    """The alert's one-line summary from its body: the JSON channel's ``data.summary``, or the
-    FHIR Communication's first payload; the kind when neither is there."""
+    """The alert's one-line summary from its body: the JSON channel's ``data.summary``, the
+    FHIR Communication's first payload, or a notice's title; the kind in words otherwise."""
+    fallback = kind_words(row.kind)
     try:
         body = json.loads(row.body)
     except ValueError:
-        return row.kind
+        return fallback
     if not isinstance(body, dict):
-        return row.kind
+        return fallback
+    if isinstance(body.get("title"), str):  # a notice (alerts/delivery.notification_body)
+        return str(body["title"])
     data = body.get("data")  # the Standard Webhooks envelope of the JSON channel
     if isinstance(data, dict) and isinstance(data.get("summary"), str):
         return str(data["summary"])
@@ -113,7 +123,7 @@ def _alert_summary(row: OutboxRow) -> str:
             text = payload[0].get("contentString") if isinstance(payload[0], dict) else None
             if isinstance(text, str):
                 return text
-    return row.kind
+    return fallback
 
 
 def _alert_row(row: OutboxRow) -> AlertRow:
@@ -132,10 +142,48 @@ def _alert_row(row: OutboxRow) -> AlertRow:
     )
 
 
+# alerts.md: the gateway heartbeat tells the clinic the gateway is alive. It is not an
+# alert: no list shows it; the status says when the clinic was last reached instead.
+HEARTBEAT_KIND: Final = AlertKind.HEARTBEAT.value
+CLINIC_CHANNEL: Final = "clinic"
+
+
+def is_alert(row: OutboxRow) -> bool:
+    """Whether a row is something a person was told or the clinic alerted (not a heartbeat)."""
+    return row.kind != HEARTBEAT_KIND
+
+
 def alert_rows(store: Store) -> list[AlertRow]:
-    """Every outbox entry, newest first."""
-    rows = store.outbox_all()
+    """Every outbox entry but heartbeats, newest first."""
+    rows = [r for r in store.outbox_all() if is_alert(r)]
     return [_alert_row(r) for r in sorted(rows, key=lambda r: r.created_at, reverse=True)]
+
+
+def delivery(rows: Sequence[OutboxRow], now: datetime) -> Delivery:
+    """The outbox read for people at `now` (:class:`Delivery`)."""
+    open_statuses = (OutboxStatus.PENDING, OutboxStatus.FAILED)
+    clinic = [r for r in rows if r.channel == CLINIC_CHANNEL]
+    reached = max((r.delivered_at for r in clinic if r.delivered_at is not None), default=None)
+    tried = [
+        r.created_at
+        for r in clinic
+        if r.status in open_statuses
+        and r.attempts > 0
+        and (reached is None or r.created_at > reached)
+    ]
+    waiting = [r for r in rows if r.channel != CLINIC_CHANNEL and r.status in open_statuses]
+    held = [r.not_before for r in waiting if r.not_before is not None and r.not_before > now]
+    return Delivery(
+        clinic_undelivered=[
+            _alert_row(r)
+            for r in sorted(clinic, key=lambda r: r.created_at)
+            if r.status in open_statuses and is_alert(r)
+        ],
+        notices_waiting=len(waiting),
+        notices_held_until=max(held, default=None),
+        clinic_last_reached=reached,
+        clinic_silent_since=min(tried, default=None),
+    )
 
 
 def status_data(
@@ -156,11 +204,7 @@ def status_data(
             battery = event
     decisions = store.decisions(since - settings.pair_window, now + _TICK)
     state, episode_since, due = fever_state(decisions, now, settings.pair_window)
-    undelivered = [
-        _alert_row(r)
-        for status in (OutboxStatus.FAILED, OutboxStatus.PENDING)
-        for r in store.outbox_all(status)
-    ]
+    told = delivery(store.outbox_all(), now)
     return StatusData(
         now=now,
         settings=settings,
@@ -170,8 +214,12 @@ def status_data(
         episode_state=state,
         episode_since=episode_since,
         recheck_due=due,
-        undelivered=undelivered,
+        clinic_undelivered=told.clinic_undelivered,
         next_reminder=next_reminder,
+        notices_waiting=told.notices_waiting,
+        notices_held_until=told.notices_held_until,
+        clinic_last_reached=told.clinic_last_reached,
+        clinic_silent_since=told.clinic_silent_since,
     )
 
 
@@ -513,9 +561,11 @@ class StorePages:
         return pages.log_page(lines, settings, heading)
 
     def alerts(self, now: datetime) -> str:
-        del now
         with self._reader() as store:
-            return pages.alerts_page(alert_rows(store), self._settings)
+            rows = store.outbox_all()
+        listed = [_alert_row(r) for r in sorted(rows, key=lambda r: r.created_at, reverse=True)]
+        alerts = [row for row in listed if row.kind != HEARTBEAT_KIND]
+        return pages.alerts_page(alerts, self._settings, delivery(rows, now))
 
     def summary(self, now: datetime) -> str:
         with self._reader() as store:

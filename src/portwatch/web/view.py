@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Final
 
 from portwatch.model import Decision, DecisionType, LinkEvent, Observation, Reading, Unit
+from portwatch.period import day_number, period_end
 
 # fever-rule.md §3: an observation is elevated at the threshold less 0.05 °C, so that a
 # Celsius thermometer showing 38.3 °C meets a 101.0 °F (38.33 °C) threshold.
@@ -101,6 +102,7 @@ class DisplaySettings:
     min_gap: timedelta = DEFAULT_MIN_GAP
     pair_window: timedelta = DEFAULT_PAIR_WINDOW
     rule_settings: tuple[tuple[str, str], ...] = ()  # shown on the visit summary
+    thermometer: str | None = None  # the pinned thermometer's address; None: not pinned yet
 
     @property
     def threshold_c(self) -> float:
@@ -110,13 +112,14 @@ class DisplaySettings:
         """The monitored period, or the last `healing_days` before `now` without a placement."""
         if self.placement is None:
             return now - timedelta(days=self.healing_days), now
-        return self.placement, self.placement + timedelta(days=self.healing_days)
+        return self.placement, period_end(self.placement, self.healing_days)
 
     def day_of_period(self, when: datetime) -> int | None:
-        """Day N (1-based) of the monitored period, or None before placement is known."""
+        """Day N of the monitored period (:func:`portwatch.period.day_number`: the
+        placement's local date is day 1), or None before placement is known."""
         if self.placement is None:
             return None
-        return (when - self.placement) // timedelta(days=1) + 1
+        return day_number(self.placement, when, self.zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +190,20 @@ class EpisodeState(StrEnum):
     NONE = "none"
     PENDING = "pending"  # a first elevated observation waits for its recheck
     OPEN = "open"  # a confirmed fever that has not resolved
+    RESOLVED = "resolved"  # the last episode resolved, and nothing elevated since
+
+    @property
+    def word(self) -> str:
+        """The state as `portwatch status --json` names it: none|elevated|confirmed|resolved."""
+        return _STATE_WORD[self]
+
+
+_STATE_WORD: Final[dict[EpisodeState, str]] = {
+    EpisodeState.NONE: "none",
+    EpisodeState.PENDING: "elevated",
+    EpisodeState.OPEN: "confirmed",
+    EpisodeState.RESOLVED: "resolved",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +213,22 @@ class Episode:
     opened: datetime
     closed: datetime | None
     decisions: tuple[Decision, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What the outbox says about reaching people: the one reading every view shares.
+
+    ``clinic_undelivered`` counts clinic alerts only (never heartbeats, never the
+    caregiver's notices); notices that wait (quiet hours, or a push URL not answering)
+    are counted apart, so that "not yet received by the clinic" is true when it shows.
+    """
+
+    clinic_undelivered: Sequence[AlertRow]
+    notices_waiting: int
+    notices_held_until: datetime | None
+    clinic_last_reached: datetime | None
+    clinic_silent_since: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,8 +243,12 @@ class StatusData:
     episode_state: EpisodeState
     episode_since: datetime | None
     recheck_due: datetime | None
-    undelivered: Sequence[AlertRow]
+    clinic_undelivered: Sequence[AlertRow]  # clinic alerts (never heartbeats) not yet accepted
     next_reminder: tuple[datetime, str] | None = None
+    notices_waiting: int = 0  # caregiver/patient notices not yet sent (held, or retrying)
+    notices_held_until: datetime | None = None  # the last quiet-hours release among them
+    clinic_last_reached: datetime | None = None  # last accepted anything (heartbeats too)
+    clinic_silent_since: datetime | None = None  # oldest message tried and not accepted since
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,7 +303,8 @@ def fever_state(
     """(state, since, recheck due) from the rule's decisions up to `now` (fever-rule.md §5).
 
     A first elevated observation stays pending until it is confirmed or its pair window
-    has passed; a confirmed fever stays open until a "resolved" decision.
+    has passed; a confirmed fever stays open until a "resolved" decision, after which the
+    state is "resolved" until something is elevated again.
     """
     state: EpisodeState = EpisodeState.NONE
     since: datetime | None = None
@@ -277,10 +315,10 @@ def fever_state(
         if decision.type is DecisionType.FEVER_CONFIRMED:
             state, since, due = EpisodeState.OPEN, decision.time, None
         elif decision.type is DecisionType.FEVER_RESOLVED:
-            state, since, due = EpisodeState.NONE, None, None
+            state, since, due = EpisodeState.RESOLVED, decision.time, None
         elif (
             decision.type in (DecisionType.ELEVATED_FIRST, DecisionType.RECHECK_DUE)
-            and state != EpisodeState.OPEN
+            and state is not EpisodeState.OPEN
         ):
             state, due = EpisodeState.PENDING, decision.due or due
             since = decision.time if decision.type is DecisionType.ELEVATED_FIRST else since

@@ -60,12 +60,21 @@ def format_rows(rows: Sequence[OutboxRowLike]) -> list[str]:
 
 def _list(args: argparse.Namespace) -> int:
     from portwatch.cli.commands._log import db_path
+    from portwatch.clock import SystemClock
     from portwatch.log.store import Store
+    from portwatch.web.source import delivery, is_alert
 
     with Store.open_reader(db_path(args)) as log:
         rows = log.outbox_all(args.status)
-    for line in format_rows(rows):
+        everything = log.outbox_all()
+    # issue 18: heartbeats are not alerts; they only say whether the clinic can be reached
+    for line in format_rows([row for row in rows if is_alert(row)]):
         print(line)
+    told = delivery(everything, SystemClock().now())
+    if told.clinic_silent_since is not None:
+        print(f"gateway silent since {told.clinic_silent_since:%Y-%m-%d %H:%M %Z}")
+    elif told.clinic_last_reached is not None:
+        print(f"clinic last reached at {told.clinic_last_reached:%Y-%m-%d %H:%M %Z}")
     return 0
 
 
