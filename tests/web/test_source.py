@@ -127,3 +127,34 @@ async def test_alerts_page_lists_no_heartbeat_and_names_no_internal_kind(
     assert "heartbeat" not in page
     assert "care.keep_dry" not in page
     assert page.count("Keep the port site dry") == 20
+
+
+def test_chart_draws_only_what_the_rule_used_and_rings_the_rest_with_the_reason(
+    db_path: Path, display: DisplaySettings
+) -> None:
+    """Issue 18: a reading the rule did not use (another thermometer, before the placement)
+    is not a red dot; it is a grey ring whose title says why, and the log says so too."""
+    from portwatch.web.chart import render_svg
+    from portwatch.web.source import chart_data, log_lines
+
+    other = replace(reading(PLACEMENT + timedelta(hours=12), 38.9), device="11:22:33:44:55:66")
+    early = reading(PLACEMENT - timedelta(hours=2), 38.8)
+    with Store.open(db_path) as store:
+        store.add_readings([other, early])
+    pinned = replace(display, thermometer="AA:BB:CC:DD:EE:FF")
+    since = PLACEMENT - timedelta(hours=6)
+    with Store.open_reader(db_path) as store:
+        chart = chart_data(store, pinned, NOW, since, NOW)
+        lines = log_lines(store, pinned, since, NOW, events=False)
+    assert {u.reason for u in chart.unused} == {
+        "from 11:22:33:44:55:66, not the pinned thermometer AA:BB:CC:DD:EE:FF",
+        "outside the monitored period",
+    }
+    assert all(o.celsius < 38.7 for o in chart.observations)
+    svg = render_svg(chart)
+    assert svg.count('class="unused"') == 2
+    assert "not used by the fever rule: 38.9 °C at Wed 18 Nov 21:00 UTC (from 11:22" in svg
+    assert svg.count('class="elevated"') == 2  # the pair the rule confirmed, nothing else
+    texts = [line.text for line in lines]
+    assert any("not used: outside the monitored period" in t for t in texts)
+    assert any("not used: from 11:22:33:44:55:66" in t for t in texts)

@@ -13,11 +13,12 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Final
 
-from portwatch.model import Decision, DecisionType, Observation, Symptom, derived_id
+from portwatch.alerts.sentences import decision_sentence
+from portwatch.model import Decision, DecisionType, Observation, Symptom, Unit, derived_id
 
 __all__ = [
     "JSON_CONTENT_TYPE",
@@ -155,6 +156,10 @@ class AlertContext:
     gateway_id: str  # stable identity of this gateway (e.g. its serial number)
     gateway_version: str  # portwatch version
     thermometer: Thermometer
+    # How the patient reads times and temperatures: the clinic's one-line summaries are
+    # worded in this zone, in this unit with the other in brackets (issue 18).
+    zone: tzinfo = UTC
+    unit: Unit = Unit.FAHRENHEIT
 
     def __post_init__(self) -> None:
         for name in ("patient", "clinic", "gateway_id", "gateway_version"):
@@ -206,8 +211,12 @@ def _aware_utc(value: datetime, what: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def fever_alert(decision: Decision) -> Alert:
+def fever_alert(decision: Decision, context: AlertContext | None = None) -> Alert:
     """The clinic alert for a fever decision; its identifier is the decision's.
+
+    With a `context`, the one-line summary is worded for the clinic in the patient's zone
+    and both units ("Fever confirmed: 101.3 °F (38.5 °C) at ..."); without one it is the
+    rule's own summary.
 
     Raises:
         PayloadError: the decision is not one the clinic is told about (alerts.md), or a
@@ -222,7 +231,11 @@ def fever_alert(decision: Decision) -> Alert:
         id=decision.id,
         kind=kind,
         time=_aware_utc(decision.time, "Decision.time"),
-        summary=decision.summary,
+        summary=(
+            decision.summary
+            if context is None
+            else decision_sentence(decision, context.zone, context.unit, both=True)
+        ),
         observations=decision.observations,
         late=decision.late or any(o.late for o in decision.observations),
         settings=decision.settings,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
-from datetime import datetime, timedelta, tzinfo
+from datetime import timedelta, tzinfo
 from typing import Final
 
 from portwatch import __version__
@@ -24,6 +24,7 @@ from portwatch.web.text import (
     decision_line,
     delivery_state,
     kind_words,
+    period_text,
     plural,
     status_lines,
 )
@@ -39,6 +40,7 @@ from portwatch.web.view import (
     fmt_short,
     fmt_temp,
     fmt_time,
+    is_elevated,
 )
 
 __all__ = [
@@ -297,110 +299,149 @@ def report_page(
     return _document("report a symptom", body, current="/report", patient=settings.patient)
 
 
-def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
-    """The visit summary for the day 7-10 check: printable on one or two A4/Letter pages.
+# The visit summary prints on at most two A4/Letter pages (issue 18): long lists show
+# their first rows and say how many more the log holds.
+SUMMARY_MAX_ROWS: Final = 10
 
-    `standalone` leaves out the navigation, for `portwatch summary --out FILE.html`.
-    """
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], more: str = "") -> str:
+    """A table of already-escaped cells; at most SUMMARY_MAX_ROWS rows, then `more`."""
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    shown = rows[:SUMMARY_MAX_ROWS]
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="t">{c}</td>' if i == 0 else f"<td>{c}</td>" for i, c in enumerate(row)
+        )
+        + "</tr>"
+        for row in shown
+    )
+    rest = len(rows) - len(shown)
+    note = f'<p class="muted">… and {rest} more{esc(more)}.</p>' if rest > 0 else ""
+    return f"<table><tr>{head}</tr>{body}</table>{note}"
+
+
+def _summary_facts(data: SummaryData) -> str:
     settings = data.settings
     zone = settings.zone
     since, until = data.chart.since, data.chart.until
-
-    def t(when: datetime | None) -> str:
-        return esc(fmt_time(when, zone)) if when is not None else "-"
-
-    def ts(when: datetime | None) -> str:  # in table rows: short, the zone said once
-        return esc(fmt_short(when, zone)) if when is not None else "-"
-
     day = settings.day_of_period(data.now)
-    period = f"{t(since)} to {t(until)}" + (
-        f" (day {day} of {settings.healing_days})" if day is not None else ""
-    )
+    period = f"{fmt_time(since, zone)} to {fmt_time(until, zone)}"
+    if day is not None:
+        period += f" ({period_text(settings, data.now)})" if day > 0 else ""
+    devices = ", ".join(f"{dev} ({site})" for dev, site in data.devices) or "none seen"
     facts = [
         ("Monitored period", period),
         ("Readings logged", f"{data.reading_count:,}"),
-        (
-            "Thermometer",
-            esc(", ".join(f"{dev} ({site})" for dev, site in data.devices) or "none seen"),
-        ),
-        ("Threshold", esc(fmt_temp(settings.threshold_c, settings.unit))),
+        ("Thermometer", devices),
+        ("Threshold", fmt_temp(settings.threshold_c, settings.unit)),
         ("Fever episodes", str(len(data.episodes))),
         ("Symptom reports", str(len(data.symptoms))),
         ("Gaps in monitoring", str(len(data.gaps))),
     ]
-    facts_html = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in facts)
+    return "".join(f"<dt>{esc(label)}</dt><dd>{esc(value)}</dd>" for label, value in facts)
 
+
+def _episodes_html(data: SummaryData) -> str:
+    """The episodes, or why there is none although the chart may show elevated readings."""
+    settings = data.settings
+    zone, unit = settings.zone, settings.unit
     if data.episodes:
-        episodes = "".join(
-            f'<tr><td class="t">{ts(ep.opened)}</td><td class="t">'
-            f"{ts(ep.closed) if ep.closed else '<b>still open</b>'}</td>"
-            f"<td>{'<br>'.join(esc(decision_line(d)) for d in ep.decisions)}</td></tr>"
+        rows = [
+            (
+                esc(fmt_short(ep.opened, zone)),
+                esc(fmt_short(ep.closed, zone)) if ep.closed else "<b>still open</b>",
+                "<br>".join(esc(decision_line(d, zone, unit)) for d in ep.decisions),
+            )
             for ep in data.episodes
-        )
-        episodes_html = (
-            f"<table><tr><th>opened</th><th>resolved</th><th>decisions</th></tr>{episodes}</table>"
-        )
-    else:
-        episodes_html = "<p>No fever was confirmed.</p>"
+        ]
+        return _table(("opened", "resolved", "decisions"), rows)
+    elevated = [
+        o for o in data.chart.observations if is_elevated(o.celsius, data.chart.threshold_c)
+    ]
+    if not elevated:
+        return "<p>No fever was confirmed: no reading the rule used was elevated.</p>"
+    return (
+        f"<p>No fever was confirmed: {plural(len(elevated), 'elevated reading')} (red dots), "
+        "none followed by a second one 4 to 24 hours later, as the rule requires.</p>"
+    )
 
+
+def _decisions_html(data: SummaryData) -> str:
+    settings = data.settings
+    zone = settings.zone
     decisions = [d for d in data.decisions if d.type.value != "reading.invalid"]
-    decisions_html = (
-        "<table><tr><th>time</th><th>decision</th></tr>"
-        + "".join(
-            f'<tr><td class="t">{ts(d.time)}</td><td>{esc(decision_line(d))}</td></tr>'
-            for d in decisions
-        )
-        + "</table>"
-        if decisions
-        else "<p>No elevated observations.</p>"
+    if not decisions:
+        return "<p>No elevated observations.</p>"
+    rows = [
+        (esc(fmt_short(d.time, zone)), esc(decision_line(d, zone, settings.unit)))
+        for d in decisions
+    ]
+    return _table(("time", "decision"), rows, " in the log (portwatch log --events)")
+
+
+def _symptoms_html(data: SummaryData) -> str:
+    if not data.symptoms:
+        return "<p>None reported.</p>"
+    zone = data.settings.zone
+    rows = [
+        (esc(fmt_short(s.time, zone)), esc(", ".join(s.symptoms)), esc(s.note))
+        for s in data.symptoms
+    ]
+    return _table(("time", "symptoms", "note"), rows, " in the log")
+
+
+def _gaps_html(data: SummaryData) -> str:
+    """The longest gaps in time order; the limit is the thermometer's own cadence."""
+    zone = data.settings.zone
+    limit = esc(_duration(data.chart.min_gap))
+    if not data.gaps:
+        return f"<p>No gap longer than {limit}.</p>"
+    longest = sorted(data.gaps, key=lambda g: g[1] - g[0], reverse=True)[:SUMMARY_MAX_ROWS]
+    rows = [
+        (esc(fmt_short(a, zone)), esc(fmt_short(b, zone)), esc(_duration(b - a)))
+        for a, b in sorted(longest)
+    ]
+    total = sum((b - a for a, b in data.gaps), timedelta(0))
+    rest = len(data.gaps) - len(longest)
+    more = f", {rest} shorter ones not listed" if rest > 0 else ""
+    return (
+        f'<p class="muted">Silences longer than {limit}: {len(data.gaps)}, '
+        f"{esc(_duration(total))} in all{more}.</p>" + _table(("from", "to", "length"), rows)
     )
-    symptoms_html = (
-        "<table><tr><th>time</th><th>symptoms</th><th>note</th></tr>"
-        + "".join(
-            f'<tr><td class="t">{ts(s.time)}</td><td>{esc(", ".join(s.symptoms))}</td>'
-            f"<td>{esc(s.note)}</td></tr>"
-            for s in data.symptoms
-        )
-        + "</table>"
-        if data.symptoms
-        else "<p>None reported.</p>"
-    )
-    gaps_html = (
-        "<table><tr><th>from</th><th>to</th><th>length</th></tr>"
-        + "".join(
-            f'<tr><td class="t">{ts(a)}</td><td class="t">{ts(b)}</td>'
-            f"<td>{esc(_duration(b - a))}</td></tr>"
-            for a, b in data.gaps
-        )
-        + "</table>"
-        if data.gaps
-        else f"<p>No gap longer than {esc(_duration(settings.min_gap))}.</p>"
-    )
-    clinic_alerts = [a for a in data.alerts if a.channel == "clinic"]
-    settings_rows = list(settings.rule_settings) + list(data.extra)
-    settings_html = (
-        "<table>"
-        + "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in settings_rows)
-        + "</table>"
-        if settings_rows
-        else "<p>Defaults of fever-rule.md.</p>"
-    )
+
+
+def _settings_html(data: SummaryData) -> str:
+    pairs = list(data.settings.rule_settings) + list(data.extra)
+    if not pairs:
+        return "<p>Defaults of fever-rule.md.</p>"
+    return '<p class="muted">' + "; ".join(f"{esc(k)} = {esc(v)}" for k, v in pairs) + "</p>"
+
+
+def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
+    """The visit summary for the day 7-10 check: at most two printed A4/Letter pages.
+
+    `standalone` leaves out the navigation, for `portwatch summary --out FILE.html`.
+    """
+    zone = data.settings.zone
+    clinic_alerts = [a for a in data.alerts if a.channel == "clinic" and a.kind != HEARTBEAT_KIND]
     body = (
-        f'<dl class="status">{facts_html}</dl>'
+        f'<dl class="status">{_summary_facts(data)}</dl>'
         f"<h2>Temperature</h2>{chart_figure(data.chart, 'Temperature, whole period')}"
-        f"<h2>Fever episodes</h2>{episodes_html}"
-        f"<h2>Decisions of the fever rule</h2>{decisions_html}"
-        f"<h2>Symptom reports</h2>{symptoms_html}"
-        f"<h2>Alerts to the clinic</h2>{_alerts_table(clinic_alerts, zone)}"
-        f"<h2>Gaps in monitoring</h2>{gaps_html}"
-        f"<h2>Settings in force</h2>{settings_html}"
-        f'<p class="muted">Prepared {t(data.now)} by portwatch {esc(__version__)}.</p>'
+        f"<h2>Fever episodes</h2>{_episodes_html(data)}"
+        f"<h2>Decisions of the fever rule</h2>{_decisions_html(data)}"
+        f"<h2>Symptom reports</h2>{_symptoms_html(data)}"
+        f"<h2>Alerts to the clinic</h2>{_alerts_table(clinic_alerts[:SUMMARY_MAX_ROWS], zone)}"
+        f"<h2>Gaps in monitoring</h2>{_gaps_html(data)}"
+        f"<h2>Settings in force</h2>{_settings_html(data)}"
+        f'<p class="muted">Prepared {esc(fmt_time(data.now, zone))} by portwatch '
+        f"{esc(__version__)}.</p>"
     )
     return _document(
         "visit summary",
         body,
         current=None if standalone else "/summary",
-        patient=settings.patient,
+        patient=data.settings.patient,
     )
 
 

@@ -28,6 +28,7 @@ __all__ = [
     "clinic_target",
     "display_settings",
     "next_reminder",
+    "pinned_address",
     "web_settings",
 ]
 
@@ -51,7 +52,21 @@ def display_settings(settings: Settings) -> DisplaySettings:
         patient=settings.patient.reference,
         pair_window=rule.pair_window,
         rule_settings=rule.as_pairs(),
+        thermometer=pinned_address(settings),
     )
+
+
+def pinned_address(settings: Settings) -> str | None:
+    """The thermometer readings count from: the configured address, else the one pinned at
+    pairing (``<state_dir>/pinned.json``); None while none is pinned."""
+    if settings.bluetooth.address:
+        return settings.bluetooth.address
+    from portwatch.ble.pin import PinError, load_pin
+
+    try:
+        return load_pin(settings.store.state_directory).address
+    except PinError:
+        return None
 
 
 def clinic_target(settings: Settings, gateway_id: str | None = None) -> ClinicTarget:

@@ -12,6 +12,7 @@ from typing import Final
 
 from portwatch.alerts.notices import NOTICES, NoticeKind
 from portwatch.alerts.payloads import AlertKind, alert_kind_words
+from portwatch.alerts.sentences import decision_sentence
 from portwatch.model import Decision, LinkEvent, LinkEventKind, Reading, Symptom, Unit
 from portwatch.web.view import (
     AlertRow,
@@ -175,9 +176,9 @@ def event_line(event: LinkEvent) -> str:
     return text
 
 
-def decision_line(decision: Decision) -> str:
-    late = " (late readings)" if decision.late else ""
-    return f"{decision.type.value}: {decision.summary}{late}"
+def decision_line(decision: Decision, zone: tzinfo = UTC, unit: Unit = Unit.FAHRENHEIT) -> str:
+    """A decision as a person reads it: in the patient's zone and the display unit."""
+    return decision_sentence(decision, zone, unit)
 
 
 def log_text(lines: Sequence[LogLine], zone: tzinfo = UTC) -> str:

@@ -29,6 +29,12 @@ DEFAULT_PAIR_WINDOW: Final = timedelta(hours=24)
 # store/issue 4 "gaps": a stretch with no reading longer than this is shown as a gap;
 # alerts.md: the stale-data watch speaks after 30 min, so the chart shades the same.
 DEFAULT_MIN_GAP: Final = timedelta(minutes=30)
+# Gaps are measured against the thermometer's own cadence (issue 18): a thermometer that
+# measures on its own is gapped after this many of its intervals (and at least
+# DEFAULT_MIN_GAP); a spot thermometer measures when asked, so only a whole day without
+# any temperature is a gap in monitoring.
+GAP_INTERVALS: Final = 3
+SPOT_MIN_GAP: Final = timedelta(hours=24)
 
 
 # C0 controls (but tab and newline), DEL, C1 controls, surrogates and non-characters:
@@ -144,6 +150,16 @@ class Pause:
 
 
 @dataclass(frozen=True, slots=True)
+class Unused:
+    """A reading drawn on the chart that the fever rule did not use, and why."""
+
+    time: datetime
+    celsius: float
+    value: str  # as the device sent it: "38.60 °C"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ChartData:
     """Everything one chart shows, for the period [since, until)."""
 
@@ -155,9 +171,11 @@ class ChartData:
     zone: tzinfo = UTC
     gaps: Sequence[tuple[datetime, datetime]] = ()
     pauses: Sequence[Pause] = ()
-    observations: Sequence[Observation] = ()  # the elevated ones are marked
+    observations: Sequence[Observation] = ()  # what the rule used; the elevated ones marked
     decisions: Sequence[Decision] = ()
     placement: datetime | None = None  # day labels count from here
+    unused: Sequence[Unused] = ()  # readings the rule did not use, drawn apart with the reason
+    min_gap: timedelta = DEFAULT_MIN_GAP  # the silence that counts as a gap here (cadence_gap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +343,18 @@ def fever_state(
     if state == EpisodeState.PENDING and since is not None and now - since > pair_window:
         state, since, due = EpisodeState.NONE, None, None
     return state, since, due
+
+
+def cadence_gap(min_gap: timedelta, kind: str | None, interval_s: float | None) -> timedelta:
+    """The shortest silence that is a gap for this thermometer (:data:`GAP_INTERVALS`).
+
+    `kind` and `interval_s` are the latest reading's ("spot", "stream", None: no reading).
+    """
+    if kind == "spot":
+        return max(min_gap, SPOT_MIN_GAP)
+    if interval_s is not None and interval_s > 0:
+        return max(min_gap, timedelta(seconds=interval_s * GAP_INTERVALS))
+    return min_gap
 
 
 def gaps_from_bands(
