@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -212,3 +213,51 @@ def test_failed_heartbeats_page_nobody_and_a_stuck_alert_is_named_in_words() -> 
     assert notice.urgent
     assert "the fever alert since Tue 02:00 CET" in notice.text
     assert "fever.confirmed" not in notice.text
+
+
+def test_clinic_summary_says_fever_confirmed_in_the_patient_zone_and_both_units(
+    fever_decision: Decision, context: AlertContext
+) -> None:
+    """Issue 18: the sentence says "Fever confirmed:", names the zone, never mixes units
+    on their own, and puts the device's own digits first for a °F patient."""
+    from dataclasses import replace as replaced
+    from zoneinfo import ZoneInfo
+
+    from portwatch.model import Unit
+
+    berlin = replaced(context, zone=ZoneInfo("Europe/Berlin"), unit=Unit.FAHRENHEIT)
+    summary = fever_alert(fever_decision, berlin).summary
+    assert summary == (
+        "Fever confirmed: 101.2 °F (38.4 °C) at Fri 20 Nov 09:00 CET and "
+        "101.4 °F (38.6 °C) at Fri 20 Nov 13:00 CET, 4 h 0 min apart. "
+        "Some readings arrived late."
+    )
+    celsius = replaced(berlin, unit=Unit.CELSIUS)
+    assert fever_alert(fever_decision, celsius).summary.startswith(
+        "Fever confirmed: 38.4 °C (101.2 °F) at Fri 20 Nov 09:00 CET"
+    )
+
+
+def test_caregiver_sentences_use_one_unit_when_the_device_sends_the_other() -> None:
+    """ "38.26 °C ... was normal" for a °F patient was the issue: one unit, the display's."""
+    from portwatch.alerts.sentences import decision_sentence
+    from portwatch.model import DecisionType, Observation, Unit
+
+    at = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    last = Observation(at, 38.6, Decimal("38.6"), Unit.CELSIUS, "AA:BB:CC:DD:EE:FF")
+    normal = Observation(
+        at + timedelta(days=1, hours=2), 37.02, Decimal("37.02"), Unit.CELSIUS, "AA:BB:CC:DD:EE:FF"
+    )
+    resolved = Decision(
+        uuid.uuid4(),
+        DecisionType.FEVER_RESOLVED,
+        at + timedelta(days=1, hours=2),
+        "rule's own words",
+        observations=(last, normal),
+    )
+    text = decision_sentence(resolved, UTC, Unit.FAHRENHEIT)
+    assert text == (
+        "Fever resolved: nothing elevated since 101.5 °F at Fri 20 Nov 08:00 UTC, 1 d 2 h "
+        "before; 98.6 °F at Sat 21 Nov 10:00 UTC was normal."
+    )
+    assert "°C" not in text
