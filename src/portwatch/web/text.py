@@ -218,3 +218,47 @@ def alert_text(row: AlertRow, zone: tzinfo = UTC) -> str:
     """One outbox entry: what, to whom, and whether it arrived."""
     who = "the clinic" if row.channel == "clinic" else f"the {row.channel} channel"
     return f"{kind_words(row.kind)} ({row.priority}) to {who}: {delivery_state(row, zone)}"
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat()
+
+
+def status_json(status: StatusData) -> dict[str, object]:
+    """`portwatch status --json`: the same facts as the screen, for scripts and monitors.
+
+    ``fever`` is none|elevated|confirmed|resolved; ``clinic_undelivered`` counts clinic
+    alerts only (never heartbeats); ``notices_waiting`` the caregiver's and patient's.
+    """
+    settings, latest = status.settings, status.latest
+    last: dict[str, object] | None = None
+    if latest is not None and latest.value is not None:
+        last = {
+            "time": latest.time.isoformat(),
+            "value": str(latest.value),
+            "unit": latest.unit.value,
+            "celsius": latest.celsius,
+            "age_s": int((status.now - latest.time).total_seconds()),
+        }
+    link = status.link
+    battery = status.battery
+    return {
+        "now": status.now.isoformat(),
+        "day": settings.day_of_period(status.now),
+        "period_days": settings.healing_days,
+        "period": period_text(settings, status.now),
+        "fever": status.episode_state.word,
+        "fever_since": _iso(status.episode_since),
+        "recheck_due": _iso(status.recheck_due),
+        "last_reading": last,
+        "thermometer": {
+            "address": settings.thermometer or (latest.device if latest is not None else None),
+            "connected": link is not None and link.kind is LinkEventKind.CONNECTED,
+            "battery_percent": battery.battery_percent if battery is not None else None,
+        },
+        "clinic_undelivered": len(status.clinic_undelivered),
+        "notices_waiting": status.notices_waiting,
+        "clinic_last_reached": _iso(status.clinic_last_reached),
+        "gateway_silent_since": _iso(status.clinic_silent_since),
+        "next_reminder": _iso(status.next_reminder[0]) if status.next_reminder else None,
+    }

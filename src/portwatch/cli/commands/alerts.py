@@ -19,11 +19,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from portwatch.cli.commands._log import add_db_argument
 
     db_help = "the log file (default: as for `portwatch add`)"
+    config_help = "the settings file whose state directory holds the log"
+    parser.add_argument("--config", default=None, metavar="FILE", help=config_help)
     add_db_argument(parser)
     parser.add_argument("--status", choices=STATUSES, default=None, help="only rows with it")
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     listing = sub.add_parser("list", help="alerts with their status, attempts and last answer")
     listing.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=db_help)
+    listing.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE", help=config_help)
     listing.add_argument("--status", choices=STATUSES, default=argparse.SUPPRESS)
     resend = sub.add_parser("resend", help="queue a failed or delivered alert again (same id)")
     resend.add_argument("id", help="the alert's identifier, as `portwatch alerts list` shows it")
@@ -59,12 +62,13 @@ def format_rows(rows: Sequence[OutboxRowLike]) -> list[str]:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from portwatch.cli.commands._log import db_path
     from portwatch.clock import SystemClock
     from portwatch.log.store import Store
+    from portwatch.web.cliargs import db_path, settings_from
     from portwatch.web.source import delivery, is_alert
 
-    with Store.open_reader(db_path(args)) as log:
+    config = settings_from(args, SystemClock().now()) if args.config else None
+    with Store.open_reader(db_path(args, config)) as log:
         rows = log.outbox_all(args.status)
         everything = log.outbox_all()
     # issue 18: heartbeats are not alerts; they only say whether the clinic can be reached
@@ -153,6 +157,6 @@ def run(args: argparse.Namespace) -> int:
         return _test(args)
     try:
         return _resend(args) if action == "resend" else _list(args)
-    except StoreError as exc:
+    except (StoreError, ValueError) as exc:  # ValueError: ConfigError, a bad settings file
         print(f"portwatch alerts: {exc}")
         return EXIT_FAILED
