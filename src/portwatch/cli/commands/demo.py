@@ -101,6 +101,9 @@ class _Progress:
 def run(args: argparse.Namespace) -> int:
     import asyncio
 
+    if args.state_dir is not None:
+        args.state_dir = args.state_dir.resolve()  # the settings file names it absolutely
+
     try:
         summary = asyncio.run(_play(args))
     except KeyboardInterrupt:
@@ -130,8 +133,6 @@ async def _play(args: argparse.Namespace) -> Summary:
         "carry one a second for ten days in a minute)\n"
     )
     state_dir: Path | None = args.state_dir
-    if state_dir is not None:
-        state_dir = state_dir.resolve()
     async with Sandbox(on_event=progress.event, state_dir=state_dir) as sandbox:
         await sandbox.play(speed=args.speed or None, until=end, on_step=progress.step)
         progress.done()
