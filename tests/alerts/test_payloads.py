@@ -258,6 +258,22 @@ def test_caregiver_sentences_use_one_unit_when_the_device_sends_the_other() -> N
     text = decision_sentence(resolved, UTC, Unit.FAHRENHEIT)
     assert text == (
         "Fever resolved: nothing elevated since 101.5 °F at Fri 20 Nov 08:00 UTC, 1 d 2 h "
-        "before; 98.6 °F at Sat 21 Nov 10:00 UTC was normal."
+        "before; 98.64 °F at Sat 21 Nov 10:00 UTC was normal."
     )
     assert "°C" not in text
+
+
+def test_converted_temperatures_keep_the_device_precision_so_elevated_and_normal_differ() -> None:
+    """38.30 °C is elevated and 38.26 °C is not: rounded to one decimal of °F, both would
+    read 100.9 °F beside "was normal" (seen in the demo's visit summary)."""
+    from portwatch.alerts.sentences import temperature
+    from portwatch.model import Observation, Unit
+
+    at = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+    def obs(value: str) -> Observation:
+        return Observation(at, float(value), Decimal(value), Unit.CELSIUS, "AA:BB:CC:DD:EE:FF")
+
+    assert temperature(obs("38.30"), Unit.FAHRENHEIT) == "100.94 °F"
+    assert temperature(obs("38.26"), Unit.FAHRENHEIT) == "100.87 °F"
+    assert temperature(obs("38.5"), Unit.FAHRENHEIT, both=True) == "101.3 °F (38.5 °C)"

@@ -37,19 +37,29 @@ def _exact(obs: Observation) -> str:
     return f"{value} °{obs.unit.value}"
 
 
-def _converted(celsius: float, unit: Unit) -> str:
+def _decimals(obs: Observation) -> int:
+    exponent = obs.value.as_tuple().exponent
+    digits = -exponent if isinstance(exponent, int) else 1
+    return min(max(digits, 1), EXACT_DECIMALS)
+
+
+def _converted(obs: Observation, unit: Unit) -> str:
+    """Converted with the device's own precision (one or two decimals): a wearable's
+    38.30 °C (elevated) and 38.26 °C (normal) must not both read "100.9 °F"."""
+    celsius = obs.celsius
     shown = celsius * 9.0 / 5.0 + 32.0 if unit is Unit.FAHRENHEIT else celsius
-    return f"{shown:.1f} °{unit.value}"
+    return f"{shown:.{_decimals(obs)}f} °{unit.value}"
 
 
 def temperature(obs: Observation, unit: Unit, *, both: bool = False) -> str:
     """An observation in the display unit ("101.3 °F"), with the other unit in brackets
     when `both` ("101.3 °F (38.5 °C)"). The device's unit always shows its own digits;
-    the other is converted to one decimal. One sentence never mixes units otherwise."""
+    the other is converted to the device's precision. One sentence never mixes units
+    otherwise."""
     other = Unit.CELSIUS if unit is Unit.FAHRENHEIT else Unit.FAHRENHEIT
 
     def shown(in_unit: Unit) -> str:
-        return _exact(obs) if obs.unit is in_unit else _converted(obs.celsius, in_unit)
+        return _exact(obs) if obs.unit is in_unit else _converted(obs, in_unit)
 
     return f"{shown(unit)} ({shown(other)})" if both else shown(unit)
 

@@ -325,10 +325,9 @@ def _summary_facts(data: SummaryData) -> str:
     settings = data.settings
     zone = settings.zone
     since, until = data.chart.since, data.chart.until
-    day = settings.day_of_period(data.now)
     period = f"{fmt_time(since, zone)} to {fmt_time(until, zone)}"
-    if day is not None:
-        period += f" ({period_text(settings, data.now)})" if day > 0 else ""
+    if settings.placement is not None and since <= data.now <= until:
+        period += f" ({period_text(settings, data.now)})"
     devices = ", ".join(f"{dev} ({site})" for dev, site in data.devices) or "none seen"
     facts = [
         ("Monitored period", period),

@@ -310,7 +310,8 @@ def _cadence_gaps(
     gaps = [
         (a, b) for a, b in found if b - a > spot_gap or not _is_spot_stretch(store, a, b, slack)
     ]
-    return gaps, min_gap
+    spot = latest is not None and latest.reading.kind is not ReadingKind.STREAM
+    return gaps, spot_gap if spot else min_gap
 
 
 def chart_data(
