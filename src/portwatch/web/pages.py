@@ -24,6 +24,7 @@ from portwatch.web.text import (
     decision_line,
     delivery_state,
     kind_words,
+    now_state,
     period_text,
     plural,
     status_lines,
@@ -37,6 +38,7 @@ from portwatch.web.view import (
     StatusData,
     SummaryData,
     esc,
+    fmt_ago,
     fmt_short,
     fmt_temp,
     fmt_time,
@@ -96,6 +98,17 @@ color:#fff;border:0;border-radius:.3rem}
 .ok{background:#e3f1e3;padding:.5rem;border-radius:.3rem}
 .err{background:#fbe3e6;padding:.5rem;border-radius:.3rem}
 .muted{color:#666;font-size:.9rem}
+.now{border-radius:.5rem;padding:.7rem 1rem;margin:0 0 1rem;color:#fff}
+.now p{margin:0}
+.now .state{font-size:1.3rem;font-weight:700}
+.now .big{font-size:3.6rem;font-weight:700;line-height:1.1;letter-spacing:-.02em}
+.now .age{font-size:1rem;margin-bottom:.5rem}
+.now .todo{font-size:1.15rem;font-weight:600;border-top:1px solid rgba(255,255,255,.5);
+padding-top:.45rem}
+.now .tag{background:#fff;color:#444;border-radius:.25rem;padding:0 .35rem;font-size:.85rem}
+.s-normal{background:#2e7d32}.s-elevated{background:#a85200}.s-fever{background:#b00020}
+.s-nodata{background:#616161}
+.stale .big,.stale .age{color:#d6d6d6}
 @media print{
 @page{size:auto;margin:12mm}
 body{font-size:9.5pt;background:#fff}
@@ -163,15 +176,34 @@ def _document(
     )
 
 
+def now_panel(status: StatusData) -> str:
+    """The current value large with its age, in the state's colour, and what to do."""
+    settings, latest = status.settings, status.latest
+    state = now_state(status)
+    if latest is not None and latest.celsius is not None:
+        value = fmt_temp(latest.celsius, settings.unit)
+        age = f"{fmt_ago(status.now - latest.time)} ({fmt_time(latest.time, settings.zone)})"
+    else:
+        value, age = "--", "no reading yet"
+    stale = " stale" if state.stale else ""
+    label = ' <span class="tag">old reading</span>' if state.stale and latest else ""
+    return (
+        f'<section class="now s-{state.colour}{stale}" role="status">'
+        f'<p class="state">{esc(state.headline)}</p>'
+        f'<p class="big">{esc(value)}</p><p class="age">{esc(age)}{label}</p>'
+        f'<p class="todo">{esc(state.todo)}</p></section>'
+    )
+
+
 def now_page(status: StatusData) -> str:
-    """The status screen, refreshing itself."""
+    """The status screen, refreshing itself: the panel, then every line of the status."""
     rows = []
     for label, value in status_lines(status):
-        alarm = label == "Fever" and value != "none"
+        alarm = label == "Fever" and value.startswith("CONFIRMED")
         cls = ' class="alarm"' if alarm else ""
         rows.append(f"<dt>{esc(label)}</dt><dd{cls}>{esc(value)}</dd>")
     body = (
-        f'<dl class="status">{"".join(rows)}</dl>'
+        now_panel(status) + f'<dl class="status">{"".join(rows)}</dl>'
         f'<p class="muted">As of {esc(fmt_time(status.now, status.settings.zone))}; '
         f"this page refreshes every minute.</p>"
     )

@@ -53,6 +53,7 @@ def display_settings(settings: Settings) -> DisplaySettings:
         pair_window=rule.pair_window,
         rule_settings=rule.as_pairs(),
         thermometer=pinned_address(settings),
+        stale_after=settings.watch.stale_after,
     )
 
 

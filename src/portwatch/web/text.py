@@ -7,6 +7,7 @@ places them in HTML, so both say the same thing in the same words.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Final
 
@@ -262,3 +263,46 @@ def status_json(status: StatusData) -> dict[str, object]:
         "gateway_silent_since": _iso(status.clinic_silent_since),
         "next_reminder": _iso(status.next_reminder[0]) if status.next_reminder else None,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class NowState:
+    """What the "now" page says at a glance: a colour class, a headline, what to do."""
+
+    colour: str  # "normal" | "elevated" | "fever" | "nodata"
+    headline: str
+    todo: str
+    stale: bool  # the last reading is older than the stale-data limit: shown greyed
+
+
+def now_state(status: StatusData) -> NowState:
+    """The state in one colour and one sentence of what to do (issue 18)."""
+    settings, latest, now = status.settings, status.latest, status.now
+    zone = settings.zone
+    age = now - latest.time if latest is not None else None
+    stale = age is None or age > settings.stale_after
+    check = "check that the thermometer is on, charged and near the base station."
+    start, end = settings.period(now)
+    state = status.episode_state
+    if state is EpisodeState.OPEN:
+        if any(a.kind.startswith("fever.") for a in status.clinic_undelivered):
+            todo = "The clinic has not received the alert yet: call the clinic now."
+            return NowState("fever", "Fever confirmed: clinic NOT reached", todo, stale)
+        todo = "The clinic has been told. If nobody has called within the hour, call them."
+        return NowState("fever", "Fever confirmed: clinic told", todo, stale)
+    if state is EpisodeState.PENDING:
+        due = status.recheck_due
+        if due is not None and due > now:
+            todo = f"Take another temperature at {fmt_time(due, zone)}; if it is still high, "
+            todo += "the clinic is told."
+        else:
+            todo = "Take a temperature now: the recheck is due."
+        return NowState("elevated", "Elevated: recheck due", todo, stale)
+    if latest is None or age is None:
+        return NowState("nodata", "No data", "No temperature yet: " + check, True)
+    if settings.placement is not None and not start <= now <= end:
+        return NowState("nodata", "Monitoring has ended", "Nothing to do here.", stale)
+    if stale:
+        silent = fmt_ago(age).removesuffix(" ago")
+        return NowState("nodata", f"No data for {silent}", "Please " + check, True)
+    return NowState("normal", "Normal", "Nothing to do: the temperature is normal.", False)

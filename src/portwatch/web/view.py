@@ -29,6 +29,9 @@ DEFAULT_PAIR_WINDOW: Final = timedelta(hours=24)
 # store/issue 4 "gaps": a stretch with no reading longer than this is shown as a gap;
 # alerts.md: the stale-data watch speaks after 30 min, so the chart shades the same.
 DEFAULT_MIN_GAP: Final = timedelta(minutes=30)
+# alerts.md: the thermometer is "silent" after stale_after (30 min); the "now" page greys
+# a reading older than that.
+DEFAULT_STALE_AFTER: Final = timedelta(minutes=30)
 # Gaps are measured against the thermometer's own cadence (issue 18): a thermometer that
 # measures on its own is gapped after this many of its intervals (and at least
 # DEFAULT_MIN_GAP); a spot thermometer measures when asked, so only a whole day without
@@ -109,6 +112,7 @@ class DisplaySettings:
     pair_window: timedelta = DEFAULT_PAIR_WINDOW
     rule_settings: tuple[tuple[str, str], ...] = ()  # shown on the visit summary
     thermometer: str | None = None  # the pinned thermometer's address; None: not pinned yet
+    stale_after: timedelta = DEFAULT_STALE_AFTER  # the "now" page greys an older reading
 
     @property
     def threshold_c(self) -> float:
