@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 HELP = "run a reference clinic inbox that verifies, stores and lists signed alerts"
@@ -36,10 +37,43 @@ def run(args: argparse.Namespace) -> int:
         print(f"portwatch inbox: {exc}")
         return 1
     store = InboxStore(args.db)
+    listening = f"portwatch inbox: listening on http://{args.host}:{args.port}/ (POST /webhook)"
+    interrupted = _on_signals()
     try:
         app = make_app(key, store, SystemClock())
-        print(f"portwatch inbox: listening on http://{args.host}:{args.port}/ (POST /webhook)")
-        web.run_app(app, host=args.host, port=args.port, print=None)
+        # "listening" is printed once the port is bound (run_app calls `print` then).
+        web.run_app(
+            app,
+            host=args.host,
+            port=args.port,
+            print=lambda _: print(listening, flush=True),
+            handle_signals=False,  # _on_signals: Ctrl-C must still end with status 130
+        )
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        print(f"portwatch inbox: cannot listen on {args.host}:{args.port}: {why}")
+        return 1
     finally:
         store.close()
-    return 0
+    return 130 if interrupted else 0
+
+
+def _on_signals() -> list[int]:
+    """SIGINT and SIGTERM end the server cleanly (aiohttp stops on KeyboardInterrupt and
+    GracefulExit); the list returned records a SIGINT, so `run` can exit with 130."""
+    import signal
+
+    from aiohttp.web_runner import GracefulExit
+
+    seen: list[int] = []
+
+    def on_int(signum: int, frame: object) -> None:
+        seen.append(signum)
+        raise KeyboardInterrupt
+
+    def on_term(signum: int, frame: object) -> None:
+        raise GracefulExit
+
+    signal.signal(signal.SIGINT, on_int)
+    signal.signal(signal.SIGTERM, on_term)
+    return seen
