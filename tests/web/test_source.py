@@ -158,3 +158,20 @@ def test_chart_draws_only_what_the_rule_used_and_rings_the_rest_with_the_reason(
     texts = [line.text for line in lines]
     assert any("not used: outside the monitored period" in t for t in texts)
     assert any("not used: from 11:22:33:44:55:66" in t for t in texts)
+
+
+def test_day_n_of_the_chart_and_log_is_the_calendar_day_status_calls_day_n() -> None:
+    """Issue 18: one day number everywhere; a 10-day period from 09:00 spans 11 dates."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from portwatch.web.source import day_range, last_day
+
+    berlin = ZoneInfo("Europe/Berlin")
+    settings = DisplaySettings(placement=PLACEMENT, zone=berlin)  # 18 Nov 10:00 in Berlin
+    start, end = day_range(settings, NOW, 3)
+    assert start == datetime(2026, 11, 20, tzinfo=berlin)
+    assert end == datetime(2026, 11, 21, tzinfo=berlin)
+    assert settings.day_of_period(start) == 3
+    assert settings.day_of_period(end - timedelta(microseconds=1)) == 3
+    assert last_day(settings, NOW) == 11

@@ -18,6 +18,7 @@ from typing import Final
 
 from portwatch.alerts.sentences import clock_time, decision_sentence, temperature
 from portwatch.model import DecisionType, Unit
+from portwatch.period import day_number
 from portwatch.web.view import ChartData, Pause, esc, in_unit, is_elevated
 
 __all__ = ["ChartError", "render_svg", "span_c"]
@@ -335,7 +336,7 @@ def _time_grid(data: ChartData, x_of: _XOf, bottom: float, *, short: bool) -> li
         if step == timedelta(days=1):
             label = f"{tick:%d %b}"
             if data.placement is not None:
-                day = (tick - data.placement) // timedelta(days=1) + 1
+                day = day_number(data.placement, tick, zone)
                 label = f"d{day}" if short else f"day {day} · {label}"
             elif short:
                 label = f"{tick:%d}"

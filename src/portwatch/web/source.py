@@ -40,6 +40,7 @@ from portwatch.model import (
     ReadingKind,
     Symptom,
 )
+from portwatch.period import day_start
 from portwatch.web import pages
 from portwatch.web.chartdata import chart_data, unused_reason
 from portwatch.web.text import (
@@ -88,12 +89,25 @@ _TICK: Final = timedelta(microseconds=1)
 def day_range(
     settings: DisplaySettings, now: datetime, day: int | None
 ) -> tuple[datetime, datetime]:
-    """[since, until) of day N of the monitored period, or the whole period for None."""
+    """[since, until) of day N of the monitored period (its local calendar day, the
+    placement's date being day 1: :mod:`portwatch.period`), or the whole period for None."""
     since, until = settings.period(now)
     if day is None:
         return since, until
-    start = since + timedelta(days=day - 1)
-    return start, start + timedelta(days=1)
+    if settings.placement is None:
+        start = since + timedelta(days=day - 1)
+        return start, start + timedelta(days=1)
+    start = day_start(settings.placement, day, settings.zone)
+    return start.astimezone(UTC), day_start(settings.placement, day + 1, settings.zone).astimezone(
+        UTC
+    )
+
+
+def last_day(settings: DisplaySettings, now: datetime) -> int:
+    """The number of the period's last (partial) calendar day: 11 for a 10-day period that
+    did not start at midnight."""
+    _, until = settings.period(now)
+    return settings.day_of_period(until) or settings.healing_days
 
 
 def _alert_summary(row: OutboxRow) -> str:
@@ -469,7 +483,7 @@ class StorePages:
         with self._reader() as store:
             data = chart_data(store, settings, now, since, until)
         zoom = [("Whole period", "/chart")] + [
-            (f"Day {n}", f"/chart?day={n}") for n in range(1, settings.healing_days + 1)
+            (f"Day {n}", f"/chart?day={n}") for n in range(1, last_day(settings, now) + 1)
         ]
         heading = "Whole monitored period" if day is None else f"Day {day}"
         return pages.chart_page(data, zoom, settings, heading)
