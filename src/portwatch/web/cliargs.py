@@ -158,9 +158,17 @@ def target_from(
             or a settings file without a clinic recipient (ConfigError).
     """
     if settings is not None:
+        from portwatch.alerts.payloads import Thermometer
         from portwatch.web.settings import clinic_target
 
-        return clinic_target(settings)
+        target = clinic_target(settings)
+        chosen = getattr(args, "thermometer", None)
+        if chosen:  # --thermometer overrides the settings file, as every flag does
+            if not _ADDRESS.match(chosen):
+                raise ValueError(f"--thermometer {chosen!r}: expected AA:BB:CC:DD:EE:FF")
+            thermometer = Thermometer(address=chosen.upper())
+            target = replace(target, context=replace(target.context, thermometer=thermometer))
+        return target
 
     import socket
 

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
 
 from portwatch.alerts.delivery import load_secret
 from portwatch.alerts.notices import NOTICES, NoticeKind
+from portwatch.alerts.payloads import Thermometer
 from portwatch.config import ConfigError, Settings, alert_context
 from portwatch.service.care import reminder_plan
 from portwatch.web.app import WebSettings
@@ -77,6 +79,9 @@ def clinic_target(settings: Settings, gateway_id: str | None = None) -> ClinicTa
         ConfigError: no clinic recipient configured.
     """
     context = alert_context(settings, gateway_id or socket.gethostname())
+    pinned = pinned_address(settings)
+    if pinned is not None:  # the pinned thermometer, not the placeholder (issue 18)
+        context = replace(context, thermometer=Thermometer(address=pinned.upper()))
     return ClinicTarget(context, settings.clinic.format)
 
 
