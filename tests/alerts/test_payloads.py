@@ -277,3 +277,14 @@ def test_converted_temperatures_keep_the_device_precision_so_elevated_and_normal
     assert temperature(obs("38.30"), Unit.FAHRENHEIT) == "100.94 °F"
     assert temperature(obs("38.26"), Unit.FAHRENHEIT) == "100.87 °F"
     assert temperature(obs("38.5"), Unit.FAHRENHEIT, both=True) == "101.3 °F (38.5 °C)"
+
+
+def test_test_message_says_it_is_a_test_in_its_json_body(context: AlertContext) -> None:
+    """A clinic filters test messages out by a field, not by reading the summary."""
+    from portwatch.alerts.payloads import connectivity_test_alert, json_document
+
+    document = json_document(
+        connectivity_test_alert(context, datetime(2026, 11, 20, tzinfo=UTC)), context
+    )
+    assert document["type"] == "test"
+    assert document["data"]["test"] is True  # type: ignore[index]

@@ -360,6 +360,8 @@ def json_document(alert: Alert, context: AlertContext) -> dict[str, object]:
         data["note"] = alert.note
     if alert.state is not None:
         data["state"] = _state_json(alert.state)
+    if alert.kind is AlertKind.TEST:
+        data["test"] = True  # a clinic filters these out (`portwatch alerts test`)
     return {
         "type": alert.kind.value,
         "timestamp": _iso(alert.time),

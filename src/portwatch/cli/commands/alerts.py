@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from portwatch.alerts.delivery import OutboxRowLike
+    from portwatch.alerts.payloads import AlertContext
 
 STATUSES = ("pending", "delivered", "failed")
 
@@ -36,10 +39,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     test.add_argument("--secret-file", type=Path, required=True, help="the whsec_ secret file")
     test.add_argument("--format", choices=("json", "fhir"), default="json")
     test.add_argument("--ca-bundle", type=Path, default=None, help="private CA bundle (PEM)")
-    test.add_argument("--patient", default="Patient/test", help="FHIR reference of the patient")
     test.add_argument(
-        "--clinic", default="Organization/clinic", help="FHIR reference of the clinic"
+        "--config",
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help="the settings file: its patient, clinic and pinned thermometer (default: "
+        "$PORTWATCH_CONFIG or /etc/portwatch/portwatch.toml when it exists)",
     )
+    test.add_argument(
+        "--patient", default=None, help="FHIR reference of the patient (default: configured)"
+    )
+    test.add_argument("--clinic", default=None, help="FHIR reference of the clinic")
     test.add_argument("--gateway-id", default=None, help="this gateway's name (default: hostname)")
 
 
@@ -93,11 +103,38 @@ def _resend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _test(args: argparse.Namespace) -> int:
-    import asyncio
+def _test_context(args: argparse.Namespace, now: datetime) -> AlertContext:
+    """Who the test message is about: the settings file's patient, clinic and pinned
+    thermometer when there is one (issue 18), each overridden by its flag; without one,
+    Patient/test and Organization/clinic. The message itself says it is a test."""
+    import dataclasses
     import socket
 
     from portwatch import __version__
+    from portwatch.alerts.payloads import AlertContext, Thermometer
+    from portwatch.web.cliargs import settings_from
+
+    args.config = getattr(args, "config", None)
+    settings = settings_from(args, now)
+    if settings is None:
+        return AlertContext(
+            patient=args.patient or "Patient/test",
+            clinic=args.clinic or "Organization/clinic",
+            gateway_id=args.gateway_id or socket.gethostname(),
+            gateway_version=__version__,
+            thermometer=Thermometer(address="00:00:00:00:00:00", model="none (test message)"),
+        )
+    from portwatch.web.settings import clinic_target
+
+    context = clinic_target(settings, args.gateway_id).context
+    return dataclasses.replace(
+        context, patient=args.patient or context.patient, clinic=args.clinic or context.clinic
+    )
+
+
+def _test(args: argparse.Namespace) -> int:
+    import asyncio
+
     from portwatch.alerts.delivery import (
         ClinicEndpoint,
         ClinicSender,
@@ -106,10 +143,7 @@ def _test(args: argparse.Namespace) -> int:
         load_secret,
     )
     from portwatch.alerts.payloads import (
-        AlertContext,
         ClinicFormat,
-        PayloadError,
-        Thermometer,
         connectivity_test_alert,
         render,
     )
@@ -124,14 +158,8 @@ def _test(args: argparse.Namespace) -> int:
             secret=parse_secret(load_secret(args.secret_file)),
             ca_bundle=args.ca_bundle,
         )
-        context = AlertContext(
-            patient=args.patient,
-            clinic=args.clinic,
-            gateway_id=args.gateway_id or socket.gethostname(),
-            gateway_version=__version__,
-            thermometer=Thermometer(address="00:00:00:00:00:00", model="none (test message)"),
-        )
-    except (DeliveryError, SignatureError, PayloadError) as exc:
+        context = _test_context(args, clock.now())
+    except (DeliveryError, SignatureError, ValueError) as exc:  # PayloadError, ConfigError
         print(f"portwatch alerts test: {exc}")
         return 2
     alert = connectivity_test_alert(context, clock.now())
