@@ -25,7 +25,6 @@ import asyncio
 import dataclasses
 import logging
 import random
-import socket
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -54,6 +53,7 @@ from portwatch.ble.pin import PinError, load_pin
 from portwatch.clock import Clock
 from portwatch.config import Settings, alert_context
 from portwatch.fever.rule import FeverRule, RuleSettings
+from portwatch.identity import gateway_id as installation_id
 from portwatch.log.store import (
     DB_FILE_NAME,
     OutboxEntry,
@@ -204,7 +204,7 @@ class Daemon:
         self._web_port = web_port
         self._notifier = notifier or Notifier({})
         self._watchdog_s = watchdog_s
-        self._gateway_id = gateway_id or socket.gethostname()
+        self._gateway_id = gateway_id or installation_id(settings.patient.reference)
         self._hooks = hooks or DaemonHooks()
         self.state_dir = settings.store.state_directory
         self.db_path = self.state_dir / DB_FILE_NAME

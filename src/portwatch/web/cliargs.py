@@ -170,10 +170,9 @@ def target_from(
             target = replace(target, context=replace(target.context, thermometer=thermometer))
         return target
 
-    import socket
-
     from portwatch import __version__
     from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
+    from portwatch.identity import gateway_id
     from portwatch.web.source import ClinicTarget
 
     if not args.patient:
@@ -186,7 +185,7 @@ def target_from(
     context = AlertContext(
         patient=args.patient,
         clinic=args.clinic or "Organization/clinic",
-        gateway_id=socket.gethostname(),
+        gateway_id=gateway_id(args.patient),
         gateway_version=__version__,
         thermometer=Thermometer(address=address.upper()),
     )

@@ -9,7 +9,6 @@ reminder for the status screen.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ from portwatch.alerts.delivery import load_secret
 from portwatch.alerts.notices import NOTICES, NoticeKind
 from portwatch.alerts.payloads import Thermometer
 from portwatch.config import ConfigError, Settings, alert_context
+from portwatch.identity import gateway_id as installation_id
 from portwatch.service.care import reminder_plan
 from portwatch.web.app import WebSettings
 from portwatch.web.source import ClinicTarget
@@ -78,7 +78,8 @@ def clinic_target(settings: Settings, gateway_id: str | None = None) -> ClinicTa
     Raises:
         ConfigError: no clinic recipient configured.
     """
-    context = alert_context(settings, gateway_id or socket.gethostname())
+    patient = settings.patient.reference
+    context = alert_context(settings, gateway_id or installation_id(patient))
     pinned = pinned_address(settings)
     if pinned is not None:  # the pinned thermometer, not the placeholder (issue 18)
         context = replace(context, thermometer=Thermometer(address=pinned.upper()))

@@ -108,10 +108,10 @@ def _test_context(args: argparse.Namespace, now: datetime) -> AlertContext:
     thermometer when there is one (issue 18), each overridden by its flag; without one,
     Patient/test and Organization/clinic. The message itself says it is a test."""
     import dataclasses
-    import socket
 
     from portwatch import __version__
     from portwatch.alerts.payloads import AlertContext, Thermometer
+    from portwatch.identity import gateway_id
     from portwatch.web.cliargs import settings_from
 
     args.config = getattr(args, "config", None)
@@ -120,7 +120,7 @@ def _test_context(args: argparse.Namespace, now: datetime) -> AlertContext:
         return AlertContext(
             patient=args.patient or "Patient/test",
             clinic=args.clinic or "Organization/clinic",
-            gateway_id=args.gateway_id or socket.gethostname(),
+            gateway_id=args.gateway_id or gateway_id(args.patient or "Patient/test"),
             gateway_version=__version__,
             thermometer=Thermometer(address="00:00:00:00:00:00", model="none (test message)"),
         )
