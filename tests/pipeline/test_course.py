@@ -150,9 +150,10 @@ def test_course_summary_says_fever_confirmed_when_the_episode_is_still_open(
 
 
 def test_course_sends_care_reminders_on_their_days_when_days_pass(fever_course: Played) -> None:
-    """The care sheet: keep the site dry (the day after placement), dressing off (sheet day 3)."""
+    """The care sheet: keep the site dry (day 2), dressing off (day 3, the placement's date
+    being day 1 as on the status screen)."""
     assert _created(fever_course, "care.keep_dry") == [_at(2, 9)]
-    assert _created(fever_course, "care.dressing_off") == [_at(4, 9)]
+    assert _created(fever_course, "care.dressing_off") == [_at(3, 9)]
 
 
 def test_course_alerts_the_clinic_urgently_when_symptoms_are_reported(fever_course: Played) -> None:
