@@ -219,7 +219,8 @@ def chart_page(
         f"<h2>{esc(heading)}</h2>{chart_figure(chart, heading)}"
         '<p class="muted">Shaded grey: no readings. Green: paused on purpose. Dashed red line: '
         f"the threshold ({esc(fmt_temp(chart.threshold_c, chart.unit))}). Red dots: elevated "
-        "observations. Triangles: what the fever rule decided.</p>"
+        "observations the fever rule used; grey rings: readings it did not use (each point "
+        "names its value, time and why). Triangles: what the fever rule decided.</p>"
         f'<div class="zoom">{links}</div>'
     )
     return _document("chart", body, current="/chart", patient=settings.patient)

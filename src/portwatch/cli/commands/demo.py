@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TextIO
+
+from portwatch.period import day_number
 
 if TYPE_CHECKING:
     from portwatch.config import Settings
@@ -71,13 +73,13 @@ class _Progress:
 
     def event(self, event: Event) -> None:
         self._clear()
-        day = (event.at - self._start) // timedelta(days=1) + 1
+        day = day_number(self._start, event.at, UTC)  # the demo patient's zone is UTC
         self._out.write(f"  day {day:>2} {event.at:%a %H:%M}  {event.text}\n")
         self._out.flush()
 
     def step(self, now: datetime) -> None:
         share = min(1.0, (now - self._start) / (self._end - self._start))
-        day = (now - self._start) // timedelta(days=1) + 1
+        day = day_number(self._start, now, UTC)
         if self._tty:
             filled = int(share * BAR_WIDTH)
             bar = "#" * filled + "-" * (BAR_WIDTH - filled)
