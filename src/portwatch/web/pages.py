@@ -370,6 +370,7 @@ def _summary_facts(data: SummaryData) -> str:
         ("Fever episodes", str(len(data.episodes))),
         ("Symptom reports", str(len(data.symptoms))),
         ("Gaps in monitoring", str(len(data.gaps))),
+        ("Times", f"{zone} ({data.now.astimezone(zone).tzname() or zone})"),
     ]
     return "".join(f"<dt>{esc(label)}</dt><dd>{esc(value)}</dd>" for label, value in facts)
 
