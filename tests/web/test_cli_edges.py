@@ -147,3 +147,10 @@ def test_main_turns_keyboard_interrupt_into_130_for_any_command(
     monkeypatch.setattr(status, "run", interrupted)
     assert cli.main(["status"]) == 130
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_add_hints_at_the_decimal_point_when_typed_with_a_comma(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["add", "38,5C", "--db", str(tmp_path / "portwatch.db")]) == 1
+    assert "(write a decimal point: 38.5C)" in capsys.readouterr().err

@@ -60,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
         value, unit = parse_temperature(args.temperature)
         at = now if args.at is None else parse_when(args.at, now)
     except ValueError as exc:
-        print(f"portwatch add: {exc}", file=sys.stderr)
+        hint = ""
+        if "," in args.temperature:
+            hint = f" (write a decimal point: {args.temperature.replace(',', '.')})"
+        print(f"portwatch add: {exc}{hint}", file=sys.stderr)
         return EXIT_FAILED
     if at > now + FUTURE_TOLERANCE:
         print(f"portwatch add: {at.isoformat()} is in the future", file=sys.stderr)
