@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Final
 
 from portwatch.alerts.sentences import decision_sentence
+from portwatch.log.vocabulary import Priority
 from portwatch.model import Decision, DecisionType, Observation, Symptom, Unit, derived_id
 
 __all__ = [
@@ -74,13 +75,6 @@ class ClinicFormat(StrEnum):
 
     JSON = "json"
     FHIR = "fhir"
-
-
-class Priority(StrEnum):
-    """How urgently the clinic should look; FHIR request-priority codes (R4)."""
-
-    URGENT = "urgent"
-    ROUTINE = "routine"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from portwatch.log.store import Store
-from portwatch.model import Observation, Reading, ReadingKind
+from portwatch.model import Bucket, Observation, Reading, ReadingKind
 from portwatch.sim.sample import CHART_BUCKETS
 from portwatch.web.view import (
-    Band,
     ChartData,
     DisplaySettings,
     Pause,
@@ -65,7 +64,9 @@ def _spot_points(
     return used, unused
 
 
-def _elevated_ranges(bands: Sequence[Band], threshold_c: float) -> list[tuple[datetime, datetime]]:
+def _elevated_ranges(
+    bands: Sequence[Bucket], threshold_c: float
+) -> list[tuple[datetime, datetime]]:
     """The stretches whose bands reach the elevated range, adjacent ones merged: the only
     places an elevated spot reading can be, so the chart reads spots there alone (a pass
     over ten days of a 1/s stream to find a few spot readings costs ~0.2 s)."""
@@ -92,7 +93,7 @@ def _is_spot_stretch(store: Store, start: datetime, end: datetime, slack: timede
 def _cadence_gaps(
     store: Store,
     settings: DisplaySettings,
-    bands: Sequence[Band],
+    bands: Sequence[Bucket],
     since: datetime,
     until: datetime,
     exact: bool,
@@ -136,10 +137,7 @@ def chart_data(
     log, which walks its time index (:meth:`~portwatch.log.store.Store.gaps`). Observations
     are what the rule used; spot readings it did not use are listed apart with the reason.
     """
-    bands = [
-        Band(b.start, b.end, b.min_c, b.median_c, b.max_c, b.count)
-        for b in store.downsample(since, until, CHART_BUCKETS)
-    ]
+    bands = store.downsample(since, until, CHART_BUCKETS)
     gaps, min_gap = _cadence_gaps(store, settings, bands, since, min(until, now), exact_gaps)
     decisions = store.decisions(since, until)
     spots = [

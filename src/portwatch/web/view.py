@@ -14,7 +14,15 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Final
 
-from portwatch.model import Decision, DecisionType, LinkEvent, Observation, Reading, Unit
+from portwatch.model import (
+    Bucket,
+    Decision,
+    DecisionType,
+    LinkEvent,
+    Observation,
+    Reading,
+    Unit,
+)
 from portwatch.period import day_number, period_end
 
 # fever-rule.md §3: an observation is elevated at the threshold less 0.05 °C, so that a
@@ -133,18 +141,6 @@ class DisplaySettings:
 
 
 @dataclass(frozen=True, slots=True)
-class Band:
-    """One chart bucket: the spread of readings between `start` and `end` (°C)."""
-
-    start: datetime
-    end: datetime
-    min_c: float
-    median_c: float
-    max_c: float
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
 class Pause:
     """A stretch a person said the thermometer was off on purpose ("shower")."""
 
@@ -169,7 +165,7 @@ class ChartData:
 
     since: datetime
     until: datetime
-    bands: Sequence[Band]
+    bands: Sequence[Bucket]
     threshold_c: float
     unit: Unit = Unit.FAHRENHEIT
     zone: tzinfo = UTC
@@ -362,7 +358,7 @@ def cadence_gap(min_gap: timedelta, kind: str | None, interval_s: float | None) 
 
 
 def gaps_from_bands(
-    bands: Sequence[Band], since: datetime, until: datetime, min_gap: timedelta
+    bands: Sequence[Bucket], since: datetime, until: datetime, min_gap: timedelta
 ) -> list[tuple[datetime, datetime]]:
     """Stretches of [since, until) longer than `min_gap` that no band covers.
 

@@ -15,8 +15,6 @@ if TYPE_CHECKING:
 
 HELP = "record a temperature measured by hand (101.2F, 38.4C) when the Bluetooth one failed"
 
-MANUAL_DEVICE: Final = "manual"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from portwatch.model import Site
@@ -40,6 +38,8 @@ REPEAT_WITHIN: Final = timedelta(minutes=1)
 
 def _repeat_of(store: Store, reading: Reading) -> StoredReading | None:
     """The identical hand reading already in the log within REPEAT_WITHIN, if any."""
+    from portwatch.model import MANUAL_DEVICE
+
     nearby = store.readings(
         reading.time - REPEAT_WITHIN, reading.time + REPEAT_WITHIN, device=MANUAL_DEVICE
     )
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from portwatch.clock import SystemClock
     from portwatch.log.csvio import FUTURE_TOLERANCE, celsius_from, parse_temperature
     from portwatch.log.store import Store, StoreError
-    from portwatch.model import Reading, ReadingKind, Site
+    from portwatch.model import MANUAL_DEVICE, Reading, ReadingKind, Site
 
     now = SystemClock().now()
     try:

@@ -7,13 +7,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from portwatch.log.vocabulary import OutboxStatus
+
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from portwatch.alerts.delivery import OutboxRowLike
     from portwatch.alerts.payloads import AlertContext
+    from portwatch.log.store import OutboxRow
 
-STATUSES = ("pending", "delivered", "failed")
+STATUSES = tuple(status.value for status in OutboxStatus)
 
 HELP = "list clinic alerts (pending, delivered, failed), resend one, or send a test message"
 
@@ -53,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     test.add_argument("--gateway-id", default=None, help="this gateway's name (default: hostname)")
 
 
-def format_rows(rows: Sequence[OutboxRowLike]) -> list[str]:
+def format_rows(rows: Sequence[OutboxRow]) -> list[str]:
     """One line per outbox row, for a person: what is stuck and what the clinic said."""
     lines = [f"{'id':36}  {'channel':7}  {'kind':18}  {'status':9}  tries  last answer"]
     for row in rows:
@@ -79,7 +81,7 @@ def _list(args: argparse.Namespace) -> int:
 
     config = settings_from(args, SystemClock().now()) if args.config else None
     with Store.open_reader(db_path(args, config)) as log:
-        rows = log.outbox_all(args.status)
+        rows = log.outbox_all(None if args.status is None else OutboxStatus(args.status))
         everything = log.outbox_all()
     # issue 18: heartbeats are not alerts; they only say whether the clinic can be reached
     for line in format_rows([row for row in rows if is_alert(row)]):
