@@ -16,6 +16,7 @@ from datetime import timedelta, tzinfo
 from typing import Final
 
 from portwatch import __version__
+from portwatch.alerts.sentences import duration_text
 from portwatch.model import Symptom
 from portwatch.web.chart import NARROW_HEIGHT, NARROW_WIDTH, render_svg
 from portwatch.web.text import (
@@ -427,12 +428,12 @@ def _symptoms_html(data: SummaryData) -> str:
 def _gaps_html(data: SummaryData) -> str:
     """The longest gaps in time order; the limit is the thermometer's own cadence."""
     zone = data.settings.zone
-    limit = esc(_duration(data.chart.min_gap))
+    limit = esc(duration_text(data.chart.min_gap))
     if not data.gaps:
         return f"<p>No gap longer than {limit}.</p>"
     longest = sorted(data.gaps, key=lambda g: g[1] - g[0], reverse=True)[:SUMMARY_MAX_ROWS]
     rows = [
-        (esc(fmt_short(a, zone)), esc(fmt_short(b, zone)), esc(_duration(b - a)))
+        (esc(fmt_short(a, zone)), esc(fmt_short(b, zone)), esc(duration_text(b - a)))
         for a, b in sorted(longest)
     ]
     total = sum((b - a for a, b in data.gaps), timedelta(0))
@@ -440,7 +441,7 @@ def _gaps_html(data: SummaryData) -> str:
     more = f", {rest} shorter ones not listed" if rest > 0 else ""
     return (
         f'<p class="muted">Silences longer than {limit}: {len(data.gaps)}, '
-        f"{esc(_duration(total))} in all{more}.</p>" + _table(("from", "to", "length"), rows)
+        f"{esc(duration_text(total))} in all{more}.</p>" + _table(("from", "to", "length"), rows)
     )
 
 
@@ -480,12 +481,3 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
 
 def _zone_note(zone: tzinfo) -> str:
     return f'<p class="muted">Times in {esc(str(zone))}.</p>'
-
-
-def _duration(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days} d {hours} h"
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
