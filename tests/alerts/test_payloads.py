@@ -288,3 +288,20 @@ def test_test_message_says_it_is_a_test_in_its_json_body(context: AlertContext) 
     )
     assert document["type"] == "test"
     assert document["data"]["test"] is True  # type: ignore[index]
+
+
+def test_an_unused_reading_is_worded_without_the_rules_utc_time() -> None:
+    from portwatch.alerts.sentences import decision_sentence
+    from portwatch.model import Unit
+
+    at = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    invalid = Decision(
+        uuid.uuid4(),
+        DecisionType.READING_INVALID,
+        at,
+        "Reading from X at 08:00 UTC not used: outside 30-45 °C.",
+        reason="outside 30-45 °C",
+    )
+    assert decision_sentence(invalid, UTC, Unit.FAHRENHEIT) == (
+        "Reading not used: outside 30-45 °C."
+    )

@@ -146,6 +146,9 @@ _SENTENCES: Final[Mapping[DecisionType, Callable[[_Words], str]]] = {
 def decision_sentence(decision: Decision, zone: tzinfo, unit: Unit, *, both: bool = False) -> str:
     """The decision as one sentence in `zone` and `unit` (`both`: the clinic's, in both
     units). A decision without the readings its sentence needs keeps the rule's summary."""
+    if decision.type is DecisionType.READING_INVALID and decision.reason:
+        # The rule's summary names the time in UTC; the reason alone, the time is the row's.
+        return f"Reading not used: {decision.reason}."
     sentence = _SENTENCES.get(decision.type)
     if sentence is None or not decision.observations:
         return decision.summary
