@@ -73,7 +73,8 @@ def _check_kept_state(state: Path) -> None:
     assert facts["thermometer"]["address"]
     assert "<h2>Fever episodes</h2>" in portwatch("summary")
     listed = portwatch("alerts", "list")
-    assert "fever.confirmed" in listed
+    assert "fever alert" in listed
+    assert "fever.confirmed" not in listed  # no internal names in human text
     assert "heartbeat" not in listed
     assert "clinic last reached at" in listed
 

@@ -194,3 +194,18 @@ def test_terminal_chart_fits_terminal_when_given_any_bands(
     lines = render_text(data, width=width, height=height).splitlines()
     assert len(lines) == height + 4
     assert all(len(line) <= width for line in lines[: height + 2])
+
+
+def test_kinds_are_named_in_words_by_channel_never_by_internal_name() -> None:
+    """Issue 18: "gateway.heartbeat", "fever.confirmed" never reach a person; the same
+    kind on the clinic's channel is an alert, on the caregiver's a notice."""
+    from portwatch.web.text import kind_words, row_title
+
+    assert kind_words("fever.resolved", "clinic") == "fever-resolved message"
+    assert kind_words("fever.resolved", "notify") == "Fever over"
+    assert kind_words("summary.daily", "notify") == "Day …: …"
+    assert kind_words("gateway.heartbeat", "clinic") == "gateway heartbeat"
+    assert row_title("summary.daily", '{"title": "Day 3: no fever"}', "notify") == (
+        "Day 3: no fever"
+    )
+    assert row_title("fever.confirmed", '{"data": {}}', "clinic") == "fever alert"

@@ -250,7 +250,7 @@ def _alerts_table(rows: Sequence[AlertRow], zone: tzinfo, *, empty: str = "No al
         return f"<p>{esc(empty)}</p>"
     body = "".join(
         f'<tr><td class="t">{esc(fmt_short(row.created_at, zone))}</td>'
-        f"<td>{esc(row.summary or kind_words(row.kind))}</td>"
+        f"<td>{esc(row.summary or kind_words(row.kind, row.channel))}</td>"
         f"<td{' class=alarm' if row.status != 'delivered' else ''}>"
         f"{esc(delivery_state(row, zone))}</td></tr>"
         for row in rows

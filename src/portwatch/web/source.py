@@ -113,7 +113,7 @@ def last_day(settings: DisplaySettings, now: datetime) -> int:
 def _alert_summary(row: OutboxRow) -> str:
     """The alert's one-line summary from its body: the JSON channel's ``data.summary``, the
     FHIR Communication's first payload, or a notice's title; the kind in words otherwise."""
-    fallback = kind_words(row.kind)
+    fallback = kind_words(row.kind, row.channel)
     try:
         body = json.loads(row.body)
     except ValueError:

@@ -6,6 +6,8 @@ places them in HTML, so both say the same thing in the same words.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
@@ -195,11 +197,24 @@ def log_text(lines: Sequence[LogLine], zone: tzinfo = UTC) -> str:
 HEARTBEAT_KIND: Final = AlertKind.HEARTBEAT.value
 
 
-def kind_words(kind: str) -> str:
+def kind_words(kind: str, channel: str = "") -> str:
     """An outbox row's kind as a person says it, never the internal name."""
-    if kind in NOTICE_KINDS:
-        return NOTICES[NoticeKind(kind)].title
+    # "fever.resolved" names both a clinic alert and a caregiver notice: the channel decides.
+    if channel != "clinic" and kind in NOTICE_KINDS:  # its title, facts left out: "Day …: …"
+        return re.sub(r"\{[a-z_]+\}", "…", NOTICES[NoticeKind(kind)].title)
     return alert_kind_words(kind)
+
+
+def row_title(kind: str, body: str, channel: str = "") -> str:
+    """An outbox row named for a person: a notice's own title as sent, else its kind in
+    words (a clinic alert's summary is a sentence, too long for a list)."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and isinstance(document.get("title"), str):
+        return str(document["title"])
+    return kind_words(kind, channel)
 
 
 def delivery_state(row: AlertRow, zone: tzinfo = UTC) -> str:
@@ -218,7 +233,8 @@ def delivery_state(row: AlertRow, zone: tzinfo = UTC) -> str:
 def alert_text(row: AlertRow, zone: tzinfo = UTC) -> str:
     """One outbox entry: what, to whom, and whether it arrived."""
     who = "the clinic" if row.channel == "clinic" else f"the {row.channel} channel"
-    return f"{kind_words(row.kind)} ({row.priority}) to {who}: {delivery_state(row, zone)}"
+    what = kind_words(row.kind, row.channel)
+    return f"{what} ({row.priority}) to {who}: {delivery_state(row, zone)}"
 
 
 def _iso(when: datetime | None) -> str | None:

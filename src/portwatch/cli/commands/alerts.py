@@ -57,7 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def format_rows(rows: Sequence[OutboxRow]) -> list[str]:
     """One line per outbox row, for a person: what is stuck and what the clinic said."""
-    lines = [f"{'id':36}  {'channel':7}  {'kind':18}  {'status':9}  tries  last answer"]
+    from portwatch.web.text import row_title  # "fever alert", never "fever.confirmed"
+
+    lines = [f"{'id':36}  {'channel':7}  {'what':28}  {'status':9}  tries  last answer"]
     for row in rows:
         if row.last_error:
             answer = row.last_error
@@ -67,8 +69,8 @@ def format_rows(rows: Sequence[OutboxRow]) -> list[str]:
             answer = "-"
         escalated = "  (caregiver told)" if row.escalated_at is not None else ""
         lines.append(
-            f"{row.id!s:36}  {row.channel:7}  {row.kind:18}  {row.status:9}  {row.attempts:5}"
-            f"  {answer}{escalated}"
+            f"{row.id!s:36}  {row.channel:7}  {row_title(row.kind, row.body, row.channel):28.28}  "
+            f"{row.status:9}  {row.attempts:5}  {answer}{escalated}"
         )
     return lines
 
