@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Sequence
-from datetime import timedelta, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from typing import Final
 
 from portwatch import __version__
@@ -238,7 +238,7 @@ def log_page(lines: Sequence[LogLine], settings: DisplaySettings, heading: str) 
     )
     body = f"<h2>{esc(heading)}</h2>" + (
         f'<div class="scroll"><table><tr><th>time</th><th>entry</th></tr>{rows}</table></div>'
-        f"{_zone_note(settings.zone)}"
+        f"{_zone_note(settings.zone, lines[-1].time if lines else None)}"
         if lines
         else "<p>Nothing logged in this period.</p>"
     )
@@ -257,7 +257,7 @@ def _alerts_table(rows: Sequence[AlertRow], zone: tzinfo, *, empty: str = "No al
     )
     return (
         '<div class="scroll"><table><tr><th>sent</th><th>what</th><th>delivery</th></tr>'
-        f"{body}</table></div>{_zone_note(zone)}"
+        f"{body}</table></div>{_zone_note(zone, rows[0].created_at)}"
     )
 
 
@@ -479,5 +479,10 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
     )
 
 
-def _zone_note(zone: tzinfo) -> str:
-    return f'<p class="muted">Times in {esc(str(zone))}.</p>'
+def _zone_note(zone: tzinfo, when: datetime | None = None) -> str:
+    """'Times in Europe/Berlin (CET).': the zone, with its abbreviation at `when`."""
+    abbreviation = when.astimezone(zone).tzname() if when is not None else None
+    named = str(zone)
+    if abbreviation and abbreviation != named:
+        named += f" ({abbreviation})"
+    return f'<p class="muted">Times in {esc(named)}.</p>'
