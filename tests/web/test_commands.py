@@ -59,6 +59,7 @@ def test_status_json_has_the_keys_scripts_read_when_fever_confirmed(
         assert key in facts
     assert facts["fever"] == "confirmed"
     assert facts["period_days"] == 10
+    assert (facts["day"], facts["period_state"]) == (None, "ended")  # as "Period: ended" says
     assert facts["clinic_undelivered"] == 1
     assert facts["notices_waiting"] == 0
     assert facts["clinic_last_reached"] is None

@@ -209,3 +209,15 @@ def test_kinds_are_named_in_words_by_channel_never_by_internal_name() -> None:
         "Day 3: no fever"
     )
     assert row_title("fever.confirmed", '{"data": {}}', "clinic") == "fever alert"
+
+
+def test_status_json_day_is_the_screen_day_while_monitoring() -> None:
+    from portwatch.web.text import status_json
+
+    facts = status_json(_status())
+    assert (facts["day"], facts["period_state"], facts["period"]) == (
+        5,
+        "monitoring",
+        "day 5 of 10",
+    )
+    assert facts["last_reading"]["age_s"] == 420  # type: ignore[index]

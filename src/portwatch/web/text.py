@@ -259,9 +259,15 @@ def status_json(status: StatusData) -> dict[str, object]:
         }
     link = status.link
     battery = status.battery
+    start, end = settings.period(status.now)
+    day = settings.day_of_period(status.now)
+    phase = "before" if status.now < start else "ended" if status.now > end else "monitoring"
+    if day is None:
+        phase = "unknown"  # no placement time: no period to be in
     return {
         "now": status.now.isoformat(),
-        "day": settings.day_of_period(status.now),
+        "day": day if phase == "monitoring" else None,
+        "period_state": phase,
         "period_days": settings.healing_days,
         "period": period_text(settings, status.now),
         "fever": status.episode_state.word,
