@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Final
+from zoneinfo import ZoneInfo
 
 from portwatch.alerts.fhir import fhir_body
 from portwatch.alerts.payloads import (
@@ -39,6 +40,8 @@ CONTEXT: Final = AlertContext(
     gateway_id="portwatch-3f2a9c41d07b",
     gateway_version="1.0.0",
     thermometer=Thermometer(address=ADDRESS, model="Thermometer", manufacturer="Example"),
+    zone=ZoneInfo("America/Chicago"),
+    unit=Unit.FAHRENHEIT,
 )
 
 
@@ -70,7 +73,7 @@ def confirmed_fever() -> Decision:
 
 def examples() -> Mapping[str, str]:
     """Each example file's name and its exact text (pretty-printed for reading)."""
-    fever = fever_alert(confirmed_fever())
+    fever = fever_alert(confirmed_fever(), CONTEXT)
     symptoms = symptom_alert(
         CONTEXT,
         [Symptom.REDNESS, Symptom.WARMTH],

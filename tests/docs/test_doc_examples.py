@@ -87,7 +87,7 @@ def _every_kind() -> Iterator[tuple[AlertKind, str]]:
             observations=confirmed.observations,
             settings=confirmed.settings,
         )
-        yield AlertKind(decision_type.value), json_body(fever_alert(decision), context)
+        yield AlertKind(decision_type.value), json_body(fever_alert(decision, context), context)
     symptoms = symptom_alert(context, [Symptom.PUS, Symptom.OTHER], "a smell", now)
     yield AlertKind.SYMPTOMS_REPORTED, json_body(symptoms, context)
     state = GatewayState(started_at=now - timedelta(days=2), thermometer_connected=False)
