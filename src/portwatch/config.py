@@ -20,7 +20,6 @@ import tomllib
 from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
-from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Final
 from urllib.parse import urlsplit, urlunsplit
@@ -196,12 +195,7 @@ def _checked_url(text: str) -> str:
 
 
 HttpUrl = Annotated[str, AfterValidator(_checked_url)]
-
-
-# A person's notification URL: an ntfy topic or an Apprise URL (e-mail, SMS gateways, ...;
-# portwatch.alerts.notify_url). Its DeliveryError is a ValueError, named by _problem_line
-# without the URL (_UNECHOED).
-NotifyUrl = Annotated[str, AfterValidator(partial(check_notify_url, what="the URL"))]
+NotifyUrl = Annotated[str, AfterValidator(lambda u: check_notify_url(u, "the URL"))]
 
 
 class _Section(BaseModel):
@@ -343,7 +337,7 @@ class QuietHours(_Section):
 
 
 class NotifySection(_Section):
-    """How the caregiver and the patient are reached besides the log and the page."""
+    """How the caregiver and the patient are reached: an ntfy topic or an Apprise URL each."""
 
     caregiver_url: NotifyUrl | None = None
     patient_url: NotifyUrl | None = None
