@@ -69,6 +69,7 @@ from portwatch.service.schedule import Scheduler, every
 from portwatch.service.status import StatusFacts, status_line
 from portwatch.service.systemd import Notifier
 from portwatch.service.timed import NoticeSink, TimedWork, outbox_sink
+from portwatch.service.watch import make_pause
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -264,6 +265,19 @@ class Daemon:
         self._enqueue([entry])
         self.store.add_symptom_report(now, alert.symptoms, alert.note)
         return entry.id
+
+    async def take_hand_reading(self, reading: Reading) -> None:
+        """A reading typed on the page takes a Bluetooth reading's path: the writer, then
+        (durable) the rule, the outbox and delivery. Returns once it is in the log."""
+        writer = self._require_writer()
+        writer.submit(reading)
+        if not await writer.flush():
+            raise DaemonError("the log cannot be written now; the reading waits in memory")
+
+    async def _pause_from_page(self, duration: timedelta, reason: str) -> datetime:
+        pause = make_pause(self._clock.now(), duration, reason)  # PauseError: a ValueError
+        self.pause(duration, reason)
+        return pause.end
 
     def pause(self, duration: timedelta, reason: str) -> None:
         """Off the body on purpose from now (issue 7, ``portwatch pause``): a note in the log."""
@@ -468,6 +482,7 @@ class Daemon:
         from aiohttp import web as aioweb
 
         from portwatch.web.app import WebSettings, make_app
+        from portwatch.web.forms import CallEntrance
         from portwatch.web.source import ClinicTarget
         from portwatch.web.view import DisplaySettings
 
@@ -490,6 +505,7 @@ class Daemon:
             self._clock,
             submit=self._submit_from_page,
             next_reminder=self._next_reminder,
+            entrance=CallEntrance(self.take_hand_reading, self._pause_from_page),
         )
         runner = aioweb.AppRunner(app, access_log=None)
         await runner.setup()

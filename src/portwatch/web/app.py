@@ -1,10 +1,10 @@
 """The caregiver page: an aiohttp application the daemon serves (issue 8).
 
-Every request needs the access token. A link carrying it (``/?token=…``) is opened once
-on a phone: the token is checked in constant time, kept in an HttpOnly, SameSite=Strict
-cookie, and the browser is sent on to the same address without it, so the token leaves
-the address bar and browser history. Without a valid token or cookie the answer is 401
-with an empty body and nothing else.
+Every request needs the access token, in an HttpOnly, SameSite=Strict cookie checked in
+constant time. The token itself never travels in a URL (issue 19): a phone gets the cookie
+by opening a one-time link (``/login?code=…``, :mod:`portwatch.web.login`), which
+``portwatch setup`` or ``portwatch web link`` prints as a QR code. Without the cookie the
+answer is 401 with an empty body and nothing else; only ``/login`` answers without it.
 
 Every answer carries ``Cache-Control: no-store`` (health data must not linger in caches)
 and a Content-Security-Policy that allows the one inline stylesheet by its hash and
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import html
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,9 @@ from aiohttp import web
 
 from portwatch.clock import Clock
 from portwatch.model import Symptom
+from portwatch.web.entry import COOKIE_NAME, LOGIN_PATH, EntryRoutes, LogEntrance
+from portwatch.web.forms import Entrance
+from portwatch.web.login import CodeStore
 from portwatch.web.pages import STYLE_CSP_SOURCE
 from portwatch.web.view import DisplaySettings
 
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = [
     "COOKIE_NAME",
     "SECURITY_HEADERS",
+    "PageEntry",
     "Pages",
     "ReportRejectedError",
     "WebSettings",
@@ -48,10 +51,6 @@ __all__ = [
 
 _LOGGER = logging.getLogger(__name__)
 
-COOKIE_NAME: Final = "portwatch_token"
-# The cookie outlives the monitored period (fever-rule.md §7: 10 days) with room to spare,
-# so a caregiver who opened the link on day 1 is not locked out at the check.
-COOKIE_MAX_AGE_S: Final = 30 * 24 * 3600
 # The largest body a page accepts: the symptom form is a few checkboxes and a 500-character
 # note; anything bigger is refused with 413 before it is read.
 MAX_BODY_BYTES: Final = 16 * 1024
@@ -126,46 +125,34 @@ def _unauthorized() -> web.Response:
     return web.Response(status=401, body=b"")
 
 
-def build_app(pages: Pages, settings: WebSettings, clock: Clock) -> web.Application:
-    """The application for `pages`, guarded by `settings.token`. No globals: one per call."""
+@dataclass(frozen=True, slots=True)
+class PageEntry:
+    """What the page's forms and its one-time links need (issue 19)."""
+
+    display: DisplaySettings  # the forms' unit and the patient's clock
+    entrance: Entrance  # where a hand reading and a pause go: the running service
+    codes: CodeStore | None  # the state directory's one-time codes (None: no login links)
+
+
+def build_app(
+    pages: Pages, settings: WebSettings, clock: Clock, entry: PageEntry | None = None
+) -> web.Application:
+    """The application for `pages`, guarded by `settings.token`. No globals: one per call.
+
+    With `entry`, the page also takes one-time links and has the reading and pause forms.
+    """
     token = settings.token.encode()
+
+    def token_ok(candidate: str | None) -> bool:
+        return _token_ok(candidate, token)
 
     @web.middleware
     async def auth(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
     ) -> web.StreamResponse:
-        offered = request.query.get("token")
-        if offered is not None:
-            if not _token_ok(offered, token):
-                return _unauthorized()
-            target = str(request.rel_url.without_query_params("token"))
-            if not target.startswith("/") or target[1:2] in ("/", "\\"):
-                target = "/"  # never to another host: browsers read "//x" and "/\\x" as hosts
-            response: web.StreamResponse
-            if request.headers.get("Sec-Fetch-Site") == "cross-site":
-                # A link opened from another app: browsers withhold SameSite=Strict cookies
-                # on a redirect that started cross-site, so move on from our own page.
-                response = web.Response(
-                    text=(
-                        '<!doctype html><meta charset="utf-8">'
-                        f'<meta http-equiv="refresh" content="0;url={html.escape(target)}">'
-                        f'<a href="{html.escape(target)}">Continue</a>'
-                    ),
-                    content_type="text/html",
-                )
-            else:
-                response = web.Response(status=303, headers={"Location": target})
-            response.set_cookie(
-                COOKIE_NAME,
-                settings.token,
-                max_age=COOKIE_MAX_AGE_S,
-                path="/",
-                httponly=True,
-                samesite="Strict",
-                secure=request.secure,
-            )
-            return response
-        if not _token_ok(request.cookies.get(COOKIE_NAME), token):
+        if request.path == LOGIN_PATH and request.method == "GET":
+            return await handler(request)  # the one way in without the cookie
+        if not token_ok(request.cookies.get(COOKIE_NAME)):
             return _unauthorized()
         return await handler(request)
 
@@ -252,6 +239,10 @@ def build_app(pages: Pages, settings: WebSettings, clock: Clock) -> web.Applicat
     app.router.add_get("/summary", summary_page)
     app.router.add_get("/report", report_form)
     app.router.add_post("/report", report_submit)
+    if entry is not None:
+        EntryRoutes(
+            settings.token, clock, entry.display, entry.codes, entry.entrance, token_ok
+        ).add_to(app)
     return app
 
 
@@ -289,6 +280,7 @@ def make_app(
     *,
     submit: Callable[[Sequence[Symptom], str, datetime], str] | None = None,
     next_reminder: Callable[[datetime], tuple[datetime, str] | None] | None = None,
+    entrance: Entrance | None = None,
 ) -> web.Application:
     """The caregiver page over the log at `store_path` (what `portwatch run` serves).
 
@@ -296,9 +288,17 @@ def make_app(
     `submit` lets the daemon record a symptom report on its own writer thread and wake
     its deliverer (it returns the alert's id); without it the page opens the log for
     writing itself, as `portwatch report` does. `next_reminder(now)` gives the next care
-    reminder for the status page, from the daemon's calendar.
+    reminder for the status page, from the daemon's calendar. `entrance` takes the forms'
+    hand readings and pauses (the daemon's own reading path); without it they write the
+    log, as the commands do when no service runs. One-time links are those of the log's
+    state directory.
     """
     from portwatch.web.source import StorePages
 
     pages = StorePages(store_path, display, target, submit=submit, next_reminder=next_reminder)
-    return build_app(pages, settings, clock)
+    entry = PageEntry(
+        display,
+        entrance if entrance is not None else LogEntrance(store_path, clock),
+        CodeStore(store_path.parent),
+    )
+    return build_app(pages, settings, clock, entry)

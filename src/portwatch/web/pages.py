@@ -85,6 +85,9 @@ text-decoration:none}
 form label{display:block;padding:.35rem 0;font-size:1.05rem}
 form input[type=checkbox]{width:1.3rem;height:1.3rem;vertical-align:middle;margin-right:.4rem}
 textarea{width:100%;min-height:5rem;font:inherit}
+form.entry input[type=text],form.entry select{display:block;width:100%;font:inherit;
+font-size:1.1rem;padding:.45rem;border:1px solid #888;border-radius:.3rem;background:#fff}
+pre{background:#eee;padding:.5rem;overflow-x:auto}
 button{font:inherit;font-size:1.1rem;padding:.6rem 1.2rem;margin-top:.6rem;background:#b00020;
 color:#fff;border:0;border-radius:.3rem}
 .ok{background:#e3f1e3;padding:.5rem;border-radius:.3rem}
@@ -115,6 +118,7 @@ NAV: Final[tuple[tuple[str, str], ...]] = (
     ("/chart", "Chart"),
     ("/log", "Log"),
     ("/alerts", "Alerts"),
+    ("/record", "Add reading"),
     ("/report", "Report a symptom"),
     ("/summary", "Visit summary"),
 )
