@@ -20,6 +20,7 @@ from portwatch import __version__
 
 # Order is the order `portwatch --help` lists them in.
 COMMANDS: Final[tuple[str, ...]] = (
+    "setup",
     "run",
     "demo",
     "decode",
@@ -35,6 +36,7 @@ COMMANDS: Final[tuple[str, ...]] = (
     "config",
     "doctor",
     "status",
+    "web",
     "log",
     "report",
     "export",
