@@ -67,7 +67,10 @@ SECURITY_HEADERS: Final[dict[str, str]] = {
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # "same-origin", not "no-referrer": under no-referrer a browser posts forms with
+    # "Origin: null", and the forms' same-origin check would refuse the caregiver's own
+    # posts. No URL of the page carries a secret, and nothing goes to other sites.
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",

@@ -154,7 +154,7 @@ def _document(
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta name="referrer" content="no-referrer">{refresh}'
+        f'<meta name="referrer" content="same-origin">{refresh}'
         f"<title>{esc(title)} · portwatch</title><style>{PAGE_CSS}</style></head>"
         f"<body><header><h1>portwatch{who}: {esc(title)}</h1></header>{nav}"
         f"<main>{body}</main></body></html>\n"
