@@ -194,6 +194,7 @@ class Question:
     read: Callable[[str, Mapping[str, Any]], Scalar]
     # A default for a first setup, from the answers so far (None: no default, must answer).
     fresh: Callable[[Mapping[str, Any]], str | None] = lambda answers: None
+    note: str = ""  # said before the prompt at the terminal, when there is more to know
 
 
 QUESTIONS: Final[tuple[Question, ...]] = (
@@ -203,6 +204,7 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         "reference",
         "The patient as the clinic knows them (Patient/<id>)",
         _reference("Patient"),
+        note="The clinic gives you the patient's reference, its address and its secret.",
     ),
     Question(
         "timezone",
@@ -249,6 +251,9 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         "Where the caregiver's notices go (a ntfy topic URL; Enter takes a new private one)",
         _read_url("the caregiver's notification URL"),
         lambda answers: new_push_topic(),
+        "The caregiver's phone gets notices (a high reading, a silent thermometer) through "
+        "the free ntfy app: install it and subscribe to the topic setup shows at the end. "
+        "Anyone who knows a topic's name can read it: keep it private, never share one.",
     ),
     Question(
         "unit",
@@ -265,5 +270,8 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         "Where the page listens: lan (phones at home reach it), local (this Pi only), or host:port",
         read_address,
         lambda answers: "lan" if answers.get("lan") else "local",
+        "The caregiver's page opens on phones on this home network when it listens on this "
+        "Pi's address there; give the Pi a fixed address in the router (a DHCP reservation) "
+        "so the page keeps its address.",
     ),
 )

@@ -124,6 +124,8 @@ def _gather(
             except ValueError as exc:
                 raise SetupError(f"--{question.name.replace('_', '-')}: {exc}") from None
         elif opts.interactive:
+            if question.note:
+                asker.say(question.note)
             default = current if current is not None else question.fresh(answers)
             value = asker.ask(question.prompt, default, _reader(question, answers))
         elif current is not None:
@@ -254,6 +256,11 @@ def run_setup(opts: Options, asker: Asker, now: datetime) -> int:
         write_file(settings_path, new_text, SETTINGS_MODE)
     changed = ", ".join(f"{t}.{k}" for t, k in changes) or "nothing"
     asker.say(f"Wrote {settings_path} (changed: {changed}).")
+    topic = changes.get(("notify", "caregiver_url"))
+    if isinstance(topic, str) and topic.startswith("https://ntfy.sh/"):
+        asker.say(
+            f"Caregiver: in the ntfy app, subscribe to {topic.removeprefix('https://ntfy.sh/')}"
+        )
     return check_enable_and_link(opts, asker, layout, environ, now)
 
 
