@@ -23,7 +23,7 @@ def qr_terminal(link: str) -> str:
     import segno
 
     out = io.StringIO()
-    segno.make(link, error="m", micro=False).terminal(out=out, border=2, compact=True)
+    segno.make(link, error="m", micro=False).terminal(out=out, border=BORDER, compact=True)
     return out.getvalue()
 
 
