@@ -282,3 +282,22 @@ def test_web_link_command_makes_a_new_code_in_the_configured_state_directory(
     assert CodeStore(configured.state).redeem(link.split("code=")[1], SystemClock().now()) is (
         Redeemed.OK
     )
+
+
+def test_setup_interactive_rerun_keeps_every_value_when_enter_is_pressed(
+    configured: Root,
+) -> None:
+    """Enter keeps the current value, even one the questions would no longer take as typed
+    (a placement 90 days ago); nothing in the file changes, not even a comment."""
+    from portwatch.setup.tomledit import set_values
+
+    old = datetime(2026, 9, 1, 8, 30, tzinfo=UTC)
+    configured.settings.write_text(
+        set_values(configured.settings.read_text(), {("patient", "placement"): old})
+        + "# a note of mine\n"
+    )
+    before = configured.settings.read_bytes()
+    again = configured.setup("--skip-pair", "--no-send", "--no-enable", stdin="\n" * 10)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "(changed: nothing)" in again.stdout
+    assert configured.settings.read_bytes() == before

@@ -101,8 +101,16 @@ def _current(existing: Mapping[str, Any], question: Question) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def _reader(question: Question, answers: Mapping[str, Any]) -> Callable[[str], Scalar]:
+def _reader(
+    question: Question, answers: Mapping[str, Any], current: str | None, kept: Any
+) -> Callable[[str], Scalar]:
+    """The question's reader; the current value, kept by Enter, is taken as it is (a
+    placement two months old is still the placement, though no longer a typing choice)."""
+
     def read(text: str) -> Scalar:
+        if current is not None and text == current:
+            value: Scalar = kept
+            return value
         return question.read(text, answers)
 
     return read
@@ -127,7 +135,8 @@ def _gather(
             if question.note:
                 asker.say(question.note)
             default = current if current is not None else question.fresh(answers)
-            value = asker.ask(question.prompt, default, _reader(question, answers))
+            kept = existing.get(question.table, {}).get(question.key)
+            value = asker.ask(question.prompt, default, _reader(question, answers, current, kept))
         elif current is not None:
             answers[question.name] = existing[question.table][question.key]
             continue  # not asked: unchanged
