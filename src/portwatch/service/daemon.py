@@ -66,6 +66,7 @@ from portwatch.log.store import (
 from portwatch.log.writer import ReadingWriter, StoreTrouble
 from portwatch.model import Decision, DecisionType, LinkEvent, LinkEventKind, Reading, Symptom
 from portwatch.service.care import next_reminder_time
+from portwatch.service.logwatch import LogWatch, SeenReadings
 from portwatch.service.schedule import Scheduler, every
 from portwatch.service.status import StatusFacts, status_line
 from portwatch.service.systemd import Notifier
@@ -76,6 +77,7 @@ if TYPE_CHECKING:
     from aiohttp import web
 
     from portwatch.ble.link import AdapterResetter, Backend
+    from portwatch.service.control import ControlServer
 
 __all__ = ["Daemon", "DaemonError", "DaemonHooks", "adapter_resetter", "rule_settings"]
 
@@ -231,6 +233,10 @@ class Daemon:
         self._storage_told: set[str] = set()  # trouble episodes (their start) told or telling
         self._direct: set[asyncio.Task[None]] = set()  # storage notices being sent directly
         self._sent_directly: list[tuple[OutboxEntry, datetime, int]] = []  # not yet logged
+        # The other entrances (issue 16): the control socket, and the net under it.
+        self._seen = SeenReadings()  # which logged readings the rule has had
+        self._logwatch: LogWatch | None = None
+        self._control: ControlServer | None = None
 
     # -- public ---------------------------------------------------------------------------
 
@@ -302,6 +308,7 @@ class Daemon:
             )
         except StoreError as exc:
             raise DaemonError(f"cannot open the log: {exc}") from exc
+        await self._open_logwatch()
         quiet = settings.notify.quiet_hours
         self._outbound = Outbound(
             context=self._context(),
@@ -357,6 +364,7 @@ class Daemon:
         if self._watchdog_s:
             self._spawn("watchdog", self._pet_watchdog)
         await self._start_web()
+        await self._start_control()
         self._notify(self._notifier.ready, self._status_text())
         _LOGGER.info("portwatch %s running; log at %s", __version__, self.db_path)
         self._ready.set()
@@ -415,7 +423,7 @@ class Daemon:
         while start < end:
             chunk = store.readings(start, min(start + REBUILD_CHUNK, end))
             chunk.sort(key=lambda stored: stored.id)  # the order they were received in
-            for stored in chunk:
+            for stored in self._seen.fresh(chunk):
                 made.extend(rule.feed(stored.reading, now=stored.reading.received_at))
                 self._note_reading(stored.reading)
             self._state.readings_replayed += len(chunk)
@@ -533,6 +541,47 @@ class Daemon:
         self.web_url = f"http://{host}:{bound[1]}/"
         _LOGGER.info("caregiver page at %s", self.web_url)
 
+    # -- the other entrances (issue 16) ---------------------------------------------------
+
+    async def _open_logwatch(self) -> None:
+        """The net under the control socket; opened before the replay, which takes every
+        row up to the highest id now (rows above it are the watch's, unless the replay
+        had them)."""
+        watch = LogWatch(
+            self.db_path,
+            lambda after, limit: self.store.readings_after(after, limit=limit),
+            self._seen,
+            self._feed,
+            skip_before=self._placement - REBUILD_BEFORE_PLACEMENT,
+        )
+        self._seen.start_at(await asyncio.to_thread(watch.open))
+        self._logwatch = watch
+
+    async def _start_control(self) -> None:
+        """Serve the control API; without it, commands write the log and the watch sees it."""
+        from portwatch.service.control import ControlServer, ControlSocketError
+        from portwatch.service.control_socket import service_socket_path
+        from portwatch.service.entrances import Entrances
+
+        if self._logwatch is not None:
+            self._spawn("logwatch", self._logwatch.run)
+        entrances = Entrances(
+            clock=self._clock,
+            on_store_thread=self._on_store_thread,
+            store=self._require_writer_store,
+            feed=self._feed,
+            report=self.report_symptoms,
+            wake=lambda: self._deliverer.wake() if self._deliverer is not None else None,
+            status_line=self._status_text,
+        )
+        server = ControlServer(entrances, service_socket_path(self.state_dir))
+        try:
+            await server.start()
+        except ControlSocketError as exc:
+            _LOGGER.warning("%s; commands write the log directly meanwhile", exc)
+            return
+        self._control = server
+
     # -- the reading path ------------------------------------------------------------------
 
     async def _sink(self, item: Reading | LinkEvent) -> None:
@@ -559,18 +608,22 @@ class Daemon:
 
     def _on_durable(self, batch: Sequence[StoredReading]) -> None:
         """A batch is durable: only now does the rule see it (design.md, "Nothing is lost")."""
-        rule = self._require_rule()
-        decisions: list[Decision] = []
-        for stored in batch:
-            decisions.extend(rule.feed(stored.reading, now=stored.reading.received_at))
-            self._note_reading(stored.reading)
         self._state.readings_durable += len(batch)
-        self._decide(decisions)
+        self._feed(batch)
         timed = self._timed
         if timed is not None and batch:
             self._chore(timed.reading_arrived(batch[-1].reading))
         if self._hooks.on_durable is not None:
             self._hooks.on_durable(batch)
+
+    def _feed(self, batch: Sequence[StoredReading]) -> None:
+        """Durable readings from any entrance to the rule, each once (:class:`SeenReadings`)."""
+        rule = self._require_rule()
+        decisions: list[Decision] = []
+        for stored in self._seen.fresh(batch):
+            decisions.extend(rule.feed(stored.reading, now=stored.reading.received_at))
+            self._note_reading(stored.reading)
+        self._decide(decisions)
 
     def _note_reading(self, reading: Reading) -> None:
         if reading.invalid_reason is None and reading.celsius is not None:
@@ -888,6 +941,8 @@ class Daemon:
     async def _shutdown(self) -> None:
         """Stop in the order that loses nothing: no new readings, waiting ones written."""
         self._notify(self._notifier.stopping)
+        if self._control is not None:
+            await self._control.close()  # commands from now on write the log themselves
         await self._cancel("link")
         await self._cancel("store")
         if self._writer is not None:
@@ -911,6 +966,8 @@ class Daemon:
             if writer_store is not None:
                 self._executor.submit(writer_store.close)
             self._executor.shutdown(wait=True)
+        if self._logwatch is not None:
+            self._logwatch.close()
         if self._store is not None:
             self._store.close()
             self._store = None

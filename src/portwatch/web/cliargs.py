@@ -56,14 +56,7 @@ def parse_time(text: str, now: datetime, zone: tzinfo) -> datetime:
 def add_common(parser: argparse.ArgumentParser) -> None:
     from portwatch.cli.commands._log import add_db_argument
 
-    parser.add_argument(
-        "--config",
-        default=None,
-        metavar="FILE",
-        help="the settings file (default: $PORTWATCH_CONFIG or /etc/portwatch/portwatch.toml "
-        "when it exists); the flags below override it",
-    )
-    add_db_argument(parser)
+    add_db_argument(parser)  # --config FILE (the flags below override it) and --db PATH
     parser.add_argument(
         "--placement", default=None, help="when the port was placed (ISO 8601): day 1 starts then"
     )

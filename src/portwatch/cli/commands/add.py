@@ -6,7 +6,8 @@ import argparse
 import sys
 from typing import Final
 
-from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, db_path, parse_when
+from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, parse_when
+from portwatch.cli.commands._through import take_readings
 
 HELP = "record a temperature measured by hand (101.2F, 38.4C) when the Bluetooth one failed"
 
@@ -31,7 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from portwatch.clock import SystemClock
     from portwatch.log.csvio import FUTURE_TOLERANCE, celsius_from, parse_temperature
-    from portwatch.log.store import Store, StoreError
     from portwatch.model import Reading, ReadingKind, Site
 
     now = SystemClock().now()
@@ -55,12 +55,10 @@ def run(args: argparse.Namespace) -> int:
         site=None if args.site is None else Site(args.site),
         raw=args.temperature.encode("utf-8"),
     )
-    try:
-        with Store.open(db_path(args)) as store:
-            (row_id,) = store.add_readings([reading])
-    except StoreError as exc:
-        print(f"portwatch add: {exc}", file=sys.stderr)
+    outcome = take_readings(args, "add", [reading], once=False, now=now)
+    if outcome is None:
         return EXIT_FAILED
+    (row_id,) = outcome.ids
     print(
         f"recorded {value} °{unit.value} ({reading.celsius:.2f} °C) at "
         f"{at.astimezone().isoformat(timespec='minutes')} as reading {row_id}"

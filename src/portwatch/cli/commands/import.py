@@ -10,7 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, db_path
+from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument
+from portwatch.cli.commands._through import take_readings
 
 HELP = "import readings from a CSV file (time,temperature,unit,kind[,device,site,interval])"
 
@@ -23,26 +24,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from portwatch.clock import SystemClock
     from portwatch.log.csvio import CsvFormatError, read_readings
-    from portwatch.log.store import Store, StoreError
 
     path: Path = args.file
+    now = SystemClock().now()
     try:
-        readings = read_readings(path, now=SystemClock().now())
+        readings = read_readings(path, now=now)
     except CsvFormatError as exc:
         print(f"portwatch import: {exc}; nothing was imported", file=sys.stderr)
         return EXIT_FAILED
     except OSError as exc:
         print(f"portwatch import: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
-    try:
-        with Store.open(db_path(args)) as store:
-            result = store.import_readings(readings)  # one transaction: all or nothing
-    except StoreError as exc:
-        print(f"portwatch import: {exc}; nothing was imported", file=sys.stderr)
-        return EXIT_FAILED
     if not readings:
         print(f"{path.name} holds no readings; nothing to import")
         return 0
+    result = take_readings(args, "import", readings, once=True, now=now)
+    if result is None:
+        return EXIT_FAILED
     first = min(r.time for r in readings).astimezone().isoformat(timespec="minutes")
     last = max(r.time for r in readings).astimezone().isoformat(timespec="minutes")
     print(

@@ -6,7 +6,8 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, db_path
+from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, log_place, offline_note
+from portwatch.cli.commands._through import CommandFailed, ask_service
 
 HELP = "take the thermometer off for up to 2 h (shower): no 'silent' notice; fevers still alert"
 
@@ -23,7 +24,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from portwatch.clock import SystemClock
     from portwatch.config import parse_duration
-    from portwatch.log.store import Store, StoreError
     from portwatch.service.watch import PauseError, make_pause
 
     try:
@@ -39,17 +39,45 @@ def run(args: argparse.Namespace) -> int:
         print(f"portwatch pause: duration = {args.duration!r}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     try:
-        with Store.open(db_path(args)) as store:
-            store.add_note(pause.start, pause.end, pause.reason)
-    except StoreError as exc:
+        end = _pause(args, pause.start, pause.end, pause.reason)
+    except (CommandFailed, ValueError) as exc:
         print(f"portwatch pause: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    until = pause.end.astimezone().strftime("%H:%M")
+    until = end.astimezone().strftime("%H:%M")
     print(
         f"Paused until {until} ({pause.reason}): no 'thermometer silent' notice until then. "
         "Fever alerts are not paused."
     )
     return 0
+
+
+def _pause(args: argparse.Namespace, start: datetime, end: datetime, reason: str) -> datetime:
+    """Through the service (it times the pause on its clock), else a note in the log.
+
+    Returns when the pause ends.
+
+    Raises:
+        CommandFailed: the service refused it.
+        ValueError: the settings cannot be read, or the log cannot be written (StoreError).
+    """
+    from portwatch.log.store import Store, StoreError
+
+    place = log_place(args, start)
+    body = {"duration_s": (end - start).total_seconds(), "reason": reason}
+    answer = ask_service(place, "POST", "pauses", body)
+    if answer is not None:
+        return datetime.fromisoformat(str(answer["end"]))
+    print(
+        offline_note(
+            place, "the pause is written to the log; the service honours it when it starts"
+        )
+    )
+    try:
+        with Store.open(place.db) as store:
+            store.add_note(start, end, reason)
+    except StoreError as exc:
+        raise ValueError(str(exc)) from exc
+    return end
 
 
 class _ClockError(ValueError):
