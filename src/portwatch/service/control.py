@@ -104,7 +104,12 @@ class _Body(BaseModel):
 
 
 class ReadingIn(_Body):
-    """One reading as a command parsed it; the service stamps when it received it."""
+    """One reading as a command parsed it.
+
+    ``received_at``: when it reached the gateway, as the command says (a hand reading: when
+    it was typed; an imported row: its own time, as if it had arrived live, which is what
+    the rule is fed at a replay too); without it, when the service received it.
+    """
 
     device: str = Field(min_length=1, max_length=200)
     kind: ReadingKind
@@ -112,6 +117,7 @@ class ReadingIn(_Body):
     unit: Unit
     celsius: float | None
     time: AwareDatetime
+    received_at: AwareDatetime | None = None
     device_time: NaiveDatetime | None = None
     site: Site | None = None
     interval_s: float | None = None
@@ -131,7 +137,7 @@ class ReadingIn(_Body):
             unit=self.unit,
             celsius=self.celsius,
             time=self.time,
-            received_at=received_at,
+            received_at=self.received_at or received_at,
             device_time=self.device_time,
             site=self.site,
             interval_s=self.interval_s,

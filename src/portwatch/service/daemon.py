@@ -423,7 +423,7 @@ class Daemon:
         while start < end:
             chunk = store.readings(start, min(start + REBUILD_CHUNK, end))
             chunk.sort(key=lambda stored: stored.id)  # the order they were received in
-            for stored in self._seen.fresh(chunk):
+            for stored in self._seen.replayed(chunk):
                 made.extend(rule.feed(stored.reading, now=stored.reading.received_at))
                 self._note_reading(stored.reading)
             self._state.readings_replayed += len(chunk)

@@ -52,11 +52,22 @@ class SeenReadings:
         self.floor = floor
         self._above.clear()
 
+    def unseen(self, batch: Sequence[StoredReading]) -> list[StoredReading]:
+        """The rows of ``batch`` not given to the rule yet."""
+        return [s for s in batch if s.id > self.floor and s.id not in self._above]
+
     def fresh(self, batch: Sequence[StoredReading]) -> list[StoredReading]:
         """The rows of ``batch`` not given to the rule yet, now counted as given."""
-        out = [s for s in batch if s.id > self.floor and s.id not in self._above]
+        out = self.unseen(batch)
         self._above.update(s.id for s in out)
         return out
+
+    def replayed(self, chunk: Sequence[StoredReading]) -> list[StoredReading]:
+        """The rows of a chunk the replay at start reads that the rule should have: all at
+        or below the floor (:meth:`start_at`), and those above it not had yet (a row
+        committed during the replay), now counted as given."""
+        below = [s for s in chunk if s.id <= self.floor]
+        return below + self.fresh([s for s in chunk if s.id > self.floor])
 
     def settle(self, up_to: int) -> None:
         """Every row at or below ``up_to`` has been looked at (a scan read them all)."""
@@ -75,7 +86,8 @@ class LogWatch:
         path: the log.
         read_after: ``(after_id, limit) -> readings`` in id order (the service's connection).
         seen: the shared record of rows already given to the rule.
-        feed: hands fresh rows to the rule (the same call the reading writer's batches take).
+        feed: hands rows to the rule (the same call the reading writer's batches take; it
+            gives the rule only those ``seen`` does not have, and records them there).
         skip_before: rows timed earlier are not the rule's (the replay skips them too).
         every_s: how often to look, in real seconds (another process writes in real time).
     """
@@ -133,12 +145,12 @@ class LogWatch:
             rows = self._read_after(self._seen.floor, PAGE)
             if not rows:
                 return fed
-            fresh = self._seen.fresh([s for s in rows if s.reading.time >= self._skip_before])
-            self._seen.settle(rows[-1].id)
+            fresh = self._seen.unseen([s for s in rows if s.reading.time >= self._skip_before])
             if fresh:
                 _LOGGER.info("log: %s readings found in the log, given to the rule", len(fresh))
                 self._feed(fresh)
                 fed += len(fresh)
+            self._seen.settle(rows[-1].id)
             if len(rows) < PAGE:
                 return fed
 

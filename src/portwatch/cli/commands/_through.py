@@ -57,7 +57,7 @@ def ask_service(
 
 
 def reading_json(reading: Reading) -> dict[str, Any]:
-    """A reading as the control API takes it (the service stamps when it received it)."""
+    """A reading as the control API takes it."""
     return {
         "device": reading.device,
         "kind": reading.kind.value,
@@ -65,6 +65,7 @@ def reading_json(reading: Reading) -> dict[str, Any]:
         "unit": reading.unit.value,
         "celsius": reading.celsius,
         "time": reading.time.isoformat(),
+        "received_at": reading.received_at.isoformat(),
         "device_time": None if reading.device_time is None else reading.device_time.isoformat(),
         "site": None if reading.site is None else reading.site.value,
         "interval_s": reading.interval_s,

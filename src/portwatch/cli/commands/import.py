@@ -9,9 +9,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument
 from portwatch.cli.commands._through import take_readings
+
+if TYPE_CHECKING:
+    from portwatch.model import Reading
 
 HELP = "import readings from a CSV file (time,temperature,unit,kind[,device,site,interval])"
 
@@ -38,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if not readings:
         print(f"{path.name} holds no readings; nothing to import")
         return 0
+    readings = _manual_without_device(readings, path.name)
     result = take_readings(args, "import", readings, once=True, now=now)
     if result is None:
         return EXIT_FAILED
@@ -48,3 +53,17 @@ def run(args: argparse.Namespace) -> int:
         f"{result.already_present} already present"
     )
     return 0
+
+
+def _manual_without_device(readings: list[Reading], name: str) -> list[Reading]:
+    """fever-rule.md §8: a reading imported without a device is a manual reading, and counts.
+
+    (The CSV reader names such rows ``import:<file>``; until it says "manual" itself, this
+    renames them here.)
+    """
+    from dataclasses import replace
+
+    from portwatch.cli.commands.add import MANUAL_DEVICE
+
+    unnamed = f"import:{name}"
+    return [replace(r, device=MANUAL_DEVICE) if r.device == unnamed else r for r in readings]
