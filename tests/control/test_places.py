@@ -57,6 +57,29 @@ def test_add_reads_portwatch_config_from_the_environment_when_no_flag(
     assert (config.parent / "custom" / "portwatch.db").exists()
 
 
+def test_add_works_for_a_user_who_may_not_read_the_clinic_secret(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The people in group portwatch cannot read the service's credentials; `add` and
+    `status` need none, so an unreadable secret must not refuse them."""
+    config.write_text(
+        config.read_text()
+        + '[clinic]\nurl = "https://clinic.example/webhook"\n'
+        + 'recipient = "Organization/1"\nsecret_file = "/nonexistent/clinic-secret"\n'
+    )
+    assert cli.main(["add", "37.0C", "--config", str(config)]) == 0, capsys.readouterr()
+    assert cli.main(["status", "--config", str(config)]) == 0, capsys.readouterr()
+
+
+def test_add_still_refuses_settings_that_are_wrong_otherwise(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config.write_text(config.read_text().replace("Patient/1", "not a reference"))
+    assert cli.main(["add", "37.0C", "--config", str(config)]) == 1
+    assert "patient.reference" in capsys.readouterr().err
+    assert not (config.parent / "custom" / "portwatch.db").exists()
+
+
 def test_pair_pins_in_the_settings_state_directory_when_given_config(config: Path) -> None:
     """`pair` finds the state directory as every command does; --state-dir only overrides."""
     args = argparse.Namespace(config=str(config), state_dir=None)

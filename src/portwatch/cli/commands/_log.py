@@ -86,16 +86,37 @@ def log_place(args: argparse.Namespace, now: datetime | None = None) -> LogPlace
 
 
 def _settings(args: argparse.Namespace, now: datetime | None) -> Settings | None:
-    import os
-
     from portwatch.clock import SystemClock
-    from portwatch.config import config_path, load_settings
 
-    argument: str | None = getattr(args, "config", None)
+    return command_settings(getattr(args, "config", None), now or SystemClock().now())
+
+
+def command_settings(argument: str | None, now: datetime) -> Settings | None:
+    """The settings as a command needs them, or None when there is no settings file.
+
+    ``argument`` is ``--config`` (else ``$PORTWATCH_CONFIG``, else the default path, when
+    it exists). A command needs no secret: the service holds them (systemd's
+    ``LoadCredential``), and the people in group portwatch may not read them, so a clinic
+    secret this user cannot read is no reason to refuse; every other problem is.
+
+    Raises:
+        ConfigError: the file named is missing, or the settings are invalid.
+    """
+    import os
+    import tomllib
+
+    from portwatch.config import ConfigError, Settings, config_path, load_settings
+
     path = config_path(argument)
     if argument is None and not path.exists():
         return None
-    return load_settings(path, now=now or SystemClock().now(), environ=os.environ)
+    try:
+        return load_settings(path, now=now, environ=os.environ)
+    except ConfigError as exc:
+        if not exc.problems or not all(p.startswith("clinic.secret_file") for p in exc.problems):
+            raise
+    with path.open("rb") as file:  # read and validated above; only the secret was refused
+        return Settings(**tomllib.load(file))
 
 
 def offline_note(place: LogPlace, what: str) -> str:
