@@ -101,6 +101,10 @@ async def test_symptom_report_reaches_the_clinic_within_5_s_and_a_pause_shows_at
         until = datetime.fromisoformat(str(status["paused_until"]))
         assert timedelta(minutes=29) < until - CLOCK.now() <= timedelta(minutes=30)
 
+        purged = await command(config, "purge", "--before", "2001-01-01T00:00Z", "--yes")
+        assert purged.returncode == 0, purged.stderr
+        assert purged.stdout.startswith("nothing in the log is older than"), purged.stdout
+
 
 async def test_import_of_typed_readings_without_device_column_alerts_the_clinic(
     short_dir: Path, inbox: Inbox
@@ -170,6 +174,15 @@ async def test_commands_say_the_service_is_not_running_and_it_acts_when_started(
     resent = await command(config, "alerts", "resend", str(symptoms.id))
     assert resent.returncode == 0, resent.stdout + resent.stderr
     assert resent.stdout.startswith(NOT_RUNNING), resent.stdout
+    typed = short_dir / "typed.csv"
+    typed.write_text(f"time,temperature,unit,kind\n{_hours_ago(2)},98.2,F,spot\n")
+    imported = await command(config, "import", str(typed))
+    assert imported.returncode == 0, imported.stderr
+    assert imported.stdout.startswith(NOT_RUNNING), imported.stdout
+    assert "the service will act on it when it starts" in imported.stdout
+    purged = await command(config, "purge", "--before", "2001-01-01T00:00Z", "--yes")
+    assert purged.returncode == 0, purged.stderr
+    assert purged.stdout.startswith(f"{NOT_RUNNING} removing from the log directly")
     assert inbox.arrivals == []
     async with service(config):
         await wait_for(lambda: inbox.first("fever.confirmed") is not None, 30)
