@@ -70,10 +70,10 @@ def log_place(args: argparse.Namespace, now: datetime | None = None) -> LogPlace
     from portwatch.log.store import DB_FILE_NAME, default_db_path
     from portwatch.service.control_socket import command_socket_path
 
+    settings = _settings(args, now)
     chosen: Path | None = getattr(args, "db", None)
     if chosen is not None:
-        return LogPlace(db=chosen, socket=None, direct=True, settings=None)
-    settings = _settings(args, now)
+        return LogPlace(db=chosen, socket=None, direct=True, settings=settings)
     if settings is not None:
         state_directory = settings.store.state_directory
         db = state_directory / DB_FILE_NAME

@@ -9,15 +9,13 @@ socket, its log watch picks readings up within a second).
 
 from __future__ import annotations
 
-import argparse
 import base64
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from portwatch.cli.commands._log import LogPlace, log_place, offline_note
+from portwatch.cli.commands._log import LogPlace, offline_note
 
 if TYPE_CHECKING:
     from portwatch.model import Reading
@@ -84,25 +82,20 @@ class Taken:
 
 
 def take_readings(
-    args: argparse.Namespace,
-    command: str,
-    readings: Sequence[Reading],
-    *,
-    once: bool,
-    now: datetime,
+    place: LogPlace, command: str, readings: Sequence[Reading], *, once: bool
 ) -> Taken | None:
     """Readings into the log through the service, or directly when none runs.
 
+    ``place``: :func:`~portwatch.cli.commands._log.log_place` for the command's options.
     ``once``: an import (readings the log already holds are skipped). Prints what went
     wrong and returns None when nothing was written.
     """
     from portwatch.log.store import Store, StoreError
 
     try:
-        place = log_place(args, now)
         body = {"readings": [reading_json(r) for r in readings], "once": once}
         answer = ask_service(place, "POST", "readings", body)
-    except (CommandFailed, ValueError) as exc:
+    except CommandFailed as exc:
         print(f"portwatch {command}: {exc}", file=sys.stderr)
         return None
     if answer is not None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import Final
 
-from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, parse_when
+from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, log_place, parse_when
 from portwatch.cli.commands._through import take_readings
 
 HELP = "record a temperature measured by hand (101.2F, 38.4C) when the Bluetooth one failed"
@@ -55,7 +55,12 @@ def run(args: argparse.Namespace) -> int:
         site=None if args.site is None else Site(args.site),
         raw=args.temperature.encode("utf-8"),
     )
-    outcome = take_readings(args, "add", [reading], once=False, now=now)
+    try:
+        place = log_place(args, now)
+    except ValueError as exc:  # the settings (ConfigError)
+        print(f"portwatch add: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    outcome = take_readings(place, "add", [reading], once=False)
     if outcome is None:
         return EXIT_FAILED
     (row_id,) = outcome.ids

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument
+from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, log_place
 from portwatch.cli.commands._through import take_readings
 
 if TYPE_CHECKING:
@@ -43,7 +43,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"{path.name} holds no readings; nothing to import")
         return 0
     readings = _manual_without_device(readings, path.name)
-    result = take_readings(args, "import", readings, once=True, now=now)
+    try:
+        place = log_place(args, now)
+    except ValueError as exc:  # the settings (ConfigError)
+        print(f"portwatch import: {exc}; nothing was imported", file=sys.stderr)
+        return EXIT_FAILED
+    result = take_readings(place, "import", readings, once=True)
     if result is None:
         return EXIT_FAILED
     first = min(r.time for r in readings).astimezone().isoformat(timespec="minutes")
