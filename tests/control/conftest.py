@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from control_process import SECRET, Inbox
 
 from portwatch.alerts.signing import parse_secret
 from portwatch.clock import SystemClock
 from portwatch.sim.inbox import InboxStore, make_app
+
+from .control_process import SECRET, Inbox
 
 
 @pytest.fixture

@@ -24,12 +24,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from control_process import Inbox, Ran, command, service, wait_for, write_config
 
 from portwatch.clock import SystemClock
 from portwatch.log.store import Store
 from portwatch.model import Reading, ReadingKind, Unit
 from portwatch.service.control_socket import SYSTEM_RUNTIME_DIRECTORY
+
+from .control_process import Inbox, Ran, command, service, wait_for, write_config
 
 # The real clock, as the service and the commands read it (the tests run on real time).
 CLOCK = SystemClock()

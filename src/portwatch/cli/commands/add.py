@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Final
 
 from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, log_place, parse_when
 from portwatch.cli.commands._through import take_readings
 
 HELP = "record a temperature measured by hand (101.2F, 38.4C) when the Bluetooth one failed"
-
-MANUAL_DEVICE: Final = "manual"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from portwatch.clock import SystemClock
     from portwatch.log.csvio import FUTURE_TOLERANCE, celsius_from, parse_temperature
-    from portwatch.model import Reading, ReadingKind, Site
+    from portwatch.model import MANUAL_DEVICE, Reading, ReadingKind, Site
 
     now = SystemClock().now()
     try:

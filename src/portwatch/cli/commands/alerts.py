@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from portwatch.cli.commands._log import EXIT_FAILED
+from portwatch.log.vocabulary import OutboxStatus
 
 if TYPE_CHECKING:
-    from portwatch.alerts.delivery import OutboxRowLike
+    from portwatch.log.store import OutboxRow
 
-STATUSES = ("pending", "delivered", "failed")
+STATUSES = tuple(status.value for status in OutboxStatus)
 
 HELP = "list clinic alerts (pending, delivered, failed), resend one, or send a test message"
 
@@ -46,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     test.add_argument("--gateway-id", default=None, help="this gateway's name (default: hostname)")
 
 
-def format_rows(rows: Sequence[OutboxRowLike]) -> list[str]:
+def format_rows(rows: Sequence[OutboxRow]) -> list[str]:
     """One line per outbox row, for a person: what is stuck and what the clinic said."""
     lines = [f"{'id':36}  {'channel':7}  {'kind':18}  {'status':9}  tries  last answer"]
     for row in rows:
@@ -69,7 +70,7 @@ def _list(args: argparse.Namespace) -> int:
     from portwatch.log.store import Store
 
     with Store.open_reader(db_path(args)) as log:
-        rows = log.outbox_all(args.status)
+        rows = log.outbox_all(None if args.status is None else OutboxStatus(args.status))
     for line in format_rows(rows):
         print(line)
     return 0

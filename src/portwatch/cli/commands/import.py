@@ -68,7 +68,7 @@ def _manual_without_device(readings: list[Reading], name: str) -> list[Reading]:
     """
     from dataclasses import replace
 
-    from portwatch.cli.commands.add import MANUAL_DEVICE
+    from portwatch.model import MANUAL_DEVICE
 
     unnamed = f"import:{name}"
     return [replace(r, device=MANUAL_DEVICE) if r.device == unnamed else r for r in readings]

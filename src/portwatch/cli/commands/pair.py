@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from portwatch.cli.commands._radio import EXIT_FAILED, add_radio_arguments, open_backend, state_dir
+from portwatch.cli.commands._radio import EXIT_FAILED, add_radio_arguments, open_radio, state_dir
 
 HELP = "pin the patient's thermometer: scan, choose one, remember it in the state directory"
 
@@ -35,14 +35,18 @@ def run(args: argparse.Namespace) -> int:
 
     from bleak.exc import BleakError
 
-    from portwatch.ble.link import Seen, discover, read_identity
+    from portwatch.ble.discovery import Seen, discover, read_identity
     from portwatch.ble.pin import Pin, save_pin
     from portwatch.cli.commands.scan import table
     from portwatch.clock import SystemClock
 
+    directory = _pin_directory(args)  # where the pin goes: known before the scan
+    if directory is None:
+        return EXIT_FAILED
+
     async def main() -> int:
-        async with open_backend(args.virtual) as backend:
-            found = await discover(backend, SystemClock(), args.seconds)
+        async with open_radio(args.virtual) as radio:
+            found = await discover(radio, SystemClock(), args.seconds)
             chosen: Seen | None = None
             if args.address:
                 chosen = found.get(args.address.upper())
@@ -67,18 +71,13 @@ def run(args: argparse.Namespace) -> int:
                     return EXIT_FAILED
                 chosen = rows[int(answer) - 1]
             try:
-                identity = await read_identity(backend, chosen.address)
+                identity = await read_identity(radio, chosen.address)
             except (BleakError, TimeoutError, OSError) as exc:
                 print(
                     f"note: could not read its identity ({exc}); pinning by address",
                     file=sys.stderr,
                 )
                 identity = {}
-            try:
-                directory = state_dir(args)
-            except ValueError as exc:  # the settings file (ConfigError)
-                print(f"portwatch pair: {exc}", file=sys.stderr)
-                return EXIT_FAILED
             path = save_pin(directory, Pin(chosen.address, chosen.name, chosen.driver, identity))
             print(
                 f"pinned {chosen.name or chosen.address} ({chosen.address}, "
@@ -91,3 +90,12 @@ def run(args: argparse.Namespace) -> int:
     except (BleakError, OSError) as exc:
         print(f"portwatch pair: the radio cannot scan: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _pin_directory(args: argparse.Namespace) -> Path | None:
+    """The state directory for pinned.json, or None (said why) when the settings are bad."""
+    try:
+        return state_dir(args)
+    except ValueError as exc:  # the settings file (ConfigError)
+        print(f"portwatch pair: {exc}", file=sys.stderr)
+        return None
