@@ -19,7 +19,7 @@ from portwatch.cli.control_client import ControlError, ServiceNotRunning, ask
 from portwatch.clock import VirtualClock
 from portwatch.log.store import Store, StoredReading
 from portwatch.model import Reading, ReadingKind, Symptom, Unit
-from portwatch.service.control import SOCKET_MODE, ControlServer
+from portwatch.service.control_server import SOCKET_MODE, ControlServer
 from portwatch.service.entrances import Entrances
 from portwatch.service.logwatch import LogWatch, SeenReadings
 
@@ -206,3 +206,29 @@ async def test_log_watch_feeds_rows_another_connection_wrote_once(short_dir: Pat
             assert watch.check() == 0
         finally:
             watch.close()
+
+
+async def test_curl_can_poke_it_as_the_docstring_says(service: Service) -> None:
+    """An ordinary tool: `curl --unix-socket` with a body large enough for Expect: 100."""
+    import asyncio
+    import json
+    import shutil
+
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    reason = "shower " + "x" * 1500  # curl sends Expect: 100-continue above 1 KiB
+    body = json.dumps({"duration_s": 600, "reason": reason[:200]} | {"pad": "y" * 1200})
+    process = await asyncio.create_subprocess_exec(
+        curl, "-s", "--unix-socket", str(service.socket), "-X", "POST",
+        "-H", "Content-Type: application/json", "-d", body,
+        "http://portwatch/v1/pauses", stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert json.loads(out) == {"error": "pad: unknown field"}
+    process = await asyncio.create_subprocess_exec(
+        curl, "-s", "--unix-socket", str(service.socket), "http://portwatch/v1/status",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert json.loads(out)["status"] == "monitoring day 1 of 10"

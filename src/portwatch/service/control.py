@@ -1,9 +1,9 @@
 """The service's control API: HTTP on a Unix socket, for the commands on the same machine.
 
-``portwatch run`` serves it on ``control.sock`` in its runtime directory
-(:mod:`portwatch.service.control_socket`), mode 0660, group ``portwatch`` where that group
-exists: the people who look after the Pi, in that group, use it without sudo. Plain HTTP
-with JSON bodies, so ordinary tools can poke it::
+``portwatch run`` serves it (:mod:`portwatch.service.control_server`) on ``control.sock``
+in its runtime directory (:mod:`portwatch.service.control_socket`), mode 0660, group
+``portwatch`` where that group exists: the people who look after the Pi, in that group,
+use it without sudo. Plain HTTP/1.1 with JSON bodies, so ordinary tools can poke it::
 
     curl --unix-socket /run/portwatch/control.sock http://portwatch/v1/status
     curl --unix-socket /run/portwatch/control.sock -X POST http://portwatch/v1/pauses \\
@@ -12,8 +12,8 @@ with JSON bodies, so ordinary tools can poke it::
 Every path starts with the version (``/v1/``); another version is answered 404. Bodies are
 validated by pydantic models that refuse unknown fields; a refusal is a 400 whose
 ``error`` names the field. Bodies are bounded (:data:`MAX_BODY_BYTES`, and
-:data:`MAX_SMALL_BODY_BYTES` for all but readings) and must arrive within
-:data:`BODY_TIMEOUT_S`; the service answers within :data:`SERVICE_TIMEOUT_S`.
+:data:`MAX_SMALL_BODY_BYTES` for all but readings); the service answers within
+:data:`SERVICE_TIMEOUT_S`. This module is what the requests mean; the server is HTTP only.
 
 =========================  ============================================================
 ``GET  /v1/status``        the service's status line and the pause in force
@@ -30,19 +30,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import contextlib
-import grp
-import logging
-import os
-import socket
-import stat
+import re
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Annotated, Final, Protocol, TypeVar
 
-from aiohttp import web
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -58,25 +52,14 @@ from portwatch.service.control_socket import API_VERSION
 from portwatch.service.entrances import Refused, Taken, Unknown
 from portwatch.service.watch import Pause
 
-__all__ = [
-    "BODY_TIMEOUT_S",
-    "MAX_BODY_BYTES",
-    "SOCKET_MODE",
-    "ControlServer",
-    "ControlService",
-    "make_app",
-]
+__all__ = ["MAX_BODY_BYTES", "MAX_SMALL_BODY_BYTES", "ControlApi", "ControlService", "Problem"]
 
-_LOGGER = logging.getLogger(__name__)
 _M = TypeVar("_M", bound=BaseModel)
 
-SOCKET_MODE: Final = 0o660
-SOCKET_GROUP: Final = "portwatch"
 # A ten-day export of a wearable (one reading a minute, ~200 bytes each as JSON) is ~3 MB.
 MAX_BODY_BYTES: Final = 64 * 1024 * 1024
 MAX_SMALL_BODY_BYTES: Final = 64 * 1024
 MAX_READINGS: Final = 1_000_000
-BODY_TIMEOUT_S: Final = 30.0
 SERVICE_TIMEOUT_S: Final = 120.0
 PREFIX: Final = f"/{API_VERSION}"
 
@@ -167,8 +150,13 @@ class PurgeIn(_Body):
     dry_run: bool = True
 
 
-def _problem(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+class Problem(Exception):
+    """A request answered with an error: its HTTP status and one line that says what to do."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 def _field_errors(exc: ValidationError) -> str:
@@ -182,182 +170,98 @@ def _field_errors(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-async def _body(request: web.Request, model: type[_M], limit: int) -> _M:
+def _body(raw: bytes, model: type[_M], limit: int) -> _M:
     """The request's JSON body as ``model``.
 
     Raises:
-        web.HTTPException: 413 too big, 408 too slow, 400 not JSON or not valid.
+        Problem: 413 too big, 400 not JSON or not valid (naming each field).
     """
-    if request.content_length is not None and request.content_length > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-    try:
-        async with asyncio.timeout(BODY_TIMEOUT_S):
-            raw = await request.read()
-    except TimeoutError:
-        raise web.HTTPRequestTimeout(text="the body did not arrive in time") from None
     if len(raw) > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(raw))
+        raise Problem(413, f"the body has {len(raw)} bytes; at most {limit} are taken here")
     try:
         return model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
-        raise _BadRequest(_field_errors(exc)) from None
+        raise Problem(400, _field_errors(exc)) from None
 
 
-class _BadRequest(Exception):
-    pass
+Route = Callable[[bytes, dict[str, str]], Awaitable[dict[str, object]]]
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+class ControlApi:
+    """The requests the service answers; ``await answer(method, path, body)``."""
 
-
-@web.middleware
-async def _errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every answer JSON, every refusal one line that says what to change."""
-    try:
-        async with asyncio.timeout(SERVICE_TIMEOUT_S):
-            return await handler(request)
-    except _BadRequest as exc:
-        return _problem(400, str(exc))
-    except Refused as exc:
-        return _problem(400, str(exc))
-    except Unknown as exc:
-        return _problem(404, str(exc))
-    except StoreError as exc:
-        return _problem(503, f"the log: {exc}")
-    except TimeoutError:
-        return _problem(503, "the service did not finish in time; it may still be done")
-    except web.HTTPNotFound:
-        return _problem(
-            404, f"no such request: {request.method} {request.path} (this service speaks /v1/)"
-        )
-    except web.HTTPMethodNotAllowed as exc:
-        return _problem(405, f"{request.method} is not allowed on {request.path} ({exc.reason})")
-    except web.HTTPException as exc:
-        return _problem(exc.status, exc.text or exc.reason)
-
-
-def make_app(service: ControlService) -> web.Application:
-    """The API's routes over ``service``."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[_errors])
-    routes = _Routes(service)
-    app.router.add_get(f"{PREFIX}/status", routes.status)
-    app.router.add_post(f"{PREFIX}/readings", routes.readings)
-    app.router.add_post(f"{PREFIX}/reports", routes.reports)
-    app.router.add_post(f"{PREFIX}/pauses", routes.pauses)
-    app.router.add_post(f"{PREFIX}/alerts/{{alert_id}}/resend", routes.resend)
-    app.router.add_post(f"{PREFIX}/purge", routes.purge)
-    return app
-
-
-class _Routes:
     def __init__(self, service: ControlService) -> None:
         self._service = service
+        self._routes: list[tuple[str, re.Pattern[str], Route]] = [
+            ("GET", re.compile(rf"^{PREFIX}/status$"), self.status),
+            ("POST", re.compile(rf"^{PREFIX}/readings$"), self.readings),
+            ("POST", re.compile(rf"^{PREFIX}/reports$"), self.reports),
+            ("POST", re.compile(rf"^{PREFIX}/pauses$"), self.pauses),
+            ("POST", re.compile(rf"^{PREFIX}/alerts/(?P<alert_id>[^/]+)/resend$"), self.resend),
+            ("POST", re.compile(rf"^{PREFIX}/purge$"), self.purge),
+        ]
 
-    async def status(self, request: web.Request) -> web.Response:
-        del request
-        return web.json_response(await self._service.status())
+    async def answer(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, object]]:
+        """The status and JSON answer to one request; every refusal one line (``error``)."""
+        try:
+            route, params = self._route(method, path)
+            async with asyncio.timeout(SERVICE_TIMEOUT_S):
+                return 200, await route(body, params)
+        except Problem as exc:
+            return exc.status, {"error": exc.message}
+        except Refused as exc:
+            return 400, {"error": str(exc)}
+        except Unknown as exc:
+            return 404, {"error": str(exc)}
+        except StoreError as exc:
+            return 503, {"error": f"the log: {exc}"}
+        except TimeoutError:
+            return 503, {"error": "the service did not finish in time; it may still be done"}
 
-    async def readings(self, request: web.Request) -> web.Response:
-        body = await _body(request, ReadingsIn, MAX_BODY_BYTES)
+    def _route(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        allowed = []
+        for verb, pattern, route in self._routes:
+            match = pattern.match(urllib.parse.unquote(path.split("?")[0]))
+            if match is None:
+                continue
+            if verb == method:
+                return route, match.groupdict()
+            allowed.append(verb)
+        if allowed:
+            raise Problem(405, f"{method} is not allowed on {path}; use {', '.join(allowed)}")
+        raise Problem(404, f"no such request: {method} {path} (this service speaks {PREFIX}/)")
+
+    async def status(self, body: bytes, params: dict[str, str]) -> dict[str, object]:
+        del body, params
+        return await self._service.status()
+
+    async def readings(self, body: bytes, params: dict[str, str]) -> dict[str, object]:
+        request = _body(body, ReadingsIn, MAX_BODY_BYTES)
         received_at = self._service.now()
-        readings = [item.reading(received_at) for item in body.readings]
-        taken = await self._service.take_readings(readings, once=body.once)
-        return web.json_response({"ids": list(taken.ids), "already_present": taken.already_present})
+        readings = [item.reading(received_at) for item in request.readings]
+        taken = await self._service.take_readings(readings, once=request.once)
+        return {"ids": list(taken.ids), "already_present": taken.already_present}
 
-    async def reports(self, request: web.Request) -> web.Response:
-        body = await _body(request, ReportIn, MAX_SMALL_BODY_BYTES)
-        alert_id = await self._service.report_symptoms(list(body.symptoms), body.note)
-        return web.json_response({"id": alert_id})
+    async def reports(self, body: bytes, params: dict[str, str]) -> dict[str, object]:
+        request = _body(body, ReportIn, MAX_SMALL_BODY_BYTES)
+        alert_id = await self._service.report_symptoms(list(request.symptoms), request.note)
+        return {"id": alert_id}
 
-    async def pauses(self, request: web.Request) -> web.Response:
-        body = await _body(request, PauseIn, MAX_SMALL_BODY_BYTES)
-        pause = await self._service.pause(timedelta(seconds=body.duration_s), body.reason)
-        return web.json_response(
-            {"start": pause.start.isoformat(), "end": pause.end.isoformat(), "reason": pause.reason}
-        )
+    async def pauses(self, body: bytes, params: dict[str, str]) -> dict[str, object]:
+        request = _body(body, PauseIn, MAX_SMALL_BODY_BYTES)
+        pause = await self._service.pause(timedelta(seconds=request.duration_s), request.reason)
+        return {
+            "start": pause.start.isoformat(),
+            "end": pause.end.isoformat(),
+            "reason": pause.reason,
+        }
 
-    async def resend(self, request: web.Request) -> web.Response:
-        alert_id = request.match_info["alert_id"]
-        await self._service.resend(alert_id)
-        return web.json_response({"id": alert_id})
+    async def resend(self, body: bytes, params: dict[str, str]) -> dict[str, object]:
+        del body
+        await self._service.resend(params["alert_id"])
+        return {"id": params["alert_id"]}
 
-    async def purge(self, request: web.Request) -> web.Response:
-        body = await _body(request, PurgeIn, MAX_SMALL_BODY_BYTES)
-        counts = await self._service.purge(body.before, dry_run=body.dry_run)
-        return web.json_response({"counts": counts, "dry_run": body.dry_run})
-
-
-class ControlSocketError(OSError):
-    """The control socket cannot be served (another service answers on it, or no bind)."""
-
-
-class ControlServer:
-    """Serves :func:`make_app` on a Unix socket; :meth:`start`, then :meth:`close`."""
-
-    def __init__(self, service: ControlService, path: Path) -> None:
-        self.path = path
-        self._app = make_app(service)
-        self._runner: web.AppRunner | None = None
-
-    async def start(self) -> None:
-        """Bind the socket (a stale one from a crash is replaced), mode 0660, group portwatch.
-
-        Raises:
-            ControlSocketError: another service answers on it, or it cannot be bound.
-        """
-        if _is_socket(self.path) and await _answers(self.path):
-            raise ControlSocketError(f"another portwatch service answers on {self.path}")
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        runner = web.AppRunner(self._app, access_log=None, handler_cancellation=True)
-        await runner.setup()
-        try:
-            await web.UnixSite(runner, str(self.path)).start()
-        except OSError as exc:
-            await runner.cleanup()
-            raise ControlSocketError(f"cannot serve {self.path}: {exc}") from exc
-        self._runner = runner
-        os.chmod(self.path, SOCKET_MODE)
-        _share_with_group(self.path)
-        _LOGGER.info("control API on %s", self.path)
-
-    async def close(self) -> None:
-        if self._runner is None:
-            return
-        await self._runner.cleanup()
-        self._runner = None
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-
-
-def _share_with_group(path: Path) -> None:
-    """Give the socket to group portwatch when it exists and is not already its group."""
-    try:
-        gid = grp.getgrnam(SOCKET_GROUP).gr_gid
-    except KeyError:
-        return
-    if path.stat().st_gid != gid:
-        try:
-            os.chown(path, -1, gid)
-        except OSError as exc:
-            _LOGGER.warning("control socket %s: cannot give it to group %s: %s", path, gid, exc)
-
-
-def _is_socket(path: Path) -> bool:
-    try:
-        return stat.S_ISSOCK(path.stat().st_mode)
-    except FileNotFoundError:
-        return False
-
-
-async def _answers(path: Path) -> bool:
-    """Whether a live server accepts connections on ``path`` (False: none, or stale)."""
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    probe.setblocking(False)
-    try:
-        await asyncio.get_running_loop().sock_connect(probe, str(path))
-    except OSError:
-        return False
-    finally:
-        probe.close()
-    return True
+    async def purge(self, body: bytes, params: dict[str, str]) -> dict[str, object]:
+        request = _body(body, PurgeIn, MAX_SMALL_BODY_BYTES)
+        counts = await self._service.purge(request.before, dry_run=request.dry_run)
+        return {"counts": counts, "dry_run": request.dry_run}
