@@ -22,7 +22,6 @@ then delivery, the scheduler and the page.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +31,7 @@ from portwatch.alerts.delivery import ClinicEndpoint
 from portwatch.clock import Clock
 from portwatch.config import Settings
 from portwatch.fever.rule import RuleSettings
+from portwatch.identity import gateway_id as installation_id
 from portwatch.log.store import Store
 from portwatch.model import Symptom
 from portwatch.service.hooks import DaemonHooks
@@ -49,6 +49,7 @@ from portwatch.service.wiring import (
 
 if TYPE_CHECKING:
     from portwatch.ble.radio import Radio
+    from portwatch.serving import ServerStats
 
 __all__ = [
     "SENT_DIRECTLY_HOLD",
@@ -112,7 +113,7 @@ class Daemon:
             web_port=web_port,
             notifier=notifier or Notifier({}),
             watchdog_s=watchdog_s,
-            gateway_id=gateway_id or socket.gethostname(),
+            gateway_id=gateway_id or installation_id(settings.patient.reference),
             hooks=hooks or DaemonHooks(),
         )
         self._stop = asyncio.Event()
@@ -155,6 +156,12 @@ class Daemon:
         """The caregiver page's address once it serves (None: no page, or not yet)."""
         service = self._service
         return None if service is None or service.page is None else service.page.url
+
+    @property
+    def web_stats(self) -> ServerStats | None:
+        """The page's connection guard's figures once it serves (issue 21; for campaigns)."""
+        service = self._service
+        return None if service is None or service.page is None else service.page.stats
 
     @property
     def ready(self) -> asyncio.Event:
