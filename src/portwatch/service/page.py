@@ -16,16 +16,15 @@ from typing import TYPE_CHECKING, Final
 
 from portwatch.clock import Clock
 from portwatch.config import Settings
-from portwatch.log.store import DB_FILE_NAME, Store
-from portwatch.model import Symptom
+from portwatch.log.store import DB_FILE_NAME
+from portwatch.model import Reading, Symptom
 from portwatch.service.care import next_reminder_time
-from portwatch.service.readings import ReadingPath
 from portwatch.service.recorder import Recorder
-from portwatch.service.watch import make_pause
 
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from portwatch.service.entrances import Entrances
     from portwatch.serving import ServerStats
     from portwatch.web.forms import Entrance
 
@@ -75,18 +74,21 @@ class Page:
             await runner.cleanup()
 
 
-def page_entrance(clock: Clock, readings: ReadingPath, store: Store) -> Entrance:
-    """Where the page's forms go in the running service (issue 19): a hand reading into the
-    reading path (writer, rule, outbox, delivery), a pause into the log on the event loop's
-    connection, as ``Daemon.pause`` writes it."""
+def page_entrance(entrances: Entrances) -> Entrance:
+    """Where the page's forms go in the running service (issue 19): the control API's own
+    entrances, so a reading typed on the phone takes exactly the path of ``portwatch add``
+    (committed on the writer's thread, then the rule, the outbox and delivery), and a pause
+    that of ``portwatch pause``."""
     from portwatch.web.forms import CallEntrance
 
+    async def add(reading: Reading) -> None:
+        await entrances.take_readings([reading], once=False)
+
     async def pause(duration: timedelta, reason: str) -> datetime:
-        held = make_pause(clock.now(), duration, reason)  # PauseError is a ValueError
-        store.add_note(held.start, held.end, held.reason)
+        held = await entrances.pause(duration, reason)  # Refused is a ValueError
         return held.end
 
-    return CallEntrance(readings.take_by_hand, pause)
+    return CallEntrance(add, pause)
 
 
 def page_for(
