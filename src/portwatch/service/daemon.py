@@ -504,8 +504,8 @@ class Daemon:
         from portwatch.web.source import ClinicTarget
         from portwatch.web.view import DisplaySettings
 
-        host, _, port = self.settings.web.address.rpartition(":")
-        web_port = int(port) if self._web_port is None else self._web_port
+        host = self.settings.web.host  # an IPv6 address without its brackets (issue 21)
+        web_port = self.settings.web.port if self._web_port is None else self._web_port
         app = make_app(
             self.db_path,
             WebSettings(token=self._web_token, host=host, port=web_port),
@@ -530,7 +530,7 @@ class Daemon:
         await site.start()
         self._web_runner = runner
         bound = runner.addresses[0]
-        self.web_url = f"http://{host}:{bound[1]}/"
+        self.web_url = f"http://{f'[{host}]' if ':' in host else host}:{bound[1]}/"
         _LOGGER.info("caregiver page at %s", self.web_url)
 
     # -- the reading path ------------------------------------------------------------------

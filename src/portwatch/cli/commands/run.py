@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(config_path(args.config), now=now)
         clinic, web_token = _secrets(settings)
+        _runtime_checks(settings)  # what `config check` checks besides the values (issue 21)
     except ConfigError as exc:
         for line in exc.problems:
             print(f"portwatch: {line}", file=sys.stderr)
@@ -209,6 +210,20 @@ def _secrets(settings: Settings) -> tuple[ClinicEndpoint | None, str | None]:
         return clinic, load_secret(path)
     except DeliveryError as exc:
         raise ConfigError([f"web.token_file: {exc}"]) from exc
+
+
+def _runtime_checks(settings: Settings) -> None:
+    """The page's token and address and the CA file, checked as `config check` does.
+
+    Raises:
+        ConfigError: one line each.
+    """
+    from portwatch.config import ConfigError
+    from portwatch.settings_check import runtime_problems
+
+    problems = runtime_problems(settings, os.environ)
+    if problems:
+        raise ConfigError(problems)
 
 
 async def _main(
