@@ -161,6 +161,14 @@ class ImportResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ImportCount:
+    """What :meth:`Store.import_stream` did: how many readings it stored and skipped."""
+
+    added: int
+    already_present: int  # readings already in the log (or repeated in the same import)
+
+
+@dataclass(frozen=True, slots=True)
 class OutboxEntry:
     """An alert to send, as written next to the decision that caused it (alerts.md)."""
 
@@ -642,6 +650,58 @@ class Store:
                 fresh.append(row)
             ids = _insert_readings(db, fresh)
         return ImportResult(ids=tuple(ids), already_present=len(rows) - len(ids))
+
+    def import_stream(self, readings: Iterable[Reading], *, batch: int = 5_000) -> ImportCount:
+        """:meth:`import_readings` for a file of any length (issue 20): one transaction,
+        all or nothing, holding at most `batch` readings in memory at a time.
+
+        A reading repeated anywhere in `readings` is found in the log itself: the batches
+        before it are already written, inside the same transaction.
+
+        Raises:
+            StoreUnavailableError: nothing was written (disk full, read-only, failing).
+            StoreInputError: a reading has a naive time; nothing was written.
+            Whatever iterating `readings` raises (a bad line): nothing was written.
+        """
+        added = present = 0
+        remaining = iter(readings)
+        with self._write("importing readings") as db:
+            while chunk := list(itertools.islice(remaining, batch)):
+                fresh: list[tuple[Any, ...]] = []
+                seen: set[tuple[Any, ...]] = set()
+                for row in map(_reading_row, chunk):
+                    identity = _identity(row[0], row[1], row[2], row[3], row[5])
+                    logged = db.execute(
+                        "SELECT value FROM readings WHERE time_us = ? AND device = ? "
+                        "AND kind = ? AND unit = ?",
+                        (row[5], row[0], row[1], row[3]),
+                    ).fetchall()
+                    same = (_identity(row[0], row[1], v, row[3], row[5]) for (v,) in logged)
+                    if identity in seen or identity in same:
+                        continue
+                    seen.add(identity)
+                    fresh.append(row)
+                added += len(_insert_readings(db, fresh))
+                present += len(chunk) - len(fresh)
+        return ImportCount(added=added, already_present=present)
+
+    def iter_readings(
+        self, since: datetime | None, until: datetime, *, batch: int = 2_000
+    ) -> Iterator[StoredReading]:
+        """Readings timed in [since, until) (since None: from the first), in time order,
+        read `batch` rows at a time: an export of any length in bounded memory (issue 20)."""
+        after = (to_us(since, "since") - 1 if since is not None else -(2**62), 2**62)
+        end = to_us(until, "until")
+        sql = (
+            f"SELECT {_READING_COLUMNS} FROM readings WHERE time_us < ? AND "  # noqa: S608
+            "(time_us > ? OR (time_us = ? AND id > ?)) ORDER BY time_us, id LIMIT ?"
+        )
+        while True:
+            rows = self._read(sql, (end, after[0], after[0], after[1], batch))
+            yield from (_stored_reading(row) for row in rows)
+            if len(rows) < batch:
+                return
+            after = (rows[-1][6], rows[-1][0])  # the last row's time_us and id
 
     def readings(
         self,

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Final
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Final
 
-from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, db_path, parse_when
+from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, parse_when
+
+if TYPE_CHECKING:
+    from portwatch.model import Reading
 
 HELP = "record a temperature measured by hand (101.2F, 38.4C) when the Bluetooth one failed"
 
-MANUAL_DEVICE: Final = "manual"
+MANUAL_DEVICE: Final = "manual"  # fever.rule.MANUAL_DEVICE: a hand reading counts (§8)
+EXIT_BAD_INPUT: Final = 2  # issue 21: input is refused with status 2
+# Without settings (no placement to compare with), a typed time before any placement the
+# settings accept (config.PLACEMENT_YEARS) less a day is taken for a typing error.
+OLDEST_WITHOUT_SETTINGS: Final = datetime(1999, 12, 31, tzinfo=UTC)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,44 +33,90 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--site", choices=[site.value for site in Site], help="where it was measured"
     )
+    parser.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="the settings file, for the placement and the log's place (default: "
+        "$PORTWATCH_CONFIG or /etc/portwatch/portwatch.toml when it exists)",
+    )
     add_db_argument(parser)
 
 
-def run(args: argparse.Namespace) -> int:
-    from portwatch.clock import SystemClock
+def hand_reading(
+    typed: str,
+    at: str | None,
+    site: str | None,
+    *,
+    now: datetime,
+    placement: datetime | None,
+) -> Reading:
+    """The reading a person typed, or ValueError saying what to type instead.
+
+    Refused as typing errors: a temperature outside 25-47 °C (fever-rule.md §8), a time
+    more than 5 minutes ahead, or before the placement less a day (§1; without settings,
+    before the year 2000).
+
+    Raises:
+        ValueError: one line, naming what was typed.
+    """
     from portwatch.log.csvio import FUTURE_TOLERANCE, celsius_from, parse_temperature
-    from portwatch.log.store import Store, StoreError
     from portwatch.model import Reading, ReadingKind, Site
 
-    now = SystemClock().now()
+    value, unit = parse_temperature(typed)
     try:
-        value, unit = parse_temperature(args.temperature)
-        at = now if args.at is None else parse_when(args.at, now)
-    except ValueError as exc:
-        print(f"portwatch add: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    if at > now + FUTURE_TOLERANCE:
-        print(f"portwatch add: {at.isoformat()} is in the future", file=sys.stderr)
-        return EXIT_FAILED
-    reading = Reading(
+        when = now if at is None else parse_when(at, now)
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 is before the first UTC time
+        raise ValueError(f"--at {at!r} is out of range") from None
+    if when > now + FUTURE_TOLERANCE:
+        raise ValueError(f"{when.isoformat()} is in the future")
+    if placement is not None and when < placement - timedelta(days=1):
+        raise ValueError(
+            f"{when.isoformat()} is before the placement ({placement.isoformat()}) less a "
+            "day; check the date"
+        )
+    if placement is None and when < OLDEST_WITHOUT_SETTINGS:
+        raise ValueError(f"{when.isoformat()} is before any placement; check the date")
+    return Reading(
         device=MANUAL_DEVICE,
         kind=ReadingKind.SPOT,  # a hand reading is a spot reading and counts for the rule
         value=value,
         unit=unit,
         celsius=celsius_from(value, unit),
-        time=at,
+        time=when,
         received_at=now,
-        site=None if args.site is None else Site(args.site),
-        raw=args.temperature.encode("utf-8"),
+        site=None if site is None else Site(site),
+        raw=typed.encode("utf-8", "surrogateescape"),
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    from portwatch.clock import SystemClock
+    from portwatch.config import ConfigError
+    from portwatch.log.store import Store, StoreError
+    from portwatch.printable import printable
+    from portwatch.web.cliargs import db_path, settings_from
+
+    now = SystemClock().now()
     try:
-        with Store.open(db_path(args)) as store:
+        settings = settings_from(args, now)
+        placement = None if settings is None else settings.patient.placement
+        reading = hand_reading(args.temperature, args.at, args.site, now=now, placement=placement)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"portwatch add: {line}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValueError as exc:
+        print(f"portwatch add: {printable(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        with Store.open(db_path(args, settings)) as store:
             (row_id,) = store.add_readings([reading])
     except StoreError as exc:
         print(f"portwatch add: {exc}", file=sys.stderr)
         return EXIT_FAILED
     print(
-        f"recorded {value} °{unit.value} ({reading.celsius:.2f} °C) at "
-        f"{at.astimezone().isoformat(timespec='minutes')} as reading {row_id}"
+        f"recorded {reading.value} °{reading.unit.value} ({reading.celsius:.2f} °C) at "
+        f"{reading.time.astimezone().isoformat(timespec='minutes')} as reading {row_id}"
     )
     return 0

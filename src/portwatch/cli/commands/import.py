@@ -1,52 +1,134 @@
 """`portwatch import`: add the readings of a CSV file to the log, all or nothing, once.
 
 Importing the same file again stores nothing new: a reading already in the log (same
-device, kind, time, unit and value) is skipped and counted as already present.
+device, kind, time, unit and value) is skipped and counted as already present. Rows
+without a device are manual readings and count for the fever rule; a readable but
+implausible row is kept as invalid with its reason, and only an unreadable line refuses
+the file (fever-rule.md §8).
+
+The file is read twice, a line at a time (issue 20: ten days at one a second is 864,000
+lines): once to check every line before the log is touched, then into the log in one
+transaction. Memory does not grow with the file.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
-from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, db_path
+from portwatch.cli.commands._log import EXIT_FAILED
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from portwatch.model import Reading
 
 HELP = "import readings from a CSV file (time,temperature,unit,kind[,device,site,interval])"
 
+EXIT_BAD_INPUT: Final = 2  # issue 21: settings and input are refused with status 2
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from portwatch.cli.commands._log import add_db_argument
+
     parser.add_argument("file", type=Path, metavar="FILE.csv", help="the CSV file to import")
+    parser.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="the settings file, for the placement and the log's place (default: "
+        "$PORTWATCH_CONFIG or /etc/portwatch/portwatch.toml when it exists)",
+    )
     add_db_argument(parser)
+
+
+@dataclass(frozen=True, slots=True)
+class FileSummary:
+    """What a checked file holds: its readings' count and time span, how many are invalid."""
+
+    readings: int
+    invalid: int
+    first: datetime | None
+    last: datetime | None
+
+
+def readings_of(path: Path, *, now: datetime, placement: datetime | None) -> Iterator[Reading]:
+    """The file's readings, one at a time, judged as fever-rule.md §1 and §8 say.
+
+    Raises:
+        CsvFormatError: the first unreadable line (while iterating).
+        OSError: the file cannot be read.
+    """
+    from portwatch.log.csvio import iter_readings
+
+    return iter_readings(path, now=now, placement=placement)
+
+
+def check_file(path: Path, *, now: datetime, placement: datetime | None) -> FileSummary:
+    """Read the whole file once, keeping only counts: every line is readable, or this raises.
+
+    Raises:
+        CsvFormatError: the first unreadable line.
+        OSError: the file cannot be read.
+    """
+    count = invalid = 0
+    first = last = None
+    for reading in readings_of(path, now=now, placement=placement):
+        count += 1
+        invalid += reading.invalid_reason is not None
+        first = reading.time if first is None else min(first, reading.time)
+        last = reading.time if last is None else max(last, reading.time)
+    return FileSummary(count, invalid, first, last)
 
 
 def run(args: argparse.Namespace) -> int:
     from portwatch.clock import SystemClock
-    from portwatch.log.csvio import CsvFormatError, read_readings
+    from portwatch.config import ConfigError
+    from portwatch.log.csvio import CsvFormatError
     from portwatch.log.store import Store, StoreError
+    from portwatch.printable import printable
+    from portwatch.web.cliargs import db_path, settings_from
 
     path: Path = args.file
+    now = SystemClock().now()
     try:
-        readings = read_readings(path, now=SystemClock().now())
+        settings = settings_from(args, now)
+        placement = None if settings is None else settings.patient.placement
+        summary = check_file(path, now=now, placement=placement)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"portwatch import: {line}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except CsvFormatError as exc:
-        print(f"portwatch import: {exc}; nothing was imported", file=sys.stderr)
-        return EXIT_FAILED
+        print(f"portwatch import: {printable(exc)}; nothing was imported", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except OSError as exc:
-        print(f"portwatch import: cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_FAILED
+        print(
+            f"portwatch import: cannot read {printable(path)}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    if summary.first is None or summary.last is None:
+        print(f"{printable(path.name)} holds no readings; nothing to import")
+        return 0
     try:
-        with Store.open(db_path(args)) as store:
-            result = store.import_readings(readings)  # one transaction: all or nothing
+        with Store.open(db_path(args, settings)) as store:
+            result = store.import_stream(readings_of(path, now=now, placement=placement))
     except StoreError as exc:
         print(f"portwatch import: {exc}; nothing was imported", file=sys.stderr)
         return EXIT_FAILED
-    if not readings:
-        print(f"{path.name} holds no readings; nothing to import")
-        return 0
-    first = min(r.time for r in readings).astimezone().isoformat(timespec="minutes")
-    last = max(r.time for r in readings).astimezone().isoformat(timespec="minutes")
+    except (CsvFormatError, OSError) as exc:  # the file changed between the two readings
+        print(f"portwatch import: {printable(exc)}; nothing was imported", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    first = summary.first.astimezone().isoformat(timespec="minutes")
+    last = summary.last.astimezone().isoformat(timespec="minutes")
+    kept = f"; {summary.invalid} kept as invalid with their reason" if summary.invalid else ""
     print(
-        f"imported {len(result.ids)} new readings from {path.name} ({first} to {last}); "
-        f"{result.already_present} already present"
+        f"imported {result.added} new readings from {printable(path.name)} ({first} to "
+        f"{last}); {result.already_present} already present{kept}"
     )
     return 0
