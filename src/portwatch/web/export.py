@@ -1,30 +1,38 @@
 """Exports of the log: readings as CSV in the format `portwatch import` reads, or the
 observations as one FHIR R4 ``collection`` Bundle.
 
-The log is read one day at a time so that ten days of a one-per-second stream never sit
-in memory at once.
+The log is read as a stream (Store.iter_readings, a page at a time) and observations are
+made an hour at a time, so that memory does not grow with the log (issue 20: ten days of
+a one-per-second stream is 864,000 readings). Values keep the device's digits: 38.30 is
+written 38.30, as the alerts carry it, and a window's median is rounded to them.
 """
 
 from __future__ import annotations
 
 import csv
-from datetime import datetime, timedelta
+import json
+import re
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Final, TextIO
 
-from portwatch.log.store import Store
+from portwatch.log.store import Store, StoredReading
 from portwatch.model import Observation, Reading, ReadingKind
 from portwatch.web.source import ClinicTarget, stream_observations
 
 # The import format (store/csvio.py): required columns, then the optional ones we know.
 CSV_COLUMNS: Final = ("time", "temperature", "unit", "kind", "device", "site", "interval")
-CHUNK: Final = timedelta(days=1)
-# The log keeps the monitored period plus 90 days (issue 4, retention): "everything"
-# reaches back this far.
-ALL_SPAN: Final = timedelta(days=10 + 90)
+# Observations are made per epoch hour: a whole number of stream windows, so that no
+# window is cut in two, and at one a second 3,600 readings in memory at most.
+CHUNK_US: Final = 3_600_000_000
 
 
-def write_csv(store: Store, out: TextIO, since: datetime, until: datetime) -> tuple[int, int]:
-    """Write the valid readings in [since, until) to `out`; returns (written, left out).
+def write_csv(
+    store: Store, out: TextIO, since: datetime | None, until: datetime
+) -> tuple[int, int]:
+    """Write the valid readings in [since, until) (since None: all) to `out`, streamed;
+    returns (written, left out).
 
     Readings without a temperature or marked invalid are left out: the import format has
     no place for a reason, and `portwatch log` shows them with theirs.
@@ -32,57 +40,83 @@ def write_csv(store: Store, out: TextIO, since: datetime, until: datetime) -> tu
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     written = invalid = 0
-    start = since
-    while start < until:
-        end = min(start + CHUNK, until)
-        for stored in store.readings(start, end):
-            r = stored.reading
-            if r.invalid_reason is not None or r.value is None:
-                invalid += 1
-                continue
-            writer.writerow(
-                (
-                    r.time.isoformat(),
-                    str(r.value),
-                    r.unit.value,
-                    r.kind.value,
-                    r.device,
-                    r.site.value if r.site is not None else "",
-                    f"{r.interval_s:g}" if r.interval_s is not None else "",
-                )
+    for stored in store.iter_readings(since, until):
+        r = stored.reading
+        if r.invalid_reason is not None or r.value is None:
+            invalid += 1
+            continue
+        writer.writerow(
+            (
+                r.time.isoformat(),
+                str(r.value),
+                r.unit.value,
+                r.kind.value,
+                r.device,
+                r.site.value if r.site is not None else "",
+                f"{r.interval_s:g}" if r.interval_s is not None else "",
             )
-            written += 1
-        start = end
+        )
+        written += 1
     return written, invalid
 
 
-def observations(store: Store, since: datetime, until: datetime) -> list[Observation]:
-    """The observations in [since, until), in time order (fever-rule.md §2).
+def observations(store: Store, since: datetime | None, until: datetime) -> list[Observation]:
+    """The observations in [since, until) (since None: all), in time order (fever-rule.md §2).
 
     Valid spot readings one by one; dense stream samples as the median of each 5-minute
-    window holding at least 3 of them. Provisional and invalid readings are not
-    observations. (The site offset is the rule's and is not applied here: the values are
-    the thermometer's own.)
+    window holding at least 3 of them, rounded to the device's own digits. Provisional and
+    invalid readings are not observations. (The site offset is the rule's and is not
+    applied here: the values are the thermometer's own.)
     """
     out: list[Observation] = []
-    start = since
-    while start < until:
-        end = min(start + CHUNK, until)
-        spots: list[Reading] = []
-        stream: list[Reading] = []
-        for stored in store.readings(start, end, kinds=(ReadingKind.SPOT, ReadingKind.STREAM)):
-            r = stored.reading
-            if r.invalid_reason is not None or r.celsius is None or r.value is None:
-                continue
-            (spots if r.kind is ReadingKind.SPOT else stream).append(r)
+    kinds = (ReadingKind.SPOT, ReadingKind.STREAM)
+    for hour in _hours(store.iter_readings(since, until)):
+        valid = [
+            r
+            for r in hour
+            if r.kind in kinds and r.invalid_reason is None and r.celsius is not None
+        ]
         out.extend(
             Observation(r.time, r.celsius, r.value, r.unit, r.device, r.site)
-            for r in spots
-            if r.celsius is not None and r.value is not None
+            for r in valid
+            if r.kind is ReadingKind.SPOT and r.celsius is not None and r.value is not None
         )
-        out.extend(stream_observations(stream))
-        start = end
+        stream = [r for r in valid if r.kind is ReadingKind.STREAM]
+        out.extend(_device_digits(stream_observations(stream), stream))
     out.sort(key=lambda o: o.time)
+    return out
+
+
+def _hours(stored: Iterable[StoredReading]) -> Iterator[list[Reading]]:
+    """The readings (in time order) grouped by epoch hour, one hour in memory at a time."""
+    hour: list[Reading] = []
+    current = None
+    for item in stored:
+        reading = item.reading
+        key = int(reading.time.timestamp() * 1_000_000) // CHUNK_US
+        if key != current and hour:
+            yield hour
+            hour = []
+        current = key
+        hour.append(reading)
+    if hour:
+        yield hour
+
+
+def _device_digits(made: list[Observation], samples: list[Reading]) -> list[Observation]:
+    """A window's median with no more digits than its device sends (38.275 -> 38.28)."""
+    digits: dict[str, int] = {}
+    for r in samples:
+        sent = r.value.as_tuple().exponent if r.value is not None else 0
+        if isinstance(sent, int):
+            digits[r.device] = min(digits.get(r.device, 0), sent)
+    out = []
+    for o in made:
+        exponent = digits.get(o.device)
+        if o.samples > 1 and exponent is not None:
+            value = o.value.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_HALF_EVEN)
+            o = Observation(o.time, o.celsius, value, o.unit, o.device, o.site, o.samples, o.late)
+        out.append(o)
     return out
 
 
@@ -104,8 +138,23 @@ def fhir_collection(observations_: list[Observation], target: ClinicTarget) -> d
         if built.full_url not in seen:
             seen.add(built.full_url)
             entries.append(fhir.collection_entry(built))
-    document = {"resourceType": "Bundle", "type": "collection", "entry": entries}
-    checked: dict[str, object] = Bundle.model_validate(document).model_dump(
-        mode="json", exclude_none=True
-    )
-    return checked
+    document: dict[str, object] = {"resourceType": "Bundle", "type": "collection", "entry": entries}
+    Bundle.model_validate(document)  # checked by the R4B models, written as built
+    return document
+
+
+# As alerts.fhir.fhir_body writes decimals: a JSON number with the device's digits (38.30,
+# not 38.3 as a float would be). json writes a Decimal as a marked string, then unquoted.
+_MARKED_DECIMAL: Final = re.compile(r'"\\u0000dec:(-?[0-9]+(?:\.[0-9]+)?)"')
+
+
+def _mark_decimal(value: object) -> str:
+    if isinstance(value, Decimal) and value.is_finite():
+        return f"\x00dec:{value:f}"
+    raise TypeError(f"cannot write {type(value).__name__} into a FHIR Bundle")
+
+
+def fhir_json(document: dict[str, object]) -> str:
+    """The Bundle as JSON text, decimals with their own digits."""
+    text = json.dumps(document, indent=1, sort_keys=True, default=_mark_decimal)
+    return _MARKED_DECIMAL.sub(r"\1", text)

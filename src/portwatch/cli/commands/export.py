@@ -1,4 +1,7 @@
-"""`portwatch export`: the readings as CSV (the `portwatch import` format)."""
+"""`portwatch export`: the readings as CSV (the `portwatch import` format) or FHIR.
+
+Streamed from the log (issue 20): memory does not grow with the log's length.
+"""
 
 from __future__ import annotations
 
@@ -20,34 +23,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="csv",
         help="csv: every valid reading; fhir: the observations as bodytemp Observations",
     )
-    parser.add_argument("--since", default=None, help="ISO 8601 or a span back (default: all)")
+    parser.add_argument(
+        "--since", default=None, help="ISO 8601 or a span back (default: everything in the log)"
+    )
     parser.add_argument("--until", default=None, help="ISO 8601 or a span back (default: now)")
     parser.add_argument("--out", type=Path, default=None, help="write to FILE (default: stdout)")
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
     import sys
     from datetime import timedelta
 
     from portwatch.clock import SystemClock
     from portwatch.log.store import Store, StoreError
     from portwatch.web.cliargs import db_path, display_from, parse_time, settings_from, target_from
-    from portwatch.web.export import ALL_SPAN, fhir_collection, observations, write_csv
+    from portwatch.web.export import fhir_collection, fhir_json, observations, write_csv
 
     now = SystemClock().now()
     try:
         config = settings_from(args, now)
         settings = display_from(args, now, config)
         until = parse_time(args.until, now, settings.zone) if args.until else now
-        since = parse_time(args.since, now, settings.zone) if args.since else until - ALL_SPAN
+        # Issue 18: no --since is everything in the log (it meant the last 100 days).
+        since = parse_time(args.since, now, settings.zone) if args.since else None
         until += timedelta(microseconds=1)
         with Store.open_reader(db_path(args, config)) as store:
             if args.format == "fhir":
                 latest = store.latest_reading()
                 target = target_from(args, latest.reading.device if latest else None, config)
                 found = observations(store, since, until)
-                text = json.dumps(fhir_collection(found, target), indent=1, sort_keys=True)
+                text = fhir_json(fhir_collection(found, target))
                 counts = (len(found), 0)
             out = sys.stdout if args.out is None else _private(args.out)
             try:
