@@ -9,7 +9,7 @@ such text passes it through :func:`printable` first: characters that are not pri
 
 from __future__ import annotations
 
-__all__ = ["printable"]
+__all__ = ["printable", "printable_lines"]
 
 
 def printable(text: object) -> str:
@@ -18,3 +18,8 @@ def printable(text: object) -> str:
     if shown.isprintable():
         return shown
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in shown)
+
+
+def printable_lines(text: str) -> str:
+    """Several lines of text, each made :func:`printable`; the line ends themselves kept."""
+    return "\n".join(printable(line) for line in text.split("\n"))

@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from portwatch.ble.pin import Pin, save_pin
     from portwatch.cli.commands.scan import table
     from portwatch.clock import SystemClock
+    from portwatch.printable import printable
 
     async def main() -> int:
         async with open_backend(args.virtual) as backend:
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
                 state_dir(args), Pin(chosen.address, chosen.name, chosen.driver, identity)
             )
             print(
-                f"pinned {chosen.name or chosen.address} ({chosen.address}, "
+                f"pinned {printable(chosen.name or chosen.address)} ({chosen.address}, "
                 f"{chosen.driver}) in {path}"
             )
             return 0
