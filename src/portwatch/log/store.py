@@ -35,6 +35,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, Self
 
+from portwatch.log import files
 from portwatch.model import (
     Decision,
     DecisionType,
@@ -501,6 +502,10 @@ class Store:
         """
         path = Path(path)
         _refuse_read_only_mount(path)
+        try:  # modes repaired, symlinks and another user's files refused (issue 21)
+            files.secure_log_path(path)
+        except files.UnsafeLogFile as exc:
+            raise StoreUnavailableError(str(exc)) from exc
         if path.exists():
             check(path)
         else:
