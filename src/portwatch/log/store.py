@@ -694,19 +694,26 @@ class Store:
         self, since: datetime | None, until: datetime, *, batch: int = 2_000
     ) -> Iterator[StoredReading]:
         """Readings timed in [since, until) (since None: from the first), in time order,
-        read `batch` rows at a time: an export of any length in bounded memory (issue 20)."""
-        after = (to_us(since, "since") - 1 if since is not None else -(2**62), 2**62)
+        read `batch` rows at a time: an export of any length in bounded memory (issue 20).
+
+        Each page starts at a time (an index range); the readings at a page's last time
+        come whole with the next page, so equal times are neither lost nor repeated.
+        """
+        start = to_us(since, "since") if since is not None else -(2**62)
         end = to_us(until, "until")
-        sql = (
-            f"SELECT {_READING_COLUMNS} FROM readings WHERE time_us < ? AND "  # noqa: S608
-            "(time_us > ? OR (time_us = ? AND id > ?)) ORDER BY time_us, id LIMIT ?"
-        )
+        page = f"SELECT {_READING_COLUMNS} FROM readings WHERE time_us >= ? AND time_us < ? "  # noqa: S608
         while True:
-            rows = self._read(sql, (end, after[0], after[0], after[1], batch))
-            yield from (_stored_reading(row) for row in rows)
+            rows = self._read(page + "ORDER BY time_us, id LIMIT ?", (start, end, batch))
             if len(rows) < batch:
+                yield from map(_stored_reading, rows)
                 return
-            after = (rows[-1][6], rows[-1][0])  # the last row's time_us and id
+            last = rows[-1][6]  # time_us
+            earlier = [row for row in rows if row[6] < last]
+            if not earlier:  # more than a page at one time: that time alone, whole
+                earlier = self._read(page + "ORDER BY id", (last, last + 1))
+                last += 1
+            yield from map(_stored_reading, earlier)
+            start = last
 
     def readings(
         self,
