@@ -54,18 +54,24 @@ from portwatch.fever.rule import (
     RuleSettingsError,
 )
 from portwatch.model import Unit
-from portwatch.settings_file import ConfigError, read_toml, without_credentials
+from portwatch.settings_file import (
+    DEFAULT_CONFIG_PATH,
+    ConfigError,
+    config_path,
+    read_toml,
+    without_credentials,
+)
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
     "BluetoothBackend",
     "ConfigError",
     "Settings",
+    "config_path",
     "load_settings",
     "parse_duration",
 ]
 
-DEFAULT_CONFIG_PATH: Final = Path("/etc/portwatch/portwatch.toml")
 ENV_PREFIX: Final = "PORTWATCH_"
 
 # --- bounds ---------------------------------------------------------------------------
@@ -494,13 +500,15 @@ def rule_settings_from(table: Mapping[str, Any]) -> RuleSettings:
 
 
 def load_settings(
-    path: Path, *, now: datetime, environ: Mapping[str, str] = os.environ
+    path: Path, *, now: datetime, environ: Mapping[str, str] = os.environ, secrets: bool = True
 ) -> Settings:
     """Read, merge and validate the settings, or raise :class:`ConfigError` with every problem.
 
     ``now`` decides whether the patient is being monitored, when a clinic endpoint is
     mandatory. Environment variables ``PORTWATCH_<SECTION>__<KEY>`` override the file;
-    ``environ`` is where secrets' ``$CREDENTIALS_DIRECTORY`` is looked up.
+    ``environ`` is where secrets' ``$CREDENTIALS_DIRECTORY`` is looked up. ``secrets=False``
+    for a command that sends nothing (`add`, `import`): the service's user reads the file
+    without the credentials only the service is given.
     """
     data = read_toml(path)
     try:
@@ -512,7 +520,7 @@ def load_settings(
         settings.rule.rule_settings()
     except RuleSettingsError as exc:
         problems.append(f"rule.{exc.setting} = {exc.value!s}: {exc.allowed}")
-    if settings.clinic.url is not None and settings.clinic.format is ClinicFormat.JSON:
+    if secrets and settings.clinic.url is not None and settings.clinic.format is ClinicFormat.JSON:
         try:
             parse_secret(load_secret(secret_file(settings.clinic.secret_file, environ)))
         except (DeliveryError, SignatureError) as exc:
@@ -579,10 +587,3 @@ def alert_context(settings: Settings, gateway_id: str) -> AlertContext:
         gateway_version=__version__,
         thermometer=Thermometer(address=settings.bluetooth.address or UNPINNED_ADDRESS),
     )
-
-
-def config_path(argument: str | None, environ: Mapping[str, str] = os.environ) -> Path:
-    """The settings file: ``--config FILE``, else ``$PORTWATCH_CONFIG``, else the default."""
-    if argument:
-        return Path(argument)
-    return Path(environ.get("PORTWATCH_CONFIG", str(DEFAULT_CONFIG_PATH)))

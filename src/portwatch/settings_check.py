@@ -6,6 +6,7 @@ the caregiver page's token file (readable, at least 16 characters), its address 
 and resolvable), the clinic's CA bundle (readable, holding certificates). `run` calls the
 same function, so the two never disagree. :func:`placeholder_problems` is for `config
 check` alone: the example file's sample values, each named (issue 19).
+:func:`settings_for_input` is what `add` and `import` need: the placement, the log's place.
 """
 
 from __future__ import annotations
@@ -13,13 +14,20 @@ from __future__ import annotations
 import socket
 import ssl
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from portwatch.config import Settings
+from portwatch.config import Settings, config_path, load_settings
 
-__all__ = ["WEB_TOKEN_MIN", "placeholder_problems", "runtime_problems", "web_token_path"]
+__all__ = [
+    "WEB_TOKEN_MIN",
+    "placeholder_problems",
+    "runtime_problems",
+    "settings_for_input",
+    "web_token_path",
+]
 
 WEB_TOKEN_CREDENTIAL: Final = "web-token"  # noqa: S105 (a credential's name, not a secret)
 WEB_TOKEN_MIN: Final = 16  # web.app.WebSettings refuses a shorter token
@@ -125,3 +133,16 @@ def placeholder_problems(settings: Settings) -> list[str]:
                 f"{name}: {host} is the example's placeholder domain; write the real address"
             )
     return problems
+
+
+def settings_for_input(argument: str | None, now: datetime) -> Settings | None:
+    """The settings `add` and `import` judge input by (the placement, the log's place):
+    ``--config FILE``, else the default file when it exists, else None. No secret is read.
+
+    Raises:
+        ConfigError: the file named is missing, or a settings file is invalid.
+    """
+    path = config_path(argument)
+    if argument is None and not path.exists():
+        return None
+    return load_settings(path, now=now, secrets=False)

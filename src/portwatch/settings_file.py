@@ -7,12 +7,22 @@ directory, not UTF-8, not TOML) is told in one line before anything is validated
 
 from __future__ import annotations
 
+import os
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["ConfigError", "read_toml", "without_credentials"]
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "ConfigError",
+    "config_path",
+    "read_toml",
+    "without_credentials",
+]
+
+DEFAULT_CONFIG_PATH: Final = Path("/etc/portwatch/portwatch.toml")
 
 
 class ConfigError(ValueError):
@@ -60,3 +70,10 @@ def without_credentials(text: str) -> str:
     except ValueError:
         return "(value not shown)"
     return urlunsplit(parts._replace(netloc=f"***@{host}"))
+
+
+def config_path(argument: str | None, environ: Mapping[str, str] = os.environ) -> Path:
+    """The settings file: ``--config FILE``, else ``$PORTWATCH_CONFIG``, else the default."""
+    if argument:
+        return Path(argument)
+    return Path(environ.get("PORTWATCH_CONFIG", str(DEFAULT_CONFIG_PATH)))

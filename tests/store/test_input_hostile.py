@@ -34,21 +34,22 @@ recipient = "Organization/clinic-1"
 """
 
 
-def portwatch(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    credentials = tmp_path / "credentials"
-    credentials.mkdir(exist_ok=True)
-    (credentials / "clinic-secret").write_text("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n")
-    (credentials / "clinic-secret").chmod(0o600)
+def portwatch(
+    tmp_path: Path, *argv: str, credentials: bool = True
+) -> subprocess.CompletedProcess[str]:
+    folder = tmp_path / "credentials"
+    folder.mkdir(exist_ok=True)
+    (folder / "clinic-secret").write_text("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n")
+    (folder / "clinic-secret").chmod(0o600)
+    env = {"PATH": "/usr/bin:/bin", "PORTWATCH_CONFIG": str(tmp_path / "none.toml")}
+    if credentials:
+        env["CREDENTIALS_DIRECTORY"] = str(folder)
     return subprocess.run(
         [sys.executable, "-m", "portwatch", *argv],
         capture_output=True,
         text=True,
         check=False,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "CREDENTIALS_DIRECTORY": str(credentials),
-            "PORTWATCH_CONFIG": str(tmp_path / "none.toml"),
-        },
+        env=env,
         timeout=60,
     )
 
@@ -202,3 +203,17 @@ def test_replay_keeps_an_implausible_row_as_reading_invalid_and_refuses_only_unr
     assert '"reading.invalid"' in result.stdout
     csv.write_text(f"{HEADER}\n2026-11-04T07:00:00Z,37.0,C,spot\n2026-11-04T08:00:00Z,hot,C,spot\n")
     refused(portwatch(tmp_path, "replay", str(csv)), "line 3: temperature 'hot' is not a number")
+
+
+def test_add_and_import_read_the_settings_without_the_clinic_secret(tmp_path: Path) -> None:
+    """`sudo -u portwatch portwatch add` has no systemd credentials: the placement and the
+    log's place are all it needs from the settings, never the secret only the service gets."""
+    config = tmp_path / "portwatch.toml"
+    config.write_text(SETTINGS + f'[store]\nstate_directory = "{tmp_path / "state"}"\n')
+    result = portwatch(tmp_path, "add", "37.2C", "--config", str(config), credentials=False)
+    assert result.returncode == 0, result.stderr
+    csv = tmp_path / "one.csv"
+    csv.write_text(f"{HEADER}\n{(PLACED + timedelta(hours=1)).isoformat()},37.0,C,spot\n")
+    result = portwatch(tmp_path, "import", str(csv), "--config", str(config), credentials=False)
+    assert result.returncode == 0, result.stderr
+    assert len(stored(tmp_path / "state" / "portwatch.db")) == 2

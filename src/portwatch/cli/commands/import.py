@@ -91,12 +91,13 @@ def run(args: argparse.Namespace) -> int:
     from portwatch.log.csvio import CsvFormatError
     from portwatch.log.store import Store, StoreError
     from portwatch.printable import printable
-    from portwatch.web.cliargs import db_path, settings_from
+    from portwatch.settings_check import settings_for_input
+    from portwatch.web.cliargs import db_path
 
     path: Path = args.file
     now = SystemClock().now()
     try:
-        settings = settings_from(args, now)
+        settings = settings_for_input(args.config, now)
         placement = None if settings is None else settings.patient.placement
         summary = check_file(path, now=now, placement=placement)
     except ConfigError as exc:
