@@ -120,34 +120,40 @@ def _device_digits(made: list[Observation], samples: list[Reading]) -> list[Obse
     return out
 
 
-def fhir_collection(observations_: list[Observation], target: ClinicTarget) -> dict[str, object]:
-    """One FHIR R4 ``collection`` Bundle: the thermometer and gateway Devices and one
+def fhir_entries(
+    observations_: Iterable[Observation], target: ClinicTarget
+) -> Iterator[dict[str, object]]:
+    """A ``collection`` Bundle's entries: the thermometer and gateway Devices and one
     ``bodytemp`` Observation per observation, built by the alert Bundles' own public
-    builders so that both follow the same rules (alerts.md, "FHIR R4")."""
+    builders so that both follow the same rules (alerts.md, "FHIR R4"), each checked by
+    the R4B models on its own (the models of a whole ten-day Bundle took 40 MB, issue 20)."""
     from fhir.resources.R4B.bundle import Bundle
 
     from portwatch.alerts import fhir
 
-    context = target.context
-    thermometer = fhir.thermometer_device(context)
-    gateway = fhir.gateway_device(context)
-    entries = [fhir.collection_entry(thermometer), fhir.collection_entry(gateway)]
-
-    def check(entry: fhir.Resource) -> fhir.Resource:
-        # Checked by the R4B models one entry at a time (the models of a whole ten-day
-        # Bundle took 40 MB more, issue 20), then written as built.
+    def checked(entry: fhir.Resource) -> fhir.Resource:
         Bundle.model_validate({"resourceType": "Bundle", "type": "collection", "entry": [entry]})
         return entry
 
+    context = target.context
+    thermometer = fhir.thermometer_device(context)
+    gateway = fhir.gateway_device(context)
+    yield checked(fhir.collection_entry(thermometer))
+    yield checked(fhir.collection_entry(gateway))
     seen: set[str] = set()
     for observation in observations_:
         built = fhir.body_temperature(context, observation, thermometer, gateway)
         if built.full_url not in seen:
             seen.add(built.full_url)
-            entries.append(check(fhir.collection_entry(built)))
-    document: dict[str, object] = {"resourceType": "Bundle", "type": "collection", "entry": entries}
-    Bundle.model_validate({**document, "entry": entries[:2]})
-    return document
+            yield checked(fhir.collection_entry(built))
+
+
+def write_fhir(observations_: Iterable[Observation], target: ClinicTarget, out: TextIO) -> None:
+    """The ``collection`` Bundle written to `out` an entry at a time, decimals exact."""
+    out.write('{\n "entry": [\n')
+    for index, entry in enumerate(fhir_entries(observations_, target)):
+        out.write((",\n" if index else "") + fhir_json(entry))
+    out.write('\n ],\n "resourceType": "Bundle",\n "type": "collection"\n}\n')
 
 
 # As alerts.fhir.fhir_body writes decimals: a JSON number with the device's digits (38.30,
@@ -162,6 +168,6 @@ def _mark_decimal(value: object) -> str:
 
 
 def fhir_json(document: dict[str, object]) -> str:
-    """The Bundle as JSON text, decimals with their own digits."""
+    """A Bundle (or one of its entries) as JSON text, decimals with their own digits."""
     text = json.dumps(document, indent=1, sort_keys=True, default=_mark_decimal)
     return _MARKED_DECIMAL.sub(r"\1", text)

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from portwatch.clock import SystemClock
     from portwatch.log.store import Store, StoreError
     from portwatch.web.cliargs import db_path, display_from, parse_time, settings_from, target_from
-    from portwatch.web.export import fhir_collection, fhir_json, observations, write_csv
+    from portwatch.web.export import observations, write_csv, write_fhir
 
     now = SystemClock().now()
     try:
@@ -52,12 +52,11 @@ def run(args: argparse.Namespace) -> int:
                 latest = store.latest_reading()
                 target = target_from(args, latest.reading.device if latest else None, config)
                 found = observations(store, since, until)
-                text = fhir_json(fhir_collection(found, target))
                 counts = (len(found), 0)
             out = sys.stdout if args.out is None else _private(args.out)
             try:
                 if args.format == "fhir":
-                    out.write(text + "\n")
+                    write_fhir(found, target, out)  # an entry at a time (issue 20)
                 else:
                     counts = write_csv(store, out, since, until)
             finally:
