@@ -187,3 +187,41 @@ def test_check_names_each_placeholder_when_given_the_example_file(tmp_path: Path
     named = sorted(line.split(": ", 1)[1].split(" ")[0].rstrip(":") for line in lines)
     assert named == ["clinic.url", "notify.caregiver_url", "patient.reference"], lines
     assert "ntfy.sh" not in result.stderr  # a push topic URL is its own secret
+
+
+def test_run_serves_the_page_on_an_ipv6_address_written_in_brackets(tmp_path: Path) -> None:
+    """`[::1]:PORT` made `run` bind the host "[::1]" and fail; it serves the page on ::1."""
+    import signal
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    with socket.socket(socket.AF_INET6) as probe:
+        probe.bind(("::1", 0))
+        port = probe.getsockname()[1]
+    config = _with_token(tmp_path, "a" * 32, f'address = "[::1]:{port}"\n')
+    config.write_text(
+        config.read_text().replace("https://clinic.test/alerts", "http://127.0.0.1:9/alerts")
+        + '[bluetooth]\nbackend = "virtual"\n'
+    )
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "portwatch", "run", "--config", str(config),
+         "--virtual-clock", NOW, "--speed", "1"],
+        env=_environment(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    status = None
+    try:
+        for _ in range(150):  # at most about 30 s
+            if status is not None or daemon.poll() is not None:
+                break
+            try:
+                urllib.request.urlopen(f"http://[::1]:{port}/", timeout=2)
+            except urllib.error.HTTPError as exc:
+                status = exc.code
+            except OSError:
+                time.sleep(0.2)  # not listening yet: polling another process, not time
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, stderr = daemon.communicate(timeout=30)
+    assert status == 401, stderr  # the page, asking for its token
