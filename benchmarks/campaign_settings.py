@@ -171,6 +171,8 @@ def _hostile(now: datetime) -> list[Case]:
         Case("file not UTF-8", _raw_bytes(b'[patient]\nreference = "Patient/Jos\xe9"\n'),
              "settings.toml"),
         Case("--config naming a directory", _a_directory, "a directory"),
+        Case("--config naming an endless device", lambda doc, tmp: Path("/dev/zero"),
+             "not a regular file"),
         Case("page token under 16 characters", _in_file("web", "token_file", b"short-token\n"),
              "web.token_file", hidden="short-token"),
         Case("page token file missing", _in_file("web", "token_file", None), "web.token_file"),

@@ -8,6 +8,7 @@ directory, not UTF-8, not TOML) is told in one line before anything is validated
 from __future__ import annotations
 
 import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,6 +24,7 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG_PATH: Final = Path("/etc/portwatch/portwatch.toml")
+MAX_BYTES: Final = 1024 * 1024  # the example is 8 KiB
 
 
 class ConfigError(ValueError):
@@ -41,7 +43,12 @@ def read_toml(path: Path) -> dict[str, Any]:
     """The file's TOML table, or :class:`ConfigError` with one line saying why not."""
     try:
         with path.open("rb") as file:
-            return tomllib.load(file)
+            if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+                raise ConfigError([f"{path}: not a regular file; name the settings file"])
+            data = file.read(MAX_BYTES + 1)  # /dev/zero would be read forever
+        if len(data) > MAX_BYTES:
+            raise ConfigError([f"{path}: larger than {MAX_BYTES // 1024} KiB; not a settings file"])
+        return tomllib.loads(data.decode("utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError([f"{path}: no such settings file (--config FILE names another)"]) from exc
     except PermissionError as exc:

@@ -119,6 +119,12 @@ def test_run_and_check_refuse_in_one_line_when_config_names_a_directory(tmp_path
         assert_one_line(result, "a directory, not a settings file")
 
 
+def test_check_refuses_an_endless_device_as_the_settings_file(tmp_path: Path) -> None:
+    """`--config /dev/zero` was read until memory ran out."""
+    result = portwatch(tmp_path, "config", "check", "--config", "/dev/zero")
+    assert_one_line(result, "/dev/zero: not a regular file")
+
+
 def _with_token(tmp_path: Path, token: str, extra: str = "") -> Path:
     token_file = tmp_path / "web-token"
     token_file.write_text(token + "\n")

@@ -187,13 +187,13 @@ def test_clock_campaign_never_times_back_before_the_log_when_restarted_while_set
     assert result["baseline"]["backwards"] >= 1  # the wall clock as it is does run back
 
 
-def test_settings_campaign_names_the_setting_when_any_of_53_bad_files_is_checked(
+def test_settings_campaign_names_the_setting_when_any_of_54_bad_files_is_checked(
     campaigns: ModuleType,
 ) -> None:
     """Each kind of bad file: exit 2, one line naming the setting, no secret echoed."""
     result = _run(campaigns, "settings")
     assert not result.get("skipped"), result["notes"]
-    assert result["kinds"] >= 53
+    assert result["kinds"] >= 54
     assert result["problems"] == []
     assert result["refused_well"] == result["kinds"]
 
