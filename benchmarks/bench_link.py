@@ -43,7 +43,7 @@ async def _simulate(hours: float, *, with_link: bool) -> tuple[float, int]:
                 save_pin(Path(state), Pin(wearable.address, wearable.name, "core"))
                 link = Link(
                     clock=clock,
-                    backend=radio.backend,
+                    radio=radio,
                     state_dir=Path(state),
                     sink=recorder,
                     rng=random.Random(1),

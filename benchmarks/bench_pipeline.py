@@ -36,7 +36,6 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -173,11 +172,10 @@ async def _latency(directory: Path, alerts: int) -> tuple[list[float], list[floa
     )
     outbound = Outbound(context, ClinicFormat.JSON, UTC)
     sender = ClinicSender(ClinicEndpoint(url=url, format=ClinicFormat.JSON, secret=key))
-    # As in the daemon: the writer's thread owns one connection (readings, delivery), the
+    # As in the daemon: the log's writer thread owns one connection (readings, delivery), the
     # event loop another (decisions and their outbox rows).
-    thread = ThreadPoolExecutor(1, thread_name_prefix="bench-store")
     decided = Store.open(directory / "latency.db")
-    deliverer = Deliverer(store, {"clinic": sender}, clock, lambda *_: None, store_executor=thread)
+    deliverer = Deliverer(store, {"clinic": sender}, clock, lambda *_: None)
     rule = _rule()
     durable_at: dict[str, float] = {}
 
@@ -194,7 +192,7 @@ async def _latency(directory: Path, alerts: int) -> tuple[list[float], list[floa
                     durable_at[str(decision.id)] = time.perf_counter()
             deliverer.wake()
 
-    writer = ReadingWriter(store, clock, on_durable=on_durable, executor=thread)
+    writer = ReadingWriter(store, clock, on_durable=on_durable)
     tasks = [asyncio.create_task(writer.run()), asyncio.create_task(deliverer.run())]
     end_to_end: list[float] = []
     from_durable: list[float] = []
@@ -232,8 +230,7 @@ async def _latency(directory: Path, alerts: int) -> tuple[list[float], list[floa
         await asyncio.gather(*tasks, return_exceptions=True)
         await writer.close()
         sender.close()
-        thread.submit(store.close).result()
-        thread.shutdown()
+        store.close()  # after the work in flight on its writer thread
         decided.close()
         await runner.cleanup()
         inbox.close()
@@ -365,7 +362,8 @@ def _startup_s(directory: Path) -> float:
         sock.bind(str(notify))
         sock.settimeout(60)
         env = {**os.environ, "NOTIFY_SOCKET": str(notify)}
-        command = [sys.executable, "-m", "portwatch", "run", "--config", str(config)]
+        # `portwatch run`'s wiring on a simulated clock (the test entry point, issue 15).
+        command = [sys.executable, "-m", "portwatch.sim.run", "--config", str(config)]
         command += ["--virtual-clock", T0.isoformat(), "--speed", "1"]
         began = time.perf_counter()
         process = subprocess.Popen(command, env=env, stderr=subprocess.DEVNULL)  # noqa: S603

@@ -37,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from portwatch.clock import SystemClock
-from portwatch.log.store import _READING_COLUMNS, Store, StoredReading, to_us
+from portwatch.log.readings import READING_COLUMNS
+from portwatch.log.store import Store, StoredReading, to_us
 from portwatch.log.writer import ReadingWriter
 from portwatch.model import Reading, ReadingKind, Unit
 
@@ -144,7 +145,7 @@ def _bare_fetch(store: Store, since: datetime, until: datetime) -> None:
 
 def _bare_rows(store: Store, since: datetime, until: datetime) -> None:
     store._db.execute(
-        f"SELECT {_READING_COLUMNS} FROM readings WHERE time_us >= ? AND time_us < ? "  # noqa: S608
+        f"SELECT {READING_COLUMNS} FROM readings WHERE time_us >= ? AND time_us < ? "  # noqa: S608
         "ORDER BY time_us, id",
         (to_us(since), to_us(until)),
     ).fetchall()
@@ -152,7 +153,7 @@ def _bare_rows(store: Store, since: datetime, until: datetime) -> None:
 
 def _sorted_latest(store: Store) -> None:
     store._db.execute(
-        f"SELECT {_READING_COLUMNS} FROM readings ORDER BY time_us DESC, id DESC LIMIT 1"  # noqa: S608
+        f"SELECT {READING_COLUMNS} FROM readings ORDER BY time_us DESC, id DESC LIMIT 1"  # noqa: S608
     ).fetchall()
 
 

@@ -83,7 +83,7 @@ async def _campaign(quick: bool, seed: int, state_dir: Path) -> dict[str, Any]:
         save_pin(state_dir, Pin(patient.address, patient.name, "hts"))
         link = Link(
             clock=clock,
-            backend=radio.backend,
+            radio=radio,
             state_dir=state_dir,
             sink=recorder,
             rng=random.Random(seed),

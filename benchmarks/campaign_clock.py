@@ -31,7 +31,7 @@ Each variant is timed as the daemon times it (issue 7, issue 10): the gateway's 
 a :class:`~portwatch.service.timekeeping.TrustedClock` holding after a jump, over an OS clock whose
 wall time is wrong and whose monotonic time is right (restarting at the 1970 reboot and at
 the restart while back, where a new TrustedClock counts from the last receive time in the
-log); stamped readings are timed by the link's :class:`~portwatch.ble.link.ClockOffset`,
+log); stamped readings are timed by the link's :class:`~portwatch.ble.timing.ClockOffset`,
 which learns only from a trusted clock. The same course fed with the wrong wall clock as it
 is (what the daemon did before) is run too and reported as the baseline.
 """
@@ -116,7 +116,7 @@ def _child() -> Any:
 
 def _play(child: Any, readings: list[Any], scenario: Scenario, stamped: bool) -> dict[str, int]:
     """The course as the daemon now times it: TrustedClock and the link's ClockOffset."""
-    from portwatch.ble.link import ClockOffset
+    from portwatch.ble.timing import ClockOffset
     from portwatch.model import DecisionType
     from portwatch.service.timekeeping import TrustedClock
 

@@ -1,7 +1,8 @@
 """Campaign: SIGKILL `portwatch run` itself at random moments across a ten-day course.
 
-The daemon runs as `portwatch run` in a subprocess, exactly as systemd starts it, with three
-hidden test options: ``--virtual-clock START`` (a simulated clock, paced flat out),
+The daemon runs in a subprocess wired exactly as `portwatch run` wires it, through the test
+entry point ``python -m portwatch.sim.run`` (issue 15: the hooks are out of the product) with
+``--virtual-clock START`` (a simulated clock, paced flat out),
 ``--scenario two-fevers`` (the virtual radio's CORE wearable plays the demo's course with a
 second fever on day 7, ``portwatch.sim.scenario.TWO_FEVERS``) and ``--received-journal FILE``
 (each reading the daemon receives is appended there with its device time and the real
@@ -480,7 +481,7 @@ def _launch(
     scenario: str = CORE_SCENARIO,
 ) -> subprocess.Popen[bytes]:
     command = [
-        sys.executable, "-m", "portwatch", "run", "--config", str(config),
+        sys.executable, "-m", "portwatch.sim.run", "--config", str(config),
         "--virtual-clock", start.isoformat(), "--speed", str(SPEED),
         "--scenario", scenario, "--received-journal", str(journal),
     ]  # fmt: skip

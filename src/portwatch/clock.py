@@ -13,17 +13,51 @@ import heapq
 import itertools
 import time
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 from typing import Final, Protocol
 
-__all__ = ["Clock", "SystemClock", "VirtualClock"]
+__all__ = ["Clock", "ClockTrust", "SystemClock", "VirtualClock"]
 
 # Loop iterations granted after each virtual wake-up so that callbacks chained with
 # call_soon (Bumble's LocalLink, bleak's notification tasks) run before time moves on.
 DEFAULT_SETTLE_ROUNDS: Final = 8
 
 
+class ClockTrust(Enum):
+    """How far a clock's ``now`` can be taken as true time (issue 7, issue 10).
+
+    The daemon's clock on a Pi (:class:`~portwatch.service.timekeeping.TrustedClock`)
+    passes through all three; the system clock on a synchronised machine and a virtual
+    clock are ``SYNCHRONISED`` from the start. Callers ask the question they mean:
+
+    - "is this anchored on true time?" (may a receive time teach a thermometer's clock
+      offset): anything but ``ESTIMATED``;
+    - "does it show the synchronised wall clock right now?" (the daemon's status line):
+      ``SYNCHRONISED`` only.
+    """
+
+    # Never seen synchronised: counted on the monotonic clock from the log's last time,
+    # which may be off by however long the gateway was down.
+    ESTIMATED = "estimated"
+    # Seen synchronised; the wall clock jumped and is not followed: counted on the
+    # monotonic clock from the last trusted instant.
+    HELD = "held"
+    # Seen synchronised and following the wall clock.
+    SYNCHRONISED = "synchronised"
+
+    @property
+    def anchored(self) -> bool:
+        """True when ``now`` is counted from an instant known to be true time."""
+        return self is not ClockTrust.ESTIMATED
+
+
 class Clock(Protocol):
     """Wall time, monotonic time and sleeping, from one place."""
+
+    @property
+    def trust(self) -> ClockTrust:
+        """How far :meth:`now` can be taken as true time (see :class:`ClockTrust`)."""
+        ...
 
     def now(self) -> datetime:
         """The wall-clock time, aware and in UTC. May jump (NTP, a Pi booting in the past)."""
@@ -39,7 +73,12 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The real clocks of the machine."""
+    """The real clocks of the machine (trusted as they are: the daemon watches them with
+    :class:`~portwatch.service.timekeeping.TrustedClock`)."""
+
+    @property
+    def trust(self) -> ClockTrust:
+        return ClockTrust.SYNCHRONISED
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -78,6 +117,11 @@ class VirtualClock:
         self._settle_rounds = settle_rounds
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._seq = itertools.count()
+
+    @property
+    def trust(self) -> ClockTrust:
+        """Simulated time is right time (the demo, the tests)."""
+        return ClockTrust.SYNCHRONISED
 
     def now(self) -> datetime:
         return self._start + timedelta(seconds=self._elapsed) + self._wall_offset

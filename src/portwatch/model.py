@@ -18,6 +18,10 @@ from typing import Final
 # clinic see old alerts as new ones, so it never changes.
 PORTWATCH_NAMESPACE: Final = uuid.UUID("6d1f3a52-5c1e-4f4e-9a59-2f1c7a0e8b11")
 
+# The device of a reading typed in by hand (``portwatch add``): no Bluetooth device, so
+# device pinning does not apply to it (fever-rule.md §1 table: a spot reading).
+MANUAL_DEVICE: Final = "manual"
+
 
 def derived_id(*facts: str) -> uuid.UUID:
     """A deterministic identifier from the facts behind a decision (fever-rule.md §6).
@@ -76,7 +80,7 @@ class Reading:
     for its clock offset when it has a plausible one, else ``received_at``.
     """
 
-    device: str  # Bluetooth address, "manual", or "import:<name>"
+    device: str  # Bluetooth address, MANUAL_DEVICE, or "import:<name>"
     kind: ReadingKind
     value: Decimal | None  # None when ``special`` is set
     unit: Unit
@@ -174,3 +178,19 @@ class Symptom(StrEnum):
     FEVER = "fever"
     CHILLS = "chills"
     OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """One point of the chart: the valid temperatures received in [start, end) (°C).
+
+    The log computes them (``Store.downsample``); the caregiver page and the text chart
+    draw them as bands.
+    """
+
+    start: datetime
+    end: datetime
+    min_c: float
+    median_c: float
+    max_c: float
+    count: int

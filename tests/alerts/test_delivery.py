@@ -13,7 +13,6 @@ import logging
 import random
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -37,7 +36,7 @@ from portwatch.alerts.payloads import (
     heartbeat_alert,
 )
 from portwatch.clock import VirtualClock
-from portwatch.log.store import OutboxEntry, OutboxRow, OutboxStatus, Store
+from portwatch.log.store import WRITER_THREAD_NAME, OutboxEntry, OutboxRow, OutboxStatus, Store
 from portwatch.model import Decision
 
 from .conftest import TEST_SECRET_TEXT, Inbox
@@ -359,21 +358,18 @@ class WatchedStore(Store):
         return super().outbox_all(status)
 
 
-async def test_deliverer_calls_the_store_only_on_its_thread_when_given_an_executor(
+async def test_deliverer_calls_the_store_only_on_its_writer_thread_when_flushing(
     tmp_path: Path, inbox: Inbox, secret_key: bytes, clock: VirtualClock,
     fever_decision: Decision, context: AlertContext, senders: list[ClinicSender | NotifySender],
 ) -> None:  # fmt: skip
-    """The store is not thread-safe; the daemon gives it one thread and delivery must use it."""
+    """The store is not thread-safe; it owns one writer thread and delivery must use it."""
     sender = ClinicSender(ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret_key))
     senders.append(sender)
     entry = clinic_entry(fever_alert(fever_decision), context, ClinicFormat.JSON, clock.now())
     with WatchedStore.open(tmp_path / "watched.db") as watched:
         watched.record_decisions([fever_decision], [entry])
         watched.threads = set()
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="store") as executor:
-            deliverer = Deliverer(
-                watched, {"clinic": sender}, clock, lambda *a: None, store_executor=executor
-            )
-            await deliverer.flush()
+        deliverer = Deliverer(watched, {"clinic": sender}, clock, lambda *a: None)
+        await deliverer.flush()
         assert watched.outbox_get(entry.id).status == "delivered"  # type: ignore[union-attr]
-        assert {name.split("_")[0] for name in watched.threads} == {"store"}
+        assert {name.split("_")[0] for name in watched.threads} == {WRITER_THREAD_NAME}

@@ -24,7 +24,6 @@ from portwatch.alerts.delivery import (
     Deliverer,
     NotifyEndpoint,
     NotifySender,
-    OutboxRowLike,
     StuckReason,
 )
 from portwatch.alerts.outbox import clinic_entry, notify_entry
@@ -36,7 +35,7 @@ from portwatch.alerts.payloads import (
     heartbeat_alert,
 )
 from portwatch.clock import VirtualClock
-from portwatch.log.store import OutboxEntry, Store, StoreUnavailableError
+from portwatch.log.store import OutboxEntry, OutboxRow, Store, StoreUnavailableError
 
 from .conftest import Inbox
 
@@ -184,7 +183,7 @@ async def test_escalation_is_told_once_when_log_refuses_to_record_it(
     caregiver's notice (queued in the same refusing log, as the daemon does) is refused."""
     told: list[str] = []
 
-    def on_stuck(row: OutboxRowLike, reason: StuckReason, text: str) -> None:
+    def on_stuck(row: OutboxRow, reason: StuckReason, text: str) -> None:
         note = notify_entry(f"stuck-{row.id}", "alert.stuck", Priority.URGENT, "Stuck",
                             text, inbox.clock.now())  # fmt: skip
         log.enqueue([note])  # raises StoreUnavailableError while the log refuses writes

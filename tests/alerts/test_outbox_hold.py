@@ -16,11 +16,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from portwatch.alerts.delivery import Channel, next_due, next_wake
+from portwatch.alerts.delivery import Channel, held, next_due, next_wake
 from portwatch.alerts.notices import Audience, NoticeKind, QuietHours, render
 from portwatch.alerts.outbound import Outbound, notice_channels
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
-from portwatch.log.store import MIGRATIONS, SCHEMA_VERSION, OutboxEntry, OutboxRow, Store
+from portwatch.log.store import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    OutboxEntry,
+    OutboxRow,
+    OutboxStatus,
+    Store,
+)
 from portwatch.model import Decision, DecisionType, Observation, Unit
 from portwatch.service.timed import outbox_sink
 
@@ -190,17 +197,22 @@ def _entry(id: str, not_before: datetime | None) -> OutboxEntry:
 def test_store_keeps_hold_and_defers_first_attempt_when_entry_has_not_before(
     tmp_path: Path,
 ) -> None:
-    """The hold survives closing the log, and outbox_due does not offer the row before it."""
+    """The hold survives closing the log, and delivery does not offer the row before it."""
     path = tmp_path / "portwatch.db"
     with Store.open(path) as log:
         log.enqueue([_entry("held", QUIET_END), _entry("now", None)])
     with Store.open(path) as log:
-        held = log.outbox_get("held")
-        due_at_night = [r.id for r in log.outbox_due(NIGHT, N.value)]
-        due_at_end = [r.id for r in log.outbox_due(QUIET_END, N.value)]
-    assert held is not None
-    assert (held.not_before, held.next_attempt_at) == (QUIET_END, QUIET_END)
+        held_row = log.outbox_get("held")
+        pending = log.outbox_all(OutboxStatus.PENDING)
+    assert held_row is not None
+    assert (held_row.not_before, held_row.next_attempt_at) == (QUIET_END, QUIET_END)
+    due_at_night = [r.id for r in pending if not held(r, NIGHT)]
+    due_at_end = [r.id for r in pending if not held(r, QUIET_END)]
     assert (due_at_night, due_at_end) == (["now"], ["held", "now"])
+    first_at_night, first_at_end = next_due(pending, NIGHT), next_due(pending, QUIET_END)
+    assert first_at_night is not None
+    assert first_at_end is not None
+    assert (first_at_night.id, first_at_end.id) == ("now", "held")
 
 
 def test_migration_3_keeps_every_outbox_row_when_log_has_schema_2(tmp_path: Path) -> None:

@@ -22,3 +22,15 @@ def audit_deps() -> ModuleType:
     sys.modules["audit_deps"] = module  # dataclasses look their module up by name
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="session")
+def structure() -> ModuleType:
+    """tools/structure.py, imported once."""
+    spec = importlib.util.spec_from_file_location("structure", TOOLS / "structure.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["structure"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module

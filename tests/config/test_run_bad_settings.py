@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from portwatch.cli.commands.run import EXIT_BAD_SETTINGS
+from portwatch.clock import SystemClock
 
-# Day 2 of MINIMAL's healing period, on the daemon's simulated clock (so "monitored" holds).
-NOW = "2026-11-28T12:00:00+00:00"
-MINIMAL = """
+# Placed a day before the system clock's time, so that "monitored" holds when `portwatch
+# run` reads the settings at that time (the product's command takes no other time).
+PLACED = (SystemClock().now() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
+MINIMAL = f"""
 [patient]
 reference = "Patient/1"
-placement = 2026-11-27T13:30:00Z
+placement = {PLACED}Z
 [clinic]
 url = "https://clinic.example.org/alerts"
 recipient = "Organization/clinic-1"
@@ -59,7 +62,7 @@ def _classes() -> list[tuple[str, str, dict[str, str], str]]:
         ),
         (
             "placement without offset",
-            MINIMAL.replace("13:30:00Z", "13:30:00"),
+            MINIMAL.replace(f"{PLACED}Z", PLACED),
             {},
             "patient.placement = ",
         ),
@@ -101,7 +104,7 @@ def test_run_exits_2_with_the_setting_named_when_the_settings_are_bad(
     }
     command = [sys.executable, "-m", "portwatch", "run", "--config", str(config)]
     result = subprocess.run(
-        [*command, "--virtual-clock", NOW],
+        command,
         capture_output=True,
         text=True,
         check=False,

@@ -8,17 +8,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from portwatch.cli.commands.run import EXIT_BAD_SETTINGS
+from portwatch.clock import SystemClock
 
-NOW = "2026-11-28T12:00:00+00:00"  # day 2 of MINIMAL's healing period
-MINIMAL = """
+# A day before the system clock's time, so that "monitored" holds when `portwatch run`
+# reads the settings (the product's command reads them at the system clock's time).
+NOW = SystemClock().now()
+PLACED = (NOW - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+MINIMAL = f"""
 [patient]
 reference = "Patient/1"
-placement = 2026-11-27T13:30:00Z
+placement = {PLACED}
 [clinic]
 url = "https://clinic.test/alerts"
 recipient = "Organization/clinic-1"
@@ -54,9 +59,9 @@ def portwatch(tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
 
 
 def run_and_check(tmp_path: Path, config: Path) -> list[subprocess.CompletedProcess[str]]:
-    """`portwatch run` (on a simulated clock) and `portwatch config check` on one file."""
+    """`portwatch run` and `portwatch config check` on one file."""
     return [
-        portwatch(tmp_path, "run", "--config", str(config), "--virtual-clock", NOW),
+        portwatch(tmp_path, "run", "--config", str(config)),
         portwatch(tmp_path, "config", "check", "--config", str(config)),
     ]
 
@@ -83,12 +88,12 @@ def assert_one_line(result: subprocess.CompletedProcess[str], says: str) -> None
             id="400 nines",
         ),
         pytest.param(
-            MINIMAL.replace("2026-11-27T13:30:00Z", "0001-01-01T00:00:00+05:00"),
+            MINIMAL.replace(PLACED, "0001-01-01T00:00:00+05:00"),
             "patient.placement = '0001-01-01T00:00:00+05:00': expected a time between",
             id="placement year 1",
         ),
         pytest.param(
-            MINIMAL.replace("2026-11-27T13:30:00Z", "9999-12-31T23:59:59-05:00"),
+            MINIMAL.replace(PLACED, "9999-12-31T23:59:59-05:00"),
             "patient.placement = '9999-12-31T23:59:59-05:00': expected a time between",
             id="placement year 9999",
         ),
@@ -152,15 +157,13 @@ def test_run_and_check_refuse_a_web_address_that_does_not_resolve(tmp_path: Path
 
 def test_check_accepts_an_ipv6_address_in_brackets_and_the_host_is_bare(tmp_path: Path) -> None:
     """`[::1]:8470` is how an IPv6 host:port is written; the page binds ``::1``."""
-    from datetime import datetime
-
     from portwatch.config import load_settings
 
     config = _with_token(tmp_path, "a" * 32, 'address = "[::1]:8470"\n')
     result = portwatch(tmp_path, "config", "check", "--config", str(config))
     assert result.returncode == 0, result.stderr
     environ = _environment(tmp_path)
-    settings = load_settings(config, now=datetime.fromisoformat(NOW), environ=environ)
+    settings = load_settings(config, now=NOW, environ=environ)
     assert (settings.web.host, settings.web.port) == ("::1", 8470)
 
 
@@ -212,8 +215,7 @@ def test_run_serves_the_page_on_an_ipv6_address_written_in_brackets(tmp_path: Pa
         + '[bluetooth]\nbackend = "virtual"\n'
     )
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "portwatch", "run", "--config", str(config),
-         "--virtual-clock", NOW, "--speed", "1"],
+        [sys.executable, "-m", "portwatch", "run", "--config", str(config)],
         env=_environment(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     status = None

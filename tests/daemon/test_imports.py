@@ -10,6 +10,8 @@ DAEMON_MODULES = (
     "portwatch.cli.commands.run",
     "portwatch.service.daemon",
     "portwatch.ble.link",
+    "portwatch.ble.radio",
+    "portwatch.ble.discovery",
     "portwatch.alerts.delivery",
     "portwatch.alerts.fhir",
 )

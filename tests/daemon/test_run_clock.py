@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from portwatch.ble.radio import SYSTEM_RADIO
 from portwatch.clock import VirtualClock
 from portwatch.config import Settings, load_settings
 from portwatch.log.store import DB_FILE_NAME, Store
@@ -95,9 +96,9 @@ def test_status_line_says_clock_not_synchronised_when_the_daemon_only_estimates_
         VirtualClock(BOOT_WALL), synchronised=lambda: False, last_trusted=None,
         not_before=PLACEMENT, hold_after_jump=True,
     )  # fmt: skip
-    daemon = Daemon(settings, clock=clock, backend=None, gateway_id="test")
+    daemon = Daemon(settings, clock=clock, radio=SYSTEM_RADIO, gateway_id="test")
     assert "clock not synchronised" in daemon._status_text()
-    right = Daemon(settings, clock=VirtualClock(PLACEMENT), backend=None, gateway_id="test")
+    right = Daemon(settings, clock=VirtualClock(PLACEMENT), radio=SYSTEM_RADIO, gateway_id="test")
     assert "clock not synchronised" not in right._status_text()
 
 
@@ -126,5 +127,5 @@ def test_run_clock_holds_from_the_logs_latest_reading_when_restarted_with_clock_
     assert isinstance(clock, TrustedClock)
     assert clock.now() == received
     assert clock.held
-    daemon = Daemon(settings, clock=clock, backend=None, gateway_id="test")
+    daemon = Daemon(settings, clock=clock, radio=SYSTEM_RADIO, gateway_id="test")
     assert "clock not synchronised" in daemon._status_text()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from portwatch.clock import VirtualClock
+from portwatch.clock import ClockTrust, SystemClock, VirtualClock
 from portwatch.service.timekeeping import (
     KernelClockProbe,
     TimekeepingError,
@@ -139,6 +139,33 @@ async def test_wall_clock_is_followed_again_when_it_comes_back_into_agreement() 
     await system.advance(30)
     assert clock.now() == system.now()
     assert not clock.held
+
+
+async def test_trust_is_estimated_then_synchronised_then_held_when_the_clock_syncs_and_jumps() -> (
+    None
+):
+    """The one fact callers ask (issue 15): never synchronised, following, holding."""
+    system, sync = VirtualClock(BOOT_WALL), Sync()
+    clock = TrustedClock(
+        system, synchronised=sync, last_trusted=LAST_TRUSTED, not_before=PLACEMENT,
+        hold_after_jump=True,
+    )  # fmt: skip
+    clock.now()
+    seen = [clock.trust]
+    system.jump_wall(LAST_TRUSTED - BOOT_WALL)
+    sync.value = True
+    clock.now()
+    seen.append(clock.trust)
+    system.jump_wall(timedelta(hours=-1))
+    clock.now()
+    seen.append(clock.trust)
+    assert seen == [ClockTrust.ESTIMATED, ClockTrust.SYNCHRONISED, ClockTrust.HELD]
+    assert [t.anchored for t in seen] == [False, True, True]
+
+
+def test_system_and_virtual_clocks_are_synchronised() -> None:
+    assert SystemClock().trust is ClockTrust.SYNCHRONISED
+    assert VirtualClock(BOOT_WALL).trust is ClockTrust.SYNCHRONISED
 
 
 async def test_reading_time_holds_from_the_log_when_restarted_with_clock_set_back(

@@ -55,7 +55,7 @@ async def start_link(
     def start() -> Link:
         link = Link(
             clock=clock,
-            backend=radio.backend,
+            radio=radio,
             state_dir=tmp_path,
             sink=recorder,
             rng=random.Random(3),

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from portwatch.ble.adapter import AdapterError, BlueZAdapter, powered_message
-from portwatch.ble.link import ADAPTER_SILENCE_S, Link
+from portwatch.ble.link import Link
 from portwatch.ble.pin import Pin, save_pin
+from portwatch.ble.timing import ADAPTER_SILENCE_S
 from portwatch.clock import VirtualClock
 from portwatch.model import LinkEventKind
 from portwatch.sim.radio import VirtualRadio
@@ -63,7 +64,7 @@ async def test_link_power_cycles_adapter_once_when_silent_for_five_minutes(
     adapter = CountingAdapter()
     link = Link(
         clock=clock,
-        backend=radio.backend,
+        radio=radio,
         state_dir=tmp_path,
         sink=recorder,
         adapter=adapter,

@@ -14,14 +14,16 @@ import logging
 import random
 import sys
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from portwatch.ble import link as link_module
 from portwatch.ble.bluez_agent import pairing_agent
-from portwatch.ble.link import Link, no_agent, system_agent
+from portwatch.ble.link import Link
 from portwatch.ble.pin import Pin, save_pin
+from portwatch.ble.radio import SYSTEM_RADIO, no_agent, system_agent
 from portwatch.clock import VirtualClock
 from portwatch.sim.radio import VirtualRadio, VirtualSpotThermometer
 from portwatch.sim.radio.testing import Recorder, run_until
@@ -59,7 +61,7 @@ async def running_link(
 ) -> AsyncIterator[Link]:
     link = Link(
         clock=clock,
-        backend=radio.backend,
+        radio=radio,
         state_dir=state_dir,
         sink=recorder,
         rng=random.Random(3),
@@ -135,3 +137,18 @@ async def test_thermometer_ask_to_pair_raises_when_nobody_is_connected(
     thermometer = await radio.add(VirtualSpotThermometer(clock, temperature_at=lambda _n: 37.0))
     with pytest.raises(ValueError, match="no central connected"):
         await thermometer.ask_to_pair()
+
+
+def test_system_radio_answers_bleaks_defaults_and_the_system_agent_when_asked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 15: the radio is a value the link asks; the system one is bleak's platform own."""
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert (SYSTEM_RADIO.client, SYSTEM_RADIO.scanner) == (None, None)
+    assert SYSTEM_RADIO.agent() is pairing_agent
+
+
+async def test_virtual_radio_answers_its_own_backend_and_no_agent_when_asked() -> None:
+    radio = VirtualRadio(VirtualClock(datetime(2026, 11, 1, tzinfo=UTC)))
+    assert (radio.client, radio.scanner) == (radio.backend.client, radio.backend.scanner)
+    assert radio.agent() is no_agent

@@ -50,9 +50,7 @@ class Sync:
 async def _run_link(
     clock: TrustedClock, radio: VirtualRadio, recorder: Recorder, tmp_path: Path
 ) -> asyncio.Task[None]:
-    link = Link(
-        clock=clock, backend=radio.backend, state_dir=tmp_path, sink=recorder, rng=random.Random(3)
-    )
+    link = Link(clock=clock, radio=radio, state_dir=tmp_path, sink=recorder, rng=random.Random(3))
     return asyncio.get_running_loop().create_task(link.run())
 
 

@@ -183,7 +183,7 @@ async def test_link_closes_connection_when_cancelled(
 
     thermometer = await radio.add(VirtualSpotThermometer(clock, temperature_at=lambda _n: 37.0))
     save_pin(tmp_path, Pin(thermometer.address, thermometer.name, "hts"))
-    link = Link(clock=clock, backend=radio.backend, state_dir=tmp_path, sink=recorder)
+    link = Link(clock=clock, radio=radio, state_dir=tmp_path, sink=recorder)
     task = asyncio.ensure_future(link.run())
     await run_until(clock, link.connected.is_set, within_s=30)
     task.cancel()

@@ -1,4 +1,4 @@
-"""The link's pure parts: backoff, adapter health, clock offset, backend choice, pin file."""
+"""The link's pure parts: backoff, adapter health, clock offset, pin file."""
 
 from __future__ import annotations
 
@@ -10,16 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portwatch.ble.link import (
+from portwatch.ble.pin import Pin, PinError, load_pin, save_pin
+from portwatch.ble.timing import (
     ADAPTER_RESET_MIN_GAP_S,
     ADAPTER_SILENCE_S,
     AdapterWatch,
     ClockOffset,
-    LinkError,
-    backend_for,
     backoff_s,
 )
-from portwatch.ble.pin import Pin, PinError, load_pin, save_pin
 
 
 def test_backoff_is_zero_when_link_was_lost_cleanly() -> None:
@@ -79,23 +77,6 @@ def test_clock_offset_reads_stamp_in_gateway_zone_when_zone_is_not_utc() -> None
     """Device stamps carry no zone: they are read in the gateway's (fever-rule.md §1)."""
     offset = ClockOffset(timezone(timedelta(hours=-5)))
     assert offset.correct(datetime(2026, 3, 2, 3, 0)) == datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-
-
-def test_backend_for_is_system_default_when_name_is_system() -> None:
-    """ "system" means bleak's own platform backend (BlueZ on the Pi), never a patch."""
-    assert backend_for("system") is None
-
-
-def test_backend_for_raises_when_virtual_has_no_radio() -> None:
-    """A setting that makes no sense must say so (design.md)."""
-    with pytest.raises(LinkError, match="VirtualRadio"):
-        backend_for("virtual")
-
-
-def test_backend_for_raises_when_name_is_unknown() -> None:
-    """A typo in bluetooth.backend is named in the error."""
-    with pytest.raises(LinkError, match="'bluez'"):
-        backend_for("bluez")
 
 
 def test_pin_round_trips_when_saved_and_loaded(tmp_path: Path) -> None:

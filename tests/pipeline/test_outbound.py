@@ -9,8 +9,9 @@ from decimal import Decimal
 
 import pytest
 
-from portwatch.alerts.outbound import CLINIC, DECISION_NOTICES, NOTIFY, Outbound
+from portwatch.alerts.outbound import DECISION_NOTICES, Outbound
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
+from portwatch.log.store import Channel
 from portwatch.model import Decision, DecisionType, Observation, Unit
 
 NOW = datetime(2026, 3, 5, 15, 36, tzinfo=UTC)
@@ -54,9 +55,9 @@ def test_confirmed_fever_queues_one_clinic_alert_and_two_notices_when_decided() 
     decision = _decision(DecisionType.FEVER_CONFIRMED, _obs(11, "38.3"), _obs(15, "38.7"))
     entries = Outbound(CONTEXT, ClinicFormat.JSON, UTC).for_decisions([decision], NOW)
     assert [(e.channel, e.kind) for e in entries] == [
-        (CLINIC, "fever.confirmed"),
-        (NOTIFY, "fever.confirmed.caregiver"),
-        (NOTIFY, "fever.confirmed.patient"),
+        (Channel.CLINIC, "fever.confirmed"),
+        (Channel.NOTIFY, "fever.confirmed.caregiver"),
+        (Channel.NOTIFY, "fever.confirmed.patient"),
     ]
     assert entries[0].id == str(decision.id)  # the clinic's de-duplication key
     assert {e.decision_id for e in entries} == {str(decision.id)}
@@ -66,7 +67,7 @@ def test_first_elevated_tells_only_the_caregiver_with_the_recheck_time_when_deci
     """One high reading is not a fever: no clinic alert, a notice naming the recheck time."""
     decision = _decision(DecisionType.ELEVATED_FIRST, _obs(11, "38.3"))
     entries = Outbound(CONTEXT, ClinicFormat.JSON, UTC).for_decisions([decision], NOW)
-    assert [e.channel for e in entries] == [NOTIFY]
+    assert [e.channel for e in entries] == [Channel.NOTIFY]
     assert "19:36" in json.loads(entries[0].body)["title"]
 
 

@@ -1,10 +1,12 @@
-"""`portwatch run` as a subprocess over the demo's whole ten-day course (issue 7, "Tests").
+"""`portwatch run`'s daemon as a subprocess over the demo's whole ten-day course (issue 7).
 
 One course, played once for the module: the daemon runs as its own process on a simulated
-clock as fast as the machine allows (`--virtual-clock START --speed 0`), with the virtual
+clock as fast as the machine allows (`python -m portwatch.sim.run --virtual-clock START
+--speed 0`, the test entry point that wires the daemon exactly as `portwatch run`), with the virtual
 radio's CORE wearable playing :data:`portwatch.sim.scenario.COURSE` (its temperatures, the
-shower, the 45-minute link drop). The shower's pause is given through the real
-`portwatch pause --virtual-clock SHOWER_START` command, in a third process, right after the
+shower, the 45-minute link drop). The shower's pause is given through `portwatch pause`'s
+own code at a simulated time (`python -m portwatch.sim.pause ... --virtual-clock
+SHOWER_START`), in a third process, right after the
 daemon says READY: a simulated day passes in seconds, too fast to aim at the shower's
 moment, so the note is written ahead and the test checks that it landed before the stale
 watch first looked at the shower's silence. The first run is held at the middle of the
@@ -50,6 +52,8 @@ from portwatch.fever.rule import RuleSettings
 from portwatch.log.store import OutboxRow, Store
 from portwatch.service.care import CareReminder, reminder_plan
 from portwatch.service.watch import STALE_AFTER
+from portwatch.sim import pause as sim_pause
+from portwatch.sim import run as sim_run
 from portwatch.sim.inbox import InboxStore, Message, make_app
 from portwatch.sim.scenario import (
     COURSE,
@@ -200,7 +204,7 @@ async def _run(
     """`portwatch run` from ``start`` held at ``until``; SIGTERM once it holds and delivered."""
     env = {**os.environ, "NOTIFY_SOCKET": notify.sock.getsockname()}
     readies, stoppings = notify.count("READY=1"), notify.count("STOPPING=1")
-    command = [sys.executable, "-m", "portwatch", "-v", "run", "--config", str(config)]
+    command = [sys.executable, "-m", "portwatch.sim.run", "-v", "--config", str(config)]
     command += ["--virtual-clock", start.isoformat(), "--speed", "0", "--until", until.isoformat()]
     log = config.parent / f"stderr-{start:%d%H%M}.txt"
     db = config.parent / "state" / "portwatch.db"
@@ -233,7 +237,7 @@ async def _run(
 async def _pause_shower(db: Path) -> int:
     """The caregiver's `portwatch pause` for the shower, at its simulated time, as a process."""
     minutes = int(SHOWER.pause.total_seconds() // 60)
-    command = [sys.executable, "-m", "portwatch", "pause", f"{minutes}m"]
+    command = [sys.executable, "-m", "portwatch.sim.pause", f"{minutes}m"]
     command += ["--reason", SHOWER.reason, "--db", str(db)]
     command += ["--virtual-clock", (PLACED + SHOWER.at).isoformat()]
     process = await asyncio.create_subprocess_exec(
@@ -472,8 +476,8 @@ def test_pause_starts_at_the_simulated_time_when_given_a_virtual_clock(tmp_path:
     """A test on a simulated clock records the shower's pause at the shower's time."""
     db = tmp_path / "portwatch.db"
     shower = PLACED + SHOWER.at
-    args = ["pause", "45m", "--reason", "shower", "--db", str(db)]
-    assert cli.main([*args, "--virtual-clock", shower.isoformat()]) == 0
+    args = ["45m", "--reason", "shower", "--db", str(db)]
+    assert sim_pause.main([*args, "--virtual-clock", shower.isoformat()]) == 0
     with Store.open_reader(db) as log:
         (note,) = log.notes(PLACED, END)
     assert (note.start, note.end) == (shower, shower + timedelta(minutes=45))
@@ -484,8 +488,8 @@ def test_pause_is_refused_when_the_virtual_clock_has_no_offset(
 ) -> None:
     """A naive time would be read in an unknown zone: refused, nothing written."""
     db = tmp_path / "portwatch.db"
-    args = ["pause", "45m", "--reason", "shower", "--db", str(db)]
-    assert cli.main([*args, "--virtual-clock", "2026-03-03T07:00:00"]) == 1
+    args = ["45m", "--reason", "shower", "--db", str(db)]
+    assert sim_pause.main([*args, "--virtual-clock", "2026-03-03T07:00:00"]) == 1
     assert "needs a time with an offset" in capsys.readouterr().err
     assert not db.exists()
 
@@ -500,12 +504,43 @@ START = ["--virtual-clock", PLACED.isoformat()]
         ([*START, "--until", "2026-03-01T07:00:00+00:00"], "is before --virtual-clock"),
         ([*START, "--until", "day 3"], "--until = 'day 3': not an ISO 8601 time"),
         ([*START, "--speed", "-1"], "--speed = -1.0: must not be negative"),
-        (["--until", END.isoformat()], "only with --virtual-clock"),
+        ([*START, "--scenario", "three-fevers"], "--scenario three-fevers: not one of demo,"),
     ],
 )
 def test_run_refuses_with_status_2_when_the_simulated_clock_options_are_wrong(
     capsys: pytest.CaptureFixture[str], flags: list[str], message: str
 ) -> None:
     """A test option misused must say so, not pace a clock that cannot move."""
-    assert cli.main(["run", "--config", "/nonexistent.toml", *flags]) == 2
+    assert sim_run.main(["--config", "/nonexistent.toml", *flags]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_sim_run_refuses_to_start_without_a_virtual_clock(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The test entry point is always on simulated time; --until alone is refused."""
+    with pytest.raises(SystemExit) as exited:
+        sim_run.main(["--config", "/nonexistent.toml", "--until", END.isoformat()])
+    assert exited.value.code == 2
+    assert "--virtual-clock" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--virtual-clock", "2026-03-01T07:00:00+00:00"],
+        ["run", "--speed", "0"],
+        ["run", "--until", "2026-03-01T07:00:00+00:00"],
+        ["run", "--scenario", "demo"],
+        ["run", "--received-journal", "/tmp/journal"],
+        ["pause", "45m", "--reason", "shower", "--virtual-clock", "2026-03-01T07:00:00+00:00"],
+    ],
+)
+def test_product_commands_have_no_test_options_when_given_them(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 15: the test and campaign hooks live in portwatch.sim, not in the product."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 2
+    assert "unrecognized arguments" in capsys.readouterr().err

@@ -1,7 +1,8 @@
 """`portwatch run` as a real process: READY, SIGTERM within 10 s, a restart that loses nothing.
 
-The daemon runs on a simulated clock paced at 60x real time (`--virtual-clock`, a hidden
-test option implemented with the same VirtualClock as the demo), with the virtual radio
+The daemon runs on a simulated clock paced at 60x real time (`python -m portwatch.sim.run
+--virtual-clock`, the test entry point that wires it as `portwatch run` does, on the same
+VirtualClock as the demo), with the virtual radio
 and a real loopback inbox in this test process. The inbox's clock follows the same pace
 from the moment the daemon says READY, so signature time stamps check as in real life.
 systemd's notify socket is a real datagram socket bound here.
@@ -124,7 +125,7 @@ async def _run_until_stopped(
     env = {**os.environ, "NOTIFY_SOCKET": notify.sock.getsockname()}
     readies, stoppings = notify.count("READY=1"), notify.count("STOPPING=1")
     inbox.clock.start, inbox.clock.began = start, None
-    command = [sys.executable, "-m", "portwatch", "-v", "run", "--config", str(config)]
+    command = [sys.executable, "-m", "portwatch.sim.run", "-v", "--config", str(config)]
     command += ["--virtual-clock", start.isoformat(), "--speed", str(SPEED)]
     log = config.parent / f"stderr-{start:%H%M}.txt"
     with log.open("w") as stderr:

@@ -116,7 +116,8 @@ async def test_deliverer_run_sleeps_when_a_routine_row_waits_behind_a_failing_he
 ) -> None:
     """Before the fix run() re-flushed without pause (100% CPU) until the head's retry."""
     clock = VirtualClock(NOW)
-    store = Store.open(tmp_path / "portwatch.db")
+    # Inline: the virtual clock's settle() must see each log call finish.
+    store = Store.open(tmp_path / "portwatch.db", threaded=False)
     outbox = CountingOutbox(store)
     clinic = RefusingClinic()
     deliverer = Deliverer(outbox, {"clinic": clinic}, clock, lambda *_: None, rng=random.Random(1))

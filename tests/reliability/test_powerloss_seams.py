@@ -1,7 +1,8 @@
-"""The seams the power-loss campaign drives `portwatch run` through (issue 10).
+"""The seams the power-loss campaign drives `portwatch run`'s daemon through (issue 10).
 
-``--scenario`` picks the course the virtual wearable plays (``portwatch.sim.scenario.COURSES``);
-``--received-journal`` appends each received reading to a file with one ``os.write``.
+``python -m portwatch.sim.run`` (the test entry point): ``--scenario`` picks the course the
+virtual wearable plays (``portwatch.sim.scenario.COURSES``); ``--received-journal`` appends
+each received reading to a file with one ``os.write``.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from decimal import Decimal
 from pathlib import Path
 from types import ModuleType
 
-from portwatch.cli.commands.run import _journal_hook
 from portwatch.clock import VirtualClock
 from portwatch.model import Reading, ReadingKind, Unit
+from portwatch.sim.run import journal_hook
 from portwatch.sim.scenario import (
     COURSE,
     COURSES,
@@ -55,7 +56,8 @@ def test_core_celsius_keeps_the_demos_fever_when_the_second_is_added() -> None:
 def test_run_exits_2_naming_the_scenario_when_it_is_unknown(tmp_path: Path) -> None:
     """A typo in a test's course must not silently play the demo's course instead."""
     done = subprocess.run(
-        [sys.executable, "-m", "portwatch", "run", "--scenario", "three-fevers",
+        [sys.executable, "-m", "portwatch.sim.run", "--scenario", "three-fevers",
+         "--virtual-clock", DEFAULT_PLACEMENT.isoformat(),
          "--config", str(tmp_path / "absent.toml")],
         capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
@@ -69,7 +71,7 @@ def test_journal_hook_appends_one_line_per_reading_when_readings_arrive(tmp_path
     path = tmp_path / "journal"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     clock = VirtualClock(datetime(2026, 3, 2, tzinfo=UTC))
-    write = _journal_hook(fd, clock)
+    write = journal_hook(fd, clock)
     times = [datetime(2026, 3, 2, 8, minute, tzinfo=UTC) for minute in (1, 2)]
     try:
         for when in times:

@@ -1,8 +1,8 @@
 """The spot thermometer's course for the power-loss campaign (issue 10, recheck reminders).
 
 ``portwatch.sim.scenario.SPOT_TWO_FEVERS`` is the two-fever course read by a patient with an
-HTS spot thermometer a few times a day and at each recheck; ``portwatch run --scenario
-spot-two-fevers`` plays it with the virtual spot thermometer. These tests check that the
+HTS spot thermometer a few times a day and at each recheck; ``python -m portwatch.sim.run
+--scenario spot-two-fevers`` plays it with the virtual spot thermometer. These tests check that the
 data fits the rule (each fever gets a recheck reminder, the recheck reading follows it) and
 the seams the campaign uses: the restarted thermometer's memory, the journal's ticks and
 the recheck reminders' deadline.
@@ -17,11 +17,12 @@ from decimal import Decimal
 from pathlib import Path
 
 from portwatch.ble import hts
-from portwatch.cli.commands.run import _journal_ticks, _play_spot_readings
 from portwatch.clock import VirtualClock
 from portwatch.fever.rule import FeverRule, RuleSettings
 from portwatch.model import DecisionType, Reading, ReadingKind, Unit
+from portwatch.sim.course_radio import play_spot_readings
 from portwatch.sim.radio import VirtualSpotThermometer
+from portwatch.sim.run import journal_ticks
 from portwatch.sim.scenario import (
     COURSES,
     DEFAULT_PLACEMENT,
@@ -75,7 +76,7 @@ async def test_spot_thermometer_holds_readings_when_taken_while_the_gateway_was_
         clock, store_measurements=True, temperature_at=lambda _when: 38.7
     )
     since = DAY_4_SEVENTEEN - timedelta(hours=4)  # the log's latest: the 13:00 reading
-    play = _play_spot_readings(clock, thermometer, SPOT_TWO_FEVERS, DEFAULT_PLACEMENT, since)
+    play = play_spot_readings(clock, thermometer, SPOT_TWO_FEVERS, DEFAULT_PLACEMENT, since)
     task = asyncio.create_task(play)
     await clock.advance(3600)  # to 18:30: the 18:00 reading is taken (nobody subscribed)
     task.cancel()
@@ -92,7 +93,7 @@ async def test_journal_ticks_tell_simulated_time_each_minute_when_no_reading_arr
     path = tmp_path / "journal"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     clock = VirtualClock(DAY_4_SEVENTEEN)
-    task = asyncio.create_task(_journal_ticks(fd, clock, clock))
+    task = asyncio.create_task(journal_ticks(fd, clock, clock))
     try:
         await clock.advance(180)
     finally:

@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from portwatch.fever.rule import MANUAL_DEVICE
 from portwatch.log.csvio import CsvFormatError, parse_temperature, read_readings
-from portwatch.model import ReadingKind, Site, Unit
+from portwatch.model import MANUAL_DEVICE, ReadingKind, Site, Unit
 
 HEADER = "time,temperature,unit,kind"
 

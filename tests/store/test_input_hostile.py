@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from portwatch.clock import SystemClock
-from portwatch.fever.rule import MANUAL_DEVICE, FeverRule, RuleSettings
+from portwatch.fever.rule import FeverRule, RuleSettings
 from portwatch.log.store import Store
-from portwatch.model import DecisionType, Reading
+from portwatch.model import MANUAL_DEVICE, DecisionType, Reading
 
 HEADER = "time,temperature,unit,kind"
 EPOCH = datetime(1, 1, 2, tzinfo=UTC)

@@ -12,7 +12,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from portwatch.ble.link import Seen
+from portwatch.ble.discovery import Seen
 from portwatch.cli.commands.scan import table
 from portwatch.log.store import Store
 from portwatch.model import LinkEvent, LinkEventKind

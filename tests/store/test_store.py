@@ -16,8 +16,11 @@ import pytest
 from conftest import T0, make_reading
 from portwatch.log.store import (
     SCHEMA_VERSION,
+    Channel,
     OutboxEntry,
+    OutboxRow,
     OutboxStatus,
+    Priority,
     Store,
     StoreDamagedError,
     StoreError,
@@ -189,7 +192,7 @@ def test_record_decisions_writes_nothing_when_an_entry_is_bad(store: Store) -> N
     assert store.decisions(T0, T0 + DAY) == []
 
 
-def test_outbox_due_orders_by_decision_and_honours_next_attempt_when_retrying(
+def test_outbox_all_orders_by_decision_and_records_next_attempt_when_retrying(
     store: Store,
 ) -> None:
     """Alerts leave in the order decided; one waiting for its retry is not due yet."""
@@ -197,11 +200,14 @@ def test_outbox_due_orders_by_decision_and_honours_next_attempt_when_retrying(
     store.enqueue([_entry(1, seconds=5)])  # idempotent
     now = T0 + timedelta(seconds=10)
     store.outbox_record_attempt(_entry(2).id, now, 503, "busy", now + timedelta(seconds=30))
-    due = store.outbox_due(now, "clinic")
+    pending = store.outbox_all(OutboxStatus.PENDING)
+    assert [row.id for row in pending] == [_entry(2).id, _entry(1).id, _entry(3).id]
+    due = [row for row in pending if row.next_attempt_at is None or row.next_attempt_at <= now]
     assert [row.id for row in due] == [_entry(1).id, _entry(3).id]
     row = store.outbox_get(_entry(2).id)
     assert row is not None
     assert (row.attempts, row.last_status, row.last_error) == (1, 503, "busy")
+    assert row.next_attempt_at == now + timedelta(seconds=30)
 
 
 def test_outbox_requeue_makes_failed_alert_due_when_resent(store: Store) -> None:
@@ -209,10 +215,60 @@ def test_outbox_requeue_makes_failed_alert_due_when_resent(store: Store) -> None
     store.enqueue([_entry(1)])
     store.outbox_mark_failed(_entry(1).id, T0, 401, "unauthorised")
     store.outbox_mark_escalated(_entry(1).id, T0)
-    assert store.outbox_due(T0 + DAY, "clinic") == []
+    assert store.outbox_all(OutboxStatus.PENDING) == []
     store.outbox_requeue(_entry(1).id, T0 + DAY)
-    (row,) = store.outbox_due(T0 + DAY, "clinic")
-    assert (row.status, row.escalated_at) == (OutboxStatus.PENDING, None)
+    (row,) = store.outbox_all(OutboxStatus.PENDING)
+    assert (row.status, row.escalated_at, row.next_attempt_at) == (
+        OutboxStatus.PENDING,
+        None,
+        T0 + DAY,
+    )
+
+
+def test_outbox_rows_come_back_as_enum_members_when_written_as_text(store: Store) -> None:
+    """Channel, priority and status are one vocabulary: what goes in as text comes back typed."""
+    store.enqueue([_entry(1)])
+    (row,) = store.outbox_all()
+    assert (row.channel, row.priority, row.status) == ("clinic", "urgent", "pending")
+    assert row.channel is Channel.CLINIC
+    assert row.priority is Priority.URGENT
+    assert row.status is OutboxStatus.PENDING
+
+
+@pytest.mark.parametrize(("field", "word"), [("channel", "fax"), ("priority", "soonish")])
+def test_enqueue_refuses_a_channel_or_priority_when_it_is_not_ours(
+    store: Store, field: str, word: str
+) -> None:
+    """A row on no channel would never be sent; one with no priority could not be ordered."""
+    with pytest.raises(StoreInputError, match=f"{field} '{word}' is not one of"):
+        store.enqueue([replace(_entry(1), **{field: word})])
+    assert store.outbox_all() == []
+
+
+def test_outbox_all_raises_store_error_when_a_row_holds_an_unknown_channel(store: Store) -> None:
+    """A row written by a newer portwatch (or by hand) is named, not passed on as text."""
+    store.enqueue([_entry(1)])
+    store._db.execute("UPDATE outbox SET channel = 'fax'")
+    with pytest.raises(StoreError, match="'fax', which this portwatch does not know"):
+        store.outbox_all()
+
+
+def test_unsent_row_is_pending_and_untried_when_made_from_an_entry() -> None:
+    """A notice sent from memory (the log refusing writes) is the same row type as the log's."""
+    entry = replace(_entry(1), not_before=T0 + DAY)
+    row = OutboxRow.unsent(entry, attempts=2)
+    assert (row.id, row.channel, row.priority, row.body) == (
+        entry.id,
+        Channel.CLINIC,
+        Priority.URGENT,
+        entry.body,
+    )
+    assert (row.status, row.attempts, row.next_attempt_at, row.not_before) == (
+        OutboxStatus.PENDING,
+        2,
+        None,
+        T0 + DAY,
+    )
 
 
 def test_outbox_update_raises_input_error_when_id_unknown(store: Store) -> None:
@@ -315,17 +371,6 @@ def test_default_db_path_follows_state_directory_when_set(
     """systemd's StateDirectory decides where the log lives."""
     monkeypatch.setenv("PORTWATCH_STATE_DIRECTORY", str(tmp_path))
     assert default_db_path() == tmp_path / "portwatch.db"
-
-
-def test_readings_after_gives_rows_written_elsewhere_when_polled(
-    store: Store, db_path: Path
-) -> None:
-    """A running daemon must see a reading that `portwatch add` wrote from another process."""
-    store.add_readings([make_reading(0)])
-    with Store.open(db_path) as other:  # a second process, as `portwatch add` would be
-        other.add_readings([make_reading(5), make_reading(3)])
-    assert [s.id for s in store.readings_after(1)] == [2, 3]
-    assert store.readings_after(3) == []
 
 
 def test_import_readings_skips_only_the_same_reading_when_imported_again(store: Store) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 
 import pytest
 
@@ -104,10 +104,9 @@ async def test_writer_gathers_arrivals_into_next_commit_when_one_is_in_flight(
 ) -> None:
     """Group commit: under load readings share transactions, so throughput holds."""
     gate = threading.Event()
-    executor = ThreadPoolExecutor(1)
     recorder = Recorder(clock)
-    writer = ReadingWriter(store, clock, on_durable=recorder.on_durable, executor=executor)
-    executor.submit(gate.wait, REAL_WAIT_S)  # holds the first commit in flight
+    writer = ReadingWriter(store, clock, on_durable=recorder.on_durable)
+    held = store.run(partial(gate.wait, REAL_WAIT_S))  # holds the first commit in flight
     task = asyncio.create_task(writer.run())
     try:
         writer.submit(make_reading(0))
@@ -121,8 +120,8 @@ async def test_writer_gathers_arrivals_into_next_commit_when_one_is_in_flight(
         assert store.reading_count() == 6
     finally:
         gate.set()
+        await held
         await _stop(writer, task)
-        executor.shutdown()
 
 
 async def test_writer_hands_row_ids_in_order_when_batching(

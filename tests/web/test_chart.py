@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portwatch.model import Decision, DecisionType, Observation, Unit, derived_id
+from portwatch.model import Bucket, Decision, DecisionType, Observation, Unit, derived_id
 from portwatch.sim.sample import sample_chart
 from portwatch.web.chart import HEIGHT, WIDTH, ChartError, render_svg
-from portwatch.web.view import Band, ChartData, f_to_c, gaps_from_bands
+from portwatch.web.view import ChartData, f_to_c, gaps_from_bands
 
 SVG = "{http://www.w3.org/2000/svg}"
 START = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
@@ -113,7 +113,7 @@ def test_chart_is_well_formed_svg_inside_viewbox_when_given_any_bands(
     """Whatever the log holds (even out-of-range values), the SVG parses and stays in its box."""
     step = timedelta(minutes=10)
     bands = [
-        Band(START + step * i, START + step * (i + 1), t, t + s / 2, t + s, 10)
+        Bucket(START + step * i, START + step * (i + 1), t, t + s / 2, t + s, 10)
         for i, (t, s) in enumerate(temps)
     ]
     decision = Decision(derived_id("d"), DecisionType.FEVER_CONFIRMED, START + step * 3, summary)
@@ -130,7 +130,7 @@ def test_gaps_from_bands_finds_hole_and_trailing_silence_when_longer_than_min_ga
     """The chart shades holes from the buckets alone, without a pass over every reading."""
     step = timedelta(minutes=10)
     bands = [
-        Band(START + step * i, START + step * (i + 1), 37.0, 37.0, 37.0, 600)
+        Bucket(START + step * i, START + step * (i + 1), 37.0, 37.0, 37.0, 600)
         for i in (0, 1, 2, 6, 7)  # 30 min hole after the third; then silence after the eighth
     ]
     gaps = gaps_from_bands(bands, START, START + step * 12, timedelta(minutes=29))
@@ -140,5 +140,5 @@ def test_gaps_from_bands_finds_hole_and_trailing_silence_when_longer_than_min_ga
 def test_gaps_from_bands_ignores_hole_when_shorter_than_min_gap() -> None:
     """A hole shorter than the setting is not a gap (no false alarm on the chart)."""
     step = timedelta(minutes=10)
-    bands = [Band(START + step * i, START + step * (i + 1), 37.0, 37.0, 37.0, 1) for i in (0, 2)]
+    bands = [Bucket(START + step * i, START + step * (i + 1), 37.0, 37.0, 37.0, 1) for i in (0, 2)]
     assert gaps_from_bands(bands, START, START + step * 3, timedelta(minutes=30)) == []

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portwatch.model import (
+    Bucket,
     Decision,
     DecisionType,
     LinkEvent,
@@ -25,7 +26,6 @@ from portwatch.web.termchart import render_text
 from portwatch.web.text import status_text
 from portwatch.web.view import (
     AlertRow,
-    Band,
     ChartData,
     DisplaySettings,
     EpisodeState,
@@ -167,7 +167,7 @@ def test_terminal_chart_fits_terminal_when_given_any_bands(
     """Whatever the log holds, the chart draws without error and no plot line overflows."""
     step = timedelta(minutes=7)
     bands = [
-        Band(START + step * i, START + step * (i + 1), t - 0.1, t, t + 0.1, 3)
+        Bucket(START + step * i, START + step * (i + 1), t - 0.1, t, t + 0.1, 3)
         for i, t in enumerate(temps)
     ]
     data = ChartData(START, START + step * 80, bands, f_to_c(101.0))

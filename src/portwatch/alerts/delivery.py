@@ -43,8 +43,7 @@ import logging
 import random
 import re
 import stat
-from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import Executor
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -58,7 +57,14 @@ from portwatch import __version__
 from portwatch.alerts.payloads import ClinicFormat
 from portwatch.alerts.signing import sign_headers
 from portwatch.clock import Clock
-from portwatch.log.store import StoreError, StoreInputError
+from portwatch.log.store import (
+    Channel,
+    OutboxRow,
+    OutboxStatus,
+    Priority,
+    StoreError,
+    StoreInputError,
+)
 
 if TYPE_CHECKING:
     import requests
@@ -75,7 +81,6 @@ __all__ = [
     "NotifyEndpoint",
     "NotifySender",
     "Outbox",
-    "OutboxRowLike",
     "Outcome",
     "Sender",
     "StuckReason",
@@ -118,7 +123,10 @@ NOTIFY_CONTENT_TYPE: Final = "application/vnd.portwatch.notification+json"
 # The systemd credential name the unit passes the clinic secret under.
 CLINIC_CREDENTIAL: Final = "clinic-secret"
 # ntfy's Priority header values for our two priorities.
-NOTIFY_PRIORITY: Final[Mapping[str, str]] = {"urgent": "urgent", "routine": "default"}
+NOTIFY_PRIORITY: Final[Mapping[Priority, str]] = {
+    Priority.URGENT: "urgent",
+    Priority.ROUTINE: "default",
+}
 # The longest the deliverer sleeps between passes: rows queued or requeued by another
 # process (`portwatch alerts resend`) cannot call wake(), so they are picked up within this.
 POLL_S: Final = 60.0
@@ -137,14 +145,6 @@ _SEQUENCE_ID: Final = re.compile(r"[-_A-Za-z0-9]{1,64}")
 
 class DeliveryError(ValueError):
     """A delivery setting is unusable (bad URL, unreadable secret file, bad argument)."""
-
-
-class Channel(StrEnum):
-    """Where an outbox row goes; each channel is its own queue with its own sender."""
-
-    CLINIC = "clinic"
-    NOTIFY = "notify"  # the caregiver's notification URL
-    PATIENT = "patient"  # the patient's own notification URL
 
 
 class Outcome(StrEnum):
@@ -178,43 +178,11 @@ class Answer:
         return f"{text}: {self.detail}" if self.detail else text
 
 
-class OutboxRowLike(Protocol):
-    """The outbox row the store returns (store.py's OutboxRow), as delivery reads it."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def channel(self) -> str: ...
-    @property
-    def kind(self) -> str: ...
-    @property
-    def priority(self) -> str: ...
-    @property
-    def created_at(self) -> datetime: ...
-    @property
-    def body(self) -> str: ...
-    @property
-    def content_type(self) -> str: ...
-    @property
-    def status(self) -> str: ...
-    @property
-    def attempts(self) -> int: ...
-    @property
-    def next_attempt_at(self) -> datetime | None: ...
-    @property
-    def last_status(self) -> int | None: ...
-    @property
-    def last_error(self) -> str | None: ...
-    @property
-    def escalated_at(self) -> datetime | None: ...
-    @property
-    def not_before(self) -> datetime | None: ...
-
-
 class Outbox(Protocol):
     """The part of the store's outbox contract that delivery uses (store.py)."""
 
-    def outbox_all(self, status: str | None = None) -> Sequence[OutboxRowLike]: ...
+    def run(self, fn: Callable[[], _T], /) -> Awaitable[_T]: ...
+    def outbox_all(self, status: OutboxStatus | None = None) -> Sequence[OutboxRow]: ...
     def outbox_record_attempt(
         self,
         alert_id: str,
@@ -234,10 +202,10 @@ class Outbox(Protocol):
 class Sender(Protocol):
     """Sends one row somewhere; never raises for a failed delivery, answers instead."""
 
-    async def send(self, row: OutboxRowLike, now: datetime) -> Answer: ...
+    async def send(self, row: OutboxRow, now: datetime) -> Answer: ...
 
 
-OnStuck = Callable[[OutboxRowLike, StuckReason, str], None]
+OnStuck = Callable[[OutboxRow, StuckReason, str], None]
 
 # --- settings ---------------------------------------------------------------------------
 
@@ -400,33 +368,33 @@ def backoff_for(attempt: int, retry_after_s: float | None, rng: random.Random) -
     return delay
 
 
-def _is_due(row: OutboxRowLike, now: datetime) -> bool:
+def _is_due(row: OutboxRow, now: datetime) -> bool:
     return row.next_attempt_at is None or row.next_attempt_at <= now
 
 
-def held(row: OutboxRowLike, now: datetime) -> bool:
+def held(row: OutboxRow, now: datetime) -> bool:
     """Whether ``row`` waits for its not-before time (quiet hours) at ``now``."""
     return row.not_before is not None and row.not_before > now
 
 
-def _tries_since(row: OutboxRowLike) -> datetime:
+def _tries_since(row: OutboxRow) -> datetime:
     """When trying to deliver ``row`` began: when it was queued, or when its hold ended."""
     if row.not_before is None:
         return row.created_at
     return max(row.created_at, row.not_before)
 
 
-def _urgent(row: OutboxRowLike) -> bool:
-    return str(row.priority) == "urgent"
+def _urgent(row: OutboxRow) -> bool:
+    return row.priority == Priority.URGENT
 
 
 def next_due(
-    rows: Sequence[OutboxRowLike],
+    rows: Sequence[OutboxRow],
     now: datetime,
     skip: Collection[str] = (),
     *,
     stalled: bool = False,
-) -> OutboxRowLike | None:
+) -> OutboxRow | None:
     """The row to send next among one channel's pending rows, in decision order.
 
     The channel is a queue with one retry timer, its head's (the first row not yet tried in
@@ -454,7 +422,7 @@ def next_due(
 
 
 def next_wake(
-    rows: Sequence[OutboxRowLike], escalate_after: timedelta, now: datetime | None = None
+    rows: Sequence[OutboxRow], escalate_after: timedelta, now: datetime | None = None
 ) -> datetime | None:
     """The earliest time :func:`next_due` will pick a row or a row needs escalating.
 
@@ -559,7 +527,7 @@ class ClinicSender:
     def close(self) -> None:
         self._poster.close()
 
-    async def send(self, row: OutboxRowLike, now: datetime) -> Answer:
+    async def send(self, row: OutboxRow, now: datetime) -> Answer:
         return await self.send_body(str(row.id), row.body, row.content_type, now)
 
     async def send_body(self, msg_id: str, body: str, content_type: str, now: datetime) -> Answer:
@@ -591,7 +559,7 @@ class NotifySender:
     def close(self) -> None:
         self._poster.close()
 
-    async def send(self, row: OutboxRowLike, now: datetime) -> Answer:
+    async def send(self, row: OutboxRow, now: datetime) -> Answer:
         try:
             note = json.loads(row.body)
             title, message = str(note["title"]), str(note["message"])
@@ -600,7 +568,7 @@ class NotifySender:
         headers = {
             "Content-Type": "text/plain; charset=utf-8",
             "Title": _header_text(title),
-            "Priority": NOTIFY_PRIORITY.get(str(row.priority), "default"),
+            "Priority": NOTIFY_PRIORITY.get(row.priority, "default"),
             "User-Agent": f"portwatch/{__version__}",
         }
         if _SEQUENCE_ID.fullmatch(str(row.id)):
@@ -647,53 +615,19 @@ class _Unrecorded:
             outbox.outbox_mark_escalated(row_id, self.at)
 
 
-@dataclass(frozen=True, slots=True)
-class _RowView:
-    """A pending row as this Deliverer knows it: the log's, plus what it refused to record."""
-
-    id: str
-    channel: str
-    kind: str
-    priority: str
-    created_at: datetime
-    body: str
-    content_type: str
-    status: str
-    attempts: int
-    next_attempt_at: datetime | None
-    last_status: int | None
-    last_error: str | None
-    escalated_at: datetime | None
-    not_before: datetime | None
-
-
-def _known(row: OutboxRowLike, unrecorded: Sequence[_Unrecorded]) -> OutboxRowLike | None:
+def _known(row: OutboxRow, unrecorded: Sequence[_Unrecorded]) -> OutboxRow | None:
     """``row`` with the writes the log refused applied; None when it is no longer pending
     (delivered or failed): then it is never sent again by this process."""
     if any(u.record in (_Record.DELIVERED, _Record.FAILED) for u in unrecorded):
         return None
-    view = _RowView(
-        id=row.id,
-        channel=row.channel,
-        kind=row.kind,
-        priority=row.priority,
-        created_at=row.created_at,
-        body=row.body,
-        content_type=row.content_type,
-        status=row.status,
-        attempts=row.attempts,
-        next_attempt_at=row.next_attempt_at,
-        last_status=row.last_status,
-        last_error=row.last_error,
-        escalated_at=row.escalated_at,
-        not_before=row.not_before,
-    )
+    view = row
     for u in unrecorded:
         if u.record is _Record.ATTEMPT:
             view = replace(
                 view,
                 attempts=view.attempts + 1,
                 next_attempt_at=u.retry_at,
+                last_attempt_at=u.at,
                 last_status=u.status_code,
                 last_error=u.error,
             )
@@ -707,8 +641,8 @@ class Deliverer:
 
     ``on_stuck(row, reason, answer)`` is called once when a row is rejected for good and once
     when it is escalated; the daemon turns it into a caregiver notification. The outbox is
-    the store: its calls run on ``store_executor`` when one is given (the store wants one
-    dedicated thread), else directly (each is one short SQLite transaction).
+    the log: its calls run on the log's writer thread, through its ``run`` (the store is
+    not thread-safe; each call is one short SQLite transaction).
 
     When the log refuses a write (:class:`~portwatch.log.store.StoreError`: disk full, read-only)
     after an attempt, the attempt's result is kept in memory and overlays the log's row: a
@@ -734,7 +668,6 @@ class Deliverer:
         *,
         escalate_after: timedelta = ESCALATE_AFTER,
         rng: random.Random | None = None,
-        store_executor: Executor | None = None,
     ) -> None:
         self._outbox = outbox
         self._senders = dict(senders)
@@ -742,12 +675,11 @@ class Deliverer:
         self._on_stuck = on_stuck
         self._escalate_after = escalate_after
         self._rng = rng or random.Random()
-        self._executor = store_executor
         self._wakes = {channel: asyncio.Event() for channel in self._senders}
         # Writes the log refused, per row id in the order made, with the row's channel.
         self._unrecorded: dict[str, tuple[str, list[_Unrecorded]]] = {}
         # on_stuck calls that failed because the log refused the notice they queue.
-        self._untold: list[tuple[OutboxRowLike, StuckReason, str]] = []
+        self._untold: list[tuple[OutboxRow, StuckReason, str]] = []
         self._refused = False  # in an episode of refused writes (one WARNING each)
 
     def wake(self) -> None:
@@ -762,14 +694,12 @@ class Deliverer:
         return len(self._unrecorded.keys() | {row.id for row, _, _ in self._untold})
 
     async def _store(self, call: Callable[[], _T]) -> _T:
-        if self._executor is None:
-            return call()
-        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+        return await self._outbox.run(call)
 
-    async def _pending(self, channel: str | None = None) -> list[OutboxRowLike]:
-        rows = await self._store(lambda: list(self._outbox.outbox_all("pending")))
+    async def _pending(self, channel: str | None = None) -> list[OutboxRow]:
+        rows = await self._store(lambda: list(self._outbox.outbox_all(OutboxStatus.PENDING)))
         wanted = self._senders if channel is None else (channel,)
-        known: list[OutboxRowLike] = []
+        known: list[OutboxRow] = []
         for row in rows:
             if row.channel not in wanted:
                 continue
@@ -779,7 +709,7 @@ class Deliverer:
                 known.append(view)
         return known
 
-    async def _record(self, row: OutboxRowLike, write: _Unrecorded) -> None:
+    async def _record(self, row: OutboxRow, write: _Unrecorded) -> None:
         """Write what an attempt did; if the log refuses, keep it in memory (class doc).
 
         Raises:
@@ -797,7 +727,7 @@ class Deliverer:
             self._unrecorded[row.id] = (row.channel, [write])
             self._refusing(exc)
 
-    def _tell(self, row: OutboxRowLike, reason: StuckReason, answer: str) -> None:
+    def _tell(self, row: OutboxRow, reason: StuckReason, answer: str) -> None:
         """``on_stuck``; when the log refuses the notice it queues, tell again later."""
         try:
             self._on_stuck(row, reason, answer)
@@ -851,7 +781,7 @@ class Deliverer:
             self._refused = False
             _LOGGER.info("the log accepts writes again; every delivery record is written")
 
-    async def _escalate(self, rows: Sequence[OutboxRowLike], now: datetime) -> None:
+    async def _escalate(self, rows: Sequence[OutboxRow], now: datetime) -> None:
         for row in rows:
             if row.escalated_at is not None or row.attempts == 0:
                 continue
@@ -871,7 +801,7 @@ class Deliverer:
             )
             self._tell(row, StuckReason.ESCALATED, last)
 
-    async def _attempt(self, row: OutboxRowLike, sender: Sender) -> Outcome:
+    async def _attempt(self, row: OutboxRow, sender: Sender) -> Outcome:
         """One POST and its record, seen through a stop: cancelled while the request is
         out, it waits up to :data:`STOP_ANSWER_GRACE_S` for the answer and records it before
         passing the cancellation on."""
@@ -885,7 +815,7 @@ class Deliverer:
             await asyncio.gather(attempt, return_exceptions=True)
             raise
 
-    async def _send_and_record(self, row: OutboxRowLike, sender: Sender) -> Outcome:
+    async def _send_and_record(self, row: OutboxRow, sender: Sender) -> Outcome:
         answer = await sender.send(row, self._clock.now())
         at = self._clock.now()
         outcome = classify(answer)

@@ -22,19 +22,15 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Final, Literal
 
-from portwatch.alerts.delivery import Channel
 from portwatch.alerts.notices import Audience, Notice, NoticeKind, QuietHours, held_until
 from portwatch.alerts.notices import render as render_notice
 from portwatch.alerts.outbox import clinic_entry, notify_entry
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, Priority, fever_alert
-from portwatch.log.store import OutboxEntry
+from portwatch.log.store import Channel, OutboxEntry
 from portwatch.model import Decision, DecisionType, Observation, derived_id
 
 __all__ = [
-    "CLINIC",
     "DECISION_NOTICES",
-    "NOTIFY",
-    "PATIENT",
     "NoticeChannel",
     "Outbound",
     "OutboundError",
@@ -44,10 +40,6 @@ __all__ = [
     "notice_entry",
     "temperature_text",
 ]
-
-CLINIC: Final = Channel.CLINIC.value
-NOTIFY: Final = Channel.NOTIFY.value
-PATIENT: Final = Channel.PATIENT.value
 
 NoticeChannel = Literal[Channel.NOTIFY, Channel.PATIENT]
 

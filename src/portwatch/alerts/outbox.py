@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from portwatch.alerts.delivery import NOTIFY_CONTENT_TYPE, Channel, notification_body
+from portwatch.alerts.delivery import NOTIFY_CONTENT_TYPE, notification_body
 from portwatch.alerts.payloads import (
     KIND_INFO,
     Alert,
@@ -19,7 +19,7 @@ from portwatch.alerts.payloads import (
     Priority,
     render,
 )
-from portwatch.log.store import OutboxEntry
+from portwatch.log.store import Channel, OutboxEntry
 
 __all__ = ["clinic_entry", "notify_entry"]
 
@@ -36,9 +36,9 @@ def clinic_entry(
     from_decision = KIND_INFO[alert.kind].from_decision
     return OutboxEntry(
         id=str(alert.id),
-        channel=Channel.CLINIC.value,
+        channel=Channel.CLINIC,
         kind=alert.kind.value,
-        priority=alert.priority.value,
+        priority=alert.priority,
         created_at=created_at,
         body=rendered.body,
         content_type=rendered.content_type,
@@ -66,9 +66,9 @@ def notify_entry(
     """
     return OutboxEntry(
         id=entry_id,
-        channel=channel.value,
+        channel=channel,
         kind=kind,
-        priority=priority.value,
+        priority=priority,
         created_at=created_at,
         body=notification_body(title, message),
         content_type=NOTIFY_CONTENT_TYPE,

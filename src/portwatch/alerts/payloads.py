@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
+from portwatch.log.vocabulary import Priority
 from portwatch.model import Decision, DecisionType, Observation, Symptom, derived_id
 
 __all__ = [
@@ -72,13 +73,6 @@ class ClinicFormat(StrEnum):
 
     JSON = "json"
     FHIR = "fhir"
-
-
-class Priority(StrEnum):
-    """How urgently the clinic should look; FHIR request-priority codes (R4)."""
-
-    URGENT = "urgent"
-    ROUTINE = "routine"
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ BlueZ exposes each adapter as ``/org/bluez/<name>`` with the ``org.bluez.Adapter
 property ``Powered``; setting it false then true resets the controller without root
 tools (BlueZ D-Bus API, doc/org.bluez.Adapter.rst). The D-Bus client is dbus-fast, which
 bleak already uses for BlueZ on Linux, so no new dependency is needed. The link decides
-*when* (``portwatch.ble.link.AdapterWatch``); this module only does it.
+*when* (``portwatch.ble.timing.AdapterWatch``); this module only does it.
 """
 
 from __future__ import annotations

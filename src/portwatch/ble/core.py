@@ -182,6 +182,67 @@ def _tenths(raw: int) -> Decimal:
     return Decimal(raw).scaleb(-1)
 
 
+@dataclass(slots=True)
+class _RawFields:
+    """A frame's fields as sent, before scaling and lookup (None: absent or not valid)."""
+
+    core: int
+    skin: int | None = None
+    reserved: int | None = None
+    quality: int | None = None
+    quality_offset: int = 7  # where the quality byte sits, for the error's offset
+    hr: int | None = None
+    hsi: int | None = None
+
+
+def _need(flags: int) -> int:
+    """The variable-length frame's size the flags announce."""
+    return (
+        _MIN_SIZE
+        + (2 if flags & FLAG_SKIN else 0)
+        + (2 if flags & FLAG_RESERVED else 0)
+        + (1 if flags & FLAG_QUALITY_STATE else 0)
+        + (1 if flags & FLAG_HEART_RATE else 0)
+        + (1 if flags & FLAG_HEAT_STRAIN else 0)
+    )
+
+
+def _packed_fields(data: bytes, flags: int) -> _RawFields:
+    """A variable-length frame (spec before v2.2): present fields follow one another."""
+    (core_raw,) = _INT16.unpack_from(data, 1)
+    raw = _RawFields(core=core_raw)
+    offset = 3
+    if flags & FLAG_SKIN:
+        (raw.skin,) = _INT16.unpack_from(data, offset)
+        offset += 2
+    if flags & FLAG_RESERVED:
+        (raw.reserved,) = _INT16.unpack_from(data, offset)
+        offset += 2
+    if flags & FLAG_QUALITY_STATE:
+        raw.quality = data[offset]
+        raw.quality_offset = offset
+        offset += 1
+    if flags & FLAG_HEART_RATE:
+        raw.hr = data[offset]
+        offset += 1
+    if flags & FLAG_HEAT_STRAIN:
+        raw.hsi = data[offset]
+    return raw
+
+
+def _fixed_fields(data: bytes, flags: int) -> _RawFields:
+    """A 9- or 10-byte frame (spec v2.2): fixed offsets, the flag bits mark validity."""
+    _, core_raw, skin, reserved, quality, hr = _FIXED.unpack_from(data)
+    return _RawFields(
+        core=core_raw,
+        skin=skin if flags & FLAG_SKIN else None,
+        reserved=reserved if flags & FLAG_RESERVED else None,
+        quality=quality if flags & FLAG_QUALITY_STATE else None,
+        hr=hr if flags & FLAG_HEART_RATE else None,
+        hsi=data[9] if flags & FLAG_HEAT_STRAIN and len(data) == _FIXED_HSI_SIZE else None,
+    )
+
+
 def decode_core(data: bytes) -> CoreMeasurement:
     """Decode one Core Body Temperature value (characteristic 0x2101 of the CORE service).
 
@@ -201,81 +262,47 @@ def decode_core(data: bytes) -> CoreMeasurement:
             raise CoreDecodeError(0, "empty Core Body Temperature value")
         raise CoreDecodeError(size, f"Core Body Temperature needs 3 bytes, got {size}")
     flags = data[0]
-    has_skin = flags & FLAG_SKIN
-    has_reserved = flags & FLAG_RESERVED
-    has_quality = flags & FLAG_QUALITY_STATE
-    has_hr = flags & FLAG_HEART_RATE
-    has_hsi = flags & FLAG_HEAT_STRAIN
-    need = (
-        _MIN_SIZE
-        + (2 if has_skin else 0)
-        + (2 if has_reserved else 0)
-        + (1 if has_quality else 0)
-        + (1 if has_hr else 0)
-        + (1 if has_hsi else 0)
-    )
-    skin_raw: int | None = None
-    reserved: int | None = None
-    quality_raw: int | None = None
-    quality_offset = 7
-    hr: int | None = None
-    hsi_raw: int | None = None
-    if size == need:  # variable-length frame: present fields follow one another
-        (core_raw,) = _INT16.unpack_from(data, 1)
-        offset = 3
-        if has_skin:
-            (skin_raw,) = _INT16.unpack_from(data, offset)
-            offset += 2
-        if has_reserved:
-            (reserved,) = _INT16.unpack_from(data, offset)
-            offset += 2
-        if has_quality:
-            quality_raw = data[offset]
-            quality_offset = offset
-            offset += 1
-        if has_hr:
-            hr = data[offset]
-            offset += 1
-        if has_hsi:
-            hsi_raw = data[offset]
-    elif size in _FIXED_SIZES and size > need:  # v2.2 fixed offsets, bits mark validity
-        _, core_raw, skin, res, quality_byte, hr_byte = _FIXED.unpack_from(data)
-        skin_raw = skin if has_skin else None
-        reserved = res if has_reserved else None
-        quality_raw = quality_byte if has_quality else None
-        hr = hr_byte if has_hr else None
-        if has_hsi and size == _FIXED_HSI_SIZE:
-            hsi_raw = data[9]
-    elif size < need:
+    need = _need(flags)
+    if size == need:
+        return _measurement(flags, _packed_fields(data, flags))
+    if size in _FIXED_SIZES and size > need:
+        return _measurement(flags, _fixed_fields(data, flags))
+    if size < need:
         raise CoreDecodeError(size, f"flags 0x{flags:02X} announce {need} bytes, got {size}")
-    else:
-        raise CoreDecodeError(
-            need,
-            f"flags 0x{flags:02X} announce {need} bytes, got {size}"
-            " (and not a 9- or 10-byte fixed-offset frame)",
-        )
+    raise CoreDecodeError(
+        need,
+        f"flags 0x{flags:02X} announce {need} bytes, got {size}"
+        " (and not a 9- or 10-byte fixed-offset frame)",
+    )
 
+
+def _measurement(flags: int, raw: _RawFields) -> CoreMeasurement:
+    """The measurement the raw fields say.
+
+    Raises:
+        CoreDecodeError: a quality code the spec leaves undefined (5, 6).
+    """
     quality: Quality | None = None
     hr_state: HeartRateState | None = None
-    if quality_raw is not None:
-        quality = _QUALITY_BY_CODE.get(quality_raw & 0x07)
+    if raw.quality is not None:
+        quality = _QUALITY_BY_CODE.get(raw.quality & 0x07)
         if quality is None:
             raise CoreDecodeError(
-                quality_offset, f"Data Quality code {quality_raw & 0x07} is undefined"
+                raw.quality_offset, f"Data Quality code {raw.quality & 0x07} is undefined"
             )
-        hr_state = _HR_STATE_BY_CODE[(quality_raw >> 4) & 0x03]
-    core = None if core_raw == CORE_NOT_AVAILABLE else _hundredths(core_raw)
+        hr_state = _HR_STATE_BY_CODE[(raw.quality >> 4) & 0x03]
+    core = None if raw.core == CORE_NOT_AVAILABLE else _hundredths(raw.core)
     hsi = None
-    if hsi_raw is not None and hsi_raw != HSI_INVALID and core is not None:
-        hsi = _tenths(hsi_raw)
+    if raw.hsi is not None and raw.hsi != HSI_INVALID and core is not None:
+        hsi = _tenths(raw.hsi)
     return CoreMeasurement(
         unit=Unit.FAHRENHEIT if flags & FLAG_FAHRENHEIT else Unit.CELSIUS,
         core=core,
-        skin=None if skin_raw is None else _hundredths(skin_raw),
-        reserved=reserved,
+        skin=None if raw.skin is None else _hundredths(raw.skin),
+        reserved=raw.reserved,
         quality=quality,
         hr_state=hr_state,
-        hr=hr,
+        hr=raw.hr,
         hsi=hsi,
     )
 

@@ -1,7 +1,8 @@
 """The Bluetooth side: find the pinned thermometer, connect, subscribe, reconnect forever.
 
 The same code runs on the system radio (bleak's platform backend: BlueZ on the Pi) and on
-the virtual radio (:mod:`portwatch.sim.radio`); the backend is an argument, never a branch.
+the virtual radio (:mod:`portwatch.sim.radio`); the radio is a value
+(:class:`~portwatch.ble.radio.Radio`) the link asks, never a branch.
 The link emits :class:`~portwatch.model.Reading` and :class:`~portwatch.model.LinkEvent`
 values to a sink, in the order they happened; it decides nothing clinical.
 
@@ -23,19 +24,15 @@ import asyncio
 import contextlib
 import logging
 import random
-import sys
-from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import Any, Final
 
 from bleak import BleakClient, BleakScanner
-from bleak.backends.client import BaseBleakClient
 from bleak.backends.device import BLEDevice
-from bleak.backends.scanner import AdvertisementData, BaseBleakScanner
+from bleak.backends.scanner import AdvertisementData
 from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
@@ -48,56 +45,38 @@ from portwatch.ble.drivers import (
     driver_for_services,
     driver_named,
 )
+from portwatch.ble.gatt import (
+    BATTERY_LEVEL_UUID,
+    DATE_TIME_UUID,
+    DISCONNECT_TIMEOUT_S,
+    GATT_TIMEOUT_S,
+    Gatt,
+    device_info,
+)
 from portwatch.ble.pin import Pin, load_pin
+from portwatch.ble.radio import AdapterResetter, AgentFactory, Radio
+from portwatch.ble.timing import (
+    ADAPTER_SILENCE_S,
+    BACKOFF_BASE_S,
+    AdapterWatch,
+    ClockOffset,
+    backoff_s,
+    wait_for,
+)
 from portwatch.clock import Clock
 from portwatch.model import LinkEvent, LinkEventKind, Reading
-from portwatch.service.timekeeping import TrustedClock
 
-if TYPE_CHECKING:
-    from portwatch.sim.radio import VirtualRadio
-
-__all__ = [
-    "AdapterResetter",
-    "AdapterWatch",
-    "AgentFactory",
-    "Backend",
-    "ClockOffset",
-    "Link",
-    "LinkError",
-    "Seen",
-    "Sink",
-    "backend_for",
-    "backoff_s",
-    "discover",
-    "no_agent",
-    "read_identity",
-    "system_agent",
-]
+__all__ = ["Link", "Sink"]
 
 _LOGGER = logging.getLogger(__name__)
 
 Sink = Callable[[Reading | LinkEvent], Awaitable[None]]
-# Given "may this address pair?", a context manager that answers the radio's pairing
-# requests while it is held (portwatch.ble.bluez_agent.pairing_agent on BlueZ). Entering it
-# raises a ValueError subclass, OSError or TimeoutError when it cannot be registered.
-AgentFactory = Callable[[Callable[[str], bool]], AbstractAsyncContextManager[None]]
 
-# Reconnect backoff: exponential from 1 s, capped at 60 s, jittered (issue 3, "Reconnect
-# forever ... with jittered exponential backoff capped at 60 s").
-BACKOFF_BASE_S: Final = 1.0
-BACKOFF_CAP_S: Final = 60.0
-# Jitter keeps many gateways (or a retry and the thermometer's own timer) from lock-step.
-BACKOFF_JITTER: Final = 0.5
 # A connection that lasted this long was a success: the failure count starts again.
 STABLE_CONNECTION_S: Final = 30.0
 
 # bleak-retry-connector's attempts per connection before our own backoff takes over.
 CONNECT_ATTEMPTS: Final = 2
-# One GATT read or subscribe (loop time); BlueZ's own default is 25 s, a thermometer
-# answers in well under a second.
-GATT_TIMEOUT_S: Final = 10.0
-# Disconnecting cleanly; bluetoothd takes about 2 s (issue 11), give it room.
-DISCONNECT_TIMEOUT_S: Final = 10.0
 
 # Battery Level is read every hour when it cannot be subscribed to (issue 3).
 BATTERY_READ_INTERVAL_S: Final = 3600.0
@@ -112,13 +91,6 @@ SEEN_STAMPED_MAX: Final = 1024
 # Measurements received this soon after subscribing may be stored ones sent late: they do
 # not teach the device clock's offset (fever-rule.md §1).
 STORED_BURST_S: Final = 10.0
-# Offsets are learned from the last day of live measurements (a drifting clock moves).
-OFFSET_MEMORY_S: Final = 86400.0
-
-# Adapter health (issue 3): power-cycle after 5 minutes with no advertisement or
-# connection, at most once per 15 minutes.
-ADAPTER_SILENCE_S: Final = 300.0
-ADAPTER_RESET_MIN_GAP_S: Final = 900.0
 
 # Handing the last items to the sink when the link stops (a store write takes ms).
 FLUSH_TIMEOUT_S: Final = 10.0
@@ -126,203 +98,28 @@ FLUSH_TIMEOUT_S: Final = 10.0
 # Scan round: how long one scan waits before checking adapter health (Clock time).
 SCAN_ROUND_S: Final = 30.0
 
-# Bluetooth SIG numbers the link reads on every thermometer (Assigned Numbers §3.8).
-BATTERY_LEVEL_UUID: Final = "00002a19-0000-1000-8000-00805f9b34fb"
-DATE_TIME_UUID: Final = "00002a08-0000-1000-8000-00805f9b34fb"
-DEVICE_INFO_UUIDS: Final[tuple[tuple[str, str], ...]] = (
-    ("manufacturer", "00002a29-0000-1000-8000-00805f9b34fb"),
-    ("model", "00002a24-0000-1000-8000-00805f9b34fb"),
-    ("serial", "00002a25-0000-1000-8000-00805f9b34fb"),
-    ("firmware", "00002a26-0000-1000-8000-00805f9b34fb"),
-    ("system_id", "00002a23-0000-1000-8000-00805f9b34fb"),
-)
-
-
-class LinkError(ValueError):
-    """The link was set up wrongly (unknown backend name, no radio for "virtual", ...)."""
-
-
-class Backend(Protocol):
-    """A bleak backend: the client and scanner classes bleak's ``backend=`` takes."""
-
-    @property
-    def client(self) -> type[BaseBleakClient]: ...
-
-    @property
-    def scanner(self) -> type[BaseBleakScanner]: ...
-
-
-def backend_for(name: str, radio: VirtualRadio | None = None) -> Backend | None:
-    """Map the ``bluetooth.backend`` setting to a bleak backend.
-
-    ``"system"`` is bleak's platform default (BlueZ on the Pi), returned as ``None``;
-    ``"virtual"`` is the virtual radio's backend.
-
-    Raises:
-        LinkError: an unknown name, or "virtual" without a radio.
-    """
-    if name == "system":
-        return None
-    if name == "virtual":
-        if radio is None:
-            raise LinkError('bluetooth.backend = "virtual" needs a VirtualRadio')
-        return radio.backend
-    raise LinkError(f'bluetooth.backend = {name!r}: expected "system" or "virtual"')
-
-
-def backoff_s(failures: int, rng: random.Random) -> float:
-    """Seconds to wait before the next connection attempt after ``failures`` in a row.
-
-    0 after a clean loss (reconnect at once), then 1, 2, 4 ... s capped at 60 s, each
-    scaled by a random factor in [0.5, 1.0].
-    """
-    if failures <= 0:
-        return 0.0
-    ceiling = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0 ** min(failures - 1, 16))
-    return ceiling * (1.0 - BACKOFF_JITTER * rng.random())
-
-
-@contextlib.asynccontextmanager
-async def no_agent(allowed: Callable[[str], bool]) -> AsyncIterator[None]:
-    """Hold no pairing agent (the virtual radio pairs Just Works by itself)."""
-    del allowed
-    yield
-
-
-def system_agent() -> AgentFactory:
-    """The pairing agent the system radio needs: BlueZ's on Linux, none elsewhere."""
-    if sys.platform != "linux":
-        return no_agent
-    from portwatch.ble.bluez_agent import pairing_agent  # dbus-fast: only where BlueZ runs
-
-    return pairing_agent
-
-
-class AdapterResetter(Protocol):
-    """Power-cycles the system's Bluetooth adapter (BlueZ over D-Bus on the Pi)."""
-
-    async def power_cycle(self) -> None: ...
-
-
-@dataclass(slots=True)
-class AdapterWatch:
-    """When to power-cycle the adapter: pure bookkeeping on monotonic seconds."""
-
-    last_success: float
-    last_reset: float | None = None
-
-    def success(self, now_mono: float) -> None:
-        self.last_success = now_mono
-
-    def due(self, now_mono: float) -> bool:
-        if now_mono - self.last_success < ADAPTER_SILENCE_S:
-            return False
-        return self.last_reset is None or now_mono - self.last_reset >= ADAPTER_RESET_MIN_GAP_S
-
-    def reset(self, now_mono: float) -> None:
-        self.last_reset = now_mono
-        self.last_success = now_mono
-
-
-class ClockOffset:
-    """The device clock's offset from true time, learned from live measurements.
-
-    A live measurement is sent as it is taken, so its device time read in the gateway's
-    zone, less the time it was received, is the device clock's error plus a small delay.
-    Stored measurements sent late would look like a large negative error, so the offset
-    is the largest candidate of the last day (the least-delayed one), and measurements
-    received just after subscribing (possibly stored ones) teach nothing.
-    """
-
-    def __init__(self, zone: tzinfo) -> None:
-        self.zone = zone
-        self._candidates: deque[tuple[float, float]] = deque()
-        self._fixed: float | None = None
-
-    def set_exact(self, offset_s: float) -> None:
-        """We wrote the device's clock: its offset is known."""
-        self._fixed = offset_s
-        self._candidates.clear()
-
-    def observe(self, device_time: datetime, received_at: datetime, received_mono: float) -> None:
-        candidate = (self.as_utc(device_time) - received_at).total_seconds()
-        self._candidates.append((received_mono, candidate))
-        while self._candidates and received_mono - self._candidates[0][0] > OFFSET_MEMORY_S:
-            self._candidates.popleft()
-
-    @property
-    def offset_s(self) -> float | None:
-        if self._candidates:
-            return max(c for _, c in self._candidates)
-        return self._fixed
-
-    def as_utc(self, device_time: datetime) -> datetime:
-        return device_time.replace(tzinfo=self.zone).astimezone(UTC)
-
-    def correct(self, device_time: datetime) -> datetime:
-        """Device time read in the gateway's zone, corrected by the learned offset."""
-        return self.as_utc(device_time) - timedelta(seconds=self.offset_s or 0.0)
-
-    def timed(
-        self, device_time: datetime, received_at: datetime, *, clock_trusted: bool
-    ) -> datetime:
-        """A time-stamped reading's time: the corrected stamp, never after an estimated receipt.
-
-        While the gateway's clock only estimates the time (a Pi rebooted with no clock), the
-        receive time may lag true time; a stamp is not let run ahead of it, so it cannot
-        look "in the future" (fever-rule.md §1, issue 7).
-        """
-        time = self.correct(device_time)
-        return time if clock_trusted else min(time, received_at)
-
-
-@dataclass(frozen=True, slots=True)
-class _Packet:
-    characteristic: str
-    data: bytes
-    received_at: datetime
-    received_mono: float
-
-
-class _Gatt:
-    """The drivers' view of a connected client: full-UUID reads with a timeout."""
-
-    def __init__(self, client: BleakClient) -> None:
-        self._client = client
-
-    def has_characteristic(self, uuid: str) -> bool:
-        return self._client.services.get_characteristic(uuid) is not None
-
-    def can(self, uuid: str, prop: str) -> bool:
-        char = self._client.services.get_characteristic(uuid)
-        return char is not None and prop in char.properties
-
-    async def read(self, uuid: str) -> bytes:
-        async with asyncio.timeout(GATT_TIMEOUT_S):
-            return bytes(await self._client.read_gatt_char(uuid))
-
 
 class Link:
     """Reads the pinned thermometer forever and emits what it hears to ``sink``.
 
     Args:
         clock: receive times and every wait of the link's own.
-        backend: a bleak backend (:func:`backend_for`); ``None`` is the system radio.
+        radio: the radio (:data:`~portwatch.ble.radio.SYSTEM_RADIO`, or a virtual one).
         state_dir: where ``pinned.json`` lives.
         sink: awaited with each Reading and LinkEvent, in order.
         zone: the time zone a thermometer's clock shows (its time stamps have none).
-        adapter: power-cycles the system adapter when it goes silent; ``None`` disables.
+        adapter: power-cycles the adapter when it goes silent (the radio's
+            :meth:`~portwatch.ble.radio.Radio.adapter`); ``None`` disables.
         rng: jitter source (seed it in tests).
         agent: the pairing agent held while the link runs, allowing only the pinned
-            address; ``None`` picks the backend's own: :func:`system_agent` for the
-            system radio, :func:`no_agent` for any other backend.
+            address; ``None`` picks the radio's own.
     """
 
     def __init__(
         self,
         *,
         clock: Clock,
-        backend: Backend | None,
+        radio: Radio,
         state_dir: Path,
         sink: Sink,
         zone: tzinfo = UTC,
@@ -331,10 +128,8 @@ class Link:
         agent: AgentFactory | None = None,
     ) -> None:
         self._clock = clock
-        if agent is None:
-            agent = system_agent() if backend is None else no_agent
-        self._agent = agent
-        self._backend = backend
+        self._agent = agent or radio.agent()
+        self._radio = radio
         self._state_dir = state_dir
         self._sink = sink
         self._zone = zone
@@ -457,12 +252,12 @@ class Link:
             scanner = BleakScanner(
                 on_advertisement,
                 scanning_mode="active",
-                backend=self._backend.scanner if self._backend else None,
+                backend=self._radio.scanner,
             )
             try:
                 await scanner.start()
                 try:
-                    if await self._wait(found, SCAN_ROUND_S):
+                    if await wait_for(self._clock, found, SCAN_ROUND_S):
                         self._watch.success(self._clock.monotonic())
                         return found.result()
                 finally:
@@ -492,22 +287,6 @@ class Link:
         else:
             self._event(LinkEventKind.ADAPTER_RESET, "adapter", detail="power-cycled")
 
-    async def _wait(self, awaitable: asyncio.Future[Any] | asyncio.Event, seconds: float) -> bool:
-        """Wait for a future or event, at most ``seconds`` of Clock time; True if it came."""
-        waiter: asyncio.Future[Any]
-        if isinstance(awaitable, asyncio.Event):
-            waiter = asyncio.ensure_future(awaitable.wait())
-        else:
-            waiter = awaitable
-        timer = asyncio.ensure_future(self._clock.sleep(seconds))
-        try:
-            await asyncio.wait({waiter, timer}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            timer.cancel()
-            if isinstance(awaitable, asyncio.Event):
-                waiter.cancel()
-        return waiter.done() and not waiter.cancelled()
-
     # -- one connection ---------------------------------------------------------------
 
     async def _connection(self, device: BLEDevice, pin: Pin, driver: Driver) -> None:
@@ -519,14 +298,14 @@ class Link:
             pin.name or address,
             disconnected_callback=lambda _client: lost.set(),
             max_attempts=CONNECT_ATTEMPTS,
-            backend=self._backend.client if self._backend else None,
+            backend=self._radio.client,
         )
         self.connections += 1
         self._watch.success(self._clock.monotonic())
         self._event(LinkEventKind.CONNECTED, address, detail=pin.name)
         reason = "thermometer ended the link"
         try:
-            gatt = _Gatt(client)
+            gatt = Gatt(client)
             actual = driver_for_services({s.uuid for s in client.services}) or driver
             await self._prepare(client, gatt, actual, address)
             self.connected.set()
@@ -545,7 +324,7 @@ class Link:
             self._event(LinkEventKind.DISCONNECTED, address, detail=reason)
 
     async def _prepare(
-        self, client: BleakClient, gatt: _Gatt, driver: Driver, address: str
+        self, client: BleakClient, gatt: Gatt, driver: Driver, address: str
     ) -> Session:
         """Read what the driver needs and subscribe; pair and retry once when refused."""
         try:
@@ -570,7 +349,7 @@ class Link:
             raise
 
     async def _setup(
-        self, client: BleakClient, gatt: _Gatt, driver: Driver, address: str
+        self, client: BleakClient, gatt: Gatt, driver: Driver, address: str
     ) -> Session:
         session = await driver.open(gatt)
         await self._device_info(gatt, address)
@@ -598,21 +377,14 @@ class Link:
                 await client.start_notify(uuid, on_value)
         return session
 
-    async def _device_info(self, gatt: _Gatt, address: str) -> None:
-        parts = []
-        for label, uuid in DEVICE_INFO_UUIDS:
-            if not gatt.has_characteristic(uuid):
-                continue
-            raw = await gatt.read(uuid)
-            text = (
-                raw.hex() if label == "system_id" else raw.decode("utf-8", "replace").strip("\0 ")
-            )
-            parts.append(f"{label}={text}")
-        if parts:
-            self._event(LinkEventKind.DEVICE_INFO, address, detail="; ".join(parts))
+    async def _device_info(self, gatt: Gatt, address: str) -> None:
+        found = await device_info(gatt)
+        if found:
+            detail = "; ".join(f"{label}={text}" for label, text in found.items())
+            self._event(LinkEventKind.DEVICE_INFO, address, detail=detail)
 
     async def _read_battery_until_lost(
-        self, client: BleakClient, gatt: _Gatt, address: str, lost: asyncio.Event
+        self, client: BleakClient, gatt: Gatt, address: str, lost: asyncio.Event
     ) -> None:
         if not gatt.has_characteristic(BATTERY_LEVEL_UUID):
             await lost.wait()
@@ -632,7 +404,7 @@ class Link:
                 )
             await lost.wait()
             return
-        while not await self._wait(lost, BATTERY_READ_INTERVAL_S):
+        while not await wait_for(self._clock, lost, BATTERY_READ_INTERVAL_S):
             report((await gatt.read(BATTERY_LEVEL_UUID))[0])
 
     # -- packets ----------------------------------------------------------------------
@@ -683,12 +455,12 @@ class Link:
             )
 
     def _clock_trusted(self) -> bool:
-        """False while the clock only estimates the time (a TrustedClock not yet synced).
+        """False while the clock only estimates the time (never seen synchronised).
 
         Receive times taken then may be off by however long the gateway was down, so they
         teach no device clock offset (issue 10, clock faults).
         """
-        return not isinstance(self._clock, TrustedClock) or self._clock.trusted
+        return self._clock.trust.anchored
 
     def _reading(
         self, address: str, sample: Sample, offset: ClockOffset, received_at: datetime, raw: bytes
@@ -713,74 +485,3 @@ class Link:
             raw=raw,
             invalid_reason=sample.invalid_reason,
         )
-
-
-@dataclass(frozen=True, slots=True)
-class Seen:
-    """A thermometer heard while scanning (``portwatch scan`` and ``pair``)."""
-
-    address: str
-    name: str
-    rssi: int
-    driver: str
-
-
-async def discover(
-    backend: Backend | None,
-    clock: Clock,
-    seconds: float,
-    on_update: Callable[[dict[str, Seen]], None] | None = None,
-) -> dict[str, Seen]:
-    """Scan for ``seconds`` of Clock time; every advertisement a driver recognises counts.
-
-    Raises:
-        BleakError: the radio cannot scan (no adapter, BlueZ not running).
-    """
-    seen: dict[str, Seen] = {}
-
-    def on_advertisement(device: BLEDevice, adv: AdvertisementData) -> None:
-        driver = driver_for_advertisement(adv.service_uuids, adv.manufacturer_data)
-        if driver is None:
-            return
-        address = device.address.upper()
-        seen[address] = Seen(address, adv.local_name or "", adv.rssi, str(driver.name))
-        if on_update is not None:
-            on_update(dict(seen))
-
-    scanner = BleakScanner(
-        on_advertisement,
-        scanning_mode="active",
-        backend=backend.scanner if backend else None,
-    )
-    await scanner.start()
-    try:
-        await clock.sleep(seconds)
-    finally:
-        async with asyncio.timeout(GATT_TIMEOUT_S):
-            await scanner.stop()
-    return seen
-
-
-async def read_identity(backend: Backend | None, address: str) -> dict[str, str]:
-    """Connect once and read Device Information (manufacturer, model, serial, ...).
-
-    Raises:
-        BleakError: the thermometer could not be reached or read.
-    """
-    client = BleakClient(address, backend=backend.client if backend else None)
-    async with asyncio.timeout(GATT_TIMEOUT_S * 3):
-        await client.connect()
-    try:
-        gatt = _Gatt(client)
-        identity = {}
-        for label, uuid in DEVICE_INFO_UUIDS:
-            if gatt.has_characteristic(uuid):
-                raw = await gatt.read(uuid)
-                identity[label] = (
-                    raw.hex() if label == "system_id" else raw.decode("utf-8", "replace").strip()
-                )
-        return identity
-    finally:
-        with contextlib.suppress(BleakError, TimeoutError, OSError, EOFError):
-            async with asyncio.timeout(DISCONNECT_TIMEOUT_S):
-                await client.disconnect()

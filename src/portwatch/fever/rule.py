@@ -47,6 +47,7 @@ from functools import partial
 from typing import Final
 
 from portwatch.model import (
+    MANUAL_DEVICE,
     Decision,
     DecisionType,
     Observation,
@@ -72,9 +73,6 @@ BEFORE_PLACEMENT: Final = timedelta(days=1)
 # late when it is made more than two windows after the observation that triggered it;
 # one window is how long a stream window may wait for stragglers before it closes.
 LATE_WINDOWS: Final = 2
-# Choice (§1 table, "a reading typed in by hand" is a spot reading): hand-entered readings
-# come from no Bluetooth device, so device pinning does not apply to them.
-MANUAL_DEVICE: Final = "manual"
 # §2: an undeclared interval is the median spacing of the device's samples; the latest
 # 32 are plenty for a median and keep the cost per sample constant.
 SPACING_SAMPLES: Final = 32

@@ -22,8 +22,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from portwatch.fever.rule import BEFORE_PLACEMENT, MANUAL_DEVICE
-from portwatch.model import Reading, ReadingKind, Site, Unit
+from portwatch.fever.rule import BEFORE_PLACEMENT
+from portwatch.model import MANUAL_DEVICE, Reading, ReadingKind, Site, Unit
 
 __all__ = [
     "MANUAL_DEVICE",

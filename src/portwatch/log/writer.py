@@ -1,11 +1,12 @@
 """The async front of the log: readings in one by one, durable at once, never dropped quietly.
 
 :class:`ReadingWriter` takes readings from the link as they come (:meth:`ReadingWriter.submit`,
-never blocking the event loop) and commits them to the :class:`~portwatch.log.store.Store` on one
-dedicated thread by *group commit*: when no commit is in flight a reading is written at once
+never blocking the event loop) and commits them to the :class:`~portwatch.log.store.Store` on
+the log's writer thread (:meth:`~portwatch.log.store.Store.run`) by *group commit*: when no
+commit is in flight a reading is written at once
 (a lone reading waits one fsync, not a batching window); while one is in flight, what
 arrives is gathered and committed as the next batch, so a burst still goes in few
-transactions. It and hands each batch, with row ids, to ``on_durable`` only
+transactions. It hands each batch, with row ids, to ``on_durable`` only
 after the commit returned: the rule acts only on durable readings (design.md, "Nothing is
 lost"). When the disk is full, read-only or failing, readings wait in a bounded memory
 buffer and the writer retries; ``on_trouble`` tells the caregiver, and tells again
@@ -18,9 +19,9 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Final
 
 from portwatch.clock import Clock
@@ -67,13 +68,12 @@ class ReadingWriter:
     cancelling that task) to write what is still waiting.
 
     Args:
-        store: the log, used only from this writer's thread.
+        store: the log, written only through its :meth:`~portwatch.log.store.Store.run`.
         clock: the time source for batching and retries.
         on_durable: called on the event loop with each committed batch, in order. It must
             not raise: an exception there ends :meth:`run` (the readings are durable).
         on_trouble: called with a :class:`StoreTrouble` while the log is unwritable,
             and with ``None`` once it is writable again.
-        executor: the one thread that uses `store`; a private one is made when not given.
     """
 
     def __init__(
@@ -86,7 +86,6 @@ class ReadingWriter:
         durable_within_s: float = DEFAULT_DURABLE_WITHIN_S,
         buffer_limit: int = DEFAULT_BUFFER_READINGS,
         max_batch: int = DEFAULT_MAX_BATCH,
-        executor: Executor | None = None,
     ) -> None:
         if durable_within_s <= 0 or buffer_limit < 1 or max_batch < 1:
             raise ValueError(
@@ -101,8 +100,6 @@ class ReadingWriter:
         self._durable_within_s = durable_within_s
         self._buffer_limit = buffer_limit
         self._max_batch = max_batch
-        self._own_executor = executor is None
-        self._executor = executor or ThreadPoolExecutor(1, thread_name_prefix="portwatch-store")
         self._pending: deque[Reading] = deque()
         # Monotonic time the oldest waiting reading arrived (for the DEBUG line above).
         self._oldest_at = 0.0
@@ -178,15 +175,11 @@ class ReadingWriter:
     async def close(self) -> None:
         """Stop taking readings and write what is waiting (one attempt if the disk fails)."""
         self._closed = True
-        try:
-            if not await self.flush():
-                _LOGGER.warning(
-                    "store: closing with %s readings that could not be written to the log",
-                    len(self._pending),
-                )
-        finally:
-            if self._own_executor:
-                self._executor.shutdown(wait=False)
+        if not await self.flush():
+            _LOGGER.warning(
+                "store: closing with %s readings that could not be written to the log",
+                len(self._pending),
+            )
 
     async def _write_batch(self) -> bool:
         """Write one batch (or finish the one a cancelled caller left in flight)."""
@@ -196,9 +189,7 @@ class ReadingWriter:
                     return True
                 count = min(len(self._pending), self._max_batch)
                 batch = [self._pending[index] for index in range(count)]
-                future = asyncio.get_running_loop().run_in_executor(
-                    self._executor, self._store.add_readings, batch
-                )
+                future = self._store.run(partial(self._store.add_readings, batch))
                 self._inflight = (count, future)
             return await self._finish_inflight()
 

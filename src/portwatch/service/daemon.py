@@ -27,9 +27,9 @@ import logging
 import random
 import socket
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from portwatch import __version__
@@ -40,7 +40,6 @@ from portwatch.alerts.delivery import (
     Deliverer,
     NotifyEndpoint,
     NotifySender,
-    OutboxRowLike,
     Outcome,
     Sender,
     StuckReason,
@@ -48,17 +47,17 @@ from portwatch.alerts.delivery import (
     classify,
 )
 from portwatch.alerts.notices import Notice, NoticeKind, QuietHours
-from portwatch.alerts.outbound import CLINIC, NOTIFY, PATIENT, Outbound, clock_text, notice_entry
+from portwatch.alerts.outbound import Outbound, clock_text, notice_entry
 from portwatch.alerts.outbox import clinic_entry
 from portwatch.ble.pin import PinError, load_pin
-from portwatch.clock import Clock
+from portwatch.clock import Clock, ClockTrust
 from portwatch.config import Settings, alert_context
 from portwatch.fever.rule import FeverRule, RuleSettings
 from portwatch.log.store import (
     DB_FILE_NAME,
+    Channel,
     OutboxEntry,
     OutboxRow,
-    OutboxStatus,
     Store,
     StoredReading,
     StoreError,
@@ -70,14 +69,13 @@ from portwatch.service.schedule import Scheduler, every
 from portwatch.service.status import StatusFacts, status_line
 from portwatch.service.systemd import Notifier
 from portwatch.service.timed import NoticeSink, TimedWork, outbox_sink
-from portwatch.service.timekeeping import TrustedClock
 
 if TYPE_CHECKING:
     from aiohttp import web
 
-    from portwatch.ble.link import AdapterResetter, Backend
+    from portwatch.ble.radio import Radio
 
-__all__ = ["Daemon", "DaemonError", "DaemonHooks", "adapter_resetter", "rule_settings"]
+__all__ = ["Daemon", "DaemonError", "DaemonHooks", "rule_settings"]
 
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
@@ -106,19 +104,6 @@ REBUILD_BEFORE_PLACEMENT: Final = timedelta(days=2)
 # full disk cannot queue it) is logged afterwards held this far ahead, then marked
 # delivered: if the second write never lands, the row still never leaves the outbox again.
 SENT_DIRECTLY_HOLD: Final = timedelta(days=365 * 100)
-
-
-def adapter_resetter(backend: object, adapter: str, clock: Clock) -> AdapterResetter | None:
-    """The adapter the link may power-cycle when it goes silent: only the system radio's.
-
-    Issue 3's adapter health applies to BlueZ on the Pi (``backend`` ``None`` means bleak's
-    platform default); the virtual radio has no adapter to reset.
-    """
-    if backend is not None:
-        return None
-    from portwatch.ble.adapter import BlueZAdapter
-
-    return BlueZAdapter(clock, adapter)
 
 
 class DaemonError(ValueError):
@@ -165,8 +150,8 @@ class Daemon:
     Args:
         settings: validated settings (:func:`portwatch.config.load_settings`).
         clock: the one clock every stage reads.
-        backend: the bleak backend (``None`` is the system radio; the virtual radio's
-            ``backend`` for the demo and the tests).
+        radio: the radio (``SYSTEM_RADIO`` on the Pi; a ``VirtualRadio`` for the demo and
+            the tests).
         clinic: where clinic alerts go (:func:`portwatch.config.clinic_endpoint`; None: no
             clinic URL, alerts wait in the outbox).
         web_token: the caregiver page's access token (None: no page).
@@ -175,7 +160,6 @@ class Daemon:
         watchdog_s: how often to send WATCHDOG=1 (None: systemd expects none).
         gateway_id: this gateway's identity in alerts (default: the host name).
         hooks: observers for the demo and the tests.
-        executor: the one thread the log's writer connection lives on (default: a new one).
 
     Raises:
         DaemonError: at :meth:`run`, when the log cannot be opened.
@@ -186,7 +170,7 @@ class Daemon:
         settings: Settings,
         *,
         clock: Clock,
-        backend: Backend | None,
+        radio: Radio,
         clinic: ClinicEndpoint | None = None,
         web_token: str | None = None,
         web_port: int | None = None,
@@ -194,11 +178,10 @@ class Daemon:
         watchdog_s: float | None = None,
         gateway_id: str | None = None,
         hooks: DaemonHooks | None = None,
-        executor: ThreadPoolExecutor | None = None,
     ) -> None:
         self.settings = settings
         self._clock = clock
-        self._backend = backend
+        self._radio = radio
         self._clinic = clinic
         self._web_token = web_token
         self._web_port = web_port
@@ -217,7 +200,6 @@ class Daemon:
         self._state = _State(started_at=clock.now())
         self._store: Store | None = None
         self._writer_store: Store | None = None
-        self._executor: ThreadPoolExecutor | None = executor
         self._writer: ReadingWriter | None = None
         self._rule: FeverRule | None = None
         self._outbound: Outbound | None = None
@@ -292,14 +274,9 @@ class Daemon:
 
     async def _start(self) -> None:
         settings = self.settings
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(1, thread_name_prefix="portwatch-store")
-        loop = asyncio.get_running_loop()
         try:
             self._store = await asyncio.to_thread(Store.open, self.db_path)
-            self._writer_store = await loop.run_in_executor(
-                self._executor, Store.open, self.db_path
-            )
+            self._writer_store = await asyncio.to_thread(Store.open, self.db_path)
         except StoreError as exc:
             raise DaemonError(f"cannot open the log: {exc}") from exc
         quiet = settings.notify.quiet_hours
@@ -317,7 +294,6 @@ class Daemon:
             on_durable=self._on_durable,
             on_trouble=self._on_store_trouble,
             durable_within_s=settings.store.durable_within.total_seconds(),
-            executor=self._executor,
         )
         # Delivery uses the writer's connection on its thread: no fsync blocks the loop.
         self._deliverer = Deliverer(
@@ -326,17 +302,16 @@ class Daemon:
             self._clock,
             self._on_stuck,
             escalate_after=settings.clinic.escalate_after,
-            store_executor=self._executor,
         )
         from portwatch.ble.link import Link
 
         link = Link(
             clock=self._clock,
-            backend=self._backend,
+            radio=self._radio,
             state_dir=self.state_dir,
             sink=self._sink,
             zone=settings.zone,
-            adapter=adapter_resetter(self._backend, settings.bluetooth.adapter, self._clock),
+            adapter=self._radio.adapter(settings.bluetooth.adapter, self._clock),
         )
         scheduler = self._make_scheduler()
         self._timed = TimedWork(
@@ -347,7 +322,6 @@ class Daemon:
             self._clock,
             fever_pending=self._fever_pending,
             fever_open=lambda: self._state.fever_open,
-            log_call=self._on_store_thread,
         )
         await self._timed.start()
         self._spawn("link", link.run)
@@ -398,8 +372,7 @@ class Daemon:
         )
         store = self._writer_store
         assert store is not None
-        loop = asyncio.get_running_loop()
-        made = await loop.run_in_executor(self._executor, self._replay, store, rule)
+        made = await store.run(partial(self._replay, store, rule))
         self._rule = rule
         made.extend(rule.advance(self._clock.now()))
         self._decide(made)
@@ -426,14 +399,14 @@ class Daemon:
         senders: dict[str, Sender] = {}
         if self._clinic is not None:
             clinic = ClinicSender(self._clinic)
-            senders[CLINIC] = clinic
+            senders[Channel.CLINIC] = clinic
             self._senders.append(clinic)
         # One queue and sender per person (alerts.md, "Who is told what"), each retried like
         # clinic alerts; without a patient URL the patient's notices are queued for the
         # caregiver's (outbound.notice_channels).
         urls = {
-            NOTIFY: self.settings.notify.caregiver_url,
-            PATIENT: self.settings.notify.patient_url,
+            Channel.NOTIFY: self.settings.notify.caregiver_url,
+            Channel.PATIENT: self.settings.notify.patient_url,
         }
         for channel, url in urls.items():
             if url is not None:
@@ -465,7 +438,6 @@ class Daemon:
         """Timed notices into the outbox's notify channels; delivery is woken at once."""
         put = outbox_sink(
             self._require_writer_store(),
-            self._on_store_thread,
             patient_channel=self.settings.notify.patient_url is not None,
         )
 
@@ -478,11 +450,6 @@ class Daemon:
                 self._deliverer.wake()
 
         return sink
-
-    async def _on_store_thread(self, work: Callable[[], _T]) -> _T:
-        """Run one call on the log's writer connection, on its own thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, work)
 
     def _fever_pending(self) -> bool:
         until = self._state.fever_pending_until
@@ -696,9 +663,8 @@ class Daemon:
         )
 
     def _clock_trusted(self) -> bool:
-        """False while the TrustedClock only estimates the time or holds after a jump."""
-        clock = self._clock
-        return not isinstance(clock, TrustedClock) or (clock.trusted and not clock.held)
+        """False while the clock only estimates the time or holds after a jump."""
+        return self._clock.trust is ClockTrust.SYNCHRONISED
 
     async def _pet_watchdog(self) -> None:
         # systemd's watchdog counts real seconds, whatever clock the program runs on.
@@ -709,9 +675,9 @@ class Daemon:
 
     # -- trouble --------------------------------------------------------------------------
 
-    def _on_stuck(self, row: OutboxRowLike, reason: StuckReason, answer: str) -> None:
+    def _on_stuck(self, row: OutboxRow, reason: StuckReason, answer: str) -> None:
         """Tell the caregiver about a clinic alert that is rejected or stuck (alerts.md)."""
-        if row.channel != CLINIC:
+        if row.channel != Channel.CLINIC:
             return  # the caregiver's own channel cannot carry news of its own trouble
         now = self._clock.now()
         what = f"the {row.kind} alert"
@@ -775,24 +741,7 @@ class Daemon:
         rng = random.Random()
         attempts = 0
         while True:
-            row = OutboxRow(
-                id=entry.id,
-                channel=entry.channel,
-                kind=entry.kind,
-                priority=entry.priority,
-                created_at=entry.created_at,
-                body=entry.body,
-                content_type=entry.content_type,
-                decision_id=entry.decision_id,
-                status=OutboxStatus.PENDING,
-                attempts=attempts,
-                next_attempt_at=None,
-                last_attempt_at=None,
-                last_status=None,
-                last_error=None,
-                delivered_at=None,
-                escalated_at=None,
-            )
+            row = OutboxRow.unsent(entry, attempts)
             answer = await sender.send(row, self._clock.now())
             attempts += 1
             outcome = classify(answer)
@@ -833,7 +782,7 @@ class Daemon:
                 store.outbox_mark_delivered(e.id, a, c)
 
             try:
-                await self._on_store_thread(record)
+                await self._require_writer_store().run(record)
             except StoreError as exc:
                 _LOGGER.debug("store: a storage notice sent directly waits to be logged: %s", exc)
                 self._sent_directly[:0] = waiting[index:]
@@ -906,11 +855,8 @@ class Daemon:
             await self._web_runner.cleanup()
         for sender in self._senders:
             sender.close()
-        if self._executor is not None:
-            writer_store = self._writer_store
-            if writer_store is not None:
-                self._executor.submit(writer_store.close)
-            self._executor.shutdown(wait=True)
+        if self._writer_store is not None:
+            self._writer_store.close()  # after the work in flight on its writer thread
         if self._store is not None:
             self._store.close()
             self._store = None

@@ -82,6 +82,7 @@ class StoredReadingLike(Protocol):
 class TimedLog(Protocol):
     """What timed work needs of the log; ``portwatch.log.store.Store`` provides it."""
 
+    def run(self, fn: Callable[[], _T], /) -> Awaitable[_T]: ...
     def reminders_sent(self) -> set[str]: ...
     def reminder_sent(self, key: str, at: datetime) -> None: ...
     def notes(self, since: datetime, until: datetime) -> Iterable[NoteLike]: ...
@@ -94,26 +95,15 @@ NoticeSink = Callable[[Notice, str, datetime], Awaitable[None]]
 """Sends ``notice`` under its deterministic ``key`` at ``now`` (the outbox's notify channel)."""
 
 
-class LogCall(Protocol):
-    """Runs one call on the log: in the daemon, on the store's own thread."""
-
-    def __call__(self, work: Callable[[], _T], /) -> Awaitable[_T]: ...
-
-
-async def call_directly(work: Callable[[], _T]) -> _T:
-    """Runs a log call on the loop (tests, one-off tools); the daemon uses the log's thread."""
-    return work()
-
-
 class OutboxLog(Protocol):
-    """The log's outbox (``portwatch.log.store.Store.enqueue``), idempotent on the entry's id."""
+    """The log's outbox (``portwatch.log.store.Store.enqueue``), idempotent on the entry's id,
+    called on the log's writer thread (``Store.run``)."""
 
+    def run(self, fn: Callable[[], _T], /) -> Awaitable[_T]: ...
     def enqueue(self, entries: Sequence[OutboxEntry]) -> None: ...
 
 
-def outbox_sink(
-    log: OutboxLog, log_call: LogCall = call_directly, *, patient_channel: bool = False
-) -> NoticeSink:
+def outbox_sink(log: OutboxLog, *, patient_channel: bool = False) -> NoticeSink:
     """A sink that puts each notice in the outbox on its readers' channels
     (``outbound.notice_channels``; ``patient_channel``: a patient URL is set), durable
     before it is sent, with an id derived from its key: a notice put twice (a restart
@@ -124,7 +114,7 @@ def outbox_sink(
         entries = notice_entries(
             notice, str(derived_id("notice", key)), now=now, patient_channel=patient_channel
         )
-        await log_call(partial(log.enqueue, entries))
+        await log.run(partial(log.enqueue, entries))
 
     return put
 
@@ -134,7 +124,6 @@ def heartbeat_job(
     context: AlertContext,
     state: Callable[[], GatewayState],
     clinic_format: ClinicFormat,
-    log_call: LogCall = call_directly,
 ) -> JobFunc:
     """The gateway heartbeat (alerts.md: every 15 min, JSON channel) as a scheduler job.
 
@@ -146,7 +135,7 @@ def heartbeat_job(
         if clinic_format is not ClinicFormat.JSON:
             return
         entry = clinic_entry(heartbeat_alert(context, state(), due), context, clinic_format, due)
-        await log_call(partial(log.enqueue, [entry]))
+        await log.run(partial(log.enqueue, [entry]))
 
     return beat
 
@@ -166,7 +155,7 @@ class TimedWork:
 
     Args:
         settings: validated settings (placement, zone, quiet hours, watch, display).
-        log: the log, called only through ``log_call`` (the store's own thread).
+        log: the log, called only through its ``run`` (the log's writer thread).
         sink: where notices go.
         scheduler: the daemon's scheduler (on the same clock).
         clock: the daemon's clock.
@@ -174,7 +163,6 @@ class TimedWork:
         fever_open: whether a fever episode is confirmed and not yet resolved; the daily
             summary must not say "no fever" then.
         heartbeat: the clinic heartbeat job (:func:`heartbeat_job`), if there is a clinic.
-        log_call: runs one log call; :func:`call_directly` outside the daemon.
     """
 
     def __init__(
@@ -188,7 +176,6 @@ class TimedWork:
         fever_pending: Callable[[], bool],
         fever_open: Callable[[], bool] | None = None,
         heartbeat: JobFunc | None = None,
-        log_call: LogCall = call_directly,
     ) -> None:
         self._settings = settings
         self._log = log
@@ -198,14 +185,13 @@ class TimedWork:
         self._fever_pending = fever_pending
         self._fever_open = fever_open or (lambda: False)
         self._heartbeat = heartbeat
-        self._log_call = log_call
         self._zone = settings.zone
         quiet = settings.notify.quiet_hours
         self._quiet = QuietHours(quiet.start, quiet.end, self._zone) if quiet else None
         self._watch: _Watch | None = None
 
     async def _call(self, work: Callable[[], _T]) -> _T:
-        return await self._log_call(work)
+        return await self._log.run(work)
 
     # -- start ---------------------------------------------------------------------------
 

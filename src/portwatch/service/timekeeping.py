@@ -42,7 +42,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Final
 
-from portwatch.clock import Clock
+from portwatch.clock import Clock, ClockTrust
 
 __all__ = [
     "FAR_AHEAD_S",
@@ -189,6 +189,14 @@ class TrustedClock:
     def trusted(self) -> bool:
         """True once the system clock was seen synchronised."""
         return self._trusted
+
+    @property
+    def trust(self) -> ClockTrust:
+        """``ESTIMATED`` until seen synchronised; then ``HELD`` while the wall clock is not
+        followed, else ``SYNCHRONISED``."""
+        if not self._trusted:
+            return ClockTrust.ESTIMATED
+        return ClockTrust.HELD if self._held else ClockTrust.SYNCHRONISED
 
     @property
     def held(self) -> bool:

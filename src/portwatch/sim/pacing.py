@@ -1,4 +1,4 @@
-"""Drive a VirtualClock at a chosen multiple of real time (the demo; `run --virtual-clock`).
+"""Drive a VirtualClock at a chosen multiple of real time (the demo; `python -m portwatch.sim.run`).
 
 The program itself never knows: every stage sleeps on the Clock, and this is the one loop
 that moves it. Real time is read only to pace (``perf_counter``), never as data. Work that

@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Final
 
-from portwatch.model import Decision, DecisionType, Observation, Unit, derived_id
-from portwatch.web.view import Band, ChartData, Pause, f_to_c
+from portwatch.model import Bucket, Decision, DecisionType, Observation, Unit, derived_id
+from portwatch.web.view import ChartData, Pause, f_to_c
 
 # Buckets a whole-period chart asks the log for: one per 10 minutes over 10 days, about
 # one per pixel column of a laptop screen (issue 8: ten days at 1/s, downsampled).
@@ -33,7 +33,7 @@ def sample_chart(since: datetime, *, days: int = 10, buckets: int = CHART_BUCKET
         base = 36.9 + 0.35 * math.sin(2 * math.pi * (start - since) / timedelta(days=1))
         if fever_from <= start < fever_to:
             base += 1.6
-        bands.append(Band(start, start + width, base - 0.15, base, base + 0.2, 600))
+        bands.append(Bucket(start, start + width, base - 0.15, base, base + 0.2, 600))
     first = fever_from + timedelta(hours=1)
     second = first + timedelta(hours=4)
     observations = (

@@ -23,11 +23,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 
 from portwatch.alerts.notices import Notice
-from portwatch.alerts.outbound import CLINIC, NOTIFY
 from portwatch.alerts.signing import parse_secret
 from portwatch.clock import Clock, VirtualClock
 from portwatch.config import Settings, clinic_endpoint
-from portwatch.log.store import OutboxEntry
+from portwatch.log.store import Channel, OutboxEntry, OutboxStatus, writers_idle
 from portwatch.model import Decision, DecisionType, Reading
 from portwatch.service.daemon import Daemon, DaemonHooks
 from portwatch.sim.inbox import InboxStore, Message
@@ -188,7 +187,6 @@ class Sandbox:
         self._web_token: str | None = None
         self._key = b""
         self._threads = TrackingExecutor(1)
-        self._store_thread = TrackingExecutor(1)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -231,7 +229,6 @@ class Sandbox:
         # Every thread the program uses is tracked, so that simulated time waits for it.
         self._threads = TrackingExecutor(4, thread_name_prefix="portwatch-io")
         asyncio.get_running_loop().set_default_executor(self._threads)
-        self._store_thread = TrackingExecutor(1, thread_name_prefix="portwatch-store")
         if self._clinic is None:
             await self._start_inbox(key)
         await self._start_radio()
@@ -245,7 +242,7 @@ class Sandbox:
         self.daemon = Daemon(
             self.settings(),
             clock=self.clock,
-            backend=self._radio().backend,
+            radio=self._radio(),
             clinic=clinic_endpoint(self.settings(), {}),
             web_token=self._web_token,
             web_port=0,
@@ -253,7 +250,6 @@ class Sandbox:
             hooks=DaemonHooks(
                 on_recorded=self._recorded, on_received=self._received, on_notice=self._notice
             ),
-            executor=self._store_thread,
         )
         self._daemon_task = asyncio.create_task(self.daemon.run(), name="portwatch-daemon")
         ready = asyncio.create_task(self.daemon.ready.wait())
@@ -265,7 +261,6 @@ class Sandbox:
     async def restart_daemon(self) -> None:
         """Stop the daemon as SIGTERM does and start a new one on the same log."""
         await self.stop_daemon()
-        self._store_thread = TrackingExecutor(1, thread_name_prefix="portwatch-store")
         await self.start_daemon()
 
     def settings(self) -> Settings:
@@ -376,7 +371,7 @@ class Sandbox:
 
     def settled(self) -> bool:
         """No real work in flight: simulated time may move on."""
-        return self._threads.idle and self._store_thread.idle
+        return self._threads.idle and writers_idle()
 
     async def _happen(self, when: datetime, happening: Happening) -> None:
         """A person's part of a happening (the wearable's part is :func:`play_absences`)."""
@@ -393,7 +388,8 @@ class Sandbox:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + DRAIN_TIMEOUT_S
         while loop.time() < deadline:
-            pending = [r for r in self._daemon().store.outbox_all("pending") if r.channel == CLINIC]
+            rows = self._daemon().store.outbox_all(OutboxStatus.PENDING)
+            pending = [r for r in rows if r.channel == Channel.CLINIC]
             if not pending:
                 return
             await self.clock.advance(1.0)
@@ -422,7 +418,7 @@ class Sandbox:
         for entry in entries:
             self.entries.append(entry)
             self.recorded_at.setdefault(entry.id, time.perf_counter())
-            if entry.channel == NOTIFY:
+            if entry.channel == Channel.NOTIFY:
                 title = _title(entry.body)
                 self._event(now, f"notice {entry.kind}: {title}")
             elif entry.kind != HEARTBEAT:
@@ -443,8 +439,8 @@ class Sandbox:
         daemon, inbox = self._daemon(), self._inbox()
         store = daemon.store
         rows = store.outbox_all()
-        clinic = [r for r in rows if r.channel == CLINIC and r.kind != HEARTBEAT]
-        notify = [r for r in rows if r.channel == NOTIFY]
+        clinic = [r for r in rows if r.channel == Channel.CLINIC and r.kind != HEARTBEAT]
+        notify = [r for r in rows if r.channel == Channel.NOTIFY]
         alerts = [(m, s, t) for m, s, t in inbox.received if m.type != HEARTBEAT]
         latency = None
         for message, stored, at in alerts:
@@ -458,7 +454,7 @@ class Sandbox:
         return Summary(
             readings=store.reading_count(),
             decisions=tuple(d.type.value for d in self.decisions),
-            alerts_sent=sum(1 for r in clinic if r.status == "delivered"),
+            alerts_sent=sum(1 for r in clinic if r.status == OutboxStatus.DELIVERED),
             alerts_received=sum(1 for _, stored, _ in alerts if stored),
             alerts_received_kinds=tuple(m.type for m, stored, _ in alerts if stored),
             duplicates_received=sum(1 for _, stored, _ in inbox.received if not stored),

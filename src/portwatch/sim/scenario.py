@@ -224,7 +224,7 @@ SPOT_TWO_FEVERS: Final = Course(
     thermometer=Thermometer.SPOT,
     spot_readings=tuple(sorted(ROUTINE_SPOT_READINGS + RECHECK_SPOT_READINGS)),
 )
-# The courses `portwatch run --scenario NAME` can play on its virtual radio.
+# The courses the virtual radio can play (`python -m portwatch.sim.run --scenario NAME`).
 DEFAULT_COURSE: Final = "demo"
 COURSES: Final[Mapping[str, Course]] = {
     DEFAULT_COURSE: COURSE,
@@ -254,7 +254,7 @@ def wearable_absences(course: Course, placement: datetime, since: datetime) -> l
     """The course's absences of the wearable that have not ended at ``since``, in order.
 
     One already under way at ``since`` is cut to what is left of it, so that a wearable
-    started in the middle of the course (a restarted ``portwatch run --virtual-clock``)
+    started in the middle of the course (a restarted ``python -m portwatch.sim.run``)
     continues the course from there.
     """
     absences = []

@@ -10,8 +10,6 @@ written 38.30, as the alerts carry it, and a window's median is rounded to them.
 from __future__ import annotations
 
 import csv
-import json
-import re
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -156,18 +154,9 @@ def write_fhir(observations_: Iterable[Observation], target: ClinicTarget, out: 
     out.write('\n ],\n "resourceType": "Bundle",\n "type": "collection"\n}\n')
 
 
-# As alerts.fhir.fhir_body writes decimals: a JSON number with the device's digits (38.30,
-# not 38.3 as a float would be). json writes a Decimal as a marked string, then unquoted.
-_MARKED_DECIMAL: Final = re.compile(r'"\\u0000dec:(-?[0-9]+(?:\.[0-9]+)?)"')
-
-
-def _mark_decimal(value: object) -> str:
-    if isinstance(value, Decimal) and value.is_finite():
-        return f"\x00dec:{value:f}"
-    raise TypeError(f"cannot write {type(value).__name__} into a FHIR Bundle")
-
-
 def fhir_json(document: dict[str, object]) -> str:
-    """A Bundle (or one of its entries) as JSON text, decimals with their own digits."""
-    text = json.dumps(document, indent=1, sort_keys=True, default=_mark_decimal)
-    return _MARKED_DECIMAL.sub(r"\1", text)
+    """A Bundle (or one of its entries) as JSON text, decimals with their own digits (38.30
+    as the alerts write it, not 38.3 as a float would be)."""
+    from portwatch.alerts.fhir import exact_json
+
+    return exact_json(document, indent=1, sort_keys=True)

@@ -31,6 +31,7 @@ from portwatch.log.store import (
     StoreError,
 )
 from portwatch.model import (
+    Bucket,
     Decision,
     DecisionType,
     LinkEvent,
@@ -45,7 +46,6 @@ from portwatch.web import pages
 from portwatch.web.text import SYMPTOM_LABEL, decision_line, event_line, reading_line
 from portwatch.web.view import (
     AlertRow,
-    Band,
     ChartData,
     DisplaySettings,
     LogLine,
@@ -186,7 +186,9 @@ def _spot_observations(readings: Sequence[Reading]) -> list[Observation]:
     ]
 
 
-def _elevated_ranges(bands: Sequence[Band], threshold_c: float) -> list[tuple[datetime, datetime]]:
+def _elevated_ranges(
+    bands: Sequence[Bucket], threshold_c: float
+) -> list[tuple[datetime, datetime]]:
     """The stretches whose bands reach the elevated range, adjacent ones merged: the only
     places an elevated spot reading can be, so the chart reads spots there alone (a pass
     over ten days of a 1/s stream to find a few spot readings costs ~0.2 s)."""
@@ -215,10 +217,7 @@ def chart_data(
     Gaps come from the bands (to a bucket's width) unless `exact_gaps` asks the log, which
     walks its time index (:meth:`~portwatch.log.store.Store.gaps`).
     """
-    bands = [
-        Band(b.start, b.end, b.min_c, b.median_c, b.max_c, b.count)
-        for b in store.downsample(since, until, CHART_BUCKETS)
-    ]
+    bands = store.downsample(since, until, CHART_BUCKETS)
     gap_end = min(until, now)
     if gap_end <= since:
         gaps = []

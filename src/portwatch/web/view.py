@@ -14,7 +14,15 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Final
 
-from portwatch.model import Decision, DecisionType, LinkEvent, Observation, Reading, Unit
+from portwatch.model import (
+    Bucket,
+    Decision,
+    DecisionType,
+    LinkEvent,
+    Observation,
+    Reading,
+    Unit,
+)
 
 # fever-rule.md §3: an observation is elevated at the threshold less 0.05 °C, so that a
 # Celsius thermometer showing 38.3 °C meets a 101.0 °F (38.33 °C) threshold.
@@ -120,18 +128,6 @@ class DisplaySettings:
 
 
 @dataclass(frozen=True, slots=True)
-class Band:
-    """One chart bucket: the spread of readings between `start` and `end` (°C)."""
-
-    start: datetime
-    end: datetime
-    min_c: float
-    median_c: float
-    max_c: float
-    count: int
-
-
-@dataclass(frozen=True, slots=True)
 class Pause:
     """A stretch a person said the thermometer was off on purpose ("shower")."""
 
@@ -146,7 +142,7 @@ class ChartData:
 
     since: datetime
     until: datetime
-    bands: Sequence[Band]
+    bands: Sequence[Bucket]
     threshold_c: float
     unit: Unit = Unit.FAHRENHEIT
     zone: tzinfo = UTC
@@ -290,7 +286,7 @@ def fever_state(
 
 
 def gaps_from_bands(
-    bands: Sequence[Band], since: datetime, until: datetime, min_gap: timedelta
+    bands: Sequence[Bucket], since: datetime, until: datetime, min_gap: timedelta
 ) -> list[tuple[datetime, datetime]]:
     """Stretches of [since, until) longer than `min_gap` that no band covers.
 

@@ -1,6 +1,6 @@
 """portwatch.ble.link itself on real BlueZ (issue 11): ``bluetooth.backend = "system"``.
 
-The link runs exactly as on a Raspberry Pi: ``Link(backend=None)`` is bleak's BlueZ
+The link runs exactly as on a Raspberry Pi: ``Link(radio=SYSTEM_RADIO)`` is bleak's BlueZ
 backend talking to bluetoothd over D-Bus. The thermometers are portwatch.sim.radio's own
 virtual HTS thermometers (the ones the virtual-radio tests and the demo use), put on the
 air under BlueZ's controller by the rig (:func:`bluez_rig.on_air`). The clock is the
@@ -30,8 +30,9 @@ from bluez_rig import (
 )
 from bumble.link import LocalLink
 
-from portwatch.ble.link import AgentFactory, Link, backend_for, no_agent
+from portwatch.ble.link import Link
 from portwatch.ble.pin import Pin, load_pin, save_pin
+from portwatch.ble.radio import SYSTEM_RADIO, AgentFactory, no_agent
 from portwatch.clock import SystemClock
 from portwatch.model import LinkEvent, LinkEventKind, Reading, ReadingKind, Unit
 from portwatch.sim.radio import VirtualSpotThermometer
@@ -101,7 +102,7 @@ async def running_link(
     """The link on the system backend (``bluetooth.backend = "system"``), run as a task."""
     link = Link(
         clock=SystemClock(),
-        backend=backend_for("system"),
+        radio=SYSTEM_RADIO,
         state_dir=state_dir,
         sink=sink,
         agent=agent,
@@ -244,7 +245,7 @@ async def test_link_pairs_through_its_own_agent_and_reads_when_the_thermometer_r
 ) -> None:
     """A bonded-only thermometer is read: BlueZ pairs it, asking the agent the link holds.
 
-    No pairing_agent around the link here: ``Link(backend=None)`` registers one itself
+    No pairing_agent around the link here: ``Link(radio=SYSTEM_RADIO)`` registers one itself
     (portwatch.ble.bluez_agent), allowing the pinned address only.
     """
     thermometer = spot(PAIRING_THERMOMETER_ADDRESS, name="Spot HT P", pairing_required=True)

@@ -41,7 +41,7 @@ import shutil
 import subprocess
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import ClassVar, Final
 from zoneinfo import ZoneInfo
@@ -244,11 +244,15 @@ async def inbox(tmp_path: Path) -> AsyncIterator[InboxStore]:
         store.close()
 
 
+# Every reading the log can hold: the whole of the run lies within these.
+EVER: Final = (datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+
+
 def thermometer_readings() -> int:
     """How many readings of the Bluetooth thermometer the daemon's log holds."""
     try:
         with Store.open_reader(STATE / DB_FILE_NAME) as log:
-            stored = log.readings_after(0)
+            stored = log.readings(*EVER)
     except StoreError:
         return 0
     return sum(1 for s in stored if s.reading.device == THERMOMETER_ADDRESS)
@@ -260,7 +264,7 @@ async def diagnosis() -> str:
     _, outbox = await arun(as_portwatch(str(PORTWATCH), "alerts"), check=False)
     try:
         with Store.open_reader(STATE / DB_FILE_NAME) as log:
-            stored = log.readings_after(0)
+            stored = log.readings(*EVER)
     except StoreError as exc:
         stored_text = str(exc)
     else:

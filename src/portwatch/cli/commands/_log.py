@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import UTC, datetime, time
 from pathlib import Path
 
-# Exit status when the log cannot be used (damaged, too new, unwritable) or input is bad.
+# Exit status when the log cannot be used (damaged, too new, unwritable).
 EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2  # issue 21: settings and input are refused with status 2
+
+
+def refuse(prog: str, problem: Exception, suffix: str = "") -> int:
+    """Say why input was refused, one line per problem (a ConfigError may hold several),
+    control characters from the input escaped (portwatch.printable); status 2."""
+    from portwatch.printable import printable
+
+    for line in str(problem).splitlines():
+        print(f"{prog}: {printable(line)}{suffix}", file=sys.stderr)
+    return EXIT_BAD_INPUT
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
@@ -20,6 +32,14 @@ def add_db_argument(parser: argparse.ArgumentParser) -> None:
         help="the log file (default: portwatch.db in $PORTWATCH_STATE_DIRECTORY "
         "or /var/lib/portwatch)",
     )
+
+
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--config FILE`` and ``--db PATH`` for the commands that add readings (add, import)."""
+    config_help = "the settings file, for the placement and the log's place (default: "
+    config_help += "$PORTWATCH_CONFIG or /etc/portwatch/portwatch.toml when it exists)"
+    parser.add_argument("--config", metavar="FILE", help=config_help)
+    add_db_argument(parser)
 
 
 def db_path(args: argparse.Namespace) -> Path:

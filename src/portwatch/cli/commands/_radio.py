@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from portwatch.ble.link import Backend
+    from portwatch.ble.radio import Radio
 
 # Exit status when the radio cannot be used or nothing was found.
 EXIT_FAILED = 1
@@ -38,14 +38,16 @@ def state_dir(args: argparse.Namespace) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def open_backend(virtual: bool) -> AsyncIterator[Backend | None]:
-    """The system radio (``None``: bleak's platform backend), or a virtual one with the demo set."""
+async def open_radio(virtual: bool) -> AsyncIterator[Radio]:
+    """The system radio, or a virtual one with the demo set."""
+    from portwatch.ble.radio import SYSTEM_RADIO
+
     if not virtual:
-        yield None
+        yield SYSTEM_RADIO
         return
     from portwatch.clock import SystemClock
     from portwatch.sim.radio import VirtualRadio, add_demo_thermometers
 
     async with VirtualRadio(SystemClock()) as radio:
         await add_demo_thermometers(radio)
-        yield radio.backend
+        yield radio

@@ -7,15 +7,18 @@ import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
-from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, parse_when
+from portwatch.cli.commands._log import (
+    EXIT_FAILED,
+    add_input_arguments,
+    parse_when,
+    refuse,
+)
 
 if TYPE_CHECKING:
     from portwatch.model import Reading
 
 HELP = "record a temperature measured by hand (101.2F, 38.4C) when the Bluetooth one failed"
 
-MANUAL_DEVICE: Final = "manual"  # fever.rule.MANUAL_DEVICE: a hand reading counts (§8)
-EXIT_BAD_INPUT: Final = 2  # issue 21: input is refused with status 2
 # Without settings (no placement to compare with), a typed time before any placement the
 # settings accept (config.PLACEMENT_YEARS) less a day is taken for a typing error.
 OLDEST_WITHOUT_SETTINGS: Final = datetime(1999, 12, 31, tzinfo=UTC)
@@ -33,14 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--site", choices=[site.value for site in Site], help="where it was measured"
     )
-    parser.add_argument(
-        "--config",
-        default=None,
-        metavar="FILE",
-        help="the settings file, for the placement and the log's place (default: "
-        "$PORTWATCH_CONFIG or /etc/portwatch/portwatch.toml when it exists)",
-    )
-    add_db_argument(parser)
+    add_input_arguments(parser)
 
 
 def hand_reading(
@@ -61,7 +57,7 @@ def hand_reading(
         ValueError: one line, naming what was typed.
     """
     from portwatch.log.csvio import FUTURE_TOLERANCE, celsius_from, parse_temperature
-    from portwatch.model import Reading, ReadingKind, Site
+    from portwatch.model import MANUAL_DEVICE, Reading, ReadingKind, Site
 
     value, unit = parse_temperature(typed)
     try:
@@ -92,9 +88,7 @@ def hand_reading(
 
 def run(args: argparse.Namespace) -> int:
     from portwatch.clock import SystemClock
-    from portwatch.config import ConfigError
     from portwatch.log.store import Store, StoreError
-    from portwatch.printable import printable
     from portwatch.settings_check import settings_for_input
     from portwatch.web.cliargs import db_path
 
@@ -103,13 +97,8 @@ def run(args: argparse.Namespace) -> int:
         settings = settings_for_input(args.config, now)
         placement = None if settings is None else settings.patient.placement
         reading = hand_reading(args.temperature, args.at, args.site, now=now, placement=placement)
-    except ConfigError as exc:
-        for line in exc.problems:
-            print(f"portwatch add: {line}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except ValueError as exc:
-        print(f"portwatch add: {printable(exc)}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except ValueError as exc:  # ConfigError included
+        return refuse("portwatch add", exc)
     try:
         with Store.open(db_path(args, settings)) as store:
             (row_id,) = store.add_readings([reading])

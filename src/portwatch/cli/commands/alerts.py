@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from portwatch.alerts.delivery import OutboxRowLike
+from portwatch.log.vocabulary import OutboxStatus
 
-STATUSES = ("pending", "delivered", "failed")
+if TYPE_CHECKING:
+    from portwatch.log.store import OutboxRow
+
+STATUSES = tuple(status.value for status in OutboxStatus)
 
 HELP = "list clinic alerts (pending, delivered, failed), resend one, or send a test message"
 
@@ -40,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     test.add_argument("--gateway-id", default=None, help="this gateway's name (default: hostname)")
 
 
-def format_rows(rows: Sequence[OutboxRowLike]) -> list[str]:
+def format_rows(rows: Sequence[OutboxRow]) -> list[str]:
     """One line per outbox row, for a person: what is stuck and what the clinic said."""
     lines = [f"{'id':36}  {'channel':7}  {'kind':18}  {'status':9}  tries  last answer"]
     for row in rows:
@@ -63,7 +65,7 @@ def _list(args: argparse.Namespace) -> int:
     from portwatch.log.store import Store
 
     with Store.open_reader(db_path(args)) as log:
-        rows = log.outbox_all(args.status)
+        rows = log.outbox_all(None if args.status is None else OutboxStatus(args.status))
     for line in format_rows(rows):
         print(line)
     return 0

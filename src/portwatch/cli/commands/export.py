@@ -23,9 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="csv",
         help="csv: every valid reading; fhir: the observations as bodytemp Observations",
     )
-    parser.add_argument(
-        "--since", default=None, help="ISO 8601 or a span back (default: everything in the log)"
-    )
+    parser.add_argument("--since", default=None, help="ISO 8601 or a span back (default: all)")
     parser.add_argument("--until", default=None, help="ISO 8601 or a span back (default: now)")
     parser.add_argument("--out", type=Path, default=None, help="write to FILE (default: stdout)")
 

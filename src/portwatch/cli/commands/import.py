@@ -18,9 +18,9 @@ import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
-from portwatch.cli.commands._log import EXIT_FAILED
+from portwatch.cli.commands._log import EXIT_BAD_INPUT, EXIT_FAILED, refuse
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -29,21 +29,12 @@ if TYPE_CHECKING:
 
 HELP = "import readings from a CSV file (time,temperature,unit,kind[,device,site,interval])"
 
-EXIT_BAD_INPUT: Final = 2  # issue 21: settings and input are refused with status 2
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from portwatch.cli.commands._log import add_db_argument
+    from portwatch.cli.commands._log import add_input_arguments
 
     parser.add_argument("file", type=Path, metavar="FILE.csv", help="the CSV file to import")
-    parser.add_argument(
-        "--config",
-        default=None,
-        metavar="FILE",
-        help="the settings file, for the placement and the log's place (default: "
-        "$PORTWATCH_CONFIG or /etc/portwatch/portwatch.toml when it exists)",
-    )
-    add_db_argument(parser)
+    add_input_arguments(parser)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +92,9 @@ def run(args: argparse.Namespace) -> int:
         placement = None if settings is None else settings.patient.placement
         summary = check_file(path, now=now, placement=placement)
     except ConfigError as exc:
-        for line in exc.problems:
-            print(f"portwatch import: {line}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return refuse("portwatch import", exc)
     except CsvFormatError as exc:
-        print(f"portwatch import: {printable(exc)}; nothing was imported", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return refuse("portwatch import", exc, "; nothing was imported")
     except OSError as exc:
         print(
             f"portwatch import: cannot read {printable(path)}: {exc.strerror or exc}",
@@ -123,8 +111,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"portwatch import: {exc}; nothing was imported", file=sys.stderr)
         return EXIT_FAILED
     except (CsvFormatError, OSError) as exc:  # the file changed between the two readings
-        print(f"portwatch import: {printable(exc)}; nothing was imported", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return refuse("portwatch import", exc, "; nothing was imported")
     first = summary.first.astimezone().isoformat(timespec="minutes")
     last = summary.last.astimezone().isoformat(timespec="minutes")
     kept = f"; {summary.invalid} kept as invalid with their reason" if summary.invalid else ""

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from portwatch.cli.commands._radio import EXIT_FAILED, add_radio_arguments, open_backend, state_dir
+from portwatch.cli.commands._radio import EXIT_FAILED, add_radio_arguments, open_radio, state_dir
 
 HELP = "pin the patient's thermometer: scan, choose one, remember it in the state directory"
 
@@ -28,15 +28,15 @@ def run(args: argparse.Namespace) -> int:
 
     from bleak.exc import BleakError
 
-    from portwatch.ble.link import Seen, discover, read_identity
+    from portwatch.ble.discovery import Seen, discover, read_identity
     from portwatch.ble.pin import Pin, save_pin
     from portwatch.cli.commands.scan import table
     from portwatch.clock import SystemClock
     from portwatch.printable import printable
 
     async def main() -> int:
-        async with open_backend(args.virtual) as backend:
-            found = await discover(backend, SystemClock(), args.seconds)
+        async with open_radio(args.virtual) as radio:
+            found = await discover(radio, SystemClock(), args.seconds)
             chosen: Seen | None = None
             if args.address:
                 chosen = found.get(args.address.upper())
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
                     return EXIT_FAILED
                 chosen = rows[int(answer) - 1]
             try:
-                identity = await read_identity(backend, chosen.address)
+                identity = await read_identity(radio, chosen.address)
             except (BleakError, TimeoutError, OSError) as exc:
                 print(
                     f"note: could not read its identity ({exc}); pinning by address",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
+from pathlib import Path
 
 from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, db_path
 
@@ -15,34 +16,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("duration", metavar="DURATION", help='how long, e.g. "30m" or "1h30m"')
     parser.add_argument("--reason", required=True, help='why, e.g. "shower"')
     add_db_argument(parser)
-    # For the end-to-end tests of `portwatch run --virtual-clock`: the pause starts at NOW
-    # (simulated time, with an offset) instead of the system clock's time.
-    parser.add_argument("--virtual-clock", metavar="NOW", help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
     from portwatch.clock import SystemClock
+
+    return record(db_path(args), SystemClock().now(), args.duration, args.reason)
+
+
+def record(
+    db: Path, now: datetime, duration: str, reason: str, prog: str = "portwatch pause"
+) -> int:
+    """Record a pause from ``now`` in the log at ``db``; 0, or ``EXIT_FAILED`` with a line why.
+
+    :mod:`portwatch.sim.pause` calls it with a simulated ``now`` (the end-to-end tests).
+    """
     from portwatch.config import parse_duration
     from portwatch.log.store import Store, StoreError
     from portwatch.service.watch import PauseError, make_pause
 
     try:
-        now = _now(args.virtual_clock) if args.virtual_clock else SystemClock().now()
-        pause = make_pause(now, parse_duration(args.duration), args.reason)
+        pause = make_pause(now, parse_duration(duration), reason)
     except PauseError as exc:
-        print(f"portwatch pause: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except _ClockError as exc:
-        print(f"portwatch pause: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except ValueError as exc:
-        print(f"portwatch pause: duration = {args.duration!r}: {exc}", file=sys.stderr)
+        print(f"{prog}: duration = {duration!r}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     try:
-        with Store.open(db_path(args)) as store:
+        with Store.open(db) as store:
             store.add_note(pause.start, pause.end, pause.reason)
     except StoreError as exc:
-        print(f"portwatch pause: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_FAILED
     until = pause.end.astimezone().strftime("%H:%M")
     print(
@@ -50,22 +55,3 @@ def run(args: argparse.Namespace) -> int:
         "Fever alerts are not paused."
     )
     return 0
-
-
-class _ClockError(ValueError):
-    """``--virtual-clock`` is not an ISO 8601 time with an offset."""
-
-
-def _now(text: str) -> datetime:
-    """``--virtual-clock NOW`` as an aware UTC time.
-
-    Raises:
-        _ClockError: NOW is not ISO 8601, or has no offset.
-    """
-    try:
-        now = datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise _ClockError(f"--virtual-clock = {text!r}: not an ISO 8601 time") from exc
-    if now.tzinfo is None:
-        raise _ClockError(f"--virtual-clock = {text!r}: needs a time with an offset")
-    return now.astimezone(UTC)

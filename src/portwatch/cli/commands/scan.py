@@ -7,11 +7,11 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from portwatch.cli.commands._radio import EXIT_FAILED, add_radio_arguments, open_backend
+from portwatch.cli.commands._radio import EXIT_FAILED, add_radio_arguments, open_radio
 from portwatch.printable import printable
 
 if TYPE_CHECKING:
-    from portwatch.ble.link import Seen
+    from portwatch.ble.discovery import Seen
 
 HELP = "list nearby thermometers (name, address, signal, driver), refreshed as they are heard"
 
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     from bleak.exc import BleakError
 
-    from portwatch.ble.link import discover
+    from portwatch.ble.discovery import discover
     from portwatch.clock import SystemClock
 
     live = sys.stdout.isatty()
@@ -55,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
         drawn = len(lines)
 
     async def main() -> dict[str, Seen]:
-        async with open_backend(args.virtual) as backend:
-            return await discover(backend, SystemClock(), args.seconds, redraw if live else None)
+        async with open_radio(args.virtual) as radio:
+            return await discover(radio, SystemClock(), args.seconds, redraw if live else None)
 
     try:
         found = asyncio.run(main())

@@ -6,7 +6,7 @@ hardware::
 
     async with VirtualRadio(clock) as radio:
         thermometer = await radio.add(VirtualSpotThermometer(clock, temperature_at=...))
-        link = Link(clock=clock, backend=radio.backend, ...)
+        link = Link(clock=clock, radio=radio, ...)
 
 Everything here runs on the event loop; the thermometers measure on the injected
 :class:`~portwatch.clock.Clock`, so a :class:`~portwatch.clock.VirtualClock` can play days
@@ -16,13 +16,10 @@ in seconds.
 from __future__ import annotations
 
 from portwatch.sim.radio.backend import BumbleClient, BumbleScanner, RadioBackend
+from portwatch.sim.radio.hts_thermometers import VirtualPeriodicThermometer, VirtualSpotThermometer
 from portwatch.sim.radio.radio import RadioError, VirtualRadio, add_demo_thermometers
-from portwatch.sim.radio.thermometers import (
-    VirtualCoreWearable,
-    VirtualPeriodicThermometer,
-    VirtualSpotThermometer,
-    VirtualThermometer,
-)
+from portwatch.sim.radio.thermometers import VirtualThermometer
+from portwatch.sim.radio.wearable import VirtualCoreWearable
 
 __all__ = [
     "BumbleClient",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-from types import TracebackType
 from typing import TYPE_CHECKING, Final, Self, TypeVar
 
 from bumble.controller import Controller
@@ -14,6 +13,7 @@ from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
 
+from portwatch.ble.radio import AdapterResetter, AgentFactory, no_agent
 from portwatch.clock import Clock
 from portwatch.sim.radio.backend import BumbleClient, BumbleScanner, RadioBackend
 
@@ -38,8 +38,9 @@ class VirtualRadio:
     """Owns the LocalLink, the central-side Bumble host and every virtual thermometer.
 
     An async context manager: entering powers the central on; leaving stops every
-    thermometer and powers everything off. ``backend`` is what ``Link`` (or
-    ``BleakClient(backend=...)``/``BleakScanner(backend=...)``) takes.
+    thermometer and powers everything off. It is a :class:`~portwatch.ble.radio.Radio`
+    (what ``Link``, ``discover`` and ``read_identity`` take); ``backend`` is what
+    ``BleakClient(backend=...)``/``BleakScanner(backend=...)`` take.
     """
 
     def __init__(self, clock: Clock, *, central_address: str = CENTRAL_ADDRESS) -> None:
@@ -61,6 +62,23 @@ class VirtualRadio:
         self._started = False
 
     @property
+    def client(self) -> type[BumbleClient]:
+        return self.backend.client
+
+    @property
+    def scanner(self) -> type[BumbleScanner]:
+        return self.backend.scanner
+
+    def agent(self) -> AgentFactory:
+        """None to hold: Bumble pairs Just Works by itself."""
+        return no_agent
+
+    def adapter(self, name: str, clock: Clock) -> AdapterResetter | None:
+        """None: there is no adapter to power-cycle."""
+        del name, clock
+        return None
+
+    @property
     def thermometers(self) -> tuple[VirtualThermometer, ...]:
         return tuple(self._thermometers)
 
@@ -69,12 +87,7 @@ class VirtualRadio:
         self._started = True
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         try:
             for thermometer in reversed(self._thermometers):
                 await thermometer.stop()
@@ -118,11 +131,11 @@ async def add_demo_thermometers(radio: VirtualRadio) -> list[VirtualThermometer]
     Addresses are given in this order from ``D0:00:00:00:00:01``, so a pin made with
     ``portwatch pair --virtual`` names the same thermometer in a later virtual run.
     """
-    from portwatch.sim.radio.thermometers import (
-        VirtualCoreWearable,
+    from portwatch.sim.radio.hts_thermometers import (
         VirtualPeriodicThermometer,
         VirtualSpotThermometer,
     )
+    from portwatch.sim.radio.wearable import VirtualCoreWearable
 
     clock = radio.clock
 

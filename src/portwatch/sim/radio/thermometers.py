@@ -7,6 +7,8 @@ thermometer service. Faults are methods: :meth:`VirtualThermometer.drop_link`,
 :meth:`~VirtualThermometer.out_of_range`, :meth:`~VirtualThermometer.stop_advertising`,
 :meth:`~VirtualThermometer.battery_falling`, :meth:`~VirtualThermometer.send_malformed`,
 :meth:`~VirtualThermometer.send_nan`. A stranger nearby is simply a second thermometer.
+The kinds are in :mod:`~portwatch.sim.radio.hts_thermometers` (spot, periodic) and
+:mod:`~portwatch.sim.radio.wearable` (the CORE wearable); this module is what they share.
 
 The advertisement carries the name (TRAP 4 in :mod:`portwatch.sim.radio.backend`: Bumble never
 delivers a scan response), so the CORE wearable puts its own service only in the scan
@@ -18,8 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import struct
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, Final
@@ -33,15 +34,15 @@ from bumble.host import Host
 from bumble.link import LocalLink
 from bumble.transport.common import AsyncPipeSink
 
-from portwatch.ble import core, hts
 from portwatch.clock import Clock
-from portwatch.model import Site, Special, Unit
+from portwatch.model import Unit
 
 __all__ = [
-    "VirtualCoreWearable",
-    "VirtualPeriodicThermometer",
-    "VirtualSpotThermometer",
+    "MALFORMED_PACKET",
+    "NO_PERMISSIONS",
+    "TemperatureScript",
     "VirtualThermometer",
+    "value_of",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ NO_PERMISSIONS: Final = Characteristic.Permissions(0)
 MALFORMED_PACKET: Final = bytes.fromhex("0201")
 
 
-def _value_of(celsius: float, unit: Unit) -> Decimal:
+def value_of(celsius: float, unit: Unit) -> Decimal:
     number = celsius if unit is Unit.CELSIUS else celsius * 9 / 5 + 32
     return Decimal(f"{number:.2f}")
 
@@ -241,6 +242,19 @@ class VirtualThermometer:
             _LOGGER.exception("%s: virtual thermometer stopped", self.name)
             raise
 
+    async def _tick_forever(
+        self, interval_s: float, measure: Callable[[], Awaitable[object]]
+    ) -> None:
+        """Run down the battery and ``measure`` every ``interval_s`` of Clock time, on a
+        fixed grid from now (a slow send does not make later ticks drift)."""
+        start = self.clock.monotonic()
+        ticks = 0
+        while True:
+            ticks += 1
+            await self.clock.sleep(start + ticks * interval_s - self.clock.monotonic())
+            await self._update_battery(interval_s)
+            await measure()
+
     def _common_services(self) -> list[Service]:
         def text(uuid: UUID, value: str) -> Characteristic[bytes]:
             return Characteristic(
@@ -391,12 +405,10 @@ class VirtualThermometer:
         self, characteristic: Characteristic[Any], value: bytes, *, indicate: bool
     ) -> bool:
         """Deliver to the subscribed central; False when nobody could receive it."""
-        device = self._device
-        connection = self._connection
-        if device is None or connection is None:
+        receiver = self._receiver()
+        if receiver is None:
             return False
-        if self.pairing_required and not connection.is_encrypted:
-            return False
+        device, connection = receiver
         try:
             if indicate:
                 await device.indicate_subscriber(connection, characteristic, value)
@@ -407,294 +419,22 @@ class VirtualThermometer:
             return False
         return True
 
-    def _subscribed(self, characteristic: Characteristic[Any]) -> bool:
+    def _receiver(self) -> tuple[Device, Connection] | None:
+        """The device and the connection a value can go over (encrypted where required)."""
         device = self._device
         connection = self._connection
         if device is None or connection is None:
-            return False
+            return None
         if self.pairing_required and not connection.is_encrypted:
+            return None
+        return device, connection
+
+    def _subscribed(self, characteristic: Characteristic[Any]) -> bool:
+        receiver = self._receiver()
+        if receiver is None:
             return False
+        device, _ = receiver
         return any(
             cccds.get(characteristic.handle, b"\x00\x00") != b"\x00\x00"
             for cccds in device.gatt_server.subscribers.values()
-        )
-
-
-class _HtsThermometer(VirtualThermometer):
-    """The Health Thermometer Service parts shared by the spot and periodic thermometers."""
-
-    def __init__(
-        self,
-        clock: Clock,
-        *,
-        site: Site | None = Site.MOUTH,
-        writable_clock: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(clock, **kwargs)
-        self.site = site
-        self.writable_clock = writable_clock
-        self.clock_written_at: datetime | None = None
-        encryption = (
-            Characteristic.READ_REQUIRES_ENCRYPTION if self.pairing_required else NO_PERMISSIONS
-        )
-        self.measurement_char: Characteristic[bytes] = Characteristic(
-            hts.TEMPERATURE_MEASUREMENT_UUID,
-            Characteristic.Properties.INDICATE,
-            NO_PERMISSIONS,
-            b"",
-        )
-        self.measurement_char.on(
-            self.measurement_char.EVENT_SUBSCRIPTION, self._on_measurement_subscription
-        )
-        self.type_char: Characteristic[bytes] = Characteristic(
-            hts.TEMPERATURE_TYPE_UUID,
-            Characteristic.Properties.READ,
-            Characteristic.READABLE | encryption,
-            hts.encode_temperature_type(site or Site.BODY),
-        )
-        self.date_time_char: Characteristic[bytes] = Characteristic(
-            hts.DATE_TIME_UUID,
-            Characteristic.Properties.READ | Characteristic.Properties.WRITE,
-            Characteristic.READABLE | Characteristic.WRITEABLE,
-            CharacteristicValue(
-                read=lambda _c: hts.encode_date_time(self.device_time(self.clock.now())),
-                write=self._on_date_time_written,
-            ),
-        )
-
-    def hts_characteristics(self) -> list[Characteristic[Any]]:
-        chars: list[Characteristic[Any]] = [self.measurement_char, self.type_char]
-        if self.writable_clock:
-            chars.append(self.date_time_char)
-        return chars
-
-    def thermometer_services(self) -> list[Service]:
-        return [Service(hts.SERVICE_UUID, self.hts_characteristics())]
-
-    def _on_date_time_written(self, _connection: object, value: bytes) -> None:
-        written = hts.decode_date_time(bytes(value))
-        if written is None:
-            return
-        now = self.clock.now()
-        true_local = now.astimezone(self.zone).replace(tzinfo=None)
-        self.clock_error_s = (written - true_local).total_seconds()
-        self.clock_written_at = now
-
-    def _on_measurement_subscription(self, _bearer: object, notify: bool, indicate: bool) -> None:
-        if indicate:
-            self._spawn(self.on_subscribed())
-
-    def measurement_bytes(self, now: datetime, *, special: Special | None = None) -> bytes:
-        value = None if special else _value_of(self.temperature_at(now), self.unit)
-        return hts.encode_measurement(
-            hts.Measurement(
-                unit=self.unit,
-                value=value,
-                special=special,
-                timestamp=self.device_time(now),
-                site=None,
-            )
-        )
-
-    async def send_malformed(self) -> None:
-        await self._send(self.measurement_char, MALFORMED_PACKET, indicate=True)
-
-    async def send_nan(self) -> None:
-        data = self.measurement_bytes(self.clock.now(), special=Special.NAN)
-        await self._send(self.measurement_char, data, indicate=True)
-
-
-class VirtualSpotThermometer(_HtsThermometer):
-    """An HTS thermometer that measures when the patient takes a reading.
-
-    One indication per measurement. With ``store_measurements``, a measurement taken
-    while nobody is subscribed is kept with its time stamp and sent after the next
-    subscription, oldest first, as real spot thermometers do.
-
-    Args:
-        measure_every_s: the patient takes a reading this often (``None``: only when
-            :meth:`take_measurement` is called).
-    """
-
-    def __init__(
-        self,
-        clock: Clock,
-        *,
-        measure_every_s: float | None = None,
-        store_measurements: bool = False,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(clock, **kwargs)
-        self.measure_every_s = measure_every_s
-        self.store_measurements = store_measurements
-        self.stored: list[bytes] = []
-
-    async def run(self) -> None:
-        if self.measure_every_s is None:
-            await asyncio.Event().wait()
-            return
-        start = self.clock.monotonic()
-        ticks = 0
-        while True:
-            ticks += 1
-            await self.clock.sleep(start + ticks * self.measure_every_s - self.clock.monotonic())
-            await self._update_battery(self.measure_every_s)
-            await self.take_measurement()
-
-    async def take_measurement(self) -> bool:
-        """Measure now and indicate it; store it if nobody receives it (when storing)."""
-        data = self.measurement_bytes(self.clock.now())
-        if self._subscribed(self.measurement_char) and await self._send(
-            self.measurement_char, data, indicate=True
-        ):
-            self.sent.append(data)
-            return True
-        if self.store_measurements:
-            self.stored.append(data)
-        return False
-
-    async def resend_last(self) -> bool:
-        """Send the last delivered measurement again (a resend after a lost confirmation)."""
-        if not self.sent:
-            return False
-        return await self._send(self.measurement_char, self.sent[-1], indicate=True)
-
-    async def on_subscribed(self) -> None:
-        while self.stored and self._subscribed(self.measurement_char):
-            data = self.stored[0]
-            if not await self._send(self.measurement_char, data, indicate=True):
-                return
-            self.stored.pop(0)
-            self.sent.append(data)
-
-
-class VirtualPeriodicThermometer(_HtsThermometer):
-    """An HTS thermometer that measures on its own every ``interval_s`` seconds.
-
-    Serves Measurement Interval (0x2A21); each measurement settles through a few
-    Intermediate Temperature notifications, then one Temperature Measurement indication.
-    """
-
-    def __init__(
-        self, clock: Clock, *, interval_s: int = 60, intermediate_steps: int = 2, **kwargs: Any
-    ) -> None:
-        super().__init__(clock, **kwargs)
-        self.interval_s = interval_s
-        self.intermediate_steps = intermediate_steps
-        self.intermediate_char: Characteristic[bytes] = Characteristic(
-            hts.INTERMEDIATE_TEMPERATURE_UUID, Characteristic.Properties.NOTIFY, NO_PERMISSIONS, b""
-        )
-        self.interval_char: Characteristic[bytes] = Characteristic(
-            hts.MEASUREMENT_INTERVAL_UUID,
-            Characteristic.Properties.READ,
-            Characteristic.READABLE,
-            CharacteristicValue(read=lambda _c: hts.encode_measurement_interval(self.interval_s)),
-        )
-
-    def hts_characteristics(self) -> list[Characteristic[Any]]:
-        return [*super().hts_characteristics(), self.intermediate_char, self.interval_char]
-
-    async def run(self) -> None:
-        start = self.clock.monotonic()
-        ticks = 0
-        while True:
-            ticks += 1
-            await self.clock.sleep(start + ticks * self.interval_s - self.clock.monotonic())
-            await self._update_battery(self.interval_s)
-            now = self.clock.now()
-            final = _value_of(self.temperature_at(now), self.unit)
-            for step in range(self.intermediate_steps, 0, -1):
-                settling = hts.encode_measurement(
-                    hts.Measurement(
-                        unit=self.unit,
-                        value=final - Decimal(step) / 10,
-                        special=None,
-                        timestamp=None,
-                        site=None,
-                    )
-                )
-                await self._send(self.intermediate_char, settling, indicate=False)
-            data = self.measurement_bytes(now)
-            if await self._send(self.measurement_char, data, indicate=True):
-                self.sent.append(data)
-
-
-class VirtualCoreWearable(VirtualThermometer):
-    """The greenteg CORE wearable: Core Body Temperature notifications every ``interval_s``.
-
-    Advertises its name and greenteg's company identifier; its own 128-bit service UUID
-    is only in the scan response (which Bumble does not deliver, as a passive scan would
-    not see it either). ``quality`` sets the Data Quality the frames carry.
-    """
-
-    def __init__(
-        self,
-        clock: Clock,
-        *,
-        interval_s: float = 1.0,
-        skin_offset_c: float = -2.0,
-        quality: core.Quality = core.Quality.GOOD,
-        name: str = "CORE 4A2B",
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(clock, name=name, **kwargs)
-        self.interval_s = interval_s
-        self.skin_offset_c = skin_offset_c
-        self.quality = quality
-        self.measurement_char: Characteristic[bytes] = Characteristic(
-            core.MEASUREMENT_UUID,
-            Characteristic.Properties.NOTIFY | Characteristic.Properties.INDICATE,
-            NO_PERMISSIONS,
-            b"",
-        )
-
-    def thermometer_services(self) -> list[Service]:
-        return [Service(core.SERVICE_UUID, [self.measurement_char])]
-
-    def advertising_structures(self) -> list[tuple[int, bytes]]:
-        return [(AdvertisingData.MANUFACTURER_SPECIFIC_DATA, struct.pack("<H", core.COMPANY_ID))]
-
-    def scan_response_structures(self) -> list[tuple[int, bytes]]:
-        return [
-            (
-                AdvertisingData.COMPLETE_LIST_OF_128_BIT_SERVICE_CLASS_UUIDS,
-                UUID(core.SERVICE_UUID).to_bytes(force_128=True),
-            )
-        ]
-
-    def frame(
-        self, now: datetime, *, core_value: Decimal | None = None, nan: bool = False
-    ) -> bytes:
-        celsius = self.temperature_at(now)
-        value = None if nan else (core_value or _value_of(celsius, self.unit))
-        return core.encode_core(
-            core.CoreMeasurement(
-                unit=self.unit,
-                core=value,
-                skin=_value_of(celsius + self.skin_offset_c, self.unit),
-                quality=self.quality,
-                hr_state=core.HeartRateState.NOT_SUPPORTED,
-            )
-        )
-
-    async def run(self) -> None:
-        start = self.clock.monotonic()
-        ticks = 0
-        while True:
-            ticks += 1
-            await self.clock.sleep(start + ticks * self.interval_s - self.clock.monotonic())
-            await self._update_battery(self.interval_s)
-            data = self.frame(self.clock.now())
-            if self._subscribed(self.measurement_char) and await self._send(
-                self.measurement_char, data, indicate=False
-            ):
-                self.sent.append(data)
-
-    async def send_malformed(self) -> None:
-        await self._send(self.measurement_char, b"\x3f\x01", indicate=False)
-
-    async def send_nan(self) -> None:
-        await self._send(
-            self.measurement_char, self.frame(self.clock.now(), nan=True), indicate=False
         )

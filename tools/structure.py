@@ -1,0 +1,327 @@
+"""The code's shape (issue 15): small modules, classes and functions, no import cycles, no copies.
+
+Run from the repository's root::
+
+    .venv/bin/python tools/structure.py [--root src/portwatch] [--package portwatch]
+
+Checks every module below the package's folder:
+
+- no module over ``MODULE_MAX`` lines, no class over ``CLASS_MAX``, no function (or
+  method) over ``FUNCTION_MAX``; a class or function counts from its ``def``/``class`` line
+  to its last line (decorators excluded);
+- no import cycle between the package's modules, counting only imports that run when the
+  module is imported: at module level, in ``try``/``if``/``with`` blocks there, but not
+  inside functions or classes, nor under ``if TYPE_CHECKING:``;
+- the ``duplicates`` command (on PATH; ``/work/.library/duplicates/README.md``) over the
+  root's parent folder: a row that is a real copy, or a shape-alike one not marked
+  ``boilerplate``, fails unless its pair of files is in :data:`ALLOWED_SHAPES` with a
+  reason, or both its sides are keyword arguments one a line (:data:`KEYWORD_REASON`), or
+  (also for a real copy) names of a parenthesised import list (:data:`NAME_REASON`); these
+  two only for a row with no further runs, which ``duplicates`` does not show. Allowed rows are
+  printed with their reason. Where the command is absent, a loud line says duplicates
+  were NOT checked.
+
+Exit status: 0 when every target is met, 1 with a list of what missed, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+MODULE_MAX: Final = 600
+CLASS_MAX: Final = 400
+FUNCTION_MAX: Final = 60
+
+# Shape-alike pairs judged acceptable: (file, file) as ``duplicates`` names them (relative
+# to the folder it reads, in either order) -> why the likeness is not a copy to remove.
+# Line numbers are left out on purpose: they move with every edit.
+ALLOWED_SHAPES: Final[dict[frozenset[str], str]] = {
+    frozenset({"portwatch/ble/core.py", "portwatch/ble/hts.py"}): (
+        "code tables of two Bluetooth formats (CORE quality and heart-rate states, HTS "
+        "sites): each a dict of its own spec's codes and its inverse"
+    ),
+    frozenset({"portwatch/log/writer.py", "portwatch/sim/scenario.py"}): (
+        "named constants with their reasons, then a frozen dataclass of other fields: "
+        "different facts in the house's form"
+    ),
+    frozenset({"portwatch/service/care.py", "portwatch/sim/scenario.py"}): (
+        "a named constant, then a frozen dataclass of other fields: different facts in the "
+        "house's form"
+    ),
+    frozenset({"portwatch/ble/hts.py"}): (
+        "IEEE 11073 FLOAT and SFLOAT encoders: two wire formats with their own widths, "
+        "limits and error offsets"
+    ),
+}
+
+# Shape-alike runs made only of keyword arguments, one a line (``kind=sample.kind,``): a call
+# that names each field it passes looks like every other such call, whatever it builds.
+# A duplicated *type* (its ``name: type`` lines) is not of this kind and is still reported.
+KEYWORD_LINE: Final = re.compile(
+    r"^\s*\*{0,2}\w+=.*$"  # a keyword argument
+    r"|^\s*(return\s+|\w+\s*=\s*)?[\w.]+\($"  # the call it belongs to, opened
+    r"|^\s*[)\]}]*,?\s*$|^\s*#"  # closing punctuation, a comment
+)
+KEYWORD_REASON: Final = "keyword arguments, one a line: each call names its own fields"
+
+# A run made only of names one a line (``    Decision,``) is the inside of a parenthesised
+# import list, which ``duplicates`` passes over only when an import stands on one line.
+NAME_LINE: Final = re.compile(r"^\s*\w+,\s*$|^\s*[)]?\s*$|^\s*from \S+ import \($")
+NAME_REASON: Final = "names in a parenthesised import list, which duplicates does not skip"
+
+DUPLICATES_COMMAND: Final = "duplicates"
+DUPLICATES_MOST: Final = 200
+DUPLICATES_SECONDS: Final = 120
+_ROW: Final = re.compile(
+    r"^D\d+ (?P<a>\S+):(?P<a0>\d+)-(?P<a1>\d+) ~ (?P<b>\S+):(?P<b0>\d+)-(?P<b1>\d+)(?P<rest>.*)$"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Miss:
+    """One target missed, said in a line a person can act on."""
+
+    where: str
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.what}"
+
+
+def modules(root: Path, package: str) -> dict[str, Path]:
+    """Every module below ``root`` by dotted name (``package.sub.mod``; a package by its own)."""
+    found: dict[str, Path] = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join([package, *parts])] = path
+    return found
+
+
+def size_misses(name: str, path: Path, tree: ast.Module) -> Iterator[Miss]:
+    """Module, class and function lengths over their targets."""
+    lines = len(path.read_text(encoding="utf-8").splitlines())
+    if lines > MODULE_MAX:
+        yield Miss(str(path), f"module has {lines} lines (at most {MODULE_MAX})")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            limit, kind = CLASS_MAX, "class"
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            limit, kind = FUNCTION_MAX, "function"
+        else:
+            continue
+        length = (node.end_lineno or node.lineno) - node.lineno + 1
+        if length > limit:
+            where = f"{path}:{node.lineno}"
+            yield Miss(where, f"{kind} {name}.{node.name} has {length} lines (at most {limit})")
+
+
+def _is_type_checking(test: ast.expr) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _module_level(body: Sequence[ast.stmt]) -> Iterator[ast.Import | ast.ImportFrom]:
+    """The imports that run when the module is imported (not in functions, classes or
+    ``if TYPE_CHECKING:``)."""
+    for stmt in body:
+        if isinstance(stmt, ast.Import | ast.ImportFrom):
+            yield stmt
+        elif isinstance(stmt, ast.If):
+            if not _is_type_checking(stmt.test):
+                yield from _module_level(stmt.body)
+            yield from _module_level(stmt.orelse)
+        elif isinstance(stmt, ast.Try):
+            for block in (stmt.body, stmt.orelse, stmt.finalbody):
+                yield from _module_level(block)
+            for handler in stmt.handlers:
+                yield from _module_level(handler.body)
+        elif isinstance(stmt, ast.With):
+            yield from _module_level(stmt.body)
+
+
+def imports(name: str, is_package: bool, tree: ast.Module, known: set[str]) -> set[str]:
+    """The package's modules ``name`` imports at module level.
+
+    ``from a import b`` counts as importing ``a.b`` where that is a module, else ``a``.
+    """
+    found: set[str] = set()
+    for stmt in _module_level(tree.body):
+        if isinstance(stmt, ast.Import):
+            found.update(alias.name for alias in stmt.names)
+            continue
+        base = stmt.module or ""
+        if stmt.level:
+            anchor = name.split(".") if is_package else name.split(".")[:-1]
+            anchor = anchor[: len(anchor) - (stmt.level - 1)]
+            base = ".".join([*anchor, base]) if base else ".".join(anchor)
+        for alias in stmt.names:
+            child = f"{base}.{alias.name}"
+            found.add(child if child in known else base)
+    return {module for module in found if module in known and module != name}
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan), each sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group: list[str] = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10 * len(graph) + 100))
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(groups)
+
+
+def cycle_misses(graph: dict[str, set[str]]) -> Iterator[Miss]:
+    for group in cycles(graph):
+        yield Miss(group[0], "import cycle: " + " <-> ".join(group))
+
+
+def _lines_match(folder: Path, side: tuple[str, str, str], pattern: re.Pattern[str]) -> bool:
+    """Whether every line of a row's side (file, first, last) matches ``pattern``."""
+    name, first, last = side
+    try:
+        text = (folder / name).read_text(encoding="utf-8")
+    except OSError:
+        return False
+    lines = text.splitlines()[int(first) - 1 : int(last)]
+    return bool(lines) and all(pattern.match(line) for line in lines)
+
+
+def allowed(folder: Path, row: re.Match[str], shape: bool) -> str | None:
+    """Why a row is allowed (None: it is not)."""
+    if shape and (reason := ALLOWED_SHAPES.get(frozenset({row["a"], row["b"]}))):
+        return reason
+    if "more run" in row["rest"]:
+        return None  # the other runs between the two files are not shown: not judged here
+    sides = ((row["a"], row["a0"], row["a1"]), (row["b"], row["b0"], row["b1"]))
+    if all(_lines_match(folder, side, NAME_LINE) for side in sides):
+        return NAME_REASON
+    if shape and all(_lines_match(folder, side, KEYWORD_LINE) for side in sides):
+        return KEYWORD_REASON
+    return None
+
+
+def duplicate_misses(folder: Path, command: str) -> tuple[list[str], list[Miss]]:
+    """The ``duplicates`` rows over ``folder`` (printed as they are, an allowed one with its
+    reason) and those that fail.
+
+    Returns ``([], [])`` after a loud line when the command is not installed.
+    """
+    executable = shutil.which(command)
+    if executable is None:
+        line = f"!!! duplicates were NOT checked: `{command}` is not on PATH !!!"
+        sys.stdout.write(f"{line}\n")
+        return [], []
+    done = subprocess.run(  # noqa: S603 (a fixed command found on PATH, no shell)
+        [
+            executable,
+            "--repo",
+            str(folder),
+            "--most",
+            str(DUPLICATES_MOST),
+            "--seconds",
+            str(DUPLICATES_SECONDS),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines: list[str] = []
+    misses: list[Miss] = []
+    for line in done.stdout.splitlines():
+        lines.append(line)
+        if line.startswith("incomplete:"):
+            misses.append(Miss("duplicates", f"not all was read: {line}"))
+        row = _ROW.match(line)
+        if row is None:
+            continue
+        rest = row["rest"]
+        shape = " shape" in rest
+        if shape and "boilerplate" in rest:
+            continue
+        reason = allowed(folder, row, shape)
+        if reason is not None:
+            lines[-1] += f"  [allowed: {reason}]"
+            continue
+        what = "shape-alike (not in ALLOWED_SHAPES)" if shape else "a real copy"
+        misses.append(Miss("duplicates", f"{line.split(' ', 1)[1]}: {what}"))
+    if done.returncode != 0:
+        misses.append(Miss("duplicates", f"exited {done.returncode}: {done.stderr.strip()}"))
+    return lines, misses
+
+
+def check(root: Path, package: str, duplicates: str = DUPLICATES_COMMAND) -> list[Miss]:
+    """Every target missed below ``root`` (the package's folder), sizes first."""
+    found = modules(root, package)
+    known = set(found)
+    misses: list[Miss] = []
+    graph: dict[str, set[str]] = {}
+    for name, path in found.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        misses.extend(size_misses(name, path, tree))
+        graph[name] = imports(name, path.name == "__init__.py", tree, known)
+    misses.extend(cycle_misses(graph))
+    rows, copies = duplicate_misses(root.parent, duplicates)
+    if rows:
+        sys.stdout.write("duplicates says:\n" + "".join(f"  {row}\n" for row in rows))
+    misses.extend(copies)
+    return misses
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--root", type=Path, default=Path("src/portwatch"))
+    parser.add_argument("--package", default="portwatch")
+    parser.add_argument("--duplicates", default=DUPLICATES_COMMAND, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if not args.root.is_dir():
+        sys.stderr.write(f"structure: {args.root}: not a folder\n")
+        return 2
+    misses = check(args.root, args.package, args.duplicates)
+    if not misses:
+        sys.stdout.write(f"structure: {args.root} meets every target\n")
+        return 0
+    sys.stdout.write(f"structure: {len(misses)} target(s) missed in {args.root}:\n")
+    sys.stdout.write("".join(f"  {miss}\n" for miss in misses))
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
