@@ -53,3 +53,13 @@ def test_iter_readings_gives_every_reading_in_time_order_across_pages(store: Sto
     since = T0 + timedelta(seconds=2)
     later = list(store.iter_readings(since, T0 + timedelta(seconds=5), batch=2))
     assert [s.reading.time for s in later] == [T0 + timedelta(seconds=s) for s in (2, 3, 4)]
+
+
+def test_import_stream_finds_repeats_in_a_batch_spanning_hours_one_by_one(store: Store) -> None:
+    """A file out of time order (a batch wider than two hours) is checked per reading."""
+    hours = 3 * 3600
+    store.add_readings([make_reading(hours)])
+    readings = [make_reading(s) for s in (0, hours, 1, 0, 2 * hours, 1)]
+    result = store.import_stream(readings, batch=4)
+    assert (result.added, result.already_present) == (3, 3)
+    assert store.reading_count() == 4

@@ -123,17 +123,12 @@ class Readings(Database):
         remaining = iter(readings)
         with self._write("importing readings") as db:
             while chunk := list(itertools.islice(remaining, batch)):
+                rows = [_reading_row(reading) for reading in chunk]
+                seen = _logged_around(db, rows)
                 fresh: list[tuple[Any, ...]] = []
-                seen: set[tuple[Any, ...]] = set()
-                for row in map(_reading_row, chunk):
+                for row in rows:
                     identity = _identity(row[0], row[1], row[2], row[3], row[5])
-                    logged = db.execute(
-                        "SELECT value FROM readings WHERE time_us = ? AND device = ? "
-                        "AND kind = ? AND unit = ?",
-                        (row[5], row[0], row[1], row[3]),
-                    ).fetchall()
-                    same = (_identity(row[0], row[1], v, row[3], row[5]) for (v,) in logged)
-                    if identity in seen or identity in same:
+                    if identity in seen or (seen.partial and _logged(db, row, identity)):
                         continue
                     seen.add(identity)
                     fresh.append(row)
@@ -203,6 +198,38 @@ class Readings(Database):
 
     def reading_count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM readings")[0][0])
+
+
+# A batch of an import spanning at most this much time finds the readings already logged
+# in its span with one query (a file in time order: a few thousand rows); a wider batch (a
+# file out of order) asks per reading instead, so that memory stays bounded.
+IMPORT_SPAN_US: Final = 2 * 3_600_000_000
+
+
+class _Identities(set[tuple[Any, ...]]):
+    """The identities of readings logged in a batch's span; ``partial``: only this batch's."""
+
+    partial = False
+
+
+def _logged_around(db: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> _Identities:
+    found = _Identities()
+    low, high = min(row[5] for row in rows), max(row[5] for row in rows)
+    if high - low > IMPORT_SPAN_US:
+        found.partial = True
+        return found
+    query = "SELECT device, kind, value, unit, time_us FROM readings WHERE time_us BETWEEN ? AND ?"
+    found.update(_identity(*logged) for logged in db.execute(query, (low, high)))
+    return found
+
+
+def _logged(db: sqlite3.Connection, row: tuple[Any, ...], identity: tuple[Any, ...]) -> bool:
+    """Whether the reading of `row` is in the log already (one index lookup)."""
+    logged = db.execute(
+        "SELECT value FROM readings WHERE time_us = ? AND device = ? AND kind = ? AND unit = ?",
+        (row[5], row[0], row[1], row[3]),
+    ).fetchall()
+    return any(_identity(row[0], row[1], v, row[3], row[5]) == identity for (v,) in logged)
 
 
 def _insert_readings(db: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> list[int]:
