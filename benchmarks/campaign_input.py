@@ -55,6 +55,8 @@ def _bad_lines(now: datetime) -> list[tuple[str, str]]:
         ("time empty", ",37.0,C,spot,manual,mouth,"),
         ("time impossible date", "2026-02-30T08:00:00+00:00,37.0,C,spot,manual,mouth,"),
         ("time before UTC began", "0001-01-01T00:00:00+05:00,37.0,C,spot,manual,mouth,"),
+        ("time in year 9999", "9999-12-31T23:59:59+00:00,37.0,C,spot,manual,mouth,"),
+        ("time in year 1", "0001-01-01T00:00:00+00:00,37.0,C,spot,manual,mouth,"),
         ("temperature not a number", f"{past},hot,C,spot,manual,mouth,"),
         ("temperature empty", f"{past},,C,spot,manual,mouth,"),
         ("temperature NaN", f"{past},NaN,C,spot,manual,mouth,"),
@@ -89,7 +91,6 @@ def _implausible_lines(now: datetime) -> list[tuple[str, str]]:
     return [
         ("time a day ahead", f"{(now + timedelta(days=1)).isoformat()},37.0,C,spot,manual,,"),
         ("time 10 min ahead", f"{(now + timedelta(minutes=10)).isoformat()},37,C,spot,manual,,"),
-        ("time in year 9999", "9999-12-31T23:59:59+00:00,37.0,C,spot,manual,mouth,"),
         ("temperature 0 C", f"{past},0,C,spot,manual,mouth,"),
         ("temperature 20 C", f"{past},20.0,C,spot,manual,mouth,"),
         ("temperature 50 C", f"{past},50.0,C,spot,manual,mouth,"),

@@ -54,6 +54,8 @@ def test_read_readings_leaves_interval_none_when_stream_row_has_none() -> None:
         ("2026-11-04T07:30:00Z,37.1,C,final", "kind"),
         ("2026-11-04T07:30:00Z,37.1,C", "fields"),
         ("0001-01-01T00:00:00+05:00,37.1,C,spot", "out of range"),
+        ("0001-01-01T00:00:00Z,37.1,C,spot", "out of range"),
+        ("9999-12-31T23:59:59-05:00,37.1,C,spot", "out of range"),
         ("2026-11-04T07:30:00Z,1E9999999,C,spot", "not a temperature"),
         ("2026-11-04T07:30:00Z,38,5,C,spot", "fields"),
     ],

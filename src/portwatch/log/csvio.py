@@ -52,6 +52,8 @@ VALID_MAX_CELSIUS: Final = 45.0
 # A temperature is a few digits: anything longer is not read as one (1E9999999 overflowed).
 MAX_DIGITS_BEFORE_POINT: Final = 4
 MAX_DIGITS: Final = 12
+# Readings are timed within these years (config.PLACEMENT_YEARS: no placement is outside).
+YEARS: Final = (2000, 9000)
 # No reading line is this long; a longer one (a binary file, one huge line) is refused
 # rather than read into memory whole.
 MAX_LINE_BYTES: Final = 64 * 1024
@@ -306,10 +308,12 @@ def _time(text: str) -> datetime:
         raise ValueError(f"time {text!r} is not ISO 8601 (2026-11-04T08:30:00+01:00)") from None
     if parsed.tzinfo is None:
         raise ValueError(f"time {text!r} has no offset; add one, such as +00:00 or Z")
-    try:
-        return parsed.astimezone(UTC)
-    except OverflowError:  # 0001-01-01T00:00:00+05:00 is before the first UTC time there is
-        raise ValueError(f"time {text!r} is out of range") from None
+    first, last = YEARS
+    if not first <= parsed.year < last:
+        # Year 1 or 9999 is a broken clock or a typo; near the ends of datetime's range a
+        # time cannot even be shown in another zone (0001-01-01T00:00:00+05:00 overflowed).
+        raise ValueError(f"time {text!r} is out of range (years {first} to {last - 1})")
+    return parsed.astimezone(UTC)
 
 
 def _judged(reading: Reading, now: datetime | None, placement: datetime | None) -> Reading:

@@ -112,11 +112,18 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     except (CsvFormatError, OSError) as exc:  # the file changed between the two readings
         return refuse("portwatch import", exc, "; nothing was imported")
-    first = summary.first.astimezone().isoformat(timespec="minutes")
-    last = summary.last.astimezone().isoformat(timespec="minutes")
+    first, last = _local(summary.first), _local(summary.last)
     kept = f"; {summary.invalid} kept as invalid with their reason" if summary.invalid else ""
     print(
         f"imported {result.added} new readings from {printable(path.name)} ({first} to "
         f"{last}); {result.already_present} already present{kept}"
     )
     return 0
+
+
+def _local(moment: datetime) -> str:
+    """A time in the gateway's zone; in UTC when that zone cannot hold it (year 1, 9999)."""
+    try:
+        return moment.astimezone().isoformat(timespec="minutes")
+    except OverflowError:
+        return moment.isoformat(timespec="minutes")
