@@ -42,7 +42,7 @@ def test_input_campaign_refuses_every_bad_line_when_files_and_typed_readings_are
     result = _run(campaigns, "input")
     assert result["passed"], result["notes"]
     assert result["imported_from_bad_input"] == 0
-    assert result["bad_kinds"] >= 61
+    assert result["bad_kinds"] >= 62
 
 
 def test_inbox_campaign_answers_no_5xx_when_attacked(campaigns: ModuleType) -> None:
