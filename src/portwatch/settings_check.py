@@ -3,9 +3,12 @@
 :func:`portwatch.config.load_settings` checks the file's values; this checks the world they
 point at, so that `portwatch config check` says "ok" only when `run` can start (issue 21):
 the caregiver page's token file (readable, at least 16 characters), its address (parsed
-and resolvable), the clinic's CA bundle (readable, holding certificates). `run` calls the
-same function, so the two never disagree. :func:`placeholder_problems` is for `config
-check` alone: the example file's sample values, each named (issue 19).
+and resolvable), the clinic's CA bundle (readable, holding certificates). `run` refuses to
+start on the same page problems; a CA bundle it cannot use it only reports, one line, and
+runs: every other channel still works, and an alert the clinic cannot take is escalated to
+the caregiver, where a service that refused to start would tell nobody anything.
+:func:`placeholder_problems` is for `config check` alone: the example file's sample
+values, each named (issue 19).
 :func:`settings_for_input` is what `add` and `import` need: the placement, the log's place.
 """
 
@@ -23,9 +26,11 @@ from portwatch.config import Settings, config_path, load_settings
 
 __all__ = [
     "WEB_TOKEN_MIN",
+    "ca_problems",
     "placeholder_problems",
     "runtime_problems",
     "settings_for_input",
+    "web_problems",
     "web_token_path",
 ]
 
@@ -54,10 +59,13 @@ def runtime_problems(
     settings: Settings, environ: Mapping[str, str], *, resolve: Resolver = socket.getaddrinfo
 ) -> list[str]:
     """One line per thing `run` would trip over: the page's token and address, the CA file."""
-    return [*_web_problems(settings, environ, resolve), *_ca_problems(settings.clinic.ca_bundle)]
+    return [*web_problems(settings, environ, resolve), *ca_problems(settings.clinic.ca_bundle)]
 
 
-def _web_problems(settings: Settings, environ: Mapping[str, str], resolve: Resolver) -> list[str]:
+def web_problems(
+    settings: Settings, environ: Mapping[str, str], resolve: Resolver = socket.getaddrinfo
+) -> list[str]:
+    """The page's token file (readable, 16 characters or more) and address (resolvable)."""
     from portwatch.alerts.delivery import DeliveryError, load_secret
 
     path = web_token_path(settings, environ)
@@ -86,7 +94,8 @@ def _web_problems(settings: Settings, environ: Mapping[str, str], resolve: Resol
     return problems
 
 
-def _ca_problems(path: Path | None) -> list[str]:
+def ca_problems(path: Path | None) -> list[str]:
+    """The clinic's CA bundle: readable, holding certificates in PEM format."""
     if path is None:
         return []
     try:

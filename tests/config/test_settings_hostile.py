@@ -6,6 +6,7 @@ Each case runs `portwatch` as its own process, as a person or systemd would.
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from datetime import timedelta
@@ -174,18 +175,36 @@ def test_check_accepts_an_ipv6_address_in_brackets_and_the_host_is_bare(tmp_path
         pytest.param("garbage", "no certificate in PEM format", id="not a certificate"),
     ],
 )
-def test_run_and_check_refuse_a_ca_bundle_that_cannot_be_used(
+def test_check_refuses_and_run_reports_a_ca_bundle_that_cannot_be_used(
     tmp_path: Path, bundle: str, says: str
 ) -> None:
-    """A mistyped clinic.ca_bundle passed `config check`, then `alerts test` tracebacked."""
+    """A mistyped clinic.ca_bundle passed `config check`, then `alerts test` tracebacked.
+
+    `run` says so in one line and keeps running: the caregiver's channels work on, and
+    an alert the clinic cannot take is escalated to them (a service that refused to start
+    would tell nobody anything).
+    """
     path = tmp_path / "clinic-ca.pem"
     if bundle == "garbage":
         path.write_text(NOT_PEM)
     config = tmp_path / "portwatch.toml"
-    config.write_text(MINIMAL + f'ca_bundle = "{path}"\n')
-    for result in run_and_check(tmp_path, config):
-        assert_one_line(result, f"clinic.ca_bundle = '{path}': cannot be used")
-        assert says in result.stderr
+    config.write_text(MINIMAL + f'ca_bundle = "{path}"\n[bluetooth]\nbackend = "virtual"\n')
+    result = portwatch(tmp_path, "config", "check", "--config", str(config))
+    assert_one_line(result, f"clinic.ca_bundle = '{path}': cannot be used")
+    assert says in result.stderr
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "portwatch", "run", "--config", str(config)],
+        env=_environment(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert daemon.stderr is not None
+        first = daemon.stderr.readline()
+        assert f"clinic.ca_bundle = '{path}': cannot be used" in first, first
+        assert says in first
+        assert daemon.poll() is None  # still running
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.communicate(timeout=30)
 
 
 def test_check_names_each_placeholder_when_given_the_example_file(tmp_path: Path) -> None:
@@ -200,7 +219,6 @@ def test_check_names_each_placeholder_when_given_the_example_file(tmp_path: Path
 
 def test_run_serves_the_page_on_an_ipv6_address_written_in_brackets(tmp_path: Path) -> None:
     """`[::1]:PORT` made `run` bind the host "[::1]" and fail; it serves the page on ::1."""
-    import signal
     import socket
     import time
     import urllib.error

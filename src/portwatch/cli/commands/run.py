@@ -137,15 +137,22 @@ def _secrets(settings: Settings) -> tuple[ClinicEndpoint | None, str | None]:
 
 
 def _runtime_checks(settings: Settings) -> None:
-    """The page's token and address and the CA file, checked as `config check` does.
+    """The page's token and address, checked as `config check` does; the CA file reported.
+
+    A CA bundle that cannot be used does not stop the service (portwatch.settings_check):
+    the other channels work on, and undelivered clinic alerts are escalated.
 
     Raises:
-        ConfigError: one line each.
+        ConfigError: one line per page problem.
     """
-    from portwatch.config import ConfigError
-    from portwatch.settings_check import runtime_problems
+    import logging
 
-    problems = runtime_problems(settings, os.environ)
+    from portwatch.config import ConfigError
+    from portwatch.settings_check import ca_problems, web_problems
+
+    for line in ca_problems(settings.clinic.ca_bundle):
+        logging.getLogger(__name__).error("%s; clinic alerts cannot be delivered", line)
+    problems = web_problems(settings, os.environ)
     if problems:
         raise ConfigError(problems)
 
