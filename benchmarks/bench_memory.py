@@ -1,4 +1,4 @@
-"""Peak memory of `portwatch import` and `portwatch export` over ten days at one a second.
+"""Peak memory of `portwatch import`, `export` and `summary` over ten days at one a second.
 
 Issue 20: importing 300,000 lines peaked at 376 MB, and ten days at one reading a second
 (864,000 lines) would run a 512 MB Pi out of memory. Target: at most 80 MB each.
@@ -121,11 +121,15 @@ def measure(quick: bool, lines: int | None = None) -> list[dict[str, Any]]:
             *("--out", str(out)),
         ]
         ours_fhir = peak(fhir, env)
+        placed = (start - timedelta(hours=1)).isoformat()
+        summary = [*portwatch, "summary", "--db", str(db), "--placement", placed]
+        ours_summary = peak([*summary, "--patient", "Patient/1", "--out", str(out)], env)
     rows = []
     for figure, ours, bare, baseline in (
         ("import peak RSS", ours_import, bare_import, "bare csv+sqlite3 insert loop"),
         ("export --format csv peak RSS", ours_csv, bare_export, "bare sqlite3+csv select loop"),
         ("export --format fhir peak RSS", ours_fhir, bare_export, "bare sqlite3+csv select loop"),
+        ("summary peak RSS", ours_summary, bare_export, "bare sqlite3+csv select loop"),
     ):
         rows.append(
             {

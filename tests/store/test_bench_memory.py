@@ -8,8 +8,8 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_memory.py"
 
 
-def test_bench_memory_measures_import_and_exports_each_beside_its_bare_loop() -> None:
-    """Three figures in MB, each with its baseline, under the 80 MB target on a short file."""
+def test_bench_memory_measures_import_exports_and_summary_each_beside_its_bare_loop() -> None:
+    """Four figures in MB, each with its baseline, under the 80 MB target on a short file."""
     spec = importlib.util.spec_from_file_location("bench_memory", BENCH)
     assert spec is not None
     assert spec.loader is not None
@@ -20,6 +20,7 @@ def test_bench_memory_measures_import_and_exports_each_beside_its_bare_loop() ->
         "import peak RSS",
         "export --format csv peak RSS",
         "export --format fhir peak RSS",
+        "summary peak RSS",
     ]
     for row in rows:
         assert row["unit"] == "MB"
