@@ -217,3 +217,14 @@ def test_add_and_import_read_the_settings_without_the_clinic_secret(tmp_path: Pa
     result = portwatch(tmp_path, "import", str(csv), "--config", str(config), credentials=False)
     assert result.returncode == 0, result.stderr
     assert len(stored(tmp_path / "state" / "portwatch.db")) == 2
+
+
+@pytest.mark.parametrize("name", ["missing.csv", "."])
+def test_import_refuses_a_file_it_cannot_read_in_one_line_with_status_2(
+    tmp_path: Path, name: str
+) -> None:
+    """A mistyped name or a directory is input that cannot be read: status 2, one line."""
+    db = tmp_path / "portwatch.db"
+    result = portwatch(tmp_path, "import", str(tmp_path / name), "--db", str(db))
+    refused(result, "portwatch import: cannot read")
+    assert not db.exists()
