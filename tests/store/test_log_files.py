@@ -19,9 +19,9 @@ from portwatch.log.store import Store
 NOBODY = 65534
 
 
-def add(db: Path) -> subprocess.CompletedProcess[str]:
+def add(db: Path, typed: str = "37.2C") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "portwatch", "add", "37.2C", "--db", str(db)],
+        [sys.executable, "-m", "portwatch", "add", typed, "--db", str(db)],
         capture_output=True,
         text=True,
         check=False,
@@ -46,7 +46,7 @@ def test_a_log_open_to_others_is_made_private_and_said_so_in_one_line(tmp_path: 
     (line,) = result.stderr.strip().splitlines()
     assert f"{db} was open to other users (mode 0644); made it 0600" in line
     assert mode(db) == 0o600
-    assert add(db).stderr == ""  # said once, when it was done
+    assert add(db, "37.3C").stderr == ""  # said once, when it was done
 
 
 def test_a_state_directory_writable_by_all_is_repaired_and_said_so(tmp_path: Path) -> None:

@@ -39,6 +39,7 @@ from portwatch.clock import Clock
 from portwatch.config import Settings
 from portwatch.log.store import OutboxEntry
 from portwatch.model import Reading, derived_id
+from portwatch.period import day_number
 from portwatch.service.care import due_reminders, next_reminder_time
 from portwatch.service.schedule import JobFunc, Scheduler, daily_at, every, once_at
 from portwatch.service.watch import MAX_PAUSE, Pause, StaleSay, stale_state
@@ -320,7 +321,7 @@ class TimedWork:
         ).astimezone(UTC)
         # Up to the summary's own time: a reading landing at that instant is tomorrow's news.
         readings = await self._call(lambda: list(self._log.readings(local_midnight, due)))
-        day = (now - self._settings.patient.placement).days + 1
+        day = day_number(self._settings.patient.placement, due, self._zone)
         status = summary_status(fever_open=self._fever_open(), pending=self._fever_pending())
         notice = daily_summary(
             day, [r.reading for r in readings], self._settings.display.unit, status

@@ -15,6 +15,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Final, TextIO
 
+from portwatch.fever.settings import DEFAULTS, RuleSettings
 from portwatch.log.store import Store, StoredReading
 from portwatch.model import Observation, Reading, ReadingKind
 from portwatch.web.source import ClinicTarget, stream_observations
@@ -58,17 +59,22 @@ def write_csv(
     return written, invalid
 
 
-def observations(store: Store, since: datetime | None, until: datetime) -> list[Observation]:
+def observations(
+    store: Store, since: datetime | None, until: datetime, rule: RuleSettings = DEFAULTS
+) -> list[Observation]:
     """The observations in [since, until) (since None: all), in time order (fever-rule.md §2).
 
-    Valid spot readings one by one; dense stream samples as the median of each 5-minute
-    window holding at least 3 of them, rounded to the device's own digits. Provisional and
-    invalid readings are not observations. (The site offset is the rule's and is not
-    applied here: the values are the thermometer's own.)
+    Valid spot readings one by one; stream samples as the rule forms them with ``rule``'s
+    ``window`` and ``min_samples``, medians rounded to the device's own digits, read a
+    chunk of whole windows at a time. Provisional and invalid readings are not
+    observations. (The site offset is the rule's and is not applied here: the values are
+    the thermometer's own.)
     """
     out: list[Observation] = []
     kinds = (ReadingKind.SPOT, ReadingKind.STREAM)
-    for hour in _hours(store.iter_readings(since, until)):
+    window_us = int(rule.window.total_seconds() * 1_000_000)
+    chunk_us = window_us * max(1, CHUNK_US // window_us)  # whole epoch-aligned windows
+    for hour in _chunks(store.iter_readings(since, until), chunk_us):
         valid = [
             r
             for r in hour
@@ -80,18 +86,19 @@ def observations(store: Store, since: datetime | None, until: datetime) -> list[
             if r.kind is ReadingKind.SPOT and r.celsius is not None and r.value is not None
         )
         stream = [r for r in valid if r.kind is ReadingKind.STREAM]
-        out.extend(_device_digits(stream_observations(stream), stream))
+        made = _device_digits(stream_observations(stream, rule), stream)
+        out.extend(o for o in made if (since is None or since <= o.time) and o.time <= until)
     out.sort(key=lambda o: o.time)
     return out
 
 
-def _hours(stored: Iterable[StoredReading]) -> Iterator[list[Reading]]:
-    """The readings (in time order) grouped by epoch hour, one hour in memory at a time."""
+def _chunks(stored: Iterable[StoredReading], chunk_us: int) -> Iterator[list[Reading]]:
+    """The readings (in time order) grouped by epoch-aligned chunk, one in memory at a time."""
     hour: list[Reading] = []
     current = None
     for item in stored:
         reading = item.reading
-        key = int(reading.time.timestamp() * 1_000_000) // CHUNK_US
+        key = int(reading.time.timestamp() * 1_000_000) // chunk_us
         if key != current and hour:
             yield hour
             hour = []

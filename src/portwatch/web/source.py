@@ -9,20 +9,18 @@ that calls it, and closes it before returning.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
-from statistics import median
 from typing import Final
 
 from portwatch.alerts.outbox import clinic_entry
-from portwatch.alerts.payloads import AlertContext, ClinicFormat, symptom_alert
-from portwatch.fever.rule import RuleSettings
+from portwatch.alerts.payloads import AlertContext, AlertKind, ClinicFormat, symptom_alert
+from portwatch.fever.settings import DEFAULTS, RuleSettings
+from portwatch.fever.windows import summarise
 from portwatch.log.store import (
     OutboxEntry,
     OutboxRow,
@@ -31,7 +29,6 @@ from portwatch.log.store import (
     StoreError,
 )
 from portwatch.model import (
-    Bucket,
     Decision,
     DecisionType,
     LinkEvent,
@@ -41,22 +38,26 @@ from portwatch.model import (
     ReadingKind,
     Symptom,
 )
-from portwatch.sim.sample import CHART_BUCKETS
+from portwatch.period import day_start
 from portwatch.web import pages
-from portwatch.web.text import SYMPTOM_LABEL, decision_line, event_line, reading_line
+from portwatch.web.chartdata import chart_data, unused_reason
+from portwatch.web.text import (
+    SYMPTOM_LABEL,
+    decision_line,
+    event_line,
+    kind_words,
+    reading_line,
+)
 from portwatch.web.view import (
     AlertRow,
-    ChartData,
+    Delivery,
     DisplaySettings,
     LogLine,
-    Pause,
     StatusData,
     SummaryData,
     SymptomReport,
     episodes_from,
     fever_state,
-    gaps_from_bands,
-    is_elevated,
 )
 
 __all__ = [
@@ -65,6 +66,8 @@ __all__ = [
     "alert_rows",
     "chart_data",
     "day_range",
+    "delivery",
+    "is_alert",
     "log_lines",
     "status_data",
     "stream_observations",
@@ -72,10 +75,6 @@ __all__ = [
     "summary_data",
 ]
 
-# fever-rule.md §2: a dense stream is summarised per 5-minute window aligned to the
-# epoch, by the median of at least 3 samples, timed at the window's end.
-STREAM_WINDOW: Final = timedelta(minutes=5)
-STREAM_MIN_SAMPLES: Final = 3
 # The log page shows one day unless asked otherwise (ten days of a stream is too long to read).
 DEFAULT_LOG_SPAN: Final = timedelta(days=1)
 _TICK: Final = timedelta(microseconds=1)
@@ -84,23 +83,39 @@ _TICK: Final = timedelta(microseconds=1)
 def day_range(
     settings: DisplaySettings, now: datetime, day: int | None
 ) -> tuple[datetime, datetime]:
-    """[since, until) of day N of the monitored period, or the whole period for None."""
+    """[since, until) of day N of the monitored period (its local calendar day, the
+    placement's date being day 1: :mod:`portwatch.period`), or the whole period for None."""
     since, until = settings.period(now)
     if day is None:
         return since, until
-    start = since + timedelta(days=day - 1)
-    return start, start + timedelta(days=1)
+    if settings.placement is None:
+        start = since + timedelta(days=day - 1)
+        return start, start + timedelta(days=1)
+    start = day_start(settings.placement, day, settings.zone)
+    return start.astimezone(UTC), day_start(settings.placement, day + 1, settings.zone).astimezone(
+        UTC
+    )
+
+
+def last_day(settings: DisplaySettings, now: datetime) -> int:
+    """The number of the period's last (partial) calendar day: 11 for a 10-day period that
+    did not start at midnight."""
+    _, until = settings.period(now)
+    return settings.day_of_period(until) or settings.healing_days
 
 
 def _alert_summary(row: OutboxRow) -> str:
-    """The alert's one-line summary from its body: the JSON channel's ``data.summary``, or the
-    FHIR Communication's first payload; the kind when neither is there."""
+    """The alert's one-line summary from its body: the JSON channel's ``data.summary``, the
+    FHIR Communication's first payload, or a notice's title; the kind in words otherwise."""
+    fallback = kind_words(row.kind, row.channel)
     try:
         body = json.loads(row.body)
     except ValueError:
-        return row.kind
+        return fallback
     if not isinstance(body, dict):
-        return row.kind
+        return fallback
+    if isinstance(body.get("title"), str):  # a notice (alerts/delivery.notification_body)
+        return str(body["title"])
     data = body.get("data")  # the Standard Webhooks envelope of the JSON channel
     if isinstance(data, dict) and isinstance(data.get("summary"), str):
         return str(data["summary"])
@@ -113,7 +128,7 @@ def _alert_summary(row: OutboxRow) -> str:
             text = payload[0].get("contentString") if isinstance(payload[0], dict) else None
             if isinstance(text, str):
                 return text
-    return row.kind
+    return fallback
 
 
 def _alert_row(row: OutboxRow) -> AlertRow:
@@ -132,10 +147,48 @@ def _alert_row(row: OutboxRow) -> AlertRow:
     )
 
 
+# alerts.md: the gateway heartbeat tells the clinic the gateway is alive. It is not an
+# alert: no list shows it; the status says when the clinic was last reached instead.
+HEARTBEAT_KIND: Final = AlertKind.HEARTBEAT.value
+CLINIC_CHANNEL: Final = "clinic"
+
+
+def is_alert(row: OutboxRow) -> bool:
+    """Whether a row is something a person was told or the clinic alerted (not a heartbeat)."""
+    return row.kind != HEARTBEAT_KIND
+
+
 def alert_rows(store: Store) -> list[AlertRow]:
-    """Every outbox entry, newest first."""
-    rows = store.outbox_all()
+    """Every outbox entry but heartbeats, newest first."""
+    rows = [r for r in store.outbox_all() if is_alert(r)]
     return [_alert_row(r) for r in sorted(rows, key=lambda r: r.created_at, reverse=True)]
+
+
+def delivery(rows: Sequence[OutboxRow], now: datetime) -> Delivery:
+    """The outbox read for people at `now` (:class:`Delivery`)."""
+    open_statuses = (OutboxStatus.PENDING, OutboxStatus.FAILED)
+    clinic = [r for r in rows if r.channel == CLINIC_CHANNEL]
+    reached = max((r.delivered_at for r in clinic if r.delivered_at is not None), default=None)
+    tried = [
+        r.created_at
+        for r in clinic
+        if r.status in open_statuses
+        and r.attempts > 0
+        and (reached is None or r.created_at > reached)
+    ]
+    waiting = [r for r in rows if r.channel != CLINIC_CHANNEL and r.status in open_statuses]
+    held = [r.not_before for r in waiting if r.not_before is not None and r.not_before > now]
+    return Delivery(
+        clinic_undelivered=[
+            _alert_row(r)
+            for r in sorted(clinic, key=lambda r: r.created_at)
+            if r.status in open_statuses and is_alert(r)
+        ],
+        notices_waiting=len(waiting),
+        notices_held_until=max(held, default=None),
+        clinic_last_reached=reached,
+        clinic_silent_since=min(tried, default=None),
+    )
 
 
 def status_data(
@@ -156,11 +209,7 @@ def status_data(
             battery = event
     decisions = store.decisions(since - settings.pair_window, now + _TICK)
     state, episode_since, due = fever_state(decisions, now, settings.pair_window)
-    undelivered = [
-        _alert_row(r)
-        for status in (OutboxStatus.FAILED, OutboxStatus.PENDING)
-        for r in store.outbox_all(status)
-    ]
+    told = delivery(store.outbox_all(), now)
     return StatusData(
         now=now,
         settings=settings,
@@ -170,143 +219,26 @@ def status_data(
         episode_state=state,
         episode_since=episode_since,
         recheck_due=due,
-        undelivered=undelivered,
+        clinic_undelivered=told.clinic_undelivered,
         next_reminder=next_reminder,
+        notices_waiting=told.notices_waiting,
+        notices_held_until=told.notices_held_until,
+        clinic_last_reached=told.clinic_last_reached,
+        clinic_silent_since=told.clinic_silent_since,
     )
 
 
-def _spot_observations(readings: Sequence[Reading]) -> list[Observation]:
-    return [
-        Observation(r.time, r.celsius, r.value, r.unit, r.device, r.site)
-        for r in readings
-        if r.kind is ReadingKind.SPOT
-        and r.invalid_reason is None
-        and r.celsius is not None
-        and r.value is not None
-    ]
-
-
-def _elevated_ranges(
-    bands: Sequence[Bucket], threshold_c: float
-) -> list[tuple[datetime, datetime]]:
-    """The stretches whose bands reach the elevated range, adjacent ones merged: the only
-    places an elevated spot reading can be, so the chart reads spots there alone (a pass
-    over ten days of a 1/s stream to find a few spot readings costs ~0.2 s)."""
-    ranges: list[tuple[datetime, datetime]] = []
-    for band in sorted(bands, key=lambda b: b.start):
-        if not is_elevated(band.max_c, threshold_c):
-            continue
-        if ranges and ranges[-1][1] >= band.start:
-            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], band.end))
-        else:
-            ranges.append((band.start, band.end))
-    return ranges
-
-
-def chart_data(
-    store: Store,
-    settings: DisplaySettings,
-    now: datetime,
-    since: datetime,
-    until: datetime,
-    *,
-    exact_gaps: bool = False,
-) -> ChartData:
-    """The chart of [since, until): bands, gaps up to `now`, pauses, observations, decisions.
-
-    Gaps come from the bands (to a bucket's width) unless `exact_gaps` asks the log, which
-    walks its time index (:meth:`~portwatch.log.store.Store.gaps`).
-    """
-    bands = store.downsample(since, until, CHART_BUCKETS)
-    gap_end = min(until, now)
-    if gap_end <= since:
-        gaps = []
-    elif exact_gaps:
-        gaps = store.gaps(since, gap_end, settings.min_gap)
-    else:
-        gaps = gaps_from_bands(bands, since, gap_end, settings.min_gap)
-    decisions = store.decisions(since, until)
-    spots = [
-        stored.reading
-        for start, end in _elevated_ranges(bands, settings.threshold_c)
-        for stored in store.readings(start, end, kinds=(ReadingKind.SPOT,))
-    ]
-    cited = {o for d in decisions for o in d.observations}
-    return ChartData(
-        since=since,
-        until=until,
-        bands=bands,
-        threshold_c=settings.threshold_c,
-        unit=settings.unit,
-        zone=settings.zone,
-        gaps=gaps,
-        pauses=[Pause(n.start, n.end, n.reason) for n in store.notes(since, until)],
-        observations=[*cited, *_spot_observations(spots)],
-        decisions=decisions,
-        placement=settings.placement,
-    )
-
-
-def _stream_windows(readings: Sequence[Reading]) -> list[tuple[datetime, list[Reading]]]:
-    """Stream samples grouped per device into epoch-aligned windows (fever-rule.md §2)."""
-    width_us = STREAM_WINDOW // _TICK
-    windows: dict[tuple[str, int], list[Reading]] = {}
-    for reading in readings:
-        if reading.invalid_reason is not None or reading.celsius is None:
-            continue
-        index = (reading.time - datetime(1970, 1, 1, tzinfo=UTC)) // _TICK // width_us
-        windows.setdefault((reading.device, index), []).append(reading)
-    out = []
-    for (_, index), samples in windows.items():
-        end = datetime(1970, 1, 1, tzinfo=UTC) + _TICK * ((index + 1) * width_us)
-        out.append((end, samples))
-    return out
-
-
-def stream_observations(stream: Sequence[Reading]) -> list[Observation]:
+def stream_observations(
+    stream: Sequence[Reading], rule: RuleSettings = DEFAULTS
+) -> list[Observation]:
     """Stream samples as observations (fever-rule.md §2), for display and export.
 
-    A dense stream (a declared interval of at most `window / min_samples`, 100 s by default,
-    or no declared interval and a median spacing that small) is summarised per device and
-    epoch-aligned 5-minute window holding at least 3 valid samples: their median, timed at
-    the window's end. A slower stream's samples are observations one by one. The rule's own
-    observations, with the site offset, are what alert.
+    The rule's own windowing (:func:`portwatch.fever.windows.summarise`) with the clinic's
+    ``window`` and ``min_samples``: dense windows give the median of all their samples
+    (each exact repeat once), a slower stream's samples are observations one by one. The
+    rule's own observations, with the site offset, are what alert.
     """
-    dense_s = RuleSettings().dense_interval_s
-    valid = [r for r in stream if r.invalid_reason is None and r.celsius is not None]
-    spacing: dict[str, float | None] = {}
-    for device in {r.device for r in valid if r.interval_s is None}:
-        times = sorted(r.time for r in valid if r.device == device and r.interval_s is None)
-        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
-        gaps = [g for g in gaps if g > 0]
-        spacing[device] = median(gaps) if gaps else None
-
-    def is_dense(reading: Reading) -> bool:
-        interval = reading.interval_s if reading.interval_s is not None else spacing[reading.device]
-        return interval is None or 0 < interval <= dense_s
-
-    out = [
-        Observation(r.time, r.celsius, r.value, r.unit, r.device, r.site)
-        for r in valid
-        if not is_dense(r) and r.celsius is not None and r.value is not None
-    ]
-    for end, samples in _stream_windows([r for r in valid if is_dense(r)]):
-        if len(samples) < STREAM_MIN_SAMPLES:
-            continue
-        first = samples[0]
-        out.append(
-            Observation(
-                time=end,
-                celsius=median(s.celsius for s in samples if s.celsius is not None),
-                value=Decimal(median(s.value for s in samples if s.value is not None)),
-                unit=first.unit,
-                device=first.device,
-                site=first.site,
-                samples=len(samples),
-            )
-        )
-    out.sort(key=lambda o: o.time)
-    return out
+    return summarise(stream, rule)
 
 
 def log_lines(
@@ -320,8 +252,8 @@ def log_lines(
     """Readings (observations for streams), and link events and decisions when asked, in order.
 
     Spot and provisional readings are listed one by one, invalid ones with their reason.
-    Stream samples are listed per 5-minute window as the rule sees them (fever-rule.md §2):
-    the median of at least 3 samples; the invalid ones are listed one by one.
+    Stream samples are listed per window as the rule sees them (fever-rule.md §2, with the
+    settings in force): the median of at least ``min_samples``; invalid ones one by one.
     """
     threshold_c, unit = settings.threshold_c, settings.unit
     lines: list[LogLine] = []
@@ -333,8 +265,11 @@ def log_lines(
             continue
         text, elevated = reading_line(reading, threshold_c, unit)
         elevated = elevated and reading.kind is not ReadingKind.PROVISIONAL
-        lines.append(LogLine(reading.time, "reading", text, elevated))
-    for obs in stream_observations(stream):
+        reason = unused_reason(reading, settings, until)
+        if reason is not None and reading.invalid_reason is None:
+            text += f" (not used: {reason})"
+        lines.append(LogLine(reading.time, "reading", text, elevated and reason is None))
+    for obs in stream_observations(stream, RuleSettings.from_pairs(settings.rule_settings)):
         as_reading = Reading(
             device=obs.device,
             kind=ReadingKind.STREAM,
@@ -355,7 +290,7 @@ def log_lines(
             LogLine(
                 d.time,
                 "decision",
-                decision_line(d),
+                decision_line(d, settings.zone, settings.unit),
                 d.type in (DecisionType.FEVER_CONFIRMED, DecisionType.FEVER_ONGOING),
             )
             for d in store.decisions(since, until)
@@ -494,7 +429,7 @@ class StorePages:
         with self._reader() as store:
             data = chart_data(store, settings, now, since, until)
         zoom = [("Whole period", "/chart")] + [
-            (f"Day {n}", f"/chart?day={n}") for n in range(1, settings.healing_days + 1)
+            (f"Day {n}", f"/chart?day={n}") for n in range(1, last_day(settings, now) + 1)
         ]
         heading = "Whole monitored period" if day is None else f"Day {day}"
         return pages.chart_page(data, zoom, settings, heading)
@@ -512,9 +447,11 @@ class StorePages:
         return pages.log_page(lines, settings, heading)
 
     def alerts(self, now: datetime) -> str:
-        del now
         with self._reader() as store:
-            return pages.alerts_page(alert_rows(store), self._settings)
+            rows = store.outbox_all()
+        listed = [_alert_row(r) for r in sorted(rows, key=lambda r: r.created_at, reverse=True)]
+        alerts = [row for row in listed if row.kind != HEARTBEAT_KIND]
+        return pages.alerts_page(alerts, self._settings, delivery(rows, now))
 
     def summary(self, now: datetime) -> str:
         with self._reader() as store:

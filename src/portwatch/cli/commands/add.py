@@ -15,6 +15,7 @@ from portwatch.cli.commands._log import (
 )
 
 if TYPE_CHECKING:
+    from portwatch.log.store import Store, StoredReading
     from portwatch.model import Reading
 
 HELP = "record a temperature measured by hand (101.2F, 38.4C) when the Bluetooth one failed"
@@ -37,6 +38,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--site", choices=[site.value for site in Site], help="where it was measured"
     )
     add_input_arguments(parser)
+
+
+# An identical hand reading (same value and unit) this close in time is the same one typed
+# twice: it would be stored and notified twice (issue 18).
+REPEAT_WITHIN: Final = timedelta(minutes=1)
+
+
+def _repeat_of(store: Store, reading: Reading) -> StoredReading | None:
+    """The identical hand reading already in the log within REPEAT_WITHIN, if any."""
+    from portwatch.model import MANUAL_DEVICE
+
+    nearby = store.readings(
+        reading.time - REPEAT_WITHIN, reading.time + REPEAT_WITHIN, device=MANUAL_DEVICE
+    )
+    for stored in nearby:
+        if (stored.reading.value, stored.reading.unit) == (reading.value, reading.unit):
+            return stored
+    return None
 
 
 def hand_reading(
@@ -101,6 +120,17 @@ def run(args: argparse.Namespace) -> int:
         return refuse("portwatch add", exc)
     try:
         with Store.open(db_path(args, settings)) as store:
+            repeat = _repeat_of(store, reading)
+            if repeat is not None:
+                then = repeat.reading.time.astimezone().strftime("%H:%M:%S")
+                shown = f"{reading.value} °{reading.unit.value}"
+                print(
+                    f"portwatch add: not recorded: {shown} repeats reading {repeat.id} "
+                    f"({shown} at {then}); an identical reading within a minute is taken "
+                    "as typed twice",
+                    file=sys.stderr,
+                )
+                return EXIT_FAILED
             (row_id,) = store.add_readings([reading])
     except StoreError as exc:
         print(f"portwatch add: {exc}", file=sys.stderr)

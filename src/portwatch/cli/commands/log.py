@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from portwatch.web.source import chart_data, log_lines
     from portwatch.web.termchart import render_text
     from portwatch.web.text import log_text
+    from portwatch.web.view import fmt_time
 
     now = SystemClock().now()
     try:
@@ -48,6 +49,11 @@ def run(args: argparse.Namespace) -> int:
     except (StoreError, ValueError) as exc:
         print(f"portwatch log: {exc}")
         return 1
+    if not lines:
+        print(
+            f"nothing logged from {fmt_time(since, settings.zone)} to "
+            f"{fmt_time(until, settings.zone)} in {db_path(args, config)}"
+        )
     print(printable_lines(log_text(lines, settings.zone)), end="")  # names from the radio
     if chart is not None:
         width = max(shutil.get_terminal_size().columns, 40)
