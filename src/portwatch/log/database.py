@@ -25,6 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final, Self, TypeVar
 
+from portwatch.log import files
 from portwatch.log.errors import (
     RECOVERY_ADVICE,
     StoreDamagedError,
@@ -151,6 +152,10 @@ class Database:
         """
         path = Path(path)
         _refuse_read_only_mount(path)
+        try:  # modes repaired, symlinks and another user's files refused (issue 21)
+            files.secure_log_path(path)
+        except files.UnsafeLogFile as exc:
+            raise StoreUnavailableError(str(exc)) from exc
         if path.exists():
             check(path)
         else:
