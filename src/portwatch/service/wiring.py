@@ -41,7 +41,7 @@ from portwatch.model import Symptom
 from portwatch.service.fever_state import FeverState
 from portwatch.service.hooks import DaemonHooks
 from portwatch.service.logwatch import LogWatch, SeenReadings
-from portwatch.service.page import Page, page_for
+from portwatch.service.page import Page, page_entrance, page_for
 from portwatch.service.readings import REBUILD_BEFORE_PLACEMENT, Facts, ReadingPath, rebuild_rule
 from portwatch.service.recorder import Recorder
 from portwatch.service.schedule import Scheduler, every
@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from portwatch.ble.link import Link
     from portwatch.ble.radio import Radio
     from portwatch.service.control_server import ControlServer
+    from portwatch.service.entrances import Entrances
 
 __all__ = [
     "DaemonError",
@@ -261,6 +262,7 @@ async def _build(launch: Launch, store: Store, writer_store: Store) -> Service:
         durable_within_s=settings.store.durable_within.total_seconds(),
         seen=seen,
     )
+    entrances = _entrances(launch, writer_store, readings, recorder, deliverer.wake, facts, fever)
     return Service(
         launch=launch,
         store=store,
@@ -275,12 +277,12 @@ async def _build(launch: Launch, store: Store, writer_store: Store) -> Service:
         scheduler=scheduler,
         timed=timed,
         link=_link(launch, readings),
-        page=_page(launch, recorder),
+        page=_page(launch, recorder, entrances),
         senders=senders,
         stages=Stages(clock, _LOGGER),
         chores=chores,
         logwatch=logwatch,
-        control=_control(launch, writer_store, readings, recorder, deliverer.wake, facts, fever),
+        control=_control(launch, entrances),
     )
 
 
@@ -303,7 +305,15 @@ async def _log_watch(
     return watch
 
 
-def _control(
+def _control(launch: Launch, entrances: Entrances) -> ControlServer:
+    """The control API over the service's entrances (issue 16)."""
+    from portwatch.service.control_server import ControlServer
+    from portwatch.service.control_socket import service_socket_path
+
+    return ControlServer(entrances, service_socket_path(launch.settings.store.state_directory))
+
+
+def _entrances(
     launch: Launch,
     writer_store: Store,
     readings: ReadingPath,
@@ -311,12 +321,11 @@ def _control(
     wake: Callable[[], None],
     facts: Facts,
     fever: FeverState,
-) -> ControlServer:
-    """The control API over the service's entrances: hand readings, imports, reports,
-    pauses, resends and purges take the path a Bluetooth reading takes (issue 16).
+) -> Entrances:
+    """The service's entrances: hand readings, imports, reports, pauses, resends and purges
+    take the path a Bluetooth reading takes (issue 16), from the control socket and from the
+    caregiver page's forms alike (issue 19).
     """
-    from portwatch.service.control_server import ControlServer
-    from portwatch.service.control_socket import service_socket_path
     from portwatch.service.entrances import Entrances
 
     settings, clock = launch.settings, launch.clock
@@ -324,7 +333,7 @@ def _control(
     async def report(symptoms: Sequence[Symptom], note: str) -> str:
         return recorder.report_symptoms(symptoms, note)
 
-    entrances = Entrances(
+    return Entrances(
         clock=clock,
         on_store_thread=writer_store.run,
         store=lambda: writer_store,
@@ -333,7 +342,6 @@ def _control(
         wake=wake,
         status_line=lambda: status_text(settings, clock, facts, fever),
     )
-    return ControlServer(entrances, service_socket_path(settings.store.state_directory))
 
 
 def _recorder(
@@ -387,11 +395,17 @@ def _timed_work(
     )
 
 
-def _page(launch: Launch, recorder: Recorder) -> Page | None:
+def _page(launch: Launch, recorder: Recorder, entrances: Entrances) -> Page | None:
+    """The caregiver's page; its reading and pause forms use the control API's entrances."""
     if launch.web_token is None:
         return None
     return page_for(
-        launch.settings, launch.clock, recorder, token=launch.web_token, port=launch.web_port
+        launch.settings,
+        launch.clock,
+        recorder,
+        token=launch.web_token,
+        port=launch.web_port,
+        entrance=page_entrance(entrances),
     )
 
 
