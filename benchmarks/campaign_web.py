@@ -31,7 +31,7 @@ NAME = "caregiver page under attack"
 HERE = Path(__file__).resolve().parent
 START = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 QUICK_RANDOM, FULL_RANDOM = 150, 3_000
-ROUTES = ("/", "/chart", "/log", "/alerts", "/summary", "/report")
+ROUTES = ("/", "/chart", "/log", "/alerts", "/summary", "/report", "/record")
 MAX_FORM_BYTES = 2 << 20  # past any sane client_max_size for a form of checkboxes and a note
 
 
@@ -87,7 +87,12 @@ def _auth_requests(Raw: Any, token: str, rng: random.Random, cookie: dict[str, s
     ]
     requests += [
         Raw("report without token", "POST", "/report", form, _form([("symptom", "pus")]), denied),
-        Raw("right token link", "GET", f"/?token={token}", {}, b"", frozenset({303})),
+        # Issue 19: a token in a URL opens nothing (it would stay in the history); a phone
+        # gets the cookie from a one-time code, and a code nobody issued is 404.
+        Raw("right token link", "GET", f"/?token={token}", {}, b"", denied),
+        Raw("unknown login code", "GET", f"/login?code={token}", {}, b"", frozenset({404})),
+        Raw("hand reading without token", "POST", "/reading", {}, b"temperature=38.4", denied),
+        Raw("pause without token", "POST", "/pause", {}, b"duration=30m&reason=x", denied),
         Raw("right cookie", "GET", "/", cookie, b"", ok),
     ]
     return requests

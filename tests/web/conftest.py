@@ -26,6 +26,7 @@ from portwatch.model import (
     derived_id,
 )
 from portwatch.web.app import WebSettings, make_app
+from portwatch.web.login import CodeStore
 from portwatch.web.source import ClinicTarget
 from portwatch.web.view import DisplaySettings
 
@@ -139,9 +140,17 @@ async def client(
         yield test_client
 
 
-@pytest.fixture
-async def authed(client: TestClient[object, object]) -> TestClient[object, object]:
-    """A client that has been through the token link once and holds the cookie."""
-    response = await client.get(f"/?token={TOKEN}", allow_redirects=False)
+async def log_in(client: TestClient[object, object], db_path: Path, now: datetime) -> None:
+    """Open a fresh one-time link, as a phone does once, so that `client` holds the cookie."""
+    code = CodeStore(db_path.parent).issue(now)
+    response = await client.get(f"/login?code={code}", allow_redirects=False)
     assert response.status == 303
+
+
+@pytest.fixture
+async def authed(
+    client: TestClient[object, object], db_path: Path, clock: VirtualClock
+) -> TestClient[object, object]:
+    """A client that has been through a one-time link once and holds the cookie."""
+    await log_in(client, db_path, clock.now())
     return client

@@ -20,11 +20,11 @@ from portwatch.clock import VirtualClock
 from portwatch.log.store import Store
 from portwatch.sim.inbox import InboxStore
 from portwatch.sim.inbox import make_app as make_inbox
-from portwatch.web.app import COOKIE_NAME, SECURITY_HEADERS, WebSettings, make_app
+from portwatch.web.app import SECURITY_HEADERS, WebSettings, make_app
 from portwatch.web.source import ClinicTarget
 from portwatch.web.view import DisplaySettings
 
-from .conftest import PLACEMENT, TOKEN, reading
+from .conftest import PLACEMENT, TOKEN, log_in, reading
 
 PAGES = ("/", "/chart", "/chart?day=2", "/log", "/log?day=1", "/alerts", "/report", "/summary")
 
@@ -37,50 +37,6 @@ async def test_page_answers_401_and_nothing_else_when_no_token(client: Client, p
     response = await client.get(path, allow_redirects=False)
     assert response.status == 401
     assert await response.read() == b""
-
-
-async def test_token_link_answers_401_without_cookie_when_token_wrong(client: Client) -> None:
-    """A guessed token gets nothing, and no cookie that could be replayed."""
-    response = await client.get("/?token=wrong-token-0123456789", allow_redirects=False)
-    assert response.status == 401
-    assert COOKIE_NAME not in response.cookies
-
-
-async def test_token_link_sets_strict_httponly_cookie_and_strips_token_when_right(
-    client: Client,
-) -> None:
-    """The link is opened once; the token must leave the address bar and stay out of scripts."""
-    response = await client.get(f"/chart?day=2&token={TOKEN}", allow_redirects=False)
-    assert response.status == 303
-    assert response.headers["Location"] == "/chart?day=2"
-    cookie = response.cookies[COOKIE_NAME]
-    assert cookie["httponly"] is True
-    assert cookie["samesite"] == "Strict"
-    follow = await client.get("/chart?day=2", allow_redirects=False)
-    assert follow.status == 200
-
-
-async def test_token_link_moves_on_from_own_page_when_opened_cross_site(client: Client) -> None:
-    """Browsers withhold SameSite=Strict cookies on a cross-site redirect chain."""
-    response = await client.get(
-        f"/?token={TOKEN}", headers={"Sec-Fetch-Site": "cross-site"}, allow_redirects=False
-    )
-    assert response.status == 200
-    assert '<meta http-equiv="refresh" content="0;url=/">' in await response.text()
-    assert COOKIE_NAME in response.cookies
-
-
-@pytest.mark.parametrize("path", ["//evil.example/", "//evil.example/x", "/\\evil.example/"])
-async def test_token_link_redirects_only_to_this_server_when_path_names_another_host(
-    client: Client, path: str
-) -> None:
-    """The token link must not become an open redirect to another site."""
-    base = str(client.server.make_url("/")).rstrip("/")
-    raw = URL(f"{base}{path}?token={TOKEN}", encoded=True)
-    response = await client.session.get(raw, allow_redirects=False)
-    location = response.headers.get("Location", "/")
-    assert location.startswith("/")
-    assert location[1:2] not in ("/", "\\")
 
 
 @pytest.mark.parametrize("path", ["/", "/nope", "/report"])
@@ -251,7 +207,7 @@ async def test_alerts_page_shows_fhir_communication_summary_when_clinic_takes_fh
     fhir_target = replace(target, format=ClinicFormat.FHIR)
     app = make_app(db_path, WebSettings(token=TOKEN), display, fhir_target, clock)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-        await client.get(f"/?token={TOKEN}", allow_redirects=False)
+        await log_in(client, db_path, clock.now())
         sent = await client.post("/report", data={"symptom": "bleeding"}, allow_redirects=False)
         assert sent.status == 303
         text = await (await client.get("/alerts")).text()

@@ -17,11 +17,12 @@ from aiohttp import web
 
 from portwatch.clock import VirtualClock
 from portwatch.web.app import WebSettings, make_app
+from portwatch.web.login import CodeStore
 from portwatch.web.source import ClinicTarget
 from portwatch.web.view import DisplaySettings
 
 from .browser import chromium, colour_count, needs_chromium, png_pixels
-from .conftest import TOKEN
+from .conftest import NOW, TOKEN
 
 pytestmark = needs_chromium
 
@@ -44,12 +45,19 @@ async def base_url(
         await runner.cleanup()
 
 
-async def test_browser_shows_chart_after_token_link_then_keeps_cookie_when_opened_again(
-    base_url: str, tmp_path: Path
+def _link(base_url: str, db_path: Path) -> str:
+    """A fresh one-time link, as `portwatch web link` prints it."""
+    return f"{base_url}/login?code={CodeStore(db_path.parent).issue(NOW)}"
+
+
+async def test_browser_shows_chart_after_one_time_link_then_keeps_cookie_when_opened_again(
+    base_url: str, db_path: Path, tmp_path: Path
 ) -> None:
-    """A phone opens the link once, sees the chart, and later needs no token."""
+    """A phone opens the link once, then the chart, and later needs no link."""
     profile = tmp_path / "profile"
-    dom = await chromium(profile, "--dump-dom", f"{base_url}/chart?token={TOKEN}")
+    home = await chromium(profile, "--dump-dom", _link(base_url, db_path))
+    assert 'href="/chart"' in home
+    dom = await chromium(profile, "--dump-dom", f"{base_url}/chart")
     assert "<svg" in dom
     assert 'class="threshold"' in dom
     assert 'data-type="fever.confirmed"' in dom
@@ -66,16 +74,17 @@ async def test_browser_sees_nothing_when_no_token(base_url: str, tmp_path: Path)
 
 
 async def test_browser_screenshot_of_chart_is_not_blank_when_rendered_at_phone_width(
-    base_url: str, tmp_path: Path
+    base_url: str, db_path: Path, tmp_path: Path
 ) -> None:
     """The chart page actually paints at 360 px wide: many colours, not a blank page."""
     shot = tmp_path / "chart-360.png"
+    await chromium(tmp_path / "profile", "--dump-dom", _link(base_url, db_path))
     await chromium(
         tmp_path / "profile",
         f"--screenshot={shot}",
         "--window-size=360,900",
         "--hide-scrollbars",
-        f"{base_url}/chart?token={TOKEN}",
+        f"{base_url}/chart",
     )
     width, height, colours = colour_count(shot.read_bytes())
     assert (width, height) == (360, 900)
@@ -103,8 +112,6 @@ def authed_summary(db_path: Path, display: DisplaySettings, tmp_path: Path) -> P
     from portwatch.log.store import Store
     from portwatch.web.pages import summary_page
     from portwatch.web.source import summary_data
-
-    from .conftest import NOW
 
     with Store.open_reader(db_path) as store:
         page = summary_page(summary_data(store, display, NOW), standalone=True)

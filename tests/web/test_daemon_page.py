@@ -65,11 +65,12 @@ async def test_daemon_page_shows_chart_with_elevated_mark_when_opened_through_to
     assert DecisionType.ELEVATED_FIRST in {d.type for d in sandbox.decisions}
     link = sandbox.summary().caregiver_url
     assert link is not None
-    base = link.split("?", 1)[0].rstrip("/")
+    base = link.split("?", 1)[0].removesuffix("/login")
     profile = tmp_path / "profile"
 
     assert await _status(f"{base}/chart") == (401, b"")
     assert await _status(f"{base}/chart?token=wrong-token-0123456789") == (401, b"")
+    assert "token" not in link  # issue 19: a one-time code, never the token, in the URL
 
     home = await chromium(profile, "--dump-dom", link)
     assert 'href="/chart"' in home

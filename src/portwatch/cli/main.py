@@ -21,6 +21,7 @@ from portwatch import __version__
 
 # Order is the order `portwatch --help` lists them in.
 COMMANDS: Final[tuple[str, ...]] = (
+    "setup",
     "run",
     "demo",
     "decode",
@@ -36,6 +37,7 @@ COMMANDS: Final[tuple[str, ...]] = (
     "config",
     "doctor",
     "status",
+    "web",
     "log",
     "report",
     "export",

@@ -25,6 +25,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final, Self, TypeVar
 
+from portwatch.log import files
 from portwatch.log.errors import (
     RECOVERY_ADVICE,
     StoreDamagedError,
@@ -151,6 +152,10 @@ class Database:
         """
         path = Path(path)
         _refuse_read_only_mount(path)
+        try:  # modes repaired, symlinks and another user's files refused (issue 21)
+            files.secure_log_path(path)
+        except files.UnsafeLogFile as exc:
+            raise StoreUnavailableError(str(exc)) from exc
         if path.exists():
             check(path)
         else:
@@ -362,10 +367,19 @@ def _refuse_read_only_mount(path: Path) -> None:
 
 
 def _create_file(path: Path) -> None:
+    """The log, owner only (0600) in a directory of its own making (0700); in a directory
+    shared with a group (systemd's ``StateDirectoryMode=2770``: the people in group
+    portwatch, issue 16) the group may read and write it too (0660), whatever the umask.
+    SQLite gives its -wal and -shm files the log's mode."""
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        shared = stat.S_IMODE(path.parent.stat().st_mode) & (stat.S_IRGRP | stat.S_IWGRP)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
-        os.close(fd)
+        try:
+            if shared == stat.S_IRGRP | stat.S_IWGRP:
+                os.fchmod(fd, stat.S_IRUSR | stat.S_IWUSR | shared)
+        finally:
+            os.close(fd)
     except FileExistsError:
         return
     except OSError as exc:

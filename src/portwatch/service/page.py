@@ -10,23 +10,25 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Final
 
 from portwatch.clock import Clock
 from portwatch.config import Settings
 from portwatch.log.store import DB_FILE_NAME
-from portwatch.model import Symptom
+from portwatch.model import Reading, Symptom
 from portwatch.service.care import next_reminder_time
 from portwatch.service.recorder import Recorder
 
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from portwatch.service.entrances import Entrances
     from portwatch.serving import ServerStats
+    from portwatch.web.forms import Entrance
 
-__all__ = ["Page", "next_reminder", "page_for"]
+__all__ = ["Page", "next_reminder", "page_entrance", "page_for"]
 
 _LOGGER = logging.getLogger("portwatch.service.daemon")
 
@@ -61,7 +63,8 @@ class Page:
             self.stats = served.stats
         finally:
             self.tried.set()
-        self.url = f"http://{self._host}:{served.port}/"
+        host = f"[{self._host}]" if ":" in self._host else self._host  # IPv6 in brackets
+        self.url = f"http://{host}:{served.port}/"
         _LOGGER.info("caregiver page at %s", self.url)
         await asyncio.get_running_loop().create_future()  # serve until cancelled
 
@@ -72,13 +75,37 @@ class Page:
             await runner.cleanup()
 
 
+def page_entrance(entrances: Entrances) -> Entrance:
+    """Where the page's forms go in the running service (issue 19): the control API's own
+    entrances, so a reading typed on the phone takes exactly the path of ``portwatch add``
+    (committed on the writer's thread, then the rule, the outbox and delivery), and a pause
+    that of ``portwatch pause``."""
+    from portwatch.web.forms import CallEntrance
+
+    async def add(reading: Reading) -> None:
+        await entrances.take_readings([reading], once=False)
+
+    async def pause(duration: timedelta, reason: str) -> datetime:
+        held = await entrances.pause(duration, reason)  # Refused is a ValueError
+        return held.end
+
+    return CallEntrance(add, pause)
+
+
 def page_for(
-    settings: Settings, clock: Clock, recorder: Recorder, *, token: str, port: int | None
+    settings: Settings,
+    clock: Clock,
+    recorder: Recorder,
+    *,
+    token: str,
+    port: int | None,
+    entrance: Entrance | None = None,
 ) -> Page:
-    """The caregiver's page over the daemon's log, its symptom form on ``recorder``
-    (``port`` overrides the one in ``web.address``; 0 picks a free one)."""
-    host, _, configured = settings.web.address.rpartition(":")
-    web_port = int(configured) if port is None else port
+    """The caregiver's page over the daemon's log, its symptom form on ``recorder``, its
+    reading and pause forms on ``entrance`` (``port`` overrides the one in ``web.address``;
+    0 picks a free one)."""
+    host = settings.web.host  # an IPv6 address without its brackets (issue 21)
+    web_port = settings.web.port if port is None else port
     loop = asyncio.get_running_loop()
 
     def submit(symptoms: Sequence[Symptom], note: str, now: datetime) -> str:
@@ -104,6 +131,7 @@ def page_for(
             clock,
             submit=submit,
             next_reminder=partial(next_reminder, settings),
+            entrance=entrance,
         )
 
     return Page(make_app, host, web_port)

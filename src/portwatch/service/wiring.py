@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,11 +36,13 @@ from portwatch.ble.pin import PinError, load_pin
 from portwatch.clock import Clock, ClockTrust
 from portwatch.config import Settings, alert_context
 from portwatch.fever.rule import FeverRule
-from portwatch.log.store import DB_FILE_NAME, Channel, Store, StoreError
+from portwatch.log.store import DB_FILE_NAME, Channel, Store, StoredReading, StoreError
+from portwatch.model import Symptom
 from portwatch.service.fever_state import FeverState
 from portwatch.service.hooks import DaemonHooks
-from portwatch.service.page import Page, page_for
-from portwatch.service.readings import Facts, ReadingPath, rebuild_rule
+from portwatch.service.logwatch import LogWatch, SeenReadings
+from portwatch.service.page import Page, page_entrance, page_for
+from portwatch.service.readings import REBUILD_BEFORE_PLACEMENT, Facts, ReadingPath, rebuild_rule
 from portwatch.service.recorder import Recorder
 from portwatch.service.schedule import Scheduler, every
 from portwatch.service.status import StatusFacts, status_line
@@ -52,6 +54,8 @@ from portwatch.stages import RESTART_MAX_S, Chores, Stages
 if TYPE_CHECKING:
     from portwatch.ble.link import Link
     from portwatch.ble.radio import Radio
+    from portwatch.service.control_server import ControlServer
+    from portwatch.service.entrances import Entrances
 
 __all__ = [
     "DaemonError",
@@ -120,6 +124,8 @@ class Service:
     senders: tuple[ClinicSender | NotifyChannelSender, ...]
     stages: Stages
     chores: Chores
+    logwatch: LogWatch  # rows other processes wrote, to the rule (issue 16)
+    control: ControlServer  # the control socket the commands ask (issue 16)
 
     async def on_store_thread(self, work: Callable[[], _T]) -> _T:
         """Run one call on the log's writer connection, on its own thread."""
@@ -229,7 +235,9 @@ async def _build(launch: Launch, store: Store, writer_store: Store) -> Service:
     # The deliverer is made next; the recorder wakes it only once the stages run.
     recorder = _recorder(launch, store, fever, lambda: deliverer.wake())
     deliverer, direct, senders = _delivery(launch, recorder, writer_store)
-    rule = await _rebuilt_rule(launch, recorder, writer_store, facts)
+    seen = SeenReadings()  # which logged rows the rule has had, whoever wrote them
+    logwatch = await _log_watch(launch, store, seen, lambda batch: readings.feed(batch))
+    rule = await _rebuilt_rule(launch, recorder, writer_store, facts, seen)
     alarm = StorageAlarm(
         recorder,
         direct,
@@ -252,7 +260,9 @@ async def _build(launch: Launch, store: Store, writer_store: Store) -> Service:
         clock=clock,
         on_trouble=alarm.on_trouble,
         durable_within_s=settings.store.durable_within.total_seconds(),
+        seen=seen,
     )
+    entrances = _entrances(launch, writer_store, readings, recorder, deliverer.wake, facts, fever)
     return Service(
         launch=launch,
         store=store,
@@ -267,10 +277,70 @@ async def _build(launch: Launch, store: Store, writer_store: Store) -> Service:
         scheduler=scheduler,
         timed=timed,
         link=_link(launch, readings),
-        page=_page(launch, recorder),
+        page=_page(launch, recorder, entrances),
         senders=senders,
         stages=Stages(clock, _LOGGER),
         chores=chores,
+        logwatch=logwatch,
+        control=_control(launch, entrances),
+    )
+
+
+async def _log_watch(
+    launch: Launch,
+    store: Store,
+    seen: SeenReadings,
+    feed: Callable[[Sequence[StoredReading]], None],
+) -> LogWatch:
+    """The net under the control socket (issue 16), opened before the replay: the replay
+    has every row up to the highest id now; rows above it are the watch's to find."""
+    watch = LogWatch(
+        launch.db_path,
+        lambda after, limit: store.readings_after(after, limit=limit),
+        seen,
+        feed,
+        skip_before=launch.settings.patient.placement - REBUILD_BEFORE_PLACEMENT,
+    )
+    seen.start_at(await asyncio.to_thread(watch.open))
+    return watch
+
+
+def _control(launch: Launch, entrances: Entrances) -> ControlServer:
+    """The control API over the service's entrances (issue 16)."""
+    from portwatch.service.control_server import ControlServer
+    from portwatch.service.control_socket import service_socket_path
+
+    return ControlServer(entrances, service_socket_path(launch.settings.store.state_directory))
+
+
+def _entrances(
+    launch: Launch,
+    writer_store: Store,
+    readings: ReadingPath,
+    recorder: Recorder,
+    wake: Callable[[], None],
+    facts: Facts,
+    fever: FeverState,
+) -> Entrances:
+    """The service's entrances: hand readings, imports, reports, pauses, resends and purges
+    take the path a Bluetooth reading takes (issue 16), from the control socket and from the
+    caregiver page's forms alike (issue 19).
+    """
+    from portwatch.service.entrances import Entrances
+
+    settings, clock = launch.settings, launch.clock
+
+    async def report(symptoms: Sequence[Symptom], note: str) -> str:
+        return recorder.report_symptoms(symptoms, note)
+
+    return Entrances(
+        clock=clock,
+        on_store_thread=writer_store.run,
+        store=lambda: writer_store,
+        feed=readings.feed,
+        report=report,
+        wake=wake,
+        status_line=lambda: status_text(settings, clock, facts, fever),
     )
 
 
@@ -325,11 +395,17 @@ def _timed_work(
     )
 
 
-def _page(launch: Launch, recorder: Recorder) -> Page | None:
+def _page(launch: Launch, recorder: Recorder, entrances: Entrances) -> Page | None:
+    """The caregiver's page; its reading and pause forms use the control API's entrances."""
     if launch.web_token is None:
         return None
     return page_for(
-        launch.settings, launch.clock, recorder, token=launch.web_token, port=launch.web_port
+        launch.settings,
+        launch.clock,
+        recorder,
+        token=launch.web_token,
+        port=launch.web_port,
+        entrance=page_entrance(entrances),
     )
 
 
@@ -377,7 +453,7 @@ def _context(launch: Launch) -> payloads.AlertContext:
 
 
 async def _rebuilt_rule(
-    launch: Launch, recorder: Recorder, store: Store, facts: Facts
+    launch: Launch, recorder: Recorder, store: Store, facts: Facts, seen: SeenReadings
 ) -> FeverRule:
     """A new rule fed the log's readings (fever-rule.md §6); what it decides is recorded."""
     settings, clock = launch.settings, launch.clock
@@ -393,7 +469,7 @@ async def _rebuilt_rule(
         placement=placement,
         pinned_device=pinned,
     )
-    made = await rebuild_rule(rule, store, facts, placement)
+    made = await rebuild_rule(rule, store, facts, placement, seen)
     made.extend(rule.advance(clock.now()))
     recorder.decide(made)
     _LOGGER.info("rule rebuilt from %s logged readings", facts.readings_replayed)
@@ -474,6 +550,13 @@ async def _start(service: Service) -> None:
     if service.page is not None:
         stages.spawn("page", service.page.run)
         await service.page.tried.wait()  # its URL is known at READY, or its failure logged
+    stages.spawn("logwatch", service.logwatch.run)
+    from portwatch.service.control_server import ControlSocketError
+
+    try:
+        await service.control.start()
+    except ControlSocketError as exc:
+        _LOGGER.warning("%s; commands write the log directly meanwhile", exc)
     notify(launch.notifier.ready, service.status_text())
     _LOGGER.info("portwatch %s running; log at %s", __version__, launch.db_path)
 
@@ -488,6 +571,7 @@ def _job(func: Callable[[datetime], None]) -> Callable[[datetime], Awaitable[Non
 async def _stop(service: Service) -> None:
     """Stop in the order that loses nothing: no new readings, waiting ones written."""
     notify(service.launch.notifier.stopping)
+    await service.control.close()  # commands from now on write the log themselves
     stages = service.stages
     await stages.cancel("link", STOP_STEP_S)
     await stages.cancel("store", STOP_STEP_S)
@@ -504,6 +588,7 @@ async def _stop(service: Service) -> None:
 
 
 async def _close_parts(service: Service) -> None:
+    service.logwatch.close()
     if service.page is not None:
         await service.page.close()
     for sender in service.senders:

@@ -447,7 +447,6 @@ class Sandbox:
                     latency = round((at - began) * 1000, 1)
                 break
         caregiver = daemon.web_url
-        token = self._web_token
         return Summary(
             readings=store.reading_count(),
             decisions=tuple(d.type.value for d in self.decisions),
@@ -464,11 +463,19 @@ class Sandbox:
             measurement_interval_s=self.interval_s,
             simulated_days=round((self.clock.now() - self.placement) / timedelta(days=1), 2),
             real_seconds=round(self.real_seconds, 1),
-            caregiver_url=None if caregiver is None else f"{caregiver}?token={token}",
+            caregiver_url=None if caregiver is None else self._login_link(caregiver),
             inbox_url=self.inbox_url.removesuffix("webhook"),
         )
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _login_link(self, page: str) -> str:
+        """A one-time link to the page (issue 19: the token never travels in a URL); each
+        summary has its own, valid for as long as a link may be."""
+        from portwatch.web.login import MAX_VALID, CodeStore
+
+        code = CodeStore(self.state_dir).issue(self.clock.now(), MAX_VALID)
+        return f"{page.rstrip('/')}/login?code={code}"
 
     def _daemon(self) -> Daemon:
         if self.daemon is None:

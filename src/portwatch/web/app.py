@@ -1,10 +1,10 @@
 """The caregiver page: an aiohttp application the daemon serves (issue 8).
 
-Every request needs the access token. A link carrying it (``/?token=…``) is opened once
-on a phone: the token is checked in constant time, kept in an HttpOnly, SameSite=Strict
-cookie, and the browser is sent on to the same address without it, so the token leaves
-the address bar and browser history. Without a valid token or cookie the answer is 401
-with an empty body and nothing else.
+Every request needs the access token, in an HttpOnly, SameSite=Strict cookie checked in
+constant time. The token itself never travels in a URL (issue 19): a phone gets the cookie
+by opening a one-time link (``/login?code=…``, :mod:`portwatch.web.login`), which
+``portwatch setup`` or ``portwatch web link`` prints as a QR code. Without the cookie the
+answer is 401 with an empty body and nothing else; only ``/login`` answers without it.
 
 Every answer carries ``Cache-Control: no-store`` (health data must not linger in caches)
 and a Content-Security-Policy that allows the one inline stylesheet by its hash and
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import html
 import logging
 import socket
 from collections.abc import Awaitable, Callable, Sequence
@@ -40,6 +39,9 @@ from aiohttp.typedefs import Middleware
 from portwatch.clock import Clock
 from portwatch.model import Symptom
 from portwatch.serving import ServerLimits, host_allowed
+from portwatch.web.entry import COOKIE_NAME, LOGIN_PATH, EntryRoutes, LogEntrance
+from portwatch.web.forms import Entrance
+from portwatch.web.login import CodeStore
 from portwatch.web.pages import STYLE_CSP_SOURCE
 from portwatch.web.view import DisplaySettings
 
@@ -50,6 +52,7 @@ __all__ = [
     "COOKIE_NAME",
     "PAGE_LIMITS",
     "SECURITY_HEADERS",
+    "PageEntry",
     "Pages",
     "ReportRejectedError",
     "WebSettings",
@@ -59,10 +62,6 @@ __all__ = [
 
 _LOGGER = logging.getLogger(__name__)
 
-COOKIE_NAME: Final = "portwatch_token"
-# The cookie outlives the monitored period (fever-rule.md §7: 10 days) with room to spare,
-# so a caregiver who opened the link on day 1 is not locked out at the check.
-COOKIE_MAX_AGE_S: Final = 30 * 24 * 3600
 # The largest body a page accepts: the symptom form is a few checkboxes and a 500-character
 # note; anything bigger is refused with 413 before it is read.
 MAX_BODY_BYTES: Final = 16 * 1024
@@ -79,7 +78,10 @@ SECURITY_HEADERS: Final[dict[str, str]] = {
         "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # "same-origin", not "no-referrer": under no-referrer a browser posts forms with
+    # "Origin: null", and the forms' same-origin check would refuse the caregiver's own
+    # posts. No URL of the page carries a secret, and nothing goes to other sites.
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
@@ -158,39 +160,9 @@ def _unauthorized() -> web.Response:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def _token_landing(request: web.Request, settings: WebSettings) -> web.StreamResponse:
-    """The answer to a right ``?token=`` link: set the cookie, move on without the token."""
-    target = str(request.rel_url.without_query_params("token"))
-    if not target.startswith("/") or target[1:2] in ("/", "\\"):
-        target = "/"  # never to another host: browsers read "//x" and "/\\x" as hosts
-    response: web.StreamResponse
-    if request.headers.get("Sec-Fetch-Site") == "cross-site":
-        # A link opened from another app: browsers withhold SameSite=Strict cookies
-        # on a redirect that started cross-site, so move on from our own page.
-        response = web.Response(
-            text=(
-                '<!doctype html><meta charset="utf-8">'
-                f'<meta http-equiv="refresh" content="0;url={html.escape(target)}">'
-                f'<a href="{html.escape(target)}">Continue</a>'
-            ),
-            content_type="text/html",
-        )
-    else:
-        response = web.Response(status=303, headers={"Location": target})
-    response.set_cookie(
-        COOKIE_NAME,
-        settings.token,
-        max_age=COOKIE_MAX_AGE_S,
-        path="/",
-        httponly=True,
-        samesite="Strict",
-        secure=request.secure,
-    )
-    return response
-
-
 def _guard(settings: WebSettings) -> Middleware:
-    """The middleware every request passes: a Host that is this server, then the token."""
+    """The middleware every request passes: a Host that is this server, then the cookie
+    (``/login`` alone answers without it: it is where a phone gets the cookie)."""
     token = settings.token.encode()
     names = (*settings.host_names, settings.host)  # the name it was told to listen on, too
 
@@ -199,11 +171,8 @@ def _guard(settings: WebSettings) -> Middleware:
         if not host_allowed(request.headers.get("Host"), names):
             # A name rebound to this address (DNS rebinding) is not the caregiver's page.
             raise web.HTTPMisdirectedRequest(text="this server does not answer for that name")
-        offered = request.query.get("token")
-        if offered is not None:
-            if not _token_ok(offered, token):
-                return _unauthorized()
-            return _token_landing(request, settings)
+        if request.path == LOGIN_PATH and request.method == "GET":
+            return await handler(request)  # the one way in without the cookie
         if not _token_ok(request.cookies.get(COOKIE_NAME), token):
             return _unauthorized()
         return await handler(request)
@@ -299,8 +268,22 @@ async def _add_headers(request: web.Request, response: web.StreamResponse) -> No
     response.headers.update(SECURITY_HEADERS)
 
 
-def build_app(pages: Pages, settings: WebSettings, clock: Clock) -> web.Application:
-    """The application for `pages`, guarded by `settings.token`. No globals: one per call."""
+@dataclass(frozen=True, slots=True)
+class PageEntry:
+    """What the page's forms and its one-time links need (issue 19)."""
+
+    display: DisplaySettings  # the forms' unit and the patient's clock
+    entrance: Entrance  # where a hand reading and a pause go: the running service
+    codes: CodeStore | None  # the state directory's one-time codes (None: no login links)
+
+
+def build_app(
+    pages: Pages, settings: WebSettings, clock: Clock, entry: PageEntry | None = None
+) -> web.Application:
+    """The application for `pages`, guarded by `settings.token`. No globals: one per call.
+
+    With `entry`, the page also takes one-time links and has the reading and pause forms.
+    """
     routes = _Routes(pages, clock)
 
     async def close_pages(app: web.Application) -> None:
@@ -317,6 +300,16 @@ def build_app(pages: Pages, settings: WebSettings, clock: Clock) -> web.Applicat
     app.router.add_get("/summary", routes.summary_page)
     app.router.add_get("/report", routes.report_form)
     app.router.add_post("/report", routes.report_submit)
+    if entry is not None:
+        token = settings.token.encode()
+        EntryRoutes(
+            settings.token,
+            clock,
+            entry.display,
+            entry.codes,
+            entry.entrance,
+            lambda offered: _token_ok(offered, token),
+        ).add_to(app)
     return app
 
 
@@ -354,6 +347,7 @@ def make_app(
     *,
     submit: Callable[[Sequence[Symptom], str, datetime], str] | None = None,
     next_reminder: Callable[[datetime], tuple[datetime, str] | None] | None = None,
+    entrance: Entrance | None = None,
 ) -> web.Application:
     """The caregiver page over the log at `store_path` (what `portwatch run` serves).
 
@@ -361,9 +355,17 @@ def make_app(
     `submit` lets the daemon record a symptom report on its own writer thread and wake
     its deliverer (it returns the alert's id); without it the page opens the log for
     writing itself, as `portwatch report` does. `next_reminder(now)` gives the next care
-    reminder for the status page, from the daemon's calendar.
+    reminder for the status page, from the daemon's calendar. `entrance` takes the forms'
+    hand readings and pauses (the daemon's own reading path); without it they write the
+    log, as the commands do when no service runs. One-time links are those of the log's
+    state directory.
     """
     from portwatch.web.source import StorePages
 
     pages = StorePages(store_path, display, target, submit=submit, next_reminder=next_reminder)
-    return build_app(pages, settings, clock)
+    entry = PageEntry(
+        display,
+        entrance if entrance is not None else LogEntrance(store_path, clock),
+        CodeStore(store_path.parent),
+    )
+    return build_app(pages, settings, clock, entry)

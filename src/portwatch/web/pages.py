@@ -94,6 +94,9 @@ text-decoration:none}
 form label{display:block;padding:.35rem 0;font-size:1.05rem}
 form input[type=checkbox]{width:1.3rem;height:1.3rem;vertical-align:middle;margin-right:.4rem}
 textarea{width:100%;min-height:5rem;font:inherit}
+form.entry input[type=text],form.entry select{display:block;width:100%;font:inherit;
+font-size:1.1rem;padding:.45rem;border:1px solid #888;border-radius:.3rem;background:#fff}
+pre{background:#eee;padding:.5rem;overflow-x:auto}
 button{font:inherit;font-size:1.1rem;padding:.6rem 1.2rem;margin-top:.6rem;background:#b00020;
 color:#fff;border:0;border-radius:.3rem}
 .ok{background:#e3f1e3;padding:.5rem;border-radius:.3rem}
@@ -135,6 +138,7 @@ NAV: Final[tuple[tuple[str, str], ...]] = (
     ("/chart", "Chart"),
     ("/log", "Log"),
     ("/alerts", "Alerts"),
+    ("/record", "Add reading"),
     ("/report", "Report a symptom"),
     ("/summary", "Visit summary"),
 )
@@ -170,7 +174,7 @@ def _document(
         "<!doctype html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta name="referrer" content="no-referrer">{refresh}'
+        f'<meta name="referrer" content="same-origin">{refresh}'
         f"<title>{esc(title)} · portwatch</title><style>{PAGE_CSS}</style></head>"
         f"<body><header><h1>portwatch{who}: {esc(title)}</h1></header>{nav}"
         f"<main>{body}</main></body></html>\n"
