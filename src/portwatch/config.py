@@ -48,6 +48,7 @@ from portwatch.alerts.delivery import (
 )
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
 from portwatch.alerts.signing import SignatureError, parse_secret
+from portwatch.configfile import DEFAULT_CONFIG_PATH, config_path
 from portwatch.fever.rule import (
     THRESHOLD_MAX_F,
     THRESHOLD_MIN_F,
@@ -62,11 +63,11 @@ __all__ = [
     "BluetoothBackend",
     "ConfigError",
     "Settings",
+    "config_path",
     "load_settings",
     "parse_duration",
 ]
 
-DEFAULT_CONFIG_PATH: Final = Path("/etc/portwatch/portwatch.toml")
 ENV_PREFIX: Final = "PORTWATCH_"
 
 # --- bounds ---------------------------------------------------------------------------
@@ -581,10 +582,3 @@ def alert_context(settings: Settings, gateway_id: str) -> AlertContext:
         gateway_version=__version__,
         thermometer=Thermometer(address=settings.bluetooth.address or UNPINNED_ADDRESS),
     )
-
-
-def config_path(argument: str | None, environ: Mapping[str, str] = os.environ) -> Path:
-    """The settings file: ``--config FILE``, else ``$PORTWATCH_CONFIG``, else the default."""
-    if argument:
-        return Path(argument)
-    return Path(environ.get("PORTWATCH_CONFIG", str(DEFAULT_CONFIG_PATH)))

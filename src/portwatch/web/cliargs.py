@@ -96,11 +96,13 @@ def settings_from(args: argparse.Namespace, now: datetime) -> Settings | None:
     Raises:
         ConfigError: the file named by --config is missing, or a settings file is invalid.
     """
-    from portwatch.config import config_path, load_settings
+    from portwatch.configfile import config_path
 
     path = config_path(args.config)
     if args.config is None and not path.exists():
         return None
+    from portwatch.config import load_settings  # pydantic: only for a file to read
+
     return load_settings(path, now=now, environ=os.environ)
 
 

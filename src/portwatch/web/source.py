@@ -18,11 +18,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from statistics import median
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from portwatch.alerts.outbox import clinic_entry
-from portwatch.alerts.payloads import AlertContext, ClinicFormat, symptom_alert
-from portwatch.fever.rule import RuleSettings
 from portwatch.log.store import (
     OutboxEntry,
     OutboxRow,
@@ -42,7 +39,6 @@ from portwatch.model import (
     Symptom,
 )
 from portwatch.sim.sample import CHART_BUCKETS
-from portwatch.web import pages
 from portwatch.web.text import SYMPTOM_LABEL, decision_line, event_line, reading_line
 from portwatch.web.view import (
     AlertRow,
@@ -58,6 +54,12 @@ from portwatch.web.view import (
     gaps_from_bands,
     is_elevated,
 )
+
+if TYPE_CHECKING:
+    # The clinic's side (alerts, signing, delivery) and the rule are imported where a
+    # report is made or a stream summarised, not at import time (issue 20: `portwatch
+    # status` reads the log and needs neither).
+    from portwatch.alerts.payloads import AlertContext, ClinicFormat
 
 __all__ = [
     "ClinicTarget",
@@ -272,6 +274,8 @@ def stream_observations(stream: Sequence[Reading]) -> list[Observation]:
     the window's end. A slower stream's samples are observations one by one. The rule's own
     observations, with the site offset, are what alert.
     """
+    from portwatch.fever.rule import RuleSettings
+
     dense_s = RuleSettings().dense_interval_s
     valid = [r for r in stream if r.invalid_reason is None and r.celsius is not None]
     spacing: dict[str, float | None] = {}
@@ -412,6 +416,9 @@ def symptom_entry(
     Raises:
         PayloadError: no symptom, or "other" without a note.
     """
+    from portwatch.alerts.outbox import clinic_entry
+    from portwatch.alerts.payloads import symptom_alert
+
     alert = symptom_alert(target.context, symptoms, note, now)
     return clinic_entry(alert, target.context, target.format, now)
 
@@ -484,11 +491,15 @@ class StorePages:
                 self._store = None
 
     def now(self, now: datetime) -> str:
+        from portwatch.web import pages  # the HTML: only when a page is asked for
+
         reminder = self._next_reminder(now) if self._next_reminder else None
         with self._reader() as store:
             return pages.now_page(status_data(store, self._settings, now, reminder))
 
     def chart(self, now: datetime, day: int | None) -> str:
+        from portwatch.web import pages
+
         settings = self._settings
         since, until = day_range(settings, now, day)
         with self._reader() as store:
@@ -500,6 +511,8 @@ class StorePages:
         return pages.chart_page(data, zoom, settings, heading)
 
     def log(self, now: datetime, day: int | None, events: bool) -> str:
+        from portwatch.web import pages
+
         settings = self._settings
         if day is None:
             since, until = now - DEFAULT_LOG_SPAN, now + _TICK
@@ -512,15 +525,21 @@ class StorePages:
         return pages.log_page(lines, settings, heading)
 
     def alerts(self, now: datetime) -> str:
+        from portwatch.web import pages
+
         del now
         with self._reader() as store:
             return pages.alerts_page(alert_rows(store), self._settings)
 
     def summary(self, now: datetime) -> str:
+        from portwatch.web import pages
+
         with self._reader() as store:
             return pages.summary_page(summary_data(store, self._settings, now))
 
     def report_form(self, done: str | None, error: str | None) -> str:
+        from portwatch.web import pages
+
         return pages.report_page(self._settings, done=done, error=error)
 
     def submit_report(self, symptoms: Sequence[Symptom], note: str, now: datetime) -> str:

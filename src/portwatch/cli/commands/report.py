@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from portwatch.model import Symptom
-
 HELP = "report symptoms at the port site: an urgent alert to the clinic"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from portwatch.model import Symptom
     from portwatch.web.cliargs import add_clinic, add_common
 
     add_common(parser)

@@ -1,0 +1,96 @@
+"""What the commands a caregiver types import (issue 20): nothing heavy at start-up.
+
+On a Pi Zero 2 W every 100 ms of imports here is most of a second there. Each command runs
+in a process of its own, as a person runs it, and reports the modules it ended with; the
+libraries a command does not use (settings validation, the event loop, HTTP clients and
+servers) must not be among them. A regression (an import moved back to a module's top)
+fails here rather than in a benchmark nobody reads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from portwatch.cli import main as cli
+
+HEAVY = ("pydantic", "pydantic_settings", "aiohttp", "asyncio", "requests", "bleak", "bumble")
+# Runs main() as the console script does, then prints the modules loaded, whatever the exit.
+PROBE = """
+import json, sys
+from portwatch.cli.main import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+sys.stdout.flush()
+sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + "\\n")
+"""
+
+
+def _modules_after(argv: list[str], state: Path) -> set[str]:
+    env = {**os.environ, "PORTWATCH_STATE_DIRECTORY": str(state)}
+    env["PORTWATCH_CONFIG"] = str(state / "no-settings-file.toml")  # the offline path
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=60,
+    )
+    line = result.stderr.rsplit("MODULES ", 1)[1]
+    return set(json.loads(line))
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if m.split(".")[0] in HEAVY)
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Path:
+    """A state directory holding a log with one reading typed by hand."""
+    _modules_after(["add", "98.6F"], tmp_path)
+    assert (tmp_path / "portwatch.db").exists()
+    return tmp_path
+
+
+def test_help_imports_no_command_module_and_nothing_heavy(tmp_path: Path) -> None:
+    modules = _modules_after(["--help"], tmp_path)
+    assert _heavy(modules) == []
+    assert sorted(m for m in modules if m.startswith("portwatch.cli.commands.")) == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status", "--placement", "2026-11-16T09:00:00+00:00"],
+        ["add", "99.1F"],
+        ["log", "--since", "2d"],
+        ["status", "--help"],
+    ],
+)
+def test_a_command_without_settings_file_imports_nothing_heavy(
+    state: Path, argv: list[str]
+) -> None:
+    """Without a settings file there is nothing to validate (no pydantic), and reading or
+    writing the log is synchronous (no asyncio, no HTTP)."""
+    modules = _modules_after(argv, state)
+    assert _heavy(modules) == []
+    assert "portwatch.config" not in modules
+    others = {f"portwatch.cli.commands.{name}" for name in cli.COMMANDS} - {
+        f"portwatch.cli.commands.{argv[0]}"
+    }
+    assert sorted(others & modules) == []
+
+
+def test_the_listed_help_lines_are_the_commands_own() -> None:
+    """`portwatch --help` lists HELP_LINES without importing the modules: the two agree."""
+    assert set(cli.HELP_LINES) == set(cli.COMMANDS)
+    for name in cli.COMMANDS:
+        assert cli.HELP_LINES[name] == cli._load(name).HELP, name
