@@ -18,7 +18,7 @@ Three parts, all on real parts (the real :class:`~portwatch.log.store.Store` and
   still writes into the blocks its WAL holds, so a full disk may take a few first) and the
   readings wait in memory, the caregiver's storage notice awaited at the receiver while
   the disk is still full, the ballast removed, the writer left to catch up. The notice is
-  the real ``Daemon._on_store_trouble``'s: sent straight to the caregiver's URL (the outbox
+  the real ``StorageAlarm.on_trouble``'s: sent straight to the caregiver's URL (the outbox
   is in the full log), then logged as delivered.
 * **read-only**: the same tmpfs remounted read-only N times and back. Linux refuses
   ``remount,ro`` while a file on it is open for writing (``EBUSY``), and an error-forced
@@ -225,7 +225,7 @@ async def _child_full(directory: Path, episodes: int, per_episode: int) -> dict[
     """Fill the disk ``episodes`` times under a running Daemon while readings arrive.
 
     The readings enter through the daemon's own sink (where the link hands them over), so
-    the real ReadingWriter meets the full disk and the real ``Daemon._on_store_trouble``
+    the real ReadingWriter meets the full disk and the real ``StorageAlarm.on_trouble``
     tells the caregiver: counted at the loopback receiver, not by a copy of its logic.
     """
     from portwatch.sim.pacing import pace
@@ -240,8 +240,8 @@ async def _child_full(directory: Path, episodes: int, per_episode: int) -> dict[
         async with sandbox:
             run.clock = sandbox.clock
             daemon = sandbox.daemon
-            daemon._hooks.on_durable = run.on_durable
-            writer = daemon._require_writer()
+            daemon.launch.hooks.on_durable = run.on_durable
+            writer = daemon.service.readings.writer
 
             async def pump(until: Any, limit_s: float = 300.0) -> bool:
                 waited = 0.0
@@ -258,7 +258,7 @@ async def _child_full(directory: Path, episodes: int, per_episode: int) -> dict[
             async def burst() -> None:
                 nonlocal seq
                 for _ in range(per_episode):
-                    await daemon._sink(_reading(seq, sandbox.clock.now()))
+                    await daemon.service.readings.sink(_reading(seq, sandbox.clock.now()))
                     seq += 1
 
             for _ in range(episodes):

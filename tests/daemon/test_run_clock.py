@@ -97,9 +97,9 @@ def test_status_line_says_clock_not_synchronised_when_the_daemon_only_estimates_
         not_before=PLACEMENT, hold_after_jump=True,
     )  # fmt: skip
     daemon = Daemon(settings, clock=clock, radio=SYSTEM_RADIO, gateway_id="test")
-    assert "clock not synchronised" in daemon._status_text()
+    assert "clock not synchronised" in daemon.status_text()
     right = Daemon(settings, clock=VirtualClock(PLACEMENT), radio=SYSTEM_RADIO, gateway_id="test")
-    assert "clock not synchronised" not in right._status_text()
+    assert "clock not synchronised" not in right.status_text()
 
 
 def test_run_clock_holds_from_the_logs_latest_reading_when_restarted_with_clock_set_back(
@@ -128,4 +128,4 @@ def test_run_clock_holds_from_the_logs_latest_reading_when_restarted_with_clock_
     assert clock.now() == received
     assert clock.held
     daemon = Daemon(settings, clock=clock, radio=SYSTEM_RADIO, gateway_id="test")
-    assert "clock not synchronised" in daemon._status_text()
+    assert "clock not synchronised" in daemon.status_text()

@@ -82,9 +82,9 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 async def _log_refuses(daemon: Daemon, refuses: bool) -> None:
     """Switch the writer's connection (on the log's writer thread) to query_only, or back."""
-    store = daemon._require_writer_store()
+    store = daemon.service.writer_store
     pragma = f"PRAGMA query_only = {'ON' if refuses else 'OFF'}"
-    await store.run(lambda: store._db.execute(pragma))
+    await daemon.service.on_store_thread(lambda: store._db.execute(pragma))
 
 
 async def _play(sandbox: Sandbox, minutes: float) -> None:

@@ -1,9 +1,12 @@
 """Delivery of outbox rows to the clinic and to the caregiver's notification URL (alerts.md).
 
-The policy is pure and tested alone: :func:`classify` reads an answer, :func:`backoff_for`
-says how long to wait, :func:`next_due` says which row goes next. The edges are the senders
-(requests in a worker thread, never on the event loop) and :class:`Deliverer`, which runs
-the policy on a :class:`~portwatch.clock.Clock` against the outbox kept in the log.
+The policy is pure and tested alone (:mod:`portwatch.alerts.policy`: :func:`classify` reads
+an answer, :func:`backoff_for` says how long to wait, :func:`next_due` says which row goes
+next). The edges are the endpoints (:mod:`portwatch.alerts.endpoints`), the senders
+(:mod:`portwatch.alerts.posting`: requests in a worker thread, never on the event loop) and
+:class:`Deliverer` here, which runs the policy on a :class:`~portwatch.clock.Clock` against
+an outbox: the one kept in the log, or a :class:`MemoryOutbox` for a notice the log cannot
+take. This module also re-exports the names of those three, its former parts.
 
 Rules kept here (alerts.md, "Delivery"):
 
@@ -36,41 +39,62 @@ Rules kept here (alerts.md, "Delivery"):
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ipaddress
-import json
 import logging
 import random
-import re
-import stat
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
 from enum import StrEnum
 from functools import partial
-from pathlib import Path
-from typing import TYPE_CHECKING, Final, Protocol, TypeVar
-from urllib.parse import urlsplit
+from typing import Final, Protocol, TypeVar
 
-from portwatch import __version__
-from portwatch.alerts.payloads import ClinicFormat
-from portwatch.alerts.signing import sign_headers
-from portwatch.clock import Clock
-from portwatch.log.store import (
-    Channel,
-    OutboxRow,
-    OutboxStatus,
-    Priority,
-    StoreError,
-    StoreInputError,
+from portwatch.alerts.endpoints import (
+    CLINIC_CREDENTIAL,
+    CONNECT_TIMEOUT_S,
+    ESCALATE_AFTER,
+    NOTIFY_CONTENT_TYPE,
+    READ_TIMEOUT_S,
+    ClinicEndpoint,
+    DeliveryError,
+    NotifyEndpoint,
+    check_url,
+    load_secret,
+    notification_body,
+    secret_file,
 )
-
-if TYPE_CHECKING:
-    import requests
+from portwatch.alerts.payloads import ClinicFormat
+from portwatch.alerts.policy import (
+    FIRST_RETRY_S,
+    MAX_BACKOFF_S,
+    MAX_RETRY_AFTER_S,
+    Answer,
+    Outcome,
+    StuckReason,
+    backoff_for,
+    classify,
+    held,
+    next_due,
+    next_wake,
+    parse_retry_after,
+    tries_since,
+)
+from portwatch.alerts.posting import ClinicSender, NotifySender, Sender
+from portwatch.clock import Clock
+from portwatch.log.store import Channel, OutboxRow, OutboxStatus, StoreError, StoreInputError
+from portwatch.stages import supervise
 
 __all__ = [
+    "CLINIC_CREDENTIAL",
+    "CONNECT_TIMEOUT_S",
+    "ESCALATE_AFTER",
+    "FIRST_RETRY_S",
+    "MAX_BACKOFF_S",
+    "MAX_RETRY_AFTER_S",
     "NOTIFY_CONTENT_TYPE",
+    "POLL_S",
+    "READ_TIMEOUT_S",
+    "RECORD_RETRY_S",
+    "STOP_ANSWER_GRACE_S",
     "Answer",
     "Channel",
     "ClinicEndpoint",
@@ -99,34 +123,6 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
-# alerts.md, "Delivery": first retry within 10 s. The first backoff is drawn from
-# [FIRST_RETRY_S / 2, FIRST_RETRY_S], so it is at most 5 s even before any clock drift.
-FIRST_RETRY_S: Final = 5.0
-# alerts.md, "Delivery": backoff capped at 10 min.
-MAX_BACKOFF_S: Final = 600.0
-# A Retry-After longer than this is treated as this: escalation at 15 min tells a person
-# anyway, and a misconfigured header must not park an urgent alert for a day.
-MAX_RETRY_AFTER_S: Final = 3600.0
-# alerts.md, "Who is told what": escalate_after (15 min) of trying.
-ESCALATE_AFTER: Final = timedelta(minutes=15)
-# Default per-attempt timeouts; the read timeout covers a slow clinic server's answer.
-CONNECT_TIMEOUT_S: Final = 5.0
-READ_TIMEOUT_S: Final = 15.0
-# The outer ceiling over one attempt, above requests' own timeouts, because a server that
-# drips bytes can keep a read alive past the read timeout (which is per socket read).
-ATTEMPT_GRACE_S: Final = 10.0
-# How much of an answer's body is kept for the person reading "portwatch alerts".
-ANSWER_EXCERPT_CHARS: Final = 200
-# Statuses that are retried although they are 4xx (alerts.md, "Delivery").
-RETRYABLE_4XX: Final = frozenset({408, 429})
-NOTIFY_CONTENT_TYPE: Final = "application/vnd.portwatch.notification+json"
-# The systemd credential name the unit passes the clinic secret under.
-CLINIC_CREDENTIAL: Final = "clinic-secret"
-# ntfy's Priority header values for our two priorities.
-NOTIFY_PRIORITY: Final[Mapping[Priority, str]] = {
-    Priority.URGENT: "urgent",
-    Priority.ROUTINE: "default",
-}
 # The longest the deliverer sleeps between passes: rows queued or requeued by another
 # process (`portwatch alerts resend`) cannot call wake(), so they are picked up within this.
 POLL_S: Final = 60.0
@@ -138,44 +134,6 @@ RECORD_RETRY_S: Final = 10.0
 # leave an accepted alert unrecorded, to be sent again after the restart (the daemon waits
 # STOP_STEP_S, 3 s, for the delivery stage).
 STOP_ANSWER_GRACE_S: Final = 2.0
-# ntfy (2.16 and later) replaces, rather than adds, a notification published again with the
-# same X-Sequence-ID; it takes letters, digits, "-" and "_", at most 64 (ntfy's publish docs).
-_SEQUENCE_ID: Final = re.compile(r"[-_A-Za-z0-9]{1,64}")
-
-
-class DeliveryError(ValueError):
-    """A delivery setting is unusable (bad URL, unreadable secret file, bad argument)."""
-
-
-class Outcome(StrEnum):
-    """What an answer means for the row."""
-
-    DELIVERED = "delivered"
-    RETRY = "retry"
-    PERMANENT = "permanent"
-
-
-class StuckReason(StrEnum):
-    """Why the caregiver is told about a row."""
-
-    REJECTED = "rejected"  # a permanent answer: a person must fix a setting and resend
-    ESCALATED = "escalated"  # not accepted after escalate_after of trying
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """The outcome of one attempt: an HTTP status, or an error without one."""
-
-    status_code: int | None
-    retry_after_s: float | None = None
-    error: str | None = None  # "read timeout", "connection failed", ...; never a secret
-    detail: str = ""  # the start of the answer's body, for a person
-
-    def describe(self) -> str:
-        if self.status_code is None:
-            return self.error or "no answer"
-        text = f"HTTP {self.status_code}"
-        return f"{text}: {self.detail}" if self.detail else text
 
 
 class Outbox(Protocol):
@@ -199,383 +157,7 @@ class Outbox(Protocol):
     def outbox_mark_escalated(self, alert_id: str, at: datetime, /) -> object: ...
 
 
-class Sender(Protocol):
-    """Sends one row somewhere; never raises for a failed delivery, answers instead."""
-
-    async def send(self, row: OutboxRow, now: datetime) -> Answer: ...
-
-
 OnStuck = Callable[[OutboxRow, StuckReason, str], None]
-
-# --- settings ---------------------------------------------------------------------------
-
-
-def check_url(url: str, what: str) -> None:
-    """Require https unless the host is a loopback address (alerts.md, "Delivery").
-
-    Raises:
-        DeliveryError: not http(s), no host, or plain http to a non-loopback host.
-    """
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise DeliveryError(f"{what} must be an http(s) URL with a host")
-    if parts.username or parts.password:
-        raise DeliveryError(f"{what} must not carry credentials; use the secret file")
-    if parts.scheme == "https":
-        return
-    host = parts.hostname
-    loopback = host == "localhost"
-    with contextlib.suppress(ValueError):
-        loopback = loopback or ipaddress.ip_address(host).is_loopback
-    if not loopback:
-        raise DeliveryError(f"{what} must use https (plain http only to a loopback address)")
-
-
-@dataclass(frozen=True, slots=True)
-class ClinicEndpoint:
-    """Where and how clinic alerts go; the secret never appears in repr or errors."""
-
-    url: str
-    format: ClinicFormat
-    secret: bytes = field(repr=False)  # the HMAC key of the clinic's whsec_ secret
-    ca_bundle: Path | None = None
-    connect_timeout_s: float = CONNECT_TIMEOUT_S
-    read_timeout_s: float = READ_TIMEOUT_S
-    escalate_after: timedelta = ESCALATE_AFTER
-
-    def __post_init__(self) -> None:
-        check_url(self.url, "clinic URL")
-        if not self.secret:
-            raise DeliveryError("clinic secret is empty")
-        if self.connect_timeout_s <= 0 or self.read_timeout_s <= 0:
-            raise DeliveryError("clinic timeouts must be positive")
-        if self.escalate_after <= timedelta(0):
-            raise DeliveryError("escalate_after must be positive")
-
-
-@dataclass(frozen=True, slots=True)
-class NotifyEndpoint:
-    """A person's notification URL (an ntfy-style topic): plain POST, unsigned."""
-
-    url: str = field(repr=False)  # a topic URL is often the only secret it has
-    ca_bundle: Path | None = None
-    connect_timeout_s: float = CONNECT_TIMEOUT_S
-    read_timeout_s: float = READ_TIMEOUT_S
-
-    def __post_init__(self) -> None:
-        check_url(self.url, "notification URL")
-
-
-def load_secret(path: Path | str) -> str:
-    """Read a secret file (or a systemd credential); warn if others may read it.
-
-    Raises:
-        DeliveryError: the file is missing, unreadable or empty (the message names the path,
-            never the contents).
-    """
-    secret_path = Path(path)
-    try:
-        text = secret_path.read_text(encoding="utf-8").strip()
-        mode = secret_path.stat().st_mode
-    except OSError as exc:
-        raise DeliveryError(f"cannot read secret file {secret_path}: {exc.strerror}") from exc
-    except UnicodeDecodeError as exc:
-        raise DeliveryError(f"secret file {secret_path} is not UTF-8 text") from exc
-    if not text:
-        raise DeliveryError(f"secret file {secret_path} is empty")
-    if mode & (stat.S_IRGRP | stat.S_IROTH):
-        _LOGGER.warning(
-            "secret file %s is readable by other users (mode %o); run: chmod 600 %s",
-            secret_path,
-            stat.S_IMODE(mode),
-            secret_path,
-        )
-    return text
-
-
-def secret_file(
-    configured: Path | None, environ: Mapping[str, str], credential: str = CLINIC_CREDENTIAL
-) -> Path:
-    """Where the clinic secret lives: the configured file, else systemd's credential
-    (``LoadCredential=clinic-secret:/etc/portwatch/clinic.secret`` in the unit).
-
-    Raises:
-        DeliveryError: neither is set.
-    """
-    if configured is not None:
-        return configured
-    directory = environ.get("CREDENTIALS_DIRECTORY")
-    if directory:
-        return Path(directory) / credential
-    raise DeliveryError(
-        f"no clinic secret: set the clinic secret file, or give systemd LoadCredential={credential}"
-    )
-
-
-def notification_body(title: str, message: str) -> str:
-    """An outbox body for the notify channel (stored with :data:`NOTIFY_CONTENT_TYPE`)."""
-    return json.dumps({"title": title, "message": message}, sort_keys=True)
-
-
-# --- pure policy ------------------------------------------------------------------------
-
-
-def classify(answer: Answer) -> Outcome:
-    """What an answer means (alerts.md, "Delivery")."""
-    code = answer.status_code
-    if code is None:
-        return Outcome.RETRY
-    if 200 <= code < 300:
-        return Outcome.DELIVERED
-    if code in RETRYABLE_4XX or code >= 500:
-        return Outcome.RETRY
-    return Outcome.PERMANENT
-
-
-def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date); None if absent
-    or unreadable (then ordinary backoff applies)."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        return None
-    return max(0.0, (when - now).total_seconds())
-
-
-def backoff_for(attempt: int, retry_after_s: float | None, rng: random.Random) -> float:
-    """Seconds before retry number ``attempt`` (1 = the first retry).
-
-    Exponential from :data:`FIRST_RETRY_S`, capped at :data:`MAX_BACKOFF_S`, with jitter
-    (uniform over the upper half) so that many gateways do not retry in lockstep. A
-    Retry-After is honoured (waited at least), up to :data:`MAX_RETRY_AFTER_S`.
-
-    Raises:
-        DeliveryError: ``attempt`` is below 1.
-    """
-    if attempt < 1:
-        raise DeliveryError(f"attempt must be 1 or more, got {attempt}")
-    ceiling = min(MAX_BACKOFF_S, FIRST_RETRY_S * 2 ** min(attempt - 1, 32))
-    delay = rng.uniform(ceiling / 2, ceiling)
-    if retry_after_s is not None:
-        delay = max(delay, min(max(retry_after_s, 0.0), MAX_RETRY_AFTER_S))
-    return delay
-
-
-def _is_due(row: OutboxRow, now: datetime) -> bool:
-    return row.next_attempt_at is None or row.next_attempt_at <= now
-
-
-def held(row: OutboxRow, now: datetime) -> bool:
-    """Whether ``row`` waits for its not-before time (quiet hours) at ``now``."""
-    return row.not_before is not None and row.not_before > now
-
-
-def _tries_since(row: OutboxRow) -> datetime:
-    """When trying to deliver ``row`` began: when it was queued, or when its hold ended."""
-    if row.not_before is None:
-        return row.created_at
-    return max(row.created_at, row.not_before)
-
-
-def _urgent(row: OutboxRow) -> bool:
-    return row.priority == Priority.URGENT
-
-
-def next_due(
-    rows: Sequence[OutboxRow],
-    now: datetime,
-    skip: Collection[str] = (),
-    *,
-    stalled: bool = False,
-) -> OutboxRow | None:
-    """The row to send next among one channel's pending rows, in decision order.
-
-    The channel is a queue with one retry timer, its head's (the first row not yet tried in
-    this pass, ``skip``): rows leave in the order they were decided, and while the head
-    waits for its retry every routine row behind it waits too, however long the clinic is
-    away, so they arrive in order when it is back. An urgent row is never held for more
-    than one attempt: when one is due, the head is tried at once (its one attempt), then
-    the urgent row. ``stalled`` says an attempt in this pass already failed in a way that
-    stops the queue (see :meth:`Deliverer.flush`); then only due urgent rows go. A row
-    :func:`held` at ``now`` is not in the queue yet.
-    """
-    rows = [r for r in rows if not held(r, now)]
-    urgent_due = any(_urgent(r) and r.id not in skip and _is_due(r, now) for r in rows)
-    blocked = stalled
-    for row in rows:
-        if row.id in skip:
-            continue
-        if not blocked:
-            if urgent_due or _is_due(row, now):
-                return row
-            blocked = True  # the head waits: so does every routine row behind it
-        elif _urgent(row) and _is_due(row, now):
-            return row
-    return None
-
-
-def next_wake(
-    rows: Sequence[OutboxRow], escalate_after: timedelta, now: datetime | None = None
-) -> datetime | None:
-    """The earliest time :func:`next_due` will pick a row or a row needs escalating.
-
-    Only the head's retry time and the urgent rows' count: a routine row behind the head
-    goes when the head does, and waking for it sooner would find nothing to send. A row
-    :func:`held` at ``now`` counts by the end of its hold, and is not the head before then.
-    """
-    times: list[datetime] = []
-    index = 0
-    for row in rows:
-        if now is not None and held(row, now):
-            times.append(row.not_before or now)  # not_before is set: held() said so
-            continue
-        if (index == 0 or _urgent(row)) and row.next_attempt_at is not None:
-            times.append(row.next_attempt_at)
-        elif index == 0 or _urgent(row):
-            times.append(row.created_at)
-        if row.escalated_at is None and row.attempts > 0:
-            times.append(_tries_since(row) + escalate_after)
-        index += 1
-    return min(times, default=None)
-
-
-# --- senders ----------------------------------------------------------------------------
-
-
-class _HttpPoster:
-    """POSTs with requests in a worker thread; one session, one request at a time."""
-
-    def __init__(
-        self,
-        endpoint: ClinicEndpoint | NotifyEndpoint,
-        session: requests.Session | None = None,
-    ) -> None:
-        import requests
-
-        self._session = session or requests.Session()
-        self._timeout = (endpoint.connect_timeout_s, endpoint.read_timeout_s)
-        ca_bundle = endpoint.ca_bundle
-        self._verify: bool | str = str(ca_bundle) if ca_bundle is not None else True
-        self._ceiling_s = endpoint.connect_timeout_s + endpoint.read_timeout_s + ATTEMPT_GRACE_S
-
-    def close(self) -> None:
-        self._session.close()
-
-    def _post_blocking(
-        self, url: str, data: bytes, headers: Mapping[str, str]
-    ) -> tuple[Answer, str | None]:
-        """One POST; returns the answer and the raw Retry-After header (parsed on the loop)."""
-        import requests
-
-        try:
-            response = self._session.post(
-                url,
-                data=data,
-                headers=dict(headers),
-                timeout=self._timeout,
-                verify=self._verify,
-                allow_redirects=False,
-            )
-        except requests.exceptions.SSLError:
-            return Answer(None, error="TLS verification failed"), None
-        except requests.exceptions.ConnectTimeout:
-            return Answer(None, error="connect timeout"), None
-        except requests.exceptions.ReadTimeout:
-            return Answer(None, error="read timeout"), None
-        except requests.exceptions.ConnectionError:
-            return Answer(None, error="connection failed"), None
-        except requests.exceptions.RequestException as exc:
-            # The exception text can carry the URL (a notification topic is a secret).
-            return Answer(None, error=f"request failed ({type(exc).__name__})"), None
-        with response:
-            detail = response.text[:ANSWER_EXCERPT_CHARS].strip()
-            return Answer(response.status_code, detail=detail), response.headers.get("Retry-After")
-
-    async def post(
-        self, url: str, data: bytes, headers: Mapping[str, str], now: datetime
-    ) -> Answer:
-        try:
-            async with asyncio.timeout(self._ceiling_s):
-                answer, retry_after = await asyncio.to_thread(
-                    self._post_blocking, url, data, headers
-                )
-        except TimeoutError:
-            return Answer(None, error="attempt timed out")
-        if retry_after is None:
-            return answer
-        return Answer(
-            status_code=answer.status_code,
-            retry_after_s=parse_retry_after(retry_after, now),
-            detail=answer.detail,
-        )
-
-
-class ClinicSender:
-    """Signs and POSTs clinic rows (signed JSON or a FHIR Bundle) to the clinic endpoint."""
-
-    def __init__(self, endpoint: ClinicEndpoint, session: requests.Session | None = None) -> None:
-        self._endpoint = endpoint
-        self._poster = _HttpPoster(endpoint, session)
-
-    def close(self) -> None:
-        self._poster.close()
-
-    async def send(self, row: OutboxRow, now: datetime) -> Answer:
-        return await self.send_body(str(row.id), row.body, row.content_type, now)
-
-    async def send_body(self, msg_id: str, body: str, content_type: str, now: datetime) -> Answer:
-        """Sign ``body`` as ``msg_id`` at ``now`` and POST it (also for `portwatch alerts test`)."""
-        headers = {
-            "Content-Type": content_type,
-            "User-Agent": f"portwatch/{__version__}",
-            **sign_headers(self._endpoint.secret, msg_id, body, now),
-        }
-        return await self._poster.post(self._endpoint.url, body.encode(), headers, now)
-
-
-def _header_text(text: str) -> str:
-    """A header value: ASCII as is, anything else as an RFC 2047 word (ntfy decodes it)."""
-    if text.isascii():
-        return text.replace("\r", " ").replace("\n", " ")
-    import base64
-
-    return f"=?UTF-8?B?{base64.b64encode(text.encode()).decode()}?="
-
-
-class NotifySender:
-    """POSTs notify rows as plain text with Title and Priority headers (ntfy-style)."""
-
-    def __init__(self, endpoint: NotifyEndpoint, session: requests.Session | None = None) -> None:
-        self._endpoint = endpoint
-        self._poster = _HttpPoster(endpoint, session)
-
-    def close(self) -> None:
-        self._poster.close()
-
-    async def send(self, row: OutboxRow, now: datetime) -> Answer:
-        try:
-            note = json.loads(row.body)
-            title, message = str(note["title"]), str(note["message"])
-        except (json.JSONDecodeError, KeyError, TypeError):
-            title, message = "portwatch", row.body
-        headers = {
-            "Content-Type": "text/plain; charset=utf-8",
-            "Title": _header_text(title),
-            "Priority": NOTIFY_PRIORITY.get(row.priority, "default"),
-            "User-Agent": f"portwatch/{__version__}",
-        }
-        if _SEQUENCE_ID.fullmatch(str(row.id)):
-            # A resend (at-least-once, see Deliverer) then replaces the phone's notification
-            # on ntfy 2.16+ instead of showing it twice; other receivers ignore the header.
-            headers["X-Sequence-ID"] = str(row.id)
-        return await self._poster.post(self._endpoint.url, message.encode(), headers, now)
 
 
 # --- the deliverer ----------------------------------------------------------------------
@@ -785,7 +367,7 @@ class Deliverer:
         for row in rows:
             if row.escalated_at is not None or row.attempts == 0:
                 continue
-            if now - _tries_since(row) < self._escalate_after:
+            if now - tries_since(row) < self._escalate_after:
                 continue
             await self._record(row, _Unrecorded(_Record.ESCALATED, now))
             last = row.last_error or (
@@ -905,7 +487,14 @@ class Deliverer:
             await asyncio.get_running_loop().create_future()  # nowhere to send: until cancelled
         async with asyncio.TaskGroup() as group:
             for channel, sender in self._senders.items():
-                group.create_task(self.run_channel(channel, sender), name=f"delivery-{channel}")
+                # Each channel under its own supervision: one that raises (a bug, a broken
+                # setting the sender did not turn into an answer) is logged and restarted
+                # alone, and never cancels the clinic's (issue 21, "Stage isolation").
+                stage = partial(self.run_channel, channel, sender)
+                group.create_task(
+                    supervise(f"delivery-{channel}", stage, self._clock, _LOGGER),
+                    name=f"delivery-{channel}",
+                )
 
     async def run_channel(self, channel: str, sender: Sender) -> None:
         """Deliver one channel until cancelled: flush it, then sleep until its next due time

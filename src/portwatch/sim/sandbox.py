@@ -165,6 +165,8 @@ class Sandbox:
         self.interval_s = interval_s
         self._on_event = on_event
         self._web = page
+        # The page's port: 0 picks a free one (a test may give a port that is taken).
+        self.page_port = 0
         self._clinic = clinic
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._state_dir = state_dir
@@ -245,7 +247,7 @@ class Sandbox:
             radio=self._radio(),
             clinic=clinic_endpoint(self.settings(), {}),
             web_token=self._web_token,
-            web_port=0,
+            web_port=self.page_port,
             gateway_id="demo-gateway",
             hooks=DaemonHooks(
                 on_recorded=self._recorded, on_received=self._received, on_notice=self._notice
@@ -261,7 +263,7 @@ class Sandbox:
     async def restart_daemon(self) -> None:
         """Stop the daemon as SIGTERM does and start a new one on the same log."""
         await self.stop_daemon()
-        await self.start_daemon()
+        await self.start_daemon()  # on the same store thread: the sandbox's, not the daemon's
 
     def settings(self) -> Settings:
         """The settings the demo's daemon runs with (what a portwatch.toml would say)."""
