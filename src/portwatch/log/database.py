@@ -20,7 +20,6 @@ import sqlite3
 import stat
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 
@@ -28,6 +27,7 @@ if TYPE_CHECKING:
     # Imported where async code awaits the log, not at import time: a command typed by a
     # person reads the log synchronously (issue 20).
     import asyncio
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 from portwatch.log.errors import (
     RECOVERY_ADVICE,
@@ -237,6 +237,8 @@ class Database:
         if not self.threaded:
             return _called(fn)
         if self._thread is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             self._thread = ThreadPoolExecutor(1, thread_name_prefix=WRITER_THREAD_NAME)
         _IN_FLIGHT.started()
         work = self._thread.submit(fn)

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from statistics import median
 from typing import TYPE_CHECKING, Final
 
 from portwatch.log.store import (
@@ -274,6 +273,8 @@ def stream_observations(stream: Sequence[Reading]) -> list[Observation]:
     the window's end. A slower stream's samples are observations one by one. The rule's own
     observations, with the site offset, are what alert.
     """
+    from statistics import median
+
     from portwatch.fever.rule import RuleSettings
 
     dense_s = RuleSettings().dense_interval_s
