@@ -44,20 +44,24 @@ out = csv.writer(open("/dev/null", "w", newline=""))
 for row in db.execute("SELECT time_us, value, unit, kind, device FROM readings ORDER BY time_us"):
     out.writerow(row)
 db.close()
-"""  # noqa: S608 (a constant query)
+"""
 _BARE_LOOP += _HWM
 
 # `python -m portwatch ARGS`, then the peak read as above (whatever the exit status).
-_PORTWATCH = """
+_PORTWATCH = (
+    """
 import runpy, sys
 sys.argv = ["portwatch", *sys.argv[1:]]
 try:
     runpy.run_module("portwatch", run_name="__main__", alter_sys=True)
 except SystemExit as done:
     code = done.code
-""" + _HWM + """
+"""
+    + _HWM
+    + """
 sys.exit(code)
 """
+)
 
 
 def make_log(path: Path, days: float) -> int:
