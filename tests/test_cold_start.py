@@ -94,3 +94,25 @@ def test_the_listed_help_lines_are_the_commands_own() -> None:
     assert set(cli.HELP_LINES) == set(cli.COMMANDS)
     for name in cli.COMMANDS:
         assert cli.HELP_LINES[name] == cli._load(name).HELP, name
+
+
+def test_status_with_a_settings_file_validates_it_but_starts_no_server_or_client(
+    state: Path,
+) -> None:
+    """With a settings file, validating it needs pydantic (and pydantic_settings brings
+    asyncio); the page's server (aiohttp), HTTP clients and Bluetooth stay out."""
+    secret = state / "clinic-secret"
+    secret.write_text("whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n", encoding="utf-8")
+    secret.chmod(0o600)
+    config = state / "portwatch.toml"
+    config.write_text(
+        "[patient]\nreference = 'Patient/1'\nplacement = '2026-11-16T09:00:00+00:00'\n"
+        "[bluetooth]\nbackend = 'virtual'\n"
+        "[clinic]\nurl = 'http://127.0.0.1:9/webhook'\nrecipient = 'Organization/1'\n"
+        f"secret_file = '{secret}'\n[store]\nstate_directory = '{state}'\n",
+        encoding="utf-8",
+    )
+    modules = _modules_after(["status", "--config", str(config)], state)
+    assert "portwatch.config" in modules  # the file was read: the test tests something
+    tops = sorted({name.split(".")[0] for name in _heavy(modules)})
+    assert tops == ["asyncio", "pydantic", "pydantic_settings"]
