@@ -90,23 +90,13 @@ def page_for(
 
     def make_app() -> web.Application:
         from portwatch.web.app import WebSettings, make_app
+        from portwatch.web.settings import display_settings
         from portwatch.web.source import ClinicTarget
-        from portwatch.web.view import DisplaySettings
 
-        rule = settings.rule
         return make_app(
             settings.store.state_directory / DB_FILE_NAME,
             WebSettings(token=token, host=host, port=web_port),
-            DisplaySettings(
-                threshold_f=rule.threshold_f,
-                placement=settings.patient.placement,
-                healing_days=rule.healing_days,
-                unit=settings.display.unit,
-                zone=settings.zone,
-                patient=settings.patient.reference,
-                pair_window=rule.pair_window,
-                rule_settings=rule.rule_settings().as_pairs(),
-            ),
+            display_settings(settings),
             ClinicTarget(recorder.outbound.context, recorder.outbound.clinic_format),
             clock,
             submit=submit,
