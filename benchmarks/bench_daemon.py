@@ -181,7 +181,9 @@ _DAEMON_SCRIPT = textwrap.dedent(
         cpu = time.process_time() - began_cpu
         wall = time.perf_counter() - began
         out = {"cpu": cpu, "wall": wall, "seconds": seconds, "pages": pages,
-               "pages_ok": statuses, "hwm": proc_status("VmHWM"), "rss": proc_status("VmRSS")}
+               "pages_ok": statuses, "hwm": proc_status("VmHWM"), "rss": proc_status("VmRSS"),
+               "rss_anon": proc_status("RssAnon"), "rss_file": proc_status("RssFile"),
+               "rss_shmem": proc_status("RssShmem")}
         if MODE == "daemon":
             await asyncio.sleep(0.5)  # let the last deliveries finish
             store = daemon.service.store
