@@ -32,7 +32,8 @@ from typing import Any
 
 from portwatch.alerts.signing import parse_secret, sign_headers
 from portwatch.clock import VirtualClock
-from portwatch.sim.inbox import MAX_BODY_BYTES, InboxStore, make_app
+from portwatch.serving import serve
+from portwatch.sim.inbox import MAX_BODY_BYTES, InboxStore, inbox_limits, make_app
 
 NAME = "inbox under attack"
 QUICK_SHAPES = 150
@@ -143,25 +144,41 @@ def _signed(key: bytes, msg_id: str, body: bytes, at: datetime) -> dict[str, str
     return {"Content-Type": "application/json", **headers}
 
 
+OK, REFUSED_AUTH, BAD = frozenset({200}), frozenset({401}), frozenset({400})
+ABSENT = frozenset({400, 404, 405})
+
+
 def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> list[Raw]:
-    ok, refused_auth, bad = frozenset({200}), frozenset({401}), frozenset({400})
-    absent = frozenset({400, 404, 405})
     valid_body = json.dumps(_document(1)).encode()
-    other_key = parse_secret("whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())
     good = _signed(key, "alert-1", valid_body, now)
+    return [
+        *_signature_requests(key, now, good, valid_body),
+        *_header_requests(good, valid_body),
+        *_issue21_requests(key, now, good, valid_body),
+        *_body_requests(key, now, good),
+        *_route_requests(),
+        *_shape_requests(key, rng, now, shapes),
+    ]
+
+
+def _signature_requests(
+    key: bytes, now: datetime, good: dict[str, str], valid_body: bytes
+) -> list[Raw]:
+    """Genuine, replayed, tampered, forged and expired signatures."""
+    other_key = parse_secret("whsec_" + base64.b64encode(secrets.token_bytes(24)).decode())
     tampered = json.dumps(_document(1)).replace("101.4", "99.1").encode()
-    requests = [
-        Raw("genuine alert", "POST", "/webhook", good, valid_body, ok, valid=True),
-        Raw("replay within tolerance", "POST", "/webhook", good, valid_body, ok),
-        Raw("replay to /", "POST", "/", good, valid_body, ok),
-        Raw("replay, body tampered", "POST", "/webhook", good, tampered, refused_auth),
+    return [
+        Raw("genuine alert", "POST", "/webhook", good, valid_body, OK, valid=True),
+        Raw("replay within tolerance", "POST", "/webhook", good, valid_body, OK),
+        Raw("replay to /", "POST", "/", good, valid_body, OK),
+        Raw("replay, body tampered", "POST", "/webhook", good, tampered, REFUSED_AUTH),
         Raw(
             "replay under another id",
             "POST",
             "/webhook",
             {**good, "webhook-id": "alert-999"},
             valid_body,
-            refused_auth,
+            REFUSED_AUTH,
         ),
         Raw(
             "signed with another key",
@@ -169,7 +186,7 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
             "/webhook",
             _signed(other_key, "alert-2", valid_body, now),
             valid_body,
-            refused_auth,
+            REFUSED_AUTH,
         ),
         Raw(
             "forged signature",
@@ -177,7 +194,7 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
             "/webhook",
             {**good, "webhook-signature": "v1," + base64.b64encode(bytes(32)).decode()},
             valid_body,
-            refused_auth,
+            REFUSED_AUTH,
         ),
         Raw(
             "signature of another scheme",
@@ -185,7 +202,7 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
             "/webhook",
             {**good, "webhook-signature": "v1a," + good["webhook-signature"][3:]},
             valid_body,
-            refused_auth,
+            REFUSED_AUTH,
         ),
         Raw(
             "expired (6 min old)",
@@ -193,7 +210,7 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
             "/webhook",
             _signed(key, "alert-3", valid_body, now - timedelta(minutes=6)),
             valid_body,
-            refused_auth,
+            REFUSED_AUTH,
         ),
         Raw(
             "from the future (6 min ahead)",
@@ -201,8 +218,15 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
             "/webhook",
             _signed(key, "alert-4", valid_body, now + timedelta(minutes=6)),
             valid_body,
-            refused_auth,
+            REFUSED_AUTH,
         ),
+    ]
+
+
+def _header_requests(good: dict[str, str], valid_body: bytes) -> list[Raw]:
+    """Signature headers missing, or a timestamp that is not Unix seconds."""
+    bad = BAD
+    return [
         Raw("no signature headers", "POST", "/webhook", {}, valid_body, bad),
         Raw(
             "timestamp not a number",
@@ -228,6 +252,73 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
             valid_body,
             bad,
         ),
+    ]
+
+
+def _issue21_requests(
+    key: bytes, now: datetime, good: dict[str, str], valid_body: bytes
+) -> list[Raw]:
+    """Issue 21's reproductions: once 500s, or answered to a rebound name."""
+    refused_auth, bad = REFUSED_AUTH, BAD
+    surrogate = _document(9)
+    surrogate["data"]["summary"] = "Fever \ud800 confirmed"
+    surrogate_body = json.dumps(surrogate).encode()  # ensure_ascii: travels as \ud800
+    return [
+        Raw(
+            "timestamp in year 33658",
+            "POST",
+            "/webhook",
+            {**good, "webhook-timestamp": "999999999999"},
+            valid_body,
+            refused_auth,
+        ),
+        Raw(
+            "timestamp in year 10000",
+            "POST",
+            "/webhook",
+            {**good, "webhook-timestamp": "253402300800"},
+            valid_body,
+            refused_auth,
+        ),
+        Raw(
+            "timestamp a superscript digit",
+            "POST",
+            "/webhook",
+            {**good, "webhook-timestamp": "\u00b2"},
+            valid_body,
+            bad,
+        ),
+        Raw(
+            "signed body holding a lone surrogate",
+            "POST",
+            "/webhook",
+            _signed(key, "alert-9", surrogate_body, now),
+            surrogate_body,
+            bad,
+        ),
+        Raw(
+            "alerts read through a rebound name",
+            "GET",
+            "/api/alerts",
+            {"Host": "evil.example"},
+            b"",
+            frozenset({421}),
+        ),
+        Raw(
+            "alert closed through a rebound name",
+            "POST",
+            "/alerts/alert-1/close",
+            {"Host": "evil.example"},
+            b"",
+            frozenset({421}),
+        ),
+    ]
+
+
+def _body_requests(key: bytes, now: datetime, good: dict[str, str]) -> list[Raw]:
+    """Bodies too large, not UTF-8, not JSON, not an object, nested too deeply."""
+    bad = BAD
+    return [
         Raw(
             "oversized body with Content-Length",
             "POST",
@@ -277,6 +368,13 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
             b"[" * 100_000 + b"]" * 100_000,
             bad,
         ),
+    ]
+
+
+def _route_requests() -> list[Raw]:
+    """Paths that climb out, alerts that do not exist or are closed from elsewhere."""
+    absent = ABSENT
+    return [
         Raw("traversal ../", "GET", "/../../../../etc/passwd", {}, b"", absent),
         Raw("traversal %2e%2e", "GET", "/%2e%2e/%2e%2e/etc/passwd", {}, b"", absent),
         Raw("traversal %2f", "GET", "/api/..%2f..%2f..%2fetc%2fpasswd", {}, b"", absent),
@@ -294,6 +392,11 @@ def _requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> lis
         Raw("wrong method", "DELETE", "/webhook", {}, b"", frozenset({405})),
         Raw("absolute URI elsewhere", "GET", "http://169.254.169.254/latest", {}, b"", absent),
     ]
+
+
+def _shape_requests(key: bytes, rng: random.Random, now: datetime, shapes: int) -> list[Raw]:
+    """Signed bodies of random wrong shapes: 200 when still readable, else 400."""
+    requests: list[Raw] = []
     for index in range(shapes):
         msg_id = f"shape-{index}"
         shape = _fhir_misshape(rng) if index % 4 == 3 else _misshape(rng, _document(100 + index))
@@ -317,8 +420,9 @@ async def _send(port: int, request: Raw) -> int | None:
         asyncio.open_connection("127.0.0.1", port), IO_TIMEOUT_S
     )
     try:
-        head = [f"{request.method} {request.path} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
-        head += [f"{name}: {value}" for name, value in request.headers.items()]
+        host = request.headers.get("Host", f"127.0.0.1:{port}")
+        head = [f"{request.method} {request.path} HTTP/1.1", f"Host: {host}"]
+        head += [f"{name}: {value}" for name, value in request.headers.items() if name != "Host"]
         head.append("Connection: close")
         if request.chunked:
             head.append("Transfer-Encoding: chunked")
@@ -331,7 +435,7 @@ async def _send(port: int, request: Raw) -> int | None:
         else:
             head.append(f"Content-Length: {len(request.body)}")
             payload = request.body
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
+        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("utf-8"))
         writer.write(payload)
         # The server may refuse an oversized body before reading all of it.
         with contextlib.suppress(ConnectionError):
@@ -354,17 +458,13 @@ async def _get(port: int, path: str) -> int | None:
 async def _campaign(
     quick: bool, seed: int, directory: Path, report: Callable[[str], None]
 ) -> dict[str, Any]:
-    from aiohttp import web
 
     rng = random.Random(seed)
     key = parse_secret("whsec_" + base64.b64encode(random.Random(seed).randbytes(24)).decode())
     clock = VirtualClock(START)
     store = InboxStore(directory / "inbox.db")
-    runner = web.AppRunner(make_app(key, store, clock), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = int(runner.addresses[0][1])
+    served = await serve(make_app(key, store, clock), "127.0.0.1", 0, inbox_limits())
+    port = served.port
     tried = crashed = wrong_status = 0
     statuses: dict[int | None, int] = {}
     try:
@@ -396,7 +496,7 @@ async def _campaign(
         refused_ids = {f"alert-{n}" for n in range(2, 9)} | {"alert-999"}
         stored_refused = sum(1 for a in store.alerts() if a["id"] in refused_ids)
     finally:
-        await runner.cleanup()
+        await served.close()
         store.close()
     return {
         "tried": tried,

@@ -52,10 +52,19 @@ def _form(fields: list[tuple[str, str]]) -> bytes:
 
 
 def _requests(raw: Any, token: str, rng: random.Random, count: int) -> list[Any]:
-    denied = frozenset({401})
-    ok = frozenset({200})
     Raw = raw.Raw
     cookie = {"Cookie": f"portwatch_token={token}"}
+    return [
+        *_auth_requests(Raw, token, rng, cookie),
+        *_path_and_report_requests(Raw, cookie),
+        *_issue21_requests(Raw, cookie),
+        *_random_requests(Raw, rng, count, cookie),
+    ]
+
+
+def _auth_requests(Raw: Any, token: str, rng: random.Random, cookie: dict[str, str]) -> list[Any]:
+    """Every route without a token, wrong tokens in links and cookies, the right one."""
+    denied, ok = frozenset({401}), frozenset({200})
     form = {"Content-Type": "application/x-www-form-urlencoded"}
     wrong = [
         "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(len(token))),
@@ -81,6 +90,13 @@ def _requests(raw: Any, token: str, rng: random.Random, count: int) -> list[Any]
         Raw("right token link", "GET", f"/?token={token}", {}, b"", frozenset({303})),
         Raw("right cookie", "GET", "/", cookie, b"", ok),
     ]
+    return requests
+
+
+def _path_and_report_requests(Raw: Any, cookie: dict[str, str]) -> list[Any]:
+    """Paths that climb out; reports from another site, oversized, and one genuine."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    requests: list[Any] = []
     for path in (
         "/../../../../etc/passwd",
         "/%2e%2e/%2e%2e/etc/passwd",
@@ -117,7 +133,41 @@ def _requests(raw: Any, token: str, rng: random.Random, count: int) -> list[Any]
             valid=True,
         ),
     ]
+    return requests
+
+
+def _issue21_requests(Raw: Any, cookie: dict[str, str]) -> list[Any]:
+    """Issue 21: each of these was a 500 (or answered a rebound name)."""
+    return [
+        Raw("day a superscript two", "GET", "/chart?day=%C2%B2", cookie, b"", frozenset({400})),
+        Raw("day a circled one", "GET", "/log?day=%E2%91%A0", cookie, b"", frozenset({400})),
+        Raw(
+            "multipart report that is not multipart",
+            "POST",
+            "/report",
+            {**cookie, "Content-Type": "multipart/form-data; boundary=xyz"},
+            _form([("symptom", "pus")]),
+            frozenset({400}),
+        ),
+        Raw(
+            "report in an unknown charset",
+            "POST",
+            "/report",
+            {**cookie, "Content-Type": "application/x-www-form-urlencoded; charset=x-nope"},
+            _form([("symptom", "pus")]),
+            frozenset({400}),
+        ),
+        Raw("page through a rebound name", "GET", "/", {**cookie, "Host": "evil.example"},
+            b"", frozenset({421})),
+    ]  # fmt: skip
+
+
+def _random_requests(Raw: Any, rng: random.Random, count: int, cookie: dict[str, str]) -> list[Any]:
+    """Random ``day``/``events`` queries and random report forms, with the right cookie."""
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    requests: list[Any] = []
     junk = ["", "0", "-1", "367", "1e9", "NaN", "1;DROP TABLE readings", "%00", "é", "9" * 40]
+    junk += ["%C2%B2", "%E2%91%A0", "%D9%A3", "%EF%BC%91"]  # ², ①, Arabic-Indic 3, fullwidth 1
     for index in range(count):
         if index % 2:
             day = rng.choice([*junk, str(rng.randrange(1, 30))])
@@ -155,11 +205,10 @@ def _requests(raw: Any, token: str, rng: random.Random, count: int) -> list[Any]
 
 
 async def _campaign(quick: bool, seed: int, directory: Path) -> dict[str, Any]:
-    from aiohttp import web
-
     from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
     from portwatch.clock import VirtualClock
     from portwatch.log.store import Store
+    from portwatch.serving import serve
 
     # By name: the caregiver page is another branch's, and may not be here yet.
     app_module = importlib.import_module("portwatch.web.app")
@@ -181,11 +230,8 @@ async def _campaign(quick: bool, seed: int, directory: Path) -> dict[str, Any]:
         source.ClinicTarget(context, ClinicFormat.JSON),
         VirtualClock(START),
     )
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = int(runner.addresses[0][1])
+    served = await serve(app, "127.0.0.1", 0, app_module.PAGE_LIMITS)  # as the daemon does
+    port = served.port
     tried = crashed = wrong_status = 0
     statuses: dict[str, int] = {}
     problems: list[str] = []
@@ -204,7 +250,7 @@ async def _campaign(quick: bool, seed: int, directory: Path) -> dict[str, Any]:
                 wrong_status += 1
                 problems.append(f"{request.what}: {status}, expected {sorted(request.allowed)}")
     finally:
-        await runner.cleanup()
+        await served.close()
     with Store.open(db) as store:
         queued = len(store.outbox_all())
     return {

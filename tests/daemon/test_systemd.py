@@ -152,3 +152,14 @@ def test_unit_declares_what_the_issue_requires_when_read() -> None:
         "TimeoutStopSec=10",
     ):
         assert re.search(rf"^{re.escape(line)}", text, re.MULTILINE), line
+
+
+def test_unit_descriptor_limit_leaves_headroom_over_the_page_cap_and_its_reserve() -> None:
+    """Issue 21: under the default 1,024 a flood on the page took the descriptors clinic
+    delivery needs; the unit's limit covers the page's cap and reserve twice over."""
+    from portwatch.web.app import PAGE_LIMITS
+
+    match = re.search(r"^LimitNOFILE=(\d+)$", UNIT.read_text(), re.MULTILINE)
+    assert match, "the unit sets no LimitNOFILE"
+    needed = PAGE_LIMITS.max_connections + PAGE_LIMITS.fd_reserve
+    assert int(match[1]) >= 2 * needed

@@ -96,10 +96,14 @@ def verify(key: bytes, headers: Mapping[str, str], body: str, now: datetime) -> 
     offered = lower.get("webhook-signature", "")
     if not (msg_id and stamp and offered):
         raise SignatureError(SignatureProblem.MALFORMED, "missing webhook-id/timestamp/signature")
-    if not stamp.isdigit() or len(stamp) > 12:
+    # isdigit() alone also passes "²" and other scripts' digits (issue 21): ASCII only.
+    if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12:
         raise SignatureError(SignatureProblem.MALFORMED, "webhook-timestamp is not Unix seconds")
-    at = datetime.fromtimestamp(int(stamp), tz=UTC)
-    if abs(now.astimezone(UTC) - at) > TIMESTAMP_TOLERANCE:
+    try:
+        at = datetime.fromtimestamp(int(stamp), tz=UTC)
+    except (ValueError, OverflowError, OSError):
+        at = None  # beyond year 9999: no clock is there
+    if at is None or abs(now.astimezone(UTC) - at) > TIMESTAMP_TOLERANCE:
         raise SignatureError(
             SignatureProblem.EXPIRED,
             f"webhook-timestamp {stamp} is over {TIMESTAMP_TOLERANCE} from the receiver's clock",

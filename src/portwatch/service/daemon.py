@@ -49,6 +49,7 @@ from portwatch.service.wiring import (
 
 if TYPE_CHECKING:
     from portwatch.ble.radio import Radio
+    from portwatch.serving import ServerStats
 
 __all__ = [
     "SENT_DIRECTLY_HOLD",
@@ -155,6 +156,12 @@ class Daemon:
         """The caregiver page's address once it serves (None: no page, or not yet)."""
         service = self._service
         return None if service is None or service.page is None else service.page.url
+
+    @property
+    def web_stats(self) -> ServerStats | None:
+        """The page's connection guard's figures once it serves (issue 21; for campaigns)."""
+        service = self._service
+        return None if service is None or service.page is None else service.page.stats
 
     @property
     def ready(self) -> asyncio.Event:

@@ -24,6 +24,8 @@ from portwatch.service.recorder import Recorder
 if TYPE_CHECKING:
     from aiohttp import web
 
+    from portwatch.serving import ServerStats
+
 __all__ = ["Page", "next_reminder", "page_for"]
 
 _LOGGER = logging.getLogger("portwatch.service.daemon")
@@ -43,22 +45,23 @@ class Page:
         self._port = port
         self._runner: web.AppRunner | None = None
         self.url: str | None = None
+        self.stats: ServerStats | None = None  # the connection guard's figures, once serving
         self.tried = asyncio.Event()
 
     async def run(self) -> None:
         """Start the page and serve it until cancelled (the stage)."""
-        from aiohttp import web as aioweb
+        from portwatch.serving import serve
+        from portwatch.web.app import PAGE_LIMITS
 
         await self.close()  # a restart after a failure
         try:
-            runner = aioweb.AppRunner(self._make_app(), access_log=None)
-            self._runner = runner
-            await runner.setup()
-            await aioweb.TCPSite(runner, self._host, self._port).start()
+            # Bounded (issue 21): connection cap, head/body deadlines, per-peer cap on the LAN.
+            served = await serve(self._make_app(), self._host, self._port, PAGE_LIMITS)
+            self._runner = served.runner
+            self.stats = served.stats
         finally:
             self.tried.set()
-        bound = runner.addresses[0]
-        self.url = f"http://{self._host}:{bound[1]}/"
+        self.url = f"http://{self._host}:{served.port}/"
         _LOGGER.info("caregiver page at %s", self.url)
         await asyncio.get_running_loop().create_future()  # serve until cancelled
 

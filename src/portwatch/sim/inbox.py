@@ -13,7 +13,10 @@ Routes:
     page only (a cross-site post is refused with 403).
 
 The page has no login: keep it on loopback (the default) or behind the clinic's own access
-control.
+control. A request whose ``Host`` is not an address literal, ``localhost`` or a name given as
+``host_names`` is refused with 421, so a web page whose name is rebound to 127.0.0.1 (DNS
+rebinding) can neither read ``/api/alerts`` nor close an alert. ``portwatch inbox`` serves it
+within :func:`inbox_limits` (:mod:`portwatch.serving`: connection cap, head and body deadlines).
 
 SQLite is called on the event loop: a reference inbox sees a few requests an hour, and one
 connection on one thread keeps the store simple.
@@ -40,15 +43,11 @@ from portwatch.clock import Clock
 
 if TYPE_CHECKING:
     from aiohttp import web
+    from aiohttp.typedefs import Handler, Middleware
 
-__all__ = [
-    "SILENT_AFTER",
-    "InboxError",
-    "InboxStore",
-    "Message",
-    "make_app",
-    "parse_message",
-]
+    from portwatch.serving import ServerLimits
+
+__all__ = ["SILENT_AFTER", "InboxError", "InboxStore", "Message", "make_app", "parse_message"]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -62,6 +61,15 @@ SIGNATURE_STATUS: Final[Mapping[SignatureProblem, HTTPStatus]] = {
     SignatureProblem.FORGED: HTTPStatus.UNAUTHORIZED,
 }
 HEARTBEAT_TYPE: Final = "gateway.heartbeat"
+
+
+def inbox_limits() -> ServerLimits:
+    """The inbox server's bounds (issue 21): a clinic's gateways post a few times an hour."""
+    from portwatch.serving import ServerLimits
+
+    return ServerLimits(name="inbox", max_connections=128, fd_reserve=128, per_peer=16)
+
+
 SNOMED_FEVER: Final = "386661006"
 
 _SCHEMA: Final = """
@@ -206,6 +214,12 @@ def parse_message(msg_id: str, body: str) -> Message:
         raise InboxError("body nests too deeply to be an alert") from exc
     if not isinstance(document, dict):
         raise InboxError("body is not a JSON object")
+    try:
+        # JSON may escape a lone surrogate ("\\ud800"): valid JSON, but no text SQLite (or
+        # any UTF-8 reader downstream) can hold, so it is refused here, not at the INSERT.
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InboxError("body holds a lone surrogate escape (such as \\ud800), not text") from exc
     if document.get("resourceType") == "Bundle":
         return _parse_fhir_bundle(msg_id, document, body)
     return _parse_json_alert(msg_id, document, body)
@@ -369,11 +383,28 @@ def _cross_site(headers: Mapping[str, str], host: str) -> bool:
     return origin == "null" or urlsplit(origin).netloc != host
 
 
-def make_app(key: bytes, store: InboxStore, clock: Clock) -> web.Application:
-    """The inbox as an aiohttp application; ``key`` is the HMAC key of the shared secret."""
+def _host_check(names: tuple[str, ...]) -> Middleware:
+    """Refuse a request whose Host is a name this inbox was not told it has (DNS rebinding:
+    a page whose name now points at 127.0.0.1 could otherwise read and close alerts)."""
     from aiohttp import web
 
-    async def receive(request: web.Request) -> web.Response:
+    from portwatch.serving import host_allowed
+
+    @web.middleware
+    async def host_check(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not host_allowed(request.headers.get("Host"), names):
+            _LOGGER.info("refused a request for another host name from %s", request.remote)
+            return web.json_response({"error": "unknown host name"}, status=421)
+        return await handler(request)
+
+    return host_check
+
+
+def _receiver(key: bytes, store: InboxStore, clock: Clock) -> Handler:
+    """``POST /webhook``: verify, read, store once; every refusal a 4xx naming why."""
+    from aiohttp import web
+
+    async def receive(request: web.Request) -> web.StreamResponse:
         raw = await request.read()
         now = clock.now()
         try:
@@ -381,7 +412,7 @@ def make_app(key: bytes, store: InboxStore, clock: Clock) -> web.Application:
         except UnicodeDecodeError:
             return web.json_response({"error": "body is not UTF-8"}, status=400)
         try:
-            msg_id = verify(key, dict(request.headers), body, now)
+            msg_id = verify(key, request.headers, body, now)
         except SignatureError as exc:
             _LOGGER.info("refused a request from %s: %s", request.remote, exc.problem.value)
             status = SIGNATURE_STATUS[exc.problem]
@@ -393,6 +424,21 @@ def make_app(key: bytes, store: InboxStore, clock: Clock) -> web.Application:
         stored = store.add(message, now)
         _LOGGER.info("%s %s (%s)", "stored" if stored else "already had", msg_id, message.type)
         return web.json_response({"id": msg_id, "stored": stored})
+
+    return receive
+
+
+def make_app(
+    key: bytes, store: InboxStore, clock: Clock, *, host_names: tuple[str, ...] = ()
+) -> web.Application:
+    """The inbox as an aiohttp application; ``key`` is the HMAC key of the shared secret.
+
+    ``host_names``: names the inbox is reached by (besides address literals and
+    ``localhost``), e.g. ``inbox.clinic.example`` behind the clinic's proxy.
+    """
+    from aiohttp import web
+
+    receive = _receiver(key, store, clock)
 
     async def page(request: web.Request) -> web.Response:
         del request
@@ -417,7 +463,7 @@ def make_app(key: bytes, store: InboxStore, clock: Clock) -> web.Application:
             return web.json_response({"error": "no such open alert"}, status=404)
         raise web.HTTPSeeOther("/")
 
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[_host_check(host_names)], client_max_size=MAX_BODY_BYTES)
     app.add_routes(
         [
             web.post("/", receive),

@@ -282,20 +282,15 @@ class Sandbox:
         )
 
     async def _start_inbox(self, key: bytes) -> None:
-        from aiohttp import web as aioweb
-
-        from portwatch.sim.inbox import make_app
+        from portwatch.serving import serve
+        from portwatch.sim.inbox import inbox_limits, make_app
 
         store = InboxStore(self.state_dir / "inbox.db")
         self.inbox = _Inbox(store, self.clock, self._inbox_message)
         app = make_app(key, self.inbox, self.clock)  # type: ignore[arg-type]
-        runner = aioweb.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = aioweb.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self._inbox_runner = runner
-        port = runner.addresses[0][1]
-        self.inbox_url = f"http://127.0.0.1:{port}/webhook"
+        served = await serve(app, "127.0.0.1", 0, inbox_limits())  # bounded, as `portwatch inbox`
+        self._inbox_runner = served.runner
+        self.inbox_url = f"http://127.0.0.1:{served.port}/webhook"
 
     async def _start_radio(self) -> None:
         from portwatch.ble.pin import Pin, save_pin

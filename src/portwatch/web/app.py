@@ -12,6 +12,13 @@ nothing else: no scripts, no third-party anything, forms only to this server.
 
 Pages are built in a worker thread (SQLite reads block) under a timeout, by a
 :class:`Pages` implementation; :func:`make_app` wires the one that reads the log.
+
+Hostile input is a 4xx, never a 500 (issue 21): a ``day`` must be ASCII digits, a form that
+is not what its Content-Type says is 400, and a request whose ``Host`` is not this server
+(an address literal, ``localhost``, the machine's own names, ``WebSettings.host_names``)
+is 421, so a name rebound to the Pi reaches nothing. The daemon serves the app with
+:func:`portwatch.serving.serve` within :data:`PAGE_LIMITS` (connection cap, deadlines,
+per-peer cap on the home network).
 """
 
 from __future__ import annotations
@@ -20,16 +27,19 @@ import asyncio
 import hmac
 import html
 import logging
+import socket
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Protocol
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from portwatch.clock import Clock
 from portwatch.model import Symptom
+from portwatch.serving import ServerLimits, host_allowed
 from portwatch.web.pages import STYLE_CSP_SOURCE
 from portwatch.web.view import DisplaySettings
 
@@ -38,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COOKIE_NAME",
+    "PAGE_LIMITS",
     "SECURITY_HEADERS",
     "Pages",
     "ReportRejectedError",
@@ -75,6 +86,21 @@ SECURITY_HEADERS: Final[dict[str, str]] = {
 }
 
 
+# The page's server bounds (issue 21): a few phones on the home network need a few dozen
+# connections; 256 is plenty and, with the unit's LimitNOFILE, leaves descriptors for the log,
+# the radio and clinic delivery however many connections a neighbour opens.
+PAGE_LIMITS: Final = ServerLimits(
+    name="web", max_connections=256, fd_reserve=512, per_peer=16, header_timeout_s=10.0
+)
+
+
+def _own_names() -> tuple[str, ...]:
+    """This machine's own names: its hostname, and that name under mDNS's ``.local``."""
+    name = socket.gethostname().lower().rstrip(".")
+    short = name.split(".", 1)[0]
+    return tuple(sorted({name, short, f"{short}.local"} - {""}))
+
+
 class ReportRejectedError(ValueError):
     """A symptom report that cannot be sent as given (no symptom, unknown name, long note)."""
 
@@ -110,6 +136,9 @@ class WebSettings:
     token: str  # the access token (from a secret file); at least 16 characters
     host: str = "127.0.0.1"  # loopback by default (issue 8)
     port: int = 8470  # the default of [web] address in the settings: 127.0.0.1:8470
+    # Names (besides address literals and "localhost") the page answers for, e.g. the Pi's
+    # "raspberrypi.local"; any other Host is refused so a rebound name reaches nothing.
+    host_names: tuple[str, ...] = field(default_factory=_own_names)
 
     def __post_init__(self) -> None:
         if len(self.token) < 16:
@@ -126,132 +155,168 @@ def _unauthorized() -> web.Response:
     return web.Response(status=401, body=b"")
 
 
-def build_app(pages: Pages, settings: WebSettings, clock: Clock) -> web.Application:
-    """The application for `pages`, guarded by `settings.token`. No globals: one per call."""
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _token_landing(request: web.Request, settings: WebSettings) -> web.StreamResponse:
+    """The answer to a right ``?token=`` link: set the cookie, move on without the token."""
+    target = str(request.rel_url.without_query_params("token"))
+    if not target.startswith("/") or target[1:2] in ("/", "\\"):
+        target = "/"  # never to another host: browsers read "//x" and "/\\x" as hosts
+    response: web.StreamResponse
+    if request.headers.get("Sec-Fetch-Site") == "cross-site":
+        # A link opened from another app: browsers withhold SameSite=Strict cookies
+        # on a redirect that started cross-site, so move on from our own page.
+        response = web.Response(
+            text=(
+                '<!doctype html><meta charset="utf-8">'
+                f'<meta http-equiv="refresh" content="0;url={html.escape(target)}">'
+                f'<a href="{html.escape(target)}">Continue</a>'
+            ),
+            content_type="text/html",
+        )
+    else:
+        response = web.Response(status=303, headers={"Location": target})
+    response.set_cookie(
+        COOKIE_NAME,
+        settings.token,
+        max_age=COOKIE_MAX_AGE_S,
+        path="/",
+        httponly=True,
+        samesite="Strict",
+        secure=request.secure,
+    )
+    return response
+
+
+def _guard(settings: WebSettings) -> Middleware:
+    """The middleware every request passes: a Host that is this server, then the token."""
     token = settings.token.encode()
+    names = (*settings.host_names, settings.host)  # the name it was told to listen on, too
 
     @web.middleware
-    async def auth(
-        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-    ) -> web.StreamResponse:
+    async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not host_allowed(request.headers.get("Host"), names):
+            # A name rebound to this address (DNS rebinding) is not the caregiver's page.
+            raise web.HTTPMisdirectedRequest(text="this server does not answer for that name")
         offered = request.query.get("token")
         if offered is not None:
             if not _token_ok(offered, token):
                 return _unauthorized()
-            target = str(request.rel_url.without_query_params("token"))
-            if not target.startswith("/") or target[1:2] in ("/", "\\"):
-                target = "/"  # never to another host: browsers read "//x" and "/\\x" as hosts
-            response: web.StreamResponse
-            if request.headers.get("Sec-Fetch-Site") == "cross-site":
-                # A link opened from another app: browsers withhold SameSite=Strict cookies
-                # on a redirect that started cross-site, so move on from our own page.
-                response = web.Response(
-                    text=(
-                        '<!doctype html><meta charset="utf-8">'
-                        f'<meta http-equiv="refresh" content="0;url={html.escape(target)}">'
-                        f'<a href="{html.escape(target)}">Continue</a>'
-                    ),
-                    content_type="text/html",
-                )
-            else:
-                response = web.Response(status=303, headers={"Location": target})
-            response.set_cookie(
-                COOKIE_NAME,
-                settings.token,
-                max_age=COOKIE_MAX_AGE_S,
-                path="/",
-                httponly=True,
-                samesite="Strict",
-                secure=request.secure,
-            )
-            return response
+            return _token_landing(request, settings)
         if not _token_ok(request.cookies.get(COOKIE_NAME), token):
             return _unauthorized()
         return await handler(request)
 
-    async def build(func: Callable[[], str]) -> web.Response:
+    return guard
+
+
+def day_of(request: web.Request) -> int | None:
+    """The ``day`` query parameter: ASCII digits 1 to 366, or absent.
+
+    ``str.isdigit`` also says yes to "²" and "①", which ``int`` refuses, and ``int``
+    reads other scripts' digits; only 0-9 are a day here.
+    """
+    raw = request.query.get("day")
+    if raw is None or raw == "":
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= 366):
+        raise web.HTTPBadRequest(text="day must be a number from 1 to 366")
+    return int(raw)
+
+
+class _Routes:
+    """The page's request handlers: each reads the request, builds its page off the loop."""
+
+    def __init__(self, pages: Pages, clock: Clock) -> None:
+        self.pages = pages
+        self.clock = clock
+
+    async def build(self, func: Callable[[], str]) -> web.Response:
         async with asyncio.timeout(PAGE_TIMEOUT_S):
             text = await asyncio.to_thread(func)
         return web.Response(text=text, content_type="text/html", charset="utf-8")
 
-    def day_of(request: web.Request) -> int | None:
-        raw = request.query.get("day")
-        if raw is None or raw == "":
-            return None
-        if not raw.isdigit() or not 1 <= int(raw) <= 366:
-            raise web.HTTPBadRequest(text="day must be a number from 1")
-        return int(raw)
+    async def now_page(self, request: web.Request) -> web.Response:
+        now = self.clock.now()
+        return await self.build(lambda: self.pages.now(now))
 
-    async def now_page(request: web.Request) -> web.Response:
-        now = clock.now()
-        return await build(lambda: pages.now(now))
+    async def chart_page(self, request: web.Request) -> web.Response:
+        now, day = self.clock.now(), day_of(request)
+        return await self.build(lambda: self.pages.chart(now, day))
 
-    async def chart_page(request: web.Request) -> web.Response:
-        now, day = clock.now(), day_of(request)
-        return await build(lambda: pages.chart(now, day))
-
-    async def log_page(request: web.Request) -> web.Response:
-        now, day = clock.now(), day_of(request)
+    async def log_page(self, request: web.Request) -> web.Response:
+        now, day = self.clock.now(), day_of(request)
         events = request.query.get("events", "1") != "0"
-        return await build(lambda: pages.log(now, day, events))
+        return await self.build(lambda: self.pages.log(now, day, events))
 
-    async def alerts_page(request: web.Request) -> web.Response:
-        now = clock.now()
-        return await build(lambda: pages.alerts(now))
+    async def alerts_page(self, request: web.Request) -> web.Response:
+        now = self.clock.now()
+        return await self.build(lambda: self.pages.alerts(now))
 
-    async def summary_page(request: web.Request) -> web.Response:
-        now = clock.now()
-        return await build(lambda: pages.summary(now))
+    async def summary_page(self, request: web.Request) -> web.Response:
+        now = self.clock.now()
+        return await self.build(lambda: self.pages.summary(now))
 
-    async def report_form(request: web.Request) -> web.Response:
+    async def report_form(self, request: web.Request) -> web.Response:
         done = "Sent. The clinic is alerted as urgent; portwatch keeps trying until it has it."
         shown = done if request.query.get("sent") == "1" else None
-        return await build(lambda: pages.report_form(shown, None))
+        return await self.build(lambda: self.pages.report_form(shown, None))
 
-    async def report_submit(request: web.Request) -> web.StreamResponse:
+    async def _refused_form(self, message: str) -> web.Response:
+        response = await self.build(lambda: self.pages.report_form(None, message))
+        response.set_status(400)
+        return response
+
+    async def report_submit(self, request: web.Request) -> web.StreamResponse:
         origin = request.headers.get("Origin")
         if origin is not None and origin != f"{request.scheme}://{request.host}":
             raise web.HTTPForbidden(text="form posted from another site")
-        form = await request.post()  # raises 413 beyond client_max_size
-        now = clock.now()
+        try:
+            form = await request.post()  # raises 413 beyond client_max_size
+        except (ValueError, LookupError):
+            # A body that is not the form its Content-Type says (no multipart boundary, an
+            # unknown charset, bytes that are not UTF-8): the form cannot be read.
+            raise web.HTTPBadRequest(text="the form could not be read") from None
+        now = self.clock.now()
         try:
             symptoms, note = parse_report(
                 [str(v) for v in form.getall("symptom", [])], str(form.get("note", ""))
             )
         except ReportRejectedError as exc:
-            message = str(exc)
-            response = await build(lambda: pages.report_form(None, message))
-            response.set_status(400)
-            return response
+            return await self._refused_form(str(exc))
         try:
             async with asyncio.timeout(PAGE_TIMEOUT_S):
-                alert_id = await asyncio.to_thread(pages.submit_report, symptoms, note, now)
+                alert_id = await asyncio.to_thread(self.pages.submit_report, symptoms, note, now)
         except ValueError as exc:  # the payload builder's PayloadError: the report as given
-            message = str(exc)
-            response = await build(lambda: pages.report_form(None, message))
-            response.set_status(400)
-            return response
+            return await self._refused_form(str(exc))
         _LOGGER.info("web: symptom report queued as alert %s", alert_id)
         raise web.HTTPSeeOther(location="/report?sent=1")
 
-    async def add_headers(request: web.Request, response: web.StreamResponse) -> None:
-        del request
-        response.headers.update(SECURITY_HEADERS)
+
+async def _add_headers(request: web.Request, response: web.StreamResponse) -> None:
+    del request
+    response.headers.update(SECURITY_HEADERS)
+
+
+def build_app(pages: Pages, settings: WebSettings, clock: Clock) -> web.Application:
+    """The application for `pages`, guarded by `settings.token`. No globals: one per call."""
+    routes = _Routes(pages, clock)
 
     async def close_pages(app: web.Application) -> None:
         del app
         await asyncio.to_thread(pages.close)
 
-    app = web.Application(middlewares=[auth], client_max_size=MAX_BODY_BYTES)
-    app.on_response_prepare.append(add_headers)
+    app = web.Application(middlewares=[_guard(settings)], client_max_size=MAX_BODY_BYTES)
+    app.on_response_prepare.append(_add_headers)
     app.on_cleanup.append(close_pages)
-    app.router.add_get("/", now_page)
-    app.router.add_get("/chart", chart_page)
-    app.router.add_get("/log", log_page)
-    app.router.add_get("/alerts", alerts_page)
-    app.router.add_get("/summary", summary_page)
-    app.router.add_get("/report", report_form)
-    app.router.add_post("/report", report_submit)
+    app.router.add_get("/", routes.now_page)
+    app.router.add_get("/chart", routes.chart_page)
+    app.router.add_get("/log", routes.log_page)
+    app.router.add_get("/alerts", routes.alerts_page)
+    app.router.add_get("/summary", routes.summary_page)
+    app.router.add_get("/report", routes.report_form)
+    app.router.add_post("/report", routes.report_submit)
     return app
 
 

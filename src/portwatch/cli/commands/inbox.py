@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import signal
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 HELP = "run a reference clinic inbox that verifies, stores and lists signed alerts"
 
@@ -20,11 +27,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db", type=Path, default=Path("inbox.db"), help="the inbox's own SQLite file"
     )
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=(
+            "a host name the inbox is reached by (repeatable); address literals and"
+            " localhost always are, any other name is refused (DNS rebinding)"
+        ),
+    )
+
+
+async def _serve_until_stopped(app: web.Application, host: str, port: int) -> None:
+    """Serve within the inbox's bounds until SIGINT or SIGTERM."""
+    from portwatch.serving import serve
+    from portwatch.sim.inbox import inbox_limits
+
+    served = await serve(app, host, port, inbox_limits())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    print(f"portwatch inbox: listening on http://{host}:{served.port}/ (POST /webhook)", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await served.close()
 
 
 def run(args: argparse.Namespace) -> int:
-    from aiohttp import web
-
     from portwatch.alerts.delivery import DeliveryError, load_secret
     from portwatch.alerts.signing import SignatureError, parse_secret
     from portwatch.clock import SystemClock
@@ -37,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     store = InboxStore(args.db)
     try:
-        app = make_app(key, store, SystemClock())
-        print(f"portwatch inbox: listening on http://{args.host}:{args.port}/ (POST /webhook)")
-        web.run_app(app, host=args.host, port=args.port, print=None)
+        app = make_app(key, store, SystemClock(), host_names=tuple(args.allow_host))
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_serve_until_stopped(app, args.host, args.port))
     finally:
         store.close()
     return 0
