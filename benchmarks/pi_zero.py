@@ -73,10 +73,13 @@ def constrained_argv(argv: list[str]) -> tuple[list[str], dict[str, object]]:
     return wrapped, described
 
 
-def run_constrained(runner: Path, quick: bool, names: list[str], output: Path | None) -> int:
+def run_constrained(
+    runner: Path, quick: bool, names: list[str], output: Path | None, *, keep: bool = False
+) -> int:
     """Run ``runner`` (benchmarks/run.py) again inside the limits; its exit status."""
     target = output or runner.parent / "results" / "pi-zero.json"
-    argv = [sys.executable, str(runner), "--output", str(target), *(["--quick"] * quick), *names]
+    argv = [sys.executable, str(runner), "--output", str(target)]
+    argv += [*(["--quick"] * quick), *(["--keep"] * keep), *names]
     wrapped, described = constrained_argv(argv)
     env = {
         **os.environ,

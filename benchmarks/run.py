@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         from pi_zero import run_constrained
 
         output = args.output if "--output" in (argv or sys.argv) else None
-        return run_constrained(Path(__file__), args.quick, args.names, output)
+        return run_constrained(Path(__file__), args.quick, args.names, output, keep=args.keep)
     paths = discover(args.dir, args.names)
     if not paths:
         print(f"no bench_*.py found in {args.dir}", file=sys.stderr)
