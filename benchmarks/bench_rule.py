@@ -8,11 +8,18 @@ so either rate is far beyond need; the figures guard against a change that would
 the rule cost more as the log grows (issue 5: "feeding one observation costs the same
 whether the log holds ten readings or ten days of them"), which the third figure shows
 directly: the rate over the last day against the rate over the first.
+
+Memory (issue 17): the rule keeps a stream's samples for late ones only for the horizon
+(``pair_window`` and two windows), so ten days of a one-per-second wearable leave it no
+bigger than one day does; the fourth figure measures the RSS the rule adds, in a child
+process, after ten days against after one (the daemon's target: <= 60 MB in all).
 """
 
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -68,6 +75,21 @@ def _rule_rate(readings: Sequence[Reading]) -> tuple[float, float, float]:
     return len(readings) / (end - start), first, last
 
 
+def _dump_rate(readings: Sequence[Reading], rng: random.Random) -> tuple[float, float]:
+    """Samples/s when all of ``readings`` arrive at one instant (an import, a stored dump),
+    in random order and in time order, until every window has decided (issue 17)."""
+    arrived = readings[-1].time + timedelta(minutes=1)
+    rates = []
+    for order in (rng.sample(list(readings), len(readings)), list(readings)):
+        rule = FeverRule(RuleSettings(), patient="bench", placement=PLACEMENT, pinned_device=None)
+        start = time.perf_counter()
+        for reading in order:
+            rule.feed(reading, now=arrived)
+        rule.advance(arrived + timedelta(minutes=11))
+        rates.append(len(order) / (time.perf_counter() - start))
+    return rates[0], rates[1]
+
+
 def _baseline_rate(readings: Sequence[Reading]) -> float:
     sink: deque[Reading] = deque()
     start = time.perf_counter()
@@ -86,6 +108,46 @@ def _best(rounds: int, readings: Sequence[Reading]) -> tuple[float, float, float
     return (*best, baseline)
 
 
+# Runs in a child so that the RSS is the rule's alone; prints the RSS (bytes) it adds.
+_MEMORY_CHILD = """
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from portwatch.fever.rule import FeverRule, RuleSettings
+from portwatch.model import Reading, ReadingKind, Unit
+
+def rss():
+    with open("/proc/self/status") as status:
+        return int(status.read().split("VmRSS:")[1].split()[0]) * 1024
+
+placement = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
+low = int(sys.argv[2])  # hundredths of °C: 3640 on the skin, 2440 off it (invalid)
+values = [Decimal(v).scaleb(-2) for v in range(low, low + 100)]
+rule = FeverRule(RuleSettings(), patient="bench", placement=placement, pinned_device=None)
+before = rss()
+second = timedelta(seconds=1)
+for i in range(int(float(sys.argv[1]) * 86400)):
+    t = placement + second * i
+    value = values[(i * 7919) % len(values)]
+    sample = Reading("bench", ReadingKind.STREAM, value, Unit.CELSIUS, float(value), t, t)
+    rule.feed(replace(sample, interval_s=1.0), now=t)
+print(rss() - before, rule.samples_held())
+"""
+
+
+def _rule_rss(days: float, low: int = 3640) -> tuple[int, int]:
+    """The RSS (bytes) the rule adds over ``days`` of a 1/s stream, and the samples it holds."""
+    done = subprocess.run(  # noqa: S603 (our own interpreter and script)
+        [sys.executable, "-c", _MEMORY_CHILD, str(days), str(low)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    added, held = done.stdout.split()
+    return int(added), int(held)
+
+
 def measure(quick: bool) -> list[dict[str, object]]:
     rng = random.Random(20261127)  # fixed: the same readings every run
     days, rounds = (2.0, 1) if quick else (10.0, 3)
@@ -93,6 +155,12 @@ def measure(quick: bool) -> list[dict[str, object]]:
     stream = _readings(timedelta(seconds=10), days, ReadingKind.STREAM, rng)
     spot_rate, spot_first, spot_last, spot_base = _best(rounds, spot)
     stream_rate, _, _, stream_base = _best(rounds, stream)
+    day = stream[: len(stream) // int(days)]
+    shuffled, ordered = _dump_rate(day, rng)
+    long_days = 2.0 if quick else 10.0
+    one_day, _ = _rule_rss(1.0)
+    long_run, held = _rule_rss(long_days)
+    off_skin, _ = _rule_rss(long_days, low=2440)
     return [
         {
             "figure": f"spot readings per second through the rule ({days:g} days, 1 a minute)",
@@ -114,5 +182,28 @@ def measure(quick: bool) -> list[dict[str, object]]:
             "unit": "1/s",
             "baseline": "the same over the first tenth (history nearly empty)",
             "baseline_value": spot_first,
+        },
+        {
+            "figure": "wearable samples per second when a day of them arrives at once, shuffled",
+            "value": shuffled,
+            "unit": "1/s",
+            "baseline": "the same day arriving at once in time order",
+            "baseline_value": ordered,
+        },
+        {
+            "figure": f"RSS the rule adds after {long_days:g} days of a 1/s stream "
+            f"({held} samples kept for late ones)",
+            "value": long_run / 2**20,
+            "unit": "MiB",
+            "baseline": "the same after one day",
+            "baseline_value": one_day / 2**20,
+        },
+        {
+            "figure": f"RSS the rule adds after {long_days:g} days of an off-skin 1/s stream "
+            "(every reading invalid, 24-25 °C)",
+            "value": off_skin / 2**20,
+            "unit": "MiB",
+            "baseline": "a valid stream over the same days",
+            "baseline_value": long_run / 2**20,
         },
     ]

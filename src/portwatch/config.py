@@ -49,7 +49,8 @@ from portwatch.alerts.delivery import (
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
 from portwatch.alerts.signing import SignatureError, parse_secret
 from portwatch.configfile import DEFAULT_CONFIG_PATH, config_path
-from portwatch.fever.rule import (
+from portwatch.fever.settings import (
+    DEFAULTS,
     THRESHOLD_MAX_F,
     THRESHOLD_MIN_F,
     WINDOW_MIN,
@@ -72,7 +73,7 @@ ENV_PREFIX: Final = "PORTWATCH_"
 
 # --- bounds ---------------------------------------------------------------------------
 # The defaults are fever-rule.md's. The threshold's bounds and the shortest window are the
-# rule's own (issue 5, portwatch.fever.rule); the others are portwatch's guard rails: a value
+# rule's own (issue 5, portwatch.fever.settings); the others are portwatch's guard rails: a value
 # outside them would make the rule miss fevers the clinic names (or cry wolf so often that
 # alerts are ignored), so it is refused rather than obeyed.
 MIN_SEPARATION_MIN: Final = timedelta(hours=1)  # fever-rule.md §4: "four hours apart"
@@ -234,20 +235,25 @@ class PatientSection(_Section):
 class RuleSection(_Section):
     """The fever rule's settings, 1:1 with ``portwatch.fever.rule.RuleSettings`` (fever-rule.md)."""
 
-    threshold_f: float = Field(default=101.0, ge=THRESHOLD_MIN_F, le=THRESHOLD_MAX_F)
+    # The defaults are the rule's own (portwatch.fever.settings, the one place of them).
+    threshold_f: float = Field(default=DEFAULTS.threshold_f, ge=THRESHOLD_MIN_F, le=THRESHOLD_MAX_F)
     min_separation: Duration = Field(
-        default=timedelta(hours=4), ge=MIN_SEPARATION_MIN, le=MIN_SEPARATION_MAX
+        default=DEFAULTS.min_separation, ge=MIN_SEPARATION_MIN, le=MIN_SEPARATION_MAX
     )
-    pair_window: Duration = Field(default=timedelta(hours=24), le=PAIR_WINDOW_MAX)
-    window: Duration = Field(default=timedelta(minutes=5), ge=WINDOW_MIN, le=WINDOW_MAX)
-    min_samples: int = Field(default=3, ge=MIN_SAMPLES_MIN, le=MIN_SAMPLES_MAX)
-    site_offset_c: float = Field(default=0.0, ge=SITE_OFFSET_C_MIN, le=SITE_OFFSET_C_MAX)
-    healing_days: int = Field(default=10, ge=HEALING_DAYS_MIN, le=HEALING_DAYS_MAX)
+    pair_window: Duration = Field(default=DEFAULTS.pair_window, le=PAIR_WINDOW_MAX)
+    window: Duration = Field(default=DEFAULTS.window, ge=WINDOW_MIN, le=WINDOW_MAX)
+    min_samples: int = Field(default=DEFAULTS.min_samples, ge=MIN_SAMPLES_MIN, le=MIN_SAMPLES_MAX)
+    site_offset_c: float = Field(
+        default=DEFAULTS.site_offset_c, ge=SITE_OFFSET_C_MIN, le=SITE_OFFSET_C_MAX
+    )
+    healing_days: int = Field(
+        default=DEFAULTS.healing_days, ge=HEALING_DAYS_MIN, le=HEALING_DAYS_MAX
+    )
     realert_after: Duration = Field(
-        default=timedelta(hours=24), ge=REALERT_AFTER_MIN, le=REALERT_AFTER_MAX
+        default=DEFAULTS.realert_after, ge=REALERT_AFTER_MIN, le=REALERT_AFTER_MAX
     )
     resolve_after: Duration = Field(
-        default=timedelta(hours=24), ge=RESOLVE_AFTER_MIN, le=RESOLVE_AFTER_MAX
+        default=DEFAULTS.resolve_after, ge=RESOLVE_AFTER_MIN, le=RESOLVE_AFTER_MAX
     )
 
     @model_validator(mode="after")

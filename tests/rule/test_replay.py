@@ -158,3 +158,51 @@ def test_replay_config_refuses_rule_setting_like_the_daemon_when_out_of_bounds(
     )
     assert cli.main(["replay", str(csv), "--config", str(config)]) == 2
     assert "rule.threshold_f = 120" in capsys.readouterr().err
+
+
+def test_replay_decides_as_import_and_rebuild_do_when_rows_repeat_and_intervals_are_undeclared(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """§8 / issue 17: the same rows give the same decisions on every path: `replay` (which
+    feeds every row, repeats included) and `import` into the log, then the daemon's rebuild
+    from it (which stores each reading once)."""
+    from portwatch.fever.rule import FeverRule, RuleSettings
+    from portwatch.log import csvio
+    from portwatch.log.store import Store
+
+    rows = ["time,temperature,unit,kind"]
+    rows += ["2026-11-02T08:00:00+00:00,38.6,C,spot", "2026-11-02T08:00:00+00:00,38.60,C,spot"]
+    # a window of 2 samples, each delivered twice, is cut short on every path; the next
+    # stream window (no interval: its spacing decides) confirms
+    rows += [
+        "2026-11-02T12:00:00+00:00,38.9,C,stream",
+        "2026-11-02T12:01:00+00:00,38.9,C,stream",
+    ] * 2
+    rows += [f"2026-11-02T13:0{minute}:00+00:00,38.9,C,stream" for minute in range(3)]
+    rows += ["2026-11-02T14:00:00+00:00,37.0,C,spot"]
+    data = tmp_path / "repeats.csv"
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    replayed = replay(
+        capsys, str(data), "--placement", PLACEMENT, "--until", "2026-11-04T00:00:00+00:00"
+    )
+
+    with Store.open(tmp_path / "log.db") as store:
+        store.import_readings(csvio.read_readings(data))
+        stored = store.readings(
+            datetime.fromisoformat(PLACEMENT), datetime.fromisoformat("2026-11-03T00:00:00+00:00")
+        )
+    stored.sort(key=lambda s: s.id)
+    rule, made = FeverRule.rebuild(
+        RuleSettings(),
+        patient="replay",
+        placement=datetime.fromisoformat(PLACEMENT),
+        pinned_device=None,
+        history=[(s.reading, s.reading.received_at) for s in stored],
+    )
+    made += rule.advance(datetime.fromisoformat("2026-11-04T00:00:00+00:00"))
+    assert len(stored) == 7  # each repeat stored once
+    (confirmed,) = [line for line in replayed if line["type"] == "fever.confirmed"]
+    assert confirmed["readings"][1]["time"].startswith("2026-11-02T13:05")
+    assert [(line["type"], line["id"]) for line in replayed] == [
+        (d.type.value, str(d.id)) for d in made
+    ]

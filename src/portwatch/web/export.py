@@ -11,6 +11,8 @@ import csv
 from datetime import datetime, timedelta
 from typing import Final, TextIO
 
+from portwatch.fever.settings import DEFAULTS, RuleSettings
+from portwatch.fever.windows import window_start
 from portwatch.log.store import Store
 from portwatch.model import Observation, Reading, ReadingKind
 from portwatch.web.source import ClinicTarget, stream_observations
@@ -56,18 +58,23 @@ def write_csv(store: Store, out: TextIO, since: datetime, until: datetime) -> tu
     return written, invalid
 
 
-def observations(store: Store, since: datetime, until: datetime) -> list[Observation]:
+def observations(
+    store: Store, since: datetime, until: datetime, rule: RuleSettings = DEFAULTS
+) -> list[Observation]:
     """The observations in [since, until), in time order (fever-rule.md §2).
 
-    Valid spot readings one by one; dense stream samples as the median of each 5-minute
-    window holding at least 3 of them. Provisional and invalid readings are not
+    Valid spot readings one by one; stream samples as the rule forms them with ``rule``'s
+    ``window`` and ``min_samples`` (:func:`portwatch.fever.windows.summarise`), each window
+    read whole: chunks end on window boundaries. Provisional and invalid readings are not
     observations. (The site offset is the rule's and is not applied here: the values are
     the thermometer's own.)
     """
     out: list[Observation] = []
-    start = since
+    start = window_start(since, rule.window)
     while start < until:
         end = min(start + CHUNK, until)
+        if end < until:
+            end = max(window_start(end, rule.window), start + rule.window)
         spots: list[Reading] = []
         stream: list[Reading] = []
         for stored in store.readings(start, end, kinds=(ReadingKind.SPOT, ReadingKind.STREAM)):
@@ -78,9 +85,10 @@ def observations(store: Store, since: datetime, until: datetime) -> list[Observa
         out.extend(
             Observation(r.time, r.celsius, r.value, r.unit, r.device, r.site)
             for r in spots
-            if r.celsius is not None and r.value is not None
+            if r.celsius is not None and r.value is not None and r.time >= since
         )
-        out.extend(stream_observations(stream))
+        # a window counts where it ends: whole when it ends by `until`, read whole from `since`
+        out.extend(o for o in stream_observations(stream, rule) if since <= o.time <= until)
         start = end
     out.sort(key=lambda o: o.time)
     return out

@@ -9,16 +9,16 @@ that calls it, and closes it before returning.
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from portwatch.fever.settings import DEFAULTS, RuleSettings
+from portwatch.fever.windows import summarise
 from portwatch.log.store import (
     OutboxEntry,
     OutboxRow,
@@ -73,10 +73,6 @@ __all__ = [
     "summary_data",
 ]
 
-# fever-rule.md §2: a dense stream is summarised per 5-minute window aligned to the
-# epoch, by the median of at least 3 samples, timed at the window's end.
-STREAM_WINDOW: Final = timedelta(minutes=5)
-STREAM_MIN_SAMPLES: Final = 3
 # The log page shows one day unless asked otherwise (ten days of a stream is too long to read).
 DEFAULT_LOG_SPAN: Final = timedelta(days=1)
 _TICK: Final = timedelta(microseconds=1)
@@ -248,70 +244,17 @@ def chart_data(
     )
 
 
-def _stream_windows(readings: Sequence[Reading]) -> list[tuple[datetime, list[Reading]]]:
-    """Stream samples grouped per device into epoch-aligned windows (fever-rule.md §2)."""
-    width_us = STREAM_WINDOW // _TICK
-    windows: dict[tuple[str, int], list[Reading]] = {}
-    for reading in readings:
-        if reading.invalid_reason is not None or reading.celsius is None:
-            continue
-        index = (reading.time - datetime(1970, 1, 1, tzinfo=UTC)) // _TICK // width_us
-        windows.setdefault((reading.device, index), []).append(reading)
-    out = []
-    for (_, index), samples in windows.items():
-        end = datetime(1970, 1, 1, tzinfo=UTC) + _TICK * ((index + 1) * width_us)
-        out.append((end, samples))
-    return out
-
-
-def stream_observations(stream: Sequence[Reading]) -> list[Observation]:
+def stream_observations(
+    stream: Sequence[Reading], rule: RuleSettings = DEFAULTS
+) -> list[Observation]:
     """Stream samples as observations (fever-rule.md §2), for display and export.
 
-    A dense stream (a declared interval of at most `window / min_samples`, 100 s by default,
-    or no declared interval and a median spacing that small) is summarised per device and
-    epoch-aligned 5-minute window holding at least 3 valid samples: their median, timed at
-    the window's end. A slower stream's samples are observations one by one. The rule's own
-    observations, with the site offset, are what alert.
+    The rule's own windowing (:func:`portwatch.fever.windows.summarise`) with the clinic's
+    ``window`` and ``min_samples``: dense windows give the median of all their samples
+    (each exact repeat once), a slower stream's samples are observations one by one. The
+    rule's own observations, with the site offset, are what alert.
     """
-    from statistics import median
-
-    from portwatch.fever.rule import RuleSettings
-
-    dense_s = RuleSettings().dense_interval_s
-    valid = [r for r in stream if r.invalid_reason is None and r.celsius is not None]
-    spacing: dict[str, float | None] = {}
-    for device in {r.device for r in valid if r.interval_s is None}:
-        times = sorted(r.time for r in valid if r.device == device and r.interval_s is None)
-        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
-        gaps = [g for g in gaps if g > 0]
-        spacing[device] = median(gaps) if gaps else None
-
-    def is_dense(reading: Reading) -> bool:
-        interval = reading.interval_s if reading.interval_s is not None else spacing[reading.device]
-        return interval is None or 0 < interval <= dense_s
-
-    out = [
-        Observation(r.time, r.celsius, r.value, r.unit, r.device, r.site)
-        for r in valid
-        if not is_dense(r) and r.celsius is not None and r.value is not None
-    ]
-    for end, samples in _stream_windows([r for r in valid if is_dense(r)]):
-        if len(samples) < STREAM_MIN_SAMPLES:
-            continue
-        first = samples[0]
-        out.append(
-            Observation(
-                time=end,
-                celsius=median(s.celsius for s in samples if s.celsius is not None),
-                value=Decimal(median(s.value for s in samples if s.value is not None)),
-                unit=first.unit,
-                device=first.device,
-                site=first.site,
-                samples=len(samples),
-            )
-        )
-    out.sort(key=lambda o: o.time)
-    return out
+    return summarise(stream, rule)
 
 
 def log_lines(
@@ -325,8 +268,8 @@ def log_lines(
     """Readings (observations for streams), and link events and decisions when asked, in order.
 
     Spot and provisional readings are listed one by one, invalid ones with their reason.
-    Stream samples are listed per 5-minute window as the rule sees them (fever-rule.md §2):
-    the median of at least 3 samples; the invalid ones are listed one by one.
+    Stream samples are listed per window as the rule sees them (fever-rule.md §2, with the
+    settings in force): the median of at least ``min_samples``; invalid ones one by one.
     """
     threshold_c, unit = settings.threshold_c, settings.unit
     lines: list[LogLine] = []
@@ -339,7 +282,7 @@ def log_lines(
         text, elevated = reading_line(reading, threshold_c, unit)
         elevated = elevated and reading.kind is not ReadingKind.PROVISIONAL
         lines.append(LogLine(reading.time, "reading", text, elevated))
-    for obs in stream_observations(stream):
+    for obs in stream_observations(stream, RuleSettings.from_pairs(settings.rule_settings)):
         as_reading = Reading(
             device=obs.device,
             kind=ReadingKind.STREAM,

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Final
 
+from portwatch.fever.settings import DEFAULTS, lowest_elevated_c
 from portwatch.model import (
     Bucket,
     Decision,
@@ -24,15 +25,10 @@ from portwatch.model import (
     Unit,
 )
 
-# fever-rule.md §3: an observation is elevated at the threshold less 0.05 °C, so that a
-# Celsius thermometer showing 38.3 °C meets a 101.0 °F (38.33 °C) threshold.
-ELEVATED_MARGIN_C: Final = 0.05
-# fever-rule.md §3: the default threshold, 101.0 °F.
-DEFAULT_THRESHOLD_F: Final = 101.0
-# fever-rule.md §7: the monitored period after placement.
-DEFAULT_HEALING_DAYS: Final = 10
-# fever-rule.md §5: an elevated observation waits this long for its pair.
-DEFAULT_PAIR_WINDOW: Final = timedelta(hours=24)
+# The rule's defaults (fever-rule.md §3, §7, §5), from the one place they are written.
+DEFAULT_THRESHOLD_F: Final = DEFAULTS.threshold_f
+DEFAULT_HEALING_DAYS: Final = DEFAULTS.healing_days
+DEFAULT_PAIR_WINDOW: Final = DEFAULTS.pair_window
 # store/issue 4 "gaps": a stretch with no reading longer than this is shown as a gap;
 # alerts.md: the stale-data watch speaks after 30 min, so the chart shades the same.
 DEFAULT_MIN_GAP: Final = timedelta(minutes=30)
@@ -63,7 +59,7 @@ def in_unit(celsius: float, unit: Unit) -> float:
 
 def is_elevated(celsius: float, threshold_c: float) -> bool:
     """fever-rule.md §3, for display only: the rule's own decisions are what alert."""
-    return celsius >= threshold_c - ELEVATED_MARGIN_C
+    return celsius >= lowest_elevated_c(threshold_c)  # the rule's own comparison (§3)
 
 
 def fmt_temp(celsius: float, unit: Unit) -> str:

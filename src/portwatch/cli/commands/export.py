@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     from portwatch.clock import SystemClock
+    from portwatch.fever.settings import RuleSettings
     from portwatch.log.store import Store, StoreError
     from portwatch.web.cliargs import db_path, display_from, parse_time, settings_from, target_from
     from portwatch.web.export import ALL_SPAN, fhir_collection, observations, write_csv
@@ -46,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
             if args.format == "fhir":
                 latest = store.latest_reading()
                 target = target_from(args, latest.reading.device if latest else None, config)
-                found = observations(store, since, until)
+                rule = RuleSettings.from_pairs(settings.rule_settings)
+                found = observations(store, since, until, rule)
                 text = json.dumps(fhir_collection(found, target), indent=1, sort_keys=True)
                 counts = (len(found), 0)
             out = sys.stdout if args.out is None else _private(args.out)

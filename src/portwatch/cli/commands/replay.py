@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from portwatch.fever.rule import RuleSettings
-    from portwatch.model import Decision, Reading
+    from portwatch.model import Decision
 
 HELP = "replay a CSV file of readings through the fever rule and print its decisions as JSON"
 
@@ -105,33 +105,6 @@ def _convert(name: str, raw: str) -> object:
         raise ValueError(f"rule setting {name}={raw!s} is not a number") from None
 
 
-def _with_intervals(readings: list[Reading]) -> list[Reading]:
-    """§2: an imported stream's interval is the median spacing of its device's samples."""
-    import itertools
-    import statistics
-    from dataclasses import replace
-
-    from portwatch.model import ReadingKind
-
-    times: dict[str, list[datetime]] = {}
-    for r in readings:
-        if r.kind is ReadingKind.STREAM and r.interval_s is None:
-            times.setdefault(r.device, []).append(r.time)
-    spacing: dict[str, float] = {}
-    for device, stamps in times.items():
-        stamps.sort()
-        gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(stamps)]
-        gaps = [g for g in gaps if g > 0]
-        if gaps:
-            spacing[device] = statistics.median(gaps)
-    return [
-        replace(r, interval_s=spacing[r.device])
-        if r.kind is ReadingKind.STREAM and r.interval_s is None and r.device in spacing
-        else r
-        for r in readings
-    ]
-
-
 def decision_to_json(decision: Decision) -> dict[str, object]:
     """One decision as the line `portwatch replay` prints."""
     return {
@@ -164,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         settings = _settings(args)
-        readings = _with_intervals(csvio.read_readings(args.file))
+        # undeclared stream intervals are the rule's to work out, as for `import` (§2)
+        readings = csvio.read_readings(args.file)
         placement = parse_time(args.placement) if args.placement else None
         until = parse_time(args.until) if args.until else None
     except (OSError, ValueError) as exc:  # CsvFormatError and RuleSettingsError included
