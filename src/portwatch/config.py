@@ -587,4 +587,6 @@ def alert_context(settings: Settings, gateway_id: str) -> AlertContext:
         gateway_id=gateway_id,
         gateway_version=__version__,
         thermometer=Thermometer(address=settings.bluetooth.address or UNPINNED_ADDRESS),
+        zone=settings.zone,
+        unit=settings.display.unit,
     )

@@ -158,3 +158,40 @@ def test_alerts_resend_fails_with_message_when_id_is_unknown(tmp_path: Path) -> 
     )  # fmt: skip
     assert result.returncode == 1
     assert "no-such-id" in result.stdout
+
+
+def test_alerts_test_uses_the_configured_patient_and_pinned_thermometer_when_configured(
+    inbox_process: tuple[int, Path], secret_file: Path, tmp_path: Path
+) -> None:
+    """Issue 18: `alerts test` sent Patient/test and Device 00:00:00:00:00:00 whatever the
+    setup; with a settings file it names the configured patient and says it is a test."""
+    port, db = inbox_process
+    settings = tmp_path / "portwatch.toml"
+    settings.write_text(
+        "[patient]\n"
+        'reference = "Patient/0007"\n'
+        "placement = 2026-11-18T09:00:00+00:00\n"
+        "[bluetooth]\n"
+        'address = "A4:C1:38:00:11:22"\n'
+        "[clinic]\n"
+        f'url = "http://127.0.0.1:{port}/webhook"\n'
+        'recipient = "Organization/clinic-7"\n'
+        f'secret_file = "{secret_file}"\n'
+        "[store]\n"
+        f'state_directory = "{tmp_path}"\n',
+        encoding="utf-8",
+    )
+    result = subprocess.run(
+        _command("alerts", "test", "--url", f"http://127.0.0.1:{port}/webhook",
+                 "--secret-file", str(secret_file), "--config", str(settings)),
+        capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    store = InboxStore(db)
+    try:
+        (message,) = store.alerts()
+    finally:
+        store.close()
+    assert message["patient"] == "Patient/0007"
+    assert message["type"] == "test"
+    assert "Test message" in str(message["summary"])

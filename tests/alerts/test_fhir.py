@@ -282,3 +282,42 @@ def test_observation_quantity_uses_ucum_of_device_unit_when_any_reading(
     assert quantity["system"] == UCUM
     assert quantity["code"] == {"C": "Cel", "F": "[degF]"}[unit.value]
     assert Decimal(str(quantity["value"])) == value
+
+
+def test_hand_readings_are_a_manual_source_and_credit_no_bluetooth_device(
+    context: AlertContext,
+) -> None:
+    """Issue 18: a reading typed in by hand was credited to the Bluetooth wearable."""
+    times = (datetime(2026, 11, 20, 8, tzinfo=UTC), datetime(2026, 11, 20, 12, tzinfo=UTC))
+    readings = tuple(
+        Observation(time=t, celsius=38.6, value=Decimal("38.6"), unit=Unit.CELSIUS, device="manual")
+        for t in times
+    )
+    decision = Decision(
+        id=uuid.uuid4(), type=DecisionType.FEVER_CONFIRMED, time=times[1],
+        summary="s", observations=readings,
+    )  # fmt: skip
+    bundle = json.loads(fhir_body(fever_alert(decision), context))
+    observations = _entries(bundle, "Observation")
+    assert len(observations) == 2
+    for obs in observations:
+        assert "device" not in obs["resource"]
+        assert obs["resource"]["method"]["text"].startswith("manual")
+    devices = _entries(bundle, "Device")
+    assert [d["resource"]["type"]["coding"][0]["code"] for d in devices] == ["531981"]
+
+
+def test_test_message_is_tagged_htest_and_creates_no_thermometer_device(
+    context: AlertContext,
+) -> None:
+    """`alerts test` marks itself so the clinic can filter it, and creates nothing a real
+    alert would not (no thermometer Device for a message that cites no reading)."""
+    from portwatch.alerts.payloads import connectivity_test_alert
+
+    alert = connectivity_test_alert(context, datetime(2026, 11, 20, tzinfo=UTC))
+    bundle = json.loads(fhir_body(alert, context))
+    (communication,) = _entries(bundle, "Communication")
+    assert communication["resource"]["meta"]["tag"][0]["code"] == "HTEST"
+    assert [d["resource"]["type"]["coding"][0]["code"] for d in _entries(bundle, "Device")] == [
+        "531981"
+    ]

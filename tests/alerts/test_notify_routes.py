@@ -190,7 +190,7 @@ async def test_non_urgent_decision_notice_arrives_at_end_of_quiet_hours_when_dec
         await _until(lambda: len(receivers.caregiver.got) == 1)
         await clock.advance(3600)
         await _asleep(clock)
-    assert receivers.caregiver.got == [(QUIET_END, "Temperature high: recheck at Sat 03:30")]
+    assert receivers.caregiver.got == [(QUIET_END, "Temperature high: recheck at Sat 03:30 CET")]
     assert receivers.patient.got == []
 
 
@@ -292,7 +292,7 @@ async def test_held_notice_does_not_hold_back_later_urgent_notice_when_both_queu
         await _until(lambda: len(receivers.caregiver.got) == 2)
     assert receivers.caregiver.got == [
         (later, "Fever confirmed: clinic told"),
-        (QUIET_END, "Temperature high: recheck at Sat 03:30"),
+        (QUIET_END, "Temperature high: recheck at Sat 03:30 CET"),
     ]
 
 

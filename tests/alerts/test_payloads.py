@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -196,3 +197,111 @@ def test_payload_modules_import_no_io_when_used() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == ""
+
+
+def test_failed_heartbeats_page_nobody_and_a_stuck_alert_is_named_in_words() -> None:
+    """Issue 18: "has not accepted the gateway.heartbeat alert ... call the clinic" was sent
+    urgently with an internal name; a heartbeat is not an alert and pages nobody."""
+    from portwatch.alerts.notices import NoticeKind, render, stuck_notice
+
+    assert stuck_notice("gateway.heartbeat", refused=False, why="", since="Tue 02:00") is None
+    assert stuck_notice("gateway.heartbeat", refused=True, why="HTTP 400", since="") is None
+    told = stuck_notice("fever.confirmed", refused=False, why="", since="Tue 02:00 CET")
+    assert told is not None
+    notice = render(*told)
+    assert told[0] is NoticeKind.ALERT_STUCK
+    assert notice.urgent
+    assert "the fever alert since Tue 02:00 CET" in notice.text
+    assert "fever.confirmed" not in notice.text
+
+
+def test_clinic_summary_says_fever_confirmed_in_the_patient_zone_and_both_units(
+    fever_decision: Decision, context: AlertContext
+) -> None:
+    """Issue 18: the sentence says "Fever confirmed:", names the zone, never mixes units
+    on their own, and puts the device's own digits first for a °F patient."""
+    from dataclasses import replace as replaced
+    from zoneinfo import ZoneInfo
+
+    from portwatch.model import Unit
+
+    berlin = replaced(context, zone=ZoneInfo("Europe/Berlin"), unit=Unit.FAHRENHEIT)
+    summary = fever_alert(fever_decision, berlin).summary
+    assert summary == (
+        "Fever confirmed: 101.2 °F (38.4 °C) at Fri 20 Nov 09:00 CET and "
+        "101.4 °F (38.6 °C) at Fri 20 Nov 13:00 CET, 4 h 0 min apart. "
+        "Some readings arrived late."
+    )
+    celsius = replaced(berlin, unit=Unit.CELSIUS)
+    assert fever_alert(fever_decision, celsius).summary.startswith(
+        "Fever confirmed: 38.4 °C (101.2 °F) at Fri 20 Nov 09:00 CET"
+    )
+
+
+def test_caregiver_sentences_use_one_unit_when_the_device_sends_the_other() -> None:
+    """ "38.26 °C ... was normal" for a °F patient was the issue: one unit, the display's."""
+    from portwatch.alerts.sentences import decision_sentence
+    from portwatch.model import DecisionType, Observation, Unit
+
+    at = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    last = Observation(at, 38.6, Decimal("38.6"), Unit.CELSIUS, "AA:BB:CC:DD:EE:FF")
+    normal = Observation(
+        at + timedelta(days=1, hours=2), 37.02, Decimal("37.02"), Unit.CELSIUS, "AA:BB:CC:DD:EE:FF"
+    )
+    resolved = Decision(
+        uuid.uuid4(),
+        DecisionType.FEVER_RESOLVED,
+        at + timedelta(days=1, hours=2),
+        "rule's own words",
+        observations=(last, normal),
+    )
+    text = decision_sentence(resolved, UTC, Unit.FAHRENHEIT)
+    assert text == (
+        "Fever resolved: nothing elevated since 101.5 °F at Fri 20 Nov 08:00 UTC, 1 d 2 h "
+        "before; 98.64 °F at Sat 21 Nov 10:00 UTC was normal."
+    )
+    assert "°C" not in text
+
+
+def test_converted_temperatures_keep_the_device_precision_so_elevated_and_normal_differ() -> None:
+    """38.30 °C is elevated and 38.26 °C is not: rounded to one decimal of °F, both would
+    read 100.9 °F beside "was normal" (seen in the demo's visit summary)."""
+    from portwatch.alerts.sentences import temperature
+    from portwatch.model import Observation, Unit
+
+    at = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+
+    def obs(value: str) -> Observation:
+        return Observation(at, float(value), Decimal(value), Unit.CELSIUS, "AA:BB:CC:DD:EE:FF")
+
+    assert temperature(obs("38.30"), Unit.FAHRENHEIT) == "100.94 °F"
+    assert temperature(obs("38.26"), Unit.FAHRENHEIT) == "100.87 °F"
+    assert temperature(obs("38.5"), Unit.FAHRENHEIT, both=True) == "101.3 °F (38.5 °C)"
+
+
+def test_test_message_says_it_is_a_test_in_its_json_body(context: AlertContext) -> None:
+    """A clinic filters test messages out by a field, not by reading the summary."""
+    from portwatch.alerts.payloads import connectivity_test_alert, json_document
+
+    document = json_document(
+        connectivity_test_alert(context, datetime(2026, 11, 20, tzinfo=UTC)), context
+    )
+    assert document["type"] == "test"
+    assert document["data"]["test"] is True  # type: ignore[index]
+
+
+def test_an_unused_reading_is_worded_without_the_rules_utc_time() -> None:
+    from portwatch.alerts.sentences import decision_sentence
+    from portwatch.model import Unit
+
+    at = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+    invalid = Decision(
+        uuid.uuid4(),
+        DecisionType.READING_INVALID,
+        at,
+        "Reading from X at 08:00 UTC not used: outside 30-45 °C.",
+        reason="outside 30-45 °C",
+    )
+    assert decision_sentence(invalid, UTC, Unit.FAHRENHEIT) == (
+        "Reading not used: outside 30-45 °C."
+    )

@@ -19,26 +19,27 @@ from portwatch.service.care import (
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NINE = time(9, 0)
-# Placed 27 Nov 2026, 14:30 in Berlin (13:30 UTC): day 0 is 27 Nov.
+# Placed 27 Nov 2026, 14:30 in Berlin (13:30 UTC): day 1 is 27 Nov (portwatch.period).
 PLACEMENT = datetime(2026, 11, 27, 13, 30, tzinfo=UTC)
 
 
 def at_berlin(day: int, hour: int = 9) -> datetime:
-    return datetime(2026, 11, 27, hour, tzinfo=BERLIN).astimezone(UTC) + timedelta(days=day)
+    """`hour` o'clock in Berlin on day `day` of the period (day 1: 27 Nov)."""
+    return datetime(2026, 11, 27, hour, tzinfo=BERLIN).astimezone(UTC) + timedelta(days=day - 1)
 
 
 def test_sheet_reminders_fall_on_their_days_when_placed_in_the_afternoon() -> None:
-    """Day 1 keep dry, day 3 dressing, day 7 and day 10 check, monthly flush after."""
+    """Day 2 keep dry, day 3 dressing, day 7 and day 10 check, monthly flush after."""
     plan = reminder_plan(PLACEMENT, PLACEMENT + timedelta(days=70), zone=BERLIN, at=NINE)
     assert [(item.reminder, item.due) for item in plan] == [
-        (CareReminder.KEEP_DRY, at_berlin(1)),
+        (CareReminder.KEEP_DRY, at_berlin(2)),
         (CareReminder.DRESSING_OFF, at_berlin(3)),
         (CareReminder.CHECK_OPENS, at_berlin(7)),
         (CareReminder.CHECK_LAST_DAY, at_berlin(10)),
         (CareReminder.FLUSH, datetime(2026, 12, 27, 8, 0, tzinfo=UTC)),
         (CareReminder.FLUSH, datetime(2027, 1, 27, 8, 0, tzinfo=UTC)),
     ]
-    assert plan[1].key == "care.dressing_off:2026-11-30"
+    assert plan[1].key == "care.dressing_off:2026-11-29"
 
 
 def test_no_flush_reminder_when_port_is_in_regular_use() -> None:
@@ -63,7 +64,7 @@ def test_missed_reminder_is_sent_when_daemon_was_down_at_its_time() -> None:
     """Down over day 3's 09:00, up at 11:00: the dressing reminder is not lost."""
     sent = {"care.keep_dry:2026-11-28"}
     due = due_reminders(PLACEMENT, sent, at_berlin(3, hour=11), zone=BERLIN, at=NINE)
-    assert [item.key for item in due] == ["care.dressing_off:2026-11-30"]
+    assert [item.key for item in due] == ["care.dressing_off:2026-11-29"]
 
 
 def test_expired_reminder_is_dropped_when_its_advice_no_longer_applies() -> None:
@@ -107,3 +108,25 @@ def test_restarts_neither_lose_nor_repeat_when_checked_at_any_times(minutes: lis
     for item in plan:
         if any(item.due <= now < item.expires for now in checks):
             assert item.key in sent
+
+
+@given(
+    offset_min=st.integers(min_value=0, max_value=24 * 60 - 1),
+    reminder_min=st.integers(min_value=0, max_value=24 * 60 - 1),
+)
+def test_sheet_days_are_the_status_days_and_the_last_falls_before_the_period_ends(
+    offset_min: int, reminder_min: int
+) -> None:
+    """Issue 18: "today is day 3" on the day status calls day 3; day 10's reminder is sent
+    before status says the period has ended, whatever the placement and reminder times."""
+    from portwatch.period import day_number, period_ended
+
+    placed = datetime(2026, 11, 27, tzinfo=BERLIN).astimezone(UTC) + timedelta(minutes=offset_min)
+    at = time(reminder_min // 60, reminder_min % 60)
+    plan = reminder_plan(placed, placed + timedelta(days=12), zone=BERLIN, at=at)
+    days = {item.reminder: day_number(placed, item.due, BERLIN) for item in plan}
+    assert days[CareReminder.DRESSING_OFF] == 3
+    assert days[CareReminder.CHECK_OPENS] == 7
+    assert days[CareReminder.CHECK_LAST_DAY] == 10
+    last = next(i for i in plan if i.reminder is CareReminder.CHECK_LAST_DAY)
+    assert not period_ended(placed, 10, last.due)

@@ -23,7 +23,7 @@ def _state() -> FeverState:
 def test_first_high_reading_sets_recheck_text_and_pending_until_the_pair_window_ends() -> None:
     state = _state()
     state.track([_decision(DecisionType.ELEVATED_FIRST, AT, due=AT + timedelta(hours=4))])
-    assert state.text == "recheck due Wed 13:30"
+    assert state.text == "recheck due Wed 13:30 UTC"
     assert state.pending(AT + timedelta(hours=23))
     assert not state.pending(AT + timedelta(hours=24))
     assert not state.open
@@ -32,7 +32,7 @@ def test_first_high_reading_sets_recheck_text_and_pending_until_the_pair_window_
 def test_recheck_time_defaults_to_min_separation_when_the_decision_names_none() -> None:
     state = _state()
     state.track([_decision(DecisionType.ELEVATED_FIRST, AT)])
-    assert state.text == "recheck due Wed 13:30"
+    assert state.text == "recheck due Wed 13:30 UTC"
 
 
 def test_confirmed_fever_opens_the_episode_and_ends_the_wait_for_a_pair() -> None:

@@ -32,11 +32,13 @@ def test_status_names_fever_and_clock_when_both_need_attention() -> None:
     ("offset", "expected"),
     [
         (timedelta(hours=-1), "waiting for the placement time"),
-        (timedelta(days=10), "healing period over"),
+        (timedelta(days=10, minutes=1), "healing period over"),
+        (timedelta(days=10), "monitoring, last hours (day 11)"),
     ],
 )
 def test_status_names_the_period_when_outside_it(offset: timedelta, expected: str) -> None:
-    """Before placement and after the healing days, no 'day N of 10'."""
+    """Before placement and after the healing days, no 'day N of 10'; the period's end
+    itself still counts (fever-rule.md §7), on the calendar's day 11."""
     facts = StatusFacts(PLACEMENT, 10, True)
     assert status_line(facts, PLACEMENT + offset).startswith(expected + " · ")
 
@@ -54,3 +56,15 @@ def test_status_names_the_period_when_outside_it(offset: timedelta, expected: st
 def test_age_is_short_and_plain_when_formatted(seconds: int, text: str) -> None:
     """Ages read at a glance; a reading from a moment 'ahead' is just now, not negative."""
     assert age_text(timedelta(seconds=seconds)) == text
+
+
+def test_status_counts_calendar_days_in_the_patient_zone_and_shows_the_display_unit() -> None:
+    """Issue 18: day 1 is the placement's local date, as everywhere; °F for a °F patient."""
+    from zoneinfo import ZoneInfo
+
+    from portwatch.model import Unit
+
+    tokyo = ZoneInfo("Asia/Tokyo")  # 13:30 UTC placement is 22:30 in Tokyo
+    now = PLACEMENT + timedelta(hours=2)  # 00:30 the next day in Tokyo: day 2
+    facts = StatusFacts(PLACEMENT, 10, True, now, 38.5, zone=tokyo, unit=Unit.FAHRENHEIT)
+    assert status_line(facts, now) == "monitoring day 2 of 10 · 101.3 °F just now · link up"

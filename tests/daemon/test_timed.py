@@ -127,12 +127,12 @@ async def daemon() -> AsyncIterator[Daemon]:
 
 
 def berlin_nine(day: int) -> datetime:
-    """09:00 in Berlin on the placement day + day (08:00 UTC in winter)."""
-    return datetime(2026, 11, 27, 8, 0, tzinfo=UTC) + timedelta(days=day)
+    """09:00 in Berlin on day `day` of the period, day 1 the placement's date (08:00 UTC)."""
+    return datetime(2026, 11, 27, 8, 0, tzinfo=UTC) + timedelta(days=day - 1)
 
 
 EXPECTED_REMINDERS = [
-    (berlin_nine(1), "care.keep_dry"),
+    (berlin_nine(2), "care.keep_dry"),
     (berlin_nine(3), "care.dressing_off"),
     (berlin_nine(7), "care.check_opens"),
     (berlin_nine(10), "care.check_last_day"),
@@ -173,13 +173,13 @@ async def test_restart_mid_course_neither_loses_nor_repeats_a_reminder(
 ) -> None:
     """Stopped on day 2 and started again from the same log: each reminder exactly once."""
     await daemon.start(settings, store)
-    await daemon.clock.advance(2 * 86400)
+    await daemon.clock.advance(1 * 86400)
     await daemon.stop()
     await daemon.clock.advance(3 * 86400)  # down over day 3's 09:00 and day 4
     await daemon.start(settings, store)
-    await daemon.clock.advance(5 * 86400)
+    await daemon.clock.advance(6 * 86400)
 
-    late_dressing = START + timedelta(days=5)  # sent at once on restart: it has not expired
+    late_dressing = START + timedelta(days=4)  # sent at once on restart: it has not expired
     assert daemon.sink.of(*CARE) == [
         EXPECTED_REMINDERS[0],
         (late_dressing, "care.dressing_off"),

@@ -150,9 +150,10 @@ def test_course_summary_says_fever_confirmed_when_the_episode_is_still_open(
 
 
 def test_course_sends_care_reminders_on_their_days_when_days_pass(fever_course: Played) -> None:
-    """The care sheet: keep the site dry (the day after placement), dressing off (sheet day 3)."""
+    """The care sheet: keep the site dry (day 2), dressing off (day 3, the placement's date
+    being day 1 as on the status screen)."""
     assert _created(fever_course, "care.keep_dry") == [_at(2, 9)]
-    assert _created(fever_course, "care.dressing_off") == [_at(4, 9)]
+    assert _created(fever_course, "care.dressing_off") == [_at(3, 9)]
 
 
 def test_course_alerts_the_clinic_urgently_when_symptoms_are_reported(fever_course: Played) -> None:
@@ -210,5 +211,5 @@ def test_reminders_fall_on_their_days_when_the_whole_period_passes() -> None:
     measures every 15 min (half the stale-data limit), to play the last days fast.
     """
     played = asyncio.run(_play(10.05, start=6.0, interval_s=900.0))
-    assert _created(played, "care.check_opens") == [_at(8, 9)]
-    assert _created(played, "care.check_last_day") == [_at(11, 9)]
+    assert _created(played, "care.check_opens") == [_at(7, 9)]
+    assert _created(played, "care.check_last_day") == [_at(10, 9)]

@@ -8,16 +8,32 @@ import logging
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
 from portwatch.sim.sandbox import Sandbox
 
 
-def test_demo_json_reports_one_confirmed_alert_when_the_fever_of_day_four_is_played() -> None:
-    """A newcomer's first run: the inbox receives exactly one fever.confirmed, no duplicate."""
+def test_demo_json_reports_one_confirmed_alert_when_the_fever_of_day_four_is_played(
+    tmp_path: Path,
+) -> None:
+    """A newcomer's first run: the inbox receives exactly one fever.confirmed, no duplicate.
+
+    With --state-dir the log stays, with a portwatch.toml the terminal commands read."""
+    state = tmp_path / "demo"
     result = subprocess.run(
-        [sys.executable, "-m", "portwatch", "demo", "--json", "--days", "3.4", "--speed", "0"],
+        [
+            *PORTWATCH,
+            "demo",
+            "--json",
+            "--days",
+            "3.4",
+            "--speed",
+            "0",
+            "--state-dir",
+            str(state),
+        ],
         capture_output=True,
         text=True,
         timeout=110,
@@ -34,6 +50,33 @@ def test_demo_json_reports_one_confirmed_alert_when_the_fever_of_day_four_is_pla
     assert "-- day 4" in result.stderr
     assert "Traceback" not in result.stderr
     assert "ERROR" not in result.stderr
+    _check_kept_state(state)
+
+
+PORTWATCH = (sys.executable, "-m", "portwatch")
+
+
+def _check_kept_state(state: Path) -> None:
+    """status, summary and alerts read the kept log through --config DIR/portwatch.toml."""
+    config = ("--config", str(state / "portwatch.toml"))
+
+    def portwatch(*argv: str) -> str:
+        done = subprocess.run(
+            [*PORTWATCH, *argv, *config], capture_output=True, text=True, timeout=60, check=False
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    facts = json.loads(portwatch("status", "--json"))
+    assert facts["fever"] == "confirmed"
+    assert facts["clinic_undelivered"] == 0
+    assert facts["thermometer"]["address"]
+    assert "<h2>Fever episodes</h2>" in portwatch("summary")
+    listed = portwatch("alerts", "list")
+    assert "fever alert" in listed
+    assert "fever.confirmed" not in listed  # no internal names in human text
+    assert "heartbeat" not in listed
+    assert "clinic last reached at" in listed
 
 
 async def test_sandbox_stops_without_error_record_when_the_wearable_is_connected_at_the_end(

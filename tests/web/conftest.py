@@ -30,7 +30,7 @@ from portwatch.web.source import ClinicTarget
 from portwatch.web.view import DisplaySettings
 
 PLACEMENT = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
-NOW = PLACEMENT + timedelta(days=1, hours=20)  # day 2 of 10
+NOW = PLACEMENT + timedelta(days=1, hours=20)  # 20 Nov 05:00: day 3 of 10 (18 Nov is day 1)
 TOKEN = "test-token-0123456789abcdef"
 DEVICE = "AA:BB:CC:DD:EE:FF"
 PATIENT = "Patient/pw-demo-1"

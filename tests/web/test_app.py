@@ -179,10 +179,10 @@ async def test_symptom_form_refuses_with_403_when_posted_from_another_site(
 async def test_now_page_shows_day_fever_and_battery_when_fever_confirmed(authed: Client) -> None:
     """The status a caregiver opens first: where we are, whether there is a fever."""
     text = await (await authed.get("/")).text()
-    assert "day 2 of 10" in text
+    assert "day 3 of 10" in text
     assert "CONFIRMED since" in text
     assert "battery 77 %" in text
-    assert "1 not yet received by the clinic" in text
+    assert "1 alert not yet received by the clinic" in text
 
 
 async def test_chart_page_shows_threshold_decisions_gap_and_pause_when_whole_period(
@@ -210,7 +210,8 @@ async def test_log_page_marks_elevated_reading_and_lists_decisions_when_day_two(
     """The log shows the fever readings marked and the rule's decisions interleaved."""
     text = await (await authed.get("/log?day=2")).text()
     assert "elevated 101.3 °F" in text
-    assert "fever.confirmed: Fever confirmed" in text
+    assert "Fever confirmed: 101.3 °F at Thu 19 Nov 15:00 UTC and 101.5 °F at" in text
+    assert "fever.confirmed" not in text  # issue 18: no internal names in human text
 
 
 async def test_log_page_summarises_stream_per_window_when_day_one(authed: Client) -> None:
@@ -298,8 +299,9 @@ async def test_symptom_form_reaches_reference_inbox_when_deliverer_flushes(
 async def test_chart_marks_elevated_spot_reading_when_no_decision_cites_it(
     authed: Client, db_path: Path
 ) -> None:
-    """Every elevated spot reading is marked, not only those the rule cited."""
+    """Every elevated spot reading is marked, not only those the rule cited, with its exact
+    value in both units and its time in an SVG title (a tooltip without JavaScript)."""
     with Store.open(db_path) as store:
         store.add_readings([reading(PLACEMENT + timedelta(hours=12), 38.4)])
     text = await (await authed.get("/chart")).text()
-    assert "<title>elevated 101.1 °F at 18 Nov 21:00</title>" in text
+    assert "<title>elevated observation 101.1 °F (38.4 °C) at Wed 18 Nov 21:00 UTC</title>" in text

@@ -20,7 +20,7 @@ from portwatch.web.app import WebSettings, make_app
 from portwatch.web.source import ClinicTarget
 from portwatch.web.view import DisplaySettings
 
-from .browser import chromium, colour_count, needs_chromium
+from .browser import chromium, colour_count, needs_chromium, png_pixels
 from .conftest import TOKEN
 
 pytestmark = needs_chromium
@@ -111,3 +111,44 @@ def authed_summary(db_path: Path, display: DisplaySettings, tmp_path: Path) -> P
     path = tmp_path / "summary.html"
     path.write_text(page, encoding="utf-8")
     return path
+
+
+NOW_STATE_COLOURS = {
+    "normal": bytes.fromhex("2e7d32"),
+    "elevated": bytes.fromhex("a85200"),
+    "fever": bytes.fromhex("b00020"),
+    "nodata": bytes.fromhex("616161"),
+}
+
+
+@pytest.mark.parametrize("state", sorted(NOW_STATE_COLOURS))
+async def test_now_page_paints_the_state_colour_big_at_phone_width_without_scripts(
+    state: str, tmp_path: Path
+) -> None:
+    """Issue 18: the "now" page is one big value in the state's colour, at 360 px, no
+    script; a wide band of that colour must be on screen, nothing wider than the phone."""
+    from portwatch.web.pages import now_page
+
+    from .test_now import now_status
+
+    page = now_page(now_status(state))
+    assert "<script" not in page
+    html = tmp_path / f"now-{state}.html"
+    html.write_text(page, encoding="utf-8")
+    shot = tmp_path / f"now-{state}.png"
+    await chromium(
+        tmp_path / "profile",
+        f"--screenshot={shot}",
+        "--window-size=360,800",
+        "--hide-scrollbars",
+        html.as_uri(),
+    )
+    width, _, rows = png_pixels(shot.read_bytes())
+    assert width == 360
+    step = 3 if len(rows[0]) == width * 3 else 4
+    colour = NOW_STATE_COLOURS[state]
+    painted = [
+        sum(1 for x in range(width) if row[x * step : x * step + 3] == colour) for row in rows
+    ]
+    assert max(painted) > width * 0.8  # the panel spans the phone's width
+    assert sum(1 for count in painted if count > width * 0.8) > 60  # and is tall

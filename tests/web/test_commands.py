@@ -35,7 +35,39 @@ def test_status_prints_fever_and_alerts_when_fever_confirmed(
     assert _run(status, db_path) == 0
     out = capsys.readouterr().out
     assert "CONFIRMED since Thu 19 Nov" in out
-    assert "1 not yet received by the clinic" in out
+    assert "1 alert not yet received by the clinic" in out
+    assert "the clinic has NOT received the alert yet" in out
+
+
+def test_status_json_has_the_keys_scripts_read_when_fever_confirmed(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 18: `status --json` with day, fever word, last reading, clinic and notices."""
+    assert _run(status, db_path, "--json") == 0
+    facts = json.loads(capsys.readouterr().out)
+    for key in (
+        "day",
+        "period_days",
+        "fever",
+        "recheck_due",
+        "last_reading",
+        "thermometer",
+        "clinic_undelivered",
+        "notices_waiting",
+        "clinic_last_reached",
+    ):
+        assert key in facts
+    assert facts["fever"] == "confirmed"
+    assert facts["period_days"] == 10
+    assert (facts["day"], facts["period_state"]) == (None, "ended")  # as "Period: ended" says
+    assert facts["clinic_undelivered"] == 1
+    assert facts["notices_waiting"] == 0
+    assert facts["clinic_last_reached"] is None
+    reading = facts["last_reading"]
+    assert (reading["value"], reading["unit"]) == ("37.2", "C")
+    assert reading["time"] == "2026-11-20T05:00:00+00:00"
+    assert set(reading) >= {"time", "value", "unit", "age_s"}
+    assert facts["thermometer"]["address"] == "AA:BB:CC:DD:EE:FF"
 
 
 def test_log_marks_elevated_and_interleaves_decisions_when_events_asked(

@@ -120,7 +120,7 @@ def test_alerts_page_flags_undelivered_when_clinic_has_not_answered() -> None:
     """The caregiver must see an alert that has not reached the clinic."""
     row = AlertRow("a", "clinic", "symptoms", "urgent", START, "pending", 4, 503, None, None)
     page = pages.alerts_page([row], SETTINGS)
-    assert "1 not yet received by the clinic" in page
+    assert "1 alert not yet received by the clinic" in page
     assert "pending, 4 attempts, last answer 503" in page
 
 

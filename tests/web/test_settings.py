@@ -62,4 +62,21 @@ def test_next_reminder_is_dressing_day_three_when_asked_on_day_two(settings: Set
     assert upcoming is not None
     when, title = upcoming
     assert title == "The dressing can come off"
-    assert when.astimezone(settings.zone).day == 21  # placement 18 Nov + 3 local days
+    assert when.astimezone(settings.zone).day == 20  # day 3: 18 Nov is day 1
+
+
+def test_clinic_target_and_display_name_the_pinned_thermometer_when_no_address_is_set(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Issue 18: report/export named Device 00:00:00:00:00:00 although a thermometer was
+    pinned (pinned.json); the page's "not the pinned thermometer" needs it too."""
+    from portwatch.ble.pin import Pin, save_pin
+    from portwatch.web.settings import clinic_target
+
+    unpinned = settings.model_copy(
+        update={"bluetooth": settings.bluetooth.model_copy(update={"address": None})}
+    )
+    save_pin(unpinned.store.state_directory, Pin("a4:c1:38:00:11:22", "Thermo", "hts"))
+    target = clinic_target(unpinned, "gw-test")
+    assert target.context.thermometer.address == "A4:C1:38:00:11:22"
+    assert display_settings(unpinned).thermometer == "A4:C1:38:00:11:22"

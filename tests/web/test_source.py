@@ -7,12 +7,20 @@ from datetime import timedelta
 from pathlib import Path
 
 from portwatch.fever.settings import RuleSettings
-from portwatch.log.store import Store
-from portwatch.model import ReadingKind
+from portwatch.log.store import OutboxEntry, Store
+from portwatch.model import ReadingKind, derived_id
 from portwatch.web.export import observations
-from portwatch.web.source import stream_observations
+from portwatch.web.source import (
+    ClinicTarget,
+    StorePages,
+    alert_rows,
+    status_data,
+    stream_observations,
+)
+from portwatch.web.text import status_text
+from portwatch.web.view import DisplaySettings
 
-from .conftest import PLACEMENT, reading
+from .conftest import NOW, PLACEMENT, reading
 
 
 def test_stream_observations_list_slow_stream_samples_one_by_one_when_interval_over_100s() -> None:
@@ -90,3 +98,128 @@ def test_export_reads_each_window_whole_when_since_falls_inside_one(tmp_path: Pa
             store, PLACEMENT + timedelta(minutes=3), PLACEMENT + timedelta(hours=1)
         )
     assert [(o.time, o.samples) for o in found] == [(PLACEMENT + timedelta(minutes=5), 5)]
+
+
+def _outbox_of_a_quiet_night(path: Path) -> None:
+    """The clinic has the fever alert; 20 notices wait for quiet hours; heartbeats went
+    through until 03:00, then two failed (the clinic's server is down)."""
+    with Store.open(path) as store:
+        store.outbox_mark_delivered(str(derived_id("web-test", "confirmed")), NOW, 200)
+        entries = [
+            OutboxEntry(
+                str(derived_id("notice", str(i))),
+                "notify",
+                "care.keep_dry",
+                "routine",
+                NOW,
+                '{"message": "Keep it dry.", "title": "Keep the port site dry"}',
+                "application/json",
+                not_before=NOW + timedelta(hours=2),
+            )
+            for i in range(20)
+        ]
+        beats = [NOW + timedelta(minutes=15 * i) for i in range(4)]
+        entries += [
+            OutboxEntry(
+                str(derived_id("beat", at.isoformat())),
+                "clinic",
+                "gateway.heartbeat",
+                "routine",
+                at,
+                '{"data": {"summary": "Gateway gw-test alive; thermometer connected."}}',
+                "application/json",
+            )
+            for at in beats
+        ]
+        store.enqueue(entries)
+        for at in beats[:2]:
+            store.outbox_mark_delivered(str(derived_id("beat", at.isoformat())), at, 204)
+        for at in beats[2:]:
+            ident = str(derived_id("beat", at.isoformat()))
+            store.outbox_record_attempt(ident, at, 503, None, at + timedelta(minutes=1))
+
+
+def test_status_counts_clinic_alerts_only_and_notices_apart_when_notices_wait(
+    db_path: Path, display: DisplaySettings
+) -> None:
+    """Issue 18: "20 not yet received by the clinic" was false; the clinic had them all."""
+    _outbox_of_a_quiet_night(db_path)
+    now = NOW + timedelta(hours=1)
+    with Store.open_reader(db_path) as store:
+        status = status_data(store, display, now)
+        rows = alert_rows(store)
+    assert status.clinic_undelivered == []
+    assert status.notices_waiting == 20
+    assert status.notices_held_until == NOW + timedelta(hours=2)
+    assert status.clinic_last_reached == NOW + timedelta(minutes=15)
+    assert status.clinic_silent_since == NOW + timedelta(minutes=30)
+    text = status_text(status)
+    assert "every alert received by the clinic" in text
+    assert "20 notices to the caregiver or patient wait to be sent" in text
+    assert "gateway silent since" in text
+    assert all(r.kind != "gateway.heartbeat" for r in rows)
+    assert len(rows) == 21
+
+
+async def test_alerts_page_lists_no_heartbeat_and_names_no_internal_kind(
+    db_path: Path, display: DisplaySettings, target: ClinicTarget
+) -> None:
+    """The page shows the fever alert and the notices, says when the clinic was last
+    reached, and never shows a heartbeat row or a name like gateway.heartbeat."""
+    _outbox_of_a_quiet_night(db_path)
+    page = StorePages(db_path, display, target).alerts(NOW + timedelta(hours=1))
+    assert "The clinic has received every alert." in page
+    assert "Gateway silent since Fri 20 Nov 05:30 UTC" in page
+    assert "20 notices to the caregiver or patient wait to be sent" in page
+    assert "alive" not in page
+    assert "heartbeat" not in page
+    assert "care.keep_dry" not in page
+    assert page.count("Keep the port site dry") == 20
+
+
+def test_chart_draws_only_what_the_rule_used_and_rings_the_rest_with_the_reason(
+    db_path: Path, display: DisplaySettings
+) -> None:
+    """Issue 18: a reading the rule did not use (another thermometer, before the placement)
+    is not a red dot; it is a grey ring whose title says why, and the log says so too."""
+    from portwatch.web.chart import render_svg
+    from portwatch.web.source import chart_data, log_lines
+
+    other = replace(reading(PLACEMENT + timedelta(hours=12), 38.9), device="11:22:33:44:55:66")
+    early = reading(PLACEMENT - timedelta(hours=2), 38.8)
+    with Store.open(db_path) as store:
+        store.add_readings([other, early])
+    pinned = replace(display, thermometer="AA:BB:CC:DD:EE:FF")
+    since = PLACEMENT - timedelta(hours=6)
+    with Store.open_reader(db_path) as store:
+        chart = chart_data(store, pinned, NOW, since, NOW)
+        lines = log_lines(store, pinned, since, NOW, events=False)
+    assert {u.reason for u in chart.unused} == {
+        "from 11:22:33:44:55:66, not the pinned thermometer AA:BB:CC:DD:EE:FF",
+        "outside the monitored period",
+    }
+    assert all(o.celsius < 38.7 for o in chart.observations)
+    svg = render_svg(chart)
+    assert svg.count('class="unused"') == 2
+    assert "not used by the fever rule: 38.9 °C at Wed 18 Nov 21:00 UTC (from 11:22" in svg
+    assert svg.count('class="elevated"') == 2  # the pair the rule confirmed, nothing else
+    texts = [line.text for line in lines]
+    assert any("not used: outside the monitored period" in t for t in texts)
+    assert any("not used: from 11:22:33:44:55:66" in t for t in texts)
+
+
+def test_day_n_of_the_chart_and_log_is_the_calendar_day_status_calls_day_n() -> None:
+    """Issue 18: one day number everywhere; a 10-day period from 09:00 spans 11 dates."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from portwatch.web.source import day_range, last_day
+
+    berlin = ZoneInfo("Europe/Berlin")
+    settings = DisplaySettings(placement=PLACEMENT, zone=berlin)  # 18 Nov 10:00 in Berlin
+    start, end = day_range(settings, NOW, 3)
+    assert start == datetime(2026, 11, 20, tzinfo=berlin)
+    assert end == datetime(2026, 11, 21, tzinfo=berlin)
+    assert settings.day_of_period(start) == 3
+    assert settings.day_of_period(end - timedelta(microseconds=1)) == 3
+    assert last_day(settings, NOW) == 11

@@ -67,7 +67,7 @@ def _status(**changes: object) -> StatusData:
         episode_state=EpisodeState.NONE,
         episode_since=None,
         recheck_due=None,
-        undelivered=(),
+        clinic_undelivered=(),
     )
     return replace(base, **changes)  # type: ignore[arg-type]
 
@@ -120,12 +120,31 @@ def test_status_shows_recheck_time_when_fever_pending() -> None:
 def test_status_counts_undelivered_and_refused_alerts_when_outbox_not_empty() -> None:
     """An alert the clinic has not received is something a person must know about."""
     row = AlertRow("id", "clinic", "fever.confirmed", "urgent", START, "failed", 3, 400, None, None)
-    text = status_text(_status(undelivered=(row, replace(row, status="pending"))))
-    assert "2 not yet received by the clinic (1 refused" in text
+    text = status_text(_status(clinic_undelivered=(row, replace(row, status="pending"))))
+    assert "2 alerts not yet received by the clinic (1 refused" in text
+
+
+def test_status_says_notices_wait_on_their_own_line_when_clinic_has_everything() -> None:
+    """Issue 18: notices held for quiet hours are not "not yet received by the clinic"."""
+    held = START + timedelta(days=5)
+    text = status_text(_status(notices_waiting=20, notices_held_until=held))
+    assert "every alert received by the clinic" in text
+    assert "not yet received" not in text
+    assert "20 notices to the caregiver or patient wait to be sent (quiet hours" in text
+
+
+def test_status_says_when_the_clinic_was_last_reached_or_since_when_not() -> None:
+    """Heartbeats are not alerts; what they tell is whether the clinic can be reached."""
+    reached = START + timedelta(days=4, hours=1, minutes=45)
+    text = status_text(_status(clinic_last_reached=reached))
+    assert "Clinic        last reached at Sun 22 Nov 10:45 UTC" in text
+    silent = status_text(_status(clinic_last_reached=reached, clinic_silent_since=reached))
+    assert "gateway silent since Sun 22 Nov 10:45 UTC; portwatch keeps trying" in silent
 
 
 def test_fever_state_is_pending_then_open_then_none_when_decisions_follow_rule() -> None:
-    """The status follows the rule's decisions: first elevated, confirmed, resolved (§5)."""
+    """The status follows the rule's decisions: first elevated, confirmed, resolved (§5);
+    "resolved" stays until something is elevated again (status --json names it)."""
     first = _decision(DecisionType.ELEVATED_FIRST, START, due=START + timedelta(hours=4))
     confirmed = _decision(DecisionType.FEVER_CONFIRMED, START + timedelta(hours=4))
     resolved = _decision(DecisionType.FEVER_RESOLVED, START + timedelta(days=2))
@@ -133,7 +152,8 @@ def test_fever_state_is_pending_then_open_then_none_when_decisions_follow_rule()
     window = timedelta(hours=24)
     assert fever_state(decisions, START + timedelta(hours=1), window)[0] is EpisodeState.PENDING
     assert fever_state(decisions, START + timedelta(hours=5), window)[0] is EpisodeState.OPEN
-    assert fever_state(decisions, START + timedelta(days=3), window)[0] is EpisodeState.NONE
+    assert fever_state(decisions, START + timedelta(days=3), window)[0] is EpisodeState.RESOLVED
+    assert [s.word for s in EpisodeState] == ["none", "elevated", "confirmed", "resolved"]
 
 
 def test_fever_state_drops_pending_when_pair_window_passed_without_second_reading() -> None:
@@ -174,3 +194,30 @@ def test_terminal_chart_fits_terminal_when_given_any_bands(
     lines = render_text(data, width=width, height=height).splitlines()
     assert len(lines) == height + 4
     assert all(len(line) <= width for line in lines[: height + 2])
+
+
+def test_kinds_are_named_in_words_by_channel_never_by_internal_name() -> None:
+    """Issue 18: "gateway.heartbeat", "fever.confirmed" never reach a person; the same
+    kind on the clinic's channel is an alert, on the caregiver's a notice."""
+    from portwatch.web.text import kind_words, row_title
+
+    assert kind_words("fever.resolved", "clinic") == "fever-resolved message"
+    assert kind_words("fever.resolved", "notify") == "Fever over"
+    assert kind_words("summary.daily", "notify") == "Day …: …"
+    assert kind_words("gateway.heartbeat", "clinic") == "gateway heartbeat"
+    assert row_title("summary.daily", '{"title": "Day 3: no fever"}', "notify") == (
+        "Day 3: no fever"
+    )
+    assert row_title("fever.confirmed", '{"data": {}}', "clinic") == "fever alert"
+
+
+def test_status_json_day_is_the_screen_day_while_monitoring() -> None:
+    from portwatch.web.text import status_json
+
+    facts = status_json(_status())
+    assert (facts["day"], facts["period_state"], facts["period"]) == (
+        5,
+        "monitoring",
+        "day 5 of 10",
+    )
+    assert facts["last_reading"]["age_s"] == 420  # type: ignore[index]

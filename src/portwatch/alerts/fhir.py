@@ -40,6 +40,18 @@ __all__ = [
 
 FHIR_CONTENT_TYPE: Final = "application/fhir+json"
 
+# fever-rule.md §8: a reading typed in without a device is a "manual" reading; the clinic
+# sees it as its own source (Observation.method), never credited to the Bluetooth device.
+MANUAL_DEVICE: Final = "manual"
+MANUAL_METHOD: Final = "manual: measured by hand with an ordinary thermometer and typed in"
+# HL7 v3 ActReason HTEST ("test health data"): what `portwatch alerts test` tags its
+# resources with, so a clinic can filter them out.
+TEST_TAG: Final = {
+    "system": "http://terminology.hl7.org/CodeSystem/v3-ActReason",
+    "code": "HTEST",
+    "display": "test health data",
+}
+
 # Identifier systems and code systems (FHIR R4 terminology; PHD IG 2.0 for devices).
 URI_SYSTEM: Final = "urn:ietf:rfc:3986"  # value is a URI: our "urn:uuid:..." identifiers
 LOINC: Final = "http://loinc.org"
@@ -243,12 +255,21 @@ def body_temperature(
             "system": UCUM,
             "code": ucum,
         },
-        "device": {"reference": thermometer_url},
         "extension": [
             {"url": GATEWAY_DEVICE_EXTENSION, "valueReference": {"reference": gateway_url}}
         ],
     }
+    if is_manual(observation):
+        # A hand reading: an ordinary thermometer, typed in; no Bluetooth device made it.
+        resource["method"] = {"text": MANUAL_METHOD}
+    else:
+        resource["device"] = {"reference": thermometer_url}
     return _built("Observation", value, resource, (URI_SYSTEM, value))
+
+
+def is_manual(observation: Observation) -> bool:
+    """A reading typed in by hand (`portwatch add`, the page's form): fever-rule.md §8."""
+    return observation.device == MANUAL_DEVICE
 
 
 def _communication(
@@ -279,6 +300,8 @@ def _communication(
         "sender": {"reference": gateway_url},
         "payload": payload,
     }
+    if alert.kind is AlertKind.TEST:
+        resource["meta"] = {"tag": [TEST_TAG]}
     if reason_codes:
         resource["reasonCode"] = reason_codes
     if observation_urls:
@@ -298,7 +321,13 @@ def fhir_bundle(alert: Alert, context: AlertContext) -> Resource:
 
     thermometer = thermometer_device(context)
     gateway = gateway_device(context)
-    entries = [transaction_entry(thermometer), transaction_entry(gateway)]
+    entries = [transaction_entry(gateway)]
+    # The thermometer Device only when a reading (or a symptom report) is about it: not
+    # for hand readings alone, and not for a test, which creates nothing a real alert
+    # would not.
+    from_device = not alert.observations or any(not is_manual(o) for o in alert.observations)
+    if from_device and alert.kind is not AlertKind.TEST:
+        entries.insert(0, transaction_entry(thermometer))
     observation_urls: list[str] = []
     seen: set[str] = set()
     for observation in alert.observations:

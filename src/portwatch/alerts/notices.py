@@ -16,6 +16,7 @@ from enum import IntEnum, StrEnum
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from portwatch.alerts.payloads import AlertKind, alert_kind_words
 from portwatch.model import Reading, ReadingKind, Unit
 from portwatch.service.care import CareReminder
 from portwatch.service.watch import StaleSay
@@ -33,6 +34,7 @@ __all__ = [
     "format_temperature",
     "held_until",
     "render",
+    "stuck_notice",
 ]
 
 
@@ -336,3 +338,21 @@ def daily_summary(day: int, readings: Iterable[Reading], unit: Unit, status: str
     else:
         text = "No readings today"
     return render(NoticeKind.DAILY_SUMMARY, {"day": str(day), "readings": text, "status": status})
+
+
+def stuck_notice(
+    alert_kind: str, *, refused: bool, why: str, since: str
+) -> tuple[NoticeKind, dict[str, str]] | None:
+    """What the caregiver is told about a clinic message the clinic has not accepted:
+    the notice kind and its facts, or None for a heartbeat.
+
+    A heartbeat is not an alert: while only heartbeats fail, no alert waits and nobody is
+    paged (issue 18); the page and ``portwatch status`` say "gateway silent since". The
+    message is named in words ("the fever alert"), never by its internal kind.
+    """
+    if alert_kind == AlertKind.HEARTBEAT.value:
+        return None
+    what = f"the {alert_kind_words(alert_kind)}"
+    if refused:
+        return NoticeKind.ALERT_REFUSED, {"what": what, "why": why}
+    return NoticeKind.ALERT_STUCK, {"what": what, "since": since}

@@ -26,8 +26,9 @@ from portwatch.alerts.notices import Audience, Notice, NoticeKind, QuietHours, h
 from portwatch.alerts.notices import render as render_notice
 from portwatch.alerts.outbox import clinic_entry, notify_entry
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, Priority, fever_alert
+from portwatch.alerts.sentences import temperature
 from portwatch.log.store import Channel, OutboxEntry
-from portwatch.model import Decision, DecisionType, Observation, derived_id
+from portwatch.model import Decision, DecisionType, Observation, Unit, derived_id
 
 __all__ = [
     "DECISION_NOTICES",
@@ -67,14 +68,17 @@ class OutboundError(ValueError):
     """A decision cannot be turned into outbox entries (the message names the decision)."""
 
 
-def temperature_text(observation: Observation) -> str:
-    """As the device reported it, for a person: "101.4 °F", "38.6 °C"."""
-    return f"{observation.value} °{observation.unit.value}"
+def temperature_text(observation: Observation, unit: Unit | None = None) -> str:
+    """For a person, in the display `unit` ("101.4 °F"); without one, as the device sent it."""
+    if unit is None:
+        return f"{observation.value} °{observation.unit.value}"
+    return temperature(observation, unit)
 
 
 def clock_text(when: datetime, zone: tzinfo) -> str:
-    """A time a person reads at a glance, in the patient's zone: "Tue 14:05"."""
-    return when.astimezone(zone).strftime("%a %H:%M")
+    """A time a person reads at a glance, in the patient's zone, named: "Tue 14:05 CET"."""
+    local = when.astimezone(zone)
+    return f"{local:%a %H:%M} {local.tzname() or ''}".rstrip()
 
 
 def notice_channels(
@@ -193,7 +197,9 @@ class Outbound:
         ident = str(decision.id)
         if decision.type in CLINIC_DECISIONS:
             entries.append(
-                clinic_entry(fever_alert(decision), self.context, self.clinic_format, now)
+                clinic_entry(
+                    fever_alert(decision, self.context), self.context, self.clinic_format, now
+                )
             )
         facts = self._facts(decision)
         for kind in DECISION_NOTICES[decision.type]:
@@ -218,7 +224,7 @@ class Outbound:
         if first is not None and last is not None:
             facts["first_time"] = clock_text(first.time, self.zone)
             facts["time"] = clock_text(last.time, self.zone)
-            facts["temperature"] = temperature_text(last)
+            facts["temperature"] = temperature_text(last, self.context.unit)
         if decision.due is not None:
             facts["recheck_at"] = clock_text(decision.due, self.zone)
         return facts

@@ -13,12 +13,13 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Final
 
+from portwatch.alerts.sentences import decision_sentence
 from portwatch.log.vocabulary import Priority
-from portwatch.model import Decision, DecisionType, Observation, Symptom, derived_id
+from portwatch.model import Decision, DecisionType, Observation, Symptom, Unit, derived_id
 
 __all__ = [
     "JSON_CONTENT_TYPE",
@@ -33,6 +34,7 @@ __all__ = [
     "Priority",
     "Rendered",
     "Thermometer",
+    "alert_kind_words",
     "connectivity_test_alert",
     "fever_alert",
     "heartbeat_alert",
@@ -98,6 +100,26 @@ KIND_INFO: Final[Mapping[AlertKind, KindInfo]] = {
     AlertKind.TEST: KindInfo(Priority.ROUTINE, fhir=True, fever=False, from_decision=False),
 }
 
+# What each kind is called in a sentence for a person (a notice, a page, a terminal line):
+# internal names such as "gateway.heartbeat" never reach human text (issue 18).
+KIND_WORDS: Final[Mapping[AlertKind, str]] = {
+    AlertKind.FEVER_CONFIRMED: "fever alert",
+    AlertKind.FEVER_ONGOING: "fever-ongoing alert",
+    AlertKind.FEVER_RESOLVED: "fever-resolved message",
+    AlertKind.SYMPTOMS_REPORTED: "symptom report",
+    AlertKind.HEARTBEAT: "gateway heartbeat",
+    AlertKind.TEST: "test message",
+}
+
+
+def alert_kind_words(kind: str) -> str:
+    """A clinic message's kind in words ("fever alert"); an unknown kind as "message"."""
+    try:
+        return KIND_WORDS[AlertKind(kind)]
+    except ValueError:
+        return "message"
+
+
 _DECISION_KINDS: Final[Mapping[DecisionType, AlertKind]] = {
     DecisionType.FEVER_CONFIRMED: AlertKind.FEVER_CONFIRMED,
     DecisionType.FEVER_ONGOING: AlertKind.FEVER_ONGOING,
@@ -128,6 +150,10 @@ class AlertContext:
     gateway_id: str  # stable identity of this gateway (e.g. its serial number)
     gateway_version: str  # portwatch version
     thermometer: Thermometer
+    # How the patient reads times and temperatures: the clinic's one-line summaries are
+    # worded in this zone, in this unit with the other in brackets (issue 18).
+    zone: tzinfo = UTC
+    unit: Unit = Unit.FAHRENHEIT
 
     def __post_init__(self) -> None:
         for name in ("patient", "clinic", "gateway_id", "gateway_version"):
@@ -179,8 +205,12 @@ def _aware_utc(value: datetime, what: str) -> datetime:
     return value.astimezone(UTC)
 
 
-def fever_alert(decision: Decision) -> Alert:
+def fever_alert(decision: Decision, context: AlertContext | None = None) -> Alert:
     """The clinic alert for a fever decision; its identifier is the decision's.
+
+    With a `context`, the one-line summary is worded for the clinic in the patient's zone
+    and both units ("Fever confirmed: 101.3 °F (38.5 °C) at ..."); without one it is the
+    rule's own summary.
 
     Raises:
         PayloadError: the decision is not one the clinic is told about (alerts.md), or a
@@ -195,7 +225,11 @@ def fever_alert(decision: Decision) -> Alert:
         id=decision.id,
         kind=kind,
         time=_aware_utc(decision.time, "Decision.time"),
-        summary=decision.summary,
+        summary=(
+            decision.summary
+            if context is None
+            else decision_sentence(decision, context.zone, context.unit, both=True)
+        ),
         observations=decision.observations,
         late=decision.late or any(o.late for o in decision.observations),
         settings=decision.settings,
@@ -320,6 +354,8 @@ def json_document(alert: Alert, context: AlertContext) -> dict[str, object]:
         data["note"] = alert.note
     if alert.state is not None:
         data["state"] = _state_json(alert.state)
+    if alert.kind is AlertKind.TEST:
+        data["test"] = True  # a clinic filters these out (`portwatch alerts test`)
     return {
         "type": alert.kind.value,
         "timestamp": _iso(alert.time),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Mapping, Sequence
 from types import ModuleType
@@ -68,7 +69,7 @@ HELP_LINES: Final[Mapping[str, str]] = {
     "doctor": (
         "check settings, log, disk, Bluetooth, clock, thermometer and clinic; say what to fix"
     ),
-    "status": "one screen: day N, last temperature, link and battery, fever, undelivered alerts",
+    "status": "one screen: day N, last temperature, link and battery, fever, what the clinic has",
     "log": "the log: readings (observations for streams), events and decisions, and a chart",
     "report": "report symptoms at the port site: an urgent alert to the clinic",
     "export": "export readings: CSV (the import format) or one FHIR R4 collection Bundle",
@@ -148,11 +149,34 @@ def configure_logging(verbosity: int) -> None:
         logging.getLogger(name).setLevel(max(level, floor))
 
 
+# Exit statuses a shell gives a program ended by a signal (128 + its number).
+EXIT_INTERRUPTED: Final = 130  # SIGINT: Ctrl-C
+EXIT_BROKEN_PIPE: Final = 141  # SIGPIPE: the reader went away (`alerts list | head`)
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's own flush at exit stays quiet."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one subcommand; argparse exits with status 2 on a usage error."""
-    words = sys.argv[1:] if argv is None else argv
-    args = build_parser(words).parse_args(words)
-    configure_logging(args.verbose)
-    module: ModuleType = args._module
-    status: int = module.run(args)
+    """Run one subcommand; argparse exits with status 2 on a usage error.
+
+    The one place that turns Ctrl-C into exit status 130 and a closed pipe into 141,
+    without a traceback, for every command (issue 18).
+    """
+    try:
+        words = sys.argv[1:] if argv is None else argv
+        args = build_parser(words).parse_args(words)
+        configure_logging(args.verbose)
+        module: ModuleType = args._module
+        status: int = module.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
     return status

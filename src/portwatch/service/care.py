@@ -20,6 +20,8 @@ from enum import StrEnum
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from portwatch.period import day_date
+
 __all__ = [
     "CARE_SHEET",
     "CareError",
@@ -53,16 +55,18 @@ class SheetLine:
     expires_day: int
 
 
-# The clinic's sheet (issue 7, "care reminders from the clinic's sheet"). Days count local
-# calendar days from the placement date (day 0). FLUSH is monthly and not in this table.
+# The clinic's sheet (issue 7, "care reminders from the clinic's sheet"). Days are the
+# period's days (portwatch.period): the placement's local date is day 1, as on the status
+# screen, so "today is day 3" is sent on the date status calls day 3 and the day-10 reminder
+# before the period ends. FLUSH is monthly and not in this table.
 CARE_SHEET: Final[Mapping[CareReminder, SheetLine]] = {
-    # Keep the site dry until the check: said on the first morning, useless after day 7.
-    CareReminder.KEEP_DRY: SheetLine(day=1, expires_day=7),
+    # Keep the site dry until the check: said on the first morning (day 2), useless from day 7.
+    CareReminder.KEEP_DRY: SheetLine(day=2, expires_day=7),
     # Day 3: the dressing can come off (still worth saying until the check).
     CareReminder.DRESSING_OFF: SheetLine(day=3, expires_day=7),
-    # Day 7: the post-procedure check is due (7-10 days after placement, fever-rule.md §7).
+    # Day 7: the post-procedure check is due (days 7-10, fever-rule.md §7).
     CareReminder.CHECK_OPENS: SheetLine(day=7, expires_day=11),
-    # Day 10: the last day for the check.
+    # Day 10: the last day for the check, the period's last whole day.
     CareReminder.CHECK_LAST_DAY: SheetLine(day=10, expires_day=11),
 }
 # A port not in regular use is flushed about monthly (issue 7); we remind on the placement's
@@ -97,12 +101,12 @@ def _occurrences(
     """Every reminder in due order, without end (the flush repeats monthly)."""
     start = placement.astimezone(zone).date()
     for reminder, line in CARE_SHEET.items():
-        day = start + timedelta(days=line.day)
+        day = day_date(placement, line.day, zone)
         yield DueReminder(
             key=f"{reminder.value}:{day.isoformat()}",
             reminder=reminder,
             due=_at(day, local, zone),
-            expires=_at(start + timedelta(days=line.expires_day), local, zone),
+            expires=_at(day_date(placement, line.expires_day, zone), local, zone),
         )
     if port_in_regular_use:
         return

@@ -22,7 +22,6 @@ then delivery, the scheduler and the page.
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -32,6 +31,7 @@ from portwatch.alerts.delivery import ClinicEndpoint
 from portwatch.clock import Clock
 from portwatch.config import Settings
 from portwatch.fever.rule import RuleSettings
+from portwatch.identity import gateway_id as installation_id
 from portwatch.log.store import Store
 from portwatch.model import Symptom
 from portwatch.service.hooks import DaemonHooks
@@ -113,7 +113,7 @@ class Daemon:
             web_port=web_port,
             notifier=notifier or Notifier({}),
             watchdog_s=watchdog_s,
-            gateway_id=gateway_id or socket.gethostname(),
+            gateway_id=gateway_id or installation_id(settings.patient.reference),
             hooks=hooks or DaemonHooks(),
         )
         self._stop = asyncio.Event()

@@ -14,7 +14,7 @@ from datetime import tzinfo
 
 from portwatch.alerts import payloads
 from portwatch.alerts.delivery import StuckReason
-from portwatch.alerts.notices import NoticeKind
+from portwatch.alerts.notices import stuck_notice
 from portwatch.alerts.outbound import Outbound, clock_text, notice_entry
 from portwatch.alerts.outbox import clinic_entry
 from portwatch.clock import Clock
@@ -126,12 +126,12 @@ class Recorder:
         """Tell the caregiver about a clinic alert that is rejected or stuck (alerts.md)."""
         if row.channel != Channel.CLINIC:
             return  # the caregiver's own channel cannot carry news of its own trouble
-        what = f"the {row.kind} alert"
-        if reason is StuckReason.REJECTED:
-            kind, facts = NoticeKind.ALERT_REFUSED, {"what": what, "why": answer}
-        else:
-            since = clock_text(row.created_at, self._zone)
-            kind, facts = NoticeKind.ALERT_STUCK, {"what": what, "since": since}
+        since = clock_text(row.created_at, self._zone)
+        refused = reason is StuckReason.REJECTED
+        told = stuck_notice(row.kind, refused=refused, why=answer, since=since)
+        if told is None:
+            return  # issue 18: a heartbeat is not an alert; status says "gateway silent since"
+        kind, facts = told
         now = self._clock.now()
         self.enqueue([notice_entry(kind, facts, key=str(row.id), patient=self._patient, now=now)])
 

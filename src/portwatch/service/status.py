@@ -8,7 +8,10 @@ systemd's status field, never to the log.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
+
+from portwatch.model import Unit
+from portwatch.period import day_number, period_ended
 
 __all__ = ["StatusError", "StatusFacts", "age_text", "status_line"]
 
@@ -28,6 +31,8 @@ class StatusFacts:
     last_reading_celsius: float | None = None
     fever: str | None = None  # "fever confirmed", "recheck due 18:05", ...
     clock_trusted: bool = True
+    zone: tzinfo = UTC  # the patient's zone: day N counts its calendar days (portwatch.period)
+    unit: Unit = Unit.CELSIUS  # the display unit (settings [display] unit)
 
 
 def age_text(age: timedelta) -> str:
@@ -46,13 +51,15 @@ def status_line(facts: StatusFacts, now: datetime) -> str:
     """One line, parts joined by ' · ', most important first."""
     if now.tzinfo is None or facts.placement.tzinfo is None:
         raise StatusError("status_line needs aware datetimes")
-    elapsed = now - facts.placement
-    if elapsed < timedelta(0):
+    if now < facts.placement:
         period = "waiting for the placement time"
-    elif elapsed < timedelta(days=facts.healing_days):
-        period = f"monitoring day {elapsed.days + 1} of {facts.healing_days}"
-    else:
+    elif period_ended(facts.placement, facts.healing_days, now):
         period = "healing period over"
+    else:
+        day = day_number(facts.placement, now, facts.zone)
+        period = f"monitoring day {min(day, facts.healing_days)} of {facts.healing_days}"
+        if day > facts.healing_days:
+            period = f"monitoring, last hours (day {day})"
     parts = [period]
     if facts.fever:
         parts.append(facts.fever)
@@ -60,7 +67,9 @@ def status_line(facts: StatusFacts, now: datetime) -> str:
         parts.append("no reading yet")
     else:
         age = age_text(now - facts.last_reading_time)
-        parts.append(f"{facts.last_reading_celsius:.1f} °C {age}")
+        celsius = facts.last_reading_celsius
+        shown = celsius * 9.0 / 5.0 + 32.0 if facts.unit is Unit.FAHRENHEIT else celsius
+        parts.append(f"{shown:.1f} °{facts.unit.value} {age}")
     parts.append("link up" if facts.link_up else "link down")
     if not facts.clock_trusted:
         parts.append("clock not synchronised")

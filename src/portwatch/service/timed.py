@@ -39,6 +39,7 @@ from portwatch.clock import Clock
 from portwatch.config import Settings
 from portwatch.log.store import OutboxEntry
 from portwatch.model import Reading, derived_id
+from portwatch.period import day_number
 from portwatch.service.care import due_reminders, next_reminder_time
 from portwatch.service.schedule import JobFunc, Scheduler, daily_at, every, once_at
 from portwatch.service.watch import MAX_PAUSE, Pause, StaleSay, stale_state
@@ -318,7 +319,7 @@ class TimedWork:
         local_midnight = datetime.combine(
             due.astimezone(self._zone).date(), datetime.min.time(), tzinfo=self._zone
         ).astimezone(UTC)
-        day = (now - self._settings.patient.placement).days + 1
+        day = day_number(self._settings.patient.placement, due, self._zone)
         status = summary_status(fever_open=self._fever_open(), pending=self._fever_pending())
         unit = self._settings.display.unit
 

@@ -169,6 +169,8 @@ def status_text(settings: Settings, clock: Clock, facts: Facts, fever: FeverStat
             last_reading_celsius=facts.last_celsius,
             fever=fever.text,
             clock_trusted=_clock_trusted(clock),
+            zone=settings.zone,
+            unit=settings.display.unit,
         ),
         clock.now(),
     )

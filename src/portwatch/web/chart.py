@@ -12,10 +12,13 @@ page under a strict Content-Security-Policy and inside a saved visit summary.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
+from portwatch.alerts.sentences import clock_time, decision_sentence, temperature
 from portwatch.model import DecisionType, Unit
+from portwatch.period import day_number
 from portwatch.web.view import ChartData, Pause, esc, in_unit, is_elevated
 
 __all__ = ["ChartError", "render_svg", "span_c"]
@@ -74,6 +77,7 @@ COLOUR_GAP: Final = "#e4e4e4"
 COLOUR_PAUSE: Final = "#d9ecd9"
 COLOUR_GRID: Final = "#d0d0d0"
 COLOUR_TEXT: Final = "#333333"
+COLOUR_UNUSED: Final = "#8a8a8a"
 
 
 # Time → x and °C → y mappings of one chart.
@@ -85,97 +89,161 @@ class ChartError(ValueError):
     """The chart cannot be drawn from this data (an empty or reversed period)."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """One chart's geometry: where the plot is, and time → x and °C → y."""
+
+    data: ChartData
+    width: int
+    height: int
+    low_c: float
+    high_c: float
+
+    @property
+    def plot_w(self) -> int:
+        return self.width - MARGIN_LEFT - MARGIN_RIGHT
+
+    @property
+    def plot_h(self) -> int:
+        return self.height - MARGIN_TOP - MARGIN_BOTTOM
+
+    @property
+    def bottom(self) -> int:
+        return MARGIN_TOP + self.plot_h
+
+    def x_of(self, when: datetime) -> float:
+        since_s = self.data.since.timestamp()
+        scale = self.plot_w / (self.data.until.timestamp() - since_s)
+        return MARGIN_LEFT + min(max((when.timestamp() - since_s) * scale, 0.0), self.plot_w)
+
+    def y_of(self, celsius: float) -> float:
+        scale = self.plot_h / (self.high_c - self.low_c)
+        return self.bottom - (min(max(celsius, self.low_c), self.high_c) - self.low_c) * scale
+
+
 def render_svg(
     data: ChartData, *, title: str = "Temperature", width: int = WIDTH, height: int = HEIGHT
 ) -> str:
     """The chart as an SVG element: bands, median line, threshold, marks, gaps and pauses.
+
+    Every point carries its exact value and time in an SVG ``<title>`` (a tooltip without
+    JavaScript). Red dots are elevated observations the fever rule used; readings it did
+    not use are hollow grey rings whose title says why.
 
     Raises:
         ChartError: when `until` is not after `since`.
     """
     if data.until <= data.since:
         raise ChartError(f"chart period is empty: since {data.since} is not before {data.until}")
-    since_s = data.since.timestamp()
-    plot_w = width - MARGIN_LEFT - MARGIN_RIGHT
-    plot_h = height - MARGIN_TOP - MARGIN_BOTTOM
-    x_scale = plot_w / (data.until.timestamp() - since_s)
-
-    low_c, high_c = span_c(data)
-    y_scale = plot_h / (high_c - low_c)
-    bottom = MARGIN_TOP + plot_h
-
-    def x_of(when: datetime) -> float:
-        return MARGIN_LEFT + min(max((when.timestamp() - since_s) * x_scale, 0.0), plot_w)
-
-    def y_of(celsius: float) -> float:
-        return bottom - (min(max(celsius, low_c), high_c) - low_c) * y_scale
-
+    frame = _Frame(data, width, height, *span_c(data))
     out: list[str] = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'class="chart" role="img" aria-label="{esc(title)}" '
         f'font-family="sans-serif" font-size="12">',
         f"<title>{esc(title)}</title>",
-        f'<rect x="{MARGIN_LEFT}" y="{MARGIN_TOP}" width="{plot_w}" height="{plot_h}" '
-        f'fill="#ffffff" stroke="{COLOUR_GRID}"/>',
+        f'<rect x="{MARGIN_LEFT}" y="{MARGIN_TOP}" width="{frame.plot_w}" '
+        f'height="{frame.plot_h}" fill="#ffffff" stroke="{COLOUR_GRID}"/>',
     ]
+    out.extend(_gaps(frame))
+    out.extend(_pauses(data.pauses, frame.x_of, data, frame.plot_h))
+    out.extend(_time_grid(data, frame.x_of, frame.bottom, short=width < SHORT_LABELS_BELOW))
+    out.extend(
+        _temp_grid(data.unit, frame.low_c, frame.high_c, frame.y_of, MARGIN_LEFT + frame.plot_w)
+    )
+    out.extend(_bands(data, frame.x_of, frame.y_of))
+    out.append(_threshold(frame))
+    out.extend(_points(frame))
+    out.extend(_decisions(frame))
+    if not data.bands:
+        out.append(
+            f'<text x="{MARGIN_LEFT + frame.plot_w / 2:.1f}" '
+            f'y="{MARGIN_TOP + frame.plot_h / 2:.1f}" '
+            f'text-anchor="middle" fill="{COLOUR_TEXT}">no readings in this period</text>'
+        )
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _gaps(frame: _Frame) -> list[str]:
+    data = frame.data
+    out = []
     for start, end in data.gaps:
-        x0, x1 = x_of(start), x_of(end)
+        x0, x1 = frame.x_of(start), frame.x_of(end)
         out.append(
             f'<rect class="gap" x="{x0:.1f}" y="{MARGIN_TOP}" width="{max(x1 - x0, 1.0):.1f}" '
-            f'height="{plot_h}" fill="{COLOUR_GAP}"><title>no readings '
+            f'height="{frame.plot_h}" fill="{COLOUR_GAP}"><title>no readings '
             f"{esc(_hm(start, data))} to {esc(_hm(end, data))}</title></rect>"
         )
-    out.extend(_pauses(data.pauses, x_of, data, plot_h))
-    out.extend(_time_grid(data, x_of, bottom, short=width < SHORT_LABELS_BELOW))
-    out.extend(_temp_grid(data.unit, low_c, high_c, y_of, MARGIN_LEFT + plot_w))
-    out.extend(_bands(data, x_of, y_of))
+    return out
 
-    threshold_y = y_of(data.threshold_c)
-    out.append(
-        f'<line class="threshold" x1="{MARGIN_LEFT}" x2="{MARGIN_LEFT + plot_w}" '
-        f'y1="{threshold_y:.1f}" y2="{threshold_y:.1f}" stroke="{COLOUR_THRESHOLD}" '
+
+def _threshold(frame: _Frame) -> str:
+    data = frame.data
+    y = frame.y_of(data.threshold_c)
+    right = MARGIN_LEFT + frame.plot_w
+    return (
+        f'<line class="threshold" x1="{MARGIN_LEFT}" x2="{right}" '
+        f'y1="{y:.1f}" y2="{y:.1f}" stroke="{COLOUR_THRESHOLD}" '
         f'stroke-width="1.5" stroke-dasharray="6 4"/>'
-        f'<text x="{MARGIN_LEFT + plot_w - 4}" y="{threshold_y - 4:.1f}" text-anchor="end" '
+        f'<text x="{right - 4}" y="{y - 4:.1f}" text-anchor="end" '
         f'fill="{COLOUR_THRESHOLD}">threshold {in_unit(data.threshold_c, data.unit):.1f} '
         f"°{data.unit.value}</text>"
     )
+
+
+def _points(frame: _Frame) -> list[str]:
+    """Elevated observations the rule used (red dots), and the readings it did not use
+    (hollow grey rings), each with its exact value, time and, for the latter, the reason."""
+    data = frame.data
+    out = []
     for obs in data.observations:
         if is_elevated(obs.celsius, data.threshold_c) and data.since <= obs.time <= data.until:
+            shown = temperature(obs, data.unit, both=True)
             out.append(
-                f'<circle class="elevated" cx="{x_of(obs.time):.1f}" cy="{y_of(obs.celsius):.1f}"'
-                f' r="4" fill="{COLOUR_THRESHOLD}" stroke="#ffffff"><title>elevated '
-                f"{in_unit(obs.celsius, data.unit):.1f} °{data.unit.value} at "
-                f"{esc(_hm(obs.time, data))}</title></circle>"
+                f'<circle class="elevated" cx="{frame.x_of(obs.time):.1f}" '
+                f'cy="{frame.y_of(obs.celsius):.1f}" r="4" fill="{COLOUR_THRESHOLD}" '
+                f'stroke="#ffffff"><title>elevated observation {esc(shown)} at '
+                f"{esc(clock_time(obs.time, data.zone, with_day=True))}</title></circle>"
             )
+    for point in data.unused:
+        if data.since <= point.time <= data.until:
+            out.append(
+                f'<circle class="unused" cx="{frame.x_of(point.time):.1f}" '
+                f'cy="{frame.y_of(point.celsius):.1f}" r="4" fill="none" '
+                f'stroke="{COLOUR_UNUSED}" stroke-width="1.5"><title>not used by the fever '
+                f"rule: {esc(point.value)} at "
+                f"{esc(clock_time(point.time, data.zone, with_day=True))} "
+                f"({esc(point.reason)})</title></circle>"
+            )
+    return out
+
+
+def _decisions(frame: _Frame) -> list[str]:
+    """A marker per decision, labels staggered onto rows so that none overlap."""
+    data = frame.data
+    out = []
     label_rows: list[float] = []  # x where each label row is free again
     for decision in sorted(data.decisions, key=lambda d: d.time):
         if decision.type is DecisionType.READING_INVALID:
             continue  # one per bad packet: shown in the log, too many to mark
         if not data.since <= decision.time <= data.until:
             continue
-        x = x_of(decision.time)
+        x = frame.x_of(decision.time)
         colour = DECISION_COLOUR[decision.type]
         row = next((i for i, free in enumerate(label_rows) if x >= free), len(label_rows))
         if row == len(label_rows):
             label_rows.append(0.0)
         label_rows[row] = x + LABEL_SPACING
-        label_y = MARGIN_TOP - 2 + 13 * row
         out.append(
             f'<g class="decision" data-type="{decision.type.value}"><title>'
-            f"{esc(_hm(decision.time, data))}: {esc(decision.summary)}</title>"
-            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{MARGIN_TOP}" y2="{bottom}" '
+            f"{esc(decision_sentence(decision, data.zone, data.unit))}</title>"
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{MARGIN_TOP}" y2="{frame.bottom}" '
             f'stroke="{colour}" stroke-width="1"/>'
             f'<path d="M{x - 5:.1f},{MARGIN_TOP - 8} h10 l-5,8 z" fill="{colour}"/>'
-            f'<text x="{x + 6:.1f}" y="{label_y}" fill="{colour}">'
+            f'<text x="{x + 6:.1f}" y="{MARGIN_TOP - 2 + 13 * row}" fill="{colour}">'
             f"{DECISION_LABEL[decision.type]}</text></g>"
         )
-    if not data.bands:
-        out.append(
-            f'<text x="{MARGIN_LEFT + plot_w / 2:.1f}" y="{MARGIN_TOP + plot_h / 2:.1f}" '
-            f'text-anchor="middle" fill="{COLOUR_TEXT}">no readings in this period</text>'
-        )
-    out.append("</svg>")
-    return "".join(out)
+    return out
 
 
 def span_c(data: ChartData) -> tuple[float, float]:
@@ -268,7 +336,7 @@ def _time_grid(data: ChartData, x_of: _XOf, bottom: float, *, short: bool) -> li
         if step == timedelta(days=1):
             label = f"{tick:%d %b}"
             if data.placement is not None:
-                day = (tick - data.placement) // timedelta(days=1) + 1
+                day = day_number(data.placement, tick, zone)
                 label = f"d{day}" if short else f"day {day} · {label}"
             elif short:
                 label = f"{tick:%d}"

@@ -160,14 +160,21 @@ def target_from(
             or a settings file without a clinic recipient (ConfigError).
     """
     if settings is not None:
+        from portwatch.alerts.payloads import Thermometer
         from portwatch.web.settings import clinic_target
 
-        return clinic_target(settings)
-
-    import socket
+        target = clinic_target(settings)
+        chosen = getattr(args, "thermometer", None)
+        if chosen:  # --thermometer overrides the settings file, as every flag does
+            if not _ADDRESS.match(chosen):
+                raise ValueError(f"--thermometer {chosen!r}: expected AA:BB:CC:DD:EE:FF")
+            thermometer = Thermometer(address=chosen.upper())
+            target = replace(target, context=replace(target.context, thermometer=thermometer))
+        return target
 
     from portwatch import __version__
     from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
+    from portwatch.identity import gateway_id
     from portwatch.web.source import ClinicTarget
 
     if not args.patient:
@@ -180,7 +187,7 @@ def target_from(
     context = AlertContext(
         patient=args.patient,
         clinic=args.clinic or "Organization/clinic",
-        gateway_id=socket.gethostname(),
+        gateway_id=gateway_id(args.patient),
         gateway_version=__version__,
         thermometer=Thermometer(address=address.upper()),
     )

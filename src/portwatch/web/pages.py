@@ -16,25 +16,34 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Final
 
 from portwatch import __version__
+from portwatch.alerts.sentences import duration_text
 from portwatch.model import Symptom
 from portwatch.web.chart import NARROW_HEIGHT, NARROW_WIDTH, render_svg
 from portwatch.web.text import (
+    HEARTBEAT_KIND,
     SYMPTOM_LABEL,
-    alert_text,
     decision_line,
+    delivery_state,
+    kind_words,
+    now_state,
+    period_text,
+    plural,
     status_lines,
 )
 from portwatch.web.view import (
     AlertRow,
     ChartData,
+    Delivery,
     DisplaySettings,
     LogLine,
     StatusData,
     SummaryData,
     esc,
+    fmt_ago,
     fmt_short,
     fmt_temp,
     fmt_time,
+    is_elevated,
 )
 
 __all__ = [
@@ -90,6 +99,17 @@ color:#fff;border:0;border-radius:.3rem}
 .ok{background:#e3f1e3;padding:.5rem;border-radius:.3rem}
 .err{background:#fbe3e6;padding:.5rem;border-radius:.3rem}
 .muted{color:#666;font-size:.9rem}
+.now{border-radius:.5rem;padding:.7rem 1rem;margin:0 0 1rem;color:#fff}
+.now p{margin:0}
+.now .state{font-size:1.3rem;font-weight:700}
+.now .big{font-size:3.6rem;font-weight:700;line-height:1.1;letter-spacing:-.02em}
+.now .age{font-size:1rem;margin-bottom:.5rem}
+.now .todo{font-size:1.15rem;font-weight:600;border-top:1px solid rgba(255,255,255,.5);
+padding-top:.45rem}
+.now .tag{background:#fff;color:#444;border-radius:.25rem;padding:0 .35rem;font-size:.85rem}
+.s-normal{background:#2e7d32}.s-elevated{background:#a85200}.s-fever{background:#b00020}
+.s-nodata{background:#616161}
+.stale .big,.stale .age{color:#d6d6d6}
 @media print{
 @page{size:auto;margin:12mm}
 body{font-size:9.5pt;background:#fff}
@@ -157,15 +177,34 @@ def _document(
     )
 
 
+def now_panel(status: StatusData) -> str:
+    """The current value large with its age, in the state's colour, and what to do."""
+    settings, latest = status.settings, status.latest
+    state = now_state(status)
+    if latest is not None and latest.celsius is not None:
+        value = fmt_temp(latest.celsius, settings.unit)
+        age = f"{fmt_ago(status.now - latest.time)} ({fmt_time(latest.time, settings.zone)})"
+    else:
+        value, age = "--", "no reading yet"
+    stale = " stale" if state.stale else ""
+    label = ' <span class="tag">old reading</span>' if state.stale and latest else ""
+    return (
+        f'<section class="now s-{state.colour}{stale}" role="status">'
+        f'<p class="state">{esc(state.headline)}</p>'
+        f'<p class="big">{esc(value)}</p><p class="age">{esc(age)}{label}</p>'
+        f'<p class="todo">{esc(state.todo)}</p></section>'
+    )
+
+
 def now_page(status: StatusData) -> str:
-    """The status screen, refreshing itself."""
+    """The status screen, refreshing itself: the panel, then every line of the status."""
     rows = []
     for label, value in status_lines(status):
-        alarm = label == "Fever" and value != "none"
+        alarm = label == "Fever" and value.startswith("CONFIRMED")
         cls = ' class="alarm"' if alarm else ""
         rows.append(f"<dt>{esc(label)}</dt><dd{cls}>{esc(value)}</dd>")
     body = (
-        f'<dl class="status">{"".join(rows)}</dl>'
+        now_panel(status) + f'<dl class="status">{"".join(rows)}</dl>'
         f'<p class="muted">As of {esc(fmt_time(status.now, status.settings.zone))}; '
         f"this page refreshes every minute.</p>"
     )
@@ -181,7 +220,8 @@ def chart_page(
         f"<h2>{esc(heading)}</h2>{chart_figure(chart, heading)}"
         '<p class="muted">Shaded grey: no readings. Green: paused on purpose. Dashed red line: '
         f"the threshold ({esc(fmt_temp(chart.threshold_c, chart.unit))}). Red dots: elevated "
-        "observations. Triangles: what the fever rule decided.</p>"
+        "observations the fever rule used; grey rings: readings it did not use (each point "
+        "names its value, time and why). Triangles: what the fever rule decided.</p>"
         f'<div class="zoom">{links}</div>'
     )
     return _document("chart", body, current="/chart", patient=settings.patient)
@@ -198,38 +238,72 @@ def log_page(lines: Sequence[LogLine], settings: DisplaySettings, heading: str) 
     )
     body = f"<h2>{esc(heading)}</h2>" + (
         f'<div class="scroll"><table><tr><th>time</th><th>entry</th></tr>{rows}</table></div>'
-        f"{_zone_note(settings.zone)}"
+        f"{_zone_note(settings.zone, lines[-1].time if lines else None)}"
         if lines
         else "<p>Nothing logged in this period.</p>"
     )
     return _document("log", body, current="/log", patient=settings.patient)
 
 
-def _alerts_table(rows: Sequence[AlertRow], zone: tzinfo) -> str:
+def _alerts_table(rows: Sequence[AlertRow], zone: tzinfo, *, empty: str = "No alerts.") -> str:
     if not rows:
-        return "<p>No alerts.</p>"
+        return f"<p>{esc(empty)}</p>"
     body = "".join(
         f'<tr><td class="t">{esc(fmt_short(row.created_at, zone))}</td>'
-        f"<td>{esc(row.summary or row.kind)}</td>"
+        f"<td>{esc(row.summary or kind_words(row.kind, row.channel))}</td>"
         f"<td{' class=alarm' if row.status != 'delivered' else ''}>"
-        f"{esc(alert_text(row, zone).split(': ', 1)[1])}</td></tr>"
+        f"{esc(delivery_state(row, zone))}</td></tr>"
         for row in rows
     )
     return (
-        '<div class="scroll"><table><tr><th>sent</th><th>alert</th><th>delivery</th></tr>'
-        f"{body}</table></div>{_zone_note(zone)}"
+        '<div class="scroll"><table><tr><th>sent</th><th>what</th><th>delivery</th></tr>'
+        f"{body}</table></div>{_zone_note(zone, rows[0].created_at)}"
     )
 
 
-def alerts_page(rows: Sequence[AlertRow], settings: DisplaySettings) -> str:
-    """Every alert and notification, with whether the clinic has received it."""
-    pending = [r for r in rows if r.status != "delivered"]
-    note = (
-        f'<p class="alarm">{len(pending)} not yet received by the clinic.</p>'
-        if pending
-        else "<p>Every alert has been received.</p>"
+def delivery_notes(told: Delivery, zone: tzinfo) -> str:
+    """The truth about delivery in plain lines: clinic alerts, the link to the clinic, notices."""
+    notes = []
+    if told.clinic_undelivered:
+        count = plural(len(told.clinic_undelivered), "alert")
+        notes.append(f'<p class="alarm">{count} not yet received by the clinic.</p>')
+    else:
+        notes.append("<p>The clinic has received every alert.</p>")
+    if told.clinic_silent_since is not None:
+        since = esc(fmt_time(told.clinic_silent_since, zone))
+        notes.append(
+            f'<p class="alarm">Gateway silent since {since}: the clinic has accepted nothing '
+            "since; portwatch keeps trying.</p>"
+        )
+    elif told.clinic_last_reached is not None:
+        reached = esc(fmt_time(told.clinic_last_reached, zone))
+        notes.append(f"<p>Clinic last reached at {reached}.</p>")
+    if told.notices_waiting:
+        held = told.notices_held_until
+        why = f" (quiet hours, until {esc(fmt_time(held, zone))})" if held is not None else ""
+        waiting = plural(told.notices_waiting, "notice")
+        notes.append(f"<p>{waiting} to the caregiver or patient wait to be sent{why}.</p>")
+    return "".join(notes)
+
+
+def alerts_page(
+    rows: Sequence[AlertRow], settings: DisplaySettings, told: Delivery | None = None
+) -> str:
+    """Clinic alerts, then notices to people, each with whether it arrived (no heartbeats:
+    they only show as "clinic last reached")."""
+    zone = settings.zone
+    rows = [r for r in rows if r.kind != HEARTBEAT_KIND]
+    clinic = [r for r in rows if r.channel == "clinic"]
+    notices = [r for r in rows if r.channel != "clinic"]
+    if told is None:
+        pending = [r for r in clinic if r.status != "delivered"]
+        told = Delivery(pending, 0, None, None, None)
+    body = (
+        delivery_notes(told, zone)
+        + f"<h2>To the clinic</h2>{_alerts_table(clinic, zone)}"
+        + "<h2>To the caregiver and patient</h2>"
+        + _alerts_table(notices, zone, empty="No notices.")
     )
-    body = note + _alerts_table(rows, settings.zone)
     return _document("alerts", body, current="/alerts", patient=settings.patient)
 
 
@@ -259,121 +333,156 @@ def report_page(
     return _document("report a symptom", body, current="/report", patient=settings.patient)
 
 
-def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
-    """The visit summary for the day 7-10 check: printable on one or two A4/Letter pages.
+# The visit summary prints on at most two A4/Letter pages (issue 18): long lists show
+# their first rows and say how many more the log holds.
+SUMMARY_MAX_ROWS: Final = 10
 
-    `standalone` leaves out the navigation, for `portwatch summary --out FILE.html`.
-    """
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], more: str = "") -> str:
+    """A table of already-escaped cells; at most SUMMARY_MAX_ROWS rows, then `more`."""
+    head = "".join(f"<th>{h}</th>" for h in headers)
+    shown = rows[:SUMMARY_MAX_ROWS]
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="t">{c}</td>' if i == 0 else f"<td>{c}</td>" for i, c in enumerate(row)
+        )
+        + "</tr>"
+        for row in shown
+    )
+    rest = len(rows) - len(shown)
+    note = f'<p class="muted">… and {rest} more{esc(more)}.</p>' if rest > 0 else ""
+    return f"<table><tr>{head}</tr>{body}</table>{note}"
+
+
+def _summary_facts(data: SummaryData) -> str:
     settings = data.settings
     zone = settings.zone
     since, until = data.chart.since, data.chart.until
-
-    def t(when: datetime | None) -> str:
-        return esc(fmt_time(when, zone)) if when is not None else "-"
-
-    def ts(when: datetime | None) -> str:  # in table rows: short, the zone said once
-        return esc(fmt_short(when, zone)) if when is not None else "-"
-
-    day = settings.day_of_period(data.now)
-    period = f"{t(since)} to {t(until)}" + (
-        f" (day {day} of {settings.healing_days})" if day is not None else ""
-    )
+    period = f"{fmt_time(since, zone)} to {fmt_time(until, zone)}"
+    if settings.placement is not None and since <= data.now <= until:
+        period += f" ({period_text(settings, data.now)})"
+    devices = ", ".join(f"{dev} ({site})" for dev, site in data.devices) or "none seen"
     facts = [
         ("Monitored period", period),
         ("Readings logged", f"{data.reading_count:,}"),
-        (
-            "Thermometer",
-            esc(", ".join(f"{dev} ({site})" for dev, site in data.devices) or "none seen"),
-        ),
-        ("Threshold", esc(fmt_temp(settings.threshold_c, settings.unit))),
+        ("Thermometer", devices),
+        ("Threshold", fmt_temp(settings.threshold_c, settings.unit)),
         ("Fever episodes", str(len(data.episodes))),
         ("Symptom reports", str(len(data.symptoms))),
         ("Gaps in monitoring", str(len(data.gaps))),
+        ("Times", f"{zone} ({data.now.astimezone(zone).tzname() or zone})"),
     ]
-    facts_html = "".join(f"<dt>{label}</dt><dd>{value}</dd>" for label, value in facts)
+    return "".join(f"<dt>{esc(label)}</dt><dd>{esc(value)}</dd>" for label, value in facts)
 
+
+def _episodes_html(data: SummaryData) -> str:
+    """The episodes, or why there is none although the chart may show elevated readings."""
+    settings = data.settings
+    zone, unit = settings.zone, settings.unit
     if data.episodes:
-        episodes = "".join(
-            f'<tr><td class="t">{ts(ep.opened)}</td><td class="t">'
-            f"{ts(ep.closed) if ep.closed else '<b>still open</b>'}</td>"
-            f"<td>{'<br>'.join(esc(decision_line(d)) for d in ep.decisions)}</td></tr>"
+        rows = [
+            (
+                esc(fmt_short(ep.opened, zone)),
+                esc(fmt_short(ep.closed, zone)) if ep.closed else "<b>still open</b>",
+                "<br>".join(esc(decision_line(d, zone, unit)) for d in ep.decisions),
+            )
             for ep in data.episodes
-        )
-        episodes_html = (
-            f"<table><tr><th>opened</th><th>resolved</th><th>decisions</th></tr>{episodes}</table>"
-        )
-    else:
-        episodes_html = "<p>No fever was confirmed.</p>"
+        ]
+        return _table(("opened", "resolved", "decisions"), rows)
+    elevated = [
+        o for o in data.chart.observations if is_elevated(o.celsius, data.chart.threshold_c)
+    ]
+    if not elevated:
+        return "<p>No fever was confirmed: no reading the rule used was elevated.</p>"
+    return (
+        f"<p>No fever was confirmed: {plural(len(elevated), 'elevated reading')} (red dots), "
+        "none followed by a second one 4 to 24 hours later, as the rule requires.</p>"
+    )
 
+
+def _decisions_html(data: SummaryData) -> str:
+    settings = data.settings
+    zone = settings.zone
     decisions = [d for d in data.decisions if d.type.value != "reading.invalid"]
-    decisions_html = (
-        "<table><tr><th>time</th><th>decision</th></tr>"
-        + "".join(
-            f'<tr><td class="t">{ts(d.time)}</td><td>{esc(decision_line(d))}</td></tr>'
-            for d in decisions
-        )
-        + "</table>"
-        if decisions
-        else "<p>No elevated observations.</p>"
+    if not decisions:
+        return "<p>No elevated observations.</p>"
+    rows = [
+        (esc(fmt_short(d.time, zone)), esc(decision_line(d, zone, settings.unit)))
+        for d in decisions
+    ]
+    return _table(("time", "decision"), rows, " in the log (portwatch log --events)")
+
+
+def _symptoms_html(data: SummaryData) -> str:
+    if not data.symptoms:
+        return "<p>None reported.</p>"
+    zone = data.settings.zone
+    rows = [
+        (esc(fmt_short(s.time, zone)), esc(", ".join(s.symptoms)), esc(s.note))
+        for s in data.symptoms
+    ]
+    return _table(("time", "symptoms", "note"), rows, " in the log")
+
+
+def _gaps_html(data: SummaryData) -> str:
+    """The longest gaps in time order; the limit is the thermometer's own cadence."""
+    zone = data.settings.zone
+    limit = esc(duration_text(data.chart.min_gap))
+    if not data.gaps:
+        return f"<p>No gap longer than {limit}.</p>"
+    longest = sorted(data.gaps, key=lambda g: g[1] - g[0], reverse=True)[:SUMMARY_MAX_ROWS]
+    rows = [
+        (esc(fmt_short(a, zone)), esc(fmt_short(b, zone)), esc(duration_text(b - a)))
+        for a, b in sorted(longest)
+    ]
+    total = sum((b - a for a, b in data.gaps), timedelta(0))
+    rest = len(data.gaps) - len(longest)
+    more = f", {rest} shorter ones not listed" if rest > 0 else ""
+    return (
+        f'<p class="muted">Silences longer than {limit}: {len(data.gaps)}, '
+        f"{esc(duration_text(total))} in all{more}.</p>" + _table(("from", "to", "length"), rows)
     )
-    symptoms_html = (
-        "<table><tr><th>time</th><th>symptoms</th><th>note</th></tr>"
-        + "".join(
-            f'<tr><td class="t">{ts(s.time)}</td><td>{esc(", ".join(s.symptoms))}</td>'
-            f"<td>{esc(s.note)}</td></tr>"
-            for s in data.symptoms
-        )
-        + "</table>"
-        if data.symptoms
-        else "<p>None reported.</p>"
-    )
-    gaps_html = (
-        "<table><tr><th>from</th><th>to</th><th>length</th></tr>"
-        + "".join(
-            f'<tr><td class="t">{ts(a)}</td><td class="t">{ts(b)}</td>'
-            f"<td>{esc(_duration(b - a))}</td></tr>"
-            for a, b in data.gaps
-        )
-        + "</table>"
-        if data.gaps
-        else f"<p>No gap longer than {esc(_duration(settings.min_gap))}.</p>"
-    )
-    clinic_alerts = [a for a in data.alerts if a.channel == "clinic"]
-    settings_rows = list(settings.rule_settings) + list(data.extra)
-    settings_html = (
-        "<table>"
-        + "".join(f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in settings_rows)
-        + "</table>"
-        if settings_rows
-        else "<p>Defaults of fever-rule.md.</p>"
-    )
+
+
+def _settings_html(data: SummaryData) -> str:
+    pairs = list(data.settings.rule_settings) + list(data.extra)
+    if not pairs:
+        return "<p>Defaults of fever-rule.md.</p>"
+    return '<p class="muted">' + "; ".join(f"{esc(k)} = {esc(v)}" for k, v in pairs) + "</p>"
+
+
+def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
+    """The visit summary for the day 7-10 check: at most two printed A4/Letter pages.
+
+    `standalone` leaves out the navigation, for `portwatch summary --out FILE.html`.
+    """
+    zone = data.settings.zone
+    clinic_alerts = [a for a in data.alerts if a.channel == "clinic" and a.kind != HEARTBEAT_KIND]
     body = (
-        f'<dl class="status">{facts_html}</dl>'
+        f'<dl class="status">{_summary_facts(data)}</dl>'
         f"<h2>Temperature</h2>{chart_figure(data.chart, 'Temperature, whole period')}"
-        f"<h2>Fever episodes</h2>{episodes_html}"
-        f"<h2>Decisions of the fever rule</h2>{decisions_html}"
-        f"<h2>Symptom reports</h2>{symptoms_html}"
-        f"<h2>Alerts to the clinic</h2>{_alerts_table(clinic_alerts, zone)}"
-        f"<h2>Gaps in monitoring</h2>{gaps_html}"
-        f"<h2>Settings in force</h2>{settings_html}"
-        f'<p class="muted">Prepared {t(data.now)} by portwatch {esc(__version__)}.</p>'
+        f"<h2>Fever episodes</h2>{_episodes_html(data)}"
+        f"<h2>Decisions of the fever rule</h2>{_decisions_html(data)}"
+        f"<h2>Symptom reports</h2>{_symptoms_html(data)}"
+        f"<h2>Alerts to the clinic</h2>{_alerts_table(clinic_alerts[:SUMMARY_MAX_ROWS], zone)}"
+        f"<h2>Gaps in monitoring</h2>{_gaps_html(data)}"
+        f"<h2>Settings in force</h2>{_settings_html(data)}"
+        f'<p class="muted">Prepared {esc(fmt_time(data.now, zone))} by portwatch '
+        f"{esc(__version__)}.</p>"
     )
     return _document(
         "visit summary",
         body,
         current=None if standalone else "/summary",
-        patient=settings.patient,
+        patient=data.settings.patient,
     )
 
 
-def _zone_note(zone: tzinfo) -> str:
-    return f'<p class="muted">Times in {esc(str(zone))}.</p>'
-
-
-def _duration(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days} d {hours} h"
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+def _zone_note(zone: tzinfo, when: datetime | None = None) -> str:
+    """'Times in Europe/Berlin (CET).': the zone, with its abbreviation at `when`."""
+    abbreviation = when.astimezone(zone).tzname() if when is not None else None
+    named = str(zone)
+    if abbreviation and abbreviation != named:
+        named += f" ({abbreviation})"
+    return f'<p class="muted">Times in {esc(named)}.</p>'

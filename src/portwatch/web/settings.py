@@ -9,15 +9,17 @@ reminder for the status screen.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from portwatch.alerts.delivery import load_secret
 from portwatch.alerts.notices import NOTICES, NoticeKind
+from portwatch.alerts.payloads import Thermometer
 from portwatch.config import ConfigError, Settings, alert_context
+from portwatch.identity import gateway_id as installation_id
 from portwatch.service.care import reminder_plan
 from portwatch.web.source import ClinicTarget
 from portwatch.web.view import DisplaySettings
@@ -32,6 +34,7 @@ __all__ = [
     "clinic_target",
     "display_settings",
     "next_reminder",
+    "pinned_address",
     "web_settings",
 ]
 
@@ -55,7 +58,22 @@ def display_settings(settings: Settings) -> DisplaySettings:
         patient=settings.patient.reference,
         pair_window=rule.pair_window,
         rule_settings=rule.as_pairs(),
+        thermometer=pinned_address(settings),
+        stale_after=settings.watch.stale_after,
     )
+
+
+def pinned_address(settings: Settings) -> str | None:
+    """The thermometer readings count from: the configured address, else the one pinned at
+    pairing (``<state_dir>/pinned.json``); None while none is pinned."""
+    if settings.bluetooth.address:
+        return settings.bluetooth.address
+    from portwatch.ble.pin import PinError, load_pin
+
+    try:
+        return load_pin(settings.store.state_directory).address
+    except PinError:
+        return None
 
 
 def clinic_target(settings: Settings, gateway_id: str | None = None) -> ClinicTarget:
@@ -64,7 +82,11 @@ def clinic_target(settings: Settings, gateway_id: str | None = None) -> ClinicTa
     Raises:
         ConfigError: no clinic recipient configured.
     """
-    context = alert_context(settings, gateway_id or socket.gethostname())
+    patient = settings.patient.reference
+    context = alert_context(settings, gateway_id or installation_id(patient))
+    pinned = pinned_address(settings)
+    if pinned is not None:  # the pinned thermometer, not the placeholder (issue 18)
+        context = replace(context, thermometer=Thermometer(address=pinned.upper()))
     return ClinicTarget(context, settings.clinic.format)
 
 

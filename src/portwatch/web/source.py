@@ -13,10 +13,11 @@ import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from portwatch.alerts.payloads import AlertKind
 from portwatch.fever.settings import DEFAULTS, RuleSettings
 from portwatch.fever.windows import summarise
 from portwatch.log.store import (
@@ -27,7 +28,6 @@ from portwatch.log.store import (
     StoreError,
 )
 from portwatch.model import (
-    Bucket,
     Decision,
     DecisionType,
     LinkEvent,
@@ -37,27 +37,30 @@ from portwatch.model import (
     ReadingKind,
     Symptom,
 )
-from portwatch.sim.sample import CHART_BUCKETS
-from portwatch.web.text import SYMPTOM_LABEL, decision_line, event_line, reading_line
+from portwatch.period import day_start
+from portwatch.web.chartdata import chart_data, unused_reason
+from portwatch.web.text import (
+    SYMPTOM_LABEL,
+    decision_line,
+    event_line,
+    kind_words,
+    reading_line,
+)
 from portwatch.web.view import (
     AlertRow,
-    ChartData,
+    Delivery,
     DisplaySettings,
     LogLine,
-    Pause,
     StatusData,
     SummaryData,
     SymptomReport,
     episodes_from,
     fever_state,
-    gaps_from_bands,
-    is_elevated,
 )
 
 if TYPE_CHECKING:
-    # The clinic's side (alerts, signing, delivery) and the rule are imported where a
-    # report is made or a stream summarised, not at import time (issue 20: `portwatch
-    # status` reads the log and needs neither).
+    # The clinic's side (outbox rendering, signing, delivery) is imported where a report
+    # is made, not at import time (issue 20: `portwatch status` reads the log only).
     from portwatch.alerts.payloads import AlertContext, ClinicFormat
 
 __all__ = [
@@ -66,6 +69,8 @@ __all__ = [
     "alert_rows",
     "chart_data",
     "day_range",
+    "delivery",
+    "is_alert",
     "log_lines",
     "status_data",
     "stream_observations",
@@ -81,23 +86,39 @@ _TICK: Final = timedelta(microseconds=1)
 def day_range(
     settings: DisplaySettings, now: datetime, day: int | None
 ) -> tuple[datetime, datetime]:
-    """[since, until) of day N of the monitored period, or the whole period for None."""
+    """[since, until) of day N of the monitored period (its local calendar day, the
+    placement's date being day 1: :mod:`portwatch.period`), or the whole period for None."""
     since, until = settings.period(now)
     if day is None:
         return since, until
-    start = since + timedelta(days=day - 1)
-    return start, start + timedelta(days=1)
+    if settings.placement is None:
+        start = since + timedelta(days=day - 1)
+        return start, start + timedelta(days=1)
+    start = day_start(settings.placement, day, settings.zone)
+    return start.astimezone(UTC), day_start(settings.placement, day + 1, settings.zone).astimezone(
+        UTC
+    )
+
+
+def last_day(settings: DisplaySettings, now: datetime) -> int:
+    """The number of the period's last (partial) calendar day: 11 for a 10-day period that
+    did not start at midnight."""
+    _, until = settings.period(now)
+    return settings.day_of_period(until) or settings.healing_days
 
 
 def _alert_summary(row: OutboxRow) -> str:
-    """The alert's one-line summary from its body: the JSON channel's ``data.summary``, or the
-    FHIR Communication's first payload; the kind when neither is there."""
+    """The alert's one-line summary from its body: the JSON channel's ``data.summary``, the
+    FHIR Communication's first payload, or a notice's title; the kind in words otherwise."""
+    fallback = kind_words(row.kind, row.channel)
     try:
         body = json.loads(row.body)
     except ValueError:
-        return row.kind
+        return fallback
     if not isinstance(body, dict):
-        return row.kind
+        return fallback
+    if isinstance(body.get("title"), str):  # a notice (alerts/delivery.notification_body)
+        return str(body["title"])
     data = body.get("data")  # the Standard Webhooks envelope of the JSON channel
     if isinstance(data, dict) and isinstance(data.get("summary"), str):
         return str(data["summary"])
@@ -110,7 +131,7 @@ def _alert_summary(row: OutboxRow) -> str:
             text = payload[0].get("contentString") if isinstance(payload[0], dict) else None
             if isinstance(text, str):
                 return text
-    return row.kind
+    return fallback
 
 
 def _alert_row(row: OutboxRow) -> AlertRow:
@@ -129,10 +150,48 @@ def _alert_row(row: OutboxRow) -> AlertRow:
     )
 
 
+# alerts.md: the gateway heartbeat tells the clinic the gateway is alive. It is not an
+# alert: no list shows it; the status says when the clinic was last reached instead.
+HEARTBEAT_KIND: Final = AlertKind.HEARTBEAT.value
+CLINIC_CHANNEL: Final = "clinic"
+
+
+def is_alert(row: OutboxRow) -> bool:
+    """Whether a row is something a person was told or the clinic alerted (not a heartbeat)."""
+    return row.kind != HEARTBEAT_KIND
+
+
 def alert_rows(store: Store) -> list[AlertRow]:
-    """Every outbox entry, newest first."""
-    rows = store.outbox_all()
+    """Every outbox entry but heartbeats, newest first."""
+    rows = [r for r in store.outbox_all() if is_alert(r)]
     return [_alert_row(r) for r in sorted(rows, key=lambda r: r.created_at, reverse=True)]
+
+
+def delivery(rows: Sequence[OutboxRow], now: datetime) -> Delivery:
+    """The outbox read for people at `now` (:class:`Delivery`)."""
+    open_statuses = (OutboxStatus.PENDING, OutboxStatus.FAILED)
+    clinic = [r for r in rows if r.channel == CLINIC_CHANNEL]
+    reached = max((r.delivered_at for r in clinic if r.delivered_at is not None), default=None)
+    tried = [
+        r.created_at
+        for r in clinic
+        if r.status in open_statuses
+        and r.attempts > 0
+        and (reached is None or r.created_at > reached)
+    ]
+    waiting = [r for r in rows if r.channel != CLINIC_CHANNEL and r.status in open_statuses]
+    held = [r.not_before for r in waiting if r.not_before is not None and r.not_before > now]
+    return Delivery(
+        clinic_undelivered=[
+            _alert_row(r)
+            for r in sorted(clinic, key=lambda r: r.created_at)
+            if r.status in open_statuses and is_alert(r)
+        ],
+        notices_waiting=len(waiting),
+        notices_held_until=max(held, default=None),
+        clinic_last_reached=reached,
+        clinic_silent_since=min(tried, default=None),
+    )
 
 
 def status_data(
@@ -153,11 +212,7 @@ def status_data(
             battery = event
     decisions = store.decisions(since - settings.pair_window, now + _TICK)
     state, episode_since, due = fever_state(decisions, now, settings.pair_window)
-    undelivered = [
-        _alert_row(r)
-        for status in (OutboxStatus.FAILED, OutboxStatus.PENDING)
-        for r in store.outbox_all(status)
-    ]
+    told = delivery(store.outbox_all(), now)
     return StatusData(
         now=now,
         settings=settings,
@@ -167,80 +222,12 @@ def status_data(
         episode_state=state,
         episode_since=episode_since,
         recheck_due=due,
-        undelivered=undelivered,
+        clinic_undelivered=told.clinic_undelivered,
         next_reminder=next_reminder,
-    )
-
-
-def _spot_observations(readings: Sequence[Reading]) -> list[Observation]:
-    return [
-        Observation(r.time, r.celsius, r.value, r.unit, r.device, r.site)
-        for r in readings
-        if r.kind is ReadingKind.SPOT
-        and r.invalid_reason is None
-        and r.celsius is not None
-        and r.value is not None
-    ]
-
-
-def _elevated_ranges(
-    bands: Sequence[Bucket], threshold_c: float
-) -> list[tuple[datetime, datetime]]:
-    """The stretches whose bands reach the elevated range, adjacent ones merged: the only
-    places an elevated spot reading can be, so the chart reads spots there alone (a pass
-    over ten days of a 1/s stream to find a few spot readings costs ~0.2 s)."""
-    ranges: list[tuple[datetime, datetime]] = []
-    for band in sorted(bands, key=lambda b: b.start):
-        if not is_elevated(band.max_c, threshold_c):
-            continue
-        if ranges and ranges[-1][1] >= band.start:
-            ranges[-1] = (ranges[-1][0], max(ranges[-1][1], band.end))
-        else:
-            ranges.append((band.start, band.end))
-    return ranges
-
-
-def chart_data(
-    store: Store,
-    settings: DisplaySettings,
-    now: datetime,
-    since: datetime,
-    until: datetime,
-    *,
-    exact_gaps: bool = False,
-) -> ChartData:
-    """The chart of [since, until): bands, gaps up to `now`, pauses, observations, decisions.
-
-    Gaps come from the bands (to a bucket's width) unless `exact_gaps` asks the log, which
-    walks its time index (:meth:`~portwatch.log.store.Store.gaps`).
-    """
-    bands = store.downsample(since, until, CHART_BUCKETS)
-    gap_end = min(until, now)
-    if gap_end <= since:
-        gaps = []
-    elif exact_gaps:
-        gaps = store.gaps(since, gap_end, settings.min_gap)
-    else:
-        gaps = gaps_from_bands(bands, since, gap_end, settings.min_gap)
-    decisions = store.decisions(since, until)
-    spots = [
-        stored.reading
-        for start, end in _elevated_ranges(bands, settings.threshold_c)
-        for stored in store.readings(start, end, kinds=(ReadingKind.SPOT,))
-    ]
-    cited = {o for d in decisions for o in d.observations}
-    return ChartData(
-        since=since,
-        until=until,
-        bands=bands,
-        threshold_c=settings.threshold_c,
-        unit=settings.unit,
-        zone=settings.zone,
-        gaps=gaps,
-        pauses=[Pause(n.start, n.end, n.reason) for n in store.notes(since, until)],
-        observations=[*cited, *_spot_observations(spots)],
-        decisions=decisions,
-        placement=settings.placement,
+        notices_waiting=told.notices_waiting,
+        notices_held_until=told.notices_held_until,
+        clinic_last_reached=told.clinic_last_reached,
+        clinic_silent_since=told.clinic_silent_since,
     )
 
 
@@ -281,7 +268,10 @@ def log_lines(
             continue
         text, elevated = reading_line(reading, threshold_c, unit)
         elevated = elevated and reading.kind is not ReadingKind.PROVISIONAL
-        lines.append(LogLine(reading.time, "reading", text, elevated))
+        reason = unused_reason(reading, settings, until)
+        if reason is not None and reading.invalid_reason is None:
+            text += f" (not used: {reason})"
+        lines.append(LogLine(reading.time, "reading", text, elevated and reason is None))
     for obs in stream_observations(stream, RuleSettings.from_pairs(settings.rule_settings)):
         as_reading = Reading(
             device=obs.device,
@@ -303,7 +293,7 @@ def log_lines(
             LogLine(
                 d.time,
                 "decision",
-                decision_line(d),
+                decision_line(d, settings.zone, settings.unit),
                 d.type in (DecisionType.FEVER_CONFIRMED, DecisionType.FEVER_ONGOING),
             )
             for d in store.decisions(since, until)
@@ -449,7 +439,7 @@ class StorePages:
         with self._reader() as store:
             data = chart_data(store, settings, now, since, until)
         zoom = [("Whole period", "/chart")] + [
-            (f"Day {n}", f"/chart?day={n}") for n in range(1, settings.healing_days + 1)
+            (f"Day {n}", f"/chart?day={n}") for n in range(1, last_day(settings, now) + 1)
         ]
         heading = "Whole monitored period" if day is None else f"Day {day}"
         return pages.chart_page(data, zoom, settings, heading)
@@ -471,9 +461,11 @@ class StorePages:
     def alerts(self, now: datetime) -> str:
         from portwatch.web import pages
 
-        del now
         with self._reader() as store:
-            return pages.alerts_page(alert_rows(store), self._settings)
+            rows = store.outbox_all()
+        listed = [_alert_row(r) for r in sorted(rows, key=lambda r: r.created_at, reverse=True)]
+        alerts = [row for row in listed if row.kind != HEARTBEAT_KIND]
+        return pages.alerts_page(alerts, self._settings, delivery(rows, now))
 
     def summary(self, now: datetime) -> str:
         from portwatch.web import pages

@@ -8,7 +8,8 @@ above the plot marks the rule's decisions; a blank column is a slice with no rea
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from statistics import median
 from typing import Final
 
@@ -32,8 +33,36 @@ MIN_COLUMNS: Final = 10
 MIN_ROWS: Final = 4
 
 
+@dataclass(frozen=True, slots=True)
+class _Cells:
+    """One terminal chart's geometry: time → column and °C → row."""
+
+    data: ChartData
+    columns: int
+    height: int
+    low_c: float
+    high_c: float
+
+    @property
+    def col_s(self) -> float:
+        return (self.data.until - self.data.since).total_seconds() / self.columns
+
+    def col_of(self, when: datetime) -> int:
+        seconds = (when - self.data.since).total_seconds()
+        return min(max(int(seconds / self.col_s), 0), self.columns - 1)
+
+    def row_of(self, celsius: float) -> int:
+        fraction = (min(max(celsius, self.low_c), self.high_c) - self.low_c) / (
+            self.high_c - self.low_c
+        )
+        return self.height - 1 - round(fraction * (self.height - 1))
+
+
 def render_text(data: ChartData, *, width: int = 80, height: int = 14) -> str:
     """The chart in `width` x about `height` + 4 character cells.
+
+    Bands (the spread of every reading) are drawn as "│" with their median "●"; only the
+    rule's elevated observations are "▲", as on the page (issue 18).
 
     Raises:
         ValueError: when the terminal is too small to draw anything useful.
@@ -41,65 +70,58 @@ def render_text(data: ChartData, *, width: int = 80, height: int = 14) -> str:
     columns = width - LABEL_WIDTH
     if columns < MIN_COLUMNS or height < MIN_ROWS:
         raise ValueError(f"terminal chart needs at least {MIN_COLUMNS + LABEL_WIDTH}x{MIN_ROWS}")
-    low_c, high_c = span_c(data)
-    total_s = (data.until - data.since).total_seconds()
-    if total_s <= 0:
+    if data.until <= data.since:
         raise ValueError(f"chart period is empty: {data.since} to {data.until}")
-    col_s = total_s / columns
-
-    def col_of(seconds: float) -> int:
-        return min(max(int(seconds / col_s), 0), columns - 1)
-
-    def row_of(celsius: float) -> int:
-        fraction = (min(max(celsius, low_c), high_c) - low_c) / (high_c - low_c)
-        return height - 1 - round(fraction * (height - 1))
-
-    per_col: list[list[tuple[float, float, float]]] = [[] for _ in range(columns)]
-    for band in data.bands:
-        mid = band.start + (band.end - band.start) / 2
-        if data.since <= mid < data.until:
-            col = col_of((mid - data.since).total_seconds())
-            per_col[col].append((band.min_c, band.median_c, band.max_c))
-
-    grid = [[" "] * columns for _ in range(height)]
-    threshold_row = row_of(data.threshold_c)
-    for col in range(columns):
-        grid[threshold_row][col] = "╌"
-    for col, cell in enumerate(per_col):
-        if not cell:
-            continue
-        lo = min(c[0] for c in cell)
-        hi = max(c[2] for c in cell)
-        mid_c = median(c[1] for c in cell)
-        for row in range(row_of(hi), row_of(lo) + 1):
-            grid[row][col] = "│"
-        grid[row_of(mid_c)][col] = "▲" if is_elevated(mid_c, data.threshold_c) else "●"
-    for obs in data.observations:
-        if is_elevated(obs.celsius, data.threshold_c) and data.since <= obs.time < data.until:
-            grid[row_of(obs.celsius)][col_of((obs.time - data.since).total_seconds())] = "▲"
-
+    cells = _Cells(data, columns, height, *span_c(data))
+    grid = _grid(cells)
     marks = [" "] * columns
     for decision in data.decisions:
         mark = DECISION_MARK[decision.type]
         if mark and data.since <= decision.time < data.until:
-            marks[col_of((decision.time - data.since).total_seconds())] = mark
-
+            marks[cells.col_of(decision.time)] = mark
     unit = data.unit
+    threshold_row = cells.row_of(data.threshold_c)
     lines = [" " * LABEL_WIDTH + "".join(marks).rstrip()]
     for row in range(height):
-        celsius = high_c - (high_c - low_c) * row / (height - 1)
+        celsius = cells.high_c - (cells.high_c - cells.low_c) * row / (height - 1)
         label = f"{in_unit(celsius, unit):5.1f}°{unit.value} " if row % 2 == 0 else ""
         if row == threshold_row:
             label = f"{in_unit(data.threshold_c, unit):5.1f}°{unit.value} "
         lines.append(f"{label:>{LABEL_WIDTH}}" + "".join(grid[row]).rstrip())
     lines.append(" " * (LABEL_WIDTH - 1) + "└" + "─" * columns)
-    lines.append(" " * LABEL_WIDTH + _axis_labels(data, columns, col_s))
+    lines.append(" " * LABEL_WIDTH + _axis_labels(data, columns, cells.col_s))
     lines.append(
-        f"{'':{LABEL_WIDTH}}● median  │ range  ▲ elevated  ╌ threshold "
+        f"{'':{LABEL_WIDTH}}● median  │ range  ▲ elevated observation  ╌ threshold "
         f"{in_unit(data.threshold_c, unit):.1f} °{unit.value}  "
         "e first elevated  F fever  o ongoing  R resolved"
     )
     return "\n".join(lines) + "\n"
+
+
+def _grid(cells: _Cells) -> list[list[str]]:
+    """The plot: the threshold row, each column's range and median, the observations."""
+    data = cells.data
+    per_col: list[list[tuple[float, float, float]]] = [[] for _ in range(cells.columns)]
+    for band in data.bands:
+        mid = band.start + (band.end - band.start) / 2
+        if data.since <= mid < data.until:
+            per_col[cells.col_of(mid)].append((band.min_c, band.median_c, band.max_c))
+    grid = [[" "] * cells.columns for _ in range(cells.height)]
+    threshold_row = cells.row_of(data.threshold_c)
+    for col in range(cells.columns):
+        grid[threshold_row][col] = "╌"
+    for col, cell in enumerate(per_col):
+        if not cell:
+            continue
+        for row in range(
+            cells.row_of(max(c[2] for c in cell)), cells.row_of(min(c[0] for c in cell)) + 1
+        ):
+            grid[row][col] = "│"
+        grid[cells.row_of(median(c[1] for c in cell))][col] = "●"
+    for obs in data.observations:
+        if is_elevated(obs.celsius, data.threshold_c) and data.since <= obs.time < data.until:
+            grid[cells.row_of(obs.celsius)][cells.col_of(obs.time)] = "▲"
+    return grid
 
 
 def _axis_labels(data: ChartData, columns: int, col_s: float) -> str:

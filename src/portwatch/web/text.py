@@ -6,13 +6,20 @@ places them in HTML, so both say the same thing in the same words.
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Final
 
+from portwatch.alerts.notices import NOTICES, NoticeKind
+from portwatch.alerts.payloads import AlertKind, alert_kind_words
+from portwatch.alerts.sentences import decision_sentence
 from portwatch.model import Decision, LinkEvent, LinkEventKind, Reading, Symptom, Unit
 from portwatch.web.view import (
     AlertRow,
+    DisplaySettings,
     EpisodeState,
     LogLine,
     StatusData,
@@ -23,6 +30,8 @@ from portwatch.web.view import (
 )
 
 # alerts.md "Who is told what": the words a patient and a nurse use for each symptom.
+NOTICE_KINDS: Final = frozenset(k.value for k in NoticeKind)
+
 SYMPTOM_LABEL: Final[dict[Symptom, str]] = {
     Symptom.REDNESS: "redness at the site",
     Symptom.PAIN: "extreme pain or tenderness",
@@ -36,59 +45,90 @@ SYMPTOM_LABEL: Final[dict[Symptom, str]] = {
 }
 
 
+def period_text(settings: DisplaySettings, now: datetime) -> str:
+    """The period as every view says it: "day 4 of 10", "ended", "starts ..."."""
+    day = settings.day_of_period(now)
+    start, end = settings.period(now)
+    if day is None:
+        return "placement time not set"
+    if now < start:
+        return f"starts {fmt_time(start, settings.zone)}"
+    if now > end:
+        return f"ended {fmt_time(end, settings.zone)} (monitored {settings.healing_days} days)"
+    if day > settings.healing_days:
+        return f"last hours: monitoring ends {fmt_time(end, settings.zone)}"
+    return f"day {day} of {settings.healing_days}"
+
+
+def fever_text(status: StatusData) -> str:
+    """The fever state in one phrase, with what the clinic has been told."""
+    zone = status.settings.zone
+    state = status.episode_state
+    if state is EpisodeState.OPEN and status.episode_since is not None:
+        stuck = any(a.kind.startswith("fever.") for a in status.clinic_undelivered)
+        told = "the clinic has NOT received the alert yet" if stuck else "clinic told"
+        return f"CONFIRMED since {fmt_time(status.episode_since, zone)}; {told}"
+    if state is EpisodeState.PENDING:
+        due = status.recheck_due
+        when = f"; recheck due {fmt_time(due, zone)}" if due is not None else ""
+        return f"elevated reading, waiting for a second one{when}"
+    if state is EpisodeState.RESOLVED and status.episode_since is not None:
+        return f"none now (a fever resolved {fmt_time(status.episode_since, zone)})"
+    return "none"
+
+
+def clinic_lines(status: StatusData) -> list[tuple[str, str]]:
+    """What the clinic has received, and whether the gateway reaches it (heartbeats are
+    not alerts: they show only as "last reached")."""
+    zone = status.settings.zone
+    pending = status.clinic_undelivered
+    if pending:
+        refused = sum(1 for a in pending if a.status == "failed")
+        text = f"{plural(len(pending), 'alert')} not yet received by the clinic"
+        if refused:
+            text += f" ({refused} refused: a person must fix the setting and resend)"
+    else:
+        text = "every alert received by the clinic"
+    lines = [("Alerts", text)]
+    if status.clinic_silent_since is not None:
+        since = fmt_time(status.clinic_silent_since, zone)
+        lines.append(("Clinic", f"gateway silent since {since}; portwatch keeps trying"))
+    elif status.clinic_last_reached is not None:
+        lines.append(("Clinic", f"last reached at {fmt_time(status.clinic_last_reached, zone)}"))
+    if status.notices_waiting:
+        held = status.notices_held_until
+        why = f" (quiet hours, until {fmt_time(held, zone)})" if held is not None else ""
+        waiting = plural(status.notices_waiting, "notice")
+        lines.append(("Notices", f"{waiting} to the caregiver or patient wait to be sent{why}"))
+    return lines
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def last_reading_text(status: StatusData) -> str:
+    settings, latest = status.settings, status.latest
+    if latest is None or latest.celsius is None:
+        return "none yet"
+    mark = " (elevated)" if is_elevated(latest.celsius, settings.threshold_c) else ""
+    return (
+        f"{fmt_temp(latest.celsius, settings.unit)}{mark}, "
+        f"{fmt_ago(status.now - latest.time)} ({fmt_time(latest.time, settings.zone)})"
+    )
+
+
 def status_lines(status: StatusData) -> list[tuple[str, str]]:
     """The status screen as (label, value) pairs, most important first."""
     settings = status.settings
     now = status.now
-    lines: list[tuple[str, str]] = []
-    day = settings.day_of_period(now)
-    if day is None:
-        lines.append(("Period", "placement time not set"))
-    elif day < 1:
-        lines.append(("Period", f"starts {fmt_time(settings.period(now)[0], settings.zone)}"))
-    elif day > settings.healing_days:
-        lines.append(("Period", f"ended (day {day}; monitored {settings.healing_days} days)"))
-    else:
-        lines.append(("Period", f"day {day} of {settings.healing_days}"))
-
-    if status.episode_state is EpisodeState.OPEN and status.episode_since is not None:
-        lines.append(
-            (
-                "Fever",
-                f"CONFIRMED since {fmt_time(status.episode_since, settings.zone)}; clinic alerted",
-            )
-        )
-    elif status.episode_state is EpisodeState.PENDING:
-        due = (
-            f"; recheck due {fmt_time(status.recheck_due, settings.zone)}"
-            if status.recheck_due is not None
-            else ""
-        )
-        lines.append(("Fever", f"elevated reading, waiting for a second one{due}"))
-    else:
-        lines.append(("Fever", "none"))
-
-    latest = status.latest
-    if latest is None or latest.celsius is None:
-        lines.append(("Last reading", "none yet"))
-    else:
-        mark = " (elevated)" if is_elevated(latest.celsius, settings.threshold_c) else ""
-        lines.append(
-            (
-                "Last reading",
-                f"{fmt_temp(latest.celsius, settings.unit)}{mark}, "
-                f"{fmt_ago(now - latest.time)} ({fmt_time(latest.time, settings.zone)})",
-            )
-        )
-    lines.append(("Thermometer", _link_text(status.link, status.battery, now)))
-    if status.undelivered:
-        failed = sum(1 for a in status.undelivered if a.status == "failed")
-        text = f"{len(status.undelivered)} not yet received by the clinic"
-        if failed:
-            text += f" ({failed} refused: a person must fix the setting and resend)"
-        lines.append(("Alerts", text))
-    else:
-        lines.append(("Alerts", "all delivered"))
+    lines: list[tuple[str, str]] = [
+        ("Period", period_text(settings, now)),
+        ("Fever", fever_text(status)),
+        ("Last reading", last_reading_text(status)),
+        ("Thermometer", _link_text(status.link, status.battery, now)),
+        *clinic_lines(status),
+    ]
     if status.next_reminder is not None:
         when, what = status.next_reminder
         lines.append(("Next reminder", f"{fmt_time(when, settings.zone)}: {what}"))
@@ -139,9 +179,9 @@ def event_line(event: LinkEvent) -> str:
     return text
 
 
-def decision_line(decision: Decision) -> str:
-    late = " (late readings)" if decision.late else ""
-    return f"{decision.type.value}: {decision.summary}{late}"
+def decision_line(decision: Decision, zone: tzinfo = UTC, unit: Unit = Unit.FAHRENHEIT) -> str:
+    """A decision as a person reads it: in the patient's zone and the display unit."""
+    return decision_sentence(decision, zone, unit)
 
 
 def log_text(lines: Sequence[LogLine], zone: tzinfo = UTC) -> str:
@@ -153,16 +193,138 @@ def log_text(lines: Sequence[LogLine], zone: tzinfo = UTC) -> str:
     return "".join(out)
 
 
-def alert_text(row: AlertRow, zone: tzinfo = UTC) -> str:
-    """One outbox entry: what, to whom, and whether the clinic has it."""
-    tz = zone
+# alerts.md: the gateway heartbeat is not an alert; lists leave it out.
+HEARTBEAT_KIND: Final = AlertKind.HEARTBEAT.value
+
+
+def kind_words(kind: str, channel: str = "") -> str:
+    """An outbox row's kind as a person says it, never the internal name."""
+    # "fever.resolved" names both a clinic alert and a caregiver notice: the channel decides.
+    if channel != "clinic" and kind in NOTICE_KINDS:  # its title, facts left out: "Day …: …"
+        return re.sub(r"\{[a-z_]+\}", "…", NOTICES[NoticeKind(kind)].title)
+    return alert_kind_words(kind)
+
+
+def row_title(kind: str, body: str, channel: str = "") -> str:
+    """An outbox row named for a person: a notice's own title as sent, else its kind in
+    words (a clinic alert's summary is a sentence, too long for a list)."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and isinstance(document.get("title"), str):
+        return str(document["title"])
+    return kind_words(kind, channel)
+
+
+def delivery_state(row: AlertRow, zone: tzinfo = UTC) -> str:
+    """Whether it arrived: "received Mon 23 Nov 22:01 UTC", "pending, 4 attempts", ..."""
     if row.status == "delivered" and row.delivered_at is not None:
-        state = f"received {fmt_time(row.delivered_at, tz)}"
-    elif row.status == "failed":
-        state = f"REFUSED ({row.last_status or row.last_error or 'no answer'})"
-    else:
-        tries = {0: "not tried yet", 1: "1 attempt"}.get(row.attempts, f"{row.attempts} attempts")
-        state = f"pending, {tries}"
-        if row.last_status is not None or row.last_error:
-            state += f", last answer {row.last_status or row.last_error}"
-    return f"{row.kind} ({row.priority}) to {row.channel}: {state}"
+        return f"received {fmt_time(row.delivered_at, zone)}"
+    if row.status == "failed":
+        return f"REFUSED ({row.last_status or row.last_error or 'no answer'})"
+    tries = {0: "not tried yet", 1: "1 attempt"}.get(row.attempts, f"{row.attempts} attempts")
+    state = f"pending, {tries}"
+    if row.last_status is not None or row.last_error:
+        state += f", last answer {row.last_status or row.last_error}"
+    return state
+
+
+def alert_text(row: AlertRow, zone: tzinfo = UTC) -> str:
+    """One outbox entry: what, to whom, and whether it arrived."""
+    who = "the clinic" if row.channel == "clinic" else f"the {row.channel} channel"
+    what = kind_words(row.kind, row.channel)
+    return f"{what} ({row.priority}) to {who}: {delivery_state(row, zone)}"
+
+
+def _iso(when: datetime | None) -> str | None:
+    return None if when is None else when.isoformat()
+
+
+def status_json(status: StatusData) -> dict[str, object]:
+    """`portwatch status --json`: the same facts as the screen, for scripts and monitors.
+
+    ``fever`` is none|elevated|confirmed|resolved; ``clinic_undelivered`` counts clinic
+    alerts only (never heartbeats); ``notices_waiting`` the caregiver's and patient's.
+    """
+    settings, latest = status.settings, status.latest
+    last: dict[str, object] | None = None
+    if latest is not None and latest.value is not None:
+        last = {
+            "time": latest.time.isoformat(),
+            "value": str(latest.value),
+            "unit": latest.unit.value,
+            "celsius": latest.celsius,
+            "age_s": int((status.now - latest.time).total_seconds()),
+        }
+    link = status.link
+    battery = status.battery
+    start, end = settings.period(status.now)
+    day = settings.day_of_period(status.now)
+    phase = "before" if status.now < start else "ended" if status.now > end else "monitoring"
+    if day is None:
+        phase = "unknown"  # no placement time: no period to be in
+    return {
+        "now": status.now.isoformat(),
+        "day": day if phase == "monitoring" else None,
+        "period_state": phase,
+        "period_days": settings.healing_days,
+        "period": period_text(settings, status.now),
+        "fever": status.episode_state.word,
+        "fever_since": _iso(status.episode_since),
+        "recheck_due": _iso(status.recheck_due),
+        "last_reading": last,
+        "thermometer": {
+            "address": settings.thermometer or (latest.device if latest is not None else None),
+            "connected": link is not None and link.kind is LinkEventKind.CONNECTED,
+            "battery_percent": battery.battery_percent if battery is not None else None,
+        },
+        "clinic_undelivered": len(status.clinic_undelivered),
+        "notices_waiting": status.notices_waiting,
+        "clinic_last_reached": _iso(status.clinic_last_reached),
+        "gateway_silent_since": _iso(status.clinic_silent_since),
+        "next_reminder": _iso(status.next_reminder[0]) if status.next_reminder else None,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class NowState:
+    """What the "now" page says at a glance: a colour class, a headline, what to do."""
+
+    colour: str  # "normal" | "elevated" | "fever" | "nodata"
+    headline: str
+    todo: str
+    stale: bool  # the last reading is older than the stale-data limit: shown greyed
+
+
+def now_state(status: StatusData) -> NowState:
+    """The state in one colour and one sentence of what to do (issue 18)."""
+    settings, latest, now = status.settings, status.latest, status.now
+    zone = settings.zone
+    age = now - latest.time if latest is not None else None
+    stale = age is None or age > settings.stale_after
+    check = "check that the thermometer is on, charged and near the base station."
+    start, end = settings.period(now)
+    state = status.episode_state
+    if state is EpisodeState.OPEN:
+        if any(a.kind.startswith("fever.") for a in status.clinic_undelivered):
+            todo = "The clinic has not received the alert yet: call the clinic now."
+            return NowState("fever", "Fever confirmed: clinic NOT reached", todo, stale)
+        todo = "The clinic has been told. If nobody has called within the hour, call them."
+        return NowState("fever", "Fever confirmed: clinic told", todo, stale)
+    if state is EpisodeState.PENDING:
+        due = status.recheck_due
+        if due is not None and due > now:
+            todo = f"Take another temperature at {fmt_time(due, zone)}; if it is still high, "
+            todo += "the clinic is told."
+        else:
+            todo = "Take a temperature now: the recheck is due."
+        return NowState("elevated", "Elevated: recheck due", todo, stale)
+    if latest is None or age is None:
+        return NowState("nodata", "No data", "No temperature yet: " + check, True)
+    if settings.placement is not None and not start <= now <= end:
+        return NowState("nodata", "Monitoring has ended", "Nothing to do here.", stale)
+    if stale:
+        silent = fmt_ago(age).removesuffix(" ago")
+        return NowState("nodata", f"No data for {silent}", "Please " + check, True)
+    return NowState("normal", "Normal", "Nothing to do: the temperature is normal.", False)

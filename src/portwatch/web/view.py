@@ -24,6 +24,7 @@ from portwatch.model import (
     Reading,
     Unit,
 )
+from portwatch.period import day_number, period_end
 
 # The rule's defaults (fever-rule.md §3, §7, §5), from the one place they are written.
 DEFAULT_THRESHOLD_F: Final = DEFAULTS.threshold_f
@@ -32,6 +33,15 @@ DEFAULT_PAIR_WINDOW: Final = DEFAULTS.pair_window
 # store/issue 4 "gaps": a stretch with no reading longer than this is shown as a gap;
 # alerts.md: the stale-data watch speaks after 30 min, so the chart shades the same.
 DEFAULT_MIN_GAP: Final = timedelta(minutes=30)
+# alerts.md: the thermometer is "silent" after stale_after (30 min); the "now" page greys
+# a reading older than that.
+DEFAULT_STALE_AFTER: Final = timedelta(minutes=30)
+# Gaps are measured against the thermometer's own cadence (issue 18): a thermometer that
+# measures on its own is gapped after this many of its intervals (and at least
+# DEFAULT_MIN_GAP); a spot thermometer measures when asked, so only a whole day without
+# any temperature is a gap in monitoring.
+GAP_INTERVALS: Final = 3
+SPOT_MIN_GAP: Final = timedelta(hours=24)
 
 
 # C0 controls (but tab and newline), DEL, C1 controls, surrogates and non-characters:
@@ -105,6 +115,8 @@ class DisplaySettings:
     min_gap: timedelta = DEFAULT_MIN_GAP
     pair_window: timedelta = DEFAULT_PAIR_WINDOW
     rule_settings: tuple[tuple[str, str], ...] = ()  # shown on the visit summary
+    thermometer: str | None = None  # the pinned thermometer's address; None: not pinned yet
+    stale_after: timedelta = DEFAULT_STALE_AFTER  # the "now" page greys an older reading
 
     @property
     def threshold_c(self) -> float:
@@ -114,13 +126,14 @@ class DisplaySettings:
         """The monitored period, or the last `healing_days` before `now` without a placement."""
         if self.placement is None:
             return now - timedelta(days=self.healing_days), now
-        return self.placement, self.placement + timedelta(days=self.healing_days)
+        return self.placement, period_end(self.placement, self.healing_days)
 
     def day_of_period(self, when: datetime) -> int | None:
-        """Day N (1-based) of the monitored period, or None before placement is known."""
+        """Day N of the monitored period (:func:`portwatch.period.day_number`: the
+        placement's local date is day 1), or None before placement is known."""
         if self.placement is None:
             return None
-        return (when - self.placement) // timedelta(days=1) + 1
+        return day_number(self.placement, when, self.zone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +142,16 @@ class Pause:
 
     start: datetime
     end: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Unused:
+    """A reading drawn on the chart that the fever rule did not use, and why."""
+
+    time: datetime
+    celsius: float
+    value: str  # as the device sent it: "38.60 °C"
     reason: str
 
 
@@ -144,9 +167,11 @@ class ChartData:
     zone: tzinfo = UTC
     gaps: Sequence[tuple[datetime, datetime]] = ()
     pauses: Sequence[Pause] = ()
-    observations: Sequence[Observation] = ()  # the elevated ones are marked
+    observations: Sequence[Observation] = ()  # what the rule used; the elevated ones marked
     decisions: Sequence[Decision] = ()
     placement: datetime | None = None  # day labels count from here
+    unused: Sequence[Unused] = ()  # readings the rule did not use, drawn apart with the reason
+    min_gap: timedelta = DEFAULT_MIN_GAP  # the silence that counts as a gap here (cadence_gap)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +204,20 @@ class EpisodeState(StrEnum):
     NONE = "none"
     PENDING = "pending"  # a first elevated observation waits for its recheck
     OPEN = "open"  # a confirmed fever that has not resolved
+    RESOLVED = "resolved"  # the last episode resolved, and nothing elevated since
+
+    @property
+    def word(self) -> str:
+        """The state as `portwatch status --json` names it: none|elevated|confirmed|resolved."""
+        return _STATE_WORD[self]
+
+
+_STATE_WORD: Final[dict[EpisodeState, str]] = {
+    EpisodeState.NONE: "none",
+    EpisodeState.PENDING: "elevated",
+    EpisodeState.OPEN: "confirmed",
+    EpisodeState.RESOLVED: "resolved",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +227,22 @@ class Episode:
     opened: datetime
     closed: datetime | None
     decisions: tuple[Decision, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What the outbox says about reaching people: the one reading every view shares.
+
+    ``clinic_undelivered`` counts clinic alerts only (never heartbeats, never the
+    caregiver's notices); notices that wait (quiet hours, or a push URL not answering)
+    are counted apart, so that "not yet received by the clinic" is true when it shows.
+    """
+
+    clinic_undelivered: Sequence[AlertRow]
+    notices_waiting: int
+    notices_held_until: datetime | None
+    clinic_last_reached: datetime | None
+    clinic_silent_since: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,8 +257,12 @@ class StatusData:
     episode_state: EpisodeState
     episode_since: datetime | None
     recheck_due: datetime | None
-    undelivered: Sequence[AlertRow]
+    clinic_undelivered: Sequence[AlertRow]  # clinic alerts (never heartbeats) not yet accepted
     next_reminder: tuple[datetime, str] | None = None
+    notices_waiting: int = 0  # caregiver/patient notices not yet sent (held, or retrying)
+    notices_held_until: datetime | None = None  # the last quiet-hours release among them
+    clinic_last_reached: datetime | None = None  # last accepted anything (heartbeats too)
+    clinic_silent_since: datetime | None = None  # oldest message tried and not accepted since
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,7 +317,8 @@ def fever_state(
     """(state, since, recheck due) from the rule's decisions up to `now` (fever-rule.md §5).
 
     A first elevated observation stays pending until it is confirmed or its pair window
-    has passed; a confirmed fever stays open until a "resolved" decision.
+    has passed; a confirmed fever stays open until a "resolved" decision, after which the
+    state is "resolved" until something is elevated again.
     """
     state: EpisodeState = EpisodeState.NONE
     since: datetime | None = None
@@ -269,16 +329,28 @@ def fever_state(
         if decision.type is DecisionType.FEVER_CONFIRMED:
             state, since, due = EpisodeState.OPEN, decision.time, None
         elif decision.type is DecisionType.FEVER_RESOLVED:
-            state, since, due = EpisodeState.NONE, None, None
+            state, since, due = EpisodeState.RESOLVED, decision.time, None
         elif (
             decision.type in (DecisionType.ELEVATED_FIRST, DecisionType.RECHECK_DUE)
-            and state != EpisodeState.OPEN
+            and state is not EpisodeState.OPEN
         ):
             state, due = EpisodeState.PENDING, decision.due or due
             since = decision.time if decision.type is DecisionType.ELEVATED_FIRST else since
     if state == EpisodeState.PENDING and since is not None and now - since > pair_window:
         state, since, due = EpisodeState.NONE, None, None
     return state, since, due
+
+
+def cadence_gap(min_gap: timedelta, kind: str | None, interval_s: float | None) -> timedelta:
+    """The shortest silence that is a gap for this thermometer (:data:`GAP_INTERVALS`).
+
+    `kind` and `interval_s` are the latest reading's ("spot", "stream", None: no reading).
+    """
+    if kind == "spot":
+        return max(min_gap, SPOT_MIN_GAP)
+    if interval_s is not None and interval_s > 0:
+        return max(min_gap, timedelta(seconds=interval_s * GAP_INTERVALS))
+    return min_gap
 
 
 def gaps_from_bands(

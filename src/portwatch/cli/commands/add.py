@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import timedelta
+from typing import TYPE_CHECKING, Final
 
 from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, db_path, parse_when
+
+if TYPE_CHECKING:
+    from portwatch.log.store import Store, StoredReading
+    from portwatch.model import Reading
 
 HELP = "record a temperature measured by hand (101.2F, 38.4C) when the Bluetooth one failed"
 
@@ -25,6 +31,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_db_argument(parser)
 
 
+# An identical hand reading (same value and unit) this close in time is the same one typed
+# twice: it would be stored and notified twice (issue 18).
+REPEAT_WITHIN: Final = timedelta(minutes=1)
+
+
+def _repeat_of(store: Store, reading: Reading) -> StoredReading | None:
+    """The identical hand reading already in the log within REPEAT_WITHIN, if any."""
+    from portwatch.model import MANUAL_DEVICE
+
+    nearby = store.readings(
+        reading.time - REPEAT_WITHIN, reading.time + REPEAT_WITHIN, device=MANUAL_DEVICE
+    )
+    for stored in nearby:
+        if (stored.reading.value, stored.reading.unit) == (reading.value, reading.unit):
+            return stored
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     from portwatch.clock import SystemClock
     from portwatch.log.csvio import FUTURE_TOLERANCE, celsius_from, parse_temperature
@@ -36,7 +60,10 @@ def run(args: argparse.Namespace) -> int:
         value, unit = parse_temperature(args.temperature)
         at = now if args.at is None else parse_when(args.at, now)
     except ValueError as exc:
-        print(f"portwatch add: {exc}", file=sys.stderr)
+        hint = ""
+        if "," in args.temperature:
+            hint = f" (write a decimal point: {args.temperature.replace(',', '.')})"
+        print(f"portwatch add: {exc}{hint}", file=sys.stderr)
         return EXIT_FAILED
     if at > now + FUTURE_TOLERANCE:
         print(f"portwatch add: {at.isoformat()} is in the future", file=sys.stderr)
@@ -54,6 +81,16 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         with Store.open(db_path(args)) as store:
+            repeat = _repeat_of(store, reading)
+            if repeat is not None:
+                then = repeat.reading.time.astimezone().strftime("%H:%M:%S")
+                print(
+                    f"portwatch add: not recorded: {value} °{unit.value} repeats reading "
+                    f"{repeat.id} ({value} °{unit.value} at {then}); an identical reading "
+                    "within a minute is taken as typed twice",
+                    file=sys.stderr,
+                )
+                return EXIT_FAILED
             (row_id,) = store.add_readings([reading])
     except StoreError as exc:
         print(f"portwatch add: {exc}", file=sys.stderr)

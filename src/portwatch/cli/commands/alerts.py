@@ -10,6 +10,9 @@ from typing import TYPE_CHECKING
 from portwatch.log.vocabulary import OutboxStatus
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from portwatch.alerts.payloads import AlertContext
     from portwatch.log.store import OutboxRow
 
 STATUSES = tuple(status.value for status in OutboxStatus)
@@ -21,11 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from portwatch.cli.commands._log import add_db_argument
 
     db_help = "the log file (default: as for `portwatch add`)"
+    config_help = "the settings file whose state directory holds the log"
+    parser.add_argument("--config", default=None, metavar="FILE", help=config_help)
     add_db_argument(parser)
     parser.add_argument("--status", choices=STATUSES, default=None, help="only rows with it")
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     listing = sub.add_parser("list", help="alerts with their status, attempts and last answer")
     listing.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=db_help)
+    listing.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE", help=config_help)
     listing.add_argument("--status", choices=STATUSES, default=argparse.SUPPRESS)
     resend = sub.add_parser("resend", help="queue a failed or delivered alert again (same id)")
     resend.add_argument("id", help="the alert's identifier, as `portwatch alerts list` shows it")
@@ -35,16 +41,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     test.add_argument("--secret-file", type=Path, required=True, help="the whsec_ secret file")
     test.add_argument("--format", choices=("json", "fhir"), default="json")
     test.add_argument("--ca-bundle", type=Path, default=None, help="private CA bundle (PEM)")
-    test.add_argument("--patient", default="Patient/test", help="FHIR reference of the patient")
     test.add_argument(
-        "--clinic", default="Organization/clinic", help="FHIR reference of the clinic"
+        "--config",
+        default=argparse.SUPPRESS,
+        metavar="FILE",
+        help="the settings file: its patient, clinic and pinned thermometer (default: "
+        "$PORTWATCH_CONFIG or /etc/portwatch/portwatch.toml when it exists)",
     )
+    test.add_argument(
+        "--patient", default=None, help="FHIR reference of the patient (default: configured)"
+    )
+    test.add_argument("--clinic", default=None, help="FHIR reference of the clinic")
     test.add_argument("--gateway-id", default=None, help="this gateway's name (default: hostname)")
 
 
 def format_rows(rows: Sequence[OutboxRow]) -> list[str]:
     """One line per outbox row, for a person: what is stuck and what the clinic said."""
-    lines = [f"{'id':36}  {'channel':7}  {'kind':18}  {'status':9}  tries  last answer"]
+    from portwatch.web.text import row_title  # "fever alert", never "fever.confirmed"
+
+    lines = [f"{'id':36}  {'channel':7}  {'what':28}  {'status':9}  tries  last answer"]
     for row in rows:
         if row.last_error:
             answer = row.last_error
@@ -54,20 +69,30 @@ def format_rows(rows: Sequence[OutboxRow]) -> list[str]:
             answer = "-"
         escalated = "  (caregiver told)" if row.escalated_at is not None else ""
         lines.append(
-            f"{row.id!s:36}  {row.channel:7}  {row.kind:18}  {row.status:9}  {row.attempts:5}"
-            f"  {answer}{escalated}"
+            f"{row.id!s:36}  {row.channel:7}  {row_title(row.kind, row.body, row.channel):28.28}  "
+            f"{row.status:9}  {row.attempts:5}  {answer}{escalated}"
         )
     return lines
 
 
 def _list(args: argparse.Namespace) -> int:
-    from portwatch.cli.commands._log import db_path
+    from portwatch.clock import SystemClock
     from portwatch.log.store import Store
+    from portwatch.web.cliargs import db_path, settings_from
+    from portwatch.web.source import delivery, is_alert
 
-    with Store.open_reader(db_path(args)) as log:
+    config = settings_from(args, SystemClock().now()) if args.config else None
+    with Store.open_reader(db_path(args, config)) as log:
         rows = log.outbox_all(None if args.status is None else OutboxStatus(args.status))
-    for line in format_rows(rows):
+        everything = log.outbox_all()
+    # issue 18: heartbeats are not alerts; they only say whether the clinic can be reached
+    for line in format_rows([row for row in rows if is_alert(row)]):
         print(line)
+    told = delivery(everything, SystemClock().now())
+    if told.clinic_silent_since is not None:
+        print(f"gateway silent since {told.clinic_silent_since:%Y-%m-%d %H:%M %Z}")
+    elif told.clinic_last_reached is not None:
+        print(f"clinic last reached at {told.clinic_last_reached:%Y-%m-%d %H:%M %Z}")
     return 0
 
 
@@ -82,11 +107,38 @@ def _resend(args: argparse.Namespace) -> int:
     return 0
 
 
-def _test(args: argparse.Namespace) -> int:
-    import asyncio
-    import socket
+def _test_context(args: argparse.Namespace, now: datetime) -> AlertContext:
+    """Who the test message is about: the settings file's patient, clinic and pinned
+    thermometer when there is one (issue 18), each overridden by its flag; without one,
+    Patient/test and Organization/clinic. The message itself says it is a test."""
+    import dataclasses
 
     from portwatch import __version__
+    from portwatch.alerts.payloads import AlertContext, Thermometer
+    from portwatch.identity import gateway_id
+    from portwatch.web.cliargs import settings_from
+
+    args.config = getattr(args, "config", None)
+    settings = settings_from(args, now)
+    if settings is None:
+        return AlertContext(
+            patient=args.patient or "Patient/test",
+            clinic=args.clinic or "Organization/clinic",
+            gateway_id=args.gateway_id or gateway_id(args.patient or "Patient/test"),
+            gateway_version=__version__,
+            thermometer=Thermometer(address="00:00:00:00:00:00", model="none (test message)"),
+        )
+    from portwatch.web.settings import clinic_target
+
+    context = clinic_target(settings, args.gateway_id).context
+    return dataclasses.replace(
+        context, patient=args.patient or context.patient, clinic=args.clinic or context.clinic
+    )
+
+
+def _test(args: argparse.Namespace) -> int:
+    import asyncio
+
     from portwatch.alerts.delivery import (
         ClinicEndpoint,
         ClinicSender,
@@ -95,10 +147,7 @@ def _test(args: argparse.Namespace) -> int:
         load_secret,
     )
     from portwatch.alerts.payloads import (
-        AlertContext,
         ClinicFormat,
-        PayloadError,
-        Thermometer,
         connectivity_test_alert,
         render,
     )
@@ -113,14 +162,8 @@ def _test(args: argparse.Namespace) -> int:
             secret=parse_secret(load_secret(args.secret_file)),
             ca_bundle=args.ca_bundle,
         )
-        context = AlertContext(
-            patient=args.patient,
-            clinic=args.clinic,
-            gateway_id=args.gateway_id or socket.gethostname(),
-            gateway_version=__version__,
-            thermometer=Thermometer(address="00:00:00:00:00:00", model="none (test message)"),
-        )
-    except (DeliveryError, SignatureError, PayloadError) as exc:
+        context = _test_context(args, clock.now())
+    except (DeliveryError, SignatureError, ValueError) as exc:  # PayloadError, ConfigError
         print(f"portwatch alerts test: {exc}")
         return 2
     alert = connectivity_test_alert(context, clock.now())
@@ -146,6 +189,6 @@ def run(args: argparse.Namespace) -> int:
         return _test(args)
     try:
         return _resend(args) if action == "resend" else _list(args)
-    except StoreError as exc:
+    except (StoreError, ValueError) as exc:  # ValueError: ConfigError, a bad settings file
         print(f"portwatch alerts: {exc}")
         return EXIT_FAILED

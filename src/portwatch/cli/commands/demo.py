@@ -10,10 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Final, TextIO
 
+from portwatch.period import day_number
+
 if TYPE_CHECKING:
+    from portwatch.config import Settings
     from portwatch.sim.sandbox import Event, Summary
 
 HELP = "watch portwatch do its whole job: ten simulated days in about a minute, no hardware"
@@ -40,6 +44,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="keep the demo's log in DIR, with DIR/portwatch.toml for `status`, `summary`, "
+        "`export` and `alerts` (--config DIR/portwatch.toml); default: a temporary directory",
+    )
+    parser.add_argument(
         "--keep-running",
         action="store_true",
         help="keep the caregiver page and the inbox up after the course (Ctrl-C ends)",
@@ -63,13 +75,13 @@ class _Progress:
 
     def event(self, event: Event) -> None:
         self._clear()
-        day = (event.at - self._start) // timedelta(days=1) + 1
+        day = day_number(self._start, event.at, UTC)  # the demo patient's zone is UTC
         self._out.write(f"  day {day:>2} {event.at:%a %H:%M}  {event.text}\n")
         self._out.flush()
 
     def step(self, now: datetime) -> None:
         share = min(1.0, (now - self._start) / (self._end - self._start))
-        day = (now - self._start) // timedelta(days=1) + 1
+        day = day_number(self._start, now, UTC)
         if self._tty:
             filled = int(share * BAR_WIDTH)
             bar = "#" * filled + "-" * (BAR_WIDTH - filled)
@@ -92,6 +104,9 @@ class _Progress:
 
 def run(args: argparse.Namespace) -> int:
     import asyncio
+
+    if args.state_dir is not None:
+        args.state_dir = args.state_dir.resolve()  # the settings file names it absolutely
 
     try:
         summary = asyncio.run(_play(args))
@@ -121,10 +136,14 @@ async def _play(args: argparse.Namespace) -> Summary:
         f"wearable measuring every {MEASUREMENT_INTERVAL_S:.0f} s (the virtual radio cannot "
         "carry one a second for ten days in a minute)\n"
     )
-    async with Sandbox(on_event=progress.event) as sandbox:
+    state_dir: Path | None = args.state_dir
+    async with Sandbox(on_event=progress.event, state_dir=state_dir) as sandbox:
         await sandbox.play(speed=args.speed or None, until=end, on_step=progress.step)
         progress.done()
         summary = sandbox.summary()
+        if state_dir is not None:
+            written = write_settings(sandbox.settings(), state_dir / SETTINGS_FILE)
+            out.write(f"kept the log in {state_dir}; settings: {written}\n")
         if args.keep_running:
             out.write(
                 f"caregiver page: {summary.caregiver_url}\nclinic inbox:   {summary.inbox_url}\n"
@@ -133,6 +152,45 @@ async def _play(args: argparse.Namespace) -> Summary:
             out.flush()
             await asyncio.Event().wait()
     return summary
+
+
+SETTINGS_FILE: Final = "portwatch.toml"
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return json.dumps(str(value))  # a TOML basic string is a JSON string for these values
+
+
+def write_settings(settings: Settings, path: Path) -> Path:
+    """The demo's settings as a portwatch.toml, so that the terminal commands read the
+    demo's log as a caregiver's own (`portwatch status --config PATH`). The clinic URL is
+    the demo inbox's, closed once the demo ends: nothing is sent from this file."""
+    clinic = settings.clinic
+    tables: dict[str, dict[str, object]] = {
+        "patient": {
+            "reference": settings.patient.reference,
+            "placement": settings.patient.placement,
+            "timezone": settings.patient.timezone,
+        },
+        "bluetooth": {"backend": "virtual", "address": settings.bluetooth.address or ""},
+        "clinic": {
+            "url": clinic.url or "",
+            "recipient": clinic.recipient or "",
+            "format": clinic.format.value,
+            "secret_file": clinic.secret_file or "",
+        },
+        "store": {"state_directory": settings.store.state_directory},
+        "display": {"unit": settings.display.unit.value},
+    }
+    lines = ["# Written by `portwatch demo --state-dir`: the demo's own settings.", ""]
+    for table, values in tables.items():
+        lines.append(f"[{table}]")
+        lines.extend(f"{key} = {_toml(value)}" for key, value in values.items() if value != "")
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
 
 
 def _print_summary(summary: Summary) -> None:

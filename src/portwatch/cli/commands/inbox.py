@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,16 +40,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-async def _serve_until_stopped(app: web.Application, host: str, port: int) -> None:
-    """Serve within the inbox's bounds until SIGINT or SIGTERM."""
+async def _serve_until_stopped(
+    app: web.Application, host: str, port: int, interrupted: list[int]
+) -> None:
+    """Serve within the inbox's bounds until SIGINT (recorded in ``interrupted``) or SIGTERM;
+    "listening" is printed only once the port is bound."""
     from portwatch.serving import serve
     from portwatch.sim.inbox import inbox_limits
 
     served = await serve(app, host, port, inbox_limits())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+
+    def on_interrupt() -> None:
+        interrupted.append(signal.SIGINT)
+        stop.set()
+
+    loop.add_signal_handler(signal.SIGINT, on_interrupt)
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
     print(f"portwatch inbox: listening on http://{host}:{served.port}/ (POST /webhook)", flush=True)
     try:
         await stop.wait()
@@ -68,10 +77,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"portwatch inbox: {exc}")
         return 1
     store = InboxStore(args.db)
+    interrupted: list[int] = []
     try:
         app = make_app(key, store, SystemClock(), host_names=tuple(args.allow_host))
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_serve_until_stopped(app, args.host, args.port))
+            asyncio.run(_serve_until_stopped(app, args.host, args.port, interrupted))
+    except OSError as exc:  # the port is taken, or the address is not this machine's
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        print(f"portwatch inbox: cannot listen on {args.host}:{args.port}: {why}")
+        return 1
     finally:
         store.close()
-    return 0
+    return 130 if interrupted else 0

@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from portwatch.web.source import chart_data, log_lines
     from portwatch.web.termchart import render_text
     from portwatch.web.text import log_text
+    from portwatch.web.view import fmt_time
 
     now = SystemClock().now()
     try:
@@ -47,6 +48,11 @@ def run(args: argparse.Namespace) -> int:
     except (StoreError, ValueError) as exc:
         print(f"portwatch log: {exc}")
         return 1
+    if not lines:
+        print(
+            f"nothing logged from {fmt_time(since, settings.zone)} to "
+            f"{fmt_time(until, settings.zone)} in {db_path(args, config)}"
+        )
     print(log_text(lines, settings.zone), end="")
     if chart is not None:
         width = max(shutil.get_terminal_size().columns, 40)

@@ -1,0 +1,156 @@
+"""The command line's rough edges (issue 18): Ctrl-C, a closed pipe, a busy port, an empty
+range, a hand reading typed twice. Real processes where the edge is the process's own."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from portwatch.cli import main as cli
+from portwatch.log.store import Store
+
+PORTWATCH = (sys.executable, "-m", "portwatch")
+
+
+def test_add_refuses_an_identical_hand_reading_within_a_minute_and_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same `add` twice stored it twice and notified twice."""
+    db = str(tmp_path / "portwatch.db")
+    at = "2026-11-04T08:30:00+01:00"
+    assert cli.main(["add", "38.4C", "--at", at, "--db", db]) == 0
+    capsys.readouterr()
+    assert cli.main(["add", "38.4C", "--at", "2026-11-04T08:30:40+01:00", "--db", db]) == 1
+    err = capsys.readouterr().err
+    assert "not recorded: 38.4 °C repeats reading 1" in err
+    assert "typed twice" in err
+    assert cli.main(["add", "38.5C", "--at", at, "--db", db]) == 0  # a different value counts
+    assert cli.main(["add", "38.4C", "--at", "2026-11-04T08:32:00+01:00", "--db", db]) == 0
+    with Store.open_reader(Path(db)) as store:
+        assert store.reading_count() == 3
+
+
+def test_log_says_what_it_looked_at_when_nothing_is_in_the_range(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PORTWATCH_CONFIG", str(tmp_path / "none.toml"))
+    db = tmp_path / "portwatch.db"
+    with Store.open(db):
+        pass
+    assert cli.main(["log", "--db", str(db), "--since", "2026-11-04T08:00+00:00"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("nothing logged from Wed 04 Nov")
+    assert str(db) in out
+
+
+def test_alerts_list_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
+    """`alerts list | head` printed a BrokenPipeError traceback."""
+    db = tmp_path / "portwatch.db"
+    with Store.open(db):
+        pass
+    reader, writer = os.pipe()
+    os.close(reader)  # nobody reads: the first write breaks the pipe
+    done = subprocess.run(
+        [*PORTWATCH, "alerts", "list", "--db", str(db)],
+        stdout=writer,
+        stderr=subprocess.PIPE,
+        timeout=60,
+        check=False,
+    )
+    os.close(writer)
+    assert done.returncode == 141
+    assert b"Traceback" not in done.stderr
+    assert b"BrokenPipe" not in done.stderr
+
+
+def test_inbox_on_a_busy_port_says_so_in_one_line_and_exits_1(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("whsec_" + "A" * 44 + "\n", encoding="utf-8")
+    secret.chmod(0o600)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [
+                *PORTWATCH,
+                "inbox",
+                "--port",
+                str(port),
+                "--secret-file",
+                str(secret),
+                "--db",
+                str(tmp_path / "inbox.db"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 1
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0] == f"portwatch inbox: cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert "listening" not in done.stdout
+
+
+def test_ctrl_c_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    """Ctrl-C in a long-running command (here the inbox, waiting for alerts)."""
+    secret = tmp_path / "secret"
+    secret.write_text("whsec_" + "A" * 44 + "\n", encoding="utf-8")
+    secret.chmod(0o600)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [
+            *PORTWATCH,
+            "inbox",
+            "--port",
+            str(port),
+            "--secret-file",
+            str(secret),
+            "--db",
+            str(tmp_path / "inbox.db"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert "listening" in process.stdout.readline()  # up and waiting
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 130, err
+    assert "Traceback" not in err
+
+
+def test_main_turns_keyboard_interrupt_into_130_for_any_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One handler in cli/main.py covers every command (scan, pair's prompt, ...)."""
+    from portwatch.cli.commands import status
+
+    def interrupted(args: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(status, "run", interrupted)
+    assert cli.main(["status"]) == 130
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_add_hints_at_the_decimal_point_when_typed_with_a_comma(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["add", "38,5C", "--db", str(tmp_path / "portwatch.db")]) == 1
+    assert "(write a decimal point: 38.5C)" in capsys.readouterr().err

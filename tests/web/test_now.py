@@ -1,0 +1,93 @@
+"""The "now" page at a glance (issue 18): one value, one colour, one sentence of what to do."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from portwatch.model import LinkEvent, LinkEventKind, Reading, ReadingKind, Unit
+from portwatch.web.pages import now_page
+from portwatch.web.text import now_state
+from portwatch.web.view import AlertRow, DisplaySettings, EpisodeState, StatusData
+
+PLACEMENT = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
+NOW = PLACEMENT + timedelta(days=3, hours=17)
+DEVICE = "AA:BB:CC:DD:EE:FF"
+
+
+def _reading(age: timedelta, celsius: float) -> Reading:
+    at = NOW - age
+    value = Decimal(f"{celsius:.2f}")
+    return Reading(DEVICE, ReadingKind.STREAM, value, Unit.CELSIUS, celsius, at, at)
+
+
+def now_status(state: str) -> StatusData:
+    """A status in one of the page's states: normal, elevated, fever, stale, nodata."""
+    base = StatusData(
+        now=NOW,
+        settings=DisplaySettings(placement=PLACEMENT),
+        latest=_reading(timedelta(minutes=2), 37.1),
+        link=LinkEvent(LinkEventKind.CONNECTED, DEVICE, NOW - timedelta(hours=5)),
+        battery=None,
+        episode_state=EpisodeState.NONE,
+        episode_since=None,
+        recheck_due=None,
+        clinic_undelivered=(),
+    )
+    hot = _reading(timedelta(minutes=1), 38.9)
+    return {
+        "normal": base,
+        "elevated": replace(
+            base,
+            latest=hot,
+            episode_state=EpisodeState.PENDING,
+            episode_since=NOW - timedelta(hours=1),
+            recheck_due=NOW + timedelta(hours=3),
+        ),
+        "fever": replace(
+            base,
+            latest=hot,
+            episode_state=EpisodeState.OPEN,
+            episode_since=NOW - timedelta(hours=1),
+        ),
+        "stale": replace(base, latest=_reading(timedelta(minutes=95), 37.0)),
+        "nodata": replace(base, latest=None, link=None),
+    }[state]
+
+
+@pytest.mark.parametrize(
+    ("state", "colour", "headline", "todo"),
+    [
+        ("normal", "normal", "Normal", "Nothing to do"),
+        ("elevated", "elevated", "Elevated: recheck due", "Take another temperature at Sun 22"),
+        ("fever", "fever", "Fever confirmed: clinic told", "The clinic has been told. If nobody"),
+        ("stale", "nodata", "No data for 1 h 35 min", "Please check that the thermometer"),
+        ("nodata", "nodata", "No data", "No temperature yet"),
+    ],
+)
+def test_now_state_names_colour_headline_and_one_thing_to_do(
+    state: str, colour: str, headline: str, todo: str
+) -> None:
+    told = now_state(now_status(state))
+    assert (told.colour, told.headline) == (colour, headline)
+    assert told.todo.startswith(todo)
+    assert told.stale is (state in ("stale", "nodata"))
+
+
+def test_now_page_shows_the_value_large_with_its_age_and_greys_a_stale_one() -> None:
+    page = now_page(now_status("normal"))
+    assert '<section class="now s-normal" role="status">' in page
+    assert '<p class="big">98.8 °F</p><p class="age">2 min ago (Sun 22 Nov 01:58 UTC)</p>' in page
+    stale = now_page(now_status("stale"))
+    assert 'class="now s-nodata stale"' in stale
+    assert "old reading" in stale
+
+
+def test_now_page_says_call_the_clinic_when_the_fever_alert_has_not_arrived() -> None:
+    row = AlertRow("a", "clinic", "fever.confirmed", "urgent", NOW, "pending", 3, 503, None, None)
+    told = now_state(replace(now_status("fever"), clinic_undelivered=(row,)))
+    assert told.headline == "Fever confirmed: clinic NOT reached"
+    assert told.todo == "The clinic has not received the alert yet: call the clinic now."
