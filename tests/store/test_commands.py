@@ -64,7 +64,8 @@ def test_add_refuses_when_time_is_in_the_future(
 
 
 def test_import_adds_every_row_when_file_is_good(tmp_path: Path, db_path: Path) -> None:
-    """A day's readings from another thermometer's app land in the log at their own times."""
+    """A day's readings from another thermometer's app land in the log at their own times,
+    as manual readings (fever-rule.md §8: without a device column they count)."""
     csv = tmp_path / "day1.csv"
     csv.write_text(
         "time,temperature,unit,kind,site\n"
@@ -73,7 +74,7 @@ def test_import_adds_every_row_when_file_is_good(tmp_path: Path, db_path: Path) 
     )
     assert cli.main(["import", str(csv), "--db", str(db_path)]) == 0
     readings = _all(db_path)
-    assert [r.device for r in readings] == ["import:day1.csv"] * 2
+    assert [r.device for r in readings] == ["manual"] * 2
 
 
 def test_import_stores_nothing_again_and_says_so_when_same_file_imported_twice(

@@ -372,10 +372,19 @@ def _refuse_read_only_mount(path: Path) -> None:
 
 
 def _create_file(path: Path) -> None:
+    """The log, owner only (0600) in a directory of its own making (0700); in a directory
+    shared with a group (systemd's ``StateDirectoryMode=2770``: the people in group
+    portwatch, issue 16) the group may read and write it too (0660), whatever the umask.
+    SQLite gives its -wal and -shm files the log's mode."""
     try:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        shared = stat.S_IMODE(path.parent.stat().st_mode) & (stat.S_IRGRP | stat.S_IWGRP)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
-        os.close(fd)
+        try:
+            if shared == stat.S_IRGRP | stat.S_IWGRP:
+                os.fchmod(fd, stat.S_IRUSR | stat.S_IWUSR | shared)
+        finally:
+            os.close(fd)
     except FileExistsError:
         return
     except OSError as exc:

@@ -119,6 +119,21 @@ class Readings(Database):
         sql += " ORDER BY time_us, id"
         return [_stored_reading(row) for row in self._read(sql, params)]
 
+    def readings_after(self, after_id: int, *, limit: int = 10_000) -> list[StoredReading]:
+        """Readings with a row id above `after_id`, in id (arrival) order, at most `limit`.
+
+        How the running service finds readings that another process wrote into the log
+        (:mod:`portwatch.service.logwatch`, issue 16): remember the last id seen and ask for
+        what follows.
+        """
+        return [
+            _stored_reading(row)
+            for row in self._read(
+                f"SELECT {READING_COLUMNS} FROM readings WHERE id > ? ORDER BY id LIMIT ?",  # noqa: S608
+                (after_id, limit),
+            )
+        ]
+
     def latest_reading(self) -> StoredReading | None:
         """The reading with the latest time, the last written of equals (None in an empty log).
 

@@ -19,6 +19,7 @@ from portwatch.log.store import Store, StoredReading, StoreError
 from portwatch.log.writer import ReadingWriter, TroubleCallback
 from portwatch.model import Decision, LinkEvent, LinkEventKind, Reading
 from portwatch.service.hooks import DaemonHooks
+from portwatch.service.logwatch import SeenReadings
 from portwatch.service.recorder import Recorder
 from portwatch.service.timed import TimedWork
 from portwatch.stages import Chores
@@ -57,13 +58,19 @@ class Facts:
 
 
 async def rebuild_rule(
-    rule: FeverRule, store: Store, facts: Facts, placement: datetime
+    rule: FeverRule,
+    store: Store,
+    facts: Facts,
+    placement: datetime,
+    seen: SeenReadings | None = None,
 ) -> list[Decision]:
     """Replay the log into ``rule`` on the log's thread; return what it decided.
 
     Decisions already in the log are skipped by ``record_decisions`` (idempotent on their
     ids), so nothing is sent twice; a decision lost to a crash between a reading's commit
-    and its decision's commit is made and recorded now.
+    and its decision's commit is made and recorded now. ``seen``: the record of rows the
+    rule has had (:class:`~portwatch.service.logwatch.SeenReadings`), started at the
+    highest row id before the replay; rows above it the replay reads are counted there.
     """
 
     def replay() -> list[Decision]:
@@ -76,7 +83,7 @@ async def rebuild_rule(
         while start < end:
             chunk = store.readings(start, min(start + REBUILD_CHUNK, end))
             chunk.sort(key=lambda stored: stored.id)  # the order they were received in
-            for stored in chunk:
+            for stored in chunk if seen is None else seen.replayed(chunk):
                 made.extend(rule.feed(stored.reading, now=stored.reading.received_at))
                 facts.note_reading(stored.reading)
             facts.readings_replayed += len(chunk)
@@ -97,6 +104,7 @@ class ReadingPath:
         timed: told of each durable batch's last reading (the silence watch).
         on_trouble: the writer's report that the log refuses writes, or writes again.
         durable_within_s: how soon a reading must be durable (the settings').
+        seen: the rows the rule has had, shared with the other entrances (issue 16).
     """
 
     def __init__(
@@ -113,8 +121,10 @@ class ReadingPath:
         clock: Clock,
         on_trouble: TroubleCallback,
         durable_within_s: float,
+        seen: SeenReadings | None = None,
     ) -> None:
         self._store = store
+        self._seen = seen or SeenReadings()
         self._rule = rule
         self._recorder = recorder
         self._timed = timed
@@ -154,13 +164,18 @@ class ReadingPath:
 
     def on_durable(self, batch: Sequence[StoredReading]) -> None:
         """A batch is durable: only now does the rule see it (design.md, "Nothing is lost")."""
-        decisions: list[Decision] = []
-        for stored in batch:
-            decisions.extend(self._rule.feed(stored.reading, now=stored.reading.received_at))
-            self._facts.note_reading(stored.reading)
         self._facts.readings_durable += len(batch)
-        self._recorder.decide(decisions)
+        self.feed(batch)
         if batch:
             self._chores.start(self._timed.reading_arrived(batch[-1].reading))
         if self._hooks.on_durable is not None:
             self._hooks.on_durable(batch)
+
+    def feed(self, batch: Sequence[StoredReading]) -> None:
+        """Durable readings from any entrance (the writer, the control API, the log watch)
+        to the rule, each once, and what it decides to the outbox."""
+        decisions: list[Decision] = []
+        for stored in self._seen.fresh(batch):
+            decisions.extend(self._rule.feed(stored.reading, now=stored.reading.received_at))
+            self._facts.note_reading(stored.reading)
+        self._recorder.decide(decisions)

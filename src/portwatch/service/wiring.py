@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,11 +36,13 @@ from portwatch.ble.pin import PinError, load_pin
 from portwatch.clock import Clock, ClockTrust
 from portwatch.config import Settings, alert_context
 from portwatch.fever.rule import FeverRule
-from portwatch.log.store import DB_FILE_NAME, Channel, Store, StoreError
+from portwatch.log.store import DB_FILE_NAME, Channel, Store, StoredReading, StoreError
+from portwatch.model import Symptom
 from portwatch.service.fever_state import FeverState
 from portwatch.service.hooks import DaemonHooks
+from portwatch.service.logwatch import LogWatch, SeenReadings
 from portwatch.service.page import Page, page_for
-from portwatch.service.readings import Facts, ReadingPath, rebuild_rule
+from portwatch.service.readings import REBUILD_BEFORE_PLACEMENT, Facts, ReadingPath, rebuild_rule
 from portwatch.service.recorder import Recorder
 from portwatch.service.schedule import Scheduler, every
 from portwatch.service.status import StatusFacts, status_line
@@ -52,6 +54,7 @@ from portwatch.stages import RESTART_MAX_S, Chores, Stages
 if TYPE_CHECKING:
     from portwatch.ble.link import Link
     from portwatch.ble.radio import Radio
+    from portwatch.service.control_server import ControlServer
 
 __all__ = [
     "DaemonError",
@@ -120,6 +123,8 @@ class Service:
     senders: tuple[ClinicSender | NotifySender, ...]
     stages: Stages
     chores: Chores
+    logwatch: LogWatch  # rows other processes wrote, to the rule (issue 16)
+    control: ControlServer  # the control socket the commands ask (issue 16)
 
     async def on_store_thread(self, work: Callable[[], _T]) -> _T:
         """Run one call on the log's writer connection, on its own thread."""
@@ -229,7 +234,9 @@ async def _build(launch: Launch, store: Store, writer_store: Store) -> Service:
     # The deliverer is made next; the recorder wakes it only once the stages run.
     recorder = _recorder(launch, store, fever, lambda: deliverer.wake())
     deliverer, direct, senders = _delivery(launch, recorder, writer_store)
-    rule = await _rebuilt_rule(launch, recorder, writer_store, facts)
+    seen = SeenReadings()  # which logged rows the rule has had, whoever wrote them
+    logwatch = await _log_watch(launch, store, seen, lambda batch: readings.feed(batch))
+    rule = await _rebuilt_rule(launch, recorder, writer_store, facts, seen)
     alarm = StorageAlarm(
         recorder,
         direct,
@@ -252,6 +259,7 @@ async def _build(launch: Launch, store: Store, writer_store: Store) -> Service:
         clock=clock,
         on_trouble=alarm.on_trouble,
         durable_within_s=settings.store.durable_within.total_seconds(),
+        seen=seen,
     )
     return Service(
         launch=launch,
@@ -271,7 +279,61 @@ async def _build(launch: Launch, store: Store, writer_store: Store) -> Service:
         senders=senders,
         stages=Stages(clock, _LOGGER),
         chores=chores,
+        logwatch=logwatch,
+        control=_control(launch, writer_store, readings, recorder, deliverer.wake, facts, fever),
     )
+
+
+async def _log_watch(
+    launch: Launch,
+    store: Store,
+    seen: SeenReadings,
+    feed: Callable[[Sequence[StoredReading]], None],
+) -> LogWatch:
+    """The net under the control socket (issue 16), opened before the replay: the replay
+    has every row up to the highest id now; rows above it are the watch's to find."""
+    watch = LogWatch(
+        launch.db_path,
+        lambda after, limit: store.readings_after(after, limit=limit),
+        seen,
+        feed,
+        skip_before=launch.settings.patient.placement - REBUILD_BEFORE_PLACEMENT,
+    )
+    seen.start_at(await asyncio.to_thread(watch.open))
+    return watch
+
+
+def _control(
+    launch: Launch,
+    writer_store: Store,
+    readings: ReadingPath,
+    recorder: Recorder,
+    wake: Callable[[], None],
+    facts: Facts,
+    fever: FeverState,
+) -> ControlServer:
+    """The control API over the service's entrances: hand readings, imports, reports,
+    pauses, resends and purges take the path a Bluetooth reading takes (issue 16).
+    """
+    from portwatch.service.control_server import ControlServer
+    from portwatch.service.control_socket import service_socket_path
+    from portwatch.service.entrances import Entrances
+
+    settings, clock = launch.settings, launch.clock
+
+    async def report(symptoms: Sequence[Symptom], note: str) -> str:
+        return recorder.report_symptoms(symptoms, note)
+
+    entrances = Entrances(
+        clock=clock,
+        on_store_thread=writer_store.run,
+        store=lambda: writer_store,
+        feed=readings.feed,
+        report=report,
+        wake=wake,
+        status_line=lambda: status_text(settings, clock, facts, fever),
+    )
+    return ControlServer(entrances, service_socket_path(settings.store.state_directory))
 
 
 def _recorder(
@@ -377,7 +439,7 @@ def _context(launch: Launch) -> payloads.AlertContext:
 
 
 async def _rebuilt_rule(
-    launch: Launch, recorder: Recorder, store: Store, facts: Facts
+    launch: Launch, recorder: Recorder, store: Store, facts: Facts, seen: SeenReadings
 ) -> FeverRule:
     """A new rule fed the log's readings (fever-rule.md §6); what it decides is recorded."""
     settings, clock = launch.settings, launch.clock
@@ -393,7 +455,7 @@ async def _rebuilt_rule(
         placement=placement,
         pinned_device=pinned,
     )
-    made = await rebuild_rule(rule, store, facts, placement)
+    made = await rebuild_rule(rule, store, facts, placement, seen)
     made.extend(rule.advance(clock.now()))
     recorder.decide(made)
     _LOGGER.info("rule rebuilt from %s logged readings", facts.readings_replayed)
@@ -473,6 +535,13 @@ async def _start(service: Service) -> None:
     if service.page is not None:
         stages.spawn("page", service.page.run)
         await service.page.tried.wait()  # its URL is known at READY, or its failure logged
+    stages.spawn("logwatch", service.logwatch.run)
+    from portwatch.service.control_server import ControlSocketError
+
+    try:
+        await service.control.start()
+    except ControlSocketError as exc:
+        _LOGGER.warning("%s; commands write the log directly meanwhile", exc)
     notify(launch.notifier.ready, service.status_text())
     _LOGGER.info("portwatch %s running; log at %s", __version__, launch.db_path)
 
@@ -487,6 +556,7 @@ def _job(func: Callable[[datetime], None]) -> Callable[[datetime], Awaitable[Non
 async def _stop(service: Service) -> None:
     """Stop in the order that loses nothing: no new readings, waiting ones written."""
     notify(service.launch.notifier.stopping)
+    await service.control.close()  # commands from now on write the log themselves
     stages = service.stages
     await stages.cancel("link", STOP_STEP_S)
     await stages.cancel("store", STOP_STEP_S)
@@ -503,6 +573,7 @@ async def _stop(service: Service) -> None:
 
 
 async def _close_parts(service: Service) -> None:
+    service.logwatch.close()
     if service.page is not None:
         await service.page.close()
     for sender in service.senders:

@@ -9,7 +9,6 @@ override it. Without one, the flags alone describe the setup.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
@@ -56,14 +55,7 @@ def parse_time(text: str, now: datetime, zone: tzinfo) -> datetime:
 def add_common(parser: argparse.ArgumentParser) -> None:
     from portwatch.cli.commands._log import add_db_argument
 
-    parser.add_argument(
-        "--config",
-        default=None,
-        metavar="FILE",
-        help="the settings file (default: $PORTWATCH_CONFIG or /etc/portwatch/portwatch.toml "
-        "when it exists); the flags below override it",
-    )
-    add_db_argument(parser)
+    add_db_argument(parser)  # --config FILE (the flags below override it) and --db PATH
     parser.add_argument(
         "--placement", default=None, help="when the port was placed (ISO 8601): day 1 starts then"
     )
@@ -91,19 +83,15 @@ def add_clinic(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace, now: datetime) -> Settings | None:
-    """The settings file's settings, or None when there is none to read.
+    """The settings file's settings, or None when there is none to read (a clinic secret
+    this user may not read is no reason to refuse: the service holds it).
 
     Raises:
         ConfigError: the file named by --config is missing, or a settings file is invalid.
     """
-    from portwatch.configfile import config_path
+    from portwatch.cli.commands._log import command_settings
 
-    path = config_path(args.config)
-    if args.config is None and not path.exists():
-        return None
-    from portwatch.config import load_settings  # pydantic: only for a file to read
-
-    return load_settings(path, now=now, environ=os.environ)
+    return command_settings(args.config, now)
 
 
 def db_path(args: argparse.Namespace, settings: Settings | None = None) -> Path:

@@ -1,32 +1,135 @@
-"""What the commands that touch the log share: ``--db`` and reading a time typed by a person."""
+"""What the commands that touch the log share: where the log and the service are
+(``--config``, ``--db``), and reading a time typed by a person.
+
+One way to find the settings for every command (issue 16): ``--config FILE``, else
+``$PORTWATCH_CONFIG``, else /etc/portwatch/portwatch.toml when it exists; the state
+directory (the log, and the service's socket when it runs outside systemd) comes from it.
+Without a settings file: ``$PORTWATCH_STATE_DIRECTORY``, else /var/lib/portwatch.
+``--db PATH`` is an explicit override: that file, written directly, the service not asked.
+"""
 
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from portwatch.config import Settings
 
 # Exit status when the log cannot be used (damaged, too new, unwritable) or input is bad.
 EXIT_FAILED = 1
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
-    """``--db PATH``, defaulting to the configured state directory."""
+    """``--config FILE`` and ``--db PATH`` (an override), as every command takes them."""
+    parser.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="the settings file (default: $PORTWATCH_CONFIG or /etc/portwatch/portwatch.toml "
+        "when it exists); the log and the service are found from it",
+    )
     parser.add_argument(
         "--db",
         type=Path,
         default=None,
         metavar="PATH",
-        help="the log file (default: portwatch.db in $PORTWATCH_STATE_DIRECTORY "
-        "or /var/lib/portwatch)",
+        help="override: this log file, written directly (default: portwatch.db in the "
+        "settings' state directory, $PORTWATCH_STATE_DIRECTORY or /var/lib/portwatch)",
     )
 
 
 def db_path(args: argparse.Namespace) -> Path:
-    from portwatch.log.store import default_db_path
+    """The log: ``--db``, else the settings' state directory, else the default one.
 
-    chosen: Path | None = args.db
-    return chosen if chosen is not None else default_db_path()
+    Raises:
+        ConfigError: the settings file named is missing, or a settings file is invalid.
+    """
+    return log_place(args).db
+
+
+@dataclass(frozen=True, slots=True)
+class LogPlace:
+    """Where a command's work goes: the log, and the running service's socket (if any)."""
+
+    db: Path
+    socket: Path | None  # None: no service to ask (none runs, or --db was given)
+    direct: bool  # --db: that file, written directly
+    settings: Settings | None
+
+
+def log_place(args: argparse.Namespace, now: datetime | None = None) -> LogPlace:
+    """The log and the service for this command's ``--config`` / ``--db``.
+
+    Raises:
+        ConfigError: the settings file named is missing, or a settings file is invalid.
+    """
+    from portwatch.log.store import DB_FILE_NAME, default_db_path
+    from portwatch.service.control_socket import command_socket_path
+
+    settings = _settings(args, now)
+    chosen: Path | None = getattr(args, "db", None)
+    if chosen is not None:
+        return LogPlace(db=chosen, socket=None, direct=True, settings=settings)
+    if settings is not None:
+        state_directory = settings.store.state_directory
+        db = state_directory / DB_FILE_NAME
+    else:
+        db = default_db_path()
+        state_directory = db.parent
+    return LogPlace(
+        db=db, socket=command_socket_path(state_directory), direct=False, settings=settings
+    )
+
+
+def _settings(args: argparse.Namespace, now: datetime | None) -> Settings | None:
+    from portwatch.clock import SystemClock
+
+    return command_settings(getattr(args, "config", None), now or SystemClock().now())
+
+
+def command_settings(argument: str | None, now: datetime) -> Settings | None:
+    """The settings as a command needs them, or None when there is no settings file.
+
+    ``argument`` is ``--config`` (else ``$PORTWATCH_CONFIG``, else the default path, when
+    it exists). A command needs no secret: the service holds them (systemd's
+    ``LoadCredential``), and the people in group portwatch may not read them, so a clinic
+    secret this user cannot read is no reason to refuse; every other problem is.
+
+    Raises:
+        ConfigError: the file named is missing, or the settings are invalid.
+    """
+    import os
+    import tomllib
+
+    from portwatch.configfile import config_path
+
+    path = config_path(argument)
+    if argument is None and not path.exists():
+        return None
+    # pydantic only for a file to read (issue 20: a command without one imports none)
+    from portwatch.config import ConfigError, Settings, load_settings
+
+    try:
+        return load_settings(path, now=now, environ=os.environ)
+    except ConfigError as exc:
+        if not exc.problems or not all(p.startswith("clinic.secret_file") for p in exc.problems):
+            raise
+    with path.open("rb") as file:  # read and validated above; only the secret was refused
+        return Settings(**tomllib.load(file))
+
+
+def offline_note(place: LogPlace, what: str) -> str:
+    """The one line a command prints when it does the work itself instead of the service."""
+    if place.direct:
+        return (
+            f"written to {place.db} directly (--db); a portwatch service using that log "
+            "acts on it within a second, or when it starts"
+        )
+    return f"portwatch is not running: {what}"
 
 
 def parse_when(text: str, now: datetime) -> datetime:

@@ -29,12 +29,19 @@ def add_radio_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def state_dir(args: argparse.Namespace) -> Path:
+    """``--state-dir`` (an override), else the state directory every command finds: the
+    settings' (``--config``, ``$PORTWATCH_CONFIG``, /etc/portwatch/portwatch.toml), else
+    ``$PORTWATCH_STATE_DIRECTORY`` or /var/lib/portwatch.
+
+    Raises:
+        ConfigError: the settings file named is missing, or a settings file is invalid.
+    """
     chosen: Path | None = getattr(args, "state_dir", None)
     if chosen is not None:
         return chosen
-    from portwatch.log.store import default_db_path
+    from portwatch.cli.commands._log import log_place
 
-    return default_db_path().parent
+    return log_place(args).db.parent
 
 
 @contextlib.asynccontextmanager

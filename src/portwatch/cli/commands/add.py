@@ -7,9 +7,12 @@ import sys
 from datetime import timedelta
 from typing import TYPE_CHECKING, Final
 
-from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, db_path, parse_when
+from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, log_place, parse_when
+from portwatch.cli.commands._through import take_readings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from portwatch.log.store import Store, StoredReading
     from portwatch.model import Reading
 
@@ -49,10 +52,20 @@ def _repeat_of(store: Store, reading: Reading) -> StoredReading | None:
     return None
 
 
+def _logged_repeat(db: Path, reading: Reading) -> StoredReading | None:
+    """:func:`_repeat_of` in the log at ``db`` (None: no log yet, or none this user reads)."""
+    from portwatch.log.store import Store, StoreError
+
+    try:
+        with Store.open_reader(db) as store:
+            return _repeat_of(store, reading)
+    except StoreError:
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
     from portwatch.clock import SystemClock
     from portwatch.log.csvio import FUTURE_TOLERANCE, celsius_from, parse_temperature
-    from portwatch.log.store import Store, StoreError
     from portwatch.model import MANUAL_DEVICE, Reading, ReadingKind, Site
 
     now = SystemClock().now()
@@ -80,21 +93,25 @@ def run(args: argparse.Namespace) -> int:
         raw=args.temperature.encode("utf-8"),
     )
     try:
-        with Store.open(db_path(args)) as store:
-            repeat = _repeat_of(store, reading)
-            if repeat is not None:
-                then = repeat.reading.time.astimezone().strftime("%H:%M:%S")
-                print(
-                    f"portwatch add: not recorded: {value} °{unit.value} repeats reading "
-                    f"{repeat.id} ({value} °{unit.value} at {then}); an identical reading "
-                    "within a minute is taken as typed twice",
-                    file=sys.stderr,
-                )
-                return EXIT_FAILED
-            (row_id,) = store.add_readings([reading])
-    except StoreError as exc:
+        place = log_place(args, now)
+    except ValueError as exc:  # the settings (ConfigError)
         print(f"portwatch add: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    repeat = _logged_repeat(place.db, reading)
+    if repeat is not None:
+        then = repeat.reading.time.astimezone().strftime("%H:%M:%S")
+        print(
+            f"portwatch add: not recorded: {value} °{unit.value} repeats reading "
+            f"{repeat.id} ({value} °{unit.value} at {then}); an identical reading "
+            "within a minute is taken as typed twice",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    # Through the running service (the rule acts at once), else into the log directly.
+    taken = take_readings(place, "add", [reading], once=False)
+    if taken is None:
+        return EXIT_FAILED
+    (row_id,) = taken.ids
     print(
         f"recorded {value} °{unit.value} ({reading.celsius:.2f} °C) at "
         f"{at.astimezone().isoformat(timespec='minutes')} as reading {row_id}"

@@ -6,7 +6,9 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
+from portwatch.cli.commands._log import EXIT_FAILED
 from portwatch.log.vocabulary import OutboxStatus
 
 if TYPE_CHECKING:
@@ -23,18 +25,18 @@ HELP = "list clinic alerts (pending, delivered, failed), resend one, or send a t
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from portwatch.cli.commands._log import add_db_argument
 
-    db_help = "the log file (default: as for `portwatch add`)"
+    db_help = "override: this log file, written directly (default: as for `portwatch add`)"
     config_help = "the settings file whose state directory holds the log"
-    parser.add_argument("--config", default=None, metavar="FILE", help=config_help)
     add_db_argument(parser)
     parser.add_argument("--status", choices=STATUSES, default=None, help="only rows with it")
     sub = parser.add_subparsers(dest="action", metavar="ACTION")
     listing = sub.add_parser("list", help="alerts with their status, attempts and last answer")
-    listing.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=db_help)
     listing.add_argument("--config", default=argparse.SUPPRESS, metavar="FILE", help=config_help)
+    listing.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=db_help)
     listing.add_argument("--status", choices=STATUSES, default=argparse.SUPPRESS)
     resend = sub.add_parser("resend", help="queue a failed or delivered alert again (same id)")
     resend.add_argument("id", help="the alert's identifier, as `portwatch alerts list` shows it")
+    resend.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
     resend.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=db_help)
     test = sub.add_parser("test", help="send a signed test message now and print the answer")
     test.add_argument("--url", required=True, help="the clinic's endpoint (https, or loopback)")
@@ -97,13 +99,33 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _resend(args: argparse.Namespace) -> int:
-    from portwatch.cli.commands._log import db_path
+    """Through the service (sent at once), else requeued in the log for its next start."""
+    from portwatch.cli.commands._log import log_place, offline_note
+    from portwatch.cli.commands._through import CommandFailed, ask_service
     from portwatch.clock import SystemClock
     from portwatch.log.store import Store
 
-    with Store.open(db_path(args)) as log:
-        log.outbox_requeue(args.id, SystemClock().now())
-    print(f"alert {args.id} queued again with the same identifier; the daemon sends it within 60 s")
+    now = SystemClock().now()
+    place = log_place(args, now)
+    try:
+        answer = ask_service(place, "POST", f"alerts/{quote(args.id, safe='')}/resend")
+    except CommandFailed as exc:
+        print(f"portwatch alerts: {exc}")
+        return EXIT_FAILED
+    if answer is not None:
+        print(
+            f"alert {args.id} queued again with the same identifier; the running portwatch "
+            "service is sending it now"
+        )
+        return 0
+    with Store.open(place.db) as log:
+        log.outbox_requeue(args.id, now)
+    print(
+        offline_note(
+            place, "the alert is queued again in the log; the service sends it when it starts"
+        )
+    )
+    print(f"alert {args.id} queued again with the same identifier")
     return 0
 
 
@@ -181,7 +203,6 @@ def _test(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from portwatch.cli.commands._log import EXIT_FAILED
     from portwatch.log.store import StoreError
 
     action = args.action or "list"
@@ -189,6 +210,6 @@ def run(args: argparse.Namespace) -> int:
         return _test(args)
     try:
         return _resend(args) if action == "resend" else _list(args)
-    except (StoreError, ValueError) as exc:  # ValueError: ConfigError, a bad settings file
+    except (StoreError, ValueError) as exc:  # ValueError: ConfigError, an unknown id
         print(f"portwatch alerts: {exc}")
         return EXIT_FAILED

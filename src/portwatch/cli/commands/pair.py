@@ -15,11 +15,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("address", nargs="?", help="the thermometer's address (default: choose)")
     add_radio_arguments(parser)
     parser.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="the settings file (default: $PORTWATCH_CONFIG or /etc/portwatch/portwatch.toml "
+        "when it exists); pinned.json goes in its state directory",
+    )
+    parser.add_argument(
         "--state-dir",
         type=Path,
         default=None,
         metavar="DIR",
-        help="where pinned.json goes (default: $PORTWATCH_STATE_DIRECTORY or /var/lib/portwatch)",
+        help="override: put pinned.json here instead of the settings' state directory",
     )
 
 
@@ -32,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
     from portwatch.ble.pin import Pin, save_pin
     from portwatch.cli.commands.scan import table
     from portwatch.clock import SystemClock
+
+    directory = _pin_directory(args)  # where the pin goes: known before the scan
+    if directory is None:
+        return EXIT_FAILED
 
     async def main() -> int:
         async with open_radio(args.virtual) as radio:
@@ -67,9 +78,7 @@ def run(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                 )
                 identity = {}
-            path = save_pin(
-                state_dir(args), Pin(chosen.address, chosen.name, chosen.driver, identity)
-            )
+            path = save_pin(directory, Pin(chosen.address, chosen.name, chosen.driver, identity))
             print(
                 f"pinned {chosen.name or chosen.address} ({chosen.address}, "
                 f"{chosen.driver}) in {path}"
@@ -81,3 +90,12 @@ def run(args: argparse.Namespace) -> int:
     except (BleakError, OSError) as exc:
         print(f"portwatch pair: the radio cannot scan: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _pin_directory(args: argparse.Namespace) -> Path | None:
+    """The state directory for pinned.json, or None (said why) when the settings are bad."""
+    try:
+        return state_dir(args)
+    except ValueError as exc:  # the settings file (ConfigError)
+        print(f"portwatch pair: {exc}", file=sys.stderr)
+        return None

@@ -7,7 +7,14 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, db_path
+from portwatch.cli.commands._log import (
+    EXIT_FAILED,
+    LogPlace,
+    add_db_argument,
+    log_place,
+    offline_note,
+)
+from portwatch.cli.commands._through import CommandFailed, ask_service
 
 HELP = "take the thermometer off for up to 2 h (shower): no 'silent' notice; fevers still alert"
 
@@ -21,18 +28,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from portwatch.clock import SystemClock
 
-    return record(db_path(args), SystemClock().now(), args.duration, args.reason)
+    now = SystemClock().now()
+    try:
+        place = log_place(args, now)
+    except ValueError as exc:  # the settings (ConfigError)
+        print(f"portwatch pause: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    return record(place, now, args.duration, args.reason)
 
 
 def record(
-    db: Path, now: datetime, duration: str, reason: str, prog: str = "portwatch pause"
+    where: LogPlace | Path, now: datetime, duration: str, reason: str, prog: str = "portwatch pause"
 ) -> int:
-    """Record a pause from ``now`` in the log at ``db``; 0, or ``EXIT_FAILED`` with a line why.
+    """Record a pause from ``now``: through the running service (it times the pause on its
+    own clock), else as a note in the log; 0, or ``EXIT_FAILED`` with a line why.
 
-    :mod:`portwatch.sim.pause` calls it with a simulated ``now`` (the end-to-end tests).
+    ``where`` is the place the command found, or a log file written directly:
+    :mod:`portwatch.sim.pause` calls it so with a simulated ``now`` (the end-to-end tests).
     """
     from portwatch.config import parse_duration
-    from portwatch.log.store import Store, StoreError
     from portwatch.service.watch import PauseError, make_pause
 
     try:
@@ -43,15 +57,42 @@ def record(
     except ValueError as exc:
         print(f"{prog}: duration = {duration!r}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    if isinstance(where, Path):
+        where = LogPlace(db=where, socket=None, direct=True, settings=None)
     try:
-        with Store.open(db) as store:
-            store.add_note(pause.start, pause.end, pause.reason)
-    except StoreError as exc:
+        end = _pause(where, pause.start, pause.end, pause.reason)
+    except (CommandFailed, ValueError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    until = pause.end.astimezone().strftime("%H:%M")
+    until = end.astimezone().strftime("%H:%M")
     print(
         f"Paused until {until} ({pause.reason}): no 'thermometer silent' notice until then. "
         "Fever alerts are not paused."
     )
     return 0
+
+
+def _pause(place: LogPlace, start: datetime, end: datetime, reason: str) -> datetime:
+    """Through the service, else a note in the log; returns when the pause ends.
+
+    Raises:
+        CommandFailed: the service refused it.
+        ValueError: the log cannot be written (StoreError).
+    """
+    from portwatch.log.store import Store, StoreError
+
+    body = {"duration_s": (end - start).total_seconds(), "reason": reason}
+    answer = ask_service(place, "POST", "pauses", body)
+    if answer is not None:
+        return datetime.fromisoformat(str(answer["end"]))
+    print(
+        offline_note(
+            place, "the pause is written to the log; the service honours it when it starts"
+        )
+    )
+    try:
+        with Store.open(place.db) as store:
+            store.add_note(start, end, reason)
+    except StoreError as exc:
+        raise ValueError(str(exc)) from exc
+    return end
