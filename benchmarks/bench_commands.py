@@ -15,12 +15,14 @@ caregiver's command costs (the libraries in site-packages keep their install-tim
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 PLACEMENT = "2026-11-16T09:00:00+00:00"
@@ -46,6 +48,29 @@ def _medians_s(commands: dict[str, list[str]], env: dict[str, str], runs: int) -
 
 def _portwatch() -> list[str]:
     return [sys.executable, "-m", "portwatch"]
+
+
+@contextlib.contextmanager
+def _service(config: Path, env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """`portwatch run`'s service (on a simulated clock, virtual radio) with its control
+    socket in a runtime directory; yields the environment in which commands find it."""
+    runtime = config.parent / "run"
+    runtime.mkdir(exist_ok=True)
+    running = {**env, "RUNTIME_DIRECTORY": str(runtime)}
+    argv = [sys.executable, "-m", "portwatch.sim.run", "--config", str(config)]
+    argv += ["--virtual-clock", PLACEMENT, "--speed", "1"]
+    service = subprocess.Popen(argv, env=running, stdout=subprocess.DEVNULL,  # noqa: S603
+                               stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.perf_counter() + 60
+        while not (runtime / "control.sock").is_socket():
+            if time.perf_counter() > deadline or service.poll() is not None:
+                raise RuntimeError("the service did not open its control socket")
+            time.sleep(0.1)
+        yield running
+    finally:
+        service.terminate()
+        service.wait(timeout=15)
 
 
 def _settings_file(work: Path) -> Path:
@@ -104,7 +129,13 @@ def measure(quick: bool) -> list[dict[str, object]]:
         }
         for argv in commands.values():  # fill the bytecode cache
             _wall_s([a.replace("{n}", "99") for a in argv], env)
-        medians = _medians_s({"bare": bare_argv, **commands}, env, runs)
+        with _service(config, env) as running:
+            commands["portwatch status, service running (control socket)"] = [
+                *_portwatch(),
+                "status",
+            ]
+            _wall_s(commands["portwatch status, service running (control socket)"], running)
+            medians = _medians_s({"bare": bare_argv, **commands}, running, runs)
         rows: list[dict[str, object]] = []
         for figure in commands:
             rows.append(

@@ -52,6 +52,22 @@ def _heavy(modules: set[str]) -> list[str]:
     return sorted(m for m in modules if m.split(".")[0] in HEAVY)
 
 
+def _settings(state: Path) -> Path:
+    """A complete settings file (virtual radio, a clinic that is never reached)."""
+    secret = state / "clinic-secret"
+    secret.write_text("whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n", encoding="utf-8")
+    secret.chmod(0o600)
+    config = state / "portwatch.toml"
+    config.write_text(
+        "[patient]\nreference = 'Patient/1'\nplacement = '2026-11-16T09:00:00+00:00'\n"
+        "[bluetooth]\nbackend = 'virtual'\n"
+        "[clinic]\nurl = 'http://127.0.0.1:9/webhook'\nrecipient = 'Organization/1'\n"
+        f"secret_file = '{secret}'\n[store]\nstate_directory = '{state}'\n",
+        encoding="utf-8",
+    )
+    return config
+
+
 @pytest.fixture
 def state(tmp_path: Path) -> Path:
     """A state directory holding a log with one reading typed by hand."""
@@ -101,18 +117,52 @@ def test_status_with_a_settings_file_validates_it_but_starts_no_server_or_client
 ) -> None:
     """With a settings file, validating it needs pydantic (and pydantic_settings brings
     asyncio); the page's server (aiohttp), HTTP clients and Bluetooth stay out."""
-    secret = state / "clinic-secret"
-    secret.write_text("whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n", encoding="utf-8")
-    secret.chmod(0o600)
-    config = state / "portwatch.toml"
-    config.write_text(
-        "[patient]\nreference = 'Patient/1'\nplacement = '2026-11-16T09:00:00+00:00'\n"
-        "[bluetooth]\nbackend = 'virtual'\n"
-        "[clinic]\nurl = 'http://127.0.0.1:9/webhook'\nrecipient = 'Organization/1'\n"
-        f"secret_file = '{secret}'\n[store]\nstate_directory = '{state}'\n",
-        encoding="utf-8",
-    )
+    config = _settings(state)
     modules = _modules_after(["status", "--config", str(config)], state)
     assert "portwatch.config" in modules  # the file was read: the test tests something
     tops = sorted({name.split(".")[0] for name in _heavy(modules)})
     assert tops == ["asyncio", "pydantic", "pydantic_settings"]
+
+
+def test_status_asks_the_running_service_without_settings_or_the_log(tmp_path: Path) -> None:
+    """With the service running, `portwatch status` shows the service's screen over the
+    control socket: no settings parsed (no pydantic), the log not opened by the command."""
+    import time
+
+    config = _settings(tmp_path)
+    runtime = tmp_path / "run"
+    runtime.mkdir()
+    env = {**os.environ, "RUNTIME_DIRECTORY": str(runtime), "PORTWATCH_STATE_DIRECTORY": "/x"}
+    argv = [sys.executable, "-m", "portwatch.sim.run", "--config", str(config)]
+    service = subprocess.Popen(
+        [*argv, "--virtual-clock", "2026-11-16T09:00:00+00:00", "--speed", "1"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(600):  # up to a minute for another process to open its socket
+            if (runtime / "control.sock").is_socket():
+                break
+            assert service.poll() is None
+            time.sleep(0.1)
+        os.environ["RUNTIME_DIRECTORY"] = str(runtime)
+        try:
+            modules = _modules_after(["status"], tmp_path)
+            shown = subprocess.run(
+                [sys.executable, "-m", "portwatch", "status"],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=60,
+            ).stdout
+        finally:
+            del os.environ["RUNTIME_DIRECTORY"]
+    finally:
+        service.terminate()
+        service.wait(timeout=15)
+    assert "day 1 of 10" in shown  # the service's simulated day, not this machine's
+    assert _heavy(modules) == []
+    assert "portwatch.config" not in modules
+    assert "portwatch.log.store" not in modules
