@@ -1,7 +1,9 @@
 """Campaign: bad settings files through ``portwatch config check``.
 
 A good settings file (with a readable clinic secret) is checked first as a control; then
-each kind of bad file below is written and checked in process (``portwatch.cli.main.main``).
+each kind of bad file below is written and checked in process (``portwatch.cli.main.main``),
+including values that overflowed (issue 21), files `run` needs (the page's token, the CA
+bundle) and the example file's placeholders (issue 19).
 Each must be refused with exit status 2 and exactly one line on stderr that names the
 setting at fault (its dotted name, ``rule.threshold_f``). Secrets written where they do not
 belong, and notification URLs (a push topic is its own secret), must not be echoed.
@@ -37,14 +39,14 @@ def _good(secret_file: Path, now: datetime) -> dict[str, dict[str, Any]]:
     placement = (now - timedelta(days=1)).replace(microsecond=0).isoformat()
     return {
         "patient": {
-            "reference": '"Patient/0001234"',
+            "reference": '"Patient/4711"',
             "placement": placement,
             "timezone": '"Europe/Berlin"',
         },
         "rule": {"threshold_f": "101.0", "min_separation": '"4h"', "pair_window": '"24h"'},
         "bluetooth": {"backend": '"system"', "adapter": '"hci0"'},
         "clinic": {
-            "url": '"https://clinic.example.org/portwatch/alerts"',
+            "url": '"https://clinic.test/portwatch/alerts"',
             "recipient": '"Organization/clinic-1"',
             "format": '"json"',
             "secret_file": f'"{secret_file}"',
@@ -63,7 +65,9 @@ def _toml(sections: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-Edit = Callable[[dict[str, dict[str, Any]], Path], str | None]
+# An edit changes the document, or returns the file's text (str), its bytes, or another path
+# to check instead (a directory).
+Edit = Callable[[dict[str, dict[str, Any]], Path], str | bytes | Path | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +120,78 @@ def _raw(text: str) -> Edit:
         return text
 
     return edit
+
+
+def _raw_bytes(data: bytes) -> Edit:
+    def edit(doc: dict[str, dict[str, Any]], _: Path) -> bytes:
+        del doc
+        return data
+
+    return edit
+
+
+def _a_directory(doc: dict[str, dict[str, Any]], tmp: Path) -> Path:
+    del doc
+    return tmp
+
+
+def _in_file(section: str, key: str, content: bytes | None) -> Edit:
+    """Point `section.key` at a file with this content (None: at no file at all)."""
+
+    def edit(doc: dict[str, dict[str, Any]], tmp: Path) -> None:
+        target = tmp / f"{key}-{len(list(tmp.iterdir()))}"
+        if content is not None:
+            target.write_bytes(content)
+            target.chmod(0o600)
+        doc.setdefault(section, {})[key] = f'"{target}"'
+
+    return edit
+
+
+def _both(first: Edit, second: Edit) -> Edit:
+    def edit(doc: dict[str, dict[str, Any]], tmp: Path) -> None:
+        first(doc, tmp)
+        second(doc, tmp)
+
+    return edit
+
+
+def _hostile(now: datetime) -> list[Case]:
+    """Issue 21 and 19: overflows, unreadable files, what `run` needs, the example's values."""
+    del now
+    return [
+        Case("duration of a billion days", _set("rule", "window", '"1000000000d"'),
+             "rule.window"),
+        Case("duration of 400 nines", _set("watch", "stale_after", f'"{"9" * 400}s"'),
+             "watch.stale_after"),
+        Case("placement in year 1 east of UTC",
+             _set("patient", "placement", "0001-01-01T00:00:00+05:00"), "patient.placement"),
+        Case("placement at the end of year 9999 west of UTC",
+             _set("patient", "placement", "9999-12-31T23:59:59-05:00"), "patient.placement"),
+        Case("file not UTF-8", _raw_bytes(b'[patient]\nreference = "Patient/Jos\xe9"\n'),
+             "settings.toml"),
+        Case("--config naming a directory", _a_directory, "a directory"),
+        Case("--config naming an endless device", lambda doc, tmp: Path("/dev/zero"),
+             "not a regular file"),
+        Case("page token under 16 characters", _in_file("web", "token_file", b"short-token\n"),
+             "web.token_file", hidden="short-token"),
+        Case("page token file missing", _in_file("web", "token_file", None), "web.token_file"),
+        Case("page address unresolvable", _both(
+             _in_file("web", "token_file", b"a-token-long-enough-for-the-page\n"),
+             _set("web", "address", '"no-such-host.invalid:8470"')), "web.address"),
+        Case("page address IPv6 without brackets' port", _set("web", "address", '"[::1]"'),
+             "web.address"),
+        Case("CA bundle mistyped", _in_file("clinic", "ca_bundle", None), "clinic.ca_bundle"),
+        Case("CA bundle not a certificate", _in_file("clinic", "ca_bundle", b"not a cert\n"),
+             "clinic.ca_bundle"),
+        Case("example patient left in", _set("patient", "reference", '"Patient/0001234"'),
+             "patient.reference"),
+        Case("example clinic left in",
+             _set("clinic", "url", '"https://clinic.example.org/portwatch/alerts"'), "clinic.url"),
+        Case("example push topic left in",
+             _set("notify", "caregiver_url", '"https://ntfy.sh/portwatch-caregiver-CHANGE-ME"'),
+             "notify.caregiver_url", hidden="ntfy.sh"),
+    ]  # fmt: skip
 
 
 def cases(now: datetime) -> list[Case]:
@@ -189,6 +265,7 @@ def cases(now: datetime) -> list[Case]:
              "web.address"),
         Case("display unit K", _set("display", "unit", '"K"'), "display.unit"),
         Case("not TOML at all", _raw("[patient\nreference = Patient/1\n"), "settings.toml"),
+        *_hostile(now),
     ]  # fmt: skip
 
 
@@ -216,6 +293,31 @@ def _check(path: Path) -> tuple[int | None, str, BaseException | None]:
         except Exception as exc:  # noqa: BLE001 - counting what escapes is the point
             escaped = exc
     return status, err.getvalue(), escaped
+
+
+def _try(
+    case: Case, doc: dict[str, dict[str, Any]], directory: Path, path: Path
+) -> tuple[str, bool]:
+    """Check the spoiled file: (what is wrong with the refusal, "" if none; it crashed)."""
+    edited = case.edit(doc, directory)
+    checked = path
+    if isinstance(edited, Path):
+        checked = edited
+    elif isinstance(edited, bytes):
+        path.write_bytes(edited)
+    else:
+        path.write_text(edited if edited is not None else _toml(doc), encoding="utf-8")
+    status, err, escaped = _check(checked)
+    lines = [line for line in err.splitlines() if line.strip()]
+    if escaped is not None:
+        return f"{case.what}: raised {type(escaped).__name__}", True
+    if status != 2 or len(lines) != 1:
+        return f"{case.what}: exit {status}, {len(lines)} lines: {err[:120]!r}", False
+    if not re.search(rf"(^|[\s:/'\"]){re.escape(case.names)}\b", lines[0]):
+        return f"{case.what}: does not name {case.names}: {lines[0][:120]!r}", False
+    if case.hidden and case.hidden in err:
+        return f"{case.what}: echoes the secret value", False
+    return "", False
 
 
 def run(quick: bool, seed: int | None = None) -> dict[str, Any]:
@@ -247,20 +349,10 @@ def run(quick: bool, seed: int | None = None) -> dict[str, Any]:
         path.write_text(_toml(_good(secret, now)), encoding="utf-8")
         control_status, control_err, _ = _check(path)
         for case in all_cases:
-            doc = _good(secret, now)
-            text = case.edit(doc, directory)
-            path.write_text(text if text is not None else _toml(doc), encoding="utf-8")
-            status, err, escaped = _check(path)
-            lines = [line for line in err.splitlines() if line.strip()]
-            if escaped is not None:
-                crashed += 1
-                problems.append(f"{case.what}: raised {type(escaped).__name__}")
-            elif status != 2 or len(lines) != 1:
-                problems.append(f"{case.what}: exit {status}, {len(lines)} lines: {err[:120]!r}")
-            elif not re.search(rf"(^|[\s:/'\"]){re.escape(case.names)}\b", lines[0]):
-                problems.append(f"{case.what}: does not name {case.names}: {lines[0][:120]!r}")
-            elif case.hidden and case.hidden in err:
-                problems.append(f"{case.what}: echoes the secret value")
+            problem, escaped = _try(case, _good(secret, now), directory, path)
+            crashed += escaped
+            if problem:
+                problems.append(problem)
             else:
                 refused_well += 1
     passed = control_status == 0 and crashed == 0 and refused_well == len(all_cases)

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Final
-from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -48,7 +46,6 @@ from portwatch.alerts.delivery import (
 )
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
 from portwatch.alerts.signing import SignatureError, parse_secret
-from portwatch.configfile import DEFAULT_CONFIG_PATH, config_path
 from portwatch.fever.settings import (
     DEFAULTS,
     THRESHOLD_MAX_F,
@@ -58,6 +55,13 @@ from portwatch.fever.settings import (
     RuleSettingsError,
 )
 from portwatch.model import Unit
+from portwatch.settings_file import (
+    DEFAULT_CONFIG_PATH,
+    ConfigError,
+    config_path,
+    read_toml,
+    without_credentials,
+)
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -98,6 +102,12 @@ HEARTBEAT_MAX: Final = timedelta(hours=1)  # alerts.md: gateway heartbeat (defau
 HEARTBEAT_MIN: Final = timedelta(minutes=15)
 DURABLE_WITHIN_MAX: Final = timedelta(seconds=10)  # design.md: durable before the rule acts
 
+# No setting is near this long; anything longer is a typo (and would overflow a timedelta).
+DURATION_MAX: Final = timedelta(days=3650)
+# A placement outside these years is a typo; near the ends of datetime's range it cannot
+# even be converted to UTC or have the healing period added (issue 21).
+PLACEMENT_YEARS: Final = (2000, 9000)
+
 _DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
 _DURATION_UNITS: Final = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 _ADDRESS: Final = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
@@ -105,18 +115,6 @@ _ADDRESS: Final = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
 _UNECHOED: Final = frozenset({("notify", "caregiver_url"), ("notify", "patient_url")})
 # Keys people are tempted to write instead of the *_file setting.
 _SECRET_WORDS: Final = ("secret", "token", "password", "key")
-
-
-class ConfigError(ValueError):
-    """The settings cannot be used; ``problems`` holds one line per problem.
-
-    Each line names the setting (as a dotted path, ``clinic.url``), its value and what
-    is allowed, so that ``portwatch config check`` can print them as they are.
-    """
-
-    def __init__(self, problems: list[str] | tuple[str, ...]) -> None:
-        self.problems: tuple[str, ...] = tuple(problems)
-        super().__init__("\n".join(self.problems))
 
 
 def parse_duration(text: object) -> timedelta:
@@ -133,7 +131,11 @@ def parse_duration(text: object) -> timedelta:
     parts = list(_DURATION_PART.finditer(compact))
     if not parts or "".join(p.group(0) for p in parts) != compact:
         raise ValueError("expected a duration such as '4h', '90m' or '30s'")
-    return timedelta(seconds=sum(float(p[1]) * _DURATION_UNITS[p[2]] for p in parts))
+    seconds = sum(float(p[1]) * _DURATION_UNITS[p[2]] for p in parts)
+    if not seconds <= DURATION_MAX.total_seconds():
+        # Issue 21: "1000000000d" or 400 nines overflowed timedelta (a traceback, exit 1).
+        raise ValueError(f"too long; a duration is at most {DURATION_MAX.days} days")
+    return timedelta(seconds=seconds)
 
 
 def _format_duration(value: timedelta) -> str:
@@ -223,11 +225,18 @@ def _fhir_reference(text: str) -> str:
 FhirReference = Annotated[str, AfterValidator(_fhir_reference)]
 
 
+def _placement(value: datetime) -> datetime:
+    first, last = PLACEMENT_YEARS
+    if not first < value.year < last:
+        raise ValueError(f"expected a time between the years {first} and {last}")
+    return value.astimezone(UTC)
+
+
 class PatientSection(_Section):
     """Whom portwatch watches, and since when."""
 
     reference: FhirReference
-    placement: Annotated[AwareDatetime, AfterValidator(lambda t: t.astimezone(UTC))]
+    placement: Annotated[AwareDatetime, AfterValidator(_placement)]
     timezone: Annotated[str, AfterValidator(_zone)] = "UTC"
     port_in_regular_use: bool = False
 
@@ -369,10 +378,20 @@ class StoreSection(_Section):
     durable_within: PositiveDuration = Field(default=timedelta(seconds=1), le=DURABLE_WITHIN_MAX)
 
 
-def _web_address(text: str) -> str:
+def _host_port(text: str) -> tuple[str, int]:
+    """``host:port``, the host bare or an IPv6 address in brackets (``[::1]:8470``)."""
     host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError("expected host:port such as '127.0.0.1:8470'")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    if not sep or not host or "[" in host or "]" in host:
+        raise ValueError("expected host:port such as '127.0.0.1:8470' or '[::1]:8470'")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("expected host:port such as '127.0.0.1:8470' or '[::1]:8470'")
+    return host, int(port)
+
+
+def _web_address(text: str) -> str:
+    _host_port(text)
     return text
 
 
@@ -387,6 +406,16 @@ class WebSection(_Section):
 
     address: Annotated[str, AfterValidator(_web_address)] = "127.0.0.1:8470"
     token_file: Path | None = None
+
+    @property
+    def host(self) -> str:
+        """The address's host, an IPv6 address without its brackets (what bind() takes)."""
+        return _host_port(self.address)[0]
+
+    @property
+    def port(self) -> int:
+        """The address's port."""
+        return _host_port(self.address)[1]
 
 
 class Settings(BaseSettings):
@@ -457,22 +486,8 @@ def _problem_line(error: Mapping[str, Any]) -> str:
     elif isinstance(value, datetime | time):
         value = value.isoformat()
     elif isinstance(value, str):
-        value = _without_credentials(value)
+        value = without_credentials(value)
     return f"{loc} = {value!r}: {message}"
-
-
-def _without_credentials(text: str) -> str:
-    """A URL with its user and password (a secret, bound for journald) masked; other text as is."""
-    if "@" not in text:
-        return text
-    try:
-        parts = urlsplit(text)
-        if not (parts.username or parts.password):
-            return text
-        host = parts.netloc.rpartition("@")[2]
-    except ValueError:
-        return "(value not shown)"
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
 def rule_settings_from(table: Mapping[str, Any]) -> RuleSettings:
@@ -490,28 +505,18 @@ def rule_settings_from(table: Mapping[str, Any]) -> RuleSettings:
         raise ConfigError([f"rule.{exc.setting} = {exc.value!s}: {exc.allowed}"]) from exc
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as file:
-            return tomllib.load(file)
-    except FileNotFoundError as exc:
-        raise ConfigError([f"{path}: no such settings file (--config FILE names another)"]) from exc
-    except PermissionError as exc:
-        raise ConfigError([f"{path}: cannot be read by this user ({exc.strerror})"]) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from exc
-
-
 def load_settings(
-    path: Path, *, now: datetime, environ: Mapping[str, str] = os.environ
+    path: Path, *, now: datetime, environ: Mapping[str, str] = os.environ, secrets: bool = True
 ) -> Settings:
     """Read, merge and validate the settings, or raise :class:`ConfigError` with every problem.
 
     ``now`` decides whether the patient is being monitored, when a clinic endpoint is
     mandatory. Environment variables ``PORTWATCH_<SECTION>__<KEY>`` override the file;
-    ``environ`` is where secrets' ``$CREDENTIALS_DIRECTORY`` is looked up.
+    ``environ`` is where secrets' ``$CREDENTIALS_DIRECTORY`` is looked up. ``secrets=False``
+    for a command that sends nothing (`add`, `import`): the service's user reads the file
+    without the credentials only the service is given.
     """
-    data = _read_toml(path)
+    data = read_toml(path)
     try:
         settings = Settings(**data)
     except ValidationError as exc:
@@ -521,7 +526,7 @@ def load_settings(
         settings.rule.rule_settings()
     except RuleSettingsError as exc:
         problems.append(f"rule.{exc.setting} = {exc.value!s}: {exc.allowed}")
-    if settings.clinic.url is not None and settings.clinic.format is ClinicFormat.JSON:
+    if secrets and settings.clinic.url is not None and settings.clinic.format is ClinicFormat.JSON:
         try:
             parse_secret(load_secret(secret_file(settings.clinic.secret_file, environ)))
         except (DeliveryError, SignatureError) as exc:

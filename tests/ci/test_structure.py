@@ -155,15 +155,24 @@ def test_a_copied_function_fails(structure: ModuleType, tmp_path: Path) -> None:
 
 
 @needs_duplicates
-def test_a_shape_alike_pair_fails_unless_allowed(
-    structure: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_shape_alike_pair_passes_and_is_printed_with_its_reason(
+    structure: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Issue 15 allows shape-alike rows; they are shown, so a person can still judge them."""
     other = copied_body("two").replace("1.8", "9.5").replace("kept", "chosen")
     root = tree(tmp_path, {"a.py": copied_body("one"), "b.py": other})
-    found = misses(structure, root, "duplicates")
-    assert any("shape-alike (not in ALLOWED_SHAPES)" in m for m in found), found
+    assert misses(structure, root, "duplicates") == []
+    assert f"[allowed: {structure.SHAPE_REASON}]" in capsys.readouterr().out
+
+
+@needs_duplicates
+def test_a_real_copy_passes_only_when_its_pair_is_allowed_with_a_reason(
+    structure: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tree(tmp_path, {"a.py": copied_body("one"), "b.py": copied_body("one")})
+    assert any("a real copy" in m for m in misses(structure, root, "duplicates"))
     allowed = {frozenset({"pkg/a.py", "pkg/b.py"}): "a test's reason"}
-    monkeypatch.setattr(structure, "ALLOWED_SHAPES", allowed)
+    monkeypatch.setattr(structure, "ALLOWED_COPIES", allowed)
     assert misses(structure, root, "duplicates") == []
 
 

@@ -75,7 +75,7 @@ def test_add_still_refuses_settings_that_are_wrong_otherwise(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config.write_text(config.read_text().replace("Patient/1", "not a reference"))
-    assert cli.main(["add", "37.0C", "--config", str(config)]) == 1
+    assert cli.main(["add", "37.0C", "--config", str(config)]) == 2  # issue 21: input, 2
     assert "patient.reference" in capsys.readouterr().err
     assert not (config.parent / "custom" / "portwatch.db").exists()
 
@@ -111,6 +111,22 @@ def test_log_is_shared_with_the_group_in_a_setgid_group_directory(tmp_path: Path
     finally:
         os.umask(previous)
     assert stat.S_IMODE((shared / "portwatch.db").stat().st_mode) == 0o660
+
+
+def test_a_shared_group_directory_keeps_its_groups_access_when_the_log_opens(
+    tmp_path: Path,
+) -> None:
+    """log/files.py makes a log open to others private; in a setgid group directory the
+    group's access is meant (issue 16) and kept, while others' access is still taken away."""
+    shared = tmp_path / "state"
+    shared.mkdir()
+    shared.chmod(0o2770)
+    db = shared / "portwatch.db"
+    Store.open(db).close()
+    db.chmod(0o666)
+    Store.open(db).close()
+    assert stat.S_IMODE(db.stat().st_mode) == 0o660
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o2770
 
 
 def test_unit_gives_the_group_a_runtime_directory_and_the_state_directory() -> None:

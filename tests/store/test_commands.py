@@ -49,8 +49,9 @@ def test_add_records_manual_spot_reading_when_given_fahrenheit(db_path: Path) ->
 def test_add_refuses_and_writes_nothing_when_temperature_is_implausible(
     db_path: Path, typed: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A unit mix-up must be caught at the keyboard, not reach the clinic."""
-    assert cli.main(["add", typed, "--db", str(db_path)]) == 1
+    """A unit mix-up must be caught at the keyboard, not reach the clinic (status 2 for bad
+    input, issue 21)."""
+    assert cli.main(["add", typed, "--db", str(db_path)]) == 2
     assert capsys.readouterr().err.startswith("portwatch add:")
     assert not db_path.exists()
 
@@ -59,13 +60,13 @@ def test_add_refuses_when_time_is_in_the_future(
     db_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A reading from tomorrow is a typing error (fever-rule.md §1, 5 minutes ahead)."""
-    assert cli.main(["add", "38.0C", "--at", "2099-01-01T00:00Z", "--db", str(db_path)]) == 1
+    assert cli.main(["add", "38.0C", "--at", "2099-01-01T00:00Z", "--db", str(db_path)]) == 2
     assert "future" in capsys.readouterr().err
 
 
 def test_import_adds_every_row_when_file_is_good(tmp_path: Path, db_path: Path) -> None:
     """A day's readings from another thermometer's app land in the log at their own times,
-    as manual readings (fever-rule.md §8: without a device column they count)."""
+    as manual readings that count for the rule (fever-rule.md §8; "import:day1.csv" before)."""
     csv = tmp_path / "day1.csv"
     csv.write_text(
         "time,temperature,unit,kind,site\n"
@@ -107,7 +108,7 @@ def test_import_imports_nothing_and_names_line_when_one_row_is_bad(
         "2026-11-04T08:30:00+01:00,37.2,C,spot\n"
         "2026-11-04T09:30:00+01:00,37.2,C,final\n"
     )
-    assert cli.main(["import", str(csv), "--db", str(db_path)]) == 1
+    assert cli.main(["import", str(csv), "--db", str(db_path)]) == 2
     assert "line 3" in capsys.readouterr().err
     assert not db_path.exists()
 

@@ -11,17 +11,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from portwatch.log.csvio import CsvFormatError, parse_temperature, read_readings
-from portwatch.model import ReadingKind, Site, Unit
+from portwatch.model import MANUAL_DEVICE, ReadingKind, Site, Unit
 
 HEADER = "time,temperature,unit,kind"
 
 
-def test_read_readings_names_device_after_file_when_no_device_column(tmp_path: Path) -> None:
-    """Imported readings must be traceable to the file they came from."""
+def test_read_readings_makes_rows_manual_readings_when_no_device_column(tmp_path: Path) -> None:
+    """fever-rule.md §8: a row without a device is a manual reading, as `portwatch add`
+    stores one, so that it counts (as "import:<file>" the rule ignored it, issue 16)."""
     path = tmp_path / "week1.csv"
     path.write_text(f"{HEADER}\n2026-11-04T08:30:00+01:00,101.2,F,spot\n")
     (reading,) = read_readings(path)
-    assert reading.device == "import:week1.csv"
+    assert reading.device == MANUAL_DEVICE == "manual"
     assert reading.time == datetime(2026, 11, 4, 7, 30, tzinfo=UTC)
     assert reading.value == Decimal("101.2")
     assert reading.unit is Unit.FAHRENHEIT
@@ -49,11 +50,14 @@ def test_read_readings_leaves_interval_none_when_stream_row_has_none() -> None:
         ("yesterday,37.1,C,spot", "ISO 8601"),
         ("2026-11-04T07:30:00Z,hot,C,spot", "not a number"),
         ("2026-11-04T07:30:00Z,NaN,C,spot", "not a number"),
-        ("2026-11-04T07:30:00Z,101.2,C,spot", "impossible"),
         ("2026-11-04T07:30:00Z,37.1,K,spot", "neither C nor F"),
         ("2026-11-04T07:30:00Z,37.1,C,final", "kind"),
         ("2026-11-04T07:30:00Z,37.1,C", "fields"),
-        ("2030-01-01T00:00:00Z,37.1,C,spot", "future"),
+        ("0001-01-01T00:00:00+05:00,37.1,C,spot", "out of range"),
+        ("0001-01-01T00:00:00Z,37.1,C,spot", "out of range"),
+        ("9999-12-31T23:59:59-05:00,37.1,C,spot", "out of range"),
+        ("2026-11-04T07:30:00Z,1E9999999,C,spot", "not a temperature"),
+        ("2026-11-04T07:30:00Z,38,5,C,spot", "fields"),
     ],
 )
 def test_read_readings_reports_line_number_when_a_line_is_bad(row: str, words: str) -> None:
@@ -137,3 +141,57 @@ def test_read_readings_raises_only_csv_format_error_when_given_any_text(text: st
     except CsvFormatError as exc:
         line = exc.line
     assert line is None or line >= 2
+
+
+@pytest.mark.parametrize(
+    ("row", "reason"),
+    [
+        ("2026-11-04T07:30:00Z,101.2,C,spot", "101.20 °C is outside 30.0-45.0 °C"),
+        ("2026-11-04T07:30:00Z,29.9,C,spot", "29.90 °C is outside 30.0-45.0 °C"),
+        ("2030-01-01T00:00:00Z,37.1,C,spot", "ahead of the receiving clock"),
+        ("2026-10-01T00:00:00Z,37.1,C,spot", "before the placement less one day"),
+    ],
+)
+def test_read_readings_keeps_a_readable_implausible_row_as_invalid_with_its_reason(
+    row: str, reason: str
+) -> None:
+    """fever-rule.md §8: only an unreadable line refuses a file; this one is kept, invalid."""
+    text = f"{HEADER}\n2026-11-04T07:00:00Z,37.0,C,spot\n{row}\n"
+    first, second = read_readings(
+        text, now=datetime(2026, 11, 5, tzinfo=UTC), placement=datetime(2026, 11, 3, tzinfo=UTC)
+    )
+    assert first.invalid_reason is None
+    assert second.invalid_reason is not None
+    assert reason in second.invalid_reason
+
+
+def test_read_readings_keeps_each_raw_line_on_its_row_when_a_cell_holds_u2028() -> None:
+    """A line separator inside a cell is no line end for csv: str.splitlines said it was,
+    and every later row was stored with the raw line before it (issue 21)."""
+    rows = ("2026-11-04T07:00:00Z,37.0,C,spot,a\u2028b", "2026-11-04T07:01:00Z,37.5,C,spot,c")
+    text = f"{HEADER},device\n{rows[0]}\n{rows[1]}\n"
+    first, second = read_readings(text)
+    assert first.raw == "2026-11-04T07:00:00Z,37.0,C,spot,a\u2028b".encode()
+    assert second.raw == b"2026-11-04T07:01:00Z,37.5,C,spot,c"
+
+
+def test_read_readings_names_the_line_when_the_file_is_not_utf8(tmp_path: Path) -> None:
+    """A Latin-1 file was a UnicodeDecodeError traceback (issue 21)."""
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(f"{HEADER},device\n2026-11-04T07:00:00Z,37.0,C,spot,J\xe9\n".encode("latin-1"))
+    with pytest.raises(CsvFormatError, match="not UTF-8") as info:
+        read_readings(path)
+    assert info.value.line == 2
+
+
+def test_parse_temperature_hints_at_the_decimal_point_when_typed_with_a_comma() -> None:
+    """38,5C is how much of Europe writes it; say what to type instead."""
+    with pytest.raises(ValueError, match=r"decimal point.*38\.5"):
+        parse_temperature("38,5C")
+
+
+@pytest.mark.parametrize("text", ["1E9999999F", f"{'9' * 400}F", "-1E-9999999C"])
+def test_parse_temperature_raises_value_error_when_the_number_is_absurd(text: str) -> None:
+    """1E9999999F raised decimal.Overflow (a traceback) before (issue 21)."""
+    with pytest.raises(ValueError, match="temperature"):
+        parse_temperature(text)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from portwatch.alerts.payloads import KIND_INFO, Alert, AlertContext, AlertKind, PayloadError
 from portwatch.model import Observation, Site, Symptom, Unit, derived_id
@@ -361,9 +361,11 @@ def _mark_decimal(value: object) -> str:
     raise TypeError(f"cannot write {type(value).__name__} into a FHIR Bundle")
 
 
+def exact_json(document: object, **options: Any) -> str:
+    """``json.dumps(document, **options)`` with every Decimal a number of its own digits."""
+    return _MARKED_DECIMAL.sub(r"\1", json.dumps(document, default=_mark_decimal, **options))
+
+
 def fhir_body(alert: Alert, context: AlertContext) -> str:
     """The Bundle as the exact body stored in the outbox and sent (decimals kept exact)."""
-    text = json.dumps(
-        fhir_bundle(alert, context), sort_keys=True, separators=(",", ":"), default=_mark_decimal
-    )
-    return _MARKED_DECIMAL.sub(r"\1", text)
+    return exact_json(fhir_bundle(alert, context), sort_keys=True, separators=(",", ":"))

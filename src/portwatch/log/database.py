@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import asyncio
     from concurrent.futures import Future, ThreadPoolExecutor
 
+from portwatch.log import files
 from portwatch.log.errors import (
     RECOVERY_ADVICE,
     StoreDamagedError,
@@ -157,6 +158,10 @@ class Database:
         """
         path = Path(path)
         _refuse_read_only_mount(path)
+        try:  # modes repaired, symlinks and another user's files refused (issue 21)
+            files.secure_log_path(path)
+        except files.UnsafeLogFile as exc:
+            raise StoreUnavailableError(str(exc)) from exc
         if path.exists():
             check(path)
         else:

@@ -6,8 +6,9 @@ transaction (:func:`portwatch.log.rollup.refresh_minutes`).
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -19,7 +20,7 @@ from portwatch.log.rollup import CHART_MINUTE_US, refresh_minutes
 from portwatch.log.times import EPOCH, to_us
 from portwatch.model import Reading, ReadingKind, Site, Special, Unit
 
-__all__ = ["READING_COLUMNS", "ImportResult", "Readings", "StoredReading"]
+__all__ = ["READING_COLUMNS", "ImportCount", "ImportResult", "Readings", "StoredReading"]
 
 READING_COLUMNS: Final = (
     "id, device, kind, value, unit, celsius, time_us, received_us, device_time, site, "
@@ -44,6 +45,14 @@ class ImportResult:
     """What :meth:`Store.import_readings` did: the new rows' ids, and how many it skipped."""
 
     ids: tuple[int, ...]  # the readings stored now, in the order given
+    already_present: int  # readings already in the log (or repeated in the same import)
+
+
+@dataclass(frozen=True, slots=True)
+class ImportCount:
+    """What :meth:`Store.import_stream` did: how many readings it stored and skipped."""
+
+    added: int
     already_present: int  # readings already in the log (or repeated in the same import)
 
 
@@ -98,6 +107,60 @@ class Readings(Database):
             ids = _insert_readings(db, fresh)
         return ImportResult(ids=tuple(ids), already_present=len(rows) - len(ids))
 
+    def import_stream(self, readings: Iterable[Reading], *, batch: int = 5_000) -> ImportCount:
+        """:meth:`import_readings` for a file of any length (issue 20): one transaction,
+        all or nothing, holding at most `batch` readings in memory at a time.
+
+        A reading repeated anywhere in `readings` is found in the log itself: the batches
+        before it are already written, inside the same transaction.
+
+        Raises:
+            StoreUnavailableError: nothing was written (disk full, read-only, failing).
+            StoreInputError: a reading has a naive time; nothing was written.
+            Whatever iterating `readings` raises (a bad line): nothing was written.
+        """
+        added = present = 0
+        remaining = iter(readings)
+        with self._write("importing readings") as db:
+            while chunk := list(itertools.islice(remaining, batch)):
+                rows = [_reading_row(reading) for reading in chunk]
+                seen = _logged_around(db, rows)
+                fresh: list[tuple[Any, ...]] = []
+                for row in rows:
+                    identity = _identity(row[0], row[1], row[2], row[3], row[5])
+                    if identity in seen or (seen.partial and _logged(db, row, identity)):
+                        continue
+                    seen.add(identity)
+                    fresh.append(row)
+                added += len(_insert_readings(db, fresh))
+                present += len(chunk) - len(fresh)
+        return ImportCount(added=added, already_present=present)
+
+    def iter_readings(
+        self, since: datetime | None, until: datetime, *, batch: int = 2_000
+    ) -> Iterator[StoredReading]:
+        """Readings timed in [since, until) (since None: from the first), in time order,
+        read `batch` rows at a time: an export of any length in bounded memory (issue 20).
+
+        Each page starts at a time (an index range); the readings at a page's last time
+        come whole with the next page, so equal times are neither lost nor repeated.
+        """
+        start = to_us(since, "since") if since is not None else -(2**62)
+        end = to_us(until, "until")
+        page = f"SELECT {READING_COLUMNS} FROM readings WHERE time_us >= ? AND time_us < ? "  # noqa: S608
+        while True:
+            rows = self._read(page + "ORDER BY time_us, id LIMIT ?", (start, end, batch))
+            if len(rows) < batch:
+                yield from map(_stored_reading, rows)
+                return
+            last = rows[-1][6]  # time_us
+            earlier = [row for row in rows if row[6] < last]
+            if not earlier:  # more than a page at one time: that time alone, whole
+                earlier = self._read(page + "ORDER BY id", (last, last + 1))
+                last += 1
+            yield from map(_stored_reading, earlier)
+            start = last
+
     def readings(
         self,
         since: datetime,
@@ -150,6 +213,38 @@ class Readings(Database):
 
     def reading_count(self) -> int:
         return int(self._read("SELECT COUNT(*) FROM readings")[0][0])
+
+
+# A batch of an import spanning at most this much time finds the readings already logged
+# in its span with one query (a file in time order: a few thousand rows); a wider batch (a
+# file out of order) asks per reading instead, so that memory stays bounded.
+IMPORT_SPAN_US: Final = 2 * 3_600_000_000
+
+
+class _Identities(set[tuple[Any, ...]]):
+    """The identities of readings logged in a batch's span; ``partial``: only this batch's."""
+
+    partial = False
+
+
+def _logged_around(db: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> _Identities:
+    found = _Identities()
+    low, high = min(row[5] for row in rows), max(row[5] for row in rows)
+    if high - low > IMPORT_SPAN_US:
+        found.partial = True
+        return found
+    query = "SELECT device, kind, value, unit, time_us FROM readings WHERE time_us BETWEEN ? AND ?"
+    found.update(_identity(*logged) for logged in db.execute(query, (low, high)))
+    return found
+
+
+def _logged(db: sqlite3.Connection, row: tuple[Any, ...], identity: tuple[Any, ...]) -> bool:
+    """Whether the reading of `row` is in the log already (one index lookup)."""
+    logged = db.execute(
+        "SELECT value FROM readings WHERE time_us = ? AND device = ? AND kind = ? AND unit = ?",
+        (row[5], row[0], row[1], row[3]),
+    ).fetchall()
+    return any(_identity(row[0], row[1], v, row[3], row[5]) == identity for (v,) in logged)
 
 
 def _insert_readings(db: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> list[int]:

@@ -48,7 +48,7 @@ from portwatch.log.outbox import (
     Priority,
 )
 from portwatch.log.purge import Retention
-from portwatch.log.readings import ImportResult, Readings, StoredReading
+from portwatch.log.readings import ImportCount, ImportResult, Readings, StoredReading
 from portwatch.log.rollup import CHART_MAX_CELSIUS, CHART_MIN_CELSIUS, CHART_MINUTE_US
 from portwatch.log.schema import MIGRATIONS, SCHEMA_VERSION
 from portwatch.log.times import from_us, to_us
@@ -68,6 +68,7 @@ __all__ = [
     "WRITER_THREAD_NAME",
     "Bucket",
     "Channel",
+    "ImportCount",
     "ImportResult",
     "Note",
     "OutboxEntry",

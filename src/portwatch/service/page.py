@@ -61,7 +61,8 @@ class Page:
             self.stats = served.stats
         finally:
             self.tried.set()
-        self.url = f"http://{self._host}:{served.port}/"
+        host = f"[{self._host}]" if ":" in self._host else self._host  # IPv6 in brackets
+        self.url = f"http://{host}:{served.port}/"
         _LOGGER.info("caregiver page at %s", self.url)
         await asyncio.get_running_loop().create_future()  # serve until cancelled
 
@@ -77,8 +78,8 @@ def page_for(
 ) -> Page:
     """The caregiver's page over the daemon's log, its symptom form on ``recorder``
     (``port`` overrides the one in ``web.address``; 0 picks a free one)."""
-    host, _, configured = settings.web.address.rpartition(":")
-    web_port = int(configured) if port is None else port
+    host = settings.web.host  # an IPv6 address without its brackets (issue 21)
+    web_port = settings.web.port if port is None else port
     loop = asyncio.get_running_loop()
 
     def submit(symptoms: Sequence[Symptom], note: str, now: datetime) -> str:

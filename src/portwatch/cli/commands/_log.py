@@ -11,6 +11,7 @@ Without a settings file: ``$PORTWATCH_STATE_DIRECTORY``, else /var/lib/portwatch
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -19,8 +20,19 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from portwatch.config import Settings
 
-# Exit status when the log cannot be used (damaged, too new, unwritable) or input is bad.
+# Exit status when the log cannot be used (damaged, too new, unwritable).
 EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2  # issue 21: settings and input are refused with status 2
+
+
+def refuse(prog: str, problem: Exception, suffix: str = "") -> int:
+    """Say why input was refused, one line per problem (a ConfigError may hold several),
+    control characters from the input escaped (portwatch.printable); status 2."""
+    from portwatch.printable import printable
+
+    for line in str(problem).splitlines():
+        print(f"{prog}: {printable(line)}{suffix}", file=sys.stderr)
+    return EXIT_BAD_INPUT
 
 
 def add_db_argument(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +52,12 @@ def add_db_argument(parser: argparse.ArgumentParser) -> None:
         help="override: this log file, written directly (default: portwatch.db in the "
         "settings' state directory, $PORTWATCH_STATE_DIRECTORY or /var/lib/portwatch)",
     )
+
+
+def add_input_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--config FILE`` and ``--db PATH`` for the commands that add readings (add, import):
+    the same two options every command takes (:func:`add_db_argument`)."""
+    add_db_argument(parser)
 
 
 def db_path(args: argparse.Namespace) -> Path:
@@ -102,24 +120,13 @@ def command_settings(argument: str | None, now: datetime) -> Settings | None:
     Raises:
         ConfigError: the file named is missing, or the settings are invalid.
     """
-    import os
-    import tomllib
+    from portwatch.settings_file import config_path
 
-    from portwatch.configfile import config_path
+    if argument is None and not config_path(argument).exists():
+        return None  # no settings file: nothing to validate, no pydantic (issue 20)
+    from portwatch.settings_check import settings_for_input
 
-    path = config_path(argument)
-    if argument is None and not path.exists():
-        return None
-    # pydantic only for a file to read (issue 20: a command without one imports none)
-    from portwatch.config import ConfigError, Settings, load_settings
-
-    try:
-        return load_settings(path, now=now, environ=os.environ)
-    except ConfigError as exc:
-        if not exc.problems or not all(p.startswith("clinic.secret_file") for p in exc.problems):
-            raise
-    with path.open("rb") as file:  # read and validated above; only the secret was refused
-        return Settings(**tomllib.load(file))
+    return settings_for_input(argument, now)
 
 
 def offline_note(place: LogPlace, what: str) -> str:

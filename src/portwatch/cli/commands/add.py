@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 
-from portwatch.cli.commands._log import EXIT_FAILED, add_db_argument, log_place, parse_when
+from portwatch.cli.commands._log import (
+    EXIT_FAILED,
+    add_input_arguments,
+    log_place,
+    parse_when,
+    refuse,
+)
 from portwatch.cli.commands._through import take_readings
 
 if TYPE_CHECKING:
@@ -17,6 +23,10 @@ if TYPE_CHECKING:
     from portwatch.model import Reading
 
 HELP = "record a temperature measured by hand (101.2F, 38.4C) when the Bluetooth one failed"
+
+# Without settings (no placement to compare with), a typed time before any placement the
+# settings accept (config.PLACEMENT_YEARS) less a day is taken for a typing error.
+OLDEST_WITHOUT_SETTINGS: Final = datetime(1999, 12, 31, tzinfo=UTC)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--site", choices=[site.value for site in Site], help="where it was measured"
     )
-    add_db_argument(parser)
+    add_input_arguments(parser)
 
 
 # An identical hand reading (same value and unit) this close in time is the same one typed
@@ -63,47 +73,71 @@ def _logged_repeat(db: Path, reading: Reading) -> StoredReading | None:
         return None
 
 
-def run(args: argparse.Namespace) -> int:
-    from portwatch.clock import SystemClock
+def hand_reading(
+    typed: str,
+    at: str | None,
+    site: str | None,
+    *,
+    now: datetime,
+    placement: datetime | None,
+) -> Reading:
+    """The reading a person typed, or ValueError saying what to type instead.
+
+    Refused as typing errors: a temperature outside 25-47 °C (fever-rule.md §8), a time
+    more than 5 minutes ahead, or before the placement less a day (§1; without settings,
+    before the year 2000).
+
+    Raises:
+        ValueError: one line, naming what was typed.
+    """
     from portwatch.log.csvio import FUTURE_TOLERANCE, celsius_from, parse_temperature
     from portwatch.model import MANUAL_DEVICE, Reading, ReadingKind, Site
 
-    now = SystemClock().now()
+    value, unit = parse_temperature(typed)
     try:
-        value, unit = parse_temperature(args.temperature)
-        at = now if args.at is None else parse_when(args.at, now)
-    except ValueError as exc:
-        hint = ""
-        if "," in args.temperature:
-            hint = f" (write a decimal point: {args.temperature.replace(',', '.')})"
-        print(f"portwatch add: {exc}{hint}", file=sys.stderr)
-        return EXIT_FAILED
-    if at > now + FUTURE_TOLERANCE:
-        print(f"portwatch add: {at.isoformat()} is in the future", file=sys.stderr)
-        return EXIT_FAILED
-    reading = Reading(
+        when = now if at is None else parse_when(at, now)
+    except OverflowError:  # 0001-01-01T00:00:00+05:00 is before the first UTC time
+        raise ValueError(f"--at {at!r} is out of range") from None
+    if when > now + FUTURE_TOLERANCE:
+        raise ValueError(f"{when.isoformat()} is in the future")
+    if placement is not None and when < placement - timedelta(days=1):
+        raise ValueError(
+            f"{when.isoformat()} is before the placement ({placement.isoformat()}) less a "
+            "day; check the date"
+        )
+    if placement is None and when < OLDEST_WITHOUT_SETTINGS:
+        raise ValueError(f"{when.isoformat()} is before any placement; check the date")
+    return Reading(
         device=MANUAL_DEVICE,
         kind=ReadingKind.SPOT,  # a hand reading is a spot reading and counts for the rule
         value=value,
         unit=unit,
         celsius=celsius_from(value, unit),
-        time=at,
+        time=when,
         received_at=now,
-        site=None if args.site is None else Site(args.site),
-        raw=args.temperature.encode("utf-8"),
+        site=None if site is None else Site(site),
+        raw=typed.encode("utf-8", "surrogateescape"),
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    from portwatch.clock import SystemClock
+
+    now = SystemClock().now()
     try:
-        place = log_place(args, now)
-    except ValueError as exc:  # the settings (ConfigError)
-        print(f"portwatch add: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        place = log_place(args, now)  # the settings without the clinic secret
+        placement = None if place.settings is None else place.settings.patient.placement
+        reading = hand_reading(args.temperature, args.at, args.site, now=now, placement=placement)
+    except ValueError as exc:  # ConfigError included
+        return refuse("portwatch add", exc)
     repeat = _logged_repeat(place.db, reading)
     if repeat is not None:
         then = repeat.reading.time.astimezone().strftime("%H:%M:%S")
+        shown = f"{reading.value} °{reading.unit.value}"
         print(
-            f"portwatch add: not recorded: {value} °{unit.value} repeats reading "
-            f"{repeat.id} ({value} °{unit.value} at {then}); an identical reading "
-            "within a minute is taken as typed twice",
+            f"portwatch add: not recorded: {shown} repeats reading {repeat.id} "
+            f"({shown} at {then}); an identical reading within a minute is taken "
+            "as typed twice",
             file=sys.stderr,
         )
         return EXIT_FAILED
@@ -113,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     (row_id,) = taken.ids
     print(
-        f"recorded {value} °{unit.value} ({reading.celsius:.2f} °C) at "
-        f"{at.astimezone().isoformat(timespec='minutes')} as reading {row_id}"
+        f"recorded {reading.value} °{reading.unit.value} ({reading.celsius:.2f} °C) at "
+        f"{reading.time.astimezone().isoformat(timespec='minutes')} as reading {row_id}"
     )
     return 0

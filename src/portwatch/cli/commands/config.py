@@ -1,4 +1,9 @@
-"""`portwatch config check`: validate the settings file and say what is wrong, line by line."""
+"""`portwatch config check`: validate the settings file and say what is wrong, line by line.
+
+"ok" means `portwatch run` can start: beyond the values, the files and addresses they name
+are checked as `run` uses them (portwatch.settings_check), and the example file's sample
+values are refused, each named.
+"""
 
 from __future__ import annotations
 
@@ -22,12 +27,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from portwatch.clock import SystemClock
     from portwatch.config import ConfigError, config_path, load_settings
+    from portwatch.settings_check import placeholder_problems, runtime_problems
 
     path = config_path(args.config)
     try:
         settings = load_settings(path, now=SystemClock().now())
+        # Everything `run` needs besides the values (issue 21), and no example left (issue 19).
+        problems = [*runtime_problems(settings, os.environ), *placeholder_problems(settings)]
+        if problems:
+            raise ConfigError(problems)
     except ConfigError as exc:
         for line in exc.problems:
             print(f"{path}: {line}", file=sys.stderr)

@@ -1,4 +1,7 @@
-"""`portwatch export`: the readings as CSV (the `portwatch import` format)."""
+"""`portwatch export`: the readings as CSV (the `portwatch import` format) or FHIR.
+
+Streamed from the log (issue 20): memory does not grow with the log's length.
+"""
 
 from __future__ import annotations
 
@@ -26,7 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
     import sys
     from datetime import timedelta
 
@@ -34,14 +36,15 @@ def run(args: argparse.Namespace) -> int:
     from portwatch.fever.settings import RuleSettings
     from portwatch.log.store import Store, StoreError
     from portwatch.web.cliargs import db_path, display_from, parse_time, settings_from, target_from
-    from portwatch.web.export import ALL_SPAN, fhir_collection, observations, write_csv
+    from portwatch.web.export import observations, write_csv, write_fhir
 
     now = SystemClock().now()
     try:
         config = settings_from(args, now)
         settings = display_from(args, now, config)
         until = parse_time(args.until, now, settings.zone) if args.until else now
-        since = parse_time(args.since, now, settings.zone) if args.since else until - ALL_SPAN
+        # Issue 18: no --since is everything in the log (it meant the last 100 days).
+        since = parse_time(args.since, now, settings.zone) if args.since else None
         until += timedelta(microseconds=1)
         with Store.open_reader(db_path(args, config)) as store:
             if args.format == "fhir":
@@ -49,12 +52,11 @@ def run(args: argparse.Namespace) -> int:
                 target = target_from(args, latest.reading.device if latest else None, config)
                 rule = RuleSettings.from_pairs(settings.rule_settings)
                 found = observations(store, since, until, rule)
-                text = json.dumps(fhir_collection(found, target), indent=1, sort_keys=True)
                 counts = (len(found), 0)
             out = sys.stdout if args.out is None else _private(args.out)
             try:
                 if args.format == "fhir":
-                    out.write(text + "\n")
+                    write_fhir(found, target, out)  # an entry at a time (issue 20)
                 else:
                     counts = write_csv(store, out, since, until)
             finally:

@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     from portwatch.clock import SystemClock
     from portwatch.log.store import Store, StoreError
+    from portwatch.printable import printable_lines
     from portwatch.web.cliargs import db_path, display_from, parse_time, settings_from
     from portwatch.web.source import chart_data, log_lines
     from portwatch.web.termchart import render_text
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             f"nothing logged from {fmt_time(since, settings.zone)} to "
             f"{fmt_time(until, settings.zone)} in {db_path(args, config)}"
         )
-    print(log_text(lines, settings.zone), end="")
+    print(printable_lines(log_text(lines, settings.zone)), end="")  # names from the radio
     if chart is not None:
         width = max(shutil.get_terminal_size().columns, 40)
         print()

@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from portwatch.ble.pin import Pin, save_pin
     from portwatch.cli.commands.scan import table
     from portwatch.clock import SystemClock
+    from portwatch.printable import printable
 
     directory = _pin_directory(args)  # where the pin goes: known before the scan
     if directory is None:
@@ -80,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
                 identity = {}
             path = save_pin(directory, Pin(chosen.address, chosen.name, chosen.driver, identity))
             print(
-                f"pinned {chosen.name or chosen.address} ({chosen.address}, "
+                f"pinned {printable(chosen.name or chosen.address)} ({chosen.address}, "
                 f"{chosen.driver}) in {path}"
             )
             return 0

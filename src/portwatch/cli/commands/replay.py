@@ -75,13 +75,10 @@ def _settings(args: argparse.Namespace) -> RuleSettings:
 
     settings = RuleSettings()
     if args.config is not None:
-        import tomllib
-
         from portwatch.config import rule_settings_from
+        from portwatch.settings_file import read_toml
 
-        with args.config.open("rb") as handle:
-            table = tomllib.load(handle).get("rule", {})
-        settings = rule_settings_from(table)
+        settings = rule_settings_from(read_toml(args.config).get("rule", {}))
     flags: dict[str, Any] = {
         name: _convert(name, getattr(args, name))
         for name in (*_DURATIONS, *_NUMBERS)
@@ -141,8 +138,11 @@ def run(args: argparse.Namespace) -> int:
         readings = csvio.read_readings(args.file)
         placement = parse_time(args.placement) if args.placement else None
         until = parse_time(args.until) if args.until else None
-    except (OSError, ValueError) as exc:  # CsvFormatError and RuleSettingsError included
-        print(f"portwatch replay: {exc}", file=sys.stderr)
+    except (OSError, ValueError) as exc:  # CsvFormatError, ConfigError, RuleSettingsError
+        from portwatch.printable import printable
+
+        for line in str(exc).splitlines():
+            print(f"portwatch replay: {printable(line)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if not readings:
         return 0

@@ -76,6 +76,7 @@ def launch(
     try:
         settings = load_settings(config_path(config), now=now or SystemClock().now())
         clinic, web_token = _secrets(settings)
+        _runtime_checks(settings)  # what `config check` checks besides the values (issue 21)
     except ConfigError as exc:
         for line in exc.problems:
             print(f"{prog}: {line}", file=sys.stderr)
@@ -133,6 +134,27 @@ def _secrets(settings: Settings) -> tuple[ClinicEndpoint | None, str | None]:
         return clinic, load_secret(path)
     except DeliveryError as exc:
         raise ConfigError([f"web.token_file: {exc}"]) from exc
+
+
+def _runtime_checks(settings: Settings) -> None:
+    """The page's token and address, checked as `config check` does; the CA file reported.
+
+    A CA bundle that cannot be used does not stop the service (portwatch.settings_check):
+    the other channels work on, and undelivered clinic alerts are escalated.
+
+    Raises:
+        ConfigError: one line per page problem.
+    """
+    import logging
+
+    from portwatch.config import ConfigError
+    from portwatch.settings_check import ca_problems, web_problems
+
+    for line in ca_problems(settings.clinic.ca_bundle):
+        logging.getLogger(__name__).error("%s; clinic alerts cannot be delivered", line)
+    problems = web_problems(settings, os.environ)
+    if problems:
+        raise ConfigError(problems)
 
 
 @dataclass(slots=True)

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from portwatch.cli.commands._radio import EXIT_FAILED, add_radio_arguments, open_radio
+from portwatch.printable import printable
 
 if TYPE_CHECKING:
     from portwatch.ble.discovery import Seen
@@ -27,7 +28,11 @@ def table(rows: Mapping[str, Seen]) -> list[str]:
     """The table's lines, strongest signal first."""
     seen = sorted(rows.values(), key=lambda s: (-s.rssi, s.address))
     lines = [f"{'NAME':<20} {'ADDRESS':<17} {'RSSI':>5}  DRIVER"]
-    lines += [f"{s.name[:20]:<20} {s.address:<17} {s.rssi:>5}  {s.driver}" for s in seen]
+    # A name is whatever a neighbour's device says: escapes shown, never obeyed (issue 21).
+    lines += [
+        f"{printable(s.name)[:20]:<20} {printable(s.address):<17} {s.rssi:>5}  {s.driver}"
+        for s in seen
+    ]
     return lines
 
 
