@@ -1,11 +1,16 @@
 """Run every benchmark and print its figures beside their same-run baselines.
 
-    python benchmarks/run.py [--quick] [NAME ...]
+    python benchmarks/run.py [--quick] [--pi-zero] [--keep] [NAME ...]
 
 Discovers ``bench_*.py`` next to this file (or in ``--dir``); each defines
 ``measure(quick: bool) -> list[dict]`` whose dicts hold ``figure``, ``value``, ``unit``,
 ``baseline`` and ``baseline_value``, the baseline measured in the same run. Prints a table
-and writes all figures to ``benchmarks/results/latest.json`` (or ``--output``).
+and writes all figures to ``benchmarks/results/latest.json`` (or ``--output``); with
+``--keep``, the figures already there from benchmarks not run now are kept.
+
+``--pi-zero`` runs the same benchmarks under constraints that approximate a Raspberry Pi
+Zero 2 W (:mod:`pi_zero` says what is approximated and what is not) and writes
+``benchmarks/results/pi-zero.json``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import os
 import platform
 import sys
 from datetime import UTC, datetime
@@ -83,8 +89,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--output", type=Path, default=HERE / "results" / "latest.json", help="JSON results"
     )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the output's figures of benchmarks not run"
+    )
+    parser.add_argument(
+        "--pi-zero", action="store_true", help="run under a Pi Zero 2 W's approximate limits"
+    )
     parser.add_argument("names", nargs="*", help="run only these benchmarks (e.g. decode)")
     args = parser.parse_args(argv)
+    if args.pi_zero:
+        from pi_zero import run_constrained
+
+        output = args.output if "--output" in (argv or sys.argv) else None
+        return run_constrained(Path(__file__), args.quick, args.names, output, keep=args.keep)
     paths = discover(args.dir, args.names)
     if not paths:
         print(f"no bench_*.py found in {args.dir}", file=sys.stderr)
@@ -93,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     for path in paths:
         print(f"running {path.name} ...", file=sys.stderr, flush=True)
         rows.extend(run_one(path, args.quick))
+    if args.keep and args.output.exists():
+        ran = {path.stem for path in paths}
+        kept = json.loads(args.output.read_text(encoding="utf-8")).get("figures", [])
+        rows = [row for row in kept if row.get("bench") not in ran] + rows
     print(table(rows))
     args.output.parent.mkdir(parents=True, exist_ok=True)
     result = {
@@ -103,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         "platform": platform.platform(),
         "figures": rows,
     }
+    constraints = os.environ.get("PORTWATCH_BENCH_CONSTRAINTS")
+    if constraints:
+        result["constraints"] = json.loads(constraints)
     args.output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.output}", file=sys.stderr)
     return 0

@@ -8,13 +8,18 @@ the system clock; ruff's banned-API rule enforces that.
 
 from __future__ import annotations
 
-import asyncio
 import heapq
 import itertools
 import time
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
+
+if TYPE_CHECKING:
+    import asyncio
+
+# asyncio is imported where a clock sleeps, not at import time: the commands a person types
+# read the clock and never sleep (issue 20: `portwatch status` imports no asyncio).
 
 __all__ = ["Clock", "ClockTrust", "SystemClock", "VirtualClock"]
 
@@ -87,6 +92,8 @@ class SystemClock:
         return time.monotonic()
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio
+
         await asyncio.sleep(max(0.0, seconds))
 
 
@@ -130,6 +137,8 @@ class VirtualClock:
         return self._elapsed
 
     async def sleep(self, seconds: float) -> None:
+        import asyncio
+
         if seconds <= 0:
             await asyncio.sleep(0)
             return
@@ -175,6 +184,8 @@ class VirtualClock:
 
     async def settle(self) -> None:
         """Give the event loop a few turns without moving time."""
+        import asyncio
+
         for _ in range(self._settle_rounds):
             await asyncio.sleep(0)
 

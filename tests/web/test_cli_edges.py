@@ -152,5 +152,6 @@ def test_main_turns_keyboard_interrupt_into_130_for_any_command(
 def test_add_hints_at_the_decimal_point_when_typed_with_a_comma(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["add", "38,5C", "--db", str(tmp_path / "portwatch.db")]) == 1
-    assert "(write a decimal point: 38.5C)" in capsys.readouterr().err
+    # issue 21: typed input is refused with status 2, in one line
+    assert cli.main(["add", "38,5C", "--db", str(tmp_path / "portwatch.db")]) == 2
+    assert "write the decimal point as a point: 38.5C" in capsys.readouterr().err

@@ -9,7 +9,7 @@ hold back only non-urgent notices (:func:`held_until`). Pure: no clock, no I/O; 
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from enum import IntEnum, StrEnum
@@ -319,7 +319,7 @@ def format_temperature(celsius: float, unit: Unit) -> str:
     return f"{celsius:.1f} °C"
 
 
-def daily_summary(day: int, readings: Sequence[Reading], unit: Unit, status: str) -> Notice:
+def daily_summary(day: int, readings: Iterable[Reading], unit: Unit, status: str) -> Notice:
     """The caregiver's evening summary of one day's valid final readings.
 
     Provisional and invalid readings are left out: they are not temperatures the rule

@@ -3,6 +3,9 @@
 Each subcommand lives in ``portwatch.cli.commands.<name>`` and provides ``HELP`` (one line),
 ``add_arguments(parser)`` and ``run(args) -> int``. Command modules keep their top-level
 imports light (heavy libraries are imported inside ``run``) so that ``--help`` is instant.
+A command typed by a person builds only its own arguments (issue 20: on a Pi Zero 2 W
+every import here costs several times as much): ``portwatch status`` loads no other
+command module, and ``portwatch --help`` loads each module for its help line only.
 Only this module and ``daemon.py`` configure logging handlers.
 """
 
@@ -10,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -45,11 +47,62 @@ COMMANDS: Final[tuple[str, ...]] = (
 )
 
 
+# Each command's one-line help as its module's HELP says it, so that `portwatch --help`
+# imports no command module (tests/test_cli.py holds the two equal). A command missing
+# here is still listed, from its module.
+HELP_LINES: Final[Mapping[str, str]] = {
+    "run": "run the daemon: read the thermometer, log, apply the fever rule, alert the clinic",
+    "demo": "watch portwatch do its whole job: ten simulated days in about a minute, no hardware",
+    "decode": "decode one Health Thermometer (or CORE) characteristic value given in hex, as JSON",
+    "add": "record a temperature measured by hand (101.2F, 38.4C) when the Bluetooth one failed",
+    "import": "import readings from a CSV file (time,temperature,unit,kind[,device,site,interval])",
+    "purge": "remove log entries older than a date (keep the monitored period plus 90 days)",
+    "alerts": "list clinic alerts (pending, delivered, failed), resend one, or send a test message",
+    "inbox": "run a reference clinic inbox that verifies, stores and lists signed alerts",
+    "replay": (
+        "replay a CSV file of readings through the fever rule and print its decisions as JSON"
+    ),
+    "scan": "list nearby thermometers (name, address, signal, driver), refreshed as they are heard",
+    "pair": "pin the patient's thermometer: scan, choose one, remember it in the state directory",
+    "pause": (
+        "take the thermometer off for up to 2 h (shower): no 'silent' notice; fevers still alert"
+    ),
+    "config": "check the settings file: one line per problem, exit status 2 if any",
+    "doctor": (
+        "check settings, log, disk, Bluetooth, clock, thermometer and clinic; say what to fix"
+    ),
+    "status": "one screen: day N, last temperature, link and battery, fever, what the clinic has",
+    "log": "the log: readings (observations for streams), events and decisions, and a chart",
+    "report": "report symptoms at the port site: an urgent alert to the clinic",
+    "export": "export readings: CSV (the import format) or one FHIR R4 collection Bundle",
+    "summary": "the visit summary for the day 7-10 check, printable (HTML)",
+}
+
+
 def _load(name: str) -> ModuleType:
     return importlib.import_module(f"portwatch.cli.commands.{name}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The subcommand ``argv`` names, if any: its first word that is not an option (the
+    top-level options take no value)."""
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line; given ``argv``, only what parsing it needs.
+
+    Without ``argv`` every subcommand gets its arguments. With it, only the subcommand
+    ``argv`` names does; the others are listed by name, and by their help line (from
+    :data:`HELP_LINES`, importing no module) only when ``argv`` names none
+    (``portwatch --help`` or a usage error shows that list).
+    """
+    only = None if argv is None else chosen_command(argv)
     parser = argparse.ArgumentParser(
         prog="portwatch",
         description=(
@@ -63,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
+        if argv is not None and only is not None and name != only:
+            sub.add_parser(name)  # never shown: parsing goes to `only`
+            continue
+        if argv is not None and only is None and name in HELP_LINES:
+            # only listed (--help or a usage error): no module to import
+            sub.add_parser(name, help=HELP_LINES[name])
+            continue
         module = _load(name)
         help_line: str = module.HELP
         command_parser = sub.add_parser(name, help=help_line, description=help_line)
@@ -73,12 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 # Libraries whose DEBUG lines carry what must not reach a log: urllib3 logs every request
 # line, and a notification URL's path (an ntfy topic) is the only secret it has.
-QUIET_LOGGERS: Final[Mapping[str, int]] = {"urllib3": logging.INFO}
+QUIET_LOGGERS: Final[Mapping[str, int]] = {"urllib3": 20}  # logging.INFO
 
 
 def configure_logging(verbosity: int) -> None:
     """Log to stderr (journald under systemd); health values and secrets never above DEBUG,
     and never from the libraries in :data:`QUIET_LOGGERS`, even with ``-vv``."""
+    import logging  # not at import time: `portwatch --help` needs none
+
     level = logging.WARNING - 10 * min(verbosity, 2)
     logging.basicConfig(
         level=level,
@@ -107,8 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     without a traceback, for every command (issue 18).
     """
     try:
-        parser = build_parser()
-        args = parser.parse_args(argv)
+        words = sys.argv[1:] if argv is None else argv
+        args = build_parser(words).parse_args(words)
         configure_logging(args.verbose)
         module: ModuleType = args._module
         status: int = module.run(args)

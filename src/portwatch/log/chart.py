@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import sqlite3
-import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -103,6 +102,8 @@ class Chart(Database):
 
     def _downsample_raw(self, start_us: int, end_us: int, buckets: int) -> list[Bucket]:
         """:meth:`downsample` from the raw readings: equal edges, exact medians."""
+        import statistics  # here, not at import time: it pulls in random and fractions
+
         span = end_us - start_us
         values: dict[int, list[float]] = {}
         cursor = self._db.execute(

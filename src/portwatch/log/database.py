@@ -14,16 +14,20 @@ A connection is used from one thread at a time. Async code reaches it through on
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import sqlite3
 import stat
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Final, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
+
+if TYPE_CHECKING:
+    # Imported where async code awaits the log, not at import time: a command typed by a
+    # person reads the log synchronously (issue 20).
+    import asyncio
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 from portwatch.log import files
 from portwatch.log.errors import (
@@ -108,6 +112,8 @@ def writers_idle() -> bool:
 
 def _called(fn: Callable[[], _T]) -> asyncio.Future[_T]:
     """``fn`` called now, as a finished future (:meth:`Database.run` when not threaded)."""
+    import asyncio
+
     done: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
     try:
         done.set_result(fn())
@@ -229,11 +235,15 @@ class Database:
         Raises:
             StoreError: the log is closed.
         """
+        import asyncio
+
         if self._closed:
             raise StoreError(f"the log at {self.path} is closed")
         if not self.threaded:
             return _called(fn)
         if self._thread is None:
+            from concurrent.futures import ThreadPoolExecutor
+
             self._thread = ThreadPoolExecutor(1, thread_name_prefix=WRITER_THREAD_NAME)
         _IN_FLIGHT.started()
         work = self._thread.submit(fn)

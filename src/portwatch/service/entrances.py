@@ -54,6 +54,8 @@ class Entrances:
         report: queues a symptom report's urgent alert and logs it; returns its id.
         wake: wakes delivery after a resend.
         status_line: the service's one-line status (what systemd shows).
+        status_screen: ``portwatch status``'s screen as of a time, read on the log's
+            thread (issue 20: the command shows it without reading the settings).
     """
 
     clock: Clock
@@ -63,6 +65,7 @@ class Entrances:
     report: Callable[[Sequence[Symptom], str], Awaitable[str]]
     wake: Callable[[], None]
     status_line: Callable[[], str]
+    status_screen: Callable[[datetime], str] | None = None
 
     def now(self) -> datetime:
         return self.clock.now()
@@ -153,7 +156,12 @@ class Entrances:
             if n.start <= now < Pause(n.start, n.end, n.reason).effective_end()
         ]
         latest = max(active, key=lambda p: p.effective_end(), default=None)
+        screen = self.status_screen
+        answer: dict[str, object] = {}
+        if screen is not None:
+            answer["screen"] = await self._write(lambda: screen(now))
         return {
+            **answer,
             "now": now.isoformat(),
             "status": self.status_line(),
             "paused_until": None if latest is None else latest.effective_end().isoformat(),

@@ -12,7 +12,7 @@ carries a deterministic key, so a sink that de-duplicates on it makes a crash be
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -319,17 +319,31 @@ class TimedWork:
         local_midnight = datetime.combine(
             due.astimezone(self._zone).date(), datetime.min.time(), tzinfo=self._zone
         ).astimezone(UTC)
-        # Up to the summary's own time: a reading landing at that instant is tomorrow's news.
-        readings = await self._call(lambda: list(self._log.readings(local_midnight, due)))
         day = day_number(self._settings.patient.placement, due, self._zone)
         status = summary_status(fever_open=self._fever_open(), pending=self._fever_pending())
-        notice = daily_summary(
-            day, [r.reading for r in readings], self._settings.display.unit, status
-        )
+        unit = self._settings.display.unit
+
+        def summarise() -> Notice:
+            # Up to the summary's own time: a reading landing then is tomorrow's news.
+            # An hour of the log at a time (issue 20: a day at one reading a second held
+            # at once was ~40 MB of the Pi's daemon).
+            return daily_summary(day, _hourly(self._log, local_midnight, due), unit, status)
+
+        notice = await self._call(summarise)
         await self._sink(notice, f"{NoticeKind.DAILY_SUMMARY.value}:{due.isoformat()}", now)
 
     def _local(self, when: datetime) -> str:
         return when.astimezone(self._zone).strftime("%a %H:%M")
+
+
+def _hourly(log: TimedLog, since: datetime, until: datetime) -> Iterator[Reading]:
+    """The readings timed in [since, until), read from the log an hour at a time."""
+    start = since
+    while start < until:
+        end = min(start + timedelta(hours=1), until)
+        for stored in log.readings(start, end):
+            yield stored.reading
+        start = end
 
 
 def summary_status(*, fever_open: bool, pending: bool) -> str:

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
 
@@ -341,7 +342,18 @@ def _entrances(
         report=report,
         wake=wake,
         status_line=lambda: status_text(settings, clock, facts, fever),
+        status_screen=partial(_status_screen, settings, writer_store),
     )
+
+
+def _status_screen(settings: Settings, store: Store, now: datetime) -> str:
+    """`portwatch status`'s screen, as the command would show it with these settings."""
+    from portwatch.web.settings import display_settings, next_reminder
+    from portwatch.web.source import status_data
+    from portwatch.web.text import status_text as screen_text
+
+    reminder = next_reminder(settings)(now)
+    return screen_text(status_data(store, display_settings(settings), now, reminder))
 
 
 def _recorder(

@@ -15,12 +15,12 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from portwatch.model import Unit
-from portwatch.web.view import DEFAULT_HEALING_DAYS, DEFAULT_THRESHOLD_F, DisplaySettings
-
 if TYPE_CHECKING:
+    # The display's types are imported where the display is made, not when a command's
+    # options are (issue 20: `portwatch status` asking the service needs neither).
     from portwatch.config import Settings
     from portwatch.web.source import ClinicTarget
+    from portwatch.web.view import DisplaySettings
 
 _RELATIVE: Final = re.compile(r"^(\d+)\s*([dhm])$")
 _RELATIVE_UNIT: Final = {"d": timedelta(days=1), "h": timedelta(hours=1), "m": timedelta(minutes=1)}
@@ -113,6 +113,9 @@ def display_from(
     Raises:
         TimeArgumentError: for a --placement that cannot be read.
     """
+    from portwatch.model import Unit
+    from portwatch.web.view import DEFAULT_HEALING_DAYS, DEFAULT_THRESHOLD_F, DisplaySettings
+
     if settings is not None:
         from portwatch.web.settings import display_settings
 

@@ -16,6 +16,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Final, TextIO
 
 from portwatch.fever.settings import DEFAULTS, RuleSettings
+from portwatch.fever.windows import window_start
 from portwatch.log.store import Store, StoredReading
 from portwatch.model import Observation, Reading, ReadingKind
 from portwatch.web.source import ClinicTarget, stream_observations
@@ -74,7 +75,9 @@ def observations(
     kinds = (ReadingKind.SPOT, ReadingKind.STREAM)
     window_us = int(rule.window.total_seconds() * 1_000_000)
     chunk_us = window_us * max(1, CHUNK_US // window_us)  # whole epoch-aligned windows
-    for hour in _chunks(store.iter_readings(since, until), chunk_us):
+    # A window counts where it ends: one cut by `since` is read whole, from its start.
+    start = None if since is None else window_start(since, rule.window)
+    for hour in _chunks(store.iter_readings(start, until), chunk_us):
         valid = [
             r
             for r in hour
@@ -84,6 +87,7 @@ def observations(
             Observation(r.time, r.celsius, r.value, r.unit, r.device, r.site)
             for r in valid
             if r.kind is ReadingKind.SPOT and r.celsius is not None and r.value is not None
+            if since is None or r.time >= since
         )
         stream = [r for r in valid if r.kind is ReadingKind.STREAM]
         made = _device_digits(stream_observations(stream, rule), stream)

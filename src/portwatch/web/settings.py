@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from portwatch.alerts.delivery import load_secret
 from portwatch.alerts.notices import NOTICES, NoticeKind
@@ -21,9 +21,13 @@ from portwatch.alerts.payloads import Thermometer
 from portwatch.config import ConfigError, Settings, alert_context
 from portwatch.identity import gateway_id as installation_id
 from portwatch.service.care import reminder_plan
-from portwatch.web.app import WebSettings
 from portwatch.web.source import ClinicTarget
 from portwatch.web.view import DisplaySettings
+
+if TYPE_CHECKING:
+    # The page's server (aiohttp) is imported where the page is served, not by the
+    # terminal commands that read the settings (issue 20: ~250 ms of `portwatch status`).
+    from portwatch.web.app import WebSettings
 
 __all__ = [
     "WEB_TOKEN_CREDENTIAL",
@@ -102,6 +106,8 @@ def web_settings(settings: Settings, environ: Mapping[str, str]) -> WebSettings:
                 f"(or systemd LoadCredential={WEB_TOKEN_CREDENTIAL})"
             ]
         )
+    from portwatch.web.app import WebSettings
+
     path = configured if configured is not None else Path(str(directory)) / WEB_TOKEN_CREDENTIAL
     host, _, port = settings.web.address.rpartition(":")
     try:

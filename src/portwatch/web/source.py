@@ -15,10 +15,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from portwatch.alerts.outbox import clinic_entry
-from portwatch.alerts.payloads import AlertContext, AlertKind, ClinicFormat, symptom_alert
+from portwatch.alerts.payloads import AlertKind
 from portwatch.fever.settings import DEFAULTS, RuleSettings
 from portwatch.fever.windows import summarise
 from portwatch.log.store import (
@@ -39,7 +38,6 @@ from portwatch.model import (
     Symptom,
 )
 from portwatch.period import day_start
-from portwatch.web import pages
 from portwatch.web.chartdata import chart_data, unused_reason
 from portwatch.web.text import (
     SYMPTOM_LABEL,
@@ -59,6 +57,11 @@ from portwatch.web.view import (
     episodes_from,
     fever_state,
 )
+
+if TYPE_CHECKING:
+    # The clinic's side (outbox rendering, signing, delivery) is imported where a report
+    # is made, not at import time (issue 20: `portwatch status` reads the log only).
+    from portwatch.alerts.payloads import AlertContext, ClinicFormat
 
 __all__ = [
     "ClinicTarget",
@@ -347,6 +350,9 @@ def symptom_entry(
     Raises:
         PayloadError: no symptom, or "other" without a note.
     """
+    from portwatch.alerts.outbox import clinic_entry
+    from portwatch.alerts.payloads import symptom_alert
+
     alert = symptom_alert(target.context, symptoms, note, now)
     return clinic_entry(alert, target.context, target.format, now)
 
@@ -419,11 +425,15 @@ class StorePages:
                 self._store = None
 
     def now(self, now: datetime) -> str:
+        from portwatch.web import pages  # the HTML: only when a page is asked for
+
         reminder = self._next_reminder(now) if self._next_reminder else None
         with self._reader() as store:
             return pages.now_page(status_data(store, self._settings, now, reminder))
 
     def chart(self, now: datetime, day: int | None) -> str:
+        from portwatch.web import pages
+
         settings = self._settings
         since, until = day_range(settings, now, day)
         with self._reader() as store:
@@ -435,6 +445,8 @@ class StorePages:
         return pages.chart_page(data, zoom, settings, heading)
 
     def log(self, now: datetime, day: int | None, events: bool) -> str:
+        from portwatch.web import pages
+
         settings = self._settings
         if day is None:
             since, until = now - DEFAULT_LOG_SPAN, now + _TICK
@@ -447,6 +459,8 @@ class StorePages:
         return pages.log_page(lines, settings, heading)
 
     def alerts(self, now: datetime) -> str:
+        from portwatch.web import pages
+
         with self._reader() as store:
             rows = store.outbox_all()
         listed = [_alert_row(r) for r in sorted(rows, key=lambda r: r.created_at, reverse=True)]
@@ -454,10 +468,14 @@ class StorePages:
         return pages.alerts_page(alerts, self._settings, delivery(rows, now))
 
     def summary(self, now: datetime) -> str:
+        from portwatch.web import pages
+
         with self._reader() as store:
             return pages.summary_page(summary_data(store, self._settings, now))
 
     def report_form(self, done: str | None, error: str | None) -> str:
+        from portwatch.web import pages
+
         return pages.report_page(self._settings, done=done, error=error)
 
     def submit_report(self, symptoms: Sequence[Symptom], note: str, now: datetime) -> str:

@@ -120,6 +120,10 @@ def command_settings(argument: str | None, now: datetime) -> Settings | None:
     Raises:
         ConfigError: the file named is missing, or the settings are invalid.
     """
+    from portwatch.settings_file import config_path
+
+    if argument is None and not config_path(argument).exists():
+        return None  # no settings file: nothing to validate, no pydantic (issue 20)
     from portwatch.settings_check import settings_for_input
 
     return settings_for_input(argument, now)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from portwatch.cli.commands._radio import EXIT_FAILED, add_radio_arguments, open_radio, state_dir
+
+if TYPE_CHECKING:
+    from portwatch.ble.discovery import Seen
 
 HELP = "pin the patient's thermometer: scan, choose one, remember it in the state directory"
 
@@ -35,9 +40,8 @@ def run(args: argparse.Namespace) -> int:
 
     from bleak.exc import BleakError
 
-    from portwatch.ble.discovery import Seen, discover, read_identity
+    from portwatch.ble.discovery import discover, read_identity
     from portwatch.ble.pin import Pin, save_pin
-    from portwatch.cli.commands.scan import table
     from portwatch.clock import SystemClock
     from portwatch.printable import printable
 
@@ -48,29 +52,9 @@ def run(args: argparse.Namespace) -> int:
     async def main() -> int:
         async with open_radio(args.virtual) as radio:
             found = await discover(radio, SystemClock(), args.seconds)
-            chosen: Seen | None = None
-            if args.address:
-                chosen = found.get(args.address.upper())
-                if chosen is None:
-                    print(f"portwatch pair: {args.address} not heard", file=sys.stderr)
-                    return EXIT_FAILED
-            else:
-                if not found:
-                    print("portwatch pair: no thermometer heard", file=sys.stderr)
-                    return EXIT_FAILED
-                rows = sorted(found.values(), key=lambda s: (-s.rssi, s.address))
-                lines = table(dict(found))
-                print("   " + lines[0])
-                for number, seen in enumerate(rows, 1):
-                    line = table({seen.address: seen})[1]
-                    print(f"{number:>2} {line}")
-                answer = (await asyncio.to_thread(input, "pin which one? ")).strip()
-                if not answer.isdigit() or not 1 <= int(answer) <= len(rows):
-                    print(
-                        f"portwatch pair: {answer!r} is not a number in the list", file=sys.stderr
-                    )
-                    return EXIT_FAILED
-                chosen = rows[int(answer) - 1]
+            chosen = await _choose(found, args.address)
+            if chosen is None:
+                return EXIT_FAILED
             try:
                 identity = await read_identity(radio, chosen.address)
             except (BleakError, TimeoutError, OSError) as exc:
@@ -91,6 +75,32 @@ def run(args: argparse.Namespace) -> int:
     except (BleakError, OSError) as exc:
         print(f"portwatch pair: the radio cannot scan: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+async def _choose(found: Mapping[str, Seen], address: str | None) -> Seen | None:
+    """The thermometer named by ``address``, else the one the person picks from a numbered
+    table (strongest first); None, said why, when there is none to pin."""
+    import asyncio
+
+    from portwatch.cli.commands.scan import table
+
+    if address:
+        chosen = found.get(address.upper())
+        if chosen is None:
+            print(f"portwatch pair: {address} not heard", file=sys.stderr)
+        return chosen
+    if not found:
+        print("portwatch pair: no thermometer heard", file=sys.stderr)
+        return None
+    rows = sorted(found.values(), key=lambda s: (-s.rssi, s.address))
+    print("   " + table(dict(found))[0])
+    for number, seen in enumerate(rows, 1):
+        print(f"{number:>2} {table({seen.address: seen})[1]}")
+    answer = (await asyncio.to_thread(input, "pin which one? ")).strip()
+    if not answer.isdigit() or not 1 <= int(answer) <= len(rows):
+        print(f"portwatch pair: {answer!r} is not a number in the list", file=sys.stderr)
+        return None
+    return rows[int(answer) - 1]
 
 
 def _pin_directory(args: argparse.Namespace) -> Path | None:

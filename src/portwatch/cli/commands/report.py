@@ -6,15 +6,15 @@ import argparse
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from portwatch.model import Symptom
-
 if TYPE_CHECKING:
     from portwatch.cli.commands._log import LogPlace
+    from portwatch.model import Symptom
 
 HELP = "report symptoms at the port site: an urgent alert to the clinic"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from portwatch.model import Symptom
     from portwatch.web.cliargs import add_clinic, add_common
 
     add_common(parser)

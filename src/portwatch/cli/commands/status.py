@@ -19,9 +19,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+# The flags that choose another view than the running service's own.
+_VIEW_FLAGS = ("config", "db", "placement", "patient", "threshold_f", "healing_days", "unit")
+
+
+def from_service(args: argparse.Namespace) -> str | None:
+    """The running service's status screen over its control socket, or None to read the log.
+
+    Asked only for the service's own view (no flag above, no ``--json``) and only where a
+    service would put its socket without the settings (``$RUNTIME_DIRECTORY``,
+    /run/portwatch, the default state directory): so no settings file is parsed and no
+    pydantic imported (issue 20). Any trouble asking is the offline path's to report.
+    """
+    import os
+    from pathlib import Path
+
+    if getattr(args, "json", False) or any(getattr(args, f, None) for f in _VIEW_FLAGS):
+        return None
+    from portwatch.cli.control_client import ask
+    from portwatch.service.control_socket import command_socket_path
+
+    state = os.environ.get("PORTWATCH_STATE_DIRECTORY") or "/var/lib/portwatch"
+    socket = command_socket_path(Path(state.split(":")[0]))
+    if socket is None:
+        return None
+    try:
+        screen = ask(socket, "GET", "status", timeout_s=5.0).get("screen")
+    except Exception:  # noqa: BLE001 - the offline path reads the log and says what is wrong
+        return None
+    return screen if isinstance(screen, str) else None
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    screen = from_service(args)
+    if screen is not None:
+        print(screen, end="")
+        return 0
     from portwatch.clock import SystemClock
     from portwatch.log.store import Store, StoreError
     from portwatch.web.cliargs import db_path, display_from, settings_from
