@@ -508,7 +508,6 @@ def _senders(
     }
     for channel, url in urls.items():
         if url is not None:
-            # An http(s) topic is POSTed ntfy-style, any other URL goes through Apprise.
             channels[channel] = sender = notify_sender(NotifyEndpoint(url=url))
             made.append(sender)
     direct = None
