@@ -51,6 +51,10 @@ COMMANDS: Final[tuple[str, ...]] = (
 # imports no command module (tests/test_cli.py holds the two equal). A command missing
 # here is still listed, from its module.
 HELP_LINES: Final[Mapping[str, str]] = {
+    "setup": (
+        "set up this Pi: ask what only you know, make the secrets, pin the thermometer, start"
+    ),
+    "web": "a one-time link and QR code that opens the caregiver page on a phone",
     "run": "run the daemon: read the thermometer, log, apply the fever rule, alert the clinic",
     "demo": "watch portwatch do its whole job: ten simulated days in about a minute, no hardware",
     "decode": "decode one Health Thermometer (or CORE) characteristic value given in hex, as JSON",

@@ -13,15 +13,14 @@ import asyncio
 import dataclasses
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
 
-from portwatch import __version__
 from portwatch.alerts import payloads
 from portwatch.alerts.apprise_sender import NotifyChannelSender, notify_sender
 from portwatch.alerts.delivery import (
@@ -41,11 +40,12 @@ from portwatch.log.store import DB_FILE_NAME, Channel, Store, StoredReading, Sto
 from portwatch.model import Symptom
 from portwatch.service.fever_state import FeverState
 from portwatch.service.hooks import DaemonHooks
+from portwatch.service.lifecycle import close_parts, notify, start, stop
 from portwatch.service.logwatch import LogWatch, SeenReadings
 from portwatch.service.page import Page, page_entrance, page_for
 from portwatch.service.readings import REBUILD_BEFORE_PLACEMENT, Facts, ReadingPath, rebuild_rule
 from portwatch.service.recorder import Recorder
-from portwatch.service.schedule import Scheduler, every
+from portwatch.service.schedule import Scheduler
 from portwatch.service.status import StatusFacts, status_line
 from portwatch.service.storage_alarm import StorageAlarm
 from portwatch.service.systemd import Notifier
@@ -70,14 +70,9 @@ __all__ = [
 _LOGGER = logging.getLogger("portwatch.service.daemon")
 _T = TypeVar("_T")
 
-# How often the rule is advanced (fever-rule.md §2, §5): a stream window closes, a recheck
-# falls due or an episode resolves at most this late.
-TICK: Final = timedelta(minutes=1)
 # Who the alerts are addressed to when the settings name no clinic (no clinic URL: only
 # possible outside the monitored period, when nothing is sent anyway).
 NO_RECIPIENT: Final = "Organization/unset"
-# Issue 7: SIGTERM stops cleanly within 10 s; each shutdown step gets a share of it.
-STOP_STEP_S: Final = 3.0
 
 
 class DaemonError(ValueError):
@@ -193,14 +188,6 @@ def _clock_trusted(clock: Clock) -> bool:
     return clock.trust is ClockTrust.SYNCHRONISED
 
 
-def notify(send: Callable[..., bool], *args: str) -> None:
-    """One message to systemd; a failure is not the daemon's (logged at DEBUG)."""
-    try:
-        send(*args)
-    except OSError as exc:
-        _LOGGER.debug("systemd notify failed: %s", exc)
-
-
 @asynccontextmanager
 async def open_service(launch: Launch) -> AsyncIterator[Service]:
     """Open the log, build every part, start the stages; stop them all on the way out.
@@ -211,9 +198,9 @@ async def open_service(launch: Launch) -> AsyncIterator[Service]:
     async with AsyncExitStack() as stack:
         store, writer_store = await _open_log(stack, launch)
         service = await _build(launch, store, writer_store)
-        stack.push_async_callback(_close_parts, service)
-        stack.push_async_callback(_stop, service)
-        await _start(service)
+        stack.push_async_callback(close_parts, service)
+        stack.push_async_callback(stop, service)
+        await start(service)
         yield service
 
 
@@ -538,74 +525,3 @@ def _notice_sink(
         deliverer.wake()
 
     return sink
-
-
-async def _start(service: Service) -> None:
-    """Schedule the jobs, start every stage and the page; then tell systemd READY."""
-    launch, scheduler, stages = service.launch, service.scheduler, service.stages
-    settings, now = launch.settings, launch.clock.now()
-    scheduler.add("rule", every(TICK, start=now + TICK), _job(service.tick))
-    scheduler.add("status", every(TICK, start=now + TICK), _job(service.update_status))
-    if launch.clinic is not None and settings.clinic.format is payloads.ClinicFormat.JSON:
-        # alerts.md: the heartbeat travels on the JSON channel only.
-        beat = settings.clinic.heartbeat_every
-        scheduler.add("heartbeat", every(beat, start=now + beat), _job(service.heartbeat))
-    await service.timed.start()
-    stages.spawn("link", service.link.run)
-    stages.spawn("store", service.readings.writer.run)
-    stages.spawn("delivery", service.deliverer.run)
-    stages.spawn("storage-notice", service.alarm.run)
-    stages.spawn("schedule", scheduler.run)
-    if launch.watchdog_s:
-        stages.spawn("watchdog", service.pet_watchdog)
-    if service.page is not None:
-        stages.spawn("page", service.page.run)
-        await service.page.tried.wait()  # its URL is known at READY, or its failure logged
-    stages.spawn("logwatch", service.logwatch.run)
-    from portwatch.service.control_server import ControlSocketError
-
-    try:
-        await service.control.start()
-    except ControlSocketError as exc:
-        _LOGGER.warning("%s; commands write the log directly meanwhile", exc)
-    notify(launch.notifier.ready, service.status_text())
-    _LOGGER.info("portwatch %s running; log at %s", __version__, launch.db_path)
-
-
-def _job(func: Callable[[datetime], None]) -> Callable[[datetime], Awaitable[None]]:
-    async def job(due: datetime) -> None:
-        func(due)
-
-    return job
-
-
-async def _stop(service: Service) -> None:
-    """Stop in the order that loses nothing: no new readings, waiting ones written."""
-    notify(service.launch.notifier.stopping)
-    await service.control.close()  # commands from now on write the log themselves
-    stages = service.stages
-    await stages.cancel("link", STOP_STEP_S)
-    await stages.cancel("store", STOP_STEP_S)
-    writer = service.readings.writer
-    try:
-        async with asyncio.timeout(STOP_STEP_S):
-            await writer.close()
-    except TimeoutError:
-        _LOGGER.warning("store: %s readings not written at stop", writer.buffered)
-    # A storage notice not yet accepted is dropped: the next start tells again.
-    await stages.cancel("storage-notice", STOP_STEP_S)
-    await service.chores.wait(STOP_STEP_S)
-    await stages.cancel_all(STOP_STEP_S)
-
-
-async def _close_parts(service: Service) -> None:
-    service.logwatch.close()
-    if service.page is not None:
-        await service.page.close()
-    for sender in service.senders:
-        sender.close()
-    _LOGGER.info(
-        "stopped: %s readings received, %s written",
-        service.facts.readings_received,
-        service.facts.readings_durable,
-    )
