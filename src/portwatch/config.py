@@ -44,6 +44,7 @@ from portwatch.alerts.delivery import (
     load_secret,
     secret_file,
 )
+from portwatch.alerts.endpoints import check_notify_url
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
 from portwatch.alerts.signing import SignatureError, parse_secret
 from portwatch.fever.settings import (
@@ -197,6 +198,7 @@ def _checked_url(text: str) -> str:
 
 
 HttpUrl = Annotated[str, AfterValidator(_checked_url)]
+NotifyUrl = Annotated[str, AfterValidator(lambda u: check_notify_url(u, "the URL"))]
 
 
 class _Section(BaseModel):
@@ -345,10 +347,10 @@ class QuietHours(_Section):
 
 
 class NotifySection(_Section):
-    """How the caregiver and the patient are reached besides the log and the page."""
+    """How the caregiver and the patient are reached: an ntfy topic or an Apprise URL each."""
 
-    caregiver_url: HttpUrl | None = None
-    patient_url: HttpUrl | None = None
+    caregiver_url: NotifyUrl | None = None
+    patient_url: NotifyUrl | None = None
     quiet_hours: QuietHours | None = None
     daily_summary_at: LocalTime = Field(default_factory=lambda: time(20, 0))
     reminders_at: LocalTime = Field(default_factory=lambda: time(9, 0))

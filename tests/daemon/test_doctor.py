@@ -128,6 +128,7 @@ async def test_all_checks_pass_when_machine_is_ready(
         "clock",
         "pinned thermometer",
         "thermometer",
+        "notifications",
         "clinic",
     ]
     assert [c.line() for c in checks if not c.passed] == []

@@ -6,8 +6,6 @@ file read without its contents ever reaching a log or an error.
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
 import json
 import logging
 import stat
@@ -18,6 +16,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
+from portwatch.alerts.notify_url import NotifyTransport, apprise_problem, is_loopback, transport_of
 from portwatch.alerts.payloads import ClinicFormat
 
 __all__ = [
@@ -29,6 +28,7 @@ __all__ = [
     "ClinicEndpoint",
     "DeliveryError",
     "NotifyEndpoint",
+    "check_notify_url",
     "check_url",
     "load_secret",
     "notification_body",
@@ -67,12 +67,25 @@ def check_url(url: str, what: str) -> None:
         raise DeliveryError(f"{what} must not carry credentials; use the secret file")
     if parts.scheme == "https":
         return
-    host = parts.hostname
-    loopback = host == "localhost"
-    with contextlib.suppress(ValueError):
-        loopback = loopback or ipaddress.ip_address(host).is_loopback
-    if not loopback:
+    if not is_loopback(parts.hostname):
         raise DeliveryError(f"{what} must use https (plain http only to a loopback address)")
+
+
+def check_notify_url(url: str, what: str) -> str:
+    """Check a person's notification URL the way it will be sent (see
+    :mod:`portwatch.alerts.notify_url`): an http(s) ntfy topic by :func:`check_url`'s rule,
+    any other scheme as an Apprise URL. Returns the URL (a settings validator).
+
+    Raises:
+        DeliveryError: the URL cannot be sent to; the message never repeats the URL.
+    """
+    if transport_of(url) is NotifyTransport.NTFY:
+        check_url(url, what)
+        return url
+    problem = apprise_problem(url)
+    if problem is not None:
+        raise DeliveryError(f"{what} {problem}")
+    return url
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,15 +112,22 @@ class ClinicEndpoint:
 
 @dataclass(frozen=True, slots=True)
 class NotifyEndpoint:
-    """A person's notification URL (an ntfy-style topic): plain POST, unsigned."""
+    """A person's notification URL: an ntfy-style topic (plain POST, unsigned) or an
+    Apprise URL (e-mail, SMS gateways, ...), told apart by :func:`check_notify_url`. The
+    timeouts and CA bundle apply to the ntfy POST; Apprise uses its own (``?cto=``/``?rto=``)."""
 
-    url: str = field(repr=False)  # a topic URL is often the only secret it has
+    url: str = field(repr=False)  # a topic URL, or an Apprise URL's password, is a secret
     ca_bundle: Path | None = None
     connect_timeout_s: float = CONNECT_TIMEOUT_S
     read_timeout_s: float = READ_TIMEOUT_S
 
     def __post_init__(self) -> None:
-        check_url(self.url, "notification URL")
+        check_notify_url(self.url, "notification URL")
+
+    @property
+    def transport(self) -> NotifyTransport:
+        """How notices to this URL are sent."""
+        return transport_of(self.url)
 
 
 def load_secret(path: Path | str) -> str:

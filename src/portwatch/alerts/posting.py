@@ -10,6 +10,7 @@ import asyncio
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Final, Protocol
 
@@ -22,7 +23,7 @@ from portwatch.log.store import OutboxRow, Priority
 if TYPE_CHECKING:
     import requests
 
-__all__ = ["ClinicSender", "HttpPoster", "NotifySender", "Sender"]
+__all__ = ["ClinicSender", "HttpPoster", "Note", "NotifySender", "Sender"]
 
 # The outer ceiling over one attempt, above requests' own timeouts, because a server that
 # drips bytes can keep a read alive past the read timeout (which is per socket read).
@@ -153,8 +154,30 @@ def _header_text(text: str) -> str:
     return f"=?UTF-8?B?{base64.b64encode(text.encode()).decode()}?="
 
 
+@dataclass(frozen=True, slots=True)
+class Note:
+    """One notice as a person's sender sends it; ``id`` is the outbox row's."""
+
+    id: str
+    title: str
+    message: str
+    priority: Priority
+
+    @classmethod
+    def of(cls, row: OutboxRow) -> Note:
+        """A notify row's notice (a body that is not a notice is sent as it is)."""
+        try:
+            note = json.loads(row.body)
+            title, message = str(note["title"]), str(note["message"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            title, message = "portwatch", row.body
+        return cls(str(row.id), title, message, row.priority)
+
+
 class NotifySender:
-    """POSTs notify rows as plain text with Title and Priority headers (ntfy-style)."""
+    """POSTs notify rows as plain text with Title and Priority headers (ntfy-style), to an
+    http(s) URL (an Apprise URL goes to :class:`~portwatch.alerts.apprise_sender.AppriseSender`,
+    see :mod:`portwatch.alerts.notify_url`)."""
 
     def __init__(self, endpoint: NotifyEndpoint, session: requests.Session | None = None) -> None:
         self._endpoint = endpoint
@@ -164,19 +187,18 @@ class NotifySender:
         self._poster.close()
 
     async def send(self, row: OutboxRow, now: datetime) -> Answer:
-        try:
-            note = json.loads(row.body)
-            title, message = str(note["title"]), str(note["message"])
-        except (json.JSONDecodeError, KeyError, TypeError):
-            title, message = "portwatch", row.body
+        return await self.send_note(Note.of(row), now)
+
+    async def send_note(self, note: Note, now: datetime) -> Answer:
+        """POST one notice (also for `portwatch doctor --send-notice`)."""
         headers = {
             "Content-Type": "text/plain; charset=utf-8",
-            "Title": _header_text(title),
-            "Priority": NOTIFY_PRIORITY.get(row.priority, "default"),
+            "Title": _header_text(note.title),
+            "Priority": NOTIFY_PRIORITY.get(note.priority, "default"),
             "User-Agent": f"portwatch/{__version__}",
         }
-        if _SEQUENCE_ID.fullmatch(str(row.id)):
+        if _SEQUENCE_ID.fullmatch(note.id):
             # A resend (at-least-once, see Deliverer) then replaces the phone's notification
             # on ntfy 2.16+ instead of showing it twice; other receivers ignore the header.
-            headers["X-Sequence-ID"] = str(row.id)
-        return await self._poster.post(self._endpoint.url, message.encode(), headers, now)
+            headers["X-Sequence-ID"] = note.id
+        return await self._poster.post(self._endpoint.url, note.message.encode(), headers, now)

@@ -16,12 +16,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
 
+from portwatch.alerts.apprise_sender import notify_sender
 from portwatch.alerts.delivery import (
     ClinicSender,
+    DeliveryError,
+    NotifyEndpoint,
     Outcome,
     classify,
 )
+from portwatch.alerts.notify_url import describe_notify_url
 from portwatch.alerts.payloads import connectivity_test_alert, render
+from portwatch.alerts.posting import Note
 from portwatch.ble.pin import PinError, load_pin
 from portwatch.config import (
     BluetoothBackend,
@@ -31,10 +36,25 @@ from portwatch.config import (
     clinic_endpoint,
     load_settings,
 )
-from portwatch.log.store import DB_FILE_NAME, STATE_DIRECTORY_ENV, Store, StoreError, check
+from portwatch.log.store import (
+    DB_FILE_NAME,
+    STATE_DIRECTORY_ENV,
+    Priority,
+    Store,
+    StoreError,
+    check,
+)
 from portwatch.service.status import age_text
 
-__all__ = ["Check", "DoctorError", "check_clinic", "check_settings", "run_checks"]
+__all__ = [
+    "Check",
+    "DoctorError",
+    "check_clinic",
+    "check_notify",
+    "check_notify_send",
+    "check_settings",
+    "run_checks",
+]
 
 # A reading row with its raw bytes is ~150 B; a wearable at 1 Hz for the ten-day period
 # is ~130 MB. Below this much free space, the log could fill the card mid-period.
@@ -254,6 +274,70 @@ async def check_clinic(
     )
 
 
+def _notify_urls(settings: Settings) -> dict[str, str]:
+    """Each person's notification URL that is set, by whom it reaches."""
+    section = settings.notify
+    urls = {"caregiver": section.caregiver_url, "patient": section.patient_url}
+    return {who: url for who, url in urls.items() if url is not None}
+
+
+def check_notify(settings: Settings) -> Check:
+    """Each person's notification URL is one portwatch can send to, and how: an ntfy POST
+    or a service through Apprise. Nothing is sent (a test notice would reach a person).
+
+    The URLs were checked when the settings loaded; checked again here as the daemon will
+    build its senders, and named by how they are sent, never by their text (a topic or a
+    mail password is a secret).
+    """
+    said: list[str] = []
+    for who, url in _notify_urls(settings).items():
+        try:
+            NotifyEndpoint(url=url)
+        except DeliveryError as exc:
+            return Check(
+                "notifications",
+                False,
+                f"{who}: {exc}",
+                f"fix notify.{who}_url (an https ntfy topic, or an Apprise URL)",
+            )
+        said.append(f"{who}: {describe_notify_url(url)}")
+    if not said:
+        return Check("notifications", True, "no notification URL (notices wait in the log)")
+    return Check("notifications", True, "; ".join(said))
+
+
+# What `portwatch doctor --send-notice` sends each person: it says what it is.
+TEST_NOTICE_TITLE: Final = "portwatch test"
+TEST_NOTICE_MESSAGE: Final = (
+    "A test from portwatch doctor: portwatch's notices reach you here. Nothing to do."
+)
+
+
+async def check_notify_send(settings: Settings, now: datetime) -> list[Check]:
+    """Each notification URL accepts a test notice (only when asked: it reaches a person)."""
+    checks: list[Check] = []
+    for who, url in _notify_urls(settings).items():
+        name = f"{who} notice"
+        sender = notify_sender(NotifyEndpoint(url=url))
+        note = Note(f"doctor-{who}", TEST_NOTICE_TITLE, TEST_NOTICE_MESSAGE, Priority.ROUTINE)
+        try:
+            answer = await sender.send_note(note, now)
+        finally:
+            sender.close()
+        if classify(answer) is Outcome.DELIVERED:
+            checks.append(Check(name, True, f"accepted a test notice ({answer.describe()})"))
+        else:
+            checks.append(
+                Check(
+                    name,
+                    False,
+                    f"did not take the test notice: {answer.describe()}",
+                    f"check notify.{who}_url (the journal has the service's own reason)",
+                )
+            )
+    return checks
+
+
 def parse_ntp_synchronized(answer: str) -> bool:
     """``timedatectl show -p NTPSynchronized --value`` answers 'yes' or 'no'."""
     return answer.strip() == "yes"
@@ -298,6 +382,7 @@ async def run_checks(
     root: Path = Path("/"),
     config_only: bool = False,
     send_test: bool = True,
+    send_notice: bool = False,
     gateway_id: str = "portwatch",
     run: Runner = _timedatectl,
 ) -> list[Check]:
@@ -321,7 +406,10 @@ async def run_checks(
         check_clock(root, run),
         check_pin(directory, loaded.bluetooth.address),
         check_thermometer(log, loaded.bluetooth.address, loaded.watch.stale_after, now),
+        check_notify(loaded),
     ]
     if send_test:
         checks.append(await check_clinic(loaded, environ, now, gateway_id))
+    if send_notice:
+        checks += await check_notify_send(loaded, now)
     return checks

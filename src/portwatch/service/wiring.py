@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from portwatch.alerts import payloads
+from portwatch.alerts.apprise_sender import NotifyChannelSender, notify_sender
 from portwatch.alerts.delivery import (
     ClinicEndpoint,
     ClinicSender,
     Deliverer,
     NotifyEndpoint,
-    NotifySender,
     Sender,
 )
 from portwatch.alerts.notices import Notice, QuietHours
@@ -117,7 +117,7 @@ class Service:
     timed: TimedWork
     link: Link
     page: Page | None
-    senders: tuple[ClinicSender | NotifySender, ...]
+    senders: tuple[ClinicSender | NotifyChannelSender, ...]
     stages: Stages
     chores: Chores
     logwatch: LogWatch  # rows other processes wrote, to the rule (issue 16)
@@ -361,7 +361,7 @@ def _recorder(
 
 def _delivery(
     launch: Launch, recorder: Recorder, writer_store: Store
-) -> tuple[Deliverer, Sender | None, tuple[ClinicSender | NotifySender, ...]]:
+) -> tuple[Deliverer, Sender | None, tuple[ClinicSender | NotifyChannelSender, ...]]:
     """The Deliverer over the log's outbox, the caregiver's direct sender, every sender."""
     channels, direct, senders = _senders(launch)
     deliverer = Deliverer(  # the writer's connection on its thread: no fsync blocks the loop
@@ -477,10 +477,10 @@ async def _rebuilt_rule(
 
 def _senders(
     launch: Launch,
-) -> tuple[dict[str, Sender], Sender | None, tuple[ClinicSender | NotifySender, ...]]:
+) -> tuple[dict[str, Sender], Sender | None, tuple[ClinicSender | NotifyChannelSender, ...]]:
     """One sender per channel, the caregiver's direct one (storage notices), and all of
     them to close at stop."""
-    made: list[ClinicSender | NotifySender] = []
+    made: list[ClinicSender | NotifyChannelSender] = []
     channels: dict[str, Sender] = {}
     if launch.clinic is not None:
         channels[Channel.CLINIC] = clinic = ClinicSender(launch.clinic)
@@ -495,12 +495,12 @@ def _senders(
     }
     for channel, url in urls.items():
         if url is not None:
-            channels[channel] = sender = NotifySender(NotifyEndpoint(url=url))
+            channels[channel] = sender = notify_sender(NotifyEndpoint(url=url))
             made.append(sender)
     direct = None
     if notify_section.caregiver_url is not None:
         # Its own session: the notify channel's loop may be POSTing on the other at once.
-        direct = NotifySender(NotifyEndpoint(url=notify_section.caregiver_url))
+        direct = notify_sender(NotifyEndpoint(url=notify_section.caregiver_url))
         made.append(direct)
     return channels, direct, tuple(made)
 

@@ -7,6 +7,8 @@ import os
 
 HELP = "check settings, log, disk, Bluetooth, clock, thermometer and clinic; say what to fix"
 
+SEND_NOTICE_HELP = "also send the caregiver and the patient a test notice (it reaches them)"
+
 EXIT_BAD_SETTINGS = 2  # the issue: a bad settings file gives exit status 2
 EXIT_CHECK_FAILED = 1
 
@@ -23,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-send", action="store_true", help="do not send the clinic a signed test message"
     )
+    parser.add_argument("--send-notice", action="store_true", help=SEND_NOTICE_HELP)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
             os.environ,
             config_only=args.config_only,
             send_test=not args.no_send,
+            send_notice=args.send_notice,
             gateway_id=socket.gethostname(),
         )
     )
