@@ -122,14 +122,18 @@ def _read_placement(text: str, answers: Mapping[str, Any]) -> Scalar:
     return moment.astimezone(zone)
 
 
-def _read_url(what: str) -> Callable[[str, Mapping[str, Any]], Scalar]:
+def _read_url(what: str, *, notify: bool = False) -> Callable[[str, Mapping[str, Any]], Scalar]:
+    """A URL checked as it will be used: the clinic's (https), or a person's notification
+    URL (``notify``: an ntfy topic or any Apprise URL, as the settings accept it)."""
+
     def read(text: str, answers: Mapping[str, Any]) -> Scalar:
         del answers
         from portwatch.alerts.delivery import DeliveryError, check_url
+        from portwatch.alerts.endpoints import check_notify_url
 
         text = text.strip()
         try:
-            check_url(text, what)
+            (check_notify_url if notify else check_url)(text, what)
         except DeliveryError as exc:
             raise ValueError(str(exc)) from None
         return _no_placeholder(text, what)
@@ -249,7 +253,7 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         "notify",
         "caregiver_url",
         "Where the caregiver's notices go (a ntfy topic URL; Enter takes a new private one)",
-        _read_url("the caregiver's notification URL"),
+        _read_url("the caregiver's notification URL", notify=True),
         lambda answers: new_push_topic(),
         "The caregiver's phone gets notices (a high reading, a silent thermometer) through "
         "the free ntfy app: install it and subscribe to the topic setup shows at the end. "
