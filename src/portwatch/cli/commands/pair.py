@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     from portwatch.ble.discovery import discover, read_identity
     from portwatch.ble.pin import Pin, save_pin
+    from portwatch.cli.commands.scan import live_table
     from portwatch.clock import SystemClock
     from portwatch.printable import printable
 
@@ -51,7 +52,8 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> int:
         async with open_radio(args.virtual) as radio:
-            found = await discover(radio, SystemClock(), args.seconds)
+            # issue 18: on a terminal the table grows as thermometers are heard
+            found = await discover(radio, SystemClock(), args.seconds, live_table())
             chosen = await _choose(found, args.address)
             if chosen is None:
                 return EXIT_FAILED

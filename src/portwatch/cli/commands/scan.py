@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from portwatch.cli.commands._radio import EXIT_FAILED, add_radio_arguments, open_radio
@@ -36,15 +36,11 @@ def table(rows: Mapping[str, Seen]) -> list[str]:
     return lines
 
 
-def run(args: argparse.Namespace) -> int:
-    import asyncio
-
-    from bleak.exc import BleakError
-
-    from portwatch.ble.discovery import discover
-    from portwatch.clock import SystemClock
-
-    live = sys.stdout.isatty()
+def live_table() -> Callable[[dict[str, Seen]], None] | None:
+    """On a terminal, a callback that redraws the table in place as thermometers are heard
+    (``scan``, and ``pair`` while it scans); None when the output is not a terminal."""
+    if not sys.stdout.isatty():
+        return None
     drawn = 0
 
     def redraw(rows: dict[str, Seen]) -> None:
@@ -54,9 +50,23 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.flush()
         drawn = len(lines)
 
+    return redraw
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from bleak.exc import BleakError
+
+    from portwatch.ble.discovery import discover
+    from portwatch.clock import SystemClock
+
+    redraw = live_table()
+    live = redraw is not None
+
     async def main() -> dict[str, Seen]:
         async with open_radio(args.virtual) as radio:
-            return await discover(radio, SystemClock(), args.seconds, redraw if live else None)
+            return await discover(radio, SystemClock(), args.seconds, redraw)
 
     try:
         found = asyncio.run(main())
