@@ -496,3 +496,31 @@ async def test_service_status_drops_clock_not_synchronised_when_an_ntp_client_sy
         raise AssertionError(f"{exc}: {status}\n{await diagnosis()}") from None
     finally:
         await arun(["systemctl", "stop", UNIT], check=False)
+
+
+@pytest.mark.timeout(RUN_TEST_TIMEOUT_S)
+async def test_a_carer_in_group_portwatch_adds_a_reading_and_reads_status_without_sudo(
+    installed: Installed,
+) -> None:
+    """Issue 16: the person who looks after the Pi is in group portwatch, not root and not
+    the service's user; against the unchanged unit, `portwatch add` and `portwatch status`
+    go through the running service's control socket ($RUNTIME_DIRECTORY, 0660)."""
+    run(["useradd", "--create-home", "--groups", "portwatch", "carer"])
+    as_carer = ["runuser", "-u", "carer", "--", str(PORTWATCH)]
+    await arun(["systemctl", "start", UNIT])  # Type=notify: returns once READY=1 was sent
+    try:
+        code, added = await arun([*as_carer, "add", "98.9F"], check=False)
+        assert code == 0, added
+        assert "not running" not in added, added  # it went through the service
+        assert re.search(r"recorded 98\.9 °F .* as reading \d+", added), added
+        code, status = await arun([*as_carer, "status"], check=False)
+        assert code == 0, status
+        # the service's own screen, with the new reading in the patient's display unit
+        assert re.search(r"98\.9 °F|37\.2 °C", status), status
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{await diagnosis()}") from None
+    finally:
+        await arun(["systemctl", "stop", UNIT], check=False)
+    with Store.open_reader(STATE / DB_FILE_NAME) as log:
+        manual = [s for s in log.readings(*EVER) if s.reading.device == "manual"]
+    assert any(str(s.reading.value) == "98.9" for s in manual), manual
