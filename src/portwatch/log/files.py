@@ -62,7 +62,7 @@ def secure_log_path(path: Path, *, euid: int | None = None) -> list[str]:
         # Others could replace the log with a link; a sticky directory (/tmp) is left as
         # it is: there only a file's owner may replace it, and the checks below hold.
         done.append(_said(_private(directory, folder.st_mode, mode & ~open_to)))
-    files: list[str] = []
+    repaired: list[str] = []  # the first said in full, the others named after it
     for suffix in COMPANIONS:
         file = directory / f"{path.name}{suffix}"
         try:
@@ -84,10 +84,11 @@ def secure_log_path(path: Path, *, euid: int | None = None) -> list[str]:
             )
         if stat.S_IMODE(found.st_mode) & (0o007 if shared else 0o077):
             wanted = SHARED_FILE_MODE if shared else FILE_MODE
-            files.append(_private(file, found.st_mode, wanted))
-    if files:  # the log and its -wal and -shm, said in one line
-        more = [line.split(" was ", 1)[0].rsplit("/", 1)[-1] for line in files[1:]]
-        done.append(_said(files[0] + (f" (so were {', '.join(more)})" if more else "")))
+            line = _private(file, found.st_mode, wanted)
+            repaired.append(line if not repaired else file.name)
+    if repaired:  # the log and its -wal and -shm, said in one line
+        more = f" (so were {', '.join(repaired[1:])})" if len(repaired) > 1 else ""
+        done.append(_said(repaired[0] + more))
     return done
 
 
