@@ -73,6 +73,13 @@ async def test_two_hand_readings_5_h_apart_reach_the_clinic_as_fever_within_5_s(
         fever = inbox.first("fever.confirmed")
         assert fever is not None
         _report("add", second, fever.at)
+        # The screens agree with the alert: both hand readings were used (§8), so the log
+        # (as its own process) shows them without a "not used" reason.
+        shown = await command(config, "log", "--since", "6h")
+        assert shown.returncode == 0, shown.stderr
+        hand = [line for line in shown.stdout.splitlines() if "from manual" in line]
+        assert len(hand) == 3, shown.stdout  # the seed, 101.5 °F and 101.8 °F
+        assert not [line for line in hand if "not used" in line], shown.stdout
         copies = lambda: sum(1 for a in inbox.arrivals if a.webhook_id == fever.webhook_id)  # noqa: E731
         resent = await command(config, "alerts", "resend", fever.webhook_id)
         assert resent.returncode == 0, resent.stdout + resent.stderr

@@ -399,3 +399,28 @@ def test_newly_completed_observation_tells_a_late_first_when_it_is_elevated() ->
     (first,) = of_type(late, FIRST)
     assert first.late is True
     assert first.observations[0].time == at(1, minutes=5)
+
+
+@pytest.mark.parametrize(
+    ("device", "counts"),
+    [
+        (DEVICE, True),
+        (DEVICE.lower(), True),  # a CSV may write the address in lower case
+        (MANUAL_DEVICE, True),  # §8: a hand reading counts like the pinned thermometer
+        ("11:22:33:44:55:66", False),
+    ],
+)
+def test_which_devices_count_is_one_statement_for_the_rule_and_the_screens(
+    device: str, counts: bool
+) -> None:
+    """§1, §8: the rule and the log's "not used" reasons ask the same question, so a
+    screen can never call a reading unused that the rule used for an alert."""
+    from portwatch.fever.rule import invalid_reason
+    from portwatch.fever.settings import counts_as_pinned
+
+    reading: Reading = replace(spot(at(hours=12), 37.0), device=device)
+    refused = invalid_reason(
+        reading, RuleSettings(), placement=PLACEMENT, pinned_device=DEVICE, now=at(hours=13)
+    )
+    assert counts_as_pinned(device, DEVICE) is counts
+    assert (refused is None) is counts

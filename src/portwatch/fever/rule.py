@@ -50,6 +50,7 @@ from portwatch.fever.settings import (
     WINDOW_MIN,
     RuleSettings,
     RuleSettingsError,
+    counts_as_pinned,
     fahrenheit_to_celsius,
 )
 from portwatch.fever.windows import StreamWindows, WindowChange, is_windowed
@@ -99,7 +100,7 @@ def invalid_reason(
         )
     if placement is not None and reading.time < placement - BEFORE_PLACEMENT:
         return f"time {reading.time.isoformat()} is before the placement less one day"
-    if pinned_device is not None and reading.device not in (pinned_device, MANUAL_DEVICE):
+    if not counts_as_pinned(reading.device, pinned_device):
         return f"device {reading.device} is not the pinned device {pinned_device}"
     return None
 

@@ -28,6 +28,7 @@ __all__ = [
     "RuleSettings",
     "RuleSettingsError",
     "Threshold",
+    "counts_as_pinned",
     "fahrenheit_to_celsius",
     "lowest_elevated_c",
     "setting_text",
@@ -231,3 +232,16 @@ def _parse_setting_duration(text: str) -> timedelta:
 
 
 DEFAULTS: Final = RuleSettings()
+
+
+def counts_as_pinned(device: str, pinned: str | None) -> bool:
+    """§1, §8: whether a reading from ``device`` counts for the patient: any device while
+    nothing is pinned, else the pinned thermometer or a hand reading (``MANUAL_DEVICE``).
+
+    The one statement of it, for the rule and for every screen that says why a reading was
+    not used (a screen that said so of a hand reading the rule had used contradicted the
+    alert). Bluetooth addresses compare without case: a CSV may write them in lower case.
+    """
+    if pinned is None or device == MANUAL_DEVICE:
+        return True
+    return device.upper() == pinned.upper()

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Final
 
+from portwatch.fever.settings import counts_as_pinned
 from portwatch.log.store import Store
 from portwatch.model import Bucket, Observation, Reading, ReadingKind
 from portwatch.sim.sample import CHART_BUCKETS
@@ -38,7 +39,7 @@ def unused_reason(reading: Reading, settings: DisplaySettings, now: datetime) ->
     if reading.kind is ReadingKind.PROVISIONAL:
         return "provisional: shown while measuring, never used"
     pinned = settings.thermometer
-    if pinned is not None and reading.device.upper() != pinned.upper():
+    if not counts_as_pinned(reading.device, pinned):
         return f"from {reading.device}, not the pinned thermometer {pinned}"
     if settings.placement is not None:
         start, end = settings.period(now)
