@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_CONFIG_PATH",
     "ConfigError",
     "config_path",
+    "credentials_beside",
     "read_toml",
     "without_credentials",
 ]
@@ -84,3 +85,14 @@ def config_path(argument: str | None, environ: Mapping[str, str] = os.environ) -
     if argument:
         return Path(argument)
     return Path(environ.get("PORTWATCH_CONFIG", str(DEFAULT_CONFIG_PATH)))
+
+
+def credentials_beside(settings: Path) -> Path:
+    """Where the secrets of a settings file live: ``credentials/`` beside it.
+
+    ``portwatch setup`` writes them there (0700, files 0600), the unit hands them to the
+    service from there (``LoadCredential=…:/etc/portwatch/credentials/…``), and a command a
+    person runs (``doctor``, ``config check``, ``alerts test``, ``run`` by hand) reads them
+    from there when systemd gave it none, so each finds the secret the others do.
+    """
+    return settings.parent / "credentials"

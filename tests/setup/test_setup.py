@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import stat
 import subprocess
 import sys
+import time
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -301,3 +303,55 @@ def test_setup_interactive_rerun_keeps_every_value_when_enter_is_pressed(
     assert again.returncode == 0, again.stdout + again.stderr
     assert "(changed: nothing)" in again.stdout
     assert configured.settings.read_bytes() == before
+
+
+def _inbox(base: Path, port: int) -> subprocess.Popen[bytes]:
+    """`portwatch inbox` (the reference clinic) in its own process, listening on ``port``."""
+    secret = base / "inbox-secret"
+    secret.write_text(SECRET + "\n")
+    secret.chmod(0o600)
+    command = [sys.executable, "-m", "portwatch", "inbox", "--port", str(port),
+               "--secret-file", str(secret), "--db", str(base / "inbox.db")]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    for _ in range(1200):  # waits for the process to listen (at most a minute), not for time
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return process
+        except OSError:
+            assert process.poll() is None, process.communicate()
+            time.sleep(0.05)
+    process.kill()
+    raise AssertionError("portwatch inbox did not listen")
+
+
+def test_commands_run_by_hand_after_setup_find_the_secret_setup_wrote(root: Root) -> None:
+    """A person who just ran setup runs `config check`, `doctor` and `alerts test` with no
+    systemd variables: each finds the clinic secret in credentials/ beside the settings, as
+    the unit does, and the test message reaches the clinic. Before, each said "no clinic
+    secret" of the secret setup had just written, and `alerts test` demanded --url."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = _inbox(root.base, port)
+    try:
+        flags = [*FIRST, "--clinic-url", f"http://127.0.0.1:{port}/webhook"]
+        secret = ("--clinic-secret-file", str(root.secret_file))
+        done = root.setup("--non-interactive", *flags, *secret)
+        assert done.returncode == 0, done.stdout + done.stderr
+        config = str(root.settings)
+        check = portwatch("config", "check", "--config", config)
+        assert check.returncode == 0, check.stdout + check.stderr
+        doctor = portwatch("doctor", "--no-send", "--config", config)
+        assert any(line.startswith("PASS settings:") for line in doctor.stdout.splitlines()), (
+            doctor.stdout
+        )
+        sent = portwatch("alerts", "test", "--config", config)
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        assert "HTTP 200" in sent.stdout
+        assert SECRET not in sent.stdout + sent.stderr + doctor.stdout + check.stdout
+    finally:
+        inbox.terminate()
+        inbox.communicate(timeout=30)
+    listed = portwatch("alerts", "test")  # no settings file, no flags: says what to give
+    assert listed.returncode == 2
+    assert "no clinic is configured" in listed.stdout

@@ -166,6 +166,22 @@ def _quiet_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
+def _credentials_as_systemd_gives_them(args: argparse.Namespace) -> None:
+    """A command run by a person sees the credentials the service is given: when systemd
+    set no ``$CREDENTIALS_DIRECTORY``, the ``credentials/`` beside the settings file (where
+    ``portwatch setup`` wrote them), if there is one. Without this, ``doctor`` and ``config
+    check`` run by hand right after setup said "no clinic secret" of a secret they had just
+    written. A directory this user may not read gives "permission denied", which is true."""
+    if os.environ.get("CREDENTIALS_DIRECTORY"):
+        return
+    from portwatch.settings_file import config_path, credentials_beside
+
+    settings = config_path(getattr(args, "config", None))
+    directory = credentials_beside(settings)
+    if settings.is_file() and directory.is_dir():
+        os.environ["CREDENTIALS_DIRECTORY"] = str(directory)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand; argparse exits with status 2 on a usage error.
 
@@ -176,6 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         words = sys.argv[1:] if argv is None else argv
         args = build_parser(words).parse_args(words)
         configure_logging(args.verbose)
+        _credentials_as_systemd_gives_them(args)
         module: ModuleType = args._module
         status: int = module.run(args)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
+from portwatch.settings_file import credentials_beside
 from portwatch.setup.answers import QUESTIONS, Question, default_zone, read_secret_text
 from portwatch.setup.asking import Asker
 from portwatch.setup.files import (
@@ -48,7 +49,7 @@ SYSTEMCTL_TIMEOUT_S: Final = 60.0
 TEMPLATE: Final = """\
 # portwatch settings, written by `portwatch setup`. Run it again to change what it asks
 # (it changes nothing else); edit anything else by hand and check with
-# `portwatch config check`. Secrets are not here: /etc/portwatch/credentials/ holds the
+# `portwatch config check`. Secrets are not here: credentials/ beside this file holds the
 # clinic's secret and the page's token, which systemd hands to the service.
 
 [patient]
@@ -245,7 +246,7 @@ def run_setup(opts: Options, asker: Asker, now: datetime) -> int:
         raise SetupError(f"{settings_path} is not valid TOML ({exc}); fix or move it") from None
     configured = existing.get("store", {}).get("state_directory")
     state_path = opts.state_directory or (Path(configured) if configured else DEFAULT_STATE)
-    layout = Layout(opts.root, opts.config, state_path)
+    layout = Layout(opts.root, opts.config, state_path, credentials_beside(opts.config))
     changes = _gather(opts, asker, existing, now)
     if opts.state_directory is not None:
         changes[("store", "state_directory")] = str(opts.state_directory)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,6 +16,7 @@ from portwatch.log.vocabulary import OutboxStatus
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from portwatch.alerts.delivery import ClinicEndpoint
     from portwatch.alerts.payloads import AlertContext
     from portwatch.log.store import OutboxRow
 
@@ -39,9 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     resend.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
     resend.add_argument("--db", type=Path, default=argparse.SUPPRESS, help=db_help)
     test = sub.add_parser("test", help="send a signed test message now and print the answer")
-    test.add_argument("--url", required=True, help="the clinic's endpoint (https, or loopback)")
-    test.add_argument("--secret-file", type=Path, required=True, help="the whsec_ secret file")
-    test.add_argument("--format", choices=("json", "fhir"), default="json")
+    test.add_argument(
+        "--url", default=None, help="the clinic's endpoint (https or loopback; default: configured)"
+    )
+    test.add_argument(
+        "--secret-file", type=Path, default=None, help="the whsec_ secret file (with --url)"
+    )
+    test.add_argument("--format", choices=("json", "fhir"), default=None)
     test.add_argument("--ca-bundle", type=Path, default=None, help="private CA bundle (PEM)")
     test.add_argument(
         "--config",
@@ -158,32 +165,60 @@ def _test_context(args: argparse.Namespace, now: datetime) -> AlertContext:
     )
 
 
+def _test_endpoint(args: argparse.Namespace, now: datetime) -> ClinicEndpoint:
+    """The clinic to test: the one named by ``--url`` and ``--secret-file``, else the one the
+    service sends to (the settings' clinic with its secret from the credentials, as
+    ``portwatch setup`` wrote them), so that "is the clinic reachable?" needs no flags.
+
+    Raises:
+        ValueError: ``--url`` without ``--secret-file``, or no clinic is configured
+            (ConfigError, DeliveryError and SignatureError are ValueErrors too).
+    """
+    from portwatch.alerts.delivery import ClinicEndpoint, load_secret
+    from portwatch.alerts.payloads import ClinicFormat
+    from portwatch.alerts.signing import parse_secret
+    from portwatch.config import clinic_endpoint
+    from portwatch.web.cliargs import settings_from
+
+    if args.url is not None:
+        if args.secret_file is None:
+            raise ValueError("--url needs --secret-file (the clinic's whsec_ secret)")
+        return ClinicEndpoint(
+            url=args.url,
+            format=ClinicFormat(args.format or "json"),
+            secret=parse_secret(load_secret(args.secret_file)),
+            ca_bundle=args.ca_bundle,
+        )
+    args.config = getattr(args, "config", None)
+    settings = settings_from(args, now)
+    if settings is None or settings.clinic.url is None:
+        raise ValueError("no clinic is configured: give --config FILE, or --url and --secret-file")
+    endpoint = clinic_endpoint(settings, os.environ)
+    if args.format is not None:
+        endpoint = dataclasses.replace(endpoint, format=ClinicFormat(args.format))
+    if args.ca_bundle is not None:
+        endpoint = dataclasses.replace(endpoint, ca_bundle=args.ca_bundle)
+    return endpoint
+
+
 def _test(args: argparse.Namespace) -> int:
     import asyncio
 
     from portwatch.alerts.delivery import (
-        ClinicEndpoint,
         ClinicSender,
         DeliveryError,
         classify,
-        load_secret,
     )
     from portwatch.alerts.payloads import (
-        ClinicFormat,
         connectivity_test_alert,
         render,
     )
-    from portwatch.alerts.signing import SignatureError, parse_secret
+    from portwatch.alerts.signing import SignatureError
     from portwatch.clock import SystemClock
 
     clock = SystemClock()
     try:
-        endpoint = ClinicEndpoint(
-            url=args.url,
-            format=ClinicFormat(args.format),
-            secret=parse_secret(load_secret(args.secret_file)),
-            ca_bundle=args.ca_bundle,
-        )
+        endpoint = _test_endpoint(args, clock.now())
         context = _test_context(args, clock.now())
     except (DeliveryError, SignatureError, ValueError) as exc:  # PayloadError, ConfigError
         print(f"portwatch alerts test: {exc}")
