@@ -117,14 +117,15 @@ async def test_symptom_report_reaches_the_clinic_within_5_s_and_a_pause_shows_at
 async def test_import_of_typed_readings_without_device_column_alerts_the_clinic(
     short_dir: Path, inbox: Inbox
 ) -> None:
-    """fever-rule.md §8: an imported reading without a device is manual and counts."""
+    """fever-rule.md §8: an imported reading without a device is manual and counts; typed
+    as a person types it: no kind, no offset (read in the patient's zone, UTC here)."""
     config = await _setup(short_dir, inbox)
     typed = short_dir / "typed.csv"
-    typed.write_text(
-        "time,temperature,unit,kind\n"
-        f"{_hours_ago(5.5)},101.6,F,spot\n"
-        f"{_hours_ago(0.5)},101.9,F,spot\n"
-    )
+
+    def bare(hours: float) -> str:
+        return (CLOCK.now() - timedelta(hours=hours)).strftime("%Y-%m-%d %H:%M")
+
+    typed.write_text(f"time,temperature,unit\n{bare(5.5)},101.6,F\n{bare(0.5)},101.9,F\n")
     async with service(config):
         imported = await command(config, "import", str(typed))
         assert imported.returncode == 0, imported.stderr

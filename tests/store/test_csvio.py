@@ -195,3 +195,23 @@ def test_parse_temperature_raises_value_error_when_the_number_is_absurd(text: st
     """1E9999999F raised decimal.Overflow (a traceback) before (issue 21)."""
     with pytest.raises(ValueError, match="temperature"):
         parse_temperature(text)
+
+
+def test_read_readings_takes_a_list_typed_by_a_person_in_the_patients_zone() -> None:
+    """A caregiver types `time,temperature,unit` and times as their own clock shows them:
+    read in the patient's zone (summer and winter time alike), spot readings, manual."""
+    from zoneinfo import ZoneInfo
+
+    text = "time,temperature,unit\n2026-11-04 08:30,101.2,F\n2026-07-04 08:30,38.1,C\n"
+    winter, summer = read_readings(text, zone=ZoneInfo("America/New_York"))
+    assert winter.time == datetime(2026, 11, 4, 13, 30, tzinfo=UTC)  # EST, UTC-5
+    assert summer.time == datetime(2026, 7, 4, 12, 30, tzinfo=UTC)  # EDT, UTC-4
+    assert {winter.kind, summer.kind} == {ReadingKind.SPOT}
+    assert {winter.device, summer.device} == {MANUAL_DEVICE}
+
+
+def test_read_readings_refuses_a_time_without_offset_when_no_zone_is_known() -> None:
+    """Without settings nobody knows whose clock a bare time is on: the line is refused,
+    and the message says how to write it."""
+    with pytest.raises(CsvFormatError, match=r"line 2: .*has no offset.*patient's time zone"):
+        read_readings("time,temperature,unit\n2026-11-04 08:30,101.2,F\n")

@@ -59,7 +59,7 @@ HELP_LINES: Final[Mapping[str, str]] = {
     "demo": "watch portwatch do its whole job: ten simulated days in about a minute, no hardware",
     "decode": "decode one Health Thermometer (or CORE) characteristic value given in hex, as JSON",
     "add": "record a temperature measured by hand (101.2F, 38.4C) when the Bluetooth one failed",
-    "import": "import readings from a CSV file (time,temperature,unit,kind[,device,site,interval])",
+    "import": "import readings from a CSV file (time,temperature,unit[,kind,device,site,interval])",
     "purge": "remove log entries older than a date (keep the monitored period plus 90 days)",
     "alerts": "list clinic alerts (pending, delivered, failed), resend one, or send a test message",
     "inbox": "run a reference clinic inbox that verifies, stores and lists signed alerts",

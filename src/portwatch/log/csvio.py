@@ -17,7 +17,7 @@ import io
 import math
 from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import BinaryIO, Final
@@ -37,8 +37,9 @@ __all__ = [
     "read_readings",
 ]
 
-REQUIRED_COLUMNS: Final[tuple[str, ...]] = ("time", "temperature", "unit", "kind")
-OPTIONAL_COLUMNS: Final[frozenset[str]] = frozenset({"device", "site", "interval"})
+REQUIRED_COLUMNS: Final[tuple[str, ...]] = ("time", "temperature", "unit")
+# ``kind`` is optional (a typed list of temperatures is spot readings); export writes it.
+OPTIONAL_COLUMNS: Final[frozenset[str]] = frozenset({"kind", "device", "site", "interval"})
 
 # Plausibility gate for typed or imported input (issue 4, "Commands"): wider than the rule's
 # 30-45 °C validity (fever-rule.md §1) so that the rule still sees, and keeps as invalid,
@@ -101,12 +102,13 @@ def read_readings(
     now: datetime | None = None,
     placement: datetime | None = None,
     name: str | None = None,
+    zone: tzinfo | None = None,
 ) -> list[Reading]:
     """Every reading in a CSV file (a :class:`Path`) or CSV text (a ``str``), as a list.
 
     :func:`iter_readings` for small inputs and tests; an import streams instead.
     """
-    return list(iter_readings(source, now=now, placement=placement, name=name))
+    return list(iter_readings(source, now=now, placement=placement, name=name, zone=zone))
 
 
 def iter_readings(
@@ -115,6 +117,7 @@ def iter_readings(
     now: datetime | None = None,
     placement: datetime | None = None,
     name: str | None = None,
+    zone: tzinfo | None = None,
 ) -> Iterator[Reading]:
     """The readings of a CSV file (a :class:`Path`) or CSV text (a ``str``), one at a time.
 
@@ -134,6 +137,8 @@ def iter_readings(
         now: the receiving clock; a time more than 5 minutes after it is invalid.
         placement: when the port was placed; a time a day or more before it is invalid.
         name: what to call the source in messages.
+        zone: the patient's time zone, in which a time without an offset (typed by a
+            person: ``2026-11-04 08:30``) is read; without it such a time is unreadable.
 
     Raises:
         CsvFormatError: the first unreadable line, with its number and what is wrong.
@@ -144,11 +149,11 @@ def iter_readings(
             raise ValueError("iter_readings needs aware times")
     if isinstance(source, str):
         label = name or "input"
-        yield from _parse(_text_lines(source.removeprefix("\ufeff")), label, now, placement)
+        yield from _parse(_text_lines(source.removeprefix("\ufeff")), label, now, placement, zone)
         return
     label = name or source.name
     with source.open("rb") as binary:
-        yield from _parse(_file_lines(binary, label), label, now, placement)
+        yield from _parse(_file_lines(binary, label), label, now, placement, zone)
 
 
 def _text_lines(text: str) -> Iterator[str]:
@@ -199,7 +204,11 @@ class _Recorded:
 
 
 def _parse(
-    lines: Iterator[str], label: str, now: datetime | None, placement: datetime | None
+    lines: Iterator[str],
+    label: str,
+    now: datetime | None,
+    placement: datetime | None,
+    zone: tzinfo | None,
 ) -> Iterator[Reading]:
     recorded = _Recorded(lines)
     reader = csv.reader(recorded)
@@ -238,7 +247,7 @@ def _parse(
             )
         cells = {column: cell.strip() for column, cell in zip(columns, row, strict=True)}
         try:
-            reading = _reading(cells, raw=recorded.last)
+            reading = _reading(cells, raw=recorded.last, zone=zone)
         except ValueError as exc:
             raise CsvFormatError(line, str(exc), source=label) from exc
         yield _judged(reading, now, placement)
@@ -246,13 +255,14 @@ def _parse(
 
 def _columns(header: list[str], label: str) -> list[str]:
     columns = [cell.strip().lower() for cell in header]
-    if tuple(columns[:4]) != REQUIRED_COLUMNS:
+    required = len(REQUIRED_COLUMNS)
+    if tuple(columns[:required]) != REQUIRED_COLUMNS:
         raise CsvFormatError(
             1,
             f"the header must start with {','.join(REQUIRED_COLUMNS)}, found {','.join(columns)}",
             source=label,
         )
-    extra = columns[4:]
+    extra = columns[required:]
     unknown = [column for column in extra if column not in OPTIONAL_COLUMNS]
     if unknown:
         raise CsvFormatError(
@@ -266,15 +276,15 @@ def _columns(header: list[str], label: str) -> list[str]:
     return columns
 
 
-def _reading(cells: dict[str, str], *, raw: str) -> Reading:
-    time = _time(cells["time"])
+def _reading(cells: dict[str, str], *, raw: str, zone: tzinfo | None) -> Reading:
+    time = _time(cells["time"], zone)
     try:
         unit = Unit(cells["unit"].upper())
     except ValueError:
         raise ValueError(f"unit {cells['unit']!r} is neither C nor F") from None
     value = _decimal(cells["temperature"], cells["temperature"])
     try:
-        kind = ReadingKind(cells["kind"].lower())
+        kind = ReadingKind((cells.get("kind") or ReadingKind.SPOT.value).lower())
     except ValueError:
         raise ValueError(
             f"kind {cells['kind']!r} is not one of {', '.join(k.value for k in ReadingKind)}"
@@ -301,13 +311,18 @@ def _reading(cells: dict[str, str], *, raw: str) -> Reading:
     )
 
 
-def _time(text: str) -> datetime:
+def _time(text: str, zone: tzinfo | None) -> datetime:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"time {text!r} is not ISO 8601 (2026-11-04T08:30:00+01:00)") from None
+    if parsed.tzinfo is None and zone is not None:
+        parsed = parsed.replace(tzinfo=zone)  # as a person reads their own clock
     if parsed.tzinfo is None:
-        raise ValueError(f"time {text!r} has no offset; add one, such as +00:00 or Z")
+        raise ValueError(
+            f"time {text!r} has no offset; add one, such as +00:00 or Z (with settings, "
+            "a time without one is read in the patient's time zone)"
+        )
     first, last = YEARS
     if not first <= parsed.year < last:
         # Year 1 or 9999 is a broken clock or a typo; near the ends of datetime's range a

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 # its readings to the rule within seconds (issue 16).
 THROUGH_SERVICE_MAX: Final = 20_000
 
-HELP = "import readings from a CSV file (time,temperature,unit,kind[,device,site,interval])"
+HELP = "import readings from a CSV file (time,temperature,unit[,kind,device,site,interval])"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,8 +61,11 @@ class FileSummary:
     last: datetime | None
 
 
-def readings_of(path: Path, *, now: datetime, placement: datetime | None) -> Iterator[Reading]:
-    """The file's readings, one at a time, judged as fever-rule.md §1 and §8 say.
+def readings_of(
+    path: Path, *, now: datetime, placement: datetime | None, zone: tzinfo | None = None
+) -> Iterator[Reading]:
+    """The file's readings, one at a time, judged as fever-rule.md §1 and §8 say; a time
+    typed without an offset is read in ``zone`` (the patient's).
 
     Raises:
         CsvFormatError: the first unreadable line (while iterating).
@@ -70,10 +73,12 @@ def readings_of(path: Path, *, now: datetime, placement: datetime | None) -> Ite
     """
     from portwatch.log.csvio import iter_readings
 
-    return iter_readings(path, now=now, placement=placement)
+    return iter_readings(path, now=now, placement=placement, zone=zone)
 
 
-def check_file(path: Path, *, now: datetime, placement: datetime | None) -> FileSummary:
+def check_file(
+    path: Path, *, now: datetime, placement: datetime | None, zone: tzinfo | None = None
+) -> FileSummary:
     """Read the whole file once, keeping only counts: every line is readable, or this raises.
 
     Raises:
@@ -82,7 +87,7 @@ def check_file(path: Path, *, now: datetime, placement: datetime | None) -> File
     """
     count = invalid = 0
     first = last = None
-    for reading in readings_of(path, now=now, placement=placement):
+    for reading in readings_of(path, now=now, placement=placement, zone=zone):
         count += 1
         invalid += reading.invalid_reason is not None
         first = reading.time if first is None else min(first, reading.time)
@@ -102,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         place = log_place(args, now)
         placement = None if place.settings is None else place.settings.patient.placement
-        summary = check_file(path, now=now, placement=placement)
+        zone = None if place.settings is None else place.settings.zone
+        summary = check_file(path, now=now, placement=placement, zone=zone)
     except ConfigError as exc:
         return refuse("portwatch import", exc)
     except CsvFormatError as exc:
@@ -117,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{printable(path.name)} holds no readings; nothing to import")
         return 0
     try:
-        added, present = _take(place, path, summary, now=now, placement=placement)
+        added, present = _take(place, path, summary, now=now, placement=placement, zone=zone)
     except _NothingTaken:
         return EXIT_FAILED
     except StoreError as exc:
@@ -125,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     except (CsvFormatError, OSError) as exc:  # the file changed between the two readings
         return refuse("portwatch import", exc, "; nothing was imported")
-    first, last = _local(summary.first), _local(summary.last)
+    first, last = _local(summary.first, zone), _local(summary.last, zone)
     kept = f"; {summary.invalid} kept as invalid with their reason" if summary.invalid else ""
     print(
         f"imported {added} new readings from {printable(path.name)} ({first} to "
@@ -139,7 +145,13 @@ class _NothingTaken(Exception):
 
 
 def _take(
-    place: LogPlace, path: Path, summary: FileSummary, *, now: datetime, placement: datetime | None
+    place: LogPlace,
+    path: Path,
+    summary: FileSummary,
+    *,
+    now: datetime,
+    placement: datetime | None,
+    zone: tzinfo | None,
 ) -> tuple[int, int]:
     """The checked file into the log, in one transaction; (added, already present).
 
@@ -155,7 +167,7 @@ def _take(
     from portwatch.log.store import Store
 
     if summary.readings <= THROUGH_SERVICE_MAX:
-        readings = list(readings_of(path, now=now, placement=placement))
+        readings = list(readings_of(path, now=now, placement=placement, zone=zone))
         taken = take_readings(place, "import", readings, once=True)
         if taken is None:
             raise _NothingTaken
@@ -169,13 +181,14 @@ def _take(
         what = "the readings are written to the log; the service will act on them when it starts"
         print(offline_note(place, what))
     with Store.open(place.db) as store:
-        result = store.import_stream(readings_of(path, now=now, placement=placement))
+        result = store.import_stream(readings_of(path, now=now, placement=placement, zone=zone))
     return result.added, result.already_present
 
 
-def _local(moment: datetime) -> str:
-    """A time in the gateway's zone; in UTC when that zone cannot hold it (year 1, 9999)."""
+def _local(moment: datetime, zone: tzinfo | None) -> str:
+    """A time in the patient's zone (the gateway's without settings); in UTC when that
+    zone cannot hold it (year 1, 9999)."""
     try:
-        return moment.astimezone().isoformat(timespec="minutes")
+        return moment.astimezone(zone).isoformat(timespec="minutes")
     except OverflowError:
         return moment.isoformat(timespec="minutes")
