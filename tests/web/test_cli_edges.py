@@ -49,23 +49,55 @@ def test_log_says_what_it_looked_at_when_nothing_is_in_the_range(
     assert str(db) in out
 
 
-def test_alerts_list_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
-    """`alerts list | head` printed a BrokenPipeError traceback."""
+# Every command that writes its result to standard output, as a person pipes it to `head`.
+PIPED = (
+    ("alerts", "list"),
+    ("export", "--format", "csv"),
+    ("export", "--format", "fhir", "--patient", "Patient/1", "--thermometer", "AA:BB:CC:DD:EE:FF"),
+    ("log", "--since", "2026-11-04T00:00+00:00"),
+    ("status", "--json"),
+    ("summary",),
+)
+
+
+@pytest.mark.parametrize("words", PIPED, ids=" ".join)
+def test_output_into_a_closed_pipe_exits_141_without_a_word(
+    tmp_path: Path, words: tuple[str, ...]
+) -> None:
+    """`alerts list | head` printed a BrokenPipeError traceback; `export | head` printed
+    "portwatch export: [Errno 32] Broken pipe". A closed pipe is the reader's choice."""
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from portwatch.model import Reading, ReadingKind, Unit
+
     db = tmp_path / "portwatch.db"
-    with Store.open(db):
-        pass
+    start = datetime(2026, 11, 4, 8, tzinfo=UTC)
+    with Store.open(db) as store:
+        store.add_readings(
+            [
+                Reading(device="manual", kind=ReadingKind.SPOT, value=Decimal("98.6"),
+                        unit=Unit.FAHRENHEIT, celsius=37.0, time=start + timedelta(minutes=i),
+                        received_at=start + timedelta(minutes=i), raw=b"98.6F")
+                for i in range(2000)
+            ]
+        )  # fmt: skip
     reader, writer = os.pipe()
     os.close(reader)  # nobody reads: the first write breaks the pipe
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTWATCH_")}
+    env["PORTWATCH_CONFIG"] = str(tmp_path / "none.toml")
     done = subprocess.run(
-        [*PORTWATCH, "alerts", "list", "--db", str(db)],
+        [*PORTWATCH, *words, "--db", str(db)],
         stdout=writer,
         stderr=subprocess.PIPE,
+        env=env,
         timeout=60,
         check=False,
     )
     os.close(writer)
-    assert done.returncode == 141
+    assert done.returncode == 141, done.stderr
     assert b"Traceback" not in done.stderr
+    assert b"Broken pipe" not in done.stderr
     assert b"BrokenPipe" not in done.stderr
 
 

@@ -62,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
             finally:
                 if out is not sys.stdout:
                     out.close()
+    except BrokenPipeError:
+        raise  # the reader closed the pipe (`| head`): main() exits 141 without a word
     except (StoreError, ValueError, OSError) as exc:
         print(f"portwatch export: {exc}", file=sys.stderr)
         return 1

@@ -39,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
         fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(page)
+    except BrokenPipeError:
+        raise  # the reader closed the pipe: main() exits 141 without a word
     except (StoreError, ValueError, OSError) as exc:
         print(f"portwatch summary: {exc}")
         return 1
