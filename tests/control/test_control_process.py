@@ -29,6 +29,7 @@ from portwatch.clock import SystemClock
 from portwatch.log.store import Store
 from portwatch.model import Reading, ReadingKind, Unit
 from portwatch.service.control_socket import SYSTEM_RUNTIME_DIRECTORY
+from portwatch.service.timekeeping import kernel_synchronised
 
 from .control_process import Inbox, Ran, command, service, wait_for, write_config
 
@@ -108,6 +109,14 @@ async def test_symptom_report_reaches_the_clinic_within_5_s_and_a_pause_shows_at
         assert status["pause_reason"] == "shower"
         until = datetime.fromisoformat(str(status["paused_until"]))
         assert timedelta(minutes=29) < until - CLOCK.now() <= timedelta(minutes=30)
+        # The screen says whether its times are the synchronised clock's, as this machine's
+        # kernel says (a container's is often not synchronised; a CI machine's may be).
+        screen = await command(config, "status")
+        assert screen.returncode == 0, screen.stderr
+        lines = screen.stdout.splitlines()
+        said = [line.split(None, 1)[1] for line in lines if line.startswith("Clock ")]
+        expected = [] if kernel_synchronised() else ["not synchronised: times, the day and"]
+        assert [text[:36] for text in said] == expected, screen.stdout
 
         purged = await command(config, "purge", "--before", "2001-01-01T00:00Z", "--yes")
         assert purged.returncode == 0, purged.stderr

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from portwatch.clock import ClockTrust
 from portwatch.model import (
     Bucket,
     Decision,
@@ -221,3 +222,24 @@ def test_status_json_day_is_the_screen_day_while_monitoring() -> None:
         "day 5 of 10",
     )
     assert facts["last_reading"]["age_s"] == 420  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("trust", "said"),
+    [
+        (ClockTrust.SYNCHRONISED, None),
+        (ClockTrust.ESTIMATED, "not synchronised: times, the day and reminders"),
+        (ClockTrust.HELD, "held: the system clock jumped"),
+    ],
+)
+def test_status_says_when_the_gateways_times_are_not_the_synchronised_clocks(
+    trust: ClockTrust, said: str | None
+) -> None:
+    """Found by hand: with the clock never synchronised the service showed "day 1 of 10" on
+    day 3 and a reminder from yesterday as the next, with nothing saying why."""
+    text = status_text(_status(clock=trust))
+    lines = [line.split(None, 1)[1] for line in text.splitlines() if line.startswith("Clock ")]
+    assert lines == ([] if said is None else [lines[0]]), text
+    if said is not None:
+        assert lines[0].startswith(said), text
+        assert text.splitlines()[1].startswith("Clock "), text  # right under the day number

@@ -329,18 +329,20 @@ def _entrances(
         report=report,
         wake=wake,
         status_line=lambda: status_text(settings, clock, facts, fever),
-        status_screen=partial(_status_screen, settings, writer_store),
+        status_screen=partial(_status_screen, settings, writer_store, clock),
     )
 
 
-def _status_screen(settings: Settings, store: Store, now: datetime) -> str:
-    """`portwatch status`'s screen, as the command would show it with these settings."""
+def _status_screen(settings: Settings, store: Store, clock: Clock, now: datetime) -> str:
+    """`portwatch status`'s screen, as the command would show it with these settings, and
+    a line saying so when the service's clock is not the synchronised wall clock."""
     from portwatch.web.settings import display_settings, next_reminder
     from portwatch.web.source import status_data
     from portwatch.web.text import status_text as screen_text
 
     reminder = next_reminder(settings)(now)
-    return screen_text(status_data(store, display_settings(settings), now, reminder))
+    status = status_data(store, display_settings(settings), now, reminder)
+    return screen_text(dataclasses.replace(status, clock=clock.trust))
 
 
 def _recorder(

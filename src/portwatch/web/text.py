@@ -16,6 +16,7 @@ from typing import Final
 from portwatch.alerts.notices import NOTICES, NoticeKind
 from portwatch.alerts.payloads import AlertKind, alert_kind_words
 from portwatch.alerts.sentences import decision_sentence
+from portwatch.clock import ClockTrust
 from portwatch.model import Decision, LinkEvent, LinkEventKind, Reading, Symptom, Unit
 from portwatch.web.view import (
     AlertRow,
@@ -124,6 +125,7 @@ def status_lines(status: StatusData) -> list[tuple[str, str]]:
     now = status.now
     lines: list[tuple[str, str]] = [
         ("Period", period_text(settings, now)),
+        *_clock_lines(status.clock),
         ("Fever", fever_text(status)),
         ("Last reading", last_reading_text(status)),
         ("Thermometer", _link_text(status.link, status.battery, now)),
@@ -135,6 +137,21 @@ def status_lines(status: StatusData) -> list[tuple[str, str]]:
     elif status.recheck_due is not None and status.recheck_due > now:
         lines.append(("Next reminder", f"{fmt_time(status.recheck_due, settings.zone)}: recheck"))
     return lines
+
+
+# What a person is told when the gateway's times are not the synchronised wall clock's
+# (service/timekeeping.py): the day number, "just now" and the reminders all follow them.
+_CLOCK_TEXT: Final = {
+    ClockTrust.ESTIMATED: "not synchronised: times, the day and reminders are counted from "
+    "the gateway's last known time; check its network (`portwatch doctor`)",
+    ClockTrust.HELD: "held: the system clock jumped and is not followed; times are counted "
+    "from the last trusted time until it agrees again",
+}
+
+
+def _clock_lines(trust: ClockTrust) -> list[tuple[str, str]]:
+    text = _CLOCK_TEXT.get(trust)
+    return [] if text is None else [("Clock", text)]
 
 
 def _link_text(link: LinkEvent | None, battery: LinkEvent | None, now: datetime) -> str:

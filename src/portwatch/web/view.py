@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from enum import StrEnum
 from typing import Final
 
+from portwatch.clock import ClockTrust
 from portwatch.fever.settings import DEFAULTS, lowest_elevated_c
 from portwatch.model import (
     Bucket,
@@ -263,6 +264,7 @@ class StatusData:
     notices_held_until: datetime | None = None  # the last quiet-hours release among them
     clinic_last_reached: datetime | None = None  # last accepted anything (heartbeats too)
     clinic_silent_since: datetime | None = None  # oldest message tried and not accepted since
+    clock: ClockTrust = ClockTrust.SYNCHRONISED  # the running service's (a command alone: none)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 HELP = "one screen: day N, last temperature, link and battery, fever, what the clinic has"
 
@@ -20,29 +21,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 # The flags that choose another view than the running service's own.
-_VIEW_FLAGS = ("config", "db", "placement", "patient", "threshold_f", "healing_days", "unit")
+_VIEW_FLAGS = ("db", "placement", "patient", "threshold_f", "healing_days", "unit")
 
 
-def from_service(args: argparse.Namespace) -> str | None:
-    """The running service's status screen over its control socket, or None to read the log.
+def _service_socket(args: argparse.Namespace) -> Path | None:
+    """Where the running service for these settings would listen, or None to read the log.
 
-    Asked only for the service's own view (no flag above, no ``--json``) and only where a
-    service would put its socket without the settings (``$RUNTIME_DIRECTORY``,
-    /run/portwatch, the default state directory): so no settings file is parsed and no
-    pydantic imported (issue 20). Any trouble asking is the offline path's to report.
+    Only for the service's own view (no flag above, no ``--json``). With no settings file
+    named (``--config``, ``$PORTWATCH_CONFIG``), where a service puts its socket without
+    the settings (``$RUNTIME_DIRECTORY``, /run/portwatch, the default state directory), so
+    no settings file is parsed and no pydantic imported (issue 20); with one, that file's
+    service: ``status --config FILE`` read the log on this command's clock while the
+    service ran, and could contradict the service's own screen.
     """
     import os
-    from pathlib import Path
 
     if getattr(args, "json", False) or any(getattr(args, f, None) for f in _VIEW_FLAGS):
         return None
-    from portwatch.cli.control_client import ask
     from portwatch.service.control_socket import command_socket_path
+    from portwatch.settings_file import config_path
 
+    named = getattr(args, "config", None) or os.environ.get("PORTWATCH_CONFIG")
+    if named and config_path(getattr(args, "config", None)).is_file():
+        from portwatch.cli.commands._log import log_place
+
+        try:
+            return log_place(args).socket
+        except ValueError:  # ConfigError: the offline path reports it
+            return None
     state = os.environ.get("PORTWATCH_STATE_DIRECTORY") or "/var/lib/portwatch"
-    socket = command_socket_path(Path(state.split(":")[0]))
+    return command_socket_path(Path(state.split(":")[0]))
+
+
+def from_service(args: argparse.Namespace) -> str | None:
+    """The running service's status screen over its control socket, or None to read the
+    log (no service, or another view asked for). Any trouble asking is the offline path's
+    to report."""
+    socket = _service_socket(args)
     if socket is None:
         return None
+    from portwatch.cli.control_client import ask
+
     try:
         screen = ask(socket, "GET", "status", timeout_s=5.0).get("screen")
     except Exception:  # noqa: BLE001 - the offline path reads the log and says what is wrong
