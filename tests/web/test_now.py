@@ -25,7 +25,8 @@ def _reading(age: timedelta, celsius: float) -> Reading:
 
 
 def now_status(state: str) -> StatusData:
-    """A status in one of the page's states: normal, elevated, fever, stale, nodata."""
+    """A status in one of the page's states: normal, elevated, fever, stale, nodata, and a
+    high last reading the rule holds no episode for (uncounted)."""
     base = StatusData(
         now=NOW,
         settings=DisplaySettings(placement=PLACEMENT),
@@ -54,6 +55,7 @@ def now_status(state: str) -> StatusData:
             episode_since=NOW - timedelta(hours=1),
         ),
         "stale": replace(base, latest=_reading(timedelta(minutes=95), 37.0)),
+        "uncounted": replace(base, latest=hot),  # one high sample, no episode
         "nodata": replace(base, latest=None, link=None),
     }[state]
 
@@ -65,6 +67,7 @@ def now_status(state: str) -> StatusData:
         ("elevated", "elevated", "Elevated: recheck due", "Take another temperature at Sun 22"),
         ("fever", "fever", "Fever confirmed: clinic told", "The clinic has been told. If nobody"),
         ("stale", "nodata", "No data for 1 h 35 min", "Please check that the thermometer"),
+        ("uncounted", "elevated", "High reading, not counted yet", "The fever rule has not"),
         ("nodata", "nodata", "No data", "No temperature yet"),
     ],
 )
@@ -91,3 +94,13 @@ def test_now_page_says_call_the_clinic_when_the_fever_alert_has_not_arrived() ->
     told = now_state(replace(now_status("fever"), clinic_undelivered=(row,)))
     assert told.headline == "Fever confirmed: clinic NOT reached"
     assert told.todo == "The clinic has not received the alert yet: call the clinic now."
+
+
+def test_now_page_never_says_normal_under_a_high_number() -> None:
+    """Found by hand: a green "Normal: the temperature is normal" panel over "101.6 °F"
+    while the table below said "(elevated)". Whatever the rule holds, a high last reading
+    is never called normal."""
+    page = now_page(now_status("uncounted"))
+    assert '<section class="now s-elevated" role="status">' in page
+    assert "temperature is normal" not in page
+    assert "102.0 °F" in page

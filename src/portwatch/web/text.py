@@ -344,4 +344,16 @@ def now_state(status: StatusData) -> NowState:
     if stale:
         silent = fmt_ago(age).removesuffix(" ago")
         return NowState("nodata", f"No data for {silent}", "Please " + check, True)
+    if latest.celsius is not None and is_elevated(latest.celsius, settings.threshold_c):
+        return NowState("elevated", "High reading, not counted yet", _UNCOUNTED_TODO, False)
     return NowState("normal", "Normal", "Nothing to do: the temperature is normal.", False)
+
+
+# The last reading is high, but the fever rule holds no episode: a wearable's single sample
+# (the rule counts 5-minute medians), or a reading the rule did not use (the log says why).
+# Saying "normal" under a large high number contradicted the number (found by hand).
+_UNCOUNTED_TODO: Final = (
+    "The fever rule has not counted this reading as elevated (a wearable counts only its "
+    "5-minute median; the log says why a reading was not used). If you are unsure, take "
+    "a temperature by hand and add it."
+)
