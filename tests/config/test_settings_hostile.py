@@ -217,6 +217,27 @@ def test_check_names_each_placeholder_when_given_the_example_file(tmp_path: Path
     assert "ntfy.sh" not in result.stderr  # a push topic URL is its own secret
 
 
+def test_check_names_each_placeholder_when_the_example_is_checked_with_no_secret(
+    tmp_path: Path,
+) -> None:
+    """A person copies the example and checks it before making any secret: the missing
+    secret was the only line, and the three placeholders went unnamed until it existed."""
+    env = {"PATH": "/usr/bin:/bin", "PORTWATCH_STORE__STATE_DIRECTORY": str(tmp_path / "s")}
+    result = subprocess.run(
+        [sys.executable, "-m", "portwatch", "config", "check", "--config", str(EXAMPLE)],
+        capture_output=True, text=True, check=False, env=env, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == EXIT_BAD_SETTINGS, result.stderr
+    lines = result.stderr.strip().splitlines()
+    named = sorted(line.split(": ", 1)[1].split(" ")[0].rstrip(":") for line in lines)
+    assert named == [
+        "clinic.secret_file",
+        "clinic.url",
+        "notify.caregiver_url",
+        "patient.reference",
+    ], lines
+
+
 def test_run_serves_the_page_on_an_ipv6_address_written_in_brackets(tmp_path: Path) -> None:
     """`[::1]:PORT` made `run` bind the host "[::1]" and fail; it serves the page on ::1."""
     import socket

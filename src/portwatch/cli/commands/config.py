@@ -30,18 +30,28 @@ def run(args: argparse.Namespace) -> int:
     import os
 
     from portwatch.clock import SystemClock
-    from portwatch.config import ConfigError, config_path, load_settings
+    from portwatch.config import ConfigError, Settings, config_path, load_settings
     from portwatch.settings_check import placeholder_problems, runtime_problems
 
-    path = config_path(args.config)
+    path, now = config_path(args.config), SystemClock().now()
+    problems: list[str] = []
+    settings: Settings | None = None
     try:
-        settings = load_settings(path, now=SystemClock().now())
-        # Everything `run` needs besides the values (issue 21), and no example left (issue 19).
-        problems = [*runtime_problems(settings, os.environ), *placeholder_problems(settings)]
-        if problems:
-            raise ConfigError(problems)
+        settings = load_settings(path, now=now)
     except ConfigError as exc:
-        for line in exc.problems:
+        problems.extend(exc.problems)
+        # A missing secret must not hide the rest: the example file named only its secret,
+        # not its placeholders. The values without the secret, checked on.
+        try:
+            settings = load_settings(path, now=now, secrets=False)
+        except ConfigError:
+            settings = None  # the values themselves are wrong; their lines say so
+    if settings is not None:
+        # Everything `run` needs besides the values (issue 21), and no example left (issue 19).
+        more = [*runtime_problems(settings, os.environ), *placeholder_problems(settings)]
+        problems.extend(line for line in more if line not in problems)
+    if problems or settings is None:
+        for line in problems:
             print(f"{path}: {line}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
     print(
