@@ -19,6 +19,7 @@ from portwatch.cli.commands._through import take_readings
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from portwatch.cli.commands._log import LogPlace
     from portwatch.log.store import Store, StoredReading
     from portwatch.model import Reading
 
@@ -120,16 +121,49 @@ def hand_reading(
     )
 
 
+# Farther apart than this, `add` says which clock timed the reading (fever-rule.md §1's
+# 5 minutes: a hand reading further ahead of the gateway would be in its future).
+CLOCKS_AGREE_WITHIN: Final = timedelta(minutes=5)
+
+
+def gateway_now(place: LogPlace, own: datetime) -> datetime:
+    """The running service's ``now``, else ``own``.
+
+    The service times every thermometer reading on its clock, which is not the system
+    clock while that is unsynchronised (service/timekeeping.py). A hand reading timed on
+    the command's clock then landed days away from the readings around it: a day-3 reading
+    on the service's day 1, a "just now" that was in its future. Asking costs one request
+    on the control socket; any trouble is the take's to report.
+    """
+    from portwatch.cli.commands._through import CommandFailed, ask_service
+
+    try:
+        answer = ask_service(place, "GET", "status")
+    except CommandFailed:
+        return own
+    try:
+        return datetime.fromisoformat(str((answer or {})["now"]))
+    except (KeyError, ValueError):
+        return own
+
+
 def run(args: argparse.Namespace) -> int:
     from portwatch.clock import SystemClock
 
-    now = SystemClock().now()
+    own = SystemClock().now()
     try:
-        place = log_place(args, now)  # the settings without the clinic secret
+        place = log_place(args, own)  # the settings without the clinic secret
         placement = None if place.settings is None else place.settings.patient.placement
+        now = gateway_now(place, own)
         reading = hand_reading(args.temperature, args.at, args.site, now=now, placement=placement)
     except ValueError as exc:  # ConfigError included
         return refuse("portwatch add", exc)
+    if abs(now - own) > CLOCKS_AGREE_WITHIN:
+        print(
+            f"note: the gateway's clock says {now.isoformat(timespec='minutes')}, this "
+            f"computer's {own.isoformat(timespec='minutes')}; the reading is timed by the "
+            "gateway's, as its thermometer readings are (`portwatch doctor` checks the clock)"
+        )
     repeat = _logged_repeat(place.db, reading)
     if repeat is not None:
         then = repeat.reading.time.astimezone().strftime("%H:%M:%S")

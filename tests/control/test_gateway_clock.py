@@ -1,0 +1,68 @@
+"""A hand reading typed while the service runs is timed by the service's clock, the clock of
+every thermometer reading, not by the command's: found by hand on a gateway whose clock was
+never synchronised, where `add` put a reading two days ahead of the readings around it.
+
+The service here is `python -m portwatch.sim.run` on a virtual clock set in the past (the
+way tests give the service a clock that is not this machine's), with the virtual radio and
+its control socket; `portwatch add` runs as its own process, as a person runs it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from portwatch.log.store import Store
+
+from .control_process import SECRET, environment
+
+GATEWAY_NOW = datetime(2026, 11, 16, 11, 0, tzinfo=UTC)  # the service's virtual clock
+
+
+def _settings(directory: Path) -> Path:
+    secret = directory / "clinic-secret"
+    secret.write_text(SECRET + "\n", encoding="utf-8")
+    secret.chmod(0o600)
+    config = directory / "portwatch.toml"
+    config.write_text(
+        "[patient]\nreference = 'Patient/1'\nplacement = '2026-11-16T09:00:00+00:00'\n"
+        "[bluetooth]\nbackend = 'virtual'\n"
+        "[clinic]\nurl = 'http://127.0.0.1:9/webhook'\nrecipient = 'Organization/1'\n"
+        f"secret_file = '{secret}'\n[store]\nstate_directory = '{directory / 'state'}'\n",
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_add_while_the_service_runs_is_timed_by_the_services_clock(short_dir: Path) -> None:
+    config = _settings(short_dir)
+    socket_path = short_dir / "state" / "control.sock"
+    service = subprocess.Popen(
+        [sys.executable, "-m", "portwatch.sim.run", "--config", str(config),
+         "--virtual-clock", GATEWAY_NOW.isoformat(), "--speed", "1"],
+        env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        for _ in range(600):  # up to a minute for another process to open its socket
+            if socket_path.is_socket():
+                break
+            assert service.poll() is None, service.communicate()
+            time.sleep(0.1)
+        added = subprocess.run(
+            [sys.executable, "-m", "portwatch", "add", "98.9F", "--config", str(config)],
+            env=environment(), capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+    finally:
+        service.terminate()
+        service.communicate(timeout=30)
+    assert added.returncode == 0, added.stdout + added.stderr
+    assert "portwatch is not running" not in added.stdout
+    assert "note: the gateway's clock says 2026-11-16T11:0" in added.stdout, added.stdout
+    with Store.open_reader(short_dir / "state" / "portwatch.db") as store:
+        far = GATEWAY_NOW + timedelta(days=3650)
+        (hand,) = [r for r in store.readings(GATEWAY_NOW - timedelta(days=1), far)
+                   if r.reading.device == "manual"]  # fmt: skip
+    assert GATEWAY_NOW <= hand.reading.time < GATEWAY_NOW + timedelta(minutes=5), hand
