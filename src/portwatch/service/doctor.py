@@ -251,9 +251,11 @@ async def check_clinic(
         return Check("clinic", False, "; ".join(exc.problems), "fix the settings first")
     alert = connectivity_test_alert(context, now)
     rendered = render(alert, context, endpoint.format)
-    sender = ClinicSender(endpoint)
+    # Signed at ``now``: the doctor's wall-clock time (the system clock; a test's fixed
+    # time), which the clinic checks against its own; never a trusted or virtual clock.
+    sender = ClinicSender(endpoint, signing_time=lambda: now)
     try:
-        answer = await sender.send_body(str(alert.id), rendered.body, rendered.content_type, now)
+        answer = await sender.send_body(str(alert.id), rendered.body, rendered.content_type)
     finally:
         sender.close()
     outcome = classify(answer)
