@@ -136,7 +136,7 @@ _DAEMON_SCRIPT = textwrap.dedent(
                 "store": {"state_directory": state},
             })
             token = "bench-page-token-0123456789"
-            daemon = Daemon(settings, clock=clock, radio=radio,
+            daemon = Daemon(settings, clock=clock, radio=radio, signing_clock=clock,
                             clinic=clinic_endpoint(settings, {}), web_token=token,
                             web_port=0, gateway_id="bench")
             running = asyncio.create_task(daemon.run())

@@ -124,7 +124,9 @@ async def _latencies(hang_s: float, rounds: int, per_channel: bool) -> list[floa
     receivers = _Receivers(hang_s)
     await receivers.start()
     clinic_url, notify_url = receivers.urls
-    clinic = ClinicSender(ClinicEndpoint(clinic_url, ClinicFormat.JSON, KEY))
+    clinic = ClinicSender(
+        ClinicEndpoint(clinic_url, ClinicFormat.JSON, KEY), signing_time=SystemClock().now
+    )
     notify = NotifySender(NotifyEndpoint(notify_url, read_timeout_s=hang_s + 30.0))
     woken = asyncio.Event()
     with tempfile.TemporaryDirectory(prefix="bench-notices-") as tmp:

@@ -171,7 +171,9 @@ async def _latency(directory: Path, alerts: int) -> tuple[list[float], list[floa
         thermometer=Thermometer(address=DEVICE),
     )
     outbound = Outbound(context, ClinicFormat.JSON, UTC)
-    sender = ClinicSender(ClinicEndpoint(url=url, format=ClinicFormat.JSON, secret=key))
+    sender = ClinicSender(
+        ClinicEndpoint(url=url, format=ClinicFormat.JSON, secret=key), signing_time=clock.now
+    )
     # As in the daemon: the log's writer thread owns one connection (readings, delivery), the
     # event loop another (decisions and their outbox rows).
     decided = Store.open(directory / "latency.db")

@@ -260,7 +260,7 @@ async def _campaign(p: Plan, seed: int, directory: Path) -> dict[str, Any]:
         connect_timeout_s=1.0,
         read_timeout_s=READ_TIMEOUT_S,
     )
-    sender = ClinicSender(endpoint)
+    sender = ClinicSender(endpoint, signing_time=clock.now)
     told: list[tuple[datetime, str, StuckReason]] = []
     deliverer = Deliverer(
         log,

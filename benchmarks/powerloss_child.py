@@ -132,7 +132,10 @@ def main(argv: list[str]) -> int:
 async def play(db: Path, url: str, key: bytes, plan: Course) -> int:
     start = plan.start
     store = Store.open(db)
-    sender = ClinicSender(ClinicEndpoint(url, ClinicFormat.JSON, key, read_timeout_s=5.0))
+    sender = ClinicSender(
+        ClinicEndpoint(url, ClinicFormat.JSON, key, read_timeout_s=5.0),
+        signing_time=SystemClock().now,
+    )
     deliverer = Deliverer(store, {"clinic": sender}, SystemClock(), lambda *_: None)
     try:
         logged = _logged(store, start)

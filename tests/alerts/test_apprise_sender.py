@@ -136,7 +136,9 @@ async def test_fever_reaches_clinic_mailbox_and_topic_once_each_across_a_deliver
 ) -> None:
     """One pass delivers every row; a second Deliverer on the same log sends nothing again."""
     _queue_fever(log, context, fever_decision, clock.now(), patient=True)
-    clinic = ClinicSender(ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret=secret_key))
+    clinic = ClinicSender(
+        ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret=secret_key), signing_time=clock.now
+    )
     async with mailbox() as box, topic() as got:
         for _ in range(2):  # the daemon, then the daemon started again
             senders = {
@@ -173,7 +175,9 @@ async def test_clinic_alert_goes_and_notice_waits_for_retry_when_mail_server_ref
         f"mailto://{MAIL_USER}:{MAIL_PASSWORD}@127.0.0.1:{refused_port()}"
         f"?from=portwatch@example.org&to={MAIL_TO}&mode=insecure"
     )
-    clinic = ClinicSender(ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret=secret_key))
+    clinic = ClinicSender(
+        ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret=secret_key), signing_time=clock.now
+    )
     senders = {
         Channel.CLINIC.value: clinic,
         Channel.NOTIFY.value: notify_sender(NotifyEndpoint(url=url)),

@@ -58,7 +58,7 @@ def make_deliverer(
         endpoint = ClinicEndpoint(
             inbox.url, ClinicFormat.JSON, secret_key, read_timeout_s=read_timeout_s
         )
-        sender = ClinicSender(endpoint)
+        sender = ClinicSender(endpoint, signing_time=inbox.clock.now)
         senders.append(sender)
         stuck: Stuck = []
         deliverer = Deliverer(
@@ -363,7 +363,9 @@ async def test_deliverer_calls_the_store_only_on_its_writer_thread_when_flushing
     fever_decision: Decision, context: AlertContext, senders: list[ClinicSender | NotifySender],
 ) -> None:  # fmt: skip
     """The store is not thread-safe; it owns one writer thread and delivery must use it."""
-    sender = ClinicSender(ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret_key))
+    sender = ClinicSender(
+        ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret_key), signing_time=clock.now
+    )
     senders.append(sender)
     entry = clinic_entry(fever_alert(fever_decision), context, ClinicFormat.JSON, clock.now())
     with WatchedStore.open(tmp_path / "watched.db") as watched:

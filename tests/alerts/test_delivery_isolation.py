@@ -47,7 +47,9 @@ class BuggySender:
 
 @pytest.fixture
 def clinic(inbox: Inbox, secret_key: bytes) -> Iterator[ClinicSender]:
-    made = ClinicSender(ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret_key))
+    made = ClinicSender(
+        ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret_key), signing_time=inbox.clock.now
+    )
     yield made
     made.close()
 

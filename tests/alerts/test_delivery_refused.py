@@ -54,7 +54,9 @@ def clinic(
     log: Store, inbox: Inbox, secret_key: bytes, senders: list[ClinicSender | NotifySender]
 ) -> tuple[Deliverer, Stuck]:
     """A Deliverer of the clinic channel to the loopback inbox, on the log's connection."""
-    sender = ClinicSender(ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret_key))
+    sender = ClinicSender(
+        ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret_key), signing_time=inbox.clock.now
+    )
     senders.append(sender)
     stuck: Stuck = []
     deliverer = Deliverer(
@@ -189,7 +191,9 @@ async def test_escalation_is_told_once_when_log_refuses_to_record_it(
         log.enqueue([note])  # raises StoreUnavailableError while the log refuses writes
         told.append(reason)
 
-    sender = ClinicSender(ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret_key))
+    sender = ClinicSender(
+        ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret_key), signing_time=inbox.clock.now
+    )
     senders.append(sender)
     deliverer = Deliverer(log, {"clinic": sender}, inbox.clock, on_stuck, rng=random.Random(7))
     inbox.script.steps = [503] * 200

@@ -28,7 +28,9 @@ from .conftest import Inbox
 
 @pytest.fixture
 def sender(inbox: Inbox, secret_key: bytes) -> Iterator[ClinicSender]:
-    made = ClinicSender(ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret_key))
+    made = ClinicSender(
+        ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret_key), signing_time=inbox.clock.now
+    )
     yield made
     made.close()
 

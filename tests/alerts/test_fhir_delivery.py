@@ -85,7 +85,9 @@ async def test_fhir_bundle_creates_each_resource_once_when_sent_three_times(
     log: Store,
 ) -> None:
     """Resends of one alert create 2 Devices, 2 Observations and 1 Communication, once."""
-    sender = ClinicSender(ClinicEndpoint(fhir_server.url, ClinicFormat.FHIR, secret_key))
+    sender = ClinicSender(
+        ClinicEndpoint(fhir_server.url, ClinicFormat.FHIR, secret_key), signing_time=clock.now
+    )
     outbox = log
     row = clinic_entry(fever_alert(fever_decision), context, ClinicFormat.FHIR, clock.now())
     outbox.record_decisions([fever_decision], [row])

@@ -339,7 +339,9 @@ async def test_clinic_alert_goes_at_once_when_patient_url_hangs(
     app = web.Application()
     app.router.add_post("/", hang)
     runner, url = await serve(app)
-    clinic = ClinicSender(ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret_key))
+    clinic = ClinicSender(
+        ClinicEndpoint(inbox.url, ClinicFormat.JSON, secret_key), signing_time=inbox.clock.now
+    )
     patient = NotifySender(NotifyEndpoint(f"{url}/", read_timeout_s=30.0))
     senders.append(patient)
     deliverer = Deliverer(

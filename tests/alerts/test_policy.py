@@ -20,6 +20,7 @@ from portwatch.alerts.delivery import (
     backoff_for,
     check_url,
     classify,
+    clock_refused,
     load_secret,
     next_due,
     parse_retry_after,
@@ -62,6 +63,47 @@ def test_classify_follows_alerts_md_when_given_an_answer(
 ) -> None:
     """Which answers are retried and which wait for a person is the heart of the contract."""
     assert classify(Answer(status, error=None if status else "read timeout")) is outcome
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "synchronised", "outcome"),
+    [
+        # The signature's time refused (issue 19): a clock is wrong and will be right.
+        (401, '{"error": "expired"}', True, Outcome.RETRY),  # our inbox's own words
+        (401, '{"error":"expired"}', False, Outcome.RETRY),
+        (400, "Message timestamp too old", True, Outcome.RETRY),  # standardwebhooks' words
+        (403, "message timestamp too new", True, Outcome.RETRY),
+        # A signature that does not match: a person must fix the secret, whatever the clock.
+        (401, '{"error": "forged"}', True, Outcome.PERMANENT),
+        (401, '{"error": "forged"}', False, Outcome.PERMANENT),
+        (401, "No matching signature found", False, Outcome.PERMANENT),
+        # A 401 that does not say why: the secret, unless this gateway's clock may be wrong.
+        (401, "Unauthorized", True, Outcome.PERMANENT),
+        (401, "", True, Outcome.PERMANENT),
+        (401, "Unauthorized", False, Outcome.RETRY),
+        (401, "", False, Outcome.RETRY),
+        # Only refusals of a signature count: other statuses keep their meaning.
+        (404, '{"error": "expired"}', True, Outcome.PERMANENT),
+        (400, "", False, Outcome.PERMANENT),
+        (403, "Forbidden", False, Outcome.PERMANENT),
+        (200, '{"error": "expired"}', False, Outcome.DELIVERED),
+    ],
+)
+def test_classify_retries_a_refused_signature_time_and_an_unexplained_401_only_while_unsynchronised(
+    status: int, body: str, synchronised: bool, outcome: Outcome
+) -> None:
+    """Issue 19: a 401 "expired" made a fever alert permanently failed; a clock mends itself."""
+    assert classify(Answer(status, detail=body), clock_synchronised=synchronised) is outcome
+
+
+def test_clock_refused_names_only_a_refusal_that_says_the_time_was_out_of_tolerance() -> None:
+    """What `alerts list`, the log and doctor call a clock problem, and nothing else."""
+    assert clock_refused(Answer(401, detail='{"error": "expired"}'))
+    assert clock_refused(Answer(400, detail="Message timestamp too old"))
+    assert not clock_refused(Answer(401, detail='{"error": "forged"}'))
+    assert not clock_refused(Answer(401, detail="Unauthorized"))
+    assert not clock_refused(Answer(500, detail='{"error": "expired"}'))
+    assert not clock_refused(Answer(None, error="read timeout"))
 
 
 @given(seed=st.integers(min_value=0, max_value=2**32))

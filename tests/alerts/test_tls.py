@@ -56,7 +56,7 @@ async def _send_once(
     clock: VirtualClock,
 ) -> OutboxRow | None:  # fmt: skip
     endpoint = ClinicEndpoint(url, ClinicFormat.JSON, key, ca_bundle=ca_bundle)
-    sender = ClinicSender(endpoint)
+    sender = ClinicSender(endpoint, signing_time=clock.now)
     try:
         await Deliverer(outbox, {"clinic": sender}, clock, lambda *a: None,
                         rng=random.Random(3)).flush()  # fmt: skip

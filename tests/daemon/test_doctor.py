@@ -154,6 +154,29 @@ def test_clock_fails_when_not_synchronised(tmp_path: Path) -> None:
     assert check_clock(tmp_path, run=lambda argv: "yes\n").passed
 
 
+def test_clock_says_the_clinic_may_refuse_signatures_when_not_synchronised(tmp_path: Path) -> None:
+    """Issue 19: an unsynchronised clock can make the clinic refuse signed alerts; say so."""
+    check = check_clock(tmp_path, run=lambda argv: "no\n")
+    assert (check.passed, check.detail) == (False, "not synchronised")
+    assert "the clinic may refuse alerts signed by a wrong clock" in check.advice
+
+
+async def test_clinic_fails_naming_the_clock_when_the_signed_time_is_a_day_off(
+    tmp_path: Path, inbox: tuple[str, InboxStore]
+) -> None:
+    """The inbox's clock is NOW; this gateway's reads a day earlier: the clinic refuses the
+    signature's time, and doctor says it is the clock, not the secret."""
+    url, received = inbox
+    path, _ = write_settings(tmp_path, url)
+    settings = load_settings(path, now=NOW, environ={})
+    check = await check_clinic(settings, {}, NOW - timedelta(days=1), "test-gateway")
+    assert not check.passed
+    assert check.detail == 'refused the test message\'s signed time: HTTP 401: {"error": "expired"}'
+    assert "clock" in check.advice
+    assert "secret" not in check.advice
+    assert received.count() == 0
+
+
 def test_clock_passes_when_timesyncd_marker_exists(tmp_path: Path) -> None:
     """systemd-timesyncd's marker file is enough, without asking timedatectl."""
     marker = tmp_path / "run/systemd/timesync/synchronized"

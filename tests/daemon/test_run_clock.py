@@ -92,13 +92,17 @@ def test_status_line_says_clock_not_synchronised_when_the_daemon_only_estimates_
     from portwatch.service.daemon import Daemon
 
     settings = _settings(tmp_path)
+    system = VirtualClock(BOOT_WALL)
     clock = TrustedClock(
-        VirtualClock(BOOT_WALL), synchronised=lambda: False, last_trusted=None,
+        system, synchronised=lambda: False, last_trusted=None,
         not_before=PLACEMENT, hold_after_jump=True,
     )  # fmt: skip
-    daemon = Daemon(settings, clock=clock, radio=SYSTEM_RADIO, gateway_id="test")
+    daemon = Daemon(settings, clock=clock, radio=SYSTEM_RADIO, signing_clock=system,
+                    gateway_id="test")  # fmt: skip
     assert "clock not synchronised" in daemon.status_text()
-    right = Daemon(settings, clock=VirtualClock(PLACEMENT), radio=SYSTEM_RADIO, gateway_id="test")
+    virtual = VirtualClock(PLACEMENT)
+    right = Daemon(settings, clock=virtual, radio=SYSTEM_RADIO, signing_clock=virtual,
+                   gateway_id="test")  # fmt: skip
     assert "clock not synchronised" not in right.status_text()
 
 
@@ -127,5 +131,6 @@ def test_run_clock_holds_from_the_logs_latest_reading_when_restarted_with_clock_
     assert isinstance(clock, TrustedClock)
     assert clock.now() == received
     assert clock.held
-    daemon = Daemon(settings, clock=clock, radio=SYSTEM_RADIO, gateway_id="test")
+    daemon = Daemon(settings, clock=clock, radio=SYSTEM_RADIO, signing_clock=system,
+                    gateway_id="test")  # fmt: skip
     assert "clock not synchronised" in daemon.status_text()

@@ -235,7 +235,7 @@ async def test_symptom_form_reaches_reference_inbox_when_deliverer_flushes(
         )
         assert sent.status == 303
         endpoint = ClinicEndpoint(f"http://127.0.0.1:{port}/webhook", ClinicFormat.JSON, secret)
-        sender = ClinicSender(endpoint)
+        sender = ClinicSender(endpoint, signing_time=clock.now)
         with Store.open(db_path) as outbox:
             deliverer = Deliverer(outbox, {"clinic": sender}, clock, lambda *a: None)
             await deliverer.flush()

@@ -12,6 +12,10 @@ Rules kept here (alerts.md, "Delivery"):
 
 * 2xx means delivered. 408, 429 (Retry-After honoured), 5xx, timeouts and connection errors
   are retried with capped exponential backoff and jitter, for as long as it takes.
+* A refusal of the signature's time (401 ``{"error": "expired"}`` from our inbox, "timestamp
+  too old/new" from other Standard Webhooks receivers) is retried the same way: a clock is
+  wrong, and a clock mends itself once NTP reaches it (:func:`~portwatch.alerts.policy.classify`).
+  So is a 401 that does not say why while this gateway's own clock is not synchronised.
 * Any other answer (other 4xx, a redirect) is permanent: the row is marked failed and the
   caregiver is told at once (``on_stuck``); it waits for a person to fix and resend it.
 * A row the clinic has not accepted ``escalate_after`` (15 min) after it was queued is
@@ -29,8 +33,12 @@ Rules kept here (alerts.md, "Delivery"):
 * Channels are independent: :meth:`Deliverer.run` runs one loop per channel (the clinic,
   the caregiver's URL, the patient's URL), so a receiver that hangs until its timeouts
   holds back only its own queue, never a fever alert to the clinic.
-* The clinic body is signed at send time (``webhook-timestamp`` = now) with the entry's id as
-  ``webhook-id``, the same on every resend. Secrets never appear in a log or an error.
+* The clinic body is signed at send time with the entry's id as ``webhook-id``, the same on
+  every resend. ``webhook-timestamp`` is the *wall clock's* now (the sender's signing clock,
+  :class:`~portwatch.alerts.posting.ClinicSender`), which the clinic checks against its own
+  within 5 minutes; not the Deliverer's clock, which in the daemon is the trusted clock,
+  counted from the placement or the log until the system clock is synchronised.
+  Secrets never appear in a log or an error.
 * A POST's result is never lost to a log that refuses writes (disk full, read-only): what
   could not be recorded is kept in memory, so this process sends no row twice, and is
   recorded as soon as the log accepts writes again (issue #10, "nothing duplicated").
@@ -72,6 +80,7 @@ from portwatch.alerts.policy import (
     StuckReason,
     backoff_for,
     classify,
+    clock_refused,
     held,
     next_due,
     next_wake,
@@ -79,12 +88,13 @@ from portwatch.alerts.policy import (
     tries_since,
 )
 from portwatch.alerts.posting import ClinicSender, NotifySender, Sender
-from portwatch.clock import Clock
+from portwatch.clock import Clock, ClockTrust
 from portwatch.log.store import Channel, OutboxRow, OutboxStatus, StoreError, StoreInputError
 from portwatch.stages import supervise
 
 __all__ = [
     "CLINIC_CREDENTIAL",
+    "CLOCK_REFUSED_TEXT",
     "CONNECT_TIMEOUT_S",
     "ESCALATE_AFTER",
     "FIRST_RETRY_S",
@@ -111,6 +121,7 @@ __all__ = [
     "backoff_for",
     "check_url",
     "classify",
+    "clock_refused",
     "held",
     "load_secret",
     "next_due",
@@ -123,6 +134,10 @@ __all__ = [
 _LOGGER = logging.getLogger(__name__)
 _T = TypeVar("_T")
 
+# What `portwatch alerts list` says of a refusal of the signature's time (policy.clock_refused).
+CLOCK_REFUSED_TEXT: Final = (
+    "the clinic refused the signature's time; this gateway's clock or the clinic's is wrong"
+)
 # The longest the deliverer sleeps between passes: rows queued or requeued by another
 # process (`portwatch alerts resend`) cannot call wake(), so they are picked up within this.
 POLL_S: Final = 60.0
@@ -400,23 +415,14 @@ class Deliverer:
     async def _send_and_record(self, row: OutboxRow, sender: Sender) -> Outcome:
         answer = await sender.send(row, self._clock.now())
         at = self._clock.now()
-        outcome = classify(answer)
+        # While this gateway's clock is not synchronised, a 401 may be its clock (classify).
+        outcome = classify(answer, clock_synchronised=self._clock.trust is ClockTrust.SYNCHRONISED)
         code = answer.status_code
         if outcome is Outcome.DELIVERED and code is not None:
             await self._record(row, _Unrecorded(_Record.DELIVERED, at, code))
             _LOGGER.info("%s alert %s (%s) delivered", row.channel, row.id, row.kind)
         elif outcome is Outcome.RETRY:
-            delay_s = backoff_for(row.attempts + 1, answer.retry_after_s, self._rng)
-            retry_at = at + timedelta(seconds=delay_s)
-            await self._record(row, _Unrecorded(_Record.ATTEMPT, at, code, answer.error, retry_at))
-            _LOGGER.debug(
-                "%s alert %s attempt %d: %s; retry in %.1f s",
-                row.channel,
-                row.id,
-                row.attempts + 1,
-                answer.describe(),
-                delay_s,
-            )
+            await self._retry(row, answer, at)
         else:
             error = answer.describe()
             await self._record(row, _Unrecorded(_Record.FAILED, at, code, error))
@@ -433,6 +439,34 @@ class Deliverer:
             )
             self._tell(row, StuckReason.REJECTED, error)
         return outcome
+
+    async def _retry(self, row: OutboxRow, answer: Answer, at: datetime) -> None:
+        """Record a retryable failure and when to try again (backoff, Retry-After)."""
+        delay_s = backoff_for(row.attempts + 1, answer.retry_after_s, self._rng)
+        retry_at = at + timedelta(seconds=delay_s)
+        error = answer.error
+        if clock_refused(answer):
+            # In words for `portwatch alerts list`; the caregiver hears of it at escalation.
+            error = f"HTTP {answer.status_code}: {CLOCK_REFUSED_TEXT}"
+            if row.attempts == 0:
+                _LOGGER.warning(
+                    "%s alert %s (%s): %s; portwatch keeps trying (is the clock synchronised?)",
+                    row.channel,
+                    row.id,
+                    row.kind,
+                    CLOCK_REFUSED_TEXT,
+                )
+        await self._record(
+            row, _Unrecorded(_Record.ATTEMPT, at, answer.status_code, error, retry_at)
+        )
+        _LOGGER.debug(
+            "%s alert %s attempt %d: %s; retry in %.1f s",
+            row.channel,
+            row.id,
+            row.attempts + 1,
+            answer.describe(),
+            delay_s,
+        )
 
     async def flush(self) -> int:
         """One pass over every channel in turn (:meth:`flush_channel`); return attempts made."""

@@ -5,6 +5,7 @@ which row goes next. No I/O and no clock of its own: tested alone, run by the De
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,6 +14,7 @@ from enum import StrEnum
 from typing import Final
 
 from portwatch.alerts.endpoints import DeliveryError
+from portwatch.alerts.signing import SignatureProblem
 from portwatch.log.store import OutboxRow, Priority
 
 __all__ = [
@@ -24,6 +26,7 @@ __all__ = [
     "StuckReason",
     "backoff_for",
     "classify",
+    "clock_refused",
     "held",
     "next_due",
     "next_wake",
@@ -41,6 +44,20 @@ MAX_BACKOFF_S: Final = 600.0
 MAX_RETRY_AFTER_S: Final = 3600.0
 # Statuses that are retried although they are 4xx (alerts.md, "Delivery").
 RETRYABLE_4XX: Final = frozenset({408, 429})
+# Statuses a Standard Webhooks receiver refuses a signature with (401 is the usual one; our
+# inbox answers 400 for malformed headers, and some receivers answer 400 or 403).
+SIGNATURE_REFUSAL_STATUSES: Final = frozenset({400, 401, 403})
+# A refusal's body that says the signed time was outside the receiver's tolerance: our
+# inbox's {"error": "expired"} (sim/inbox.py), and the Standard Webhooks libraries'
+# "Message timestamp too old" / "too new".
+_CLOCK_REFUSAL: Final = re.compile(
+    rf'"error"\s*:\s*"{SignatureProblem.EXPIRED.value}"|timestamp too (?:old|new)', re.IGNORECASE
+)
+# A refusal's body that says the signature itself is wrong (a secret that is not the
+# clinic's): our inbox's {"error": "forged"}, the libraries' "No matching signature found".
+_WRONG_SIGNATURE: Final = re.compile(
+    rf'"error"\s*:\s*"{SignatureProblem.FORGED.value}"|no matching signature', re.IGNORECASE
+)
 
 
 class Outcome(StrEnum):
@@ -77,14 +94,41 @@ class Answer:
 # --- pure policy ------------------------------------------------------------------------
 
 
-def classify(answer: Answer) -> Outcome:
-    """What an answer means (alerts.md, "Delivery")."""
+def clock_refused(answer: Answer) -> bool:
+    """Whether the receiver refused the signature because its time (``webhook-timestamp``)
+    was more than the tolerance (5 min) from the receiver's clock, as its answer says."""
+    return answer.status_code in SIGNATURE_REFUSAL_STATUSES and bool(
+        _CLOCK_REFUSAL.search(answer.detail)
+    )
+
+
+def classify(answer: Answer, *, clock_synchronised: bool = True) -> Outcome:
+    """What an answer means (alerts.md, "Delivery").
+
+    A refusal of the signature's time (:func:`clock_refused`) is retried, never permanent:
+    one clock or the other is wrong (this gateway's, unsynchronised after a power cut, or
+    the clinic's), and a clock heals itself once NTP reaches it; then the alert goes with
+    no one having to resend it. Until then it is retried with backoff like any failure,
+    and escalated to the caregiver after 15 min ("Clinic not reached ... portwatch keeps
+    trying"), so a person still hears of it.
+
+    A 401 that does not say why is permanent, as other 4xx are, while this gateway's
+    clock is synchronised (``clock_synchronised``): it is then most likely a secret that is
+    not the clinic's, which no retry mends; a person must, and the caregiver is told at
+    once. While this gateway's clock is *not* synchronised, such a 401 is retried: it may
+    be the clock as well, and treating a skew as a wrong secret would leave a fever alert
+    failed for good when the clock would have mended it; the caregiver is then told at
+    15 min instead of at once. A 401 that says the signature does not match (our inbox's
+    "forged") is permanent whatever the clock: the receiver checked the time first.
+    """
     code = answer.status_code
     if code is None:
         return Outcome.RETRY
     if 200 <= code < 300:
         return Outcome.DELIVERED
-    if code in RETRYABLE_4XX or code >= 500:
+    if code in RETRYABLE_4XX or code >= 500 or clock_refused(answer):
+        return Outcome.RETRY
+    if code == 401 and not clock_synchronised and not _WRONG_SIGNATURE.search(answer.detail):
         return Outcome.RETRY
     return Outcome.PERMANENT
 

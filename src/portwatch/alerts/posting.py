@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Final, Protocol
@@ -123,26 +123,48 @@ class HttpPoster:
 
 
 class ClinicSender:
-    """Signs and POSTs clinic rows (signed JSON or a FHIR Bundle) to the clinic endpoint."""
+    """Signs and POSTs clinic rows (signed JSON or a FHIR Bundle) to the clinic endpoint.
 
-    def __init__(self, endpoint: ClinicEndpoint, session: requests.Session | None = None) -> None:
+    ``signing_time`` is the clock the ``webhook-timestamp`` is read from, at the moment of
+    sending: the receiver's side of the signature, checked against the clinic's own clock
+    within 5 minutes (Standard Webhooks). It is the machine's wall clock for everything
+    that posts to a real clinic (``portwatch run``, ``alerts test``, ``doctor``), never the
+    daemon's trusted clock, which may be counted from the placement or the log while the
+    system clock is unsynchronised and would then sign every alert hours stale (the clinic
+    answers 401 "expired"). The simulation, whose inbox checks signatures on virtual time,
+    passes its virtual clock. There is no default, so no caller can forget to choose.
+    """
+
+    def __init__(
+        self,
+        endpoint: ClinicEndpoint,
+        session: requests.Session | None = None,
+        *,
+        signing_time: Callable[[], datetime],
+    ) -> None:
         self._endpoint = endpoint
         self._poster = HttpPoster(endpoint, session)
+        self._signing_time = signing_time
 
     def close(self) -> None:
         self._poster.close()
 
     async def send(self, row: OutboxRow, now: datetime) -> Answer:
-        return await self.send_body(str(row.id), row.body, row.content_type, now)
+        """Send ``row``; ``now`` (the deliverer's clock) is not used: see the class doc."""
+        del now
+        return await self.send_body(str(row.id), row.body, row.content_type)
 
-    async def send_body(self, msg_id: str, body: str, content_type: str, now: datetime) -> Answer:
-        """Sign ``body`` as ``msg_id`` at ``now`` and POST it (also for `portwatch alerts test`)."""
+    async def send_body(self, msg_id: str, body: str, content_type: str) -> Answer:
+        """Sign ``body`` as ``msg_id`` at the signing clock's now and POST it (also for
+        `portwatch alerts test` and `portwatch doctor`)."""
+        at = self._signing_time()
         headers = {
             "Content-Type": content_type,
             "User-Agent": f"portwatch/{__version__}",
-            **sign_headers(self._endpoint.secret, msg_id, body, now),
+            **sign_headers(self._endpoint.secret, msg_id, body, at),
         }
-        return await self._poster.post(self._endpoint.url, body.encode(), headers, now)
+        # A Retry-After date is the clinic's clock too: measured from the same wall time.
+        return await self._poster.post(self._endpoint.url, body.encode(), headers, at)
 
 
 def _header_text(text: str) -> str:

@@ -75,6 +75,13 @@ class Daemon:
     Args:
         settings: validated settings (:func:`portwatch.config.load_settings`).
         clock: the one clock every stage reads.
+        signing_clock: the clock clinic signatures are timed on (``webhook-timestamp``),
+            which the clinic checks against its own within 5 minutes: the system wall
+            clock for ``portwatch run`` (``clock`` is a
+            :class:`~portwatch.service.timekeeping.TrustedClock`, counted from the
+            placement or the log until the system clock is synchronised), the virtual
+            clock for the simulation, whose inbox runs on it. Required: no default can be
+            right for both.
         radio: the radio (``SYSTEM_RADIO`` on the Pi; a ``VirtualRadio`` for the demo and
             the tests).
         clinic: where clinic alerts go (:func:`portwatch.config.clinic_endpoint`; None: no
@@ -96,6 +103,7 @@ class Daemon:
         *,
         clock: Clock,
         radio: Radio,
+        signing_clock: Clock,
         clinic: ClinicEndpoint | None = None,
         web_token: str | None = None,
         web_port: int | None = None,
@@ -108,6 +116,7 @@ class Daemon:
             settings,
             clock,
             radio,
+            signing_clock,
             clinic=clinic,
             web_token=web_token,
             web_port=web_port,

@@ -23,6 +23,7 @@ from portwatch.alerts.delivery import (
     NotifyEndpoint,
     Outcome,
     classify,
+    clock_refused,
 )
 from portwatch.alerts.notify_url import describe_notify_url
 from portwatch.alerts.payloads import connectivity_test_alert, render
@@ -251,14 +252,24 @@ async def check_clinic(
         return Check("clinic", False, "; ".join(exc.problems), "fix the settings first")
     alert = connectivity_test_alert(context, now)
     rendered = render(alert, context, endpoint.format)
-    sender = ClinicSender(endpoint)
+    # Signed at ``now``: the doctor's wall-clock time (the system clock; a test's fixed
+    # time), which the clinic checks against its own; never a trusted or virtual clock.
+    sender = ClinicSender(endpoint, signing_time=lambda: now)
     try:
-        answer = await sender.send_body(str(alert.id), rendered.body, rendered.content_type, now)
+        answer = await sender.send_body(str(alert.id), rendered.body, rendered.content_type)
     finally:
         sender.close()
     outcome = classify(answer)
     if outcome is Outcome.DELIVERED:
         return Check("clinic", True, f"accepted a signed test message ({answer.describe()})")
+    if clock_refused(answer):
+        return Check(
+            "clinic",
+            False,
+            f"refused the test message's signed time: {answer.describe()}",
+            "this gateway's clock and the clinic's differ by over 5 min: check the clock "
+            "check above and `timedatectl`; alerts are retried until the clocks agree",
+        )
     if outcome is Outcome.PERMANENT:
         return Check(
             "clinic",
@@ -370,7 +381,8 @@ def check_clock(root: Path, run: Runner = _timedatectl) -> Check:
         False,
         "not synchronised",
         "check the network and `timedatectl timesync-status`; readings are timed "
-        "from the last trusted time until it is",
+        "from the last trusted time until it is, and the clinic may refuse alerts "
+        "signed by a wrong clock (they are retried until it is right)",
     )
 
 

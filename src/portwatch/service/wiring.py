@@ -86,6 +86,7 @@ class Launch:
     settings: Settings
     clock: Clock
     radio: Radio
+    signing_clock: Clock  # the clinic's signatures' time (ClinicSender), not the rule's
     clinic: ClinicEndpoint | None = None
     web_token: str | None = None
     web_port: int | None = None
@@ -485,7 +486,10 @@ def _senders(
     made: list[ClinicSender | NotifyChannelSender] = []
     channels: dict[str, Sender] = {}
     if launch.clinic is not None:
-        channels[Channel.CLINIC] = clinic = ClinicSender(launch.clinic)
+        # Signed on the wall clock the clinic checks, not on the daemon's trusted clock,
+        # which is counted from the placement or the log until the clock is synchronised.
+        signing = launch.signing_clock.now
+        channels[Channel.CLINIC] = clinic = ClinicSender(launch.clinic, signing_time=signing)
         made.append(clinic)
     # One queue and sender per person (alerts.md, "Who is told what"), each retried like
     # clinic alerts; without a patient URL the patient's notices are queued for the

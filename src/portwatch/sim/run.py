@@ -125,7 +125,8 @@ async def _serve(
     async def pacer(daemon: Daemon) -> None:
         await pace_forever(clock, pace, daemon, lambda: io_threads.idle and writers_idle())
 
-    wiring = Wiring(clock, scenario=scenario, beside=[pacer])
+    # The simulated clinic (an inbox on the same virtual time) checks signatures on it.
+    wiring = Wiring(clock, signing_clock=clock, scenario=scenario, beside=[pacer])
     if journal is not None:
         wiring.hooks = DaemonHooks(on_received=journal_hook(journal, SystemClock()))
 

@@ -245,6 +245,7 @@ class Sandbox:
             self.settings(),
             clock=self.clock,
             radio=self._radio(),
+            signing_clock=self.clock,  # the sandbox's inbox checks signatures on virtual time
             clinic=clinic_endpoint(self.settings(), {}),
             web_token=self._web_token,
             web_port=self.page_port,

@@ -226,11 +226,9 @@ def _test(args: argparse.Namespace) -> int:
     alert = connectivity_test_alert(context, clock.now())
     rendered = render(alert, context, endpoint.format)
 
-    sender = ClinicSender(endpoint)
+    sender = ClinicSender(endpoint, signing_time=clock.now)  # the wall clock the clinic checks
     try:
-        answer = asyncio.run(
-            sender.send_body(str(alert.id), rendered.body, rendered.content_type, clock.now())
-        )
+        answer = asyncio.run(sender.send_body(str(alert.id), rendered.body, rendered.content_type))
     finally:
         sender.close()
     print(f"test message {alert.id}: {answer.describe()} ({classify(answer).value})")

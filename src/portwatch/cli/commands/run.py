@@ -163,12 +163,17 @@ class Wiring:
 
     Args:
         clock: the one clock every stage reads.
+        signing_clock: the clock clinic signatures are timed on: the system wall clock for
+            a real clinic (``clock`` may be counted from the placement or the log while
+            the system clock is unsynchronised), ``clock`` itself for a simulated run whose
+            inbox checks them on virtual time (:class:`~portwatch.service.daemon.Daemon`).
         scenario: the course the virtual radio plays (``bluetooth.backend = "virtual"``).
         hooks: observers (None: none).
         beside: tasks to run beside the daemon once it exists (cancelled when it stops).
     """
 
     clock: Clock
+    signing_clock: Clock
     scenario: str | None = None
     hooks: DaemonHooks | None = None
     beside: list[Callable[[Daemon], Coroutine[None, None, None]]] = field(default_factory=list)
@@ -179,8 +184,11 @@ async def _main(settings: Settings, clinic: ClinicEndpoint | None, web_token: st
 
     from portwatch.clock import SystemClock
 
-    clock = await asyncio.to_thread(_trusted_clock, settings, SystemClock())
-    await serve(settings, clinic, web_token, Wiring(clock))
+    system = SystemClock()
+    clock = await asyncio.to_thread(_trusted_clock, settings, system)
+    # The clinic checks signatures against its own wall clock: sign on the system's, never
+    # on the trusted clock, which may count from the placement until NTP synchronises.
+    await serve(settings, clinic, web_token, Wiring(clock, signing_clock=system))
 
 
 async def serve(
@@ -208,6 +216,7 @@ async def serve(
         settings,
         clock=wiring.clock,
         radio=radio,
+        signing_clock=wiring.signing_clock,
         clinic=clinic,
         web_token=web_token,
         notifier=Notifier(os.environ),
