@@ -14,7 +14,6 @@ counts time from the log's latest reading).
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -115,4 +114,3 @@ async def test_outbox_rows_another_process_writes_reach_the_inbox_within_seconds
         print(f"alerts resend (log written directly): in the inbox {arrived - resent.ended:+.2f} s")
         assert arrived - resent.ended <= OTHER_PROCESS_ROW_WITHIN_S
         assert [a.stored for a in copies()] == [True, False]  # the same alert, once stored
-        assert time.perf_counter() - report.started < 60  # all of it inside one old poll
