@@ -17,7 +17,7 @@ import pytest
 from portwatch.cli.commands._through import reading_json
 from portwatch.cli.control_client import ControlError, ServiceNotRunning, ask
 from portwatch.clock import VirtualClock
-from portwatch.log.store import Store, StoredReading
+from portwatch.log.store import Channel, OutboxEntry, Priority, Store, StoredReading
 from portwatch.model import Reading, ReadingKind, Symptom, Unit
 from portwatch.service.control_server import SOCKET_MODE, ControlServer
 from portwatch.service.entrances import Entrances
@@ -206,6 +206,55 @@ async def test_log_watch_feeds_rows_another_connection_wrote_once(short_dir: Pat
             assert watch.check() == 0
         finally:
             watch.close()
+
+
+async def test_log_watch_wakes_delivery_when_another_connection_queues_or_requeues(
+    short_dir: Path,
+) -> None:
+    """An outbox row queued by another process, or requeued by `alerts resend` writing the
+    log itself, wakes delivery at the next look; a commit that leaves the outbox alone
+    (a reading) does not."""
+    path = short_dir / "portwatch.db"
+    with Store.open(path) as other, Store.open(path) as service_connection:
+        wakes: list[int] = []
+        seen = SeenReadings()
+        watch = LogWatch(
+            path,
+            lambda after, limit: service_connection.readings_after(after, limit=limit),
+            seen,
+            lambda batch: None,
+            skip_before=NOW - timedelta(days=2),
+            outbox_changed=lambda: wakes.append(1),
+        )
+        seen.start_at(watch.open())
+        try:
+            other.add_readings([_reading(1)])
+            watch.check()
+            assert wakes == []
+            other.enqueue([_entry("a")])
+            watch.check()
+            assert wakes == [1]
+            watch.check()
+            assert wakes == [1]  # nothing committed since
+            other.outbox_mark_failed("a", NOW, 400, "refused")
+            watch.check()
+            other.outbox_requeue("a", NOW + timedelta(minutes=5))
+            watch.check()
+            assert len(wakes) == 3  # failed (pending no more), then pending again
+        finally:
+            watch.close()
+
+
+def _entry(alert_id: str) -> OutboxEntry:
+    return OutboxEntry(
+        id=alert_id,
+        channel=Channel.CLINIC,
+        kind="symptoms.reported",
+        priority=Priority.URGENT,
+        created_at=NOW,
+        body="{}",
+        content_type="application/json",
+    )
 
 
 async def test_curl_can_poke_it_as_the_docstring_says(service: Service) -> None:

@@ -123,6 +123,24 @@ def test_revised_observation_withdraws_nothing_when_it_becomes_normal() -> None:
     assert obs.celsius == pytest.approx(37.0)
 
 
+def test_revised_observation_repeats_no_confirmed_when_the_told_b_becomes_normal() -> None:
+    """§2 and §6: late samples revise the told B's window to normal (a window's id holds its
+    count and median); the next window pairs with the same A. The clinic was told this
+    fever and no resolution: a second "confirmed" would be a duplicate, not news."""
+    rule = new_rule()
+    feed(rule, [spot(at(1), "38.6")])
+    live = samples(at(6), ["38.4"] * 3) + samples(at(6, minutes=5), ["38.4"] * 3)
+    told = feed(rule, [*live, stream(at(6, minutes=10), "38.4", interval_s=20.0)])
+    told += rule.advance(at(7))
+    (alert,) = of_type(told, CONFIRMED)
+    assert [o.time for o in alert.observations] == [at(1), at(6, minutes=5)]
+    late = samples(at(6, seconds=60), ["38.0"] * 4)  # the rest of B's window, sent late
+    later = feed(rule, late, now=at(8)) + rule.advance(at(9))
+    assert of_type(later, CONFIRMED) == []
+    revised = [o for o in rule.observations() if o.time == at(6, minutes=5)]
+    assert [(o.samples, o.celsius) for o in revised] == [(7, pytest.approx(38.0))]
+
+
 def test_window_samples_are_kept_for_the_pair_window_when_a_late_sample_arrives_23_h_later() -> (
     None
 ):

@@ -56,11 +56,23 @@ class Told:
         r = bisect.bisect_left(self.resolutions, (start, start))
         return self.resolutions[r] if r < len(self.resolutions) else None
 
-    def covers(self, start: datetime, until: datetime | None) -> bool:
+    def covers(self, start: datetime, until: datetime | None, since: datetime) -> bool:
         """Whether a told "confirmed" lies in the episode confirmed at ``start`` and ending at
-        ``until``: then it was told, whatever order its readings came in (§6)."""
+        ``until``: then it was told, whatever order its readings came in (§6).
+
+        Or one lies earlier in it, from its partner at ``since`` on, and no resolution was
+        told after it: the clinic believes that fever goes on. So it is when late samples
+        revise the told B's window to normal and the next window confirms with the same
+        partner (§2: nothing told is withdrawn); a second "confirmed" would be a duplicate.
+        With a resolution told, the episode is a new one and is told (§6).
+        """
         c = bisect.bisect_left(self.confirmed, start)
-        return c < len(self.confirmed) and (until is None or self.confirmed[c] <= until)
+        if c < len(self.confirmed) and (until is None or self.confirmed[c] <= until):
+            return True
+        if c == 0:
+            return False
+        told = self.confirmed[c - 1]
+        return told >= since and self.resolution_for(told) is None
 
 
 class EpisodeWalk:
@@ -317,7 +329,7 @@ class EpisodeWalk:
         if ep.alerted:
             return
         ep.alerted = True
-        if self.told.covers(ep.start.time, until):
+        if self.told.covers(ep.start.time, until, ep.partner.time):
             return
         a, b = ep.partner, ep.start
         made = self.ledger.emit(

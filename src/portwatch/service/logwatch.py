@@ -5,7 +5,10 @@ command that found no service, an older portwatch or a person with ``sqlite3`` w
 log itself. :class:`LogWatch` notices: once a second it asks SQLite whether anyone else
 committed (``PRAGMA data_version`` on its own connection changes with every commit by
 another connection, the service's own writer included) and, when so, reads the readings
-with a row id above the last it knew and hands those the rule has not seen to it.
+with a row id above the last it knew and hands those the rule has not seen to it. When the
+outbox changed too (a row queued or requeued by a command that wrote the log itself, such as
+``portwatch alerts resend`` or ``report`` with the control socket away), it wakes delivery,
+so that row goes within about a second rather than at the deliverer's 60-s poll.
 
 :class:`SeenReadings` is the one record of which rows the rule was given, shared by the
 reading writer's path, the control API's path, the replay at start and this watch, so a row
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Final
 
 from portwatch.log.store import StoredReading
+from portwatch.log.vocabulary import OutboxStatus
 
 __all__ = ["CHECK_EVERY_S", "LogWatch", "SeenReadings"]
 
@@ -34,6 +38,12 @@ _LOGGER = logging.getLogger(__name__)
 CHECK_EVERY_S: Final = 1.0
 # Rows read per query while catching up (a large import written offline).
 PAGE: Final = 10_000
+# What the outbox's waiting rows look like (one index range over the pending rows): a row
+# queued, or requeued (pending again, due now), changes it. The service's own attempts and
+# deliveries change it too; each costs delivery one look at its queue, nothing more.
+OUTBOX_SHAPE: Final = (
+    "SELECT MAX(seq), COUNT(*), TOTAL(next_attempt_us) FROM outbox WHERE status = ?"
+)
 
 
 class SeenReadings:
@@ -90,6 +100,7 @@ class LogWatch:
             gives the rule only those ``seen`` does not have, and records them there).
         skip_before: rows timed earlier are not the rule's (the replay skips them too).
         every_s: how often to look, in real seconds (another process writes in real time).
+        outbox_changed: called when the outbox's waiting rows changed (wakes delivery).
     """
 
     def __init__(
@@ -101,6 +112,7 @@ class LogWatch:
         *,
         skip_before: datetime,
         every_s: float = CHECK_EVERY_S,
+        outbox_changed: Callable[[], None] | None = None,
     ) -> None:
         self._path = path
         self._read_after = read_after
@@ -110,12 +122,15 @@ class LogWatch:
         self._every_s = every_s
         self._db: sqlite3.Connection | None = None
         self._version: int | None = None
+        self._outbox_changed = outbox_changed
+        self._outbox: tuple[object, ...] | None = None
 
     def open(self) -> int:
         """Open the watch's own read-only connection; returns the highest reading id now."""
         uri = f"file:{self._path}?mode=ro"
         self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self._version = self._data_version()
+        self._outbox = self._outbox_shape()
         row = self._db.execute("SELECT MAX(id) FROM readings").fetchone()
         return int(row[0] or 0)
 
@@ -131,12 +146,19 @@ class LogWatch:
             self.check()
 
     def check(self) -> int:
-        """One look: when someone committed since the last, feed what is new; how many."""
+        """One look: when someone committed since the last, feed what is new (how many) and
+        wake delivery if the outbox changed."""
         version = self._data_version()
         if version == self._version:
             return 0
         self._version = version
-        return self.scan()
+        fed = self.scan()
+        if self._outbox_changed is not None:
+            shape = self._outbox_shape()
+            if shape != self._outbox:
+                self._outbox = shape
+                self._outbox_changed()
+        return fed
 
     def scan(self) -> int:
         """Feed the rule every reading above the floor it has not had; how many."""
@@ -155,6 +177,15 @@ class LogWatch:
                 return fed
 
     def _data_version(self) -> int:
+        return int(self._connection().execute("PRAGMA data_version").fetchone()[0])
+
+    def _outbox_shape(self) -> tuple[object, ...] | None:
+        if self._outbox_changed is None:
+            return None
+        pending = (OutboxStatus.PENDING.value,)
+        return tuple(self._connection().execute(OUTBOX_SHAPE, pending).fetchone())
+
+    def _connection(self) -> sqlite3.Connection:
         if self._db is None:
             raise sqlite3.ProgrammingError("the log watch is not open")
-        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
+        return self._db

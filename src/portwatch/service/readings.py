@@ -28,8 +28,9 @@ __all__ = ["Facts", "ReadingPath", "rebuild_rule"]
 
 _LOGGER = logging.getLogger("portwatch.service.daemon")
 
-# Readings are replayed into the rule at start a day at a time, to bound memory.
-REBUILD_CHUNK: Final = timedelta(days=1)
+# Readings are replayed into the rule at start in arrival order, this many rows at a time,
+# to bound memory (ten days at 1/s is 864,000 rows).
+REBUILD_BATCH: Final = 5_000
 # fever-rule.md §1: readings before the placement less one day are invalid; the replay
 # starts a day earlier still, so it sees every reading the rule may have judged.
 REBUILD_BEFORE_PLACEMENT: Final = timedelta(days=2)
@@ -66,6 +67,15 @@ async def rebuild_rule(
 ) -> list[Decision]:
     """Replay the log into ``rule`` on the log's thread; return what it decided.
 
+    In arrival order (row id, :meth:`~portwatch.log.store.Store.readings_after`), as the
+    live rule was fed: a late block (a wearable's stored records, an import) timed days
+    before the rows received ahead of it reaches the rebuilt rule after them, as it reached
+    the live one, so the rebuilt rule picks the same partners and makes the same decision
+    ids (fever-rule.md §6). (A replay a day of reading time at a time fed such a block
+    before the later days' rows and could confirm with another partner: a new id, a
+    second alert to the clinic.) Rows timed before the placement less
+    :data:`REBUILD_BEFORE_PLACEMENT` are not the rule's (the log watch skips them too).
+
     Decisions already in the log are skipped by ``record_decisions`` (idempotent on their
     ids), so nothing is sent twice; a decision lost to a crash between a reading's commit
     and its decision's commit is made and recorded now. ``seen``: the record of rows the
@@ -74,20 +84,16 @@ async def rebuild_rule(
     """
 
     def replay() -> list[Decision]:
-        latest = store.latest_reading()
         made: list[Decision] = []
-        if latest is None:
-            return made
-        start = placement - REBUILD_BEFORE_PLACEMENT
-        end = latest.reading.time + timedelta(microseconds=1)
-        while start < end:
-            chunk = store.readings(start, min(start + REBUILD_CHUNK, end))
-            chunk.sort(key=lambda stored: stored.id)  # the order they were received in
+        skip_before = placement - REBUILD_BEFORE_PLACEMENT
+        after = 0
+        while batch := store.readings_after(after, limit=REBUILD_BATCH):
+            after = batch[-1].id
+            chunk = [stored for stored in batch if stored.reading.time >= skip_before]
             for stored in chunk if seen is None else seen.replayed(chunk):
                 made.extend(rule.feed(stored.reading, now=stored.reading.received_at))
                 facts.note_reading(stored.reading)
             facts.readings_replayed += len(chunk)
-            start += REBUILD_CHUNK
         return made
 
     return await store.run(replay)

@@ -225,7 +225,9 @@ async def _build(launch: Launch, store: Store, writer_store: Store) -> Service:
     recorder = _recorder(launch, store, fever, lambda: deliverer.wake())
     deliverer, direct, senders = _delivery(launch, recorder, writer_store)
     seen = SeenReadings()  # which logged rows the rule has had, whoever wrote them
-    logwatch = await _log_watch(launch, store, seen, lambda batch: readings.feed(batch))
+    logwatch = await _log_watch(
+        launch, store, seen, lambda batch: readings.feed(batch), deliverer.wake
+    )
     rule = await _rebuilt_rule(launch, recorder, writer_store, facts, seen)
     alarm = StorageAlarm(
         recorder,
@@ -280,15 +282,18 @@ async def _log_watch(
     store: Store,
     seen: SeenReadings,
     feed: Callable[[Sequence[StoredReading]], None],
+    wake: Callable[[], None],
 ) -> LogWatch:
     """The net under the control socket (issue 16), opened before the replay: the replay
-    has every row up to the highest id now; rows above it are the watch's to find."""
+    has every row up to the highest id now; rows above it are the watch's to find. An
+    outbox row another process queued or requeued wakes delivery (``wake``)."""
     watch = LogWatch(
         launch.db_path,
         lambda after, limit: store.readings_after(after, limit=limit),
         seen,
         feed,
         skip_before=launch.settings.patient.placement - REBUILD_BEFORE_PLACEMENT,
+        outbox_changed=wake,
     )
     seen.start_at(await asyncio.to_thread(watch.open))
     return watch
