@@ -138,8 +138,9 @@ _T = TypeVar("_T")
 CLOCK_REFUSED_TEXT: Final = (
     "the clinic refused the signature's time; this gateway's clock or the clinic's is wrong"
 )
-# The longest the deliverer sleeps between passes: rows queued or requeued by another
-# process (`portwatch alerts resend`) cannot call wake(), so they are picked up within this.
+# The longest the deliverer sleeps between passes: a fallback only. Rows queued or requeued
+# by another process writing the log itself wake it through the service's log watch
+# (service/logwatch.py) within about a second; this bounds the wait if that watch fails.
 POLL_S: Final = 60.0
 # How soon a delivery record the log refused (disk full, read-only) is written again at the
 # latest; the same as alerts.md's "first retry within 10 s", so a freed disk catches up fast.
