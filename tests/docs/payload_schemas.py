@@ -58,9 +58,7 @@ def schema(relative: str) -> dict[str, Any]:
 
 def errors(relative: str, document: object) -> list[str]:
     """What the schema at ``relative`` (under docs/) finds wrong with ``document``."""
-    validator = Draft202012Validator(
-        schema(relative), registry=_registry(), format_checker=FORMATS
-    )
+    validator = Draft202012Validator(schema(relative), registry=_registry(), format_checker=FORMATS)
     return [f"{e.json_path}: {e.message}"[:300] for e in validator.iter_errors(document)]
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -20,7 +19,6 @@ from jsonschema import Draft202012Validator
 
 from .payload_schemas import (
     DOCS,
-    JSON_COMMANDS,
     PAYLOADS,
     Payload,
     errors,
