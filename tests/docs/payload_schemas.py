@@ -68,7 +68,13 @@ def assert_valid(relative: str, document: object) -> None:
 
 
 # The catalogue, importable once tools/ is on the path (above).
-from payloads import JSON_COMMANDS, PAYLOADS, Payload, payload_examples  # noqa: E402
+from payloads import (  # noqa: E402
+    JSON_COMMANDS,
+    PAYLOADS,
+    Payload,
+    hand_reading,
+    payload_examples,
+)
 
 __all__ = [
     "DOCS",
@@ -78,6 +84,7 @@ __all__ = [
     "Payload",
     "assert_valid",
     "errors",
+    "hand_reading",
     "payload_examples",
     "schema",
     "schema_files",
