@@ -104,7 +104,7 @@ def examples() -> Mapping[str, str]:
 
 
 def main() -> int:
-    from payloads import DOCS, payload_examples
+    from payloads import DOCS, payload_examples, with_table
 
     EXAMPLES.mkdir(parents=True, exist_ok=True)
     for name, text in examples().items():
@@ -114,6 +114,9 @@ def main() -> int:
         (DOCS / path).parent.mkdir(parents=True, exist_ok=True)
         (DOCS / path).write_text(text, encoding="utf-8")
         sys.stdout.write(f"wrote docs/{path}\n")
+    page = DOCS / "developers" / "payloads.md"
+    page.write_text(with_table(page.read_text(encoding="utf-8")), encoding="utf-8")
+    sys.stdout.write("wrote the table of docs/developers/payloads.md\n")
     return 0
 
 

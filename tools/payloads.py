@@ -308,3 +308,29 @@ def payload_examples() -> dict[str, str]:
         for stem, document in build().items():
             written[by_stem[stem].example] = _text(document)
     return written
+
+
+TABLE_START: Final = "<!-- the catalogue: written by tools/doc_examples.py -->"
+TABLE_END: Final = "<!-- end of the catalogue -->"
+
+
+def catalogue_table() -> str:
+    """docs/developers/payloads.md's table of every payload (between its two markers)."""
+    rows = [
+        TABLE_START,
+        "| payload | where a person meets it | made by (`src/portwatch/`) | schema | example |",
+        "|---|---|---|---|---|",
+    ]
+    for p in PAYLOADS:
+        schema, example = Path(p.schema).name, Path(p.example).name
+        rows.append(
+            f"| {p.name} | {p.entrance} | `{p.made_by}` "
+            f"| [{schema}](../{p.schema}) | [{example}](../{p.example}) |"
+        )
+    return "\n".join([*rows, TABLE_END])
+
+
+def with_table(page: str) -> str:
+    """``page`` with its catalogue table replaced by :func:`catalogue_table`'s."""
+    start, end = page.index(TABLE_START), page.index(TABLE_END) + len(TABLE_END)
+    return page[:start] + catalogue_table() + page[end:]

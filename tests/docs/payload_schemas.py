@@ -74,6 +74,7 @@ from payloads import (  # noqa: E402
     Payload,
     hand_reading,
     payload_examples,
+    with_table,
 )
 
 __all__ = [
@@ -88,4 +89,5 @@ __all__ = [
     "payload_examples",
     "schema",
     "schema_files",
+    "with_table",
 ]

@@ -25,6 +25,7 @@ from .payload_schemas import (
     payload_examples,
     schema,
     schema_files,
+    with_table,
 )
 
 
@@ -189,3 +190,21 @@ def test_inbox_patients_without_a_heartbeat_is_silent() -> None:
     }
     assert errors(payload.schema, [patient]) != []
     assert errors(payload.schema, [patient | {"silent": True}]) == []
+
+
+def test_the_developers_page_lists_the_whole_catalogue() -> None:
+    """docs/developers/payloads.md's table is the catalogue's (tools/doc_examples.py)."""
+    page = (DOCS / "developers" / "payloads.md").read_text(encoding="utf-8")
+    assert with_table(page) == page, "stale table: run tools/doc_examples.py"
+    for payload in PAYLOADS:
+        assert f"](../{payload.schema})" in page
+        assert f"](../{payload.example})" in page
+
+
+@pytest.mark.parametrize("reader", ["clinics", "operators"])
+def test_each_readers_page_links_each_of_its_schemas_and_examples(reader: str) -> None:
+    page = (DOCS / reader / "payloads.md").read_text(encoding="utf-8")
+    for payload in PAYLOADS:
+        if payload.reader == reader:
+            assert f"]({payload.schema.removeprefix(reader + '/')})" in page, payload.schema
+            assert f"]({payload.example.removeprefix(reader + '/')})" in page, payload.example
