@@ -91,6 +91,8 @@ PAYLOADS: Final = (
        "POST /v1/purge, 200"),
     _p("control: a refusal", "operators", "control-error",
        "service/control.py ControlApi.answer, service/control_server.py", "any 4xx or 5xx"),
+    _p("the pinned thermometer", "operators", "pinned", "ble/pin.py save_pin",
+       "<state directory>/pinned.json (portwatch pair, setup)"),
     _p("notice to a json:// URL", "operators", "notice", "alerts/apprise_sender.py (Apprise)",
        "[notify] caregiver_url or patient_url = json://..."),
     _p("decode", "developers", "decode", "cli/commands/decode.py decode", "portwatch decode"),
@@ -252,6 +254,17 @@ def _notices() -> dict[str, object]:
     }
 
 
+def _pinned_example() -> dict[str, object]:
+    """pinned.json as save_pin writes it."""
+    from portwatch.ble.pin import Pin, save_pin
+
+    with tempfile.TemporaryDirectory() as directory:
+        identity = {"manufacturer": "Example", "model": "Thermometer"}
+        path = save_pin(Path(directory), Pin("C0:FF:EE:00:00:01", "Thermo 01", "hts", identity))
+        document: dict[str, object] = json.loads(path.read_text(encoding="utf-8"))
+        return document
+
+
 def _inbox_examples() -> dict[str, object]:
     """The reference inbox's answers, from a real InboxStore holding the clinic examples."""
     from portwatch.sim.inbox import InboxStore, parse_message
@@ -296,6 +309,7 @@ _BUILDERS: Final[tuple[Callable[[], Mapping[str, object]], ...]] = (
     _notices,
     _inbox_examples,
     lambda: {"export.fhir": _export_example()},
+    lambda: {"pinned": _pinned_example()},
 )
 
 

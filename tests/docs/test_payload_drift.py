@@ -17,6 +17,7 @@ from portwatch.alerts.fhir import UCUM_CODES
 from portwatch.alerts.notices import NoticeKind
 from portwatch.alerts.payloads import AlertKind
 from portwatch.ble.core import HeartRateState, Quality
+from portwatch.ble.drivers import DRIVERS
 from portwatch.log.vocabulary import Priority
 from portwatch.model import DecisionType, ReadingKind, Site, Special, Symptom, Unit
 from portwatch.service.control import ControlApi, PauseIn, PurgeIn, ReadingIn, ReportIn
@@ -70,6 +71,8 @@ ENUMS = [
      "/properties/symptoms/items/enum", _values(Symptom)),
     ("operators/schemas/notice.schema.json", "/properties/type/enum",
      set(APPRISE_TYPE.values())),
+    ("operators/schemas/pinned.schema.json", "/properties/driver/enum",
+     {driver.name for driver in DRIVERS}),
     (_DECODE, "/$defs/unit/enum", _values(Unit)),
     (_DECODE, "/$defs/measurement/properties/site/enum", _values(Site) | {None}),
     (_DECODE, "/$defs/measurement/properties/special/enum", _values(Special) | {None}),

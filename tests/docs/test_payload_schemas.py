@@ -134,6 +134,8 @@ BROKEN = [
     ("control-purge-response", "counts.readings", -1),
     ("control-error", "error", ""),
     ("control-status-response", "pause_reason", None),  # paused, but no reason
+    ("pinned", "driver", "bluetooth"),
+    ("pinned", "address", "thermometer"),
     ("notice", "type", "error"),
     ("notice", "title", ""),
     ("notice-body", "message", 3),

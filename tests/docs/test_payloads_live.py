@@ -119,6 +119,9 @@ def test_demo_status_export_and_what_the_demo_sent_validate(tmp_path: Path) -> N
     assert len(bundle["entry"]) > 100  # the devices, then each observation
     assert_valid(CLINICS + "fhir-export-bundle.schema.json", bundle)
 
+    pinned = json.loads((state / "pinned.json").read_text(encoding="utf-8"))
+    assert_valid(OPERATORS + "pinned.schema.json", pinned)
+
     notices = _rows(state / "portwatch.db", "SELECT body FROM outbox WHERE channel = 'notify'")
     assert notices
     for (body,) in notices:
