@@ -210,3 +210,45 @@ def test_each_readers_page_links_each_of_its_schemas_and_examples(reader: str) -
         if payload.reader == reader:
             assert f"]({payload.schema.removeprefix(reader + '/')})" in page, payload.schema
             assert f"]({payload.example.removeprefix(reader + '/')})" in page, payload.example
+
+
+def _fhir_bodies() -> list[tuple[str, str]]:
+    """A FHIR Bundle of every kind that travels as FHIR: fevers from the thermometer and
+    from hand readings (no thermometer Device then), a symptom report, a test message."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    from doc_examples import CONTEXT, confirmed_fever
+
+    from portwatch.alerts.fhir import fhir_body
+    from portwatch.alerts.payloads import (
+        KIND_INFO,
+        AlertKind,
+        connectivity_test_alert,
+        fever_alert,
+        symptom_alert,
+    )
+    from portwatch.model import MANUAL_DEVICE, DecisionType, Symptom
+
+    now = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    fever = confirmed_fever()
+    by_hand = replace(
+        fever, observations=tuple(replace(o, device=MANUAL_DEVICE) for o in fever.observations)
+    )
+    bodies = []
+    for decision in (fever, by_hand):
+        for kind in (DecisionType.FEVER_CONFIRMED, DecisionType.FEVER_ONGOING,
+                     DecisionType.FEVER_RESOLVED):  # fmt: skip
+            alert = fever_alert(replace(decision, type=kind), CONTEXT)
+            bodies.append((kind.value, fhir_body(alert, CONTEXT)))
+    symptoms = symptom_alert(CONTEXT, list(Symptom), "a smell", now)
+    bodies.append((AlertKind.SYMPTOMS_REPORTED.value, fhir_body(symptoms, CONTEXT)))
+    bodies.append((AlertKind.TEST.value, fhir_body(connectivity_test_alert(CONTEXT, now), CONTEXT)))
+    assert {kind for kind, _ in bodies} == {k.value for k, info in KIND_INFO.items() if info.fhir}
+    return bodies
+
+
+def test_every_fhir_bundle_the_code_builds_validates_against_the_fhir_schema() -> None:
+    """The FHIR schema must describe every Bundle a clinic can receive, not only the example."""
+    for kind, body in _fhir_bodies():
+        assert errors("clinics/schemas/fhir-alert-bundle.schema.json", json.loads(body)) == [], kind
