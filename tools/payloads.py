@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
-from typing import Final
+from typing import Final, cast
 
 from portwatch.model import MANUAL_DEVICE, Reading, ReadingKind, Unit
 
@@ -137,10 +137,17 @@ def hand_reading(value: str, at: datetime) -> Reading:
 
 
 def _control_examples() -> dict[str, object]:
-    """Requests as the commands build them; answers in the shape the service gives."""
-    from portwatch.cli.commands._through import reading_json
+    """Requests as the commands build them; answers as the service's code words them."""
+    from doc_examples import CONTEXT
 
-    before = AT - timedelta(days=30)
+    from portwatch.alerts.payloads import symptom_alert
+    from portwatch.cli.commands._through import reading_json
+    from portwatch.model import Symptom
+    from portwatch.service.watch import make_pause
+
+    report = symptom_alert(CONTEXT, [Symptom.REDNESS, Symptom.WARMTH], "since 7 am", AT)
+    pause = make_pause(AT, timedelta(minutes=30), "shower")
+    purged = ("readings", "link_events", "outbox", "decisions", "symptom_reports")
     return {
         "control-readings-request": {
             "readings": [reading_json(hand_reading("101.8", AT))],
@@ -148,30 +155,60 @@ def _control_examples() -> dict[str, object]:
         },
         "control-readings-response": {"ids": [4812], "already_present": 0},
         "control-reports-request": {"symptoms": ["redness", "warmth"], "note": "since 7 am"},
-        "control-reports-response": {"id": "0b7f1c52-5d0e-5a35-9d2e-6f0b2d8e4a11"},
+        "control-reports-response": {"id": str(report.id)},
         "control-pauses-request": {"duration_s": 1800.0, "reason": "shower"},
         "control-pauses-response": {
-            "start": AT.isoformat(),
-            "end": (AT + timedelta(minutes=30)).isoformat(),
-            "reason": "shower",
+            "start": pause.start.isoformat(),
+            "end": pause.end.isoformat(),
+            "reason": pause.reason,
         },
-        "control-resend-response": {"id": "0b7f1c52-5d0e-5a35-9d2e-6f0b2d8e4a11"},
-        "control-purge-request": {"before": before.isoformat(), "dry_run": True},
+        "control-resend-response": {"id": str(report.id)},
+        "control-purge-request": {"before": (AT - timedelta(days=30)).isoformat(), "dry_run": True},
         "control-purge-response": {
-            "counts": dict.fromkeys(
-                ("readings", "link_events", "outbox", "decisions", "symptom_reports"), 0
-            )
-            | {"reminders_sent": 0, "notes": 0},
+            "counts": dict.fromkeys((*purged, "reminders_sent", "notes"), 0),
             "dry_run": True,
         },
-        "control-error": {"error": "readings.0.unit: Input should be 'C' or 'F'"},
+        "control-error": _refusal(),
         "control-status-response": {
             "now": AT.isoformat(),
-            "status": "day 5 of 10, normal 98.4 F at 09:58",
-            "paused_until": (AT + timedelta(minutes=30)).isoformat(),
-            "pause_reason": "shower",
+            "status": _status_line(),
+            "paused_until": pause.effective_end().isoformat(),
+            "pause_reason": pause.reason,
         },
     }
+
+
+def _refusal() -> dict[str, object]:
+    """The control API's own answer to a reading in kelvin (refused before the service)."""
+    import asyncio
+
+    from portwatch.service.control import ControlApi, ControlService
+
+    class Unasked:
+        """The request is refused before the service would be asked anything."""
+
+    body = {"readings": [{"device": "manual", "kind": "spot", "value": "310.1", "unit": "K",
+                          "celsius": 36.95, "time": AT.isoformat()}]}  # fmt: skip
+    api = ControlApi(cast(ControlService, Unasked()))
+    status, answer = asyncio.run(api.answer("POST", "/v1/readings", json.dumps(body).encode()))
+    assert status == 400, answer
+    return answer
+
+
+def _status_line() -> str:
+    from doc_examples import PLACEMENT
+
+    from portwatch.service.status import StatusFacts, status_line
+
+    facts = StatusFacts(
+        placement=PLACEMENT,
+        healing_days=10,
+        link_up=True,
+        last_reading_time=AT - timedelta(minutes=2),
+        last_reading_celsius=36.9,
+        unit=Unit.FAHRENHEIT,
+    )
+    return status_line(facts, AT)
 
 
 def _status_example() -> dict[str, object]:
@@ -267,6 +304,7 @@ def _pinned_example() -> dict[str, object]:
 
 def _inbox_examples() -> dict[str, object]:
     """The reference inbox's answers, from a real InboxStore holding the clinic examples."""
+    from portwatch.alerts.signing import SignatureProblem
     from portwatch.sim.inbox import InboxStore, parse_message
 
     clinic = DOCS / "clinics" / "examples"
@@ -281,7 +319,7 @@ def _inbox_examples() -> dict[str, object]:
                 "inbox-receipt": {"id": message.webhook_id, "stored": True},
                 "inbox-alerts": store.alerts(),
                 "inbox-patients": store.patients(AT + timedelta(minutes=10)),
-                "inbox-error": {"error": "forged"},
+                "inbox-error": {"error": SignatureProblem.FORGED.value},  # as a 401 says
             }
         finally:
             store.close()
