@@ -102,6 +102,8 @@ PAYLOADS: Final = (
        "portwatch demo --json"),
     _p("notice in the outbox", "developers", "notice-body",
        "alerts/endpoints.py notification_body", "the log's outbox, notify rows"),
+    _p("benchmark results", "developers", "bench-results", "benchmarks/run.py main (not src/)",
+       "python benchmarks/run.py: benchmarks/results/latest.json"),
 )  # fmt: skip
 
 # The commands whose standard output is JSON, and the payload that says its shape; the
@@ -302,6 +304,26 @@ def _pinned_example() -> dict[str, object]:
         return document
 
 
+def _bench_example() -> dict[str, object]:
+    """benchmarks/run.py's results: figures vary from run to run, so this one is fixed."""
+    figure = {
+        "figure": "HTS measurements decoded per second (hts.decode_measurement)",
+        "value": 100477.6,
+        "unit": "1/s",
+        "baseline": "bare struct decoder, same bytes",
+        "baseline_value": 3460524.9,
+        "bench": "bench_decode",
+    }
+    return {
+        "measured_at": AT.isoformat(),
+        "quick": False,
+        "python": "3.11.7",
+        "machine": "aarch64",
+        "platform": "Linux-6.6.51+rpt-rpi-v8-aarch64-with-glibc2.36",
+        "figures": [figure | {"ratio": 100477.6 / 3460524.9}],
+    }
+
+
 def _inbox_examples() -> dict[str, object]:
     """The reference inbox's answers, from a real InboxStore holding the clinic examples."""
     from portwatch.alerts.signing import SignatureProblem
@@ -348,6 +370,7 @@ _BUILDERS: Final[tuple[Callable[[], Mapping[str, object]], ...]] = (
     _inbox_examples,
     lambda: {"export.fhir": _export_example()},
     lambda: {"pinned": _pinned_example()},
+    lambda: {"bench-results": _bench_example()},
 )
 
 

@@ -239,3 +239,18 @@ def test_every_command_module_that_prints_json_is_catalogued() -> None:
     listed = {command.split()[0] for command in JSON_COMMANDS}
     assert printing, "no command prints JSON any more? then this test must change"
     assert printing <= listed
+
+
+def test_bench_results_schema_requires_what_the_runner_requires() -> None:
+    """benchmarks/run.py refuses a figure without its REQUIRED_KEYS and adds bench, ratio."""
+    import importlib.util
+
+    from .payload_schemas import ROOT
+
+    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
+    assert spec is not None
+    assert spec.loader is not None
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    required = _at("developers/schemas/bench-results.schema.json", "/properties/figures/items")
+    assert set(required["required"]) == {*runner.REQUIRED_KEYS, "bench", "ratio"}

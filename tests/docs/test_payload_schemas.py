@@ -136,6 +136,8 @@ BROKEN = [
     ("control-status-response", "pause_reason", None),  # paused, but no reason
     ("pinned", "driver", "bluetooth"),
     ("pinned", "address", "thermometer"),
+    ("bench-results", "figures.0.value", "fast"),
+    ("bench-results", "measured_at", "today"),
     ("notice", "type", "error"),
     ("notice", "title", ""),
     ("notice-body", "message", 3),

@@ -91,6 +91,17 @@ def test_replay_prints_one_decision_a_line_each_as_the_schema_says(tmp_path: Pat
     assert kinds == ["elevated.first", "recheck.due", "fever.confirmed", "fever.resolved"]
 
 
+def test_benchmark_results_are_what_the_schema_says(tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, str(DOCS.parent / "benchmarks" / "run.py"), "--quick", "decode",
+         "--output", str(output)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert_valid(DEVELOPERS + "bench-results.schema.json", json.loads(output.read_text()))
+
+
 def _rows(database: Path, query: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
         return db.execute(query).fetchall()
