@@ -194,25 +194,27 @@ def test_every_inbox_route_that_answers_json_has_a_schema(tmp_path: Any) -> None
     assert _catalogued("inbox-error")
 
 
-def _json_options(parser: Any) -> dict[str, set[str]]:
-    """Each subcommand's options that ask for JSON: --json, and a --format offering it."""
+def _json_options(parser: Any, prefix: str = "") -> dict[str, set[str]]:
+    """Each (sub)command's options that ask for JSON: --json, and a --format offering it;
+    nested subcommands (``alerts test``) included."""
     import argparse
 
     found: dict[str, set[str]] = {}
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    for name, command in sub.choices.items():
-        for action in command._actions:
-            if "--json" in action.option_strings:
-                found.setdefault(name, set()).add("--json")
-            if "--format" in action.option_strings:
-                for choice in action.choices or ():
-                    if choice in ("json", "fhir"):
-                        found.setdefault(name, set()).add(f"--format {choice}")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, command in action.choices.items():
+                found.update(_json_options(command, f"{prefix} {name}".strip()))
+        if "--json" in action.option_strings:
+            found.setdefault(prefix, set()).add("--json")
+        if "--format" in action.option_strings:
+            for choice in action.choices or ():
+                if choice in ("json", "fhir"):
+                    found.setdefault(prefix, set()).add(f"--format {choice}")
     return found
 
 
 # `alerts test --format json|fhir` sends a test alert to the clinic: the clinic's schemas.
-TO_THE_CLINIC = {"alerts": {"--format json", "--format fhir"}}
+TO_THE_CLINIC = {"alerts test": {"--format json", "--format fhir"}}
 
 
 def test_every_command_that_prints_json_has_a_catalogued_schema() -> None:
@@ -221,7 +223,9 @@ def test_every_command_that_prints_json_has_a_catalogued_schema() -> None:
 
     names = {p.name for p in PAYLOADS}
     assert set(JSON_COMMANDS.values()) <= names
-    for command, options in _json_options(build_parser()).items():
+    found = _json_options(build_parser())
+    assert found["alerts test"] == TO_THE_CLINIC["alerts test"]  # the walk reaches nested ones
+    for command, options in found.items():
         for option in options - TO_THE_CLINIC.get(command, set()):
             assert f"{command} {option}" in JSON_COMMANDS, f"portwatch {command} {option}"
 
