@@ -20,7 +20,14 @@ from portwatch.ble.core import HeartRateState, Quality
 from portwatch.ble.drivers import DRIVERS
 from portwatch.log.vocabulary import Priority
 from portwatch.model import DecisionType, ReadingKind, Site, Special, Symptom, Unit
-from portwatch.service.control import ControlApi, PauseIn, PurgeIn, ReadingIn, ReportIn
+from portwatch.service.control import (
+    ControlApi,
+    PauseIn,
+    PurgeIn,
+    ReadingIn,
+    ReadingsIn,
+    ReportIn,
+)
 from portwatch.service.watch import MAX_PAUSE
 from portwatch.web.view import EpisodeState
 
@@ -104,6 +111,7 @@ def test_report_and_pause_bounds_are_the_codes() -> None:
 
 _CONSTRAINTS = ("minLength", "maxLength", "minItems", "maxItems", "exclusiveMinimum", "minimum")
 REQUESTS: list[tuple[str, type[BaseModel], str]] = [
+    (_READINGS, ReadingsIn, ""),
     (_READINGS, ReadingIn, "/$defs/reading"),
     ("operators/schemas/control-reports-request.schema.json", ReportIn, ""),
     ("operators/schemas/control-pauses-request.schema.json", PauseIn, ""),
