@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from control.control_process import SECRET, command, service, wait_for, write_config
 from portwatch.clock import SystemClock
 from portwatch.service.control_socket import SYSTEM_RUNTIME_DIRECTORY
 
@@ -354,31 +355,45 @@ async def _inbox_answers(base: str, secret: str) -> None:
         assert_valid(CLINICS + "inbox-error.schema.json", answer)
 
 
-@pytest.mark.skipif(
+NO_SYSTEM_SERVICE = pytest.mark.skipif(
     SYSTEM_RUNTIME_DIRECTORY.exists(),
     reason="a real portwatch service's /run/portwatch is on this machine; commands would ask it",
 )
-@pytest.mark.timeout(240)
-async def test_control_api_inbox_and_notices_of_the_running_service_validate(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
-    """`portwatch run` and `portwatch inbox` as processes: every control request and answer,
-    a fever and a symptom report through them to the inbox, whose answers, and the bodies it
-    received, validate; so do the notices a json:// receiver gets and those in the outbox."""
-    from control.control_process import SECRET, command, service, wait_for, write_config
 
+
+@asynccontextmanager
+async def _short_directory() -> AsyncIterator[Path]:
     directory = Path(tempfile.mkdtemp(prefix="pw-", dir="/tmp"))  # a socket path is short
     try:
         secret = directory / "inbox-secret"
         secret.write_text(SECRET + "\n")
         secret.chmod(0o600)
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def _settings(directory: Path, base: str, clinic_format: str, notify: str) -> Path:
+    """The settings of tests/control, placed 6 h ago, with the clinic's format and a notify
+    URL; a normal hand reading logged first (the service's clock, see tests/control)."""
+    config = write_config(directory, f"{base}/webhook", CLOCK.now() - timedelta(hours=6))
+    text = config.read_text().replace("[clinic]\n", f'[clinic]\nformat = "{clinic_format}"\n')
+    config.write_text(text + f'\n[notify]\ncaregiver_url = "{notify}"\n')
+    seeded = await command(config, "add", "98.4F")
+    assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+    return config
+
+
+@NO_SYSTEM_SERVICE
+@pytest.mark.timeout(240)
+async def test_control_api_inbox_and_notices_of_the_running_service_validate() -> None:
+    """`portwatch run` and `portwatch inbox` as processes: every control request and answer,
+    a fever and a symptom report through them to the inbox, whose answers, and the bodies it
+    received, validate; so do the notices a json:// receiver gets and those in the outbox."""
+    async with _short_directory() as directory:
+        secret = directory / "inbox-secret"
         async with _inbox(directory, secret) as base, _notice_receiver() as (notify, notices):
-            now = CLOCK.now()
-            config = write_config(directory, f"{base}/webhook", now - timedelta(hours=6))
-            with config.open("a") as settings:
-                settings.write(f'\n[notify]\ncaregiver_url = "{notify}"\n')
-            seeded = await command(config, "add", "98.4F")  # the service's clock: see tests/control
-            assert seeded.returncode == 0, seeded.stdout + seeded.stderr
+            config = await _settings(directory, base, "json", notify)
             async with service(config):
                 control = Control(directory / "state" / "control.sock")
                 await _control_requests(control, CLOCK.now())
@@ -397,23 +412,42 @@ async def test_control_api_inbox_and_notices_of_the_running_service_validate(
             await _inbox_answers(base, SECRET)
         for body in notices:
             assert_valid(OPERATORS + "notice.schema.json", body)
-        outbox = _rows(directory / "state" / "portwatch.db",
-                       "SELECT body FROM outbox WHERE channel = 'notify'")  # fmt: skip
-        assert outbox
-        for (body,) in outbox:
-            assert_valid(DEVELOPERS + "notice-body.schema.json", json.loads(body))
-        _check_received(directory / "inbox.db")
-    finally:
-        shutil.rmtree(directory, ignore_errors=True)
+        _check_outbox(directory / "state" / "portwatch.db")
+        _check_received(directory / "inbox.db", {"application/json", "application/fhir+json"})
 
 
-def _check_received(database: Path) -> None:
-    """Every body the inbox received, by its content type, against the clinic's schemas."""
+@NO_SYSTEM_SERVICE
+@pytest.mark.timeout(240)
+async def test_the_fhir_bundles_the_running_service_sends_validate() -> None:
+    """[clinic] format = "fhir": a fever from two hand readings (Observations with a method,
+    no thermometer Device) and a symptom report reach the inbox as Bundles that validate."""
+    async with _short_directory() as directory:
+        secret = directory / "inbox-secret"
+        async with _inbox(directory, secret) as base, _notice_receiver() as (notify, _):
+            config = await _settings(directory, base, "fhir", notify)
+            async with service(config):
+                control = Control(directory / "state" / "control.sock")
+                await _control_requests(control, CLOCK.now())
+                await _wait_for_alerts(base, {"fhir.fever", "fhir.communication"})
+        _check_received(directory / "inbox.db", {"application/fhir+json"})
+
+
+def _check_outbox(database: Path) -> None:
+    """The notice bodies the service queued in its outbox."""
+    outbox = _rows(database, "SELECT body FROM outbox WHERE channel = 'notify'")
+    assert outbox
+    for (body,) in outbox:
+        assert_valid(DEVELOPERS + "notice-body.schema.json", json.loads(body))
+
+
+def _check_received(database: Path, content_types: set[str]) -> None:
+    """Every body the inbox received, by its content type, against the clinic's schemas
+    (heartbeats travel as signed JSON whatever the clinic's format)."""
     received = _rows(database, "SELECT content_type, body FROM messages")
     schemas = {
         "application/json": "alert.schema.json",
         "application/fhir+json": "fhir-alert-bundle.schema.json",
     }
-    assert {content_type for content_type, _ in received} == set(schemas)
+    assert content_types <= {content_type for content_type, _ in received}
     for content_type, body in received:
         assert_valid(CLINICS + schemas[content_type], json.loads(body))
