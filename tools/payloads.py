@@ -95,6 +95,8 @@ PAYLOADS: Final = (
        "<state directory>/pinned.json (portwatch pair, setup)"),
     _p("notice to a json:// URL", "operators", "notice", "alerts/apprise_sender.py (Apprise)",
        "[notify] caregiver_url or patient_url = json://..."),
+    _p("notice to an ntfy:// URL", "operators", "notice-ntfy", "alerts/apprise_sender.py (Apprise)",
+       "[notify] caregiver_url or patient_url = ntfys://..."),
     _p("decode", "developers", "decode", "cli/commands/decode.py decode", "portwatch decode"),
     _p("replay decision", "developers", "replay-decision",
        "cli/commands/replay.py decision_to_json", "portwatch replay (one per line)"),
@@ -283,6 +285,7 @@ def _notices() -> dict[str, object]:
     message = "101.8 °F at 06:40 and 101.3 °F at 02:15. The clinic has been told."
     return {
         "notice-body": json.loads(notification_body(title, message)),
+        "notice-ntfy": {"topic": "portwatch-q8Jd7Kfa0", "title": title, "message": message},
         "notice": {
             "version": "1.0",
             "title": title,

@@ -138,6 +138,7 @@ BROKEN = [
     ("pinned", "address", "thermometer"),
     ("bench-results", "figures.0.value", "fast"),
     ("bench-results", "measured_at", "today"),
+    ("notice-ntfy", "topic", "my topic/../x"),
     ("notice", "type", "error"),
     ("notice", "title", ""),
     ("notice-body", "message", 3),

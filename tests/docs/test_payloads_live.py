@@ -21,6 +21,7 @@ import sys
 import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -267,24 +268,41 @@ REFUSED = [  # (method, target, body, status, the request's schema)
 ]
 
 
-@asynccontextmanager
-async def _notice_receiver() -> AsyncIterator[tuple[str, list[Any]]]:
-    """A loopback HTTP server a json:// notify URL posts to; yields its URL and the bodies."""
-    bodies: list[Any] = []
+@dataclass
+class Notices:
+    """What a loopback notice receiver got: json:// bodies at /notice, ntfy:// ones at /."""
 
-    async def receive(request: web.Request) -> web.Response:
-        assert request.content_type == "application/json"
-        bodies.append(await request.json())
-        return web.Response(text="ok")
+    json_url: str = ""
+    ntfy_url: str = ""
+    json: list[Any] = field(default_factory=list)
+    ntfy: list[Any] = field(default_factory=list)
+
+
+@asynccontextmanager
+async def _notice_receiver() -> AsyncIterator[Notices]:
+    """A loopback HTTP server for a json:// and an ntfy:// notify URL."""
+    got = Notices()
+
+    def keeping(into: list[Any]) -> Any:
+        async def receive(request: web.Request) -> web.Response:
+            assert request.content_type == "application/json"
+            into.append(await request.json())
+            return web.json_response({"id": str(len(into))})
+
+        return receive
 
     app = web.Application()
-    app.router.add_post("/notice", receive)
+    app.router.add_post("/notice", keeping(got.json))
+    app.router.add_post("/", keeping(got.ntfy))
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
+    port = runner.addresses[0][1]
+    got.json_url = f"json://127.0.0.1:{port}/notice"
+    got.ntfy_url = f"ntfy://127.0.0.1:{port}/portwatch-q8Jd7Kfa0"
     try:
-        yield f"json://127.0.0.1:{runner.addresses[0][1]}/notice", bodies
+        yield got
     finally:
         await runner.cleanup()
 
@@ -373,12 +391,14 @@ async def _short_directory() -> AsyncIterator[Path]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-async def _settings(directory: Path, base: str, clinic_format: str, notify: str) -> Path:
-    """The settings of tests/control, placed 6 h ago, with the clinic's format and a notify
-    URL; a normal hand reading logged first (the service's clock, see tests/control)."""
+async def _settings(directory: Path, base: str, clinic_format: str, notices: Notices) -> Path:
+    """The settings of tests/control, placed 6 h ago, with the clinic's format, the
+    caregiver's notices to json:// and the patient's to ntfy://; a normal hand reading
+    logged first (the service's clock, see tests/control)."""
     config = write_config(directory, f"{base}/webhook", CLOCK.now() - timedelta(hours=6))
     text = config.read_text().replace("[clinic]\n", f'[clinic]\nformat = "{clinic_format}"\n')
-    config.write_text(text + f'\n[notify]\ncaregiver_url = "{notify}"\n')
+    urls = f'caregiver_url = "{notices.json_url}"\npatient_url = "{notices.ntfy_url}"\n'
+    config.write_text(text + "\n[notify]\n" + urls)
     seeded = await command(config, "add", "98.4F")
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
     return config
@@ -392,15 +412,15 @@ async def test_control_api_inbox_and_notices_of_the_running_service_validate() -
     received, validate; so do the notices a json:// receiver gets and those in the outbox."""
     async with _short_directory() as directory:
         secret = directory / "inbox-secret"
-        async with _inbox(directory, secret) as base, _notice_receiver() as (notify, notices):
-            config = await _settings(directory, base, "json", notify)
+        async with _inbox(directory, secret) as base, _notice_receiver() as notices:
+            config = await _settings(directory, base, "json", notices)
             async with service(config):
                 control = Control(directory / "state" / "control.sock")
                 await _control_requests(control, CLOCK.now())
                 for method, target, raw, status, request in REFUSED:
                     await control.refused(method, target, raw, status, request)
                 alerts = await _wait_for_alerts(base, {"fever.confirmed", "symptoms.reported"})
-                await wait_for(lambda: bool(notices), 60)
+                await wait_for(lambda: bool(notices.json and notices.ntfy), 60)
             assert_valid(CLINICS + "inbox-alerts.schema.json", alerts)
             status, patients = await asyncio.to_thread(_inbox_json, f"{base}/api/patients")
             assert status == 200
@@ -410,8 +430,10 @@ async def test_control_api_inbox_and_notices_of_the_running_service_validate() -
                                  "--secret-file", str(secret), "--format", "fhir")  # fmt: skip
             assert fhir.returncode == 0, fhir.stdout + fhir.stderr
             await _inbox_answers(base, SECRET)
-        for body in notices:
+        for body in notices.json:
             assert_valid(OPERATORS + "notice.schema.json", body)
+        for body in notices.ntfy:
+            assert_valid(OPERATORS + "notice-ntfy.schema.json", body)
         _check_outbox(directory / "state" / "portwatch.db")
         _check_received(directory / "inbox.db", {"application/json", "application/fhir+json"})
 
@@ -423,8 +445,8 @@ async def test_the_fhir_bundles_the_running_service_sends_validate() -> None:
     no thermometer Device) and a symptom report reach the inbox as Bundles that validate."""
     async with _short_directory() as directory:
         secret = directory / "inbox-secret"
-        async with _inbox(directory, secret) as base, _notice_receiver() as (notify, _):
-            config = await _settings(directory, base, "fhir", notify)
+        async with _inbox(directory, secret) as base, _notice_receiver() as notices:
+            config = await _settings(directory, base, "fhir", notices)
             async with service(config):
                 control = Control(directory / "state" / "control.sock")
                 await _control_requests(control, CLOCK.now())
