@@ -255,3 +255,32 @@ def test_every_fhir_bundle_the_code_builds_validates_against_the_fhir_schema() -
     """The FHIR schema must describe every Bundle a clinic can receive, not only the example."""
     for kind, body in _fhir_bodies():
         assert errors("clinics/schemas/fhir-alert-bundle.schema.json", json.loads(body)) == [], kind
+
+
+def test_a_value_the_device_sent_with_a_positive_exponent_is_written_in_plain_digits() -> None:
+    """A thermometer may send 40 °C as mantissa 4, exponent +1 (IEEE 11073 FLOAT): Decimal
+    gives "4E+1", which the schemas' value pattern (plain digits) refuses; the payloads
+    write "40", the same number as the device sent."""
+    from dataclasses import replace
+    from decimal import Decimal
+
+    from doc_examples import CONTEXT, confirmed_fever
+
+    from portwatch.alerts.payloads import fever_alert, json_body
+    from portwatch.ble import hts
+    from portwatch.cli.commands.replay import decision_to_json
+    from portwatch.model import Unit
+
+    value = hts.decode_measurement(bytes.fromhex("00 04 00 00 01")).value
+    assert value == Decimal(40)
+    assert str(value) == "4E+1"
+    fever = confirmed_fever()
+    forty = tuple(
+        replace(o, value=value, unit=Unit.CELSIUS, celsius=40.0) for o in fever.observations
+    )
+    decision = replace(fever, observations=forty)
+    body = json.loads(json_body(fever_alert(decision, CONTEXT), CONTEXT))
+    assert [r["value"] for r in body["data"]["readings"]] == ["40", "40"]
+    assert errors("clinics/schemas/alert.schema.json", body) == []
+    line = decision_to_json(decision)
+    assert errors("developers/schemas/replay-decision.schema.json", line) == []
