@@ -5,6 +5,7 @@ must be what portwatch really sends: this script builds them with the fever rule
 payload code (a fever confirmed from two spot readings 4 h 25 min apart, a symptom report, a
 heartbeat), and tests/docs/test_doc_examples.py fails when a committed example differs from
 what it would write now. Run it after changing a payload: ``python tools/doc_examples.py``.
+It also writes the examples of every other JSON payload (tools/payloads.py, the catalogue).
 """
 
 from __future__ import annotations
@@ -103,10 +104,19 @@ def examples() -> Mapping[str, str]:
 
 
 def main() -> int:
+    from payloads import DOCS, payload_examples, with_table
+
     EXAMPLES.mkdir(parents=True, exist_ok=True)
     for name, text in examples().items():
         (EXAMPLES / name).write_text(text, encoding="utf-8")
         sys.stdout.write(f"wrote docs/clinics/examples/{name}\n")
+    for path, text in payload_examples().items():  # the other payloads' (tools/payloads.py)
+        (DOCS / path).parent.mkdir(parents=True, exist_ok=True)
+        (DOCS / path).write_text(text, encoding="utf-8")
+        sys.stdout.write(f"wrote docs/{path}\n")
+    page = DOCS / "developers" / "payloads.md"
+    page.write_text(with_table(page.read_text(encoding="utf-8")), encoding="utf-8")
+    sys.stdout.write("wrote the table of docs/developers/payloads.md\n")
     return 0
 
 

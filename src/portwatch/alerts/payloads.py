@@ -308,7 +308,8 @@ def observation_json(observation: Observation) -> dict[str, object]:
     """One cited reading as the JSON body lists it (alerts.md, "Signed JSON")."""
     return {
         "time": _iso(observation.time),
-        "value": str(observation.value),
+        # Plain digits as sent ("40", not Decimal's "4E+1" for mantissa 4, exponent +1).
+        "value": format(observation.value, "f"),
         "unit": observation.unit.value,
         "celsius": round(observation.celsius, 2),
         "site": None if observation.site is None else observation.site.value,

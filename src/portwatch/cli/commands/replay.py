@@ -113,7 +113,7 @@ def decision_to_json(decision: Decision) -> dict[str, object]:
             {
                 "time": o.time.isoformat(),
                 "celsius": round(o.celsius, 3),
-                "value": str(o.value),
+                "value": format(o.value, "f"),  # "40", never Decimal's "4E+1"
                 "unit": o.unit.value,
                 "device": o.device,
                 "samples": o.samples,
