@@ -243,3 +243,14 @@ def test_status_says_when_the_gateways_times_are_not_the_synchronised_clocks(
     if said is not None:
         assert lines[0].startswith(said), text
         assert text.splitlines()[1].startswith("Clock "), text  # right under the day number
+
+
+def test_status_json_writes_a_value_sent_with_an_exponent_in_plain_digits() -> None:
+    """40 °C sent as mantissa 4, exponent +1 is Decimal("4E+1"); `status --json` wrote
+    "4E+1", which its schema (plain digits) refuses."""
+    from portwatch.web.text import status_json
+
+    sent = replace(_status().latest, value=Decimal("4E+1"), unit=Unit.CELSIUS, celsius=40.0)
+    shown = status_json(_status(latest=sent))["last_reading"]
+    assert isinstance(shown, dict)
+    assert shown["value"] == "40"

@@ -269,7 +269,7 @@ def status_json(status: StatusData) -> dict[str, object]:
     if latest is not None and latest.value is not None:
         last = {
             "time": latest.time.isoformat(),
-            "value": str(latest.value),
+            "value": format(latest.value, "f"),  # "40", never "4E+1"
             "unit": latest.unit.value,
             "celsius": latest.celsius,
             "age_s": int((status.now - latest.time).total_seconds()),

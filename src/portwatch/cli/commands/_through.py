@@ -59,7 +59,7 @@ def reading_json(reading: Reading) -> dict[str, Any]:
     return {
         "device": reading.device,
         "kind": reading.kind.value,
-        "value": None if reading.value is None else str(reading.value),
+        "value": None if reading.value is None else format(reading.value, "f"),
         "unit": reading.unit.value,
         "celsius": reading.celsius,
         "time": reading.time.isoformat(),
