@@ -198,7 +198,7 @@ console.log(JSON.stringify([verify({json.dumps(SECRET)}, headers, body, {now}),
     assert json.loads(result.stdout) == [True, False, False]
 
 
-_OTHER_SECRET = "whsec_" + base64.b64encode(b"not the clinic's key, 24b").decode()
+_OTHER_SECRET = "whsec_" + base64.b64encode(b"not the clinic's own key").decode()
 
 
 def _forged(headers: dict[str, str]) -> str:
