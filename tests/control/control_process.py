@@ -74,10 +74,16 @@ state_directory = "{directory / "state"}"
     return config
 
 
-def environment() -> dict[str, str]:
-    """The commands' and the service's environment: nothing that points elsewhere."""
+def environment(directory: Path) -> dict[str, str]:
+    """The commands' and the service's environment: nothing that points elsewhere.
+
+    Their runtime directory is the test's own ``run/``, as systemd's $RUNTIME_DIRECTORY
+    would be, so a real service's /run/portwatch on this machine is never asked.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("PORTWATCH_")}
-    env.pop("RUNTIME_DIRECTORY", None)
+    runtime = directory / "run"
+    runtime.mkdir(exist_ok=True)
+    env["RUNTIME_DIRECTORY"] = str(runtime)
     return env
 
 
@@ -100,7 +106,7 @@ async def command(config: Path, *argv: str) -> Ran:
         *argv,
         "--config",
         str(config),
-        env=environment(),
+        env=environment(config.parent),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
@@ -130,7 +136,7 @@ async def service(config: Path) -> AsyncIterator[Path]:
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify, log.open("w") as stderr:
         notify.bind(str(notify_path))
         notify.setblocking(False)
-        env = {**environment(), "NOTIFY_SOCKET": str(notify_path)}
+        env = {**environment(directory), "NOTIFY_SOCKET": str(notify_path)}
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "portwatch", "-v", "run", "--config", str(config),
             env=env, stderr=stderr,

@@ -264,8 +264,7 @@ async def test_curl_can_poke_it_as_the_docstring_says(service: Service) -> None:
     import shutil
 
     curl = shutil.which("curl")
-    if curl is None:
-        pytest.skip("curl is not installed")
+    assert curl is not None, "curl missing: tests/system-deps installs it"
     reason = "shower " + "x" * 1500  # curl sends Expect: 100-continue above 1 KiB
     body = json.dumps({"duration_s": 600, "reason": reason[:200]} | {"pad": "y" * 1200})
     process = await asyncio.create_subprocess_exec(

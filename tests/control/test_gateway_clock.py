@@ -39,11 +39,11 @@ def _settings(directory: Path) -> Path:
 
 def test_add_while_the_service_runs_is_timed_by_the_services_clock(short_dir: Path) -> None:
     config = _settings(short_dir)
-    socket_path = short_dir / "state" / "control.sock"
+    socket_path = short_dir / "run" / "control.sock"  # $RUNTIME_DIRECTORY, as systemd sets it
     service = subprocess.Popen(
         [sys.executable, "-m", "portwatch.sim.run", "--config", str(config),
          "--virtual-clock", GATEWAY_NOW.isoformat(), "--speed", "1"],
-        env=environment(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=environment(short_dir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
         for _ in range(600):  # up to a minute for another process to open its socket
@@ -53,7 +53,7 @@ def test_add_while_the_service_runs_is_timed_by_the_services_clock(short_dir: Pa
             time.sleep(0.1)
         added = subprocess.run(
             [sys.executable, "-m", "portwatch", "add", "98.9F", "--config", str(config)],
-            env=environment(), capture_output=True, text=True, check=False, timeout=60,
+            env=environment(short_dir), capture_output=True, text=True, check=False, timeout=60,
         )  # fmt: skip
     finally:
         service.terminate()

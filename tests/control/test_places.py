@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import socket
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,9 +24,13 @@ FAR = datetime(2100, 1, 1, tzinfo=UTC)
 
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Settings with a custom state directory, and a runtime directory of the test's own
+    (as systemd's $RUNTIME_DIRECTORY): a real service's /run/portwatch is never asked."""
     for name in list(os.environ):
-        if name.startswith("PORTWATCH_") or name == "RUNTIME_DIRECTORY":
+        if name.startswith("PORTWATCH_"):
             monkeypatch.delenv(name)
+    (tmp_path / "run").mkdir()
+    monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path / "run"))
     path = tmp_path / "portwatch.toml"
     placed = datetime(2026, 11, 1, 8, tzinfo=UTC)
     path.write_text(
@@ -99,6 +104,26 @@ def test_socket_is_in_the_runtime_directory_under_systemd_else_beside_the_log(
     assert command_socket_path(state, {"RUNTIME_DIRECTORY": str(runtime)}) is None
 
 
+def test_a_set_runtime_directory_replaces_run_portwatch_when_a_command_looks(
+    tmp_path: Path,
+) -> None:
+    """A command run with its own $RUNTIME_DIRECTORY (a test's, beside a real service on the
+    same machine) must not send its readings to the service that owns /run/portwatch."""
+    state, runtime, system = tmp_path / "state", tmp_path / "run", tmp_path / "system-run"
+    for directory in (state, runtime, system):
+        directory.mkdir()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as real_service:
+        real_service.bind(str(system / "control.sock"))
+        found = command_socket_path(state, {}, system)
+        assert found == system / "control.sock"
+        found = command_socket_path(state, {"RUNTIME_DIRECTORY": str(runtime)}, system)
+        assert found is None
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as beside_the_log:
+            beside_the_log.bind(str(state / "control.sock"))
+            found = command_socket_path(state, {"RUNTIME_DIRECTORY": str(runtime)}, system)
+            assert found == state / "control.sock"
+
+
 def test_log_is_shared_with_the_group_in_a_setgid_group_directory(tmp_path: Path) -> None:
     """StateDirectoryMode=2770: the group (the people who look after the Pi) may write the
     log when the service is stopped, whatever the service's UMask=0077."""
@@ -138,9 +163,3 @@ def test_unit_gives_the_group_a_runtime_directory_and_the_state_directory() -> N
         "Type=notify",
     ):
         assert re.search(rf"^{re.escape(line)}$", text, re.MULTILINE), line
-
-
-@pytest.fixture(autouse=True)
-def _no_system_socket() -> None:
-    if Path("/run/portwatch").exists():
-        pytest.skip("a real portwatch service's /run/portwatch is on this machine")

@@ -7,13 +7,14 @@ really sends, so the docs cannot drift from the code.
 
 from __future__ import annotations
 
+import base64
 import copy
 import importlib.util
 import json
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -39,6 +40,7 @@ CLINIC_DOCS = ROOT / "docs" / "clinics"
 SCHEMA = json.loads((CLINIC_DOCS / "schemas" / "alert.schema.json").read_text())
 VALIDATOR = Draft202012Validator(SCHEMA, format_checker=FormatChecker())
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"  # a throwaway test secret
+CSHARP_CALLER = Path(__file__).with_name("SignatureCheck.cs")
 
 
 def _doc_examples() -> ModuleType:
@@ -194,3 +196,93 @@ console.log(JSON.stringify([verify({json.dumps(SECRET)}, headers, body, {now}),
         ["node", "check.js"], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=True
     )
     assert json.loads(result.stdout) == [True, False, False]
+
+
+_OTHER_SECRET = "whsec_" + base64.b64encode(b"not the clinic's own key").decode()
+
+
+def _forged(headers: dict[str, str]) -> str:
+    """A well-formed ``v1,`` signature that is not the gateway's (one bit flipped)."""
+    raw = bytearray(base64.b64decode(headers["webhook-signature"].removeprefix("v1,")))
+    raw[0] ^= 1
+    return "v1," + base64.b64encode(bytes(raw)).decode()
+
+
+# Each case: how to change the gateway's real (secret, headers, body, now), and the verdict.
+_Request = tuple[str, dict[str, str], bytes, int]
+_CSHARP_CASES: dict[str, tuple[Callable[[_Request], _Request], str]] = {
+    "valid": (lambda r: r, "accepted"),
+    "tampered-body": (lambda r: (r[0], r[1], r[2].replace(b"101.8", b"100.8"), r[3]), "refused"),
+    "wrong-secret": (lambda r: (_OTHER_SECRET, r[1], r[2], r[3]), "refused"),
+    "timestamp-301s-old": (lambda r: (r[0], r[1], r[2], r[3] + 301), "refused"),
+    "timestamp-301s-ahead": (lambda r: (r[0], r[1], r[2], r[3] - 301), "refused"),
+    "timestamp-300s-old": (lambda r: (r[0], r[1], r[2], r[3] + 300), "accepted"),
+    "valid-among-several": (
+        lambda r: (
+            r[0],
+            {**r[1], "webhook-signature": f"{_forged(r[1])} v1,%%% {r[1]['webhook-signature']}"},
+            r[2],
+            r[3],
+        ),
+        "accepted",
+    ),
+    "only-forged-ones": (
+        lambda r: (r[0], {**r[1], "webhook-signature": f"{_forged(r[1])} v1,"}, r[2], r[3]),
+        "refused",
+    ),
+    "right-signature-wrong-version": (
+        lambda r: (
+            r[0],
+            {**r[1], "webhook-signature": r[1]["webhook-signature"].replace("v1,", "v2,")},
+            r[2],
+            r[3],
+        ),
+        "refused",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def csharp_check(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The documented C# snippet, verbatim, compiled by Mono with tests/docs/SignatureCheck.cs.
+
+    tests/system-deps installs Mono (run by ./dev test); without it this fails, never skips.
+    """
+    missing = [tool for tool in ("mcs", "mono") if shutil.which(tool) is None]
+    assert not missing, (
+        f"{' and '.join(missing)} missing: the documented C# snippet is compiled with Mono's mcs "
+        "and run with mono; tests/system-deps installs them "
+        "(apt-get install --no-install-recommends mono-mcs)"
+    )
+    folder = tmp_path_factory.mktemp("csharp")
+    snippet = folder / "WebhookSignature.cs"
+    snippet.write_text(_snippet("csharp"))
+    program = folder / "check.exe"
+    compiled = subprocess.run(
+        ["mcs", "-warnaserror", f"-out:{program}", str(snippet), str(CSHARP_CALLER)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert compiled.returncode == 0, f"the C# snippet does not compile:\n{compiled.stdout}"
+    return program
+
+
+@pytest.mark.parametrize("case", list(_CSHARP_CASES))
+def test_csharp_snippet_checks_the_gateways_signature(
+    case: str, csharp_check: Path, tmp_path: Path
+) -> None:
+    change, verdict = _CSHARP_CASES[case]
+    headers, body, now = _signed_request()
+    secret, headers, body, now = change((SECRET, headers, body, now))
+    (tmp_path / "body.json").write_bytes(body)
+    arguments = [headers[name] for name in ("webhook-id", "webhook-timestamp", "webhook-signature")]
+    result = subprocess.run(
+        ["mono", str(csharp_check), secret, *arguments, str(tmp_path / "body.json"), str(now)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.strip() == verdict

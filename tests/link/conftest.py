@@ -9,16 +9,13 @@ Helpers shared with the demo live in :mod:`portwatch.sim.radio.testing`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-
-pytest.importorskip("bumble")
-
-import contextlib
 
 from portwatch.ble.link import Link
 from portwatch.clock import VirtualClock

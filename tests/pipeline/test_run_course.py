@@ -43,7 +43,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
-from daemon_process import Notifications, wait_for
 
 from portwatch.alerts.signing import parse_secret
 from portwatch.cli import main as cli
@@ -64,6 +63,8 @@ from portwatch.sim.scenario import (
     core_celsius,
     wearable_absences,
 )
+
+from .daemon_process import Notifications, wait_for
 
 PLACED = DEFAULT_PLACEMENT
 END = PLACED + COURSE.length

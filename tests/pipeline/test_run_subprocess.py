@@ -24,11 +24,12 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from daemon_process import Notifications, wait_for
 
 from portwatch.alerts.signing import parse_secret
 from portwatch.log.store import Store
 from portwatch.sim.inbox import InboxStore, Message, make_app
+
+from .daemon_process import Notifications, wait_for
 
 SPEED = 60.0  # one simulated minute (one reading of the virtual wearable) per real second
 SECRET = "whsec_" + "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="

@@ -8,9 +8,6 @@ from datetime import UTC, datetime
 import pytest
 
 from portwatch.clock import VirtualClock
-
-pytest.importorskip("bumble")
-
 from portwatch.sim.radio import VirtualRadio
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

@@ -14,7 +14,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import T0, make_reading
 from portwatch.log.store import (
     CHART_MAX_CELSIUS,
     CHART_MIN_CELSIUS,
@@ -25,6 +24,8 @@ from portwatch.log.store import (
     to_us,
 )
 from portwatch.model import Reading, ReadingKind
+
+from .conftest import T0, make_reading
 
 MINUTE = timedelta(minutes=1)
 EPOCH_ISH = T0 - timedelta(days=3650)

@@ -6,8 +6,9 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
-from conftest import T0, make_reading
 from portwatch.log.store import Store
+
+from .conftest import T0, make_reading
 
 BATCH = 200
 BATCHES = 60

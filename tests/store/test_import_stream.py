@@ -12,9 +12,10 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import T0, make_reading
 from portwatch.log.store import Store
 from portwatch.model import Reading, ReadingKind
+
+from .conftest import T0, make_reading
 
 
 def test_import_stream_skips_a_repeat_in_a_later_batch_and_one_already_logged(

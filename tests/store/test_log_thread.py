@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_reading
 from portwatch.log.store import WRITER_THREAD_NAME, Store, StoreError, writers_idle
+
+from .conftest import make_reading
 
 # How long a test waits for real threads at most (the commit itself takes milliseconds).
 REAL_WAIT_S = 10.0

@@ -13,9 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import T0, make_reading
 from portwatch.log.store import Store, StoreError
 from portwatch.model import ReadingKind
+
+from .conftest import T0, make_reading
 
 _US = timedelta(microseconds=1)
 _kinds = st.sampled_from([*ReadingKind, "invalid"])

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import T0, make_reading
 from portwatch.log.store import (
     SCHEMA_VERSION,
     Channel,
@@ -39,6 +38,8 @@ from portwatch.model import (
     Symptom,
     Unit,
 )
+
+from .conftest import T0, make_reading
 
 DAY = timedelta(days=1)
 

@@ -10,10 +10,11 @@ from functools import partial
 
 import pytest
 
-from conftest import T0, make_reading
 from portwatch.clock import VirtualClock
 from portwatch.log.store import Store, StoredReading, StoreInputError
 from portwatch.log.writer import ReadingWriter, StoreTrouble
+
+from .conftest import T0, make_reading
 
 # A real commit runs on a thread the virtual clock cannot see; wait for it this long at most.
 REAL_WAIT_S = 10.0

@@ -29,9 +29,8 @@ FLAGS = (
 )
 BROWSER_TIMEOUT_S = 60.0  # a cold Chromium start on a busy 2-core machine takes seconds
 
-needs_chromium = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(), reason="chromium missing: run tests/system-deps"
-)
+# A test that needs the browser fails without it, never skips (conftest.chromium_installed).
+needs_chromium = pytest.mark.usefixtures("chromium_installed")
 
 
 async def chromium(profile: Path, *args: str) -> str:

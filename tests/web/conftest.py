@@ -30,6 +30,8 @@ from portwatch.web.login import CodeStore
 from portwatch.web.source import ClinicTarget
 from portwatch.web.view import DisplaySettings
 
+from .browser import CHROMIUM
+
 PLACEMENT = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
 NOW = PLACEMENT + timedelta(days=1, hours=20)  # 20 Nov 05:00: day 3 of 10 (18 Nov is day 1)
 TOKEN = "test-token-0123456789abcdef"
@@ -154,3 +156,9 @@ async def authed(
     """A client that has been through a one-time link once and holds the cookie."""
     await log_in(client, db_path, clock.now())
     return client
+
+
+@pytest.fixture
+def chromium_installed() -> None:
+    """The browser tests' system edge: missing, they fail and say how to install it."""
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} missing: tests/system-deps installs chromium"

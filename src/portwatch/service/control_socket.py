@@ -4,9 +4,12 @@ The service serves its control API (:mod:`portwatch.service.control`) on ``contr
 its runtime directory: ``$RUNTIME_DIRECTORY`` under systemd (``RuntimeDirectory=portwatch``
 makes it ``/run/portwatch``, removed when the service stops), else, run by hand or by the
 tests, the state directory beside the log. A command looks where a service would have put
-it: ``$RUNTIME_DIRECTORY`` when it is set, then ``/run/portwatch`` when that directory
+it: ``$RUNTIME_DIRECTORY`` when it is set, else ``/run/portwatch`` when that directory
 exists, then the state directory of the settings it was given. The first socket file found
-is the one asked; none found means no service is running.
+is the one asked; none found means no service is running. A set ``$RUNTIME_DIRECTORY``
+replaces ``/run/portwatch`` rather than coming before it: a service started with that
+environment (a test's, on a machine where the real service also runs) is the one the
+command belongs with, and a stopped one must not send its commands to the real service.
 
 Kept free of heavy imports: every command reads it before deciding how to do its work.
 """
@@ -48,16 +51,20 @@ def service_socket_path(state_directory: Path, environ: Mapping[str, str] = os.e
 
 
 def command_socket_path(
-    state_directory: Path, environ: Mapping[str, str] = os.environ
+    state_directory: Path,
+    environ: Mapping[str, str] = os.environ,
+    system_runtime: Path = SYSTEM_RUNTIME_DIRECTORY,
 ) -> Path | None:
-    """The socket a command asks, or None when no service has one where it would be."""
-    candidates: list[Path] = []
+    """The socket a command asks, or None when no service has one where it would be.
+
+    ``system_runtime`` is /run/portwatch but for the tests, which cannot make that one.
+    """
     runtime = _runtime_directory(environ)
+    if runtime is None and system_runtime.is_dir():
+        runtime = system_runtime
+    candidates = [state_directory / SOCKET_NAME]
     if runtime is not None:
-        candidates.append(runtime / SOCKET_NAME)
-    if SYSTEM_RUNTIME_DIRECTORY.is_dir():
-        candidates.append(SYSTEM_RUNTIME_DIRECTORY / SOCKET_NAME)
-    candidates.append(state_directory / SOCKET_NAME)
+        candidates.insert(0, runtime / SOCKET_NAME)
     for candidate in candidates:
         try:
             if candidate.is_socket():

@@ -1,0 +1,1 @@
+"""End-to-end tests of the wired daemon: a package, so daemon_process is imported relatively."""
