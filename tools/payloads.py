@@ -157,7 +157,11 @@ def _control_examples() -> dict[str, object]:
             "readings": [reading_json(hand_reading("101.8", AT))],
             "once": False,
         },
-        "control-readings-response": {"ids": [4812], "already_present": 0},
+        "control-readings-response": {
+            "ids": [4812],
+            "already_present": 0,
+            "now": AT.isoformat(),
+        },
         "control-reports-request": {"symptoms": ["redness", "warmth"], "note": "since 7 am"},
         "control-reports-response": {"id": str(report.id)},
         "control-pauses-request": {"duration_s": 1800.0, "reason": "shower"},

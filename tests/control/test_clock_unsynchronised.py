@@ -19,22 +19,14 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
 from portwatch.clock import SystemClock
 from portwatch.log.store import Store
-from portwatch.service.control_socket import SYSTEM_RUNTIME_DIRECTORY
 from portwatch.service.timekeeping import kernel_synchronised
 
 from .control_process import Inbox, command, service, wait_for, write_config
 
 CLOCK = SystemClock()  # the real clock, as the service, the commands and the inbox read it
 ARRIVE_WITHIN_S = 5.0  # issue 16's promise for a typed reading, which this must keep too
-
-pytestmark = pytest.mark.skipif(
-    SYSTEM_RUNTIME_DIRECTORY.exists(),
-    reason="a real portwatch service's /run/portwatch is on this machine; commands would ask it",
-)
 
 
 async def test_fever_from_two_hand_readings_reaches_the_clinic_signed_on_the_wall_clock_when_clock_unsynchronised_and_log_new(  # noqa: E501

@@ -1,6 +1,7 @@
-"""A hand reading typed while the service runs is timed by the service's clock, the clock of
-every thermometer reading, not by the command's: found by hand on a gateway whose clock was
-never synchronised, where `add` put a reading two days ahead of the readings around it.
+"""A hand reading typed while the service runs says so when the service's clock is not this
+computer's: found by hand on a gateway whose clock was never synchronised, where the service
+showed day 1 (its thermometer's readings timed on its own clock) and `add` stamped day 3,
+with nothing saying why. The reading keeps the time the person gave.
 
 The service here is `python -m portwatch.sim.run` on a virtual clock set in the past (the
 way tests give the service a clock that is not this machine's), with the virtual radio and
@@ -15,6 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from portwatch.clock import SystemClock
 from portwatch.log.store import Store
 
 from .control_process import SECRET, environment
@@ -37,7 +39,7 @@ def _settings(directory: Path) -> Path:
     return config
 
 
-def test_add_while_the_service_runs_is_timed_by_the_services_clock(short_dir: Path) -> None:
+def test_add_says_when_the_services_clock_is_not_this_computers(short_dir: Path) -> None:
     config = _settings(short_dir)
     socket_path = short_dir / "run" / "control.sock"  # $RUNTIME_DIRECTORY, as systemd sets it
     service = subprocess.Popen(
@@ -61,8 +63,10 @@ def test_add_while_the_service_runs_is_timed_by_the_services_clock(short_dir: Pa
     assert added.returncode == 0, added.stdout + added.stderr
     assert "portwatch is not running" not in added.stdout
     assert "note: the gateway's clock says 2026-11-16T11:0" in added.stdout, added.stdout
+    assert "not synchronised" in added.stdout
     with Store.open_reader(short_dir / "state" / "portwatch.db") as store:
         far = GATEWAY_NOW + timedelta(days=3650)
         (hand,) = [r for r in store.readings(GATEWAY_NOW - timedelta(days=1), far)
                    if r.reading.device == "manual"]  # fmt: skip
-    assert GATEWAY_NOW <= hand.reading.time < GATEWAY_NOW + timedelta(minutes=5), hand
+    # by the person's clock (this computer's), which an earlier --at reading is also given in
+    assert abs(hand.reading.time - SystemClock().now()) < timedelta(minutes=5), hand

@@ -31,7 +31,6 @@ from aiohttp import web
 
 from control.control_process import SECRET, command, service, wait_for, write_config
 from portwatch.clock import SystemClock
-from portwatch.service.control_socket import SYSTEM_RUNTIME_DIRECTORY
 
 from .payload_schemas import DOCS, assert_valid, errors
 
@@ -373,12 +372,6 @@ async def _inbox_answers(base: str, secret: str) -> None:
         assert_valid(CLINICS + "inbox-error.schema.json", answer)
 
 
-NO_SYSTEM_SERVICE = pytest.mark.skipif(
-    SYSTEM_RUNTIME_DIRECTORY.exists(),
-    reason="a real portwatch service's /run/portwatch is on this machine; commands would ask it",
-)
-
-
 @asynccontextmanager
 async def _short_directory() -> AsyncIterator[Path]:
     directory = Path(tempfile.mkdtemp(prefix="pw-", dir="/tmp"))  # a socket path is short
@@ -404,7 +397,6 @@ async def _settings(directory: Path, base: str, clinic_format: str, notices: Not
     return config
 
 
-@NO_SYSTEM_SERVICE
 @pytest.mark.timeout(240)
 async def test_control_api_inbox_and_notices_of_the_running_service_validate() -> None:
     """`portwatch run` and `portwatch inbox` as processes: every control request and answer,
@@ -415,7 +407,7 @@ async def test_control_api_inbox_and_notices_of_the_running_service_validate() -
         async with _inbox(directory, secret) as base, _notice_receiver() as notices:
             config = await _settings(directory, base, "json", notices)
             async with service(config):
-                control = Control(directory / "state" / "control.sock")
+                control = Control(directory / "run" / "control.sock")
                 await _control_requests(control, CLOCK.now())
                 for method, target, raw, status, request in REFUSED:
                     await control.refused(method, target, raw, status, request)
@@ -438,7 +430,6 @@ async def test_control_api_inbox_and_notices_of_the_running_service_validate() -
         _check_received(directory / "inbox.db", {"application/json", "application/fhir+json"})
 
 
-@NO_SYSTEM_SERVICE
 @pytest.mark.timeout(240)
 async def test_the_fhir_bundles_the_running_service_sends_validate() -> None:
     """[clinic] format = "fhir": a fever from two hand readings (Observations with a method,
@@ -448,7 +439,7 @@ async def test_the_fhir_bundles_the_running_service_sends_validate() -> None:
         async with _inbox(directory, secret) as base, _notice_receiver() as notices:
             config = await _settings(directory, base, "fhir", notices)
             async with service(config):
-                control = Control(directory / "state" / "control.sock")
+                control = Control(directory / "run" / "control.sock")
                 await _control_requests(control, CLOCK.now())
                 await _wait_for_alerts(base, {"fhir.fever", "fhir.communication"})
         _check_received(directory / "inbox.db", {"application/fhir+json"})

@@ -240,7 +240,13 @@ class ControlApi:
         received_at = self._service.now()
         readings = [item.reading(received_at) for item in request.readings]
         taken = await self._service.take_readings(readings, once=request.once)
-        return {"ids": list(taken.ids), "already_present": taken.already_present}
+        # "now": the service's clock, so a command can say when it is not its own (an
+        # unsynchronised gateway times its thermometer's readings on it).
+        return {
+            "ids": list(taken.ids),
+            "already_present": taken.already_present,
+            "now": received_at.isoformat(),
+        }
 
     async def reports(self, body: bytes, params: dict[str, str]) -> dict[str, object]:
         request = _body(body, ReportIn, MAX_SMALL_BODY_BYTES)

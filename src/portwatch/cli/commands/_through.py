@@ -13,6 +13,7 @@ import base64
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from portwatch.cli.commands._log import LogPlace, offline_note
@@ -75,10 +76,12 @@ def reading_json(reading: Reading) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class Taken:
-    """Readings taken: the new rows' ids, and how many the log already held."""
+    """Readings taken: the new rows' ids, how many the log already held, and the running
+    service's clock when it took them (None: no service took them)."""
 
     ids: tuple[int, ...]
     already_present: int
+    service_now: datetime | None = None
 
 
 def take_readings(
@@ -99,7 +102,10 @@ def take_readings(
         print(f"portwatch {command}: {exc}", file=sys.stderr)
         return None
     if answer is not None:
-        return Taken(tuple(int(i) for i in answer["ids"]), int(answer["already_present"]))
+        ids = tuple(int(i) for i in answer["ids"])
+        told = answer.get("now")
+        service_now = datetime.fromisoformat(told) if isinstance(told, str) else None
+        return Taken(ids, int(answer["already_present"]), service_now)
     them = "it" if len(readings) == 1 else "them"
     what = "the reading is" if len(readings) == 1 else "the readings are"
     print(

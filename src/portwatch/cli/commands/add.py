@@ -19,7 +19,6 @@ from portwatch.cli.commands._through import take_readings
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from portwatch.cli.commands._log import LogPlace
     from portwatch.log.store import Store, StoredReading
     from portwatch.model import Reading
 
@@ -121,49 +120,21 @@ def hand_reading(
     )
 
 
-# Farther apart than this, `add` says which clock timed the reading (fever-rule.md §1's
-# 5 minutes: a hand reading further ahead of the gateway would be in its future).
+# Farther apart than this, `add` says the gateway's clock differs (fever-rule.md §1's 5
+# minutes: the service times its thermometer's readings on its own clock).
 CLOCKS_AGREE_WITHIN: Final = timedelta(minutes=5)
-
-
-def gateway_now(place: LogPlace, own: datetime) -> datetime:
-    """The running service's ``now``, else ``own``.
-
-    The service times every thermometer reading on its clock, which is not the system
-    clock while that is unsynchronised (service/timekeeping.py). A hand reading timed on
-    the command's clock then landed days away from the readings around it: a day-3 reading
-    on the service's day 1, a "just now" that was in its future. Asking costs one request
-    on the control socket; any trouble is the take's to report.
-    """
-    from portwatch.cli.commands._through import CommandFailed, ask_service
-
-    try:
-        answer = ask_service(place, "GET", "status")
-    except CommandFailed:
-        return own
-    try:
-        return datetime.fromisoformat(str((answer or {})["now"]))
-    except (KeyError, ValueError):
-        return own
 
 
 def run(args: argparse.Namespace) -> int:
     from portwatch.clock import SystemClock
 
-    own = SystemClock().now()
+    now = SystemClock().now()
     try:
-        place = log_place(args, own)  # the settings without the clinic secret
+        place = log_place(args, now)  # the settings without the clinic secret
         placement = None if place.settings is None else place.settings.patient.placement
-        now = gateway_now(place, own)
         reading = hand_reading(args.temperature, args.at, args.site, now=now, placement=placement)
     except ValueError as exc:  # ConfigError included
         return refuse("portwatch add", exc)
-    if abs(now - own) > CLOCKS_AGREE_WITHIN:
-        print(
-            f"note: the gateway's clock says {now.isoformat(timespec='minutes')}, this "
-            f"computer's {own.isoformat(timespec='minutes')}; the reading is timed by the "
-            "gateway's, as its thermometer readings are (`portwatch doctor` checks the clock)"
-        )
     repeat = _logged_repeat(place.db, reading)
     if repeat is not None:
         then = repeat.reading.time.astimezone().strftime("%H:%M:%S")
@@ -184,4 +155,24 @@ def run(args: argparse.Namespace) -> int:
         f"recorded {reading.value} °{reading.unit.value} ({reading.celsius:.2f} °C) at "
         f"{reading.time.astimezone().isoformat(timespec='minutes')} as reading {row_id}"
     )
+    _note_clocks(taken.service_now, now)
     return 0
+
+
+def _note_clocks(service_now: datetime | None, own: datetime) -> None:
+    """Say so when the running service's clock is not this computer's.
+
+    The service times its thermometer's readings on its own clock, which is not the system
+    clock while that is unsynchronised (service/timekeeping.py): found by hand, the
+    service's day 1 while `add` stamped day 3, and nothing said why the screens disagreed.
+    The reading keeps the time the person gave (by their watch): timing it on the service's
+    clock instead would refuse an earlier reading typed with --at as "in the future", and
+    with it a fever confirmed by two hand readings.
+    """
+    if service_now is None or abs(service_now - own) <= CLOCKS_AGREE_WITHIN:
+        return
+    print(
+        f"note: the gateway's clock says {service_now.isoformat(timespec='minutes')}, "
+        f"this computer's {own.isoformat(timespec='minutes')}: the gateway's clock is not "
+        "synchronised, so its other readings are timed differently (`portwatch doctor`)"
+    )
