@@ -301,3 +301,40 @@ def test_setup_interactive_rerun_keeps_every_value_when_enter_is_pressed(
     assert again.returncode == 0, again.stdout + again.stderr
     assert "(changed: nothing)" in again.stdout
     assert configured.settings.read_bytes() == before
+
+
+MAIL_PASSWORD = "Pw-4kz9-never-shown"
+MAIL_URL = f"mailtos://carer:{MAIL_PASSWORD}@smtp.mail.test?from=pi@mail.test&to=carer@mail.test"
+
+
+def test_setup_keeps_url_with_password_in_credential_file_not_settings(root: Root) -> None:
+    """An e-mail URL's password goes to credentials/caregiver-url (0600), never to the
+    settings (0644); a re-run keeps it there; the URL never shows in any output."""
+    done = root.setup(
+        "--non-interactive", *FIRST, "--clinic-secret-file", str(root.secret_file),
+        "--caregiver-url", MAIL_URL,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    credential = root.credentials / "caregiver-url"
+    assert stat.S_IMODE(credential.stat().st_mode) == 0o600
+    assert credential.read_text().strip() == MAIL_URL
+    assert "caregiver_url" not in tomllib.loads(root.settings.read_text())["notify"]
+    assert MAIL_PASSWORD not in root.settings.read_text()
+    check = portwatch("config", "check", "--config", str(root.settings), env=root.systemd_env())
+    assert check.returncode == 0, check.stderr
+    again = root.setup(
+        "--non-interactive", "--unit", "F", "--skip-pair", "--no-send", "--no-enable"
+    )
+    assert again.returncode == 0, again.stderr
+    assert credential.read_text().strip() == MAIL_URL  # not replaced by a new push topic
+    assert "caregiver_url" not in tomllib.loads(root.settings.read_text())["notify"]
+    outputs = (done, check, again)
+    assert not [p for p in outputs if MAIL_PASSWORD in p.stdout + p.stderr]
+    # Back to an ntfy topic: it goes to the settings and the credential file is removed.
+    topic = "https://ntfy.sh/portwatch-carer-abcdefghijklmnopqrstuv"
+    back = root.setup(
+        "--non-interactive", "--caregiver-url", topic, "--skip-pair", "--no-send", "--no-enable"
+    )
+    assert back.returncode == 0, back.stderr
+    assert tomllib.loads(root.settings.read_text())["notify"]["caregiver_url"] == topic
+    assert not credential.exists()

@@ -47,6 +47,7 @@ __all__ = [
     "is_loopback",
     "scheme_of",
     "transport_of",
+    "url_holds_secret",
 ]
 
 # The schemes POSTed as today (ntfy-style); every other scheme is Apprise's.
@@ -183,6 +184,21 @@ def apprise_problem(url: str) -> str | None:
         f"sends in clear ({shown}) to a host off loopback: use '{secure}://' (TLS), "
         "as plain http is only for a loopback address"
     )
+
+
+def url_holds_secret(url: str) -> bool:
+    """Whether ``url`` carries a secret beyond its address: a password (``user:password@``)
+    or a token Apprise's service masks when it shows the URL (``tgram://``'s bot token,
+    ``pover://``'s keys). An ntfy topic's name is not counted: it is the address itself."""
+    from urllib.parse import urlsplit
+
+    if transport_of(url) is NotifyTransport.NTFY:
+        return bool(urlsplit(url).password)
+    service = build_apprise(url)
+    if service is None:
+        return bool(urlsplit(url).password)
+    shown = service.url(privacy=True)  # type: ignore[no-untyped-call]
+    return bool(shown != service.url(privacy=False))  # type: ignore[no-untyped-call]
 
 
 def describe_notify_url(url: str) -> str:

@@ -31,13 +31,21 @@ def run(args: argparse.Namespace) -> int:
 
     from portwatch.clock import SystemClock
     from portwatch.config import ConfigError, config_path, load_settings
-    from portwatch.settings_check import placeholder_problems, runtime_problems
+    from portwatch.settings_check import (
+        placeholder_problems,
+        runtime_problems,
+        secret_url_problems,
+    )
 
     path = config_path(args.config)
     try:
         settings = load_settings(path, now=SystemClock().now())
         # Everything `run` needs besides the values (issue 21), and no example left (issue 19).
-        problems = [*runtime_problems(settings, os.environ), *placeholder_problems(settings)]
+        problems = [
+            *runtime_problems(settings, os.environ),
+            *placeholder_problems(settings),
+            *secret_url_problems(settings),  # a password in a file everyone reads (issue 19)
+        ]
         if problems:
             raise ConfigError(problems)
     except ConfigError as exc:
