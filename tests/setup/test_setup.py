@@ -328,7 +328,11 @@ def test_setup_keeps_url_with_password_in_credential_file_not_settings(root: Roo
     assert again.returncode == 0, again.stderr
     assert credential.read_text().strip() == MAIL_URL  # not replaced by a new push topic
     assert "caregiver_url" not in tomllib.loads(root.settings.read_text())["notify"]
-    outputs = (done, check, again)
+    asked = root.setup("--skip-pair", "--no-send", "--no-enable", stdin="\n" * 10)
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    assert "[the URL kept in credentials/caregiver-url]" in asked.stdout  # Enter keeps it
+    assert credential.read_text().strip() == MAIL_URL
+    outputs = (done, check, again, asked)
     assert not [p for p in outputs if MAIL_PASSWORD in p.stdout + p.stderr]
     # Back to an ntfy topic: it goes to the settings and the credential file is removed.
     topic = "https://ntfy.sh/portwatch-carer-abcdefghijklmnopqrstuv"

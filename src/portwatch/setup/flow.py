@@ -116,6 +116,18 @@ def _reader(
     return read
 
 
+def _shown(question: Question, current: str | None) -> str:
+    """How the current value is shown as the default: a URL holding a password as where it
+    is kept (Enter keeps it), never itself; anything else as it is ("")."""
+    from portwatch.alerts.notify_credentials import NOTIFY_CREDENTIALS
+    from portwatch.alerts.notify_url import url_holds_secret
+
+    credential = NOTIFY_CREDENTIALS.get(question.key)
+    if credential is None or current is None or not url_holds_secret(current):
+        return ""
+    return f"the URL kept in credentials/{credential}"
+
+
 def _gather(
     opts: Options, asker: Asker, existing: Mapping[str, Any], now: datetime
 ) -> dict[tuple[str, str], Scalar]:
@@ -136,7 +148,8 @@ def _gather(
                 asker.say(question.note)
             default = current if current is not None else question.fresh(answers)
             kept = existing.get(question.table, {}).get(question.key)
-            value = asker.ask(question.prompt, default, _reader(question, answers, current, kept))
+            reader = _reader(question, answers, current, kept)
+            value = asker.ask(question.prompt, default, reader, _shown(question, current))
         elif current is not None:
             answers[question.name] = existing[question.table][question.key]
             continue  # not asked: unchanged
