@@ -45,6 +45,7 @@ from portwatch.alerts.delivery import (
     secret_file,
 )
 from portwatch.alerts.endpoints import check_notify_url
+from portwatch.alerts.notify_credentials import urls_from_files
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
 from portwatch.alerts.signing import SignatureError, parse_secret
 from portwatch.fever.settings import (
@@ -77,10 +78,9 @@ __all__ = [
 ENV_PREFIX: Final = "PORTWATCH_"
 
 # --- bounds ---------------------------------------------------------------------------
-# The defaults are fever-rule.md's. The threshold's bounds and the shortest window are the
-# rule's own (issue 5, portwatch.fever.settings); the others are portwatch's guard rails: a value
-# outside them would make the rule miss fevers the clinic names (or cry wolf so often that
-# alerts are ignored), so it is refused rather than obeyed.
+# The defaults are fever-rule.md's; the threshold's bounds and the shortest window the rule's
+# own (issue 5, portwatch.fever.settings); the others are guard rails: a value outside them would
+# miss fevers the clinic names (or cry wolf until ignored), so it is refused, never obeyed.
 MIN_SEPARATION_MIN: Final = timedelta(hours=1)  # fever-rule.md §4: "four hours apart"
 MIN_SEPARATION_MAX: Final = timedelta(hours=12)  # fever-rule.md §4
 PAIR_WINDOW_MAX: Final = timedelta(hours=72)  # fever-rule.md §4 (default 24 h)
@@ -98,15 +98,13 @@ RESOLVE_AFTER_MAX: Final = timedelta(hours=72)  # fever-rule.md §5
 STALE_AFTER_MAX: Final = timedelta(hours=2)  # alerts.md: thermometer silent (default 30 min)
 ESCALATE_AFTER_MAX: Final = timedelta(hours=1)  # alerts.md: alert not accepted (default 15 min)
 HEARTBEAT_MAX: Final = timedelta(hours=1)  # alerts.md: gateway heartbeat (default 15 min)
-# A heartbeat's identity is its 15-minute slot (alerts.payloads.heartbeat_slot): more often
-# than that, two heartbeats would share one id and the clinic would see only the first.
+# A heartbeat's id is its 15-minute slot (payloads.heartbeat_slot): more often, ids would clash.
 HEARTBEAT_MIN: Final = timedelta(minutes=15)
 DURABLE_WITHIN_MAX: Final = timedelta(seconds=10)  # design.md: durable before the rule acts
 
 # No setting is near this long; anything longer is a typo (and would overflow a timedelta).
 DURATION_MAX: Final = timedelta(days=3650)
-# A placement outside these years is a typo; near the ends of datetime's range it cannot
-# even be converted to UTC or have the healing period added (issue 21).
+# A placement outside these years is a typo (near datetime's ends it breaks UTC; issue 21).
 PLACEMENT_YEARS: Final = (2000, 9000)
 
 _DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
@@ -213,8 +211,7 @@ class BluetoothBackend(StrEnum):
     VIRTUAL = "virtual"  # the Bumble virtual thermometer (demo, tests)
 
 
-# A FHIR relative reference, "Type/id" (FHIR R4 §2.3.0 References; id: 1-64 of
-# [A-Za-z0-9-.]), as the alert payloads name the patient and the clinic.
+# A FHIR relative reference "Type/id" (R4 §2.3.0; id: 1-64 of [A-Za-z0-9-.]), as alerts name.
 _FHIR_REFERENCE: Final = re.compile(r"[A-Z][A-Za-z]+/[A-Za-z0-9\-.]{1,64}")
 
 
@@ -350,7 +347,9 @@ class NotifySection(_Section):
     """How the caregiver and the patient are reached: an ntfy topic or an Apprise URL each."""
 
     caregiver_url: NotifyUrl | None = None
+    caregiver_url_file: Path | None = None
     patient_url: NotifyUrl | None = None
+    patient_url_file: Path | None = None
     quiet_hours: QuietHours | None = None
     daily_summary_at: LocalTime = Field(default_factory=lambda: time(20, 0))
     reminders_at: LocalTime = Field(default_factory=lambda: time(9, 0))
@@ -448,8 +447,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The environment overrides the file (passed as init values); no .env files and no
-        # secrets directory: secrets are read explicitly, by name, with read_secret.
+        # The environment overrides the file (passed as init values); secrets are read by name.
         del settings_cls, dotenv_settings, file_secret_settings
         return (env_settings, init_settings)
 
@@ -533,6 +531,10 @@ def load_settings(
             parse_secret(load_secret(secret_file(settings.clinic.secret_file, environ)))
         except (DeliveryError, SignatureError) as exc:
             problems.append(f"clinic.secret_file: {exc}")
+    if secrets:  # a person's URL kept in a file (*_url_file), as the clinic's secret is
+        found, unusable = urls_from_files(dict(settings.notify), environ)
+        problems += unusable
+        settings = settings.model_copy(update={"notify": settings.notify.model_copy(update=found)})
     if problems:
         raise ConfigError(problems)
     return settings
@@ -578,8 +580,7 @@ def clinic_endpoint(settings: Settings, environ: Mapping[str, str]) -> ClinicEnd
         raise ConfigError([f"clinic.secret_file: {exc}"]) from exc
 
 
-# The Bluetooth address a clinic message names when no thermometer is pinned yet (the
-# payloads need one); the same placeholder `portwatch alerts test` uses.
+# The address a clinic message names while no thermometer is pinned (as `alerts test`).
 UNPINNED_ADDRESS: Final = "00:00:00:00:00:00"
 
 

@@ -8,7 +8,10 @@ start on the same page problems; a CA bundle it cannot use it only reports, one 
 runs: every other channel still works, and an alert the clinic cannot take is escalated to
 the caregiver, where a service that refused to start would tell nobody anything.
 :func:`placeholder_problems` is for `config check` alone: the example file's sample
-values, each named (issue 19).
+values, each named (issue 19). :func:`secret_url_problems` is a problem for `config check`
+and a warning for `run`: a notification URL whose password sits in the settings file
+(readable by every user of the Pi) is moved to a credential file, but a Pi that has one
+keeps sending its notices until someone moves it.
 :func:`settings_for_input` is what `add` and `import` need: the placement, the log's place.
 """
 
@@ -29,6 +32,7 @@ __all__ = [
     "ca_problems",
     "placeholder_problems",
     "runtime_problems",
+    "secret_url_problems",
     "settings_for_input",
     "web_problems",
     "web_token_path",
@@ -141,6 +145,25 @@ def placeholder_problems(settings: Settings) -> list[str]:
             problems.append(
                 f"{name}: {host} is the example's placeholder domain; write the real address"
             )
+    return problems
+
+
+def secret_url_problems(settings: Settings) -> list[str]:
+    """One line per notification URL whose password or token is written in the settings
+    file itself, naming the setting and where the URL goes instead (never the URL)."""
+    from portwatch.alerts.notify_credentials import NOTIFY_CREDENTIALS, secret_url_settings
+    from portwatch.setup.files import CREDENTIALS_DIR
+
+    problems: list[str] = []
+    for name in secret_url_settings(dict(settings.notify)):
+        key = name.removeprefix("notify.")
+        problems.append(
+            f"{name} (value not shown): holds a password or token in the settings file, which "
+            f"every user of this machine can read; move the URL to "
+            f"{CREDENTIALS_DIR / NOTIFY_CREDENTIALS[key]} (0600; `sudo portwatch setup "
+            f"--{key.replace('_', '-')} URL` does it) and delete {name}, or name a 0600 file "
+            f"with {name}_file"
+        )
     return problems
 
 

@@ -134,3 +134,48 @@ async def test_clinic_alert_goes_and_mail_is_retried_when_mail_server_refuses() 
         "mailto:// not accepted (see the apprise log lines)"
     }
     assert max(r.attempts for r in tried) > 1  # retried with backoff, not given up
+
+
+async def test_password_shows_in_no_log_line_nor_alerts_list_when_mail_goes_or_fails(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Where a URL could leak: Apprise's own lines (every record, at DEBUG) for mail that is
+    sent and for a mail server that is down, the rows' stored answers, `alerts list`."""
+    import asyncio
+    import subprocess
+    import sys
+
+    from portwatch.cli.commands.alerts import format_rows
+
+    other = "Pw-other-9x1-never-shown"
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("bumble").setLevel(logging.INFO)
+    async with mailbox() as box:
+        down = Mailbox(port=refused_port()).url().replace(MAIL_PASSWORD, other)
+        sandbox = AppriseSandbox(box.url(), down)
+        async with sandbox:
+            await sandbox.play(speed=None, until=UNTIL)
+            assert sandbox.daemon is not None
+            rows = sandbox.daemon.store.outbox_all()
+            await sandbox.stop_daemon()  # `alerts list` then reads the log as it was left
+            listed = await asyncio.to_thread(
+                subprocess.run,
+                [sys.executable, "-m", "portwatch", "alerts", "list",
+                 "--db", str(sandbox.state_dir / "portwatch.db")],
+                capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+    assert box.messages  # sent, with the password as the login
+    assert any(r.channel == Channel.PATIENT.value and r.attempts > 1 for r in rows)
+    assert listed.returncode == 0, listed.stderr
+    captured = capsys.readouterr()
+    seen = "\n".join(
+        [
+            *(r.getMessage() for r in caplog.records),
+            *format_rows(rows),
+            listed.stdout + listed.stderr,
+            captured.out + captured.err,
+        ]
+    )
+    assert "Sent Email" in seen  # Apprise's own lines were captured, and are read here
+    for secret in (other, MAIL_PASSWORD):
+        assert secret not in seen

@@ -200,3 +200,34 @@ async def test_clinic_alert_goes_and_notice_waits_for_retry_when_mail_server_ref
         assert notice.next_attempt_at > clock.now()
         assert notice.last_error == "mailto:// not accepted (see the apprise log lines)"
     _no_password_logged(caplog)
+
+
+async def test_same_row_sent_twice_carries_one_message_id_and_rows_differ() -> None:
+    """A resend (a crash after the server took it) is the same e-mail to a receiver that
+    de-duplicates by Message-ID: one header, the row's, on every attempt; another row, another."""
+    async with mailbox() as box:
+        sender = notify_sender(NotifyEndpoint(url=box.url()))
+        for row in (_notice("n-1"), _notice("n-1"), _notice("n-2")):
+            answer = await sender.send(row, START)
+            assert classify(answer) is Outcome.DELIVERED
+    ids = [m.get_all("Message-ID") for m in box.messages]
+    assert ids == [["<portwatch.n-1@127.0.0.1>"]] * 2 + [["<portwatch.n-2@127.0.0.1>"]]
+
+
+async def test_mail_outside_a_notice_keeps_apprise_own_random_message_id() -> None:
+    """The wrapper pins only while a notice is sent on that thread: Apprise used directly
+    (another thread, no row) still makes a fresh id each time."""
+    import asyncio
+
+    from portwatch.alerts.notify_url import build_apprise
+
+    async with mailbox() as box:
+        await notify_sender(NotifyEndpoint(url=box.url())).send(_notice("n-1"), START)
+        service = build_apprise(box.url())
+        assert service is not None
+        for _ in range(2):
+            assert await asyncio.to_thread(service.notify, body="b", title="t")
+    first, *others = [m["Message-ID"] for m in box.messages]
+    assert first == "<portwatch.n-1@127.0.0.1>"
+    assert len(set(others)) == 2
+    assert "portwatch.n-1" not in "".join(others)

@@ -354,3 +354,44 @@ def test_commands_run_by_hand_after_setup_find_the_secret_setup_wrote(root: Root
     listed = portwatch("alerts", "test")  # no settings file, no flags: says what to give
     assert listed.returncode == 2
     assert "no clinic is configured" in listed.stdout
+
+
+MAIL_PASSWORD = "Pw-4kz9-never-shown"
+MAIL_URL = f"mailtos://carer:{MAIL_PASSWORD}@smtp.mail.test?from=pi@mail.test&to=carer@mail.test"
+
+
+def test_setup_keeps_url_with_password_in_credential_file_not_settings(root: Root) -> None:
+    """An e-mail URL's password goes to credentials/caregiver-url (0600), never to the
+    settings (0644); a re-run keeps it there; the URL never shows in any output."""
+    done = root.setup(
+        "--non-interactive", *FIRST, "--clinic-secret-file", str(root.secret_file),
+        "--caregiver-url", MAIL_URL,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    credential = root.credentials / "caregiver-url"
+    assert stat.S_IMODE(credential.stat().st_mode) == 0o600
+    assert credential.read_text().strip() == MAIL_URL
+    assert "caregiver_url" not in tomllib.loads(root.settings.read_text())["notify"]
+    assert MAIL_PASSWORD not in root.settings.read_text()
+    check = portwatch("config", "check", "--config", str(root.settings), env=root.systemd_env())
+    assert check.returncode == 0, check.stderr
+    again = root.setup(
+        "--non-interactive", "--unit", "F", "--skip-pair", "--no-send", "--no-enable"
+    )
+    assert again.returncode == 0, again.stderr
+    assert credential.read_text().strip() == MAIL_URL  # not replaced by a new push topic
+    assert "caregiver_url" not in tomllib.loads(root.settings.read_text())["notify"]
+    asked = root.setup("--skip-pair", "--no-send", "--no-enable", stdin="\n" * 10)
+    assert asked.returncode == 0, asked.stdout + asked.stderr
+    assert "[the URL kept in credentials/caregiver-url]" in asked.stdout  # Enter keeps it
+    assert credential.read_text().strip() == MAIL_URL
+    outputs = (done, check, again, asked)
+    assert not [p for p in outputs if MAIL_PASSWORD in p.stdout + p.stderr]
+    # Back to an ntfy topic: it goes to the settings and the credential file is removed.
+    topic = "https://ntfy.sh/portwatch-carer-abcdefghijklmnopqrstuv"
+    back = root.setup(
+        "--non-interactive", "--caregiver-url", topic, "--skip-pair", "--no-send", "--no-enable"
+    )
+    assert back.returncode == 0, back.stderr
+    assert tomllib.loads(root.settings.read_text())["notify"]["caregiver_url"] == topic
+    assert not credential.exists()

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from portwatch.setup.tomledit import literal, set_values
+from portwatch.setup.tomledit import literal, remove_values, set_values
 
 FILE = """\
 # my notes about this Pi
@@ -56,3 +56,10 @@ def test_literal_reads_back_as_the_same_value(value: str | bool | int | float) -
 def test_literal_refuses_naive_datetime() -> None:
     with pytest.raises(ValueError, match="offset"):
         literal(datetime(2026, 12, 1, 10))
+
+
+def test_remove_values_drops_only_that_key_of_that_table() -> None:
+    text = FILE + '[notify]\naddress = "kept"\ncaregiver_url = "mailtos://u:p@h"\n'
+    edited = remove_values(text, {("notify", "caregiver_url"), ("patient", "missing")})
+    assert edited == FILE + '[notify]\naddress = "kept"\n'
+    assert remove_values(FILE, set()) == FILE

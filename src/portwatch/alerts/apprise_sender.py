@@ -18,11 +18,13 @@ outlives its ceiling in its thread shares nothing with the next one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
 from portwatch.alerts.endpoints import NotifyEndpoint
+from portwatch.alerts.mail_identity import pinned_message_id
 from portwatch.alerts.notify_url import NotifyTransport, build_apprise, scheme_of
 from portwatch.alerts.policy import Answer
 from portwatch.alerts.posting import ATTEMPT_GRACE_S, Note, NotifySender
@@ -64,13 +66,16 @@ class AppriseSender:
         service = build_apprise(self._url, quiet=False)  # its log tells why a send failed
         if service is None:  # checked when the settings were loaded; not expected here
             return Answer(None, error=f"Apprise cannot use the {self._scheme}:// URL")
+        # E-mail: the row's own Message-ID on every attempt (portwatch.alerts.mail_identity).
+        mail = type(service).__module__.startswith("apprise.plugins.email")
         try:
-            sent = service.notify(
-                body=note.message,
-                title=note.title,
-                notify_type=NotifyType(APPRISE_TYPE.get(note.priority, "info")),
-                body_format=NotifyFormat.TEXT,
-            )
+            with pinned_message_id(note.id) if mail else contextlib.nullcontext():
+                sent = service.notify(
+                    body=note.message,
+                    title=note.title,
+                    notify_type=NotifyType(APPRISE_TYPE.get(note.priority, "info")),
+                    body_format=NotifyFormat.TEXT,
+                )
         except Exception as exc:  # noqa: BLE001 (a service's bug must not end the channel)
             return Answer(None, error=f"{self._scheme}:// send failed ({type(exc).__name__})")
         if sent:
@@ -81,8 +86,8 @@ class AppriseSender:
         return await self.send_note(Note.of(row), now)
 
     async def send_note(self, note: Note, now: datetime) -> Answer:
-        """Send one notice (also for `portwatch doctor --send-notice`); its id is not sent:
-        no service here de-duplicates by one, and Apprise has no Retry-After to read."""
+        """Send one notice (also for `portwatch doctor --send-notice`); its id is sent only
+        as an e-mail's Message-ID (no other Apprise service de-duplicates by one)."""
         del now
         try:
             async with asyncio.timeout(self._ceiling_s):

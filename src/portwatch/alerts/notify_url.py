@@ -18,41 +18,83 @@ and the other plain twins of a TLS scheme) must go to a loopback address, as pla
 must for ntfy (alerts.md, "Delivery"): a notice names the patient's temperatures, and
 the URL holds the password. No message here repeats a URL: it is often its own only secret.
 
-Apprise costs about half a second and 27 MiB (it loads all its services at the first URL,
-measured on x86-64): it is imported here only for a URL that is not http(s), so the
-daemon and the commands with an ntfy topic (or none) never load it.
+Apprise is imported here only for a URL that is not http(s), so the daemon and the
+commands with an ntfy topic (or none) never load it. Its own lookup of a URL's service
+imports all of its ~190 services (218 modules, +23 MiB peak in the daemon, measured on
+x86-64 by benchmarks/bench_notify_memory.py), and Apprise 2.3 has no option to load fewer
+(its plugin manager loads every module at the first lookup). So for the schemes in
+:data:`PLUGINS` (e-mail, SMS gateways, the chat services the documentation names) the one
+module that serves it is imported and its service built from the URL as Apprise's own
+``Apprise.instantiate`` builds it (``parse_url``, then the class); any other scheme goes
+through ``Apprise.instantiate`` and costs the full load. A test checks every entry against
+Apprise's own choice, so an upgrade that moves a service fails there, not on a Pi.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import ipaddress
 import logging
 import re
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from enum import StrEnum
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
+    import apprise
     from apprise.plugins.base import NotifyBase
 
 __all__ = [
     "NTFY_SCHEMES",
+    "PLUGINS",
     "NotifyTransport",
     "apprise_problem",
     "build_apprise",
     "describe_notify_url",
     "is_loopback",
+    "plugin_class",
     "scheme_of",
     "transport_of",
+    "url_holds_secret",
 ]
 
 # The schemes POSTed as today (ntfy-style); every other scheme is Apprise's.
 NTFY_SCHEMES: Final = frozenset({"http", "https"})
 # A scheme as RFC 3986 allows one: only such text is ever repeated in a message.
 _SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,31}")
+# The Apprise module and class serving each scheme a household is likely to use: only that
+# module is imported (see the module's docstring); any other scheme loads all of Apprise.
+_EMAIL: Final = ("email.base", "NotifyEmail")
+PLUGINS: Final[Mapping[str, tuple[str, str]]] = {
+    "mailto": _EMAIL,
+    "mailtos": _EMAIL,
+    "ntfy": ("ntfy", "NotifyNtfy"),
+    "ntfys": ("ntfy", "NotifyNtfy"),
+    "tgram": ("telegram", "NotifyTelegram"),
+    "pover": ("pushover", "NotifyPushover"),
+    "pbul": ("pushbullet", "NotifyPushBullet"),
+    "twilio": ("twilio", "NotifyTwilio"),
+    "clicksend": ("clicksend", "NotifyClickSend"),
+    "vonage": ("vonage", "NotifyVonage"),
+    "nexmo": ("vonage", "NotifyVonage"),
+    "bulksms": ("bulksms", "NotifyBulkSMS"),
+    "sinch": ("sinch", "NotifySinch"),
+    "whatsapp": ("whatsapp", "NotifyWhatsApp"),
+    "signal": ("signal_api", "NotifySignalAPI"),
+    "signals": ("signal_api", "NotifySignalAPI"),
+    "threema": ("threema", "NotifyThreema"),
+    "gotify": ("gotify", "NotifyGotify"),
+    "gotifys": ("gotify", "NotifyGotify"),
+    "matrix": ("matrix.base", "NotifyMatrix"),
+    "matrixs": ("matrix.base", "NotifyMatrix"),
+    "discord": ("discord", "NotifyDiscord"),
+    "slack": ("slack", "NotifySlack"),
+    "json": ("custom_json", "NotifyJSON"),
+    "jsons": ("custom_json", "NotifyJSON"),
+}
 # Apprise's mail plugin's mode that sends without TLS.
 _MAIL_IN_CLEAR: Final = "insecure"
 
@@ -126,9 +168,52 @@ def build_apprise(url: str, *, quiet: bool = True) -> NotifyBase | None:
 
     asset = apprise.AppriseAsset(storage_mode=apprise.PersistentStoreMode.MEMORY)
     if not quiet:
-        return apprise.Apprise.instantiate(url, asset=asset)
+        return _instantiate(url, asset)
     with _apprise_silenced():
+        return _instantiate(url, asset)
+
+
+def plugin_class(scheme: str) -> type[NotifyBase] | None:
+    """The Apprise class serving ``scheme``, importing its module alone; None for a
+    scheme not in :data:`PLUGINS` (or one this Apprise no longer serves there)."""
+    from apprise.plugins.base import NotifyBase
+
+    where = PLUGINS.get(scheme)
+    if where is None:
+        return None
+    try:
+        module = importlib.import_module(f"apprise.plugins.{where[0]}")
+    except ImportError:
+        return None
+    found = getattr(module, where[1], None)
+    if not (isinstance(found, type) and issubclass(found, NotifyBase)):
+        return None
+    schemes = {*_names(found.protocol), *_names(found.secure_protocol)}
+    return found if scheme in schemes else None
+
+
+def _names(names: object) -> list[str]:
+    if isinstance(names, str):
+        return [names.lower()]
+    return [str(n).lower() for n in names] if isinstance(names, tuple | list) else []
+
+
+def _instantiate(url: str, asset: apprise.AppriseAsset) -> NotifyBase | None:
+    """What ``Apprise.instantiate`` does for ``url``, with only the one plugin module it
+    needs when :func:`plugin_class` knows it (else Apprise's own, all modules loaded)."""
+    import apprise
+
+    plugin = plugin_class(scheme_of(url))
+    if plugin is None or not plugin.enabled:
         return apprise.Apprise.instantiate(url, asset=asset)
+    results = plugin.parse_url(url.replace("/#", "/%23"))  # as apprise.plugins.url_to_dict
+    if not results:
+        return None
+    try:
+        service = plugin(**{**results, "tag": set(), "asset": asset})
+    except Exception:  # noqa: BLE001 (Apprise's instantiate: a bad URL's arguments are None)
+        return None
+    return service if service.enabled else None
 
 
 def _first(names: object) -> str:
@@ -148,9 +233,7 @@ def _in_clear_off_loopback(service: NotifyBase) -> bool:
     ``json``/``jsons``, ``signal``/``signals``, ...) by the scheme used. A service with no
     host (``ntfy://topic``: ntfy.sh's own) sends to its cloud over TLS.
     """
-    from apprise.plugins.email import NotifyEmail
-
-    if isinstance(service, NotifyEmail):
+    if type(service).__module__.startswith("apprise.plugins.email"):  # not imported otherwise
         mode = str(getattr(service, "secure_mode", ""))
         host = str(getattr(service, "smtp_host", "") or getattr(service, "host", ""))
         return mode == _MAIL_IN_CLEAR and not is_loopback(host)
@@ -183,6 +266,21 @@ def apprise_problem(url: str) -> str | None:
         f"sends in clear ({shown}) to a host off loopback: use '{secure}://' (TLS), "
         "as plain http is only for a loopback address"
     )
+
+
+def url_holds_secret(url: str) -> bool:
+    """Whether ``url`` carries a secret beyond its address: a password (``user:password@``)
+    or a token Apprise's service masks when it shows the URL (``tgram://``'s bot token,
+    ``pover://``'s keys). An ntfy topic's name is not counted: it is the address itself."""
+    from urllib.parse import urlsplit
+
+    if transport_of(url) is NotifyTransport.NTFY:
+        return bool(urlsplit(url).password)
+    service = build_apprise(url)
+    if service is None:
+        return bool(urlsplit(url).password)
+    shown = service.url(privacy=True)  # type: ignore[no-untyped-call]
+    return bool(shown != service.url(privacy=False))  # type: ignore[no-untyped-call]
 
 
 def describe_notify_url(url: str) -> str:

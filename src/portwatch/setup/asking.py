@@ -41,9 +41,12 @@ class Asker:
             raise NoAnswerError(f"no answer to {prompt.strip()!r} (the input ended)")
         return line.rstrip("\r\n")
 
-    def ask(self, prompt: str, default: str | None, read: Callable[[str], _T]) -> _T:
-        """Ask until ``read`` takes the answer; Enter takes ``default`` (shown in brackets)."""
-        shown = f" [{default}]" if default else ""
+    def ask(
+        self, prompt: str, default: str | None, read: Callable[[str], _T], shown: str = ""
+    ) -> _T:
+        """Ask until ``read`` takes the answer; Enter takes ``default`` (shown in brackets,
+        or ``shown`` in its place: a default that holds a password is not printed)."""
+        shown = f" [{shown or default}]" if default else ""
         for _ in range(MAX_TRIES):
             answer = self._line(f"{prompt}{shown}: ").strip() or (default or "")
             if not answer:

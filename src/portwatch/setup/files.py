@@ -18,6 +18,7 @@ from typing import Final
 
 __all__ = [
     "CLINIC_SECRET",
+    "CREDENTIALS_DIR",
     "WEB_TOKEN",
     "Layout",
     "ensure_dir",
@@ -28,6 +29,7 @@ __all__ = [
 # The systemd credential names of the unit's LoadCredential= lines.
 CLINIC_SECRET: Final = "clinic-secret"  # noqa: S105 (a credential's name, not a secret)
 WEB_TOKEN: Final = "web-token"  # noqa: S105 (a credential's name, not a secret)
+CREDENTIALS_DIR: Final = Path("/etc/portwatch/credentials")  # the unit's LoadCredential= files
 SETTINGS_MODE: Final = 0o644
 SECRET_MODE: Final = 0o600
 CREDENTIALS_MODE: Final = 0o700
@@ -41,7 +43,7 @@ class Layout:
     root: Path
     config: Path  # /etc/portwatch/portwatch.toml
     state: Path  # /var/lib/portwatch, or the settings' store.state_directory
-    credentials: Path = Path("/etc/portwatch/credentials")
+    credentials: Path = CREDENTIALS_DIR
 
     def on_disk(self, path: Path) -> Path:
         """``path`` of the running system, under the root being prepared."""

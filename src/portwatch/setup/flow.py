@@ -36,7 +36,7 @@ from portwatch.setup.files import (
     write_file,
 )
 from portwatch.setup.network import lan_address
-from portwatch.setup.tomledit import Scalar, set_values
+from portwatch.setup.tomledit import Scalar, remove_values, set_values
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "Options", "SetupError", "run_setup"]
 
@@ -117,6 +117,18 @@ def _reader(
     return read
 
 
+def _shown(question: Question, current: str | None) -> str:
+    """How the current value is shown as the default: a URL holding a password as where it
+    is kept (Enter keeps it), never itself; anything else as it is ("")."""
+    from portwatch.alerts.notify_credentials import NOTIFY_CREDENTIALS
+    from portwatch.alerts.notify_url import url_holds_secret
+
+    credential = NOTIFY_CREDENTIALS.get(question.key)
+    if credential is None or current is None or not url_holds_secret(current):
+        return ""
+    return f"the URL kept in credentials/{credential}"
+
+
 def _gather(
     opts: Options, asker: Asker, existing: Mapping[str, Any], now: datetime
 ) -> dict[tuple[str, str], Scalar]:
@@ -137,7 +149,8 @@ def _gather(
                 asker.say(question.note)
             default = current if current is not None else question.fresh(answers)
             kept = existing.get(question.table, {}).get(question.key)
-            value = asker.ask(question.prompt, default, _reader(question, answers, current, kept))
+            reader = _reader(question, answers, current, kept)
+            value = asker.ask(question.prompt, default, reader, _shown(question, current))
         elif current is not None:
             answers[question.name] = existing[question.table][question.key]
             continue  # not asked: unchanged
@@ -194,6 +207,62 @@ def _write_credentials(opts: Options, asker: Asker, layout: Layout) -> Path:
     return directory
 
 
+def _kept_urls(existing: dict[str, Any], layout: Layout) -> dict[str, Any]:
+    """The settings as read, with each notification URL kept in its credential file (by an
+    earlier setup) as if written in them: Enter keeps it, and no new topic replaces it."""
+    from portwatch.alerts.notify_credentials import NO_URL, NOTIFY_CREDENTIALS
+
+    notify = dict(existing.get("notify", {}))
+    for key, credential in NOTIFY_CREDENTIALS.items():
+        path = layout.on_disk(layout.credentials) / credential
+        if key in notify or f"{key}_file" in notify or not path.exists():
+            continue
+        url = path.read_text(encoding="utf-8").strip()
+        if url and url != NO_URL:
+            notify[key] = url
+    return {**existing, "notify": notify}
+
+
+def _url_credentials(
+    text: str,
+    existing: Mapping[str, Any],
+    changes: dict[tuple[str, str], Scalar],
+    asker: Asker,
+    layout: Layout,
+) -> str:
+    """Each notification URL that holds a password or token goes to its credential file
+    (0600, root's, handed to the service by systemd), never into the settings (0644): a new
+    answer, or one an older setup wrote in the settings. A URL that holds none (an ntfy
+    topic) stays in the settings, and a credential file it replaces is removed. Returns the
+    settings' text without the moved lines; ``changes`` loses the moved answers."""
+    from portwatch.alerts.notify_credentials import NOTIFY_CREDENTIALS
+    from portwatch.alerts.notify_url import url_holds_secret
+
+    moved: set[tuple[str, str]] = set()
+    for key, credential in NOTIFY_CREDENTIALS.items():
+        setting = ("notify", key)
+        url = changes.get(setting, existing.get("notify", {}).get(key))
+        if not isinstance(url, str) or f"{key}_file" in existing.get("notify", {}):
+            continue  # no URL, or a file of the person's own choosing
+        path = layout.on_disk(layout.credentials) / credential
+        if url_holds_secret(url):
+            write_file(path, url + "\n", SECRET_MODE)
+            if changes.pop(setting, None) is not None or key in _setting_lines(text):
+                asker.say(
+                    f"Wrote notify.{key} to {layout.credentials / credential} (0600): it "
+                    "holds a password, which the settings file would show to every user."
+                )
+            moved.add(setting)
+        elif setting in changes:
+            path.unlink(missing_ok=True)
+    return remove_values(text, moved) if moved else text
+
+
+def _setting_lines(text: str) -> set[str]:
+    """The keys written in the settings' [notify] table."""
+    return set(tomllib.loads(text).get("notify", {}))
+
+
 def _checked_settings(text: str, path: Path, environ: Mapping[str, str], now: datetime) -> None:
     """Refuse settings that ``portwatch run`` would refuse, before the file is replaced."""
     from portwatch.config import ConfigError, load_settings
@@ -247,6 +316,7 @@ def run_setup(opts: Options, asker: Asker, now: datetime) -> int:
     configured = existing.get("store", {}).get("state_directory")
     state_path = opts.state_directory or (Path(configured) if configured else DEFAULT_STATE)
     layout = Layout(opts.root, opts.config, state_path, credentials_beside(opts.config))
+    existing = _kept_urls(existing, layout)
     changes = _gather(opts, asker, existing, now)
     if opts.state_directory is not None:
         changes[("store", "state_directory")] = str(opts.state_directory)
@@ -258,7 +328,8 @@ def run_setup(opts: Options, asker: Asker, now: datetime) -> int:
     address = _pin(opts, asker, state)
     if address is not None:
         changes[("bluetooth", "address")] = address
-    new_text = set_values(text, changes) if changes else text
+    kept = _url_credentials(text, existing, changes, asker, layout)
+    new_text = set_values(kept, changes) if changes else kept
     environ = {"CREDENTIALS_DIRECTORY": str(credentials), "STATE_DIRECTORY": str(state)}
     _checked_settings(new_text, settings_path, environ, now)
     ensure_dir(settings_path.parent, 0o755)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Final
 
-__all__ = ["literal", "set_values"]
+__all__ = ["literal", "remove_values", "set_values"]
 
 _HEADER: Final = re.compile(r"^\s*\[([A-Za-z0-9_.\-]+)\]\s*(#.*)?$")
 _KEY: Final = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
@@ -70,3 +70,19 @@ def set_values(text: str, values: Mapping[tuple[str, str], Scalar]) -> str:
     for table_name, added in appended.items():
         lines += ["", f"[{table_name}]", *added]
     return "\n".join(lines) + "\n"
+
+
+def remove_values(text: str, keys: set[tuple[str, str]]) -> str:
+    """``text`` without the ``key = value`` lines of ``keys`` (``(table, key)``); a URL moved
+    to a credential file must not stay behind in the settings. Every other byte stays."""
+    kept: list[str] = []
+    table = ""
+    for line in text.splitlines():
+        header = _HEADER.match(line)
+        if header:
+            table = header[1]
+        key = _KEY.match(line)
+        if header is None and key is not None and (table, key[1]) in keys:
+            continue
+        kept.append(line)
+    return "\n".join(kept) + "\n"

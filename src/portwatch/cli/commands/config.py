@@ -31,7 +31,11 @@ def run(args: argparse.Namespace) -> int:
 
     from portwatch.clock import SystemClock
     from portwatch.config import ConfigError, Settings, config_path, load_settings
-    from portwatch.settings_check import placeholder_problems, runtime_problems
+    from portwatch.settings_check import (
+        placeholder_problems,
+        runtime_problems,
+        secret_url_problems,
+    )
 
     path, now = config_path(args.config), SystemClock().now()
     problems: list[str] = []
@@ -48,7 +52,11 @@ def run(args: argparse.Namespace) -> int:
             settings = None  # the values themselves are wrong; their lines say so
     if settings is not None:
         # Everything `run` needs besides the values (issue 21), and no example left (issue 19).
-        more = [*runtime_problems(settings, os.environ), *placeholder_problems(settings)]
+        more = [
+            *runtime_problems(settings, os.environ),
+            *placeholder_problems(settings),
+            *secret_url_problems(settings),  # a password in a file everyone reads (issue 19)
+        ]
         problems.extend(line for line in more if line not in problems)
     if problems or settings is None:
         for line in problems:

@@ -148,10 +148,13 @@ def _runtime_checks(settings: Settings) -> None:
     import logging
 
     from portwatch.config import ConfigError
-    from portwatch.settings_check import ca_problems, web_problems
+    from portwatch.settings_check import ca_problems, secret_url_problems, web_problems
 
     for line in ca_problems(settings.clinic.ca_bundle):
         logging.getLogger(__name__).error("%s; clinic alerts cannot be delivered", line)
+    for line in secret_url_problems(settings):
+        # Said once, at start; the notices keep going (refusing to run would silence them).
+        logging.getLogger(__name__).warning("%s; notices are still sent", line)
     problems = web_problems(settings, os.environ)
     if problems:
         raise ConfigError(problems)
