@@ -10,7 +10,7 @@ would. Writing the log directly takes seconds; playing the demo takes minutes.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
 
@@ -97,11 +97,13 @@ def _heartbeats(context: AlertContext, end: datetime) -> list[OutboxEntry]:
     ]
 
 
-def write_course(path: Path, course: Course = COURSE) -> datetime:
-    """The course's log at `path`; returns the moment it ends (the summary's "now")."""
+def write_course(path: Path, course: Course = COURSE, zone: tzinfo = UTC) -> datetime:
+    """The course's log at `path`; returns the moment it ends (the summary's "now").
+
+    `zone` is the patient's: the clinic alerts' one-line summaries are worded in it."""
     rule = FeverRule(RuleSettings(), patient=PATIENT, placement=PLACEMENT, pinned_device=DEVICE)
     context = AlertContext(
-        PATIENT, "Organization/clinic-1", "gw-test", "0.1.0", Thermometer(DEVICE)
+        PATIENT, "Organization/clinic-1", "gw-test", "0.1.0", Thermometer(DEVICE), zone=zone
     )
     readings = course_readings(course)
     decisions: list[Decision] = []

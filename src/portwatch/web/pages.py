@@ -74,9 +74,9 @@ nav a{color:#1f5f99;text-decoration:none;font-weight:600}
 nav a[aria-current]{text-decoration:underline}
 main{padding:.75rem;max-width:60rem;margin:0 auto}
 h2{font-size:1.05rem;margin:1.2rem 0 .4rem}
-dl.status{display:grid;grid-template-columns:max-content 1fr;gap:.3rem .8rem;margin:0}
+dl.status{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.3rem .8rem;margin:0}
 dl.status dt{font-weight:600}
-dl.status dd{margin:0}
+dl.status dd{margin:0;overflow-wrap:anywhere}
 .alarm{color:#b00020;font-weight:700}
 .chart{width:100%;height:auto;display:block;background:#fff}
 .narrow{display:none}
@@ -84,7 +84,7 @@ dl.status dd{margin:0}
 table{border-collapse:collapse;width:100%;font-size:.92rem}
 th,td{text-align:left;padding:.25rem .4rem;border-bottom:1px solid #ddd;vertical-align:top}
 td.t{white-space:nowrap}
-td{overflow-wrap:break-word}
+td{overflow-wrap:anywhere}
 .what{color:#666;font-size:.85em}
 tr.elevated td{color:#b00020;font-weight:600}
 .scroll{overflow-x:auto}
