@@ -97,13 +97,21 @@ def _heartbeats(context: AlertContext, end: datetime) -> list[OutboxEntry]:
     ]
 
 
-def write_course(path: Path, course: Course = COURSE, zone: tzinfo = UTC) -> datetime:
+def write_course(
+    path: Path, course: Course = COURSE, zone: tzinfo = UTC, unit: Unit = Unit.FAHRENHEIT
+) -> datetime:
     """The course's log at `path`; returns the moment it ends (the summary's "now").
 
-    `zone` is the patient's: the clinic alerts' one-line summaries are worded in it."""
+    `zone` and `unit` are the patient's: the clinic alerts' one-line summaries use them."""
     rule = FeverRule(RuleSettings(), patient=PATIENT, placement=PLACEMENT, pinned_device=DEVICE)
     context = AlertContext(
-        PATIENT, "Organization/clinic-1", "gw-test", "0.1.0", Thermometer(DEVICE), zone=zone
+        PATIENT,
+        "Organization/clinic-1",
+        "gw-test",
+        "0.1.0",
+        Thermometer(DEVICE),
+        zone=zone,
+        unit=unit,
     )
     readings = course_readings(course)
     decisions: list[Decision] = []

@@ -48,28 +48,37 @@ REFUSED_ANSWER: Final = (
 
 
 def display() -> DisplaySettings:
-    """What the daemon would show: Berlin time, °C, the pinned thermometer."""
+    """What the daemon would show: Berlin time, °C, the pinned thermometer, and no
+    notification address set up."""
     return DisplaySettings(
         placement=PLACEMENT,
         zone=ZONE,
         unit=Unit.CELSIUS,
         patient=PATIENT,
         thermometer=DEVICE,
+        notice_addresses=frozenset(),  # no notification address set up
     )
 
 
 def write_phone_log(path: Path, course: Course) -> datetime:
     """The log at `path`: `course` cut to :data:`LENGTH`, and the extras; returns "now"."""
-    now = write_course(path, replace(course, length=LENGTH), ZONE)
+    now = write_course(path, replace(course, length=LENGTH), ZONE, Unit.CELSIUS)
     context = AlertContext(
-        PATIENT, "Organization/clinic-1", "gw-test", "0.1.0", Thermometer(DEVICE), zone=ZONE
+        PATIENT,
+        "Organization/clinic-1",
+        "gw-test",
+        "0.1.0",
+        Thermometer(DEVICE),
+        zone=ZONE,
+        unit=Unit.CELSIUS,
     )
     outbound = Outbound(context, ClinicFormat.JSON, ZONE)
     with Store.open(path) as store:
         decisions = store.decisions(PLACEMENT, now)
         notices = [
             e
-            for e in outbound.for_decisions(decisions, now)
+            for d in decisions
+            for e in outbound.for_decisions([d], d.time)
             if e.channel != "clinic"  # the clinic's are in the log already
         ]
         store.enqueue(notices)

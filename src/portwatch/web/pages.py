@@ -21,6 +21,7 @@ from portwatch.model import Symptom
 from portwatch.web.chart import NARROW_HEIGHT, NARROW_WIDTH, render_svg
 from portwatch.web.text import (
     HEARTBEAT_KIND,
+    NO_ADDRESS,
     SYMPTOM_LABEL,
     decision_line,
     delivery_state,
@@ -85,6 +86,7 @@ table{border-collapse:collapse;width:100%;font-size:.92rem}
 th,td{text-align:left;padding:.25rem .4rem;border-bottom:1px solid #ddd;vertical-align:top}
 td.t{white-space:nowrap}
 td{overflow-wrap:anywhere}
+td.d{overflow-wrap:break-word}
 .what{color:#666;font-size:.85em}
 tr.elevated td{color:#b00020;font-weight:600}
 .scroll{overflow-x:auto}
@@ -249,14 +251,28 @@ def log_page(lines: Sequence[LogLine], settings: DisplaySettings, heading: str) 
     return _document("log", body, current="/log", patient=settings.patient)
 
 
-def _alerts_table(rows: Sequence[AlertRow], zone: tzinfo, *, empty: str = "No alerts.") -> str:
+def _delivery_cell(row: AlertRow, settings: DisplaySettings) -> str:
+    """Whether it arrived, red when something failed or waits; a notice with no address to
+    go to is said plainly and not in red: nothing failed, nothing was meant to be sent."""
+    addressed = settings.addressed(row.channel)
+    state = esc(delivery_state(row, settings.zone, addressed=addressed))
+    if row.status == "delivered":
+        return f'<td class="d">{state}</td>'
+    if row.status == "pending" and not addressed:
+        return f'<td class="d muted">{state}</td>'
+    return f'<td class="d alarm">{state}</td>'
+
+
+def _alerts_table(
+    rows: Sequence[AlertRow], settings: DisplaySettings, *, empty: str = "No alerts."
+) -> str:
     if not rows:
         return f"<p>{esc(empty)}</p>"
+    zone = settings.zone
     body = "".join(
         f'<tr><td class="t">{esc(fmt_short(row.created_at, zone))}</td>'
         f"<td>{esc(row.summary or kind_words(row.kind, row.channel))}</td>"
-        f"<td{' class=alarm' if row.status != 'delivered' else ''}>"
-        f"{esc(delivery_state(row, zone))}</td></tr>"
+        f"{_delivery_cell(row, settings)}</tr>"
         for row in rows
     )
     return (
@@ -287,6 +303,9 @@ def delivery_notes(told: Delivery, zone: tzinfo) -> str:
         why = f" (quiet hours, until {esc(fmt_time(held, zone))})" if held is not None else ""
         waiting = plural(told.notices_waiting, "notice")
         notes.append(f"<p>{waiting} to the caregiver or patient wait to be sent{why}.</p>")
+    if told.notices_unaddressed:
+        unsent = plural(told.notices_unaddressed, "notice")
+        notes.append(f"<p>{unsent} to the caregiver or patient not sent: {NO_ADDRESS}.</p>")
     return "".join(notes)
 
 
@@ -301,12 +320,14 @@ def alerts_page(
     notices = [r for r in rows if r.channel != "clinic"]
     if told is None:
         pending = [r for r in clinic if r.status != "delivered"]
-        told = Delivery(pending, 0, None, None, None)
+        unsent = [r for r in notices if r.status != "delivered"]
+        unaddressed = sum(1 for r in unsent if not settings.addressed(r.channel))
+        told = Delivery(pending, len(unsent) - unaddressed, None, None, None, unaddressed)
     body = (
         delivery_notes(told, zone)
-        + f"<h2>To the clinic</h2>{_alerts_table(clinic, zone)}"
+        + f"<h2>To the clinic</h2>{_alerts_table(clinic, settings)}"
         + "<h2>To the caregiver and patient</h2>"
-        + _alerts_table(notices, zone, empty="No notices.")
+        + _alerts_table(notices, settings, empty="No notices.")
     )
     return _document("alerts", body, current="/alerts", patient=settings.patient)
 
@@ -469,7 +490,8 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
         f"<h2>Fever episodes</h2>{_episodes_html(data)}"
         f"<h2>Decisions of the fever rule</h2>{_decisions_html(data)}"
         f"<h2>Symptom reports</h2>{_symptoms_html(data)}"
-        f"<h2>Alerts to the clinic</h2>{_alerts_table(clinic_alerts[:SUMMARY_MAX_ROWS], zone)}"
+        f"<h2>Alerts to the clinic</h2>"
+        f"{_alerts_table(clinic_alerts[:SUMMARY_MAX_ROWS], data.settings)}"
         f"<h2>Gaps in monitoring</h2>{_gaps_html(data)}"
         f"<h2>Settings in force</h2>{_settings_html(data)}"
         f'<p class="muted">Prepared {esc(fmt_time(data.now, zone))} by portwatch '

@@ -167,8 +167,12 @@ def alert_rows(store: Store) -> list[AlertRow]:
     return [_alert_row(r) for r in sorted(rows, key=lambda r: r.created_at, reverse=True)]
 
 
-def delivery(rows: Sequence[OutboxRow], now: datetime) -> Delivery:
-    """The outbox read for people at `now` (:class:`Delivery`)."""
+def delivery(
+    rows: Sequence[OutboxRow], now: datetime, settings: DisplaySettings | None = None
+) -> Delivery:
+    """The outbox read for people at `now` (:class:`Delivery`); `settings` says which
+    notice channels have an address (without it, all are taken as set up)."""
+    addressed = settings.addressed if settings is not None else (lambda channel: True)
     open_statuses = (OutboxStatus.PENDING, OutboxStatus.FAILED)
     clinic = [r for r in rows if r.channel == CLINIC_CHANNEL]
     reached = max((r.delivered_at for r in clinic if r.delivered_at is not None), default=None)
@@ -179,7 +183,8 @@ def delivery(rows: Sequence[OutboxRow], now: datetime) -> Delivery:
         and r.attempts > 0
         and (reached is None or r.created_at > reached)
     ]
-    waiting = [r for r in rows if r.channel != CLINIC_CHANNEL and r.status in open_statuses]
+    notices = [r for r in rows if r.channel != CLINIC_CHANNEL and r.status in open_statuses]
+    waiting = [r for r in notices if addressed(r.channel)]
     held = [r.not_before for r in waiting if r.not_before is not None and r.not_before > now]
     return Delivery(
         clinic_undelivered=[
@@ -191,6 +196,7 @@ def delivery(rows: Sequence[OutboxRow], now: datetime) -> Delivery:
         notices_held_until=max(held, default=None),
         clinic_last_reached=reached,
         clinic_silent_since=min(tried, default=None),
+        notices_unaddressed=len(notices) - len(waiting),
     )
 
 
@@ -212,7 +218,7 @@ def status_data(
             battery = event
     decisions = store.decisions(since - settings.pair_window, now + _TICK)
     state, episode_since, due = fever_state(decisions, now, settings.pair_window)
-    told = delivery(store.outbox_all(), now)
+    told = delivery(store.outbox_all(), now, settings)
     return StatusData(
         now=now,
         settings=settings,
@@ -228,6 +234,7 @@ def status_data(
         notices_held_until=told.notices_held_until,
         clinic_last_reached=told.clinic_last_reached,
         clinic_silent_since=told.clinic_silent_since,
+        notices_unaddressed=told.notices_unaddressed,
     )
 
 
@@ -465,7 +472,7 @@ class StorePages:
             rows = store.outbox_all()
         listed = [_alert_row(r) for r in sorted(rows, key=lambda r: r.created_at, reverse=True)]
         alerts = [row for row in listed if row.kind != HEARTBEAT_KIND]
-        return pages.alerts_page(alerts, self._settings, delivery(rows, now))
+        return pages.alerts_page(alerts, self._settings, delivery(rows, now, self._settings))
 
     def summary(self, now: datetime) -> str:
         from portwatch.web import pages

@@ -100,6 +100,9 @@ def clinic_lines(status: StatusData) -> list[tuple[str, str]]:
         why = f" (quiet hours, until {fmt_time(held, zone)})" if held is not None else ""
         waiting = plural(status.notices_waiting, "notice")
         lines.append(("Notices", f"{waiting} to the caregiver or patient wait to be sent{why}"))
+    if status.notices_unaddressed:
+        unsent = plural(status.notices_unaddressed, "notice")
+        lines.append(("Notices", f"{unsent} not sent: {NO_ADDRESS}"))
     return lines
 
 
@@ -217,10 +220,17 @@ def row_title(kind: str, body: str, channel: str = "") -> str:
     return kind_words(kind, channel)
 
 
-def delivery_state(row: AlertRow, zone: tzinfo = UTC) -> str:
-    """Whether it arrived: "received Mon 23 Nov 22:01 UTC", "pending, 4 attempts", ..."""
+# A notice whose channel has no address: nothing failed, nothing was meant to be sent.
+NO_ADDRESS: Final = "no notification address is set up"
+
+
+def delivery_state(row: AlertRow, zone: tzinfo = UTC, *, addressed: bool = True) -> str:
+    """Whether it arrived: "received Mon 23 Nov 22:01 UTC", "pending, 4 attempts", ...;
+    a pending notice on a channel without an address (`addressed` false) is "not sent"."""
     if row.status == "delivered" and row.delivered_at is not None:
         return f"received {fmt_time(row.delivered_at, zone)}"
+    if row.status == "pending" and not addressed:
+        return f"not sent: {NO_ADDRESS}"
     if row.status == "failed":
         return f"REFUSED ({row.last_status or row.last_error or 'no answer'})"
     tries = {0: "not tried yet", 1: "1 attempt"}.get(row.attempts, f"{row.attempts} attempts")
@@ -245,7 +255,8 @@ def status_json(status: StatusData) -> dict[str, object]:
     """`portwatch status --json`: the same facts as the screen, for scripts and monitors.
 
     ``fever`` is none|elevated|confirmed|resolved; ``clinic_undelivered`` counts clinic
-    alerts only (never heartbeats); ``notices_waiting`` the caregiver's and patient's.
+    alerts only (never heartbeats); ``notices_waiting`` the caregiver's and patient's that
+    will be sent; ``notices_unaddressed`` those never sent, for want of an address.
     """
     settings, latest = status.settings, status.latest
     last: dict[str, object] | None = None
@@ -281,6 +292,7 @@ def status_json(status: StatusData) -> dict[str, object]:
         },
         "clinic_undelivered": len(status.clinic_undelivered),
         "notices_waiting": status.notices_waiting,
+        "notices_unaddressed": status.notices_unaddressed,
         "clinic_last_reached": _iso(status.clinic_last_reached),
         "gateway_silent_since": _iso(status.clinic_silent_since),
         "next_reminder": _iso(status.next_reminder[0]) if status.next_reminder else None,
