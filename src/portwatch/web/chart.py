@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from portwatch.alerts.sentences import clock_time, decision_sentence, temperature
+from portwatch.alerts.sentences import clock_time, temperature
 from portwatch.model import DecisionType, Unit
 from portwatch.period import day_number
+from portwatch.web.text import decision_line
 from portwatch.web.view import ChartData, Pause, esc, in_unit, is_elevated
 
 __all__ = ["ChartError", "render_svg", "span_c"]
@@ -236,7 +237,7 @@ def _decisions(frame: _Frame) -> list[str]:
         label_rows[row] = x + LABEL_SPACING
         out.append(
             f'<g class="decision" data-type="{decision.type.value}"><title>'
-            f"{esc(decision_sentence(decision, data.zone, data.unit))}</title>"
+            f"{esc(decision_line(decision, data.zone, data.unit))}</title>"
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{MARGIN_TOP}" y2="{frame.bottom}" '
             f'stroke="{colour}" stroke-width="1"/>'
             f'<path d="M{x - 5:.1f},{MARGIN_TOP - 8} h10 l-5,8 z" fill="{colour}"/>'

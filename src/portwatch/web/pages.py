@@ -26,6 +26,7 @@ from portwatch.web.text import (
     decision_line,
     delivery_state,
     kind_words,
+    local_summary,
     now_state,
     period_text,
     plural,
@@ -263,6 +264,13 @@ def _delivery_cell(row: AlertRow, settings: DisplaySettings) -> str:
     return f'<td class="d alarm">{state}</td>'
 
 
+def _row_summary(row: AlertRow, zone: tzinfo) -> str:
+    """What the row says, on the patient's clock (an alert may carry the rule's UTC words)."""
+    if not row.summary:
+        return kind_words(row.kind, row.channel)
+    return local_summary(row.summary, row.created_at, zone)
+
+
 def _alerts_table(
     rows: Sequence[AlertRow], settings: DisplaySettings, *, empty: str = "No alerts."
 ) -> str:
@@ -271,7 +279,7 @@ def _alerts_table(
     zone = settings.zone
     body = "".join(
         f'<tr><td class="t">{esc(fmt_short(row.created_at, zone))}</td>'
-        f"<td>{esc(row.summary or kind_words(row.kind, row.channel))}</td>"
+        f"<td>{esc(_row_summary(row, zone))}</td>"
         f"{_delivery_cell(row, settings)}</tr>"
         for row in rows
     )

@@ -6,16 +6,17 @@ places them in HTML, so both say the same thing in the same words.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Final
 
 from portwatch.alerts.notices import NOTICES, NoticeKind
 from portwatch.alerts.payloads import AlertKind, alert_kind_words
-from portwatch.alerts.sentences import decision_sentence
+from portwatch.alerts.sentences import clock_time, decision_sentence
 from portwatch.model import Decision, LinkEvent, LinkEventKind, Reading, Symptom, Unit
 from portwatch.web.view import (
     AlertRow,
@@ -183,8 +184,48 @@ def event_line(event: LinkEvent) -> str:
 
 
 def decision_line(decision: Decision, zone: tzinfo = UTC, unit: Unit = Unit.FAHRENHEIT) -> str:
-    """A decision as a person reads it: in the patient's zone and the display unit."""
-    return decision_sentence(decision, zone, unit)
+    """A decision as a person reads it: in the patient's zone and the display unit.
+
+    A decision without the readings its sentence needs (one logged by an older version,
+    an invalid reading without its reason) keeps the rule's own summary, whose times are
+    in UTC: those are put on the patient's clock too (:func:`local_summary`).
+    """
+    sentence = decision_sentence(decision, zone, unit)
+    if sentence == decision.summary:
+        return local_summary(decision.summary, decision.time, zone)
+    return sentence
+
+
+# The rule's summaries (fever/sentences.py, fever/rule.py) name times as "at 08:15" or
+# "at 08:15 on 19 Nov", and say "UTC" once for the whole sentence.
+_RULE_TIME: Final = re.compile(r"\bat ([01]\d|2[0-3]):([0-5]\d)(?: on (\d{2} [A-Z][a-z]{2}))?")
+_RULE_UTC: Final = re.compile(r" UTC\b")
+
+
+def local_summary(summary: str, decided: datetime, zone: tzinfo) -> str:
+    """The rule's UTC summary with each of its times on the patient's clock, named.
+
+    A time without its date is taken on the day that puts it nearest the decision (the
+    rule's times are within a day of it: the reading, its recheck).
+    """
+    if _RULE_UTC.search(summary) is None or _RULE_TIME.search(summary) is None:
+        return summary  # not the rule's UTC wording: already a person's
+    decided = decided.astimezone(UTC)
+
+    def local(match: re.Match[str]) -> str:
+        hour, minute, day = int(match[1]), int(match[2]), match[3]
+        if day:  # "19 Nov": of the year that puts it nearest
+            dates = []
+            for year in (decided.year - 1, decided.year, decided.year + 1):
+                with contextlib.suppress(ValueError):  # 29 Feb of a year without it
+                    dates.append(datetime.strptime(f"{day} {year}", "%d %b %Y").replace(tzinfo=UTC))
+        else:
+            dates = [decided + timedelta(days=offset) for offset in (-1, 0, 1)]
+        candidates = [d.replace(hour=hour, minute=minute, second=0, microsecond=0) for d in dates]
+        when = min(candidates, key=lambda c: abs(c - decided))
+        return "at " + clock_time(when, zone, with_day=True)
+
+    return _RULE_TIME.sub(local, _RULE_UTC.sub("", summary))
 
 
 def log_text(lines: Sequence[LogLine], zone: tzinfo = UTC) -> str:
