@@ -116,6 +116,14 @@ def test_log_page_marks_elevated_lines_when_present() -> None:
     assert "elevated 101.4 °F spot" in page
 
 
+def test_log_page_does_not_call_a_decision_elevated_when_it_is_red() -> None:
+    """A red decision says what it is; "elevated Fever confirmed" read as nonsense."""
+    lines = [LogLine(START, "decision", "Fever confirmed: …", elevated=True)]
+    page = pages.log_page(lines, SETTINGS, "log")
+    assert "class=elevated" in page
+    assert '<span class="what">decision</span> Fever confirmed: …' in page
+
+
 def test_alerts_page_flags_undelivered_when_clinic_has_not_answered() -> None:
     """The caregiver must see an alert that has not reached the clinic."""
     row = AlertRow("a", "clinic", "symptoms", "urgent", START, "pending", 4, 503, None, None)

@@ -205,7 +205,13 @@ def test_chart_draws_only_what_the_rule_used_and_rings_the_rest_with_the_reason(
     assert svg.count('class="elevated"') == 2  # the pair the rule confirmed, nothing else
     texts = [line.text for line in lines]
     assert any("not used: outside the monitored period" in t for t in texts)
-    assert any("not used: from 11:22:33:44:55:66" in t for t in texts)
+    # The line names the device once: "from X (not used: not the pinned thermometer Y)".
+    assert any(
+        t.endswith(
+            "spot from 11:22:33:44:55:66 (not used: not the pinned thermometer AA:BB:CC:DD:EE:FF)"
+        )
+        for t in texts
+    )
 
 
 def test_day_n_of_the_chart_and_log_is_the_calendar_day_status_calls_day_n() -> None:

@@ -229,17 +229,21 @@ def chart_page(
         f"the threshold ({esc(fmt_temp(chart.threshold_c, chart.unit))}). Red dots: elevated "
         "observations the fever rule used; grey rings: readings it did not use (each point "
         "names its value, time and why). Triangles: what the fever rule decided.</p>"
-        f'<div class="zoom">{links}</div>'
+        f'<div class="zoom">{links}</div>{_zone_note(settings.zone, chart.since)}'
     )
     return _document("chart", body, current="/chart", patient=settings.patient)
 
 
 def log_page(lines: Sequence[LogLine], settings: DisplaySettings, heading: str) -> str:
-    """Readings (observations for streams), link events and decisions, newest first."""
+    """Readings (observations for streams), link events and decisions, newest first.
+
+    Elevated lines are red; a temperature also says "elevated" in words (a decision says
+    what it is itself: "elevated Fever confirmed" read as nonsense)."""
     rows = "".join(
         f"<tr{' class=elevated' if line.elevated else ''}>"
         f'<td class="t">{esc(fmt_short(line.time, settings.zone))}</td>'
-        f'<td><span class="what">{esc(line.what)}</span> {"elevated " if line.elevated else ""}'
+        f'<td><span class="what">{esc(line.what)}</span> '
+        f"{'elevated ' if line.elevated and line.what != 'decision' else ''}"
         f"{esc(line.text)}</td></tr>"
         for line in reversed(lines)
     )

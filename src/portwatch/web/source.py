@@ -277,7 +277,9 @@ def log_lines(
         elevated = elevated and reading.kind is not ReadingKind.PROVISIONAL
         reason = unused_reason(reading, settings, until)
         if reason is not None and reading.invalid_reason is None:
-            text += f" (not used: {reason})"
+            # The line names the device already: "from X, not the pinned ..." says it twice.
+            said = reason.removeprefix(f"from {reading.device}, ")
+            text += f" (not used: {said})"
         lines.append(LogLine(reading.time, "reading", text, elevated and reason is None))
     for obs in stream_observations(stream, RuleSettings.from_pairs(settings.rule_settings)):
         as_reading = Reading(
