@@ -64,7 +64,7 @@ def _reading(when: datetime, celsius: float, kind: ReadingKind) -> Reading:
 def course_readings(course: Course) -> list[Reading]:
     """The course's readings: its spot readings, or the wearable's stream with its absences."""
     if course.thermometer is Kind.SPOT:
-        times = [PLACEMENT + offset for offset in course.spot_readings]
+        times = [PLACEMENT + offset for offset in course.spot_readings if offset < course.length]
         kind = ReadingKind.SPOT
     else:
         away = [

@@ -82,12 +82,14 @@ dl.status dd{margin:0;overflow-wrap:anywhere}
 .alarm{color:#b00020;font-weight:700}
 .chart{width:100%;height:auto;display:block;background:#fff}
 .narrow{display:none}
-@media (max-width:600px){.wide{display:none}.narrow{display:block}td.t{white-space:normal}}
-table{border-collapse:collapse;width:100%;font-size:.92rem}
+table{border-collapse:collapse;width:100%;font-size:.92rem;table-layout:fixed}
+th:first-child{width:7em}
+th.d{width:32%}
 th,td{text-align:left;padding:.25rem .4rem;border-bottom:1px solid #ddd;vertical-align:top}
 td.t{white-space:nowrap}
 td{overflow-wrap:anywhere}
-td.d{overflow-wrap:break-word}
+@media (max-width:600px){.wide{display:none}.narrow{display:block}td.t{white-space:normal}
+th:first-child{width:4.6em}}
 .what{color:#666;font-size:.85em}
 tr.elevated td{color:#b00020;font-weight:600}
 .scroll{overflow-x:auto}
@@ -288,7 +290,7 @@ def _alerts_table(
         for row in rows
     )
     return (
-        '<div class="scroll"><table><tr><th>sent</th><th>what</th><th>delivery</th></tr>'
+        '<div class="scroll"><table><tr><th>sent</th><th>what</th><th class="d">delivery</th></tr>'
         f"{body}</table></div>{_zone_note(zone, rows[0].created_at)}"
     )
 
@@ -298,7 +300,9 @@ def delivery_notes(told: Delivery, zone: tzinfo) -> str:
     notes = []
     if told.clinic_undelivered:
         count = plural(len(told.clinic_undelivered), "alert")
-        notes.append(f'<p class="alarm">{count} not yet received by the clinic.</p>')
+        refused = sum(1 for a in told.clinic_undelivered if a.status == "failed")
+        why = f" ({refused} refused: a person must fix the setting and resend)" if refused else ""
+        notes.append(f'<p class="alarm">{count} not yet received by the clinic{why}.</p>')
     else:
         notes.append("<p>The clinic has received every alert.</p>")
     if told.clinic_silent_since is not None:

@@ -176,10 +176,12 @@ def delivery(
     open_statuses = (OutboxStatus.PENDING, OutboxStatus.FAILED)
     clinic = [r for r in rows if r.channel == CLINIC_CHANNEL]
     reached = max((r.delivered_at for r in clinic if r.delivered_at is not None), default=None)
+    # Silent: tried and still being retried. A refused row had an answer (the clinic is
+    # reachable, it said no) and is not retried: it is "REFUSED", never "silent".
     tried = [
         r.created_at
         for r in clinic
-        if r.status in open_statuses
+        if r.status is OutboxStatus.PENDING
         and r.attempts > 0
         and (reached is None or r.created_at > reached)
     ]
