@@ -165,8 +165,8 @@ class EntryRoutes:
         shown = _DONE.get(done or "")
         return _html(record_page(self.display, done=shown))
 
-    async def _refused(self, message: str) -> web.Response:
-        return _html(record_page(self.display, error=message), 400)
+    async def _refused(self, message: str, form: dict[str, str]) -> web.Response:
+        return _html(record_page(self.display, error=message, typed=form), 400)
 
     async def reading_submit(self, request: web.Request) -> web.StreamResponse:
         form = await _form(request)
@@ -181,7 +181,7 @@ class EntryRoutes:
                 self.display,
             )
         except FormRejectedError as exc:
-            return await self._refused(str(exc))
+            return await self._refused(str(exc), form)
         async with asyncio.timeout(ENTRY_TIMEOUT_S):
             await self.entrance.add_reading(reading)
         _LOGGER.info("web: a hand reading was recorded")
@@ -194,7 +194,7 @@ class EntryRoutes:
             async with asyncio.timeout(ENTRY_TIMEOUT_S):
                 until = await self.entrance.pause(duration, reason)
         except (FormRejectedError, ValueError) as exc:  # PauseError is a ValueError
-            return await self._refused(str(exc))
+            return await self._refused(str(exc), form)
         _LOGGER.info("web: paused until %s", until.isoformat())
         raise web.HTTPSeeOther(location="/record?done=pause")
 

@@ -349,11 +349,18 @@ def alerts_page(
 
 
 def report_page(
-    settings: DisplaySettings, *, done: str | None = None, error: str | None = None
+    settings: DisplaySettings,
+    *,
+    done: str | None = None,
+    error: str | None = None,
+    ticked: Sequence[str] = (),
+    note: str = "",
 ) -> str:
-    """The symptom form; `done` or `error` is the outcome of the last submission."""
+    """The symptom form; `done` or `error` is the outcome of the last submission. A refused
+    form comes back as it was filled in (`ticked`, `note`): nobody types a note twice."""
     boxes = "".join(
-        f'<label><input type="checkbox" name="symptom" value="{symptom.value}">'
+        f'<label><input type="checkbox" name="symptom" value="{symptom.value}"'
+        f"{' checked' if symptom.value in ticked else ''}>"
         f"{esc(SYMPTOM_LABEL[symptom])}</label>"
         for symptom in Symptom
     )
@@ -368,7 +375,7 @@ def report_page(
         '<form method="post" action="/report">'
         f"<fieldset><legend>Symptoms</legend>{boxes}</fieldset>"
         '<label for="note">Note (optional)</label>'
-        '<textarea id="note" name="note" maxlength="500"></textarea>'
+        f'<textarea id="note" name="note" maxlength="500">{esc(note)}</textarea>'
         '<button type="submit">Send to the clinic</button></form>'
     )
     return _document("report a symptom", body, current="/report", patient=settings.patient)

@@ -484,10 +484,12 @@ class StorePages:
         with self._reader() as store:
             return pages.summary_page(summary_data(store, self._settings, now))
 
-    def report_form(self, done: str | None, error: str | None) -> str:
+    def report_form(
+        self, done: str | None, error: str | None, ticked: Sequence[str] = (), note: str = ""
+    ) -> str:
         from portwatch.web import pages
 
-        return pages.report_page(self._settings, done=done, error=error)
+        return pages.report_page(self._settings, done=done, error=error, ticked=ticked, note=note)
 
     def submit_report(self, symptoms: Sequence[Symptom], note: str, now: datetime) -> str:
         if self._submit is not None:
