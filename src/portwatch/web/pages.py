@@ -89,7 +89,7 @@ th,td{text-align:left;padding:.25rem .4rem;border-bottom:1px solid #ddd;vertical
 td.t{white-space:nowrap}
 td{overflow-wrap:anywhere}
 @media (max-width:600px){.wide{display:none}.narrow{display:block}td.t{white-space:normal}
-th:first-child{width:4.6em}}
+th:first-child{width:5.4em}}
 .what{color:#666;font-size:.85em}
 tr.elevated td{color:#b00020;font-weight:600}
 .scroll{overflow-x:auto}
