@@ -91,3 +91,26 @@ def test_now_page_says_call_the_clinic_when_the_fever_alert_has_not_arrived() ->
     told = now_state(replace(now_status("fever"), clinic_undelivered=(row,)))
     assert told.headline == "Fever confirmed: clinic NOT reached"
     assert told.todo == "The clinic has not received the alert yet: call the clinic now."
+
+
+def _report(status: str, attempts: int) -> AlertRow:
+    return AlertRow(
+        "r", "clinic", "symptoms.reported", "urgent", NOW, status, attempts, 422, None, None
+    )
+
+
+@pytest.mark.parametrize("state", ["normal", "elevated", "fever"])
+def test_now_page_says_call_the_clinic_first_when_a_symptom_report_did_not_reach_it(
+    state: str,
+) -> None:
+    """A caregiver who reported redness believes the clinic knows; a refused report must
+    not sit under "Nothing to do"."""
+    for row in (_report("failed", 1), _report("pending", 2)):
+        told = now_state(replace(now_status(state), clinic_undelivered=(row,)))
+        plain = now_state(now_status(state))
+        assert told.todo == (
+            "Your symptom report has not reached the clinic: call the clinic. " + plain.todo
+        )
+        assert (told.colour, told.headline) == (plain.colour, plain.headline)
+    just_sent = replace(now_status(state), clinic_undelivered=(_report("pending", 0),))
+    assert now_state(just_sent) == now_state(now_status(state))  # not tried yet: not news

@@ -10,7 +10,7 @@ import contextlib
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Final
 
@@ -350,8 +350,25 @@ class NowState:
     stale: bool  # the last reading is older than the stale-data limit: shown greyed
 
 
+# What to do first when the caregiver's own symptom report did not reach the clinic.
+REPORT_UNREACHED: Final = "Your symptom report has not reached the clinic: call the clinic. "
+
+
 def now_state(status: StatusData) -> NowState:
-    """The state in one colour and one sentence of what to do (issue 18)."""
+    """The state in one colour and one sentence of what to do (issue 18); a symptom report
+    the clinic refused, or that failed to reach it, comes first in what to do: the
+    caregiver believes the clinic knows ("Nothing to do" would say so too)."""
+    state = _now_state(status)
+    unreached = any(
+        a.kind == AlertKind.SYMPTOMS_REPORTED.value and (a.status == "failed" or a.attempts > 0)
+        for a in status.clinic_undelivered
+    )
+    if unreached and "call the clinic now" not in state.todo:
+        return replace(state, todo=REPORT_UNREACHED + state.todo)
+    return state
+
+
+def _now_state(status: StatusData) -> NowState:
     settings, latest, now = status.settings, status.latest, status.now
     zone = settings.zone
     age = now - latest.time if latest is not None else None
