@@ -352,6 +352,9 @@ class NowState:
 
 # What to do first when the caregiver's own symptom report did not reach the clinic.
 REPORT_UNREACHED: Final = "Your symptom report has not reached the clinic: call the clinic. "
+REPORT_UNREACHED_FEVER: Final = (
+    "Your symptom report has not reached the clinic (the fever alert has): call the clinic now."
+)
 
 
 def now_state(status: StatusData) -> NowState:
@@ -363,9 +366,11 @@ def now_state(status: StatusData) -> NowState:
         a.kind == AlertKind.SYMPTOMS_REPORTED.value and (a.status == "failed" or a.attempts > 0)
         for a in status.clinic_undelivered
     )
-    if unreached and "call the clinic now" not in state.todo:
-        return replace(state, todo=REPORT_UNREACHED + state.todo)
-    return state
+    if not unreached or "call the clinic now" in state.todo:
+        return state  # nothing to add, or the fever's own "call the clinic now" says it
+    if state.colour == "fever":  # the clinic has the fever alert, not the report
+        return replace(state, todo=REPORT_UNREACHED_FEVER)
+    return replace(state, todo=REPORT_UNREACHED + state.todo)
 
 
 def _now_state(status: StatusData) -> NowState:
