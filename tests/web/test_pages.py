@@ -151,3 +151,11 @@ def test_summary_has_every_section_and_print_rules_when_rendered() -> None:
     assert "AA:BB:CC:DD:EE:FF (mouth)" in page
     assert "received Mon 23 Nov 22:01 UTC" in page
     assert "691,200" in page
+
+
+def test_log_page_links_the_other_days_above_the_table() -> None:
+    """A phone has no address bar to type ?day=4: the days are links, before a long day."""
+    lines = [LogLine(START, "reading", "98.6 °F spot")]
+    days = [("Last 24 hours", "/log"), ("Day 1", "/log?day=1"), ("Day 2", "/log?day=2")]
+    page = pages.log_page(lines, SETTINGS, "Day 1", days)
+    assert page.index('<a href="/log?day=2">Day 2</a>') < page.index("<table>")

@@ -93,7 +93,7 @@ th:first-child{width:5.4em}}
 .what{color:#666;font-size:.85em}
 tr.elevated td{color:#b00020;font-weight:600}
 .scroll{overflow-x:auto}
-.zoom{display:flex;flex-wrap:wrap;gap:.3rem}
+.zoom{display:flex;flex-wrap:wrap;gap:.3rem;margin:.4rem 0}
 .zoom a{padding:.15rem .5rem;border:1px solid #1f5f99;border-radius:.3rem;color:#1f5f99;
 text-decoration:none}
 form label{display:block;padding:.35rem 0;font-size:1.05rem}
@@ -236,11 +236,17 @@ def chart_page(
     return _document("chart", body, current="/chart", patient=settings.patient)
 
 
-def log_page(lines: Sequence[LogLine], settings: DisplaySettings, heading: str) -> str:
+def log_page(
+    lines: Sequence[LogLine],
+    settings: DisplaySettings,
+    heading: str,
+    days: Sequence[tuple[str, str]] = (),
+) -> str:
     """Readings (observations for streams), link events and decisions, newest first.
 
     Elevated lines are red; a temperature also says "elevated" in words (a decision says
-    what it is itself: "elevated Fever confirmed" read as nonsense)."""
+    what it is itself: "elevated Fever confirmed" read as nonsense). `days` are (label,
+    href) links to the other days' logs: a phone has no address bar to type ``?day=4``."""
     rows = "".join(
         f"<tr{' class=elevated' if line.elevated else ''}>"
         f'<td class="t">{esc(fmt_short(line.time, settings.zone))}</td>'
@@ -249,7 +255,10 @@ def log_page(lines: Sequence[LogLine], settings: DisplaySettings, heading: str) 
         f"{esc(line.text)}</td></tr>"
         for line in reversed(lines)
     )
-    body = f"<h2>{esc(heading)}</h2>" + (
+    links = "".join(f'<a href="{esc(href)}">{esc(label)}</a>' for label, href in days)
+    # The other days first: a day of a wearable's log is a long page to scroll past.
+    zoom = f'<div class="zoom">{links}</div>' if links else ""
+    body = f"<h2>{esc(heading)}</h2>{zoom}" + (
         f'<div class="scroll"><table><tr><th>time</th><th>entry</th></tr>{rows}</table></div>'
         f"{_zone_note(settings.zone, lines[-1].time if lines else None)}"
         if lines

@@ -467,7 +467,10 @@ class StorePages:
             heading = f"Day {day}"
         with self._reader() as store:
             lines = log_lines(store, settings, since, until, events=events)
-        return pages.log_page(lines, settings, heading)
+        days = [("Last 24 hours", "/log")] + [
+            (f"Day {n}", f"/log?day={n}") for n in range(1, last_day(settings, now) + 1)
+        ]
+        return pages.log_page(lines, settings, heading, days)
 
     def alerts(self, now: datetime) -> str:
         from portwatch.web import pages
