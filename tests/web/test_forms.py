@@ -102,6 +102,13 @@ async def test_pause_form_records_note_until_end_when_chosen(
     with Store.open_reader(db_path) as store:
         notes = store.notes(now - timedelta(minutes=1), now + timedelta(hours=1))
     assert [(n.end - n.start, n.reason) for n in notes] == [(timedelta(minutes=45), "bath")]
+    # The page says until when, on the patient's clock (the fixture's zone is UTC).
+    page = await (await authed.get(response.headers["Location"])).text()
+    until = now + timedelta(minutes=45)
+    assert f"Paused until {until:%a %d %b %H:%M} UTC: no “thermometer silent”" in page
+    for hostile in ("", "x", "١٢٣", "9" * 40):
+        page = await (await authed.get(f"/record?done=pause&until={hostile}")).text()
+        assert "Paused. No “thermometer silent” notice until the pause ends" in page
 
 
 @pytest.mark.parametrize(
