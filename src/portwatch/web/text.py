@@ -262,7 +262,9 @@ def row_title(kind: str, body: str, channel: str = "") -> str:
 
 
 # A notice whose channel has no address: nothing failed, nothing was meant to be sent.
+# The lines that count them say it in full; a table's row, under that line, says it short.
 NO_ADDRESS: Final = "no notification address is set up"
+NOT_SENT_ROW: Final = "not sent: no address set up"
 
 
 def delivery_state(row: AlertRow, zone: tzinfo = UTC, *, addressed: bool = True) -> str:
@@ -271,7 +273,7 @@ def delivery_state(row: AlertRow, zone: tzinfo = UTC, *, addressed: bool = True)
     if row.status == "delivered" and row.delivered_at is not None:
         return f"received {fmt_time(row.delivered_at, zone)}"
     if row.status == "pending" and not addressed:
-        return f"not sent: {NO_ADDRESS}"
+        return NOT_SENT_ROW
     if row.status == "failed":
         return f"REFUSED ({row.last_status or row.last_error or 'no answer'})"
     tries = {0: "not tried yet", 1: "1 attempt"}.get(row.attempts, f"{row.attempts} attempts")

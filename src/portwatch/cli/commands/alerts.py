@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def format_rows(rows: Sequence[OutboxRow], shown: DisplaySettings | None = None) -> list[str]:
     """One line per outbox row, for a person: what is stuck and what the clinic said; with
     `shown`, a notice whose channel has no address says so instead of "-"."""
-    from portwatch.web.text import NO_ADDRESS, row_title  # "fever alert", not "fever.confirmed"
+    from portwatch.web.text import NOT_SENT_ROW, row_title  # "fever alert", not "fever.confirmed"
 
     lines = [f"{'id':36}  {'channel':7}  {'what':28}  {'status':9}  tries  last answer"]
     for row in rows:
@@ -71,7 +71,7 @@ def format_rows(rows: Sequence[OutboxRow], shown: DisplaySettings | None = None)
         elif row.last_status is not None:
             answer = f"HTTP {row.last_status}"
         elif shown is not None and row.status == "pending" and not shown.addressed(row.channel):
-            answer = f"not sent: {NO_ADDRESS}"
+            answer = NOT_SENT_ROW
         else:
             answer = "-"
         escalated = "  (caregiver told)" if row.escalated_at is not None else ""
