@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from portwatch.alerts.sentences import duration_text
 from portwatch.model import Symptom
 from portwatch.sim.sample import sample_chart
 from portwatch.web import pages
@@ -16,6 +18,7 @@ from portwatch.web.view import (
     DisplaySettings,
     EpisodeState,
     LogLine,
+    Pause,
     StatusData,
     SummaryData,
     SymptomReport,
@@ -159,3 +162,16 @@ def test_log_page_links_the_other_days_above_the_table() -> None:
     days = [("Last 24 hours", "/log"), ("Day 1", "/log?day=1"), ("Day 2", "/log?day=2")]
     page = pages.log_page(lines, SETTINGS, "Day 1", days)
     assert page.index('<a href="/log?day=2">Day 2</a>') < page.index("<table>")
+
+
+def test_summary_says_a_gap_was_a_pause_and_names_the_zone_once() -> None:
+    """A shower under a pause is a silence, but no lost thermometer: the gap says so. A
+    patient in UTC reads "UTC", not "UTC (UTC)"."""
+    data = _summary()
+    gap_start, gap_end = data.gaps[0]
+    shower = Pause(gap_start + timedelta(minutes=10), gap_start + timedelta(minutes=50), "bath")
+    chart = replace(data.chart, pauses=(*data.chart.pauses, shower))
+    page = pages.summary_page(replace(data, chart=chart))
+    assert f"<td>{duration_text(gap_end - gap_start)} (paused: bath)</td>" in page
+    assert "(paused: shower)" not in page  # that pause is not within a gap
+    assert "<dt>Times</dt><dd>UTC</dd>" in page

@@ -76,7 +76,8 @@ nav a{color:#1f5f99;text-decoration:none;font-weight:600}
 nav a[aria-current]{text-decoration:underline}
 main{padding:.75rem;max-width:60rem;margin:0 auto}
 h2{font-size:1.05rem;margin:1.2rem 0 .4rem}
-dl.status{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:.3rem .8rem;margin:0}
+dl.status{display:grid;grid-template-columns:fit-content(40%) minmax(0,1fr);gap:.3rem .8rem;
+margin:0}
 dl.status dt{font-weight:600}
 dl.status dd{margin:0;overflow-wrap:anywhere}
 .alarm{color:#b00020;font-weight:700}
@@ -428,7 +429,7 @@ def _summary_facts(data: SummaryData) -> str:
         ("Fever episodes", str(len(data.episodes))),
         ("Symptom reports", str(len(data.symptoms))),
         ("Gaps in monitoring", str(len(data.gaps))),
-        ("Times", f"{zone} ({data.now.astimezone(zone).tzname() or zone})"),
+        ("Times", _zone_name(zone, data.now)),
     ]
     return "".join(f"<dt>{esc(label)}</dt><dd>{esc(value)}</dd>" for label, value in facts)
 
@@ -490,7 +491,7 @@ def _gaps_html(data: SummaryData) -> str:
         return f"<p>No gap longer than {limit}.</p>"
     longest = sorted(data.gaps, key=lambda g: g[1] - g[0], reverse=True)[:SUMMARY_MAX_ROWS]
     rows = [
-        (esc(fmt_short(a, zone)), esc(fmt_short(b, zone)), esc(duration_text(b - a)))
+        (esc(fmt_short(a, zone)), esc(fmt_short(b, zone)), esc(_gap_length(a, b, data)))
         for a, b in sorted(longest)
     ]
     total = sum((b - a for a, b in data.gaps), timedelta(0))
@@ -500,6 +501,13 @@ def _gaps_html(data: SummaryData) -> str:
         f'<p class="muted">Silences longer than {limit}: {len(data.gaps)}, '
         f"{esc(duration_text(total))} in all{more}.</p>" + _table(("from", "to", "length"), rows)
     )
+
+
+def _gap_length(start: datetime, end: datetime, data: SummaryData) -> str:
+    """A gap's length, and the pause a person noted in it: a shower is no lost thermometer."""
+    reasons = [p.reason for p in data.chart.pauses if p.start < end and start < p.end]
+    length = duration_text(end - start)
+    return f"{length} (paused: {', '.join(reasons)})" if reasons else length
 
 
 def _settings_html(data: SummaryData) -> str:
@@ -537,10 +545,15 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
     )
 
 
-def _zone_note(zone: tzinfo, when: datetime | None = None) -> str:
-    """'Times in Europe/Berlin (CET).': the zone, with its abbreviation at `when`."""
+def _zone_name(zone: tzinfo, when: datetime | None = None) -> str:
+    """'Europe/Berlin (CET)': the zone, with its abbreviation at `when` ('UTC' once)."""
     abbreviation = when.astimezone(zone).tzname() if when is not None else None
     named = str(zone)
     if abbreviation and abbreviation != named:
         named += f" ({abbreviation})"
-    return f'<p class="muted">Times in {esc(named)}.</p>'
+    return named
+
+
+def _zone_note(zone: tzinfo, when: datetime | None = None) -> str:
+    """'Times in Europe/Berlin (CET).'"""
+    return f'<p class="muted">Times in {esc(_zone_name(zone, when))}.</p>'
