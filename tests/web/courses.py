@@ -10,7 +10,7 @@ would. Writing the log directly takes seconds; playing the demo takes minutes.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import Decimal
 from pathlib import Path
 
@@ -64,7 +64,7 @@ def _reading(when: datetime, celsius: float, kind: ReadingKind) -> Reading:
 def course_readings(course: Course) -> list[Reading]:
     """The course's readings: its spot readings, or the wearable's stream with its absences."""
     if course.thermometer is Kind.SPOT:
-        times = [PLACEMENT + offset for offset in course.spot_readings]
+        times = [PLACEMENT + offset for offset in course.spot_readings if offset < course.length]
         kind = ReadingKind.SPOT
     else:
         away = [
@@ -97,11 +97,21 @@ def _heartbeats(context: AlertContext, end: datetime) -> list[OutboxEntry]:
     ]
 
 
-def write_course(path: Path, course: Course = COURSE) -> datetime:
-    """The course's log at `path`; returns the moment it ends (the summary's "now")."""
+def write_course(
+    path: Path, course: Course = COURSE, zone: tzinfo = UTC, unit: Unit = Unit.FAHRENHEIT
+) -> datetime:
+    """The course's log at `path`; returns the moment it ends (the summary's "now").
+
+    `zone` and `unit` are the patient's: the clinic alerts' one-line summaries use them."""
     rule = FeverRule(RuleSettings(), patient=PATIENT, placement=PLACEMENT, pinned_device=DEVICE)
     context = AlertContext(
-        PATIENT, "Organization/clinic-1", "gw-test", "0.1.0", Thermometer(DEVICE)
+        PATIENT,
+        "Organization/clinic-1",
+        "gw-test",
+        "0.1.0",
+        Thermometer(DEVICE),
+        zone=zone,
+        unit=unit,
     )
     readings = course_readings(course)
     decisions: list[Decision] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -168,6 +169,10 @@ async def test_log_page_marks_elevated_reading_and_lists_decisions_when_day_two(
     assert "elevated 101.3 °F" in text
     assert "Fever confirmed: 101.3 °F at Thu 19 Nov 15:00 UTC and 101.5 °F at" in text
     assert "fever.confirmed" not in text  # issue 18: no internal names in human text
+    # Every day of the period is a link (18 Nov 09:00 + 10 days ends on the 11th date).
+    days = re.findall(r'<a href="/log\?day=(\d+)">Day \1</a>', text)
+    assert days == [str(n) for n in range(1, 12)]
+    assert '<a href="/log">Last 24 hours</a>' in text
 
 
 async def test_log_page_summarises_stream_per_window_when_day_one(authed: Client) -> None:

@@ -13,8 +13,18 @@ from hypothesis import strategies as st
 
 from portwatch.model import Bucket, Decision, DecisionType, Observation, Unit, derived_id
 from portwatch.sim.sample import sample_chart
-from portwatch.web.chart import HEIGHT, WIDTH, ChartError, render_svg
-from portwatch.web.view import ChartData, f_to_c, gaps_from_bands
+from portwatch.web.chart import (
+    HEIGHT,
+    LABEL_CHAR_PX,
+    MARGIN_RIGHT,
+    NARROW_HEIGHT,
+    NARROW_WIDTH,
+    WIDTH,
+    ChartError,
+    pause_label,
+    render_svg,
+)
+from portwatch.web.view import ChartData, Pause, f_to_c, gaps_from_bands
 
 SVG = "{http://www.w3.org/2000/svg}"
 START = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
@@ -77,6 +87,29 @@ def test_chart_labels_pause_with_its_reason_when_a_pause_is_noted() -> None:
     root = _parse(render_svg(sample_chart(START)))
     pauses = _by_class(root, "g", "pause")
     assert [p.find(f"{SVG}text").text for p in pauses] == ["shower"]  # type: ignore[union-attr]
+
+
+def test_chart_cuts_a_long_pause_reason_at_the_plots_edge_and_keeps_it_whole_in_the_tooltip() -> (
+    None
+):
+    """A pause near the end of the period with a long reason ran off the phone's chart."""
+    data = sample_chart(START)
+    reason = "shower and then changing the dressing with the district nurse at half past nine"
+    late = Pause(data.until - timedelta(hours=36), data.until - timedelta(hours=35), reason)
+    svg = render_svg(replace(data, pauses=(late,)), width=NARROW_WIDTH, height=NARROW_HEIGHT)
+    (pause,) = _by_class(_parse(svg), "g", "pause")
+    label = pause.find(f"{SVG}text")
+    tooltip = pause.find(f"{SVG}title")
+    assert label is not None
+    assert label.text is not None
+    assert tooltip is not None
+    assert tooltip.text is not None
+    assert label.text.endswith("…")
+    assert reason.startswith(label.text.removesuffix("…"))
+    room = NARROW_WIDTH - MARGIN_RIGHT - float(label.get("x", "0"))
+    assert len(label.text) * LABEL_CHAR_PX <= room
+    assert tooltip.text.endswith(f": {reason}")
+    assert pause_label(reason, 20.0) == ""  # no room for a word: the tooltip says it
 
 
 def test_chart_escapes_text_when_summary_contains_markup() -> None:

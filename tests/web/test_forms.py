@@ -102,6 +102,13 @@ async def test_pause_form_records_note_until_end_when_chosen(
     with Store.open_reader(db_path) as store:
         notes = store.notes(now - timedelta(minutes=1), now + timedelta(hours=1))
     assert [(n.end - n.start, n.reason) for n in notes] == [(timedelta(minutes=45), "bath")]
+    # The page says until when, on the patient's clock (the fixture's zone is UTC).
+    page = await (await authed.get(response.headers["Location"])).text()
+    until = now + timedelta(minutes=45)
+    assert f"Paused until {until:%a %d %b %H:%M} UTC: no “thermometer silent”" in page
+    for hostile in ("", "x", "١٢٣", "9" * 40):
+        page = await (await authed.get(f"/record?done=pause&until={hostile}")).text()
+        assert "Paused. No “thermometer silent” notice until the pause ends" in page
 
 
 @pytest.mark.parametrize(
@@ -145,3 +152,29 @@ async def test_record_page_has_both_forms_and_no_script(authed: Client) -> None:
     assert 'action="/pause"' in text
     assert "<script" not in text
     assert 'inputmode="decimal"' in text
+
+
+async def test_refused_forms_come_back_as_they_were_filled_in(authed: Client) -> None:
+    """After a typing error the caregiver corrects the one thing the message names: what
+    was typed, chosen and ticked is still there (a long symptom note is never lost)."""
+    response = await authed.post(
+        "/reading", data={"temperature": "38,4", "unit": "C", "at": "07:45", "site": "ear"}
+    )
+    assert response.status == 400
+    page = await response.text()
+    assert 'value="38,4"' in page
+    assert 'value="07:45"' in page
+    assert '<option value="ear" selected>' in page
+    response = await authed.post("/pause", data={"duration": "1h", "reason": ""})
+    assert response.status == 400
+    assert '<option value="1h" selected>' in await response.text()
+    note = 'Red & swollen since <b>noon</b>, "worse" tonight'
+    response = await authed.post("/report", data={"symptom": "bogus", "note": note})
+    assert response.status == 400
+    page = await response.text()
+    assert "Red &amp; swollen since &lt;b&gt;noon&lt;/b&gt;, &quot;worse&quot; tonight" in page
+    response = await authed.post("/report", data=[("symptom", "pain"), ("symptom", "other")])
+    page = await response.text()
+    assert "say what" in page
+    assert page.count(" checked>") == 2
+    assert 'value="pain" checked>' in page

@@ -104,3 +104,28 @@ def test_now_page_never_says_normal_under_a_high_number() -> None:
     assert '<section class="now s-elevated" role="status">' in page
     assert "temperature is normal" not in page
     assert "102.0 °F" in page
+
+
+def _report(status: str, attempts: int) -> AlertRow:
+    return AlertRow(
+        "r", "clinic", "symptoms.reported", "urgent", NOW, status, attempts, 422, None, None
+    )
+
+
+@pytest.mark.parametrize("state", ["normal", "elevated", "fever"])
+def test_now_page_says_call_the_clinic_first_when_a_symptom_report_did_not_reach_it(
+    state: str,
+) -> None:
+    """A caregiver who reported redness believes the clinic knows; a refused report must
+    not sit under "Nothing to do", nor under "the clinic has been told" of the fever."""
+    for row in (_report("failed", 1), _report("pending", 2)):
+        told = now_state(replace(now_status(state), clinic_undelivered=(row,)))
+        plain = now_state(now_status(state))
+        first = "Your symptom report has not reached the clinic"
+        if state == "fever":
+            assert told.todo == f"{first} (the fever alert has): call the clinic now."
+        else:
+            assert told.todo == f"{first}: call the clinic. {plain.todo}"
+        assert (told.colour, told.headline) == (plain.colour, plain.headline)
+    just_sent = replace(now_status(state), clinic_undelivered=(_report("pending", 0),))
+    assert now_state(just_sent) == now_state(now_status(state))  # not tried yet: not news

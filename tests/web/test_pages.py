@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+from portwatch.alerts.sentences import duration_text
 from portwatch.model import Symptom
 from portwatch.sim.sample import sample_chart
 from portwatch.web import pages
@@ -16,6 +18,7 @@ from portwatch.web.view import (
     DisplaySettings,
     EpisodeState,
     LogLine,
+    Pause,
     StatusData,
     SummaryData,
     SymptomReport,
@@ -116,6 +119,14 @@ def test_log_page_marks_elevated_lines_when_present() -> None:
     assert "elevated 101.4 °F spot" in page
 
 
+def test_log_page_does_not_call_a_decision_elevated_when_it_is_red() -> None:
+    """A red decision says what it is; "elevated Fever confirmed" read as nonsense."""
+    lines = [LogLine(START, "decision", "Fever confirmed: …", elevated=True)]
+    page = pages.log_page(lines, SETTINGS, "log")
+    assert "class=elevated" in page
+    assert '<span class="what">decision</span> Fever confirmed: …' in page
+
+
 def test_alerts_page_flags_undelivered_when_clinic_has_not_answered() -> None:
     """The caregiver must see an alert that has not reached the clinic."""
     row = AlertRow("a", "clinic", "symptoms", "urgent", START, "pending", 4, 503, None, None)
@@ -143,3 +154,24 @@ def test_summary_has_every_section_and_print_rules_when_rendered() -> None:
     assert "AA:BB:CC:DD:EE:FF (mouth)" in page
     assert "received Mon 23 Nov 22:01 UTC" in page
     assert "691,200" in page
+
+
+def test_log_page_links_the_other_days_above_the_table() -> None:
+    """A phone has no address bar to type ?day=4: the days are links, before a long day."""
+    lines = [LogLine(START, "reading", "98.6 °F spot")]
+    days = [("Last 24 hours", "/log"), ("Day 1", "/log?day=1"), ("Day 2", "/log?day=2")]
+    page = pages.log_page(lines, SETTINGS, "Day 1", days)
+    assert page.index('<a href="/log?day=2">Day 2</a>') < page.index("<table>")
+
+
+def test_summary_says_a_gap_was_a_pause_and_names_the_zone_once() -> None:
+    """A shower under a pause is a silence, but no lost thermometer: the gap says so. A
+    patient in UTC reads "UTC", not "UTC (UTC)"."""
+    data = _summary()
+    gap_start, gap_end = data.gaps[0]
+    shower = Pause(gap_start + timedelta(minutes=10), gap_start + timedelta(minutes=50), "bath")
+    chart = replace(data.chart, pauses=(*data.chart.pauses, shower))
+    page = pages.summary_page(replace(data, chart=chart))
+    assert f"<td>{duration_text(gap_end - gap_start)} (paused: bath)</td>" in page
+    assert "(paused: shower)" not in page  # that pause is not within a gap
+    assert "<dt>Times</dt><dd>UTC</dd>" in page

@@ -205,7 +205,13 @@ def test_chart_draws_only_what_the_rule_used_and_rings_the_rest_with_the_reason(
     assert svg.count('class="elevated"') == 2  # the pair the rule confirmed, nothing else
     texts = [line.text for line in lines]
     assert any("not used: outside the monitored period" in t for t in texts)
-    assert any("not used: from 11:22:33:44:55:66" in t for t in texts)
+    # The line names the device once: "from X (not used: not the pinned thermometer Y)".
+    assert any(
+        t.endswith(
+            "spot from 11:22:33:44:55:66 (not used: not the pinned thermometer AA:BB:CC:DD:EE:FF)"
+        )
+        for t in texts
+    )
 
 
 def test_day_n_of_the_chart_and_log_is_the_calendar_day_status_calls_day_n() -> None:
@@ -223,3 +229,30 @@ def test_day_n_of_the_chart_and_log_is_the_calendar_day_status_calls_day_n() -> 
     assert settings.day_of_period(start) == 3
     assert settings.day_of_period(end - timedelta(microseconds=1)) == 3
     assert last_day(settings, NOW) == 11
+
+
+def test_a_refused_alert_is_not_called_silence_when_the_clinic_answered_no(
+    db_path: Path, display: DisplaySettings
+) -> None:
+    """A clinic that answers 422 is reachable: the alert waits for a person ("REFUSED"),
+    and "gateway silent …; portwatch keeps trying" would be false twice over."""
+    from portwatch.web.pages import alerts_page
+    from portwatch.web.source import delivery
+
+    with Store.open(db_path) as store:
+        (pending,) = store.outbox_all()
+        store.outbox_mark_failed(pending.id, NOW, 422, None)
+        failed = store.outbox_all()
+    told = delivery(failed, NOW + timedelta(minutes=5), display)
+    assert [row.status for row in told.clinic_undelivered] == ["failed"]
+    assert told.clinic_silent_since is None
+    page = alerts_page([], display, told)
+    assert "1 alert not yet received by the clinic (1 refused: a person must fix" in page
+    assert "silent" not in page
+    with Store.open(db_path) as store:
+        store.outbox_requeue(pending.id, NOW)
+        store.outbox_record_attempt(pending.id, NOW, 503, None, NOW + timedelta(minutes=1))
+        retried = store.outbox_all()
+    assert delivery(retried, NOW + timedelta(minutes=5), display).clinic_silent_since == (
+        pending.created_at
+    )

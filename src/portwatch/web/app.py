@@ -120,7 +120,11 @@ class Pages(Protocol):
 
     def summary(self, now: datetime) -> str: ...
 
-    def report_form(self, done: str | None, error: str | None) -> str: ...
+    def report_form(
+        self, done: str | None, error: str | None, ticked: Sequence[str] = (), note: str = ""
+    ) -> str:
+        """The symptom form; a refused one (`error`) as it was filled in."""
+        ...
 
     def submit_report(self, symptoms: Sequence[Symptom], note: str, now: datetime) -> str:
         """Record the report and queue its urgent clinic alert; returns the alert's id."""
@@ -232,8 +236,10 @@ class _Routes:
         shown = done if request.query.get("sent") == "1" else None
         return await self.build(lambda: self.pages.report_form(shown, None))
 
-    async def _refused_form(self, message: str) -> web.Response:
-        response = await self.build(lambda: self.pages.report_form(None, message))
+    async def _refused_form(
+        self, message: str, ticked: Sequence[str] = (), note: str = ""
+    ) -> web.Response:
+        response = await self.build(lambda: self.pages.report_form(None, message, ticked, note))
         response.set_status(400)
         return response
 
@@ -248,17 +254,16 @@ class _Routes:
             # unknown charset, bytes that are not UTF-8): the form cannot be read.
             raise web.HTTPBadRequest(text="the form could not be read") from None
         now = self.clock.now()
+        ticked, typed = [str(v) for v in form.getall("symptom", [])], str(form.get("note", ""))
         try:
-            symptoms, note = parse_report(
-                [str(v) for v in form.getall("symptom", [])], str(form.get("note", ""))
-            )
+            symptoms, note = parse_report(ticked, typed)
         except ReportRejectedError as exc:
-            return await self._refused_form(str(exc))
+            return await self._refused_form(str(exc), ticked, typed)
         try:
             async with asyncio.timeout(PAGE_TIMEOUT_S):
                 alert_id = await asyncio.to_thread(self.pages.submit_report, symptoms, note, now)
         except ValueError as exc:  # the payload builder's PayloadError: the report as given
-            return await self._refused_form(str(exc))
+            return await self._refused_form(str(exc), ticked, typed)
         _LOGGER.info("web: symptom report queued as alert %s", alert_id)
         raise web.HTTPSeeOther(location="/report?sent=1")
 

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from portwatch.alerts.sentences import clock_time, decision_sentence, temperature
+from portwatch.alerts.sentences import clock_time, temperature
 from portwatch.model import DecisionType, Unit
 from portwatch.period import day_number
+from portwatch.web.text import decision_line
 from portwatch.web.view import ChartData, Pause, esc, in_unit, is_elevated
 
 __all__ = ["ChartError", "render_svg", "span_c"]
@@ -35,6 +36,10 @@ NARROW_HEIGHT: Final = 320
 SHORT_LABELS_BELOW: Final = 700
 # A decision label is about this wide; closer ones are staggered onto another row.
 LABEL_SPACING: Final = 56
+# A label's characters at font-size 12 are at most this wide on average (sans-serif), and a
+# pause's reason cut shorter than MIN_LABEL_CHARS says nothing: it is left to the tooltip.
+LABEL_CHAR_PX: Final = 7.0
+MIN_LABEL_CHARS: Final = 4
 MARGIN_LEFT: Final = 52
 MARGIN_RIGHT: Final = 12
 MARGIN_TOP: Final = 22
@@ -145,7 +150,7 @@ def render_svg(
         f'height="{frame.plot_h}" fill="#ffffff" stroke="{COLOUR_GRID}"/>',
     ]
     out.extend(_gaps(frame))
-    out.extend(_pauses(data.pauses, frame.x_of, data, frame.plot_h))
+    out.extend(_pauses(data.pauses, frame, data))
     out.extend(_time_grid(data, frame.x_of, frame.bottom, short=width < SHORT_LABELS_BELOW))
     out.extend(
         _temp_grid(data.unit, frame.low_c, frame.high_c, frame.y_of, MARGIN_LEFT + frame.plot_w)
@@ -236,7 +241,7 @@ def _decisions(frame: _Frame) -> list[str]:
         label_rows[row] = x + LABEL_SPACING
         out.append(
             f'<g class="decision" data-type="{decision.type.value}"><title>'
-            f"{esc(decision_sentence(decision, data.zone, data.unit))}</title>"
+            f"{esc(decision_line(decision, data.zone, data.unit))}</title>"
             f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{MARGIN_TOP}" y2="{frame.bottom}" '
             f'stroke="{colour}" stroke-width="1"/>'
             f'<path d="M{x - 5:.1f},{MARGIN_TOP - 8} h10 l-5,8 z" fill="{colour}"/>'
@@ -302,14 +307,27 @@ def _bands(data: ChartData, x_of: _XOf, y_of: _YOf) -> list[str]:
     return out
 
 
-def _pauses(pauses: Sequence[Pause], x_of: _XOf, data: ChartData, plot_h: int) -> list[str]:
+def pause_label(reason: str, room_px: float) -> str:
+    """The pause's reason as it fits `room_px` (up to the plot's right edge): cut with "…"
+    when longer, nothing when not even a word fits; the whole reason is in the tooltip."""
+    fits = int(room_px / LABEL_CHAR_PX)
+    if len(reason) <= fits:
+        return reason
+    return reason[: fits - 1].rstrip() + "…" if fits >= MIN_LABEL_CHARS else ""
+
+
+def _pauses(pauses: Sequence[Pause], frame: _Frame, data: ChartData) -> list[str]:
+    """Green stripes with their reason written at the plot's foot, clear of the decisions'
+    labels at its head."""
     out = []
+    right = MARGIN_LEFT + frame.plot_w
     for pause in pauses:
-        x0, x1 = x_of(pause.start), x_of(pause.end)
+        x0, x1 = frame.x_of(pause.start), frame.x_of(pause.end)
+        label = pause_label(pause.reason, right - x0 - 4)
         out.append(
             f'<g class="pause"><rect x="{x0:.1f}" y="{MARGIN_TOP}" width="{max(x1 - x0, 1.0):.1f}"'
-            f' height="{plot_h}" fill="{COLOUR_PAUSE}"/>'
-            f'<text x="{x0 + 2:.1f}" y="{MARGIN_TOP + 12}" fill="#2e5e2e">{esc(pause.reason)}'
+            f' height="{frame.plot_h}" fill="{COLOUR_PAUSE}"/>'
+            f'<text x="{x0 + 2:.1f}" y="{frame.bottom - 4:.1f}" fill="#2e5e2e">{esc(label)}'
             f"</text><title>paused {esc(_hm(pause.start, data))} to "
             f"{esc(_hm(pause.end, data))}: {esc(pause.reason)}</title></g>"
         )

@@ -103,6 +103,30 @@ def db_path(args: argparse.Namespace, settings: Settings | None = None) -> Path:
     return _log.db_path(args)
 
 
+def person_zone(settings: Settings | None, now: datetime) -> tzinfo:
+    """The zone a command shows times in: the patient's from the settings file, else the
+    machine's own (a command run without settings is run by the person at the machine)."""
+    if settings is not None:
+        return settings.zone
+    local = now.astimezone().tzinfo
+    assert local is not None  # astimezone() always gives a zone
+    return local
+
+
+def person_time(
+    when: datetime, settings: Settings | None, now: datetime, *, seconds: bool = False
+) -> str:
+    """`when` on the patient's clock (:func:`person_zone`), its zone named:
+    "Fri 20 Nov 08:30 CET", or "08:30:15 CET" with `seconds` (a time moments ago)."""
+    from portwatch.web.view import fmt_time
+
+    zone = person_zone(settings, now)
+    if not seconds:
+        return fmt_time(when, zone)
+    local = when.astimezone(zone)
+    return f"{local:%H:%M:%S} {local.tzname() or ''}".rstrip()
+
+
 def display_from(
     args: argparse.Namespace, now: datetime, settings: Settings | None = None
 ) -> DisplaySettings:
@@ -121,10 +145,10 @@ def display_from(
 
         base = display_settings(settings)
     else:
-        local = now.astimezone().tzinfo
-        assert local is not None  # astimezone() always gives a zone
         base = DisplaySettings(
-            threshold_f=DEFAULT_THRESHOLD_F, healing_days=DEFAULT_HEALING_DAYS, zone=local
+            threshold_f=DEFAULT_THRESHOLD_F,
+            healing_days=DEFAULT_HEALING_DAYS,
+            zone=person_zone(None, now),
         )
     display = replace(
         base,

@@ -19,7 +19,7 @@ import html
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
@@ -36,7 +36,7 @@ from portwatch.web.forms import (
     record_page,
 )
 from portwatch.web.login import CodeStore, Redeemed
-from portwatch.web.view import DisplaySettings
+from portwatch.web.view import DisplaySettings, fmt_time
 
 __all__ = ["LOGIN_PATH", "EntryRoutes", "LogEntrance", "set_token_cookie"]
 
@@ -163,10 +163,16 @@ class EntryRoutes:
     async def record_form(self, request: web.Request) -> web.Response:
         done = request.query.get("done")
         shown = _DONE.get(done or "")
+        until = _paused_until(request.query.get("until", ""))
+        if done == "pause" and until is not None:
+            shown = (
+                f"Paused until {fmt_time(until, self.display.zone)}: no “thermometer silent” "
+                "notice until then; fever alerts still go out."
+            )
         return _html(record_page(self.display, done=shown))
 
-    async def _refused(self, message: str) -> web.Response:
-        return _html(record_page(self.display, error=message), 400)
+    async def _refused(self, message: str, form: dict[str, str]) -> web.Response:
+        return _html(record_page(self.display, error=message, typed=form), 400)
 
     async def reading_submit(self, request: web.Request) -> web.StreamResponse:
         form = await _form(request)
@@ -181,7 +187,7 @@ class EntryRoutes:
                 self.display,
             )
         except FormRejectedError as exc:
-            return await self._refused(str(exc))
+            return await self._refused(str(exc), form)
         async with asyncio.timeout(ENTRY_TIMEOUT_S):
             await self.entrance.add_reading(reading)
         _LOGGER.info("web: a hand reading was recorded")
@@ -194,9 +200,17 @@ class EntryRoutes:
             async with asyncio.timeout(ENTRY_TIMEOUT_S):
                 until = await self.entrance.pause(duration, reason)
         except (FormRejectedError, ValueError) as exc:  # PauseError is a ValueError
-            return await self._refused(str(exc))
+            return await self._refused(str(exc), form)
         _LOGGER.info("web: paused until %s", until.isoformat())
-        raise web.HTTPSeeOther(location="/record?done=pause")
+        # The end travels in the redirect (it is no secret) so the page can say it.
+        raise web.HTTPSeeOther(location=f"/record?done=pause&until={int(until.timestamp())}")
+
+
+def _paused_until(text: str) -> datetime | None:
+    """The pause's end from the redirect: Unix seconds in ASCII digits, else nothing said."""
+    if not (text.isascii() and text.isdigit() and len(text) <= 11):
+        return None
+    return datetime.fromtimestamp(int(text), UTC)
 
 
 _DONE: Final[dict[str, str]] = {

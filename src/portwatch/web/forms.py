@@ -13,7 +13,7 @@ fits a 360 px phone (the inputs are full width, the buttons large).
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
@@ -166,17 +166,27 @@ def _options(choices: Sequence[tuple[str, str]], selected: str) -> str:
 
 
 def record_page(
-    settings: DisplaySettings, *, done: str | None = None, error: str | None = None
+    settings: DisplaySettings,
+    *,
+    done: str | None = None,
+    error: str | None = None,
+    typed: Mapping[str, str] | None = None,
 ) -> str:
-    """The two forms: a reading taken by hand, and a pause (a shower) of the thermometer."""
+    """The two forms: a reading taken by hand, and a pause (a shower) of the thermometer.
+
+    A refused form comes back as it was filled in (`typed`, its fields by name), so a
+    caregiver corrects the one thing the message names instead of starting again."""
     outcome = ""
     if done:
         outcome = f'<p class="ok" role="status">{esc(done)}</p>'
     if error:
         outcome = f'<p class="err" role="alert">{esc(error)}</p>'
-    units = _options((("C", "°C"), ("F", "°F")), settings.unit.value)
-    sites = _options((("", "not said"), *((s.value, s.value) for s in Site)), "")
-    pauses = _options(PAUSE_CHOICES, "30m")
+    kept = dict(typed or {})
+    units = _options((("C", "°C"), ("F", "°F")), kept.get("unit", settings.unit.value))
+    sites = _options((("", "not said"), *((s.value, s.value) for s in Site)), kept.get("site", ""))
+    pauses = _options(PAUSE_CHOICES, kept.get("duration", "30m"))
+    temperature, at = esc(kept.get("temperature", "")), esc(kept.get("at", ""))
+    reason = esc(kept.get("reason", "shower"))
     body = (
         f"{outcome}<h2>A reading taken by hand</h2>"
         "<p>When the Bluetooth thermometer fails, measure with an ordinary one and enter it "
@@ -184,11 +194,11 @@ def record_page(
         '<form method="post" action="/reading" class="entry">'
         '<label for="temperature">Temperature</label>'
         '<input id="temperature" name="temperature" type="text" inputmode="decimal" '
-        'autocomplete="off" required maxlength="12" placeholder="38.4">'
+        f'autocomplete="off" required maxlength="12" placeholder="38.4" value="{temperature}">'
         f'<label for="unit">Unit</label><select id="unit" name="unit">{units}</select>'
         '<label for="at">Measured at (empty: now)</label>'
         '<input id="at" name="at" type="text" inputmode="numeric" maxlength="5" '
-        'placeholder="08:30">'
+        f'placeholder="08:30" value="{at}">'
         f'<label for="site">Where on the body</label><select id="site" name="site">{sites}'
         "</select>"
         '<button type="submit">Record the reading</button></form>'
@@ -199,7 +209,7 @@ def record_page(
         f'<label for="duration">For</label><select id="duration" name="duration">{pauses}'
         "</select>"
         '<label for="reason">Why</label>'
-        '<input id="reason" name="reason" type="text" maxlength="100" value="shower">'
+        f'<input id="reason" name="reason" type="text" maxlength="100" value="{reason}">'
         '<button type="submit">Pause</button></form>'
         f'<p class="muted">Times on the clock in {esc(str(settings.zone))}.</p>'
     )

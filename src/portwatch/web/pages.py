@@ -21,10 +21,12 @@ from portwatch.model import Symptom
 from portwatch.web.chart import NARROW_HEIGHT, NARROW_WIDTH, render_svg
 from portwatch.web.text import (
     HEARTBEAT_KIND,
+    NO_ADDRESS,
     SYMPTOM_LABEL,
     decision_line,
     delivery_state,
     kind_words,
+    local_summary,
     now_state,
     period_text,
     plural,
@@ -74,21 +76,25 @@ nav a{color:#1f5f99;text-decoration:none;font-weight:600}
 nav a[aria-current]{text-decoration:underline}
 main{padding:.75rem;max-width:60rem;margin:0 auto}
 h2{font-size:1.05rem;margin:1.2rem 0 .4rem}
-dl.status{display:grid;grid-template-columns:max-content 1fr;gap:.3rem .8rem;margin:0}
+dl.status{display:grid;grid-template-columns:fit-content(40%) minmax(0,1fr);gap:.3rem .8rem;
+margin:0}
 dl.status dt{font-weight:600}
-dl.status dd{margin:0}
+dl.status dd{margin:0;overflow-wrap:anywhere}
 .alarm{color:#b00020;font-weight:700}
 .chart{width:100%;height:auto;display:block;background:#fff}
 .narrow{display:none}
-@media (max-width:600px){.wide{display:none}.narrow{display:block}td.t{white-space:normal}}
-table{border-collapse:collapse;width:100%;font-size:.92rem}
+table{border-collapse:collapse;width:100%;font-size:.92rem;table-layout:fixed}
+th:first-child{width:7em}
+th.d{width:32%}
 th,td{text-align:left;padding:.25rem .4rem;border-bottom:1px solid #ddd;vertical-align:top}
 td.t{white-space:nowrap}
-td{overflow-wrap:break-word}
+td{overflow-wrap:anywhere}
+@media (max-width:600px){.wide{display:none}.narrow{display:block}td.t{white-space:normal}
+th:first-child{width:5.4em}}
 .what{color:#666;font-size:.85em}
 tr.elevated td{color:#b00020;font-weight:600}
 .scroll{overflow-x:auto}
-.zoom{display:flex;flex-wrap:wrap;gap:.3rem}
+.zoom{display:flex;flex-wrap:wrap;gap:.3rem;margin:.4rem 0}
 .zoom a{padding:.15rem .5rem;border:1px solid #1f5f99;border-radius:.3rem;color:#1f5f99;
 text-decoration:none}
 form label{display:block;padding:.35rem 0;font-size:1.05rem}
@@ -226,21 +232,34 @@ def chart_page(
         f"the threshold ({esc(fmt_temp(chart.threshold_c, chart.unit))}). Red dots: elevated "
         "observations the fever rule used; grey rings: readings it did not use (each point "
         "names its value, time and why). Triangles: what the fever rule decided.</p>"
-        f'<div class="zoom">{links}</div>'
+        f'<div class="zoom">{links}</div>{_zone_note(settings.zone, chart.since)}'
     )
     return _document("chart", body, current="/chart", patient=settings.patient)
 
 
-def log_page(lines: Sequence[LogLine], settings: DisplaySettings, heading: str) -> str:
-    """Readings (observations for streams), link events and decisions, newest first."""
+def log_page(
+    lines: Sequence[LogLine],
+    settings: DisplaySettings,
+    heading: str,
+    days: Sequence[tuple[str, str]] = (),
+) -> str:
+    """Readings (observations for streams), link events and decisions, newest first.
+
+    Elevated lines are red; a temperature also says "elevated" in words (a decision says
+    what it is itself: "elevated Fever confirmed" read as nonsense). `days` are (label,
+    href) links to the other days' logs: a phone has no address bar to type ``?day=4``."""
     rows = "".join(
         f"<tr{' class=elevated' if line.elevated else ''}>"
         f'<td class="t">{esc(fmt_short(line.time, settings.zone))}</td>'
-        f'<td><span class="what">{esc(line.what)}</span> {"elevated " if line.elevated else ""}'
+        f'<td><span class="what">{esc(line.what)}</span> '
+        f"{'elevated ' if line.elevated and line.what != 'decision' else ''}"
         f"{esc(line.text)}</td></tr>"
         for line in reversed(lines)
     )
-    body = f"<h2>{esc(heading)}</h2>" + (
+    links = "".join(f'<a href="{esc(href)}">{esc(label)}</a>' for label, href in days)
+    # The other days first: a day of a wearable's log is a long page to scroll past.
+    zoom = f'<div class="zoom">{links}</div>' if links else ""
+    body = f"<h2>{esc(heading)}</h2>{zoom}" + (
         f'<div class="scroll"><table><tr><th>time</th><th>entry</th></tr>{rows}</table></div>'
         f"{_zone_note(settings.zone, lines[-1].time if lines else None)}"
         if lines
@@ -249,18 +268,39 @@ def log_page(lines: Sequence[LogLine], settings: DisplaySettings, heading: str) 
     return _document("log", body, current="/log", patient=settings.patient)
 
 
-def _alerts_table(rows: Sequence[AlertRow], zone: tzinfo, *, empty: str = "No alerts.") -> str:
+def _delivery_cell(row: AlertRow, settings: DisplaySettings) -> str:
+    """Whether it arrived, red when something failed or waits; a notice with no address to
+    go to is said plainly and not in red: nothing failed, nothing was meant to be sent."""
+    addressed = settings.addressed(row.channel)
+    state = esc(delivery_state(row, settings.zone, addressed=addressed))
+    if row.status == "delivered":
+        return f'<td class="d">{state}</td>'
+    if row.status == "pending" and not addressed:
+        return f'<td class="d muted">{state}</td>'
+    return f'<td class="d alarm">{state}</td>'
+
+
+def _row_summary(row: AlertRow, zone: tzinfo) -> str:
+    """What the row says, on the patient's clock (an alert may carry the rule's UTC words)."""
+    if not row.summary:
+        return kind_words(row.kind, row.channel)
+    return local_summary(row.summary, row.created_at, zone)
+
+
+def _alerts_table(
+    rows: Sequence[AlertRow], settings: DisplaySettings, *, empty: str = "No alerts."
+) -> str:
     if not rows:
         return f"<p>{esc(empty)}</p>"
+    zone = settings.zone
     body = "".join(
         f'<tr><td class="t">{esc(fmt_short(row.created_at, zone))}</td>'
-        f"<td>{esc(row.summary or kind_words(row.kind, row.channel))}</td>"
-        f"<td{' class=alarm' if row.status != 'delivered' else ''}>"
-        f"{esc(delivery_state(row, zone))}</td></tr>"
+        f"<td>{esc(_row_summary(row, zone))}</td>"
+        f"{_delivery_cell(row, settings)}</tr>"
         for row in rows
     )
     return (
-        '<div class="scroll"><table><tr><th>sent</th><th>what</th><th>delivery</th></tr>'
+        '<div class="scroll"><table><tr><th>sent</th><th>what</th><th class="d">delivery</th></tr>'
         f"{body}</table></div>{_zone_note(zone, rows[0].created_at)}"
     )
 
@@ -270,7 +310,9 @@ def delivery_notes(told: Delivery, zone: tzinfo) -> str:
     notes = []
     if told.clinic_undelivered:
         count = plural(len(told.clinic_undelivered), "alert")
-        notes.append(f'<p class="alarm">{count} not yet received by the clinic.</p>')
+        refused = sum(1 for a in told.clinic_undelivered if a.status == "failed")
+        why = f" ({refused} refused: a person must fix the setting and resend)" if refused else ""
+        notes.append(f'<p class="alarm">{count} not yet received by the clinic{why}.</p>')
     else:
         notes.append("<p>The clinic has received every alert.</p>")
     if told.clinic_silent_since is not None:
@@ -287,6 +329,9 @@ def delivery_notes(told: Delivery, zone: tzinfo) -> str:
         why = f" (quiet hours, until {esc(fmt_time(held, zone))})" if held is not None else ""
         waiting = plural(told.notices_waiting, "notice")
         notes.append(f"<p>{waiting} to the caregiver or patient wait to be sent{why}.</p>")
+    if told.notices_unaddressed:
+        unsent = plural(told.notices_unaddressed, "notice")
+        notes.append(f"<p>{unsent} to the caregiver or patient not sent: {NO_ADDRESS}.</p>")
     return "".join(notes)
 
 
@@ -301,22 +346,31 @@ def alerts_page(
     notices = [r for r in rows if r.channel != "clinic"]
     if told is None:
         pending = [r for r in clinic if r.status != "delivered"]
-        told = Delivery(pending, 0, None, None, None)
+        unsent = [r for r in notices if r.status != "delivered"]
+        unaddressed = sum(1 for r in unsent if not settings.addressed(r.channel))
+        told = Delivery(pending, len(unsent) - unaddressed, None, None, None, unaddressed)
     body = (
         delivery_notes(told, zone)
-        + f"<h2>To the clinic</h2>{_alerts_table(clinic, zone)}"
+        + f"<h2>To the clinic</h2>{_alerts_table(clinic, settings)}"
         + "<h2>To the caregiver and patient</h2>"
-        + _alerts_table(notices, zone, empty="No notices.")
+        + _alerts_table(notices, settings, empty="No notices.")
     )
     return _document("alerts", body, current="/alerts", patient=settings.patient)
 
 
 def report_page(
-    settings: DisplaySettings, *, done: str | None = None, error: str | None = None
+    settings: DisplaySettings,
+    *,
+    done: str | None = None,
+    error: str | None = None,
+    ticked: Sequence[str] = (),
+    note: str = "",
 ) -> str:
-    """The symptom form; `done` or `error` is the outcome of the last submission."""
+    """The symptom form; `done` or `error` is the outcome of the last submission. A refused
+    form comes back as it was filled in (`ticked`, `note`): nobody types a note twice."""
     boxes = "".join(
-        f'<label><input type="checkbox" name="symptom" value="{symptom.value}">'
+        f'<label><input type="checkbox" name="symptom" value="{symptom.value}"'
+        f"{' checked' if symptom.value in ticked else ''}>"
         f"{esc(SYMPTOM_LABEL[symptom])}</label>"
         for symptom in Symptom
     )
@@ -331,7 +385,7 @@ def report_page(
         '<form method="post" action="/report">'
         f"<fieldset><legend>Symptoms</legend>{boxes}</fieldset>"
         '<label for="note">Note (optional)</label>'
-        '<textarea id="note" name="note" maxlength="500"></textarea>'
+        f'<textarea id="note" name="note" maxlength="500">{esc(note)}</textarea>'
         '<button type="submit">Send to the clinic</button></form>'
     )
     return _document("report a symptom", body, current="/report", patient=settings.patient)
@@ -375,7 +429,7 @@ def _summary_facts(data: SummaryData) -> str:
         ("Fever episodes", str(len(data.episodes))),
         ("Symptom reports", str(len(data.symptoms))),
         ("Gaps in monitoring", str(len(data.gaps))),
-        ("Times", f"{zone} ({data.now.astimezone(zone).tzname() or zone})"),
+        ("Times", _zone_name(zone, data.now)),
     ]
     return "".join(f"<dt>{esc(label)}</dt><dd>{esc(value)}</dd>" for label, value in facts)
 
@@ -437,7 +491,7 @@ def _gaps_html(data: SummaryData) -> str:
         return f"<p>No gap longer than {limit}.</p>"
     longest = sorted(data.gaps, key=lambda g: g[1] - g[0], reverse=True)[:SUMMARY_MAX_ROWS]
     rows = [
-        (esc(fmt_short(a, zone)), esc(fmt_short(b, zone)), esc(duration_text(b - a)))
+        (esc(fmt_short(a, zone)), esc(fmt_short(b, zone)), esc(_gap_length(a, b, data)))
         for a, b in sorted(longest)
     ]
     total = sum((b - a for a, b in data.gaps), timedelta(0))
@@ -447,6 +501,13 @@ def _gaps_html(data: SummaryData) -> str:
         f'<p class="muted">Silences longer than {limit}: {len(data.gaps)}, '
         f"{esc(duration_text(total))} in all{more}.</p>" + _table(("from", "to", "length"), rows)
     )
+
+
+def _gap_length(start: datetime, end: datetime, data: SummaryData) -> str:
+    """A gap's length, and the pause a person noted in it: a shower is no lost thermometer."""
+    reasons = [p.reason for p in data.chart.pauses if p.start < end and start < p.end]
+    length = duration_text(end - start)
+    return f"{length} (paused: {', '.join(reasons)})" if reasons else length
 
 
 def _settings_html(data: SummaryData) -> str:
@@ -469,7 +530,8 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
         f"<h2>Fever episodes</h2>{_episodes_html(data)}"
         f"<h2>Decisions of the fever rule</h2>{_decisions_html(data)}"
         f"<h2>Symptom reports</h2>{_symptoms_html(data)}"
-        f"<h2>Alerts to the clinic</h2>{_alerts_table(clinic_alerts[:SUMMARY_MAX_ROWS], zone)}"
+        f"<h2>Alerts to the clinic</h2>"
+        f"{_alerts_table(clinic_alerts[:SUMMARY_MAX_ROWS], data.settings)}"
         f"<h2>Gaps in monitoring</h2>{_gaps_html(data)}"
         f"<h2>Settings in force</h2>{_settings_html(data)}"
         f'<p class="muted">Prepared {esc(fmt_time(data.now, zone))} by portwatch '
@@ -483,10 +545,15 @@ def summary_page(data: SummaryData, *, standalone: bool = False) -> str:
     )
 
 
-def _zone_note(zone: tzinfo, when: datetime | None = None) -> str:
-    """'Times in Europe/Berlin (CET).': the zone, with its abbreviation at `when`."""
+def _zone_name(zone: tzinfo, when: datetime | None = None) -> str:
+    """'Europe/Berlin (CET)': the zone, with its abbreviation at `when` ('UTC' once)."""
     abbreviation = when.astimezone(zone).tzname() if when is not None else None
     named = str(zone)
     if abbreviation and abbreviation != named:
         named += f" ({abbreviation})"
-    return f'<p class="muted">Times in {esc(named)}.</p>'
+    return named
+
+
+def _zone_note(zone: tzinfo, when: datetime | None = None) -> str:
+    """'Times in Europe/Berlin (CET).'"""
+    return f'<p class="muted">Times in {esc(_zone_name(zone, when))}.</p>'

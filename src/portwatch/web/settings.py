@@ -60,7 +60,20 @@ def display_settings(settings: Settings) -> DisplaySettings:
         rule_settings=rule.as_pairs(),
         thermometer=pinned_address(settings),
         stale_after=settings.watch.stale_after,
+        notice_addresses=notice_addresses(settings),
     )
+
+
+def notice_addresses(settings: Settings) -> frozenset[str]:
+    """The notice channels that have somewhere to go: the caregiver's ("notify") with a
+    caregiver URL, the patient's with a patient URL (alerts.md, "Who is told what")."""
+    from portwatch.log.vocabulary import Channel
+
+    urls = {
+        Channel.NOTIFY: settings.notify.caregiver_url,
+        Channel.PATIENT: settings.notify.patient_url,
+    }
+    return frozenset(str(channel) for channel, url in urls.items() if url is not None)
 
 
 def pinned_address(settings: Settings) -> str | None:

@@ -167,19 +167,26 @@ def alert_rows(store: Store) -> list[AlertRow]:
     return [_alert_row(r) for r in sorted(rows, key=lambda r: r.created_at, reverse=True)]
 
 
-def delivery(rows: Sequence[OutboxRow], now: datetime) -> Delivery:
-    """The outbox read for people at `now` (:class:`Delivery`)."""
+def delivery(
+    rows: Sequence[OutboxRow], now: datetime, settings: DisplaySettings | None = None
+) -> Delivery:
+    """The outbox read for people at `now` (:class:`Delivery`); `settings` says which
+    notice channels have an address (without it, all are taken as set up)."""
+    addressed = settings.addressed if settings is not None else (lambda channel: True)
     open_statuses = (OutboxStatus.PENDING, OutboxStatus.FAILED)
     clinic = [r for r in rows if r.channel == CLINIC_CHANNEL]
     reached = max((r.delivered_at for r in clinic if r.delivered_at is not None), default=None)
+    # Silent: tried and still being retried. A refused row had an answer (the clinic is
+    # reachable, it said no) and is not retried: it is "REFUSED", never "silent".
     tried = [
         r.created_at
         for r in clinic
-        if r.status in open_statuses
+        if r.status is OutboxStatus.PENDING
         and r.attempts > 0
         and (reached is None or r.created_at > reached)
     ]
-    waiting = [r for r in rows if r.channel != CLINIC_CHANNEL and r.status in open_statuses]
+    notices = [r for r in rows if r.channel != CLINIC_CHANNEL and r.status in open_statuses]
+    waiting = [r for r in notices if addressed(r.channel)]
     held = [r.not_before for r in waiting if r.not_before is not None and r.not_before > now]
     return Delivery(
         clinic_undelivered=[
@@ -191,6 +198,7 @@ def delivery(rows: Sequence[OutboxRow], now: datetime) -> Delivery:
         notices_held_until=max(held, default=None),
         clinic_last_reached=reached,
         clinic_silent_since=min(tried, default=None),
+        notices_unaddressed=len(notices) - len(waiting),
     )
 
 
@@ -212,7 +220,7 @@ def status_data(
             battery = event
     decisions = store.decisions(since - settings.pair_window, now + _TICK)
     state, episode_since, due = fever_state(decisions, now, settings.pair_window)
-    told = delivery(store.outbox_all(), now)
+    told = delivery(store.outbox_all(), now, settings)
     return StatusData(
         now=now,
         settings=settings,
@@ -228,6 +236,7 @@ def status_data(
         notices_held_until=told.notices_held_until,
         clinic_last_reached=told.clinic_last_reached,
         clinic_silent_since=told.clinic_silent_since,
+        notices_unaddressed=told.notices_unaddressed,
     )
 
 
@@ -270,7 +279,9 @@ def log_lines(
         elevated = elevated and reading.kind is not ReadingKind.PROVISIONAL
         reason = unused_reason(reading, settings, until)
         if reason is not None and reading.invalid_reason is None:
-            text += f" (not used: {reason})"
+            # The line names the device already: "from X, not the pinned ..." says it twice.
+            said = reason.removeprefix(f"from {reading.device}, ")
+            text += f" (not used: {said})"
         lines.append(LogLine(reading.time, "reading", text, elevated and reason is None))
     for obs in stream_observations(stream, RuleSettings.from_pairs(settings.rule_settings)):
         as_reading = Reading(
@@ -456,7 +467,10 @@ class StorePages:
             heading = f"Day {day}"
         with self._reader() as store:
             lines = log_lines(store, settings, since, until, events=events)
-        return pages.log_page(lines, settings, heading)
+        days = [("Last 24 hours", "/log")] + [
+            (f"Day {n}", f"/log?day={n}") for n in range(1, last_day(settings, now) + 1)
+        ]
+        return pages.log_page(lines, settings, heading, days)
 
     def alerts(self, now: datetime) -> str:
         from portwatch.web import pages
@@ -465,7 +479,7 @@ class StorePages:
             rows = store.outbox_all()
         listed = [_alert_row(r) for r in sorted(rows, key=lambda r: r.created_at, reverse=True)]
         alerts = [row for row in listed if row.kind != HEARTBEAT_KIND]
-        return pages.alerts_page(alerts, self._settings, delivery(rows, now))
+        return pages.alerts_page(alerts, self._settings, delivery(rows, now, self._settings))
 
     def summary(self, now: datetime) -> str:
         from portwatch.web import pages
@@ -473,10 +487,12 @@ class StorePages:
         with self._reader() as store:
             return pages.summary_page(summary_data(store, self._settings, now))
 
-    def report_form(self, done: str | None, error: str | None) -> str:
+    def report_form(
+        self, done: str | None, error: str | None, ticked: Sequence[str] = (), note: str = ""
+    ) -> str:
         from portwatch.web import pages
 
-        return pages.report_page(self._settings, done=done, error=error)
+        return pages.report_page(self._settings, done=done, error=error, ticked=ticked, note=note)
 
     def submit_report(self, symptoms: Sequence[Symptom], note: str, now: datetime) -> str:
         if self._submit is not None:

@@ -6,16 +6,17 @@ places them in HTML, so both say the same thing in the same words.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Final
 
 from portwatch.alerts.notices import NOTICES, NoticeKind
 from portwatch.alerts.payloads import AlertKind, alert_kind_words
-from portwatch.alerts.sentences import decision_sentence
+from portwatch.alerts.sentences import clock_time, decision_sentence
 from portwatch.clock import ClockTrust
 from portwatch.model import Decision, LinkEvent, LinkEventKind, Reading, Symptom, Unit
 from portwatch.web.view import (
@@ -101,6 +102,9 @@ def clinic_lines(status: StatusData) -> list[tuple[str, str]]:
         why = f" (quiet hours, until {fmt_time(held, zone)})" if held is not None else ""
         waiting = plural(status.notices_waiting, "notice")
         lines.append(("Notices", f"{waiting} to the caregiver or patient wait to be sent{why}"))
+    if status.notices_unaddressed:
+        unsent = plural(status.notices_unaddressed, "notice")
+        lines.append(("Notices", f"{unsent} not sent: {NO_ADDRESS}"))
     return lines
 
 
@@ -197,8 +201,48 @@ def event_line(event: LinkEvent) -> str:
 
 
 def decision_line(decision: Decision, zone: tzinfo = UTC, unit: Unit = Unit.FAHRENHEIT) -> str:
-    """A decision as a person reads it: in the patient's zone and the display unit."""
-    return decision_sentence(decision, zone, unit)
+    """A decision as a person reads it: in the patient's zone and the display unit.
+
+    A decision without the readings its sentence needs (one logged by an older version,
+    an invalid reading without its reason) keeps the rule's own summary, whose times are
+    in UTC: those are put on the patient's clock too (:func:`local_summary`).
+    """
+    sentence = decision_sentence(decision, zone, unit)
+    if sentence == decision.summary:
+        return local_summary(decision.summary, decision.time, zone)
+    return sentence
+
+
+# The rule's summaries (fever/sentences.py, fever/rule.py) name times as "at 08:15" or
+# "at 08:15 on 19 Nov", and say "UTC" once for the whole sentence.
+_RULE_TIME: Final = re.compile(r"\bat ([01]\d|2[0-3]):([0-5]\d)(?: on (\d{2} [A-Z][a-z]{2}))?")
+_RULE_UTC: Final = re.compile(r" UTC\b")
+
+
+def local_summary(summary: str, decided: datetime, zone: tzinfo) -> str:
+    """The rule's UTC summary with each of its times on the patient's clock, named.
+
+    A time without its date is taken on the day that puts it nearest the decision (the
+    rule's times are within a day of it: the reading, its recheck).
+    """
+    if _RULE_UTC.search(summary) is None or _RULE_TIME.search(summary) is None:
+        return summary  # not the rule's UTC wording: already a person's
+    decided = decided.astimezone(UTC)
+
+    def local(match: re.Match[str]) -> str:
+        hour, minute, day = int(match[1]), int(match[2]), match[3]
+        if day:  # "19 Nov": of the year that puts it nearest
+            dates = []
+            for year in (decided.year - 1, decided.year, decided.year + 1):
+                with contextlib.suppress(ValueError):  # 29 Feb of a year without it
+                    dates.append(datetime.strptime(f"{day} {year}", "%d %b %Y").replace(tzinfo=UTC))
+        else:
+            dates = [decided + timedelta(days=offset) for offset in (-1, 0, 1)]
+        candidates = [d.replace(hour=hour, minute=minute, second=0, microsecond=0) for d in dates]
+        when = min(candidates, key=lambda c: abs(c - decided))
+        return "at " + clock_time(when, zone, with_day=True)
+
+    return _RULE_TIME.sub(local, _RULE_UTC.sub("", summary))
 
 
 def log_text(lines: Sequence[LogLine], zone: tzinfo = UTC) -> str:
@@ -234,10 +278,19 @@ def row_title(kind: str, body: str, channel: str = "") -> str:
     return kind_words(kind, channel)
 
 
-def delivery_state(row: AlertRow, zone: tzinfo = UTC) -> str:
-    """Whether it arrived: "received Mon 23 Nov 22:01 UTC", "pending, 4 attempts", ..."""
+# A notice whose channel has no address: nothing failed, nothing was meant to be sent.
+# The lines that count them say it in full; a table's row, under that line, says it short.
+NO_ADDRESS: Final = "no notification address is set up"
+NOT_SENT_ROW: Final = "not sent: no address set up"
+
+
+def delivery_state(row: AlertRow, zone: tzinfo = UTC, *, addressed: bool = True) -> str:
+    """Whether it arrived: "received Mon 23 Nov 22:01 UTC", "pending, 4 attempts", ...;
+    a pending notice on a channel without an address (`addressed` false) is "not sent"."""
     if row.status == "delivered" and row.delivered_at is not None:
         return f"received {fmt_time(row.delivered_at, zone)}"
+    if row.status == "pending" and not addressed:
+        return NOT_SENT_ROW
     if row.status == "failed":
         return f"REFUSED ({row.last_status or row.last_error or 'no answer'})"
     tries = {0: "not tried yet", 1: "1 attempt"}.get(row.attempts, f"{row.attempts} attempts")
@@ -262,7 +315,8 @@ def status_json(status: StatusData) -> dict[str, object]:
     """`portwatch status --json`: the same facts as the screen, for scripts and monitors.
 
     ``fever`` is none|elevated|confirmed|resolved; ``clinic_undelivered`` counts clinic
-    alerts only (never heartbeats); ``notices_waiting`` the caregiver's and patient's.
+    alerts only (never heartbeats); ``notices_waiting`` the caregiver's and patient's that
+    will be sent; ``notices_unaddressed`` those never sent, for want of an address.
     """
     settings, latest = status.settings, status.latest
     last: dict[str, object] | None = None
@@ -298,6 +352,7 @@ def status_json(status: StatusData) -> dict[str, object]:
         },
         "clinic_undelivered": len(status.clinic_undelivered),
         "notices_waiting": status.notices_waiting,
+        "notices_unaddressed": status.notices_unaddressed,
         "clinic_last_reached": _iso(status.clinic_last_reached),
         "gateway_silent_since": _iso(status.clinic_silent_since),
         "next_reminder": _iso(status.next_reminder[0]) if status.next_reminder else None,
@@ -314,8 +369,30 @@ class NowState:
     stale: bool  # the last reading is older than the stale-data limit: shown greyed
 
 
+# What to do first when the caregiver's own symptom report did not reach the clinic.
+REPORT_UNREACHED: Final = "Your symptom report has not reached the clinic: call the clinic. "
+REPORT_UNREACHED_FEVER: Final = (
+    "Your symptom report has not reached the clinic (the fever alert has): call the clinic now."
+)
+
+
 def now_state(status: StatusData) -> NowState:
-    """The state in one colour and one sentence of what to do (issue 18)."""
+    """The state in one colour and one sentence of what to do (issue 18); a symptom report
+    the clinic refused, or that failed to reach it, comes first in what to do: the
+    caregiver believes the clinic knows ("Nothing to do" would say so too)."""
+    state = _now_state(status)
+    unreached = any(
+        a.kind == AlertKind.SYMPTOMS_REPORTED.value and (a.status == "failed" or a.attempts > 0)
+        for a in status.clinic_undelivered
+    )
+    if not unreached or "call the clinic now" in state.todo:
+        return state  # nothing to add, or the fever's own "call the clinic now" says it
+    if state.colour == "fever":  # the clinic has the fever alert, not the report
+        return replace(state, todo=REPORT_UNREACHED_FEVER)
+    return replace(state, todo=REPORT_UNREACHED + state.todo)
+
+
+def _now_state(status: StatusData) -> NowState:
     settings, latest, now = status.settings, status.latest, status.now
     zone = settings.zone
     age = now - latest.time if latest is not None else None

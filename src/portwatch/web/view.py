@@ -118,6 +118,15 @@ class DisplaySettings:
     rule_settings: tuple[tuple[str, str], ...] = ()  # shown on the visit summary
     thermometer: str | None = None  # the pinned thermometer's address; None: not pinned yet
     stale_after: timedelta = DEFAULT_STALE_AFTER  # the "now" page greys an older reading
+    # The notice channels with a notification address set up ("notify", "patient"); a
+    # notice on any other channel is never sent, and is no failure either. None: not known
+    # (no settings file), taken as set up.
+    notice_addresses: frozenset[str] | None = None
+
+    def addressed(self, channel: str) -> bool:
+        """Whether rows on `channel` have somewhere to go (the clinic's always do)."""
+        addresses = self.notice_addresses
+        return channel == "clinic" or addresses is None or channel in addresses
 
     @property
     def threshold_c(self) -> float:
@@ -237,6 +246,8 @@ class Delivery:
     ``clinic_undelivered`` counts clinic alerts only (never heartbeats, never the
     caregiver's notices); notices that wait (quiet hours, or a push URL not answering)
     are counted apart, so that "not yet received by the clinic" is true when it shows.
+    Notices with no notification address set up for their channel are not waiting for
+    anything: they are ``notices_unaddressed``, never sent and never a failure.
     """
 
     clinic_undelivered: Sequence[AlertRow]
@@ -244,6 +255,7 @@ class Delivery:
     notices_held_until: datetime | None
     clinic_last_reached: datetime | None
     clinic_silent_since: datetime | None
+    notices_unaddressed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +276,7 @@ class StatusData:
     notices_held_until: datetime | None = None  # the last quiet-hours release among them
     clinic_last_reached: datetime | None = None  # last accepted anything (heartbeats too)
     clinic_silent_since: datetime | None = None  # oldest message tried and not accepted since
+    notices_unaddressed: int = 0  # notices never sent: no notification address is set up
     clock: ClockTrust = ClockTrust.SYNCHRONISED  # the running service's (a command alone: none)
 
 

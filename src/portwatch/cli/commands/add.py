@@ -15,6 +15,7 @@ from portwatch.cli.commands._log import (
     refuse,
 )
 from portwatch.cli.commands._through import take_readings
+from portwatch.web.cliargs import person_time
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -137,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         return refuse("portwatch add", exc)
     repeat = _logged_repeat(place.db, reading)
     if repeat is not None:
-        then = repeat.reading.time.astimezone().strftime("%H:%M:%S")
+        then = person_time(repeat.reading.time, place.settings, now, seconds=True)
         shown = f"{reading.value} °{reading.unit.value}"
         print(
             f"portwatch add: not recorded: {shown} repeats reading {repeat.id} "
@@ -153,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     (row_id,) = taken.ids
     print(
         f"recorded {reading.value} °{reading.unit.value} ({reading.celsius:.2f} °C) at "
-        f"{reading.time.astimezone().isoformat(timespec='minutes')} as reading {row_id}"
+        f"{person_time(reading.time, place.settings, now)} as reading {row_id}"
     )
     _note_clocks(taken.service_now, now)
     return 0

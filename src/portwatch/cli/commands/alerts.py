@@ -14,11 +14,13 @@ from portwatch.cli.commands._log import EXIT_FAILED
 from portwatch.log.vocabulary import OutboxStatus
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from datetime import datetime, tzinfo
 
     from portwatch.alerts.delivery import ClinicEndpoint
     from portwatch.alerts.payloads import AlertContext
+    from portwatch.config import Settings
     from portwatch.log.store import OutboxRow
+    from portwatch.web.view import Delivery, DisplaySettings
 
 STATUSES = tuple(status.value for status in OutboxStatus)
 
@@ -64,9 +66,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     test.add_argument("--gateway-id", default=None, help="this gateway's name (default: hostname)")
 
 
-def format_rows(rows: Sequence[OutboxRow]) -> list[str]:
-    """One line per outbox row, for a person: what is stuck and what the clinic said."""
-    from portwatch.web.text import row_title  # "fever alert", never "fever.confirmed"
+def format_rows(rows: Sequence[OutboxRow], shown: DisplaySettings | None = None) -> list[str]:
+    """One line per outbox row, for a person: what is stuck and what the clinic said; with
+    `shown`, a notice whose channel has no address says so instead of "-"."""
+    from portwatch.web.text import NOT_SENT_ROW, row_title  # "fever alert", not "fever.confirmed"
 
     lines = [f"{'id':36}  {'channel':7}  {'what':28}  {'status':9}  tries  last answer"]
     for row in rows:
@@ -74,6 +77,8 @@ def format_rows(rows: Sequence[OutboxRow]) -> list[str]:
             answer = row.last_error
         elif row.last_status is not None:
             answer = f"HTTP {row.last_status}"
+        elif shown is not None and row.status == "pending" and not shown.addressed(row.channel):
+            answer = NOT_SENT_ROW
         else:
             answer = "-"
         escalated = "  (caregiver told)" if row.escalated_at is not None else ""
@@ -90,19 +95,46 @@ def _list(args: argparse.Namespace) -> int:
     from portwatch.web.cliargs import db_path, settings_from
     from portwatch.web.source import delivery, is_alert
 
-    config = settings_from(args, SystemClock().now()) if args.config else None
+    now = SystemClock().now()
+    config = settings_from(args, now)  # the patient's zone, where the log is
     with Store.open_reader(db_path(args, config)) as log:
         rows = log.outbox_all(None if args.status is None else OutboxStatus(args.status))
         everything = log.outbox_all()
+    shown = _shown(config, now)
     # issue 18: heartbeats are not alerts; they only say whether the clinic can be reached
-    for line in format_rows([row for row in rows if is_alert(row)]):
+    for line in format_rows([row for row in rows if is_alert(row)], shown):
         print(line)
-    told = delivery(everything, SystemClock().now())
-    if told.clinic_silent_since is not None:
-        print(f"gateway silent since {told.clinic_silent_since:%Y-%m-%d %H:%M %Z}")
-    elif told.clinic_last_reached is not None:
-        print(f"clinic last reached at {told.clinic_last_reached:%Y-%m-%d %H:%M %Z}")
+    told = delivery(everything, now, shown)
+    for line in delivery_lines(told, shown.zone):
+        print(line)
     return 0
+
+
+def _shown(config: Settings | None, now: datetime) -> DisplaySettings:
+    """The zone times are shown in and the notice channels that have an address: the
+    settings file's; without one, the machine's zone and every channel taken as set up."""
+    from portwatch.web.cliargs import person_zone
+    from portwatch.web.settings import notice_addresses
+    from portwatch.web.view import DisplaySettings
+
+    addresses = notice_addresses(config) if config is not None else None
+    return DisplaySettings(zone=person_zone(config, now), notice_addresses=addresses)
+
+
+def delivery_lines(told: Delivery, zone: tzinfo) -> list[str]:
+    """Whether the clinic can be reached, and the notices never sent, on the patient's clock."""
+    from portwatch.web.text import NO_ADDRESS, plural
+    from portwatch.web.view import fmt_time
+
+    lines = []
+    if told.clinic_silent_since is not None:
+        lines.append(f"gateway silent since {fmt_time(told.clinic_silent_since, zone)}")
+    elif told.clinic_last_reached is not None:
+        lines.append(f"clinic last reached at {fmt_time(told.clinic_last_reached, zone)}")
+    if told.notices_unaddressed:
+        unsent = plural(told.notices_unaddressed, "notice")
+        lines.append(f"{unsent} to the caregiver or patient not sent: {NO_ADDRESS}")
+    return lines
 
 
 def _resend(args: argparse.Namespace) -> int:

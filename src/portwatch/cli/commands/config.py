@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
         for line in problems:
             print(f"{path}: {line}", file=sys.stderr)
         return EXIT_BAD_SETTINGS
-    print(
-        f"{path}: ok (patient {settings.patient.reference}, monitored until "
-        f"{settings.monitoring_ends.isoformat()})"
-    )
+    from portwatch.web.view import fmt_time  # the patient's clock, its zone named
+
+    ends = fmt_time(settings.monitoring_ends, settings.zone)
+    print(f"{path}: ok (patient {settings.patient.reference}, monitored until {ends})")
     return 0

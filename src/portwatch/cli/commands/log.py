@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         since = parse_time(args.since, now, settings.zone)
         until = parse_time(args.until, now, settings.zone) if args.until else now
         if until <= since:
-            raise ValueError(f"--until ({until:%Y-%m-%d %H:%M}) is not after --since")
+            raise ValueError(f"--until ({fmt_time(until, settings.zone)}) is not after --since")
         until += timedelta(microseconds=1)  # include a reading at exactly `until`
         with Store.open_reader(db_path(args, config)) as store:
             lines = log_lines(store, settings, since, until, events=args.events)

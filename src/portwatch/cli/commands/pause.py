@@ -15,6 +15,7 @@ from portwatch.cli.commands._log import (
     offline_note,
 )
 from portwatch.cli.commands._through import CommandFailed, ask_service
+from portwatch.web.cliargs import person_time
 
 HELP = "take the thermometer off for up to 2 h (shower): no 'silent' notice; fevers still alert"
 
@@ -64,7 +65,7 @@ def record(
     except (CommandFailed, ValueError) as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    until = end.astimezone().strftime("%H:%M")
+    until = person_time(end, where.settings, now)
     print(
         f"Paused until {until} ({pause.reason}): no 'thermometer silent' notice until then. "
         "Fever alerts are not paused."

@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--json",
         action="store_true",
         help="one JSON object: day, period_days, fever, recheck_due, last_reading, "
-        "thermometer, clinic_undelivered, notices_waiting, clinic_last_reached",
+        "thermometer, clinic_undelivered, notices_waiting, notices_unaddressed, "
+        "clinic_last_reached",
     )
 
 
