@@ -266,3 +266,26 @@ async def test_chart_marks_elevated_spot_reading_when_no_decision_cites_it(
         store.add_readings([reading(PLACEMENT + timedelta(hours=12), 38.4)])
     text = await (await authed.get("/chart")).text()
     assert "<title>elevated observation 101.1 °F (38.4 °C) at Wed 18 Nov 21:00 UTC</title>" in text
+
+
+async def test_now_page_says_so_when_the_services_clock_is_not_synchronised(
+    db_path: Path, display: DisplaySettings, target: ClinicTarget
+) -> None:
+    """The page the caregiver reads shows the same "Clock" line as `portwatch status`: with
+    the clock never synchronised the day number and reminders are counted from the log,
+    and the page said nothing of it. The service's own clock (a TrustedClock that has
+    never seen the system clock synchronised) is what the app is given."""
+    from portwatch.service.timekeeping import TrustedClock
+
+    from .conftest import NOW
+
+    for synchronised, said in ((False, True), (True, False)):
+        clock = TrustedClock(
+            VirtualClock(NOW), synchronised=lambda s=synchronised: s,
+            last_trusted=NOW, not_before=PLACEMENT,
+        )  # fmt: skip
+        app = make_app(db_path, WebSettings(token=TOKEN), display, target, clock)
+        async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+            await log_in(client, db_path, NOW)
+            page = await (await client.get("/")).text()
+        assert ("not synchronised: times, the day and reminders" in page) is said

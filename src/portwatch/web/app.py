@@ -367,7 +367,14 @@ def make_app(
     """
     from portwatch.web.source import StorePages
 
-    pages = StorePages(store_path, display, target, submit=submit, next_reminder=next_reminder)
+    pages = StorePages(
+        store_path,
+        display,
+        target,
+        submit=submit,
+        next_reminder=next_reminder,
+        clock_trust=lambda: clock.trust,
+    )
     entry = PageEntry(
         display,
         entrance if entrance is not None else LogEntrance(store_path, clock),

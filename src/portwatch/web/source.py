@@ -9,6 +9,7 @@ that calls it, and closes it before returning.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from portwatch.alerts.payloads import AlertKind
+from portwatch.clock import ClockTrust
 from portwatch.fever.settings import DEFAULTS, RuleSettings
 from portwatch.fever.windows import summarise
 from portwatch.log.store import (
@@ -407,12 +409,14 @@ class StorePages:
         *,
         submit: Callable[[Sequence[Symptom], str, datetime], str] | None = None,
         next_reminder: Callable[[datetime], tuple[datetime, str] | None] | None = None,
+        clock_trust: Callable[[], ClockTrust] = lambda: ClockTrust.SYNCHRONISED,
     ) -> None:
         self._path = path
         self._settings = settings
         self._target = target
         self._submit = submit
         self._next_reminder = next_reminder
+        self._clock_trust = clock_trust  # the now page says when times are not the wall's
         self._lock = threading.Lock()
         self._store: Store | None = None
 
@@ -440,7 +444,8 @@ class StorePages:
 
         reminder = self._next_reminder(now) if self._next_reminder else None
         with self._reader() as store:
-            return pages.now_page(status_data(store, self._settings, now, reminder))
+            status = status_data(store, self._settings, now, reminder)
+        return pages.now_page(dataclasses.replace(status, clock=self._clock_trust()))
 
     def chart(self, now: datetime, day: int | None) -> str:
         from portwatch.web import pages
