@@ -195,3 +195,43 @@ def test_alerts_test_uses_the_configured_patient_and_pinned_thermometer_when_con
     assert message["patient"] == "Patient/0007"
     assert message["type"] == "test"
     assert "Test message" in str(message["summary"])
+
+
+def test_alerts_test_says_the_clock_is_off_when_the_clinic_refuses_the_signatures_time(
+    secret_file: Path,
+) -> None:
+    """A clinic whose check finds the signature's time too far from its clock answers 401
+    "expired"; `alerts test` printed only that. It now says which clocks to look at. The
+    clinic here is a loopback HTTP server answering as the reference inbox does to a
+    request signed on a clock more than 5 minutes off (no other clock to set here)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Expired(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+            self.rfile.read(int(self.headers["Content-Length"]))
+            body = b'{"error": "expired"}'
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Expired)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/webhook"
+        result = subprocess.run(
+            _command("alerts", "test", "--url", url, "--secret-file", str(secret_file)),
+            capture_output=True, text=True, check=False, timeout=60,
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "HTTP 401" in result.stdout
+    assert "the clinic refused the signature's time" in result.stdout
+    assert "`portwatch doctor` checks this one's" in result.stdout

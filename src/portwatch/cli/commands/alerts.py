@@ -245,6 +245,7 @@ def _test(args: argparse.Namespace) -> int:
         connectivity_test_alert,
         render,
     )
+    from portwatch.alerts.policy import clock_refused
     from portwatch.alerts.signing import SignatureError
     from portwatch.clock import SystemClock
 
@@ -264,6 +265,11 @@ def _test(args: argparse.Namespace) -> int:
     finally:
         sender.close()
     print(f"test message {alert.id}: {answer.describe()} ({classify(answer).value})")
+    if clock_refused(answer):
+        print(
+            "the clinic refused the signature's time: this gateway's clock or the clinic's "
+            "is more than 5 minutes off (`portwatch doctor` checks this one's)"
+        )
     return 0 if classify(answer).value == "delivered" else 1
 
 
