@@ -208,7 +208,7 @@ def test_alerts_test_says_the_clock_is_off_when_the_clinic_refuses_the_signature
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Expired(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (the http.server API)
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers["Content-Length"]))
             body = b'{"error": "expired"}'
             self.send_response(401)
