@@ -9,14 +9,15 @@ small, so that the gate is the same on every machine: the ``duplicates`` command
 development machines is not installed in CI, where the rule was therefore never checked.
 
 What counts, in each file, is its *significant lines*, read with :mod:`tokenize`: blank
-lines, comments, docstrings (a statement that is only a string: prose, not code), import
-statements (a parenthesised list of names too) and lines of lone punctuation (``)``,
-``],``) are passed over, and white space is folded. Each significant line has two keys:
+lines, comments, import statements (a parenthesised list of names too: naming what one
+uses is no copy) and lines of lone punctuation (``)``, ``],``) are passed over, and white
+space is folded. Each significant line has two keys:
 
 - its text, to the letter (white space folded, a trailing comment cut);
 - its *shape*: names become ``N``, strings ``S``, numbers ``0``; keywords and operators
-  stay. A line inside a multi-line string keeps its text as its shape (SQL or a help text
-  restated is the same text, not the same form).
+  stay. A docstring's lines, and the lines a multi-line string runs on to, keep their text
+  as their shape: prose, SQL or a help text restated is the same text, not the same form,
+  and a docstring saying what a piece is for sets two pieces of one form apart.
 
 A *real copy* is a run of at least :data:`MIN_LINES` consecutive significant lines whose
 texts are the same in two places; a *shape-alike* is such a run of shapes whose texts are
@@ -122,26 +123,33 @@ class Report:
 
     rows: tuple[Row, ...]
     files: int
-    common: int  # runs of MIN_LINES lines left out as standing in more than MOST_PLACES
+    common: int  # runs of MIN_LINES lines (or shapes) in more than MOST_PLACES places
     unread: tuple[str, ...]  # files that are not Python tokenize can read, with why
 
-    def lines(self) -> list[str]:
-        """The report as a person reads it: a count, then one row a line."""
+    def head(self) -> str:
+        """The count line that comes before the rows."""
         real = sum(not row.shape for row in self.rows)
-        head = (
+        if not self.rows:
+            return f"no copies ({self.files} files read)"
+        return (
             f"{len(self.rows)} pairs of places ({self.files} files read): "
-            f"{real} real copies, {len(self.rows) - real} shape-alike"
-            if self.rows
-            else f"no copies ({self.files} files read)"
+            f"{real} with a real copy, {len(self.rows) - real} shape-alike only"
         )
-        out = [head, *(f"C{n} {row}" for n, row in enumerate(self.rows, 1))]
+
+    def notes(self) -> list[str]:
+        """What was passed over, said after the rows."""
+        out = [f"unread: {why}" for why in self.unread]
         if self.common:
             out.append(
-                f"left out: {self.common} runs of {MIN_LINES} lines that stand in more "
-                f"than {MOST_PLACES} places each (boilerplate)"
+                f"left out: {self.common} runs of {MIN_LINES} lines or shapes that stand in "
+                f"more than {MOST_PLACES} places each (boilerplate)"
             )
-        out.extend(f"unread: {why}" for why in self.unread)
         return out
+
+    def lines(self) -> list[str]:
+        """The report as a person reads it: a count, one row a line, then the notes."""
+        rows = (f"C{n} {row}" for n, row in enumerate(self.rows, 1))
+        return [self.head(), *rows, *self.notes()]
 
 
 def _fold(text: str) -> str:
@@ -283,8 +291,8 @@ def find(sources: Mapping[str, str]) -> Report:
             files[name] = significant_lines(text)
         except (tokenize.TokenError, SyntaxError) as error:
             unread.append(f"{name}: not Python that tokenize reads ({error})")
-    real, common = _runs(files, lambda line: line.text)
-    alike, _ = _runs(files, lambda line: line.shape)
+    real, common_text = _runs(files, lambda line: line.text)
+    alike, common_shape = _runs(files, lambda line: line.shape)
     by_diagonal: dict[tuple[str, str, int], list[_Run]] = defaultdict(list)
     for run in real:
         by_diagonal[(run.a, run.b, run.offset)].append(run)
@@ -304,7 +312,8 @@ def find(sources: Mapping[str, str]) -> Report:
         b = _span(files, run.b, run.start + run.offset, run.length)
         rows.append((shape, -run.length, Row(a, b, shape, len(found) - 1)))
     rows.sort(key=lambda row: (row[0], row[1], str(row[2])))
-    return Report(tuple(row for _, _, row in rows), len(sources), common, tuple(unread))
+    found_rows = tuple(row for _, _, row in rows)
+    return Report(found_rows, len(sources), common_text + common_shape, tuple(unread))
 
 
 def read(root: Path) -> dict[str, str]:
