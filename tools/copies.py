@@ -216,8 +216,9 @@ def significant_lines(source: str) -> list[Line]:
     for number in sorted(code | literal):
         raw = physical[number - 1] if number <= len(physical) else ""
         text = _fold(raw[: comment_at[number]] if number in comment_at else raw)
-        shape = text if number in literal else " ".join(filter(None, shapes[number]))
-        lines.append(Line(number, text, shape))
+        if text:  # a blank line inside a string is blank all the same
+            shape = text if number in literal else " ".join(filter(None, shapes[number]))
+            lines.append(Line(number, text, shape))
     return lines
 
 
