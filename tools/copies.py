@@ -23,7 +23,9 @@ A *real copy* is a run of at least :data:`MIN_LINES` consecutive significant lin
 texts are the same in two places; a *shape-alike* is such a run of shapes whose texts are
 not all the same. A run of :data:`MIN_LINES` lines that stands in more than
 :data:`MOST_PLACES` places is boilerplate (a pattern of the language, not a copy) and is
-left out, counted in the report. Two places in one file never overlap.
+left out, counted in the report; so is, for shapes only, a run whose lines are half or more
+thin (one name or value and punctuation, as in a list of strings one a line). Two places
+in one file never overlap.
 
 One row a pair of files (or a file with itself): a real row when the pair shares a real
 copy, else a shape row; it names the longest such run, and how many more runs the pair
@@ -73,6 +75,7 @@ _STRINGS: Final = frozenset(
     }
 )
 _IMPORTS: Final = frozenset({"import", "from"})
+_PUNCTUATION: Final = frozenset(",()[]{}:")
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,15 +240,26 @@ class _Run:
         return self.start < other.start + other.length and other.start < self.start + self.length
 
 
+def thin(shape: str) -> bool:
+    """A shape with at most one word or value besides punctuation (``S ,``, ``N ,``,
+    ``else :``): an entry of a list of data, or the language's own frame."""
+    return sum(part not in _PUNCTUATION for part in shape.split()) <= 1
+
+
 def _runs(
-    files: Mapping[str, Sequence[Line]], key: Callable[[Line], str]
+    files: Mapping[str, Sequence[Line]], key: Callable[[Line], str], shapes: bool
 ) -> tuple[list[_Run], int]:
     """Maximal runs of at least MIN_LINES lines alike by ``key``, and how many windows of
-    MIN_LINES lines were left out as too common."""
+    MIN_LINES lines were left out as too common. With ``shapes``, a window whose lines are
+    thin (:func:`thin`) half or more is passed over: a list of names or strings, one a
+    line, is alike in shape to every other such list."""
     places: dict[tuple[str, ...], list[tuple[str, int]]] = defaultdict(list)
     for name in sorted(files):
         keys = [key(line) for line in files[name]]
+        thins = [shapes and thin(line.shape) for line in files[name]]
         for start in range(len(keys) - MIN_LINES + 1):
+            if 2 * sum(thins[start : start + MIN_LINES]) >= MIN_LINES:
+                continue
             places[tuple(keys[start : start + MIN_LINES])].append((name, start))
     seeds: dict[tuple[str, str, int], set[int]] = defaultdict(set)
     common = 0
@@ -292,8 +306,8 @@ def find(sources: Mapping[str, str]) -> Report:
             files[name] = significant_lines(text)
         except (tokenize.TokenError, SyntaxError) as error:
             unread.append(f"{name}: not Python that tokenize reads ({error})")
-    real, common_text = _runs(files, lambda line: line.text)
-    alike, common_shape = _runs(files, lambda line: line.shape)
+    real, common_text = _runs(files, lambda line: line.text, shapes=False)
+    alike, common_shape = _runs(files, lambda line: line.shape, shapes=True)
     by_diagonal: dict[tuple[str, str, int], list[_Run]] = defaultdict(list)
     for run in real:
         by_diagonal[(run.a, run.b, run.offset)].append(run)

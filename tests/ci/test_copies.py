@@ -99,6 +99,18 @@ def test_a_run_in_more_than_8_places_is_left_out_as_boilerplate(
     assert (report.common > 0) == (rows == 0)
 
 
+def test_lists_of_other_strings_one_a_line_are_not_alike_in_shape(copies: ModuleType) -> None:
+    """Each entry is thin (a value and a comma): such lists are data, not a form copied."""
+
+    def listed(prefix: str) -> str:
+        return "__all__ = [\n" + "".join(f'    "{prefix}{n}",\n' for n in range(9)) + "]\n"
+
+    assert copies.find({"a.py": listed("a"), "b.py": listed("b")}).rows == ()
+    assert [str(row) for row in copies.find({"a.py": listed("a"), "b.py": listed("a")}).rows] == [
+        "a.py:1-10 ~ b.py:1-10"
+    ]
+
+
 def test_a_file_that_is_not_python_is_named_unread(copies: ModuleType) -> None:
     report = copies.find({"a.py": "x = (\n", "b.py": BODY})
     assert report.rows == ()
