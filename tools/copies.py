@@ -65,7 +65,10 @@ _LAYOUT: Final = frozenset(
         tokenize.ENDMARKER,
     }
 )
-# Strings, and from Python 3.12 on the parts of an f-string, which tokenize splits.
+# From Python 3.12 on, tokenize splits an f-string into parts (its names and operators
+# between them); they are put together again, so that a shape is the same on every Python.
+_FSTRING_START: Final = getattr(token, "FSTRING_START", -1)
+_FSTRING_END: Final = getattr(token, "FSTRING_END", -1)
 _STRINGS: Final = frozenset(
     {tokenize.STRING}
     | {
@@ -164,8 +167,8 @@ def _shape(kind: int, text: str) -> str:
         return text if keyword.iskeyword(text) else "N"
     if kind == tokenize.NUMBER:
         return "0"
-    if kind in _STRINGS:
-        return "S" if kind != getattr(token, "FSTRING_MIDDLE", -1) else ""
+    if kind == tokenize.STRING:
+        return "S"
     return text
 
 
@@ -181,6 +184,32 @@ def _statements(tokens: Iterable[tokenize.TokenInfo]) -> Iterable[list[tokenize.
             statement.append(tok)
     if statement:
         yield statement
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    """A token's kind and text, and the lines it starts and ends on."""
+
+    kind: int
+    text: str
+    first: int
+    last: int
+
+
+def _whole(statement: Sequence[tokenize.TokenInfo]) -> Iterable[_Token]:
+    """The statement's tokens, an f-string one STRING token as before Python 3.12."""
+    depth = 0
+    first = 0
+    for tok in statement:
+        if tok.type == _FSTRING_START:
+            depth += 1
+            first = tok.start[0] if depth == 1 else first
+        elif tok.type == _FSTRING_END:
+            depth -= 1
+            if depth == 0:
+                yield _Token(tokenize.STRING, "", first, tok.end[0])
+        elif depth == 0:
+            yield _Token(tok.type, tok.string, tok.start[0], tok.end[0])
 
 
 def _is_import(statement: Sequence[tokenize.TokenInfo]) -> bool:
@@ -209,18 +238,17 @@ def significant_lines(source: str) -> list[Line]:
         if _is_prose(statement):
             literal.update(range(statement[0].start[0], statement[-1].end[0] + 1))
             continue
-        for tok in statement:
-            row = tok.start[0]
-            shapes[row].append(_shape(tok.type, tok.string))
-            if tok.type != tokenize.OP:
-                code.add(row)
-            literal.update(range(row + 1, tok.end[0] + 1))
+        for tok in _whole(statement):
+            shapes[tok.first].append(_shape(tok.kind, tok.text))
+            if tok.kind != tokenize.OP:
+                code.add(tok.first)
+            literal.update(range(tok.first + 1, tok.last + 1))
     lines: list[Line] = []
     for number in sorted(code | literal):
         raw = physical[number - 1] if number <= len(physical) else ""
         text = _fold(raw[: comment_at[number]] if number in comment_at else raw)
         if text:  # a blank line inside a string is blank all the same
-            shape = text if number in literal else " ".join(filter(None, shapes[number]))
+            shape = text if number in literal else " ".join(shapes[number])
             lines.append(Line(number, text, shape))
     return lines
 

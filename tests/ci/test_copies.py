@@ -53,6 +53,13 @@ def test_a_shape_keeps_keywords_and_operators_and_hides_names_strings_and_number
     assert line.shape == "if N > 0 and N != S : N . N ( None )"
 
 
+def test_an_f_string_is_one_string_on_every_python(copies: ModuleType) -> None:
+    """Python 3.12 tokenizes an f-string in parts; its shape stays the one of 3.11."""
+    source = 'x = f"a {b!r:>{width}} c" + f"""d\n{e}\n"""\n'
+    shapes = [(line.number, line.shape) for line in copies.significant_lines(source)]
+    assert shapes == [(1, "N = S + S"), (2, "{e}"), (3, '"""')]
+
+
 def test_docstrings_and_multi_line_strings_keep_their_words_as_their_shape(
     copies: ModuleType,
 ) -> None:
