@@ -226,7 +226,7 @@ def _is_prose(statement: Sequence[tokenize.TokenInfo]) -> bool:
 def significant_lines(source: str) -> list[Line]:
     """The lines of ``source`` that count, in order (raises tokenize.TokenError or
     SyntaxError on text that is not Python)."""
-    physical = source.splitlines()
+    physical = source.split("\n")  # as tokenize counts lines (splitlines also cuts at \f)
     tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
     comment_at = {tok.start[0]: tok.start[1] for tok in tokens if tok.type == tokenize.COMMENT}
     shapes: dict[int, list[str]] = defaultdict(list)

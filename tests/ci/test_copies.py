@@ -46,6 +46,11 @@ def test_blank_lines_comments_imports_and_lone_punctuation_do_not_count(
     assert texts(copies, source) == [(8, "X = call("), (9, "a, b,"), (10, "c,")]
 
 
+def test_lines_are_numbered_as_tokenize_numbers_them(copies: ModuleType) -> None:
+    """A form feed is white space to Python, not the end of a line."""
+    assert texts(copies, 'a = "x\fy"\r\n\fb = 2\n') == [(1, 'a = "x y"'), (2, "b = 2")]
+
+
 def test_a_shape_keeps_keywords_and_operators_and_hides_names_strings_and_numbers(
     copies: ModuleType,
 ) -> None:
