@@ -25,12 +25,25 @@ def audit_deps() -> ModuleType:
 
 
 @pytest.fixture(scope="session")
-def structure() -> ModuleType:
-    """tools/structure.py, imported once."""
+def copies() -> ModuleType:
+    """tools/copies.py, imported once, as structure.py imports it."""
+    spec = importlib.util.spec_from_file_location("copies", TOOLS / "copies.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["copies"] = module  # dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def structure(copies: ModuleType) -> ModuleType:
+    """tools/structure.py, imported once (its ``import copies`` finds the one above)."""
     spec = importlib.util.spec_from_file_location("structure", TOOLS / "structure.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["structure"] = module  # dataclasses look their module up by name
     spec.loader.exec_module(module)
+    assert module.copies is copies
     return module
