@@ -215,3 +215,10 @@ def test_read_readings_refuses_a_time_without_offset_when_no_zone_is_known() -> 
     and the message says how to write it."""
     with pytest.raises(CsvFormatError, match=r"line 2: .*has no offset.*patient's time zone"):
         read_readings("time,temperature,unit\n2026-11-04 08:30,101.2,F\n")
+
+
+def test_read_readings_refuses_an_empty_kind_cell_when_the_file_has_a_kind_column() -> None:
+    """Without a kind column a typed list is spot readings; in a kind column, an empty cell
+    is as unreadable as an unknown kind (fever-rule.md §8; the input campaign's case)."""
+    with pytest.raises(CsvFormatError, match=r"line 2: kind '' is not one of"):
+        read_readings(f"{HEADER}\n2026-11-04T08:30:00+01:00,101.2,F,\n")

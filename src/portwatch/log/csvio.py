@@ -284,7 +284,9 @@ def _reading(cells: dict[str, str], *, raw: str, zone: tzinfo | None) -> Reading
         raise ValueError(f"unit {cells['unit']!r} is neither C nor F") from None
     value = _decimal(cells["temperature"], cells["temperature"])
     try:
-        kind = ReadingKind((cells.get("kind") or ReadingKind.SPOT.value).lower())
+        # No kind column: a typed list of spot readings. An empty cell in a kind column is
+        # an unreadable line, as any unknown kind is (fever-rule.md §8).
+        kind = ReadingKind(cells.get("kind", ReadingKind.SPOT.value).lower())
     except ValueError:
         raise ValueError(
             f"kind {cells['kind']!r} is not one of {', '.join(k.value for k in ReadingKind)}"
