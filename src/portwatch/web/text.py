@@ -396,7 +396,7 @@ def _now_state(status: StatusData) -> NowState:
     settings, latest, now = status.settings, status.latest, status.now
     zone = settings.zone
     age = now - latest.time if latest is not None else None
-    stale = age is None or age > settings.stale_after
+    stale = age is None or latest is None or age > settings.stale_limit(latest.kind)
     check = "check that the thermometer is on, charged and near the base station."
     start, end = settings.period(now)
     state = status.episode_state
