@@ -1,5 +1,4 @@
-"""Durations in settings: ``"4h"``, ``"90m"``, ``"30s"``, ``"1d"`` or a sum such as
-``"1h30m"``, parsed and written back the same way.
+"""Durations in settings (``"4h"``, ``"90m"``, ``"1h30m"``): read one way, written back alike.
 
 Its own module (moved out of :mod:`portwatch.config`, issue 19): one reading of a
 duration for the settings file, the environment and the commands (pause, replay, web).

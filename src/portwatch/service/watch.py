@@ -1,5 +1,4 @@
-"""The stale-data watch, as a pure function of (last valid reading, its kind, pauses, fever
-pending, recheck due, now).
+"""The stale-data watch, as a pure function of (last valid reading, its kind, pauses, fever, now).
 
 alerts.md: a thermometer silent for ``stale_after`` (30 min) is reported to the caregiver,
 sooner and repeatedly (every ``stale_after_pending``, 10 min) while a fever waits for its
