@@ -153,6 +153,7 @@ def test_now_page_greys_a_spot_reading_older_than_the_spot_limit() -> None:
     """The spot limit (16 h by default, the watch's) is where "No data" begins."""
     told = now_state(replace(now_status("normal"), latest=_spot(timedelta(hours=17), 37.0)))
     assert (told.colour, told.headline, told.stale) == ("nodata", "No data for 17 h 0 min", True)
+    assert told.todo == "Please take a temperature now."  # not "check it is on, charged"
     settings = DisplaySettings(placement=PLACEMENT, spot_stale_after=timedelta(hours=2))
     shorter = replace(
         now_status("normal"), settings=settings, latest=_spot(timedelta(hours=3), 37.0)
