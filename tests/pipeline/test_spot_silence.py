@@ -21,6 +21,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -28,17 +29,19 @@ from aiohttp import web
 
 from portwatch.alerts.notices import NOTICES, NoticeKind
 from portwatch.log.store import Store
-from portwatch.model import ReadingKind
+from portwatch.model import MANUAL_DEVICE, Reading, ReadingKind, Unit
 from portwatch.sim.scenario import DEFAULT_PLACEMENT, SPOT_TWO_FEVERS, spot_times
 
 from .daemon_process import Notifications, wait_for
 from .test_run_course import RUN_TIMEOUT_S, SECRET, STOP_WITHIN_S, _inbox
 
 PLACED = DEFAULT_PLACEMENT
-# The daemon starts a minute before the placement's 08:00 reading, the course's first. (A
-# watch that has heard no reading yet holds the wearable's 30 min, the safe side: a spot
-# household started hours before its first temperature is told "silent" once.)
+# The daemon starts a minute before the placement's 08:00 reading, the course's first, with
+# the temperature the caregiver took by hand at setup in the log. (A watch that has heard
+# no reading yet holds the wearable's 30 min, the safe side; flat out, the virtual link's
+# first connection can take simulated minutes.)
 START = PLACED - timedelta(minutes=1)
+BY_HAND = PLACED - timedelta(minutes=5)
 UNTIL = PLACED + timedelta(days=3, hours=1)  # day 4, 09:00: before its 13:00 fever reading
 WATCH_TITLES = (
     NOTICES[NoticeKind.STALE].title.split("{")[0],  # "No temperature for {silent}"
@@ -104,6 +107,15 @@ def _caregiver_pending(db: Path) -> bool:
         return any(row.channel == "notify" for row in log.outbox_all("pending"))
 
 
+def _taken_by_hand(db: Path) -> None:
+    """The setup's first temperature, as `portwatch add 36.8C` logs it."""
+    db.parent.mkdir(parents=True, exist_ok=True)
+    value = Decimal("36.8")
+    reading = Reading(MANUAL_DEVICE, ReadingKind.SPOT, value, Unit.CELSIUS, 36.8, BY_HAND, BY_HAND)
+    with Store.open(db) as log:
+        log.add_readings([reading])
+
+
 async def _run(config: Path, notify: Notifications) -> int:
     """The daemon from the placement, held at UNTIL, SIGTERMed once its notices are out."""
     env = {**os.environ, "NOTIFY_SOCKET": notify.sock.getsockname()}
@@ -137,6 +149,7 @@ async def test_spot_household_hears_no_silence_when_temperatures_are_taken_four_
     titles: list[str] = []
     async with _inbox(tmp_path, db) as clinic, _caregiver(titles) as caregiver_url:
         config = _config(tmp_path, clinic.url, caregiver_url)
+        _taken_by_hand(db)
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
             sock.bind(str(tmp_path / "notify"))
             sock.setblocking(False)
@@ -149,7 +162,7 @@ async def test_spot_household_hears_no_silence_when_temperatures_are_taken_four_
     with Store.open_reader(db) as log:
         readings = log.readings(PLACED - timedelta(days=1), UNTIL)
     expected = spot_times(SPOT_TWO_FEVERS, PLACED, START, UNTIL)
-    assert [r.reading.time for r in readings] == expected  # the course was played whole
+    assert [r.reading.time for r in readings] == [BY_HAND, *expected]  # played whole
     assert {r.reading.kind for r in readings} == {ReadingKind.SPOT}
     summaries = [t for t in titles if t.startswith("Day ")]  # "Day {day}: {status}"
     assert len(summaries) == 3, titles  # the receiver heard the daemon: 20:00 of days 1-3
