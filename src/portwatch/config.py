@@ -48,6 +48,8 @@ from portwatch.alerts.endpoints import check_notify_url
 from portwatch.alerts.notify_credentials import urls_from_files
 from portwatch.alerts.payloads import AlertContext, ClinicFormat, Thermometer
 from portwatch.alerts.signing import SignatureError, parse_secret
+from portwatch.durations import Duration, PositiveDuration, parse_duration
+from portwatch.durations import format_duration as _format_duration
 from portwatch.fever.settings import (
     DEFAULTS,
     THRESHOLD_MAX_F,
@@ -96,69 +98,22 @@ REALERT_AFTER_MAX: Final = timedelta(hours=72)  # fever-rule.md §5
 RESOLVE_AFTER_MIN: Final = timedelta(hours=4)  # fever-rule.md §5 (default 24 h)
 RESOLVE_AFTER_MAX: Final = timedelta(hours=72)  # fever-rule.md §5
 STALE_AFTER_MAX: Final = timedelta(hours=2)  # alerts.md: thermometer silent (default 30 min)
+# Issue 19: a spot thermometer silent for a whole day is a gap in monitoring (default 16 h).
+SPOT_STALE_AFTER_MAX: Final = timedelta(hours=24)
 ESCALATE_AFTER_MAX: Final = timedelta(hours=1)  # alerts.md: alert not accepted (default 15 min)
 HEARTBEAT_MAX: Final = timedelta(hours=1)  # alerts.md: gateway heartbeat (default 15 min)
 # A heartbeat's id is its 15-minute slot (payloads.heartbeat_slot): more often, ids would clash.
 HEARTBEAT_MIN: Final = timedelta(minutes=15)
 DURABLE_WITHIN_MAX: Final = timedelta(seconds=10)  # design.md: durable before the rule acts
 
-# No setting is near this long; anything longer is a typo (and would overflow a timedelta).
-DURATION_MAX: Final = timedelta(days=3650)
 # A placement outside these years is a typo (near datetime's ends it breaks UTC; issue 21).
 PLACEMENT_YEARS: Final = (2000, 9000)
 
-_DURATION_PART: Final = re.compile(r"(\d+(?:\.\d+)?)(d|h|m|s)")
-_DURATION_UNITS: Final = {"d": 86400.0, "h": 3600.0, "m": 60.0, "s": 1.0}
 _ADDRESS: Final = re.compile(r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$")
 # Settings whose value is never repeated in a problem line (see _problem_line).
 _UNECHOED: Final = frozenset({("notify", "caregiver_url"), ("notify", "patient_url")})
 # Keys people are tempted to write instead of the *_file setting.
 _SECRET_WORDS: Final = ("secret", "token", "password", "key")
-
-
-def parse_duration(text: object) -> timedelta:
-    """``"4h"``, ``"90m"``, ``"30s"``, ``"1d"`` or a sum such as ``"1h30m"``, as a timedelta.
-
-    Raises:
-        ValueError: for anything else, including bare numbers (their unit would be a guess).
-    """
-    if isinstance(text, timedelta):
-        return text
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError("expected a duration such as '4h', '90m' or '30s'")
-    compact = text.strip().replace(" ", "")
-    parts = list(_DURATION_PART.finditer(compact))
-    if not parts or "".join(p.group(0) for p in parts) != compact:
-        raise ValueError("expected a duration such as '4h', '90m' or '30s'")
-    seconds = sum(float(p[1]) * _DURATION_UNITS[p[2]] for p in parts)
-    if not seconds <= DURATION_MAX.total_seconds():
-        # Issue 21: "1000000000d" or 400 nines overflowed timedelta (a traceback, exit 1).
-        raise ValueError(f"too long; a duration is at most {DURATION_MAX.days} days")
-    return timedelta(seconds=seconds)
-
-
-def _format_duration(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-Duration = Annotated[
-    timedelta,
-    BeforeValidator(parse_duration),
-    PlainSerializer(_format_duration, return_type=str),
-]
-
-
-def _positive(value: timedelta) -> timedelta:
-    if value <= timedelta(0):
-        raise ValueError("must be longer than zero")
-    return value
-
-
-PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 
 
 def _parse_local_time(text: object) -> time:
@@ -356,10 +311,13 @@ class NotifySection(_Section):
 
 
 class WatchSection(_Section):
-    """The stale-data watch (alerts.md, "thermometer silent")."""
+    """The stale-data watch (alerts.md, "thermometer silent"): ``stale_after`` for a
+    wearable's stream, ``spot_stale_after`` for a spot thermometer or hand readings (issue
+    19); zero, or longer than the bound, is refused: it would silence the watch."""
 
     stale_after: PositiveDuration = Field(default=timedelta(minutes=30), le=STALE_AFTER_MAX)
     stale_after_pending: PositiveDuration = Field(default=timedelta(minutes=10), le=STALE_AFTER_MAX)
+    spot_stale_after: PositiveDuration = Field(default=timedelta(hours=16), le=SPOT_STALE_AFTER_MAX)
 
     @model_validator(mode="after")
     def _sooner_while_pending(self) -> WatchSection:
@@ -368,6 +326,12 @@ class WatchSection(_Section):
                 f"watch.stale_after_pending = '{_format_duration(self.stale_after_pending)}': "
                 f"must not exceed watch.stale_after ('{_format_duration(self.stale_after)}'); "
                 "a pending fever needs the sooner warning"
+            )
+        if self.spot_stale_after < self.stale_after:
+            raise ValueError(
+                f"watch.spot_stale_after = '{_format_duration(self.spot_stale_after)}': "
+                f"must be at least watch.stale_after ('{_format_duration(self.stale_after)}'); "
+                "a spot thermometer is taken a few times a day, not every minute"
             )
         return self
 

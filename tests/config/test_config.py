@@ -276,3 +276,33 @@ def test_duration_is_refused_when_unit_is_missing_or_unknown(text: str) -> None:
     """A bare number's unit would be a guess, and guessing 4 s for 4 h hides fevers."""
     with pytest.raises(ValueError, match="expected a duration"):
         parse_duration(text)
+
+
+def test_spot_stale_after_defaults_to_16_hours_when_not_set(
+    tmp_path: Path, credentials: dict[str, str]
+) -> None:
+    """Issue 19: a spot thermometer has its own silence limit, as the example file says."""
+    settings = load_settings(write(tmp_path, MINIMAL), now=NOW, environ=credentials)
+    assert settings.watch.spot_stale_after == timedelta(hours=16)
+    example = load_settings(EXAMPLE, now=NOW, environ=credentials)
+    assert example.watch.spot_stale_after == timedelta(hours=16)
+
+
+@pytest.mark.parametrize(
+    ("value", "wanted"),
+    [
+        ("0s", "must be longer than zero"),
+        ("25h", "less than or equal to"),
+        ("10m", "must be at least watch.stale_after ('30m')"),
+        ("off", "expected a duration"),
+    ],
+)
+def test_spot_stale_after_is_refused_when_it_would_silence_the_watch_or_make_noise(
+    tmp_path: Path, credentials: dict[str, str], value: str, wanted: str
+) -> None:
+    """Zero or "off" would silence the watch; over a day it would say nothing for a day
+    without any temperature; under stale_after a spot thermometer would be nagged."""
+    path = write(tmp_path, f'{MINIMAL}\n[watch]\nspot_stale_after = "{value}"\n')
+    (line,) = problems(path, credentials)
+    assert line.startswith("watch.spot_stale_after")
+    assert wanted in line

@@ -83,14 +83,14 @@ def setup(tmp_path: Path) -> tuple[Path, Path]:
     return write_settings(tmp_path, "http://127.0.0.1:9/webhook")
 
 
-def log_reading(state: Path, at: datetime) -> None:
+def log_reading(state: Path, at: datetime, kind: ReadingKind = ReadingKind.SPOT) -> None:
     """What the daemon would have logged: one reading from the thermometer."""
     with Store.open(state / "portwatch.db") as store:
         store.add_readings(
             [
                 Reading(
                     "AA:BB:CC:DD:EE:FF",
-                    ReadingKind.SPOT,
+                    kind,
                     Decimal("36.9"),
                     Unit.CELSIUS,
                     36.9,
@@ -276,6 +276,27 @@ def test_thermometer_fails_when_last_reading_is_older_than_stale_limit(
     log_reading(state, NOW - timedelta(minutes=40))
     check = check_thermometer(state / "portwatch.db", None, timedelta(minutes=30), NOW)
     assert (check.passed, check.detail) == (False, "any thermometer last heard 40 min ago")
+
+
+@pytest.mark.parametrize(
+    ("kind", "age", "passed"),
+    [
+        (ReadingKind.SPOT, timedelta(hours=3), True),
+        (ReadingKind.SPOT, timedelta(hours=17), False),
+        (ReadingKind.STREAM, timedelta(minutes=40), False),
+    ],
+)
+def test_thermometer_check_takes_the_spot_limit_when_the_last_reading_was_a_spot_one(
+    setup: tuple[Path, Path], kind: ReadingKind, age: timedelta, passed: bool
+) -> None:
+    """Issue 19: a spot thermometer 3 h after its last reading is working, as the watch
+    says; a wearable 40 min silent is not."""
+    _, state = setup
+    log_reading(state, NOW - age, kind)
+    check = check_thermometer(
+        state / "portwatch.db", None, timedelta(minutes=30), NOW, spot_within=timedelta(hours=16)
+    )
+    assert check.passed is passed
 
 
 def test_thermometer_fails_when_pinned_one_never_reported(setup: tuple[Path, Path]) -> None:

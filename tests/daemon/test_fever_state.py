@@ -35,6 +35,15 @@ def test_recheck_time_defaults_to_min_separation_when_the_decision_names_none() 
     assert state.text == "recheck due Wed 13:30 UTC"
 
 
+def test_recheck_due_is_kept_for_the_watch_until_the_fever_is_confirmed() -> None:
+    """Issue 19: a spot thermometer's watch waits for the recheck's due time, not 10 min."""
+    state = _state()
+    state.track([_decision(DecisionType.ELEVATED_FIRST, AT, due=AT + timedelta(hours=4))])
+    assert state.recheck_due == AT + timedelta(hours=4)
+    state.track([_decision(DecisionType.FEVER_CONFIRMED, AT + timedelta(hours=5))])
+    assert state.recheck_due is None
+
+
 def test_confirmed_fever_opens_the_episode_and_ends_the_wait_for_a_pair() -> None:
     state = _state()
     state.track(

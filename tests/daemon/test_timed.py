@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -79,9 +79,12 @@ def store(tmp_path: Path) -> Store:
 
 
 def normal(at: datetime) -> Reading:
+    """A sample of a thermometer that measures on its own every 15 min: a stream, watched
+    at stale_after (issue 19: a spot reading is watched at spot_stale_after)."""
     return Reading(
-        "AA:BB:CC:DD:EE:FF", ReadingKind.SPOT, Decimal("36.8"), Unit.CELSIUS, 36.8, at, at
-    )
+        "AA:BB:CC:DD:EE:FF", ReadingKind.STREAM, Decimal("36.8"), Unit.CELSIUS, 36.8, at, at,
+        interval_s=EVERY.total_seconds(),
+    )  # fmt: skip
 
 
 async def thermometer(clock: VirtualClock, store: Store, timed: TimedWork) -> None:
@@ -297,3 +300,82 @@ async def test_summary_tells_open_episode_from_none_when_fever_was_confirmed(
     await timed.summary(clock.now())
     ((_, notice, _),) = sink.sent
     assert notice.title == f"Day 4: {status}"
+
+
+def spot(at: datetime) -> Reading:
+    """A temperature taken with a spot thermometer (or typed in by hand)."""
+    celsius = Decimal("36.8")
+    return Reading("AA:BB:CC:DD:EE:FF", ReadingKind.SPOT, celsius, Unit.CELSIUS, 36.8, at, at)
+
+
+async def _timed_over(
+    settings: Settings,
+    store: Store,
+    clock: VirtualClock,
+    readings: list[datetime],
+    fever_pending: Callable[[], bool],
+    recheck_due: Callable[[], datetime | None] | None = None,
+) -> Sink:
+    """TimedWork over the log from ``clock.now()`` to the day after the last reading, the
+    spot readings arriving as the link would deliver them."""
+    sink = Sink(clock)
+    scheduler = Scheduler(clock)
+    timed = TimedWork(
+        settings,
+        store,
+        sink,
+        scheduler,
+        clock,
+        fever_pending=fever_pending,
+        recheck_due=recheck_due,
+    )
+    runner = asyncio.create_task(scheduler.run())
+    try:
+        await timed.start()
+        await clock.settle()
+        for at in readings:
+            await clock.advance((at - clock.now()).total_seconds())
+            store.add_readings([spot(at)])
+            await timed.reading_arrived(spot(at))
+        await clock.advance(86400)
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+    return sink
+
+
+async def test_spot_thermometer_read_four_times_a_day_gets_no_silence_notice(
+    settings: Settings, store: Store
+) -> None:
+    """Issue 19: three days of 08/13/18/22 spot readings, then a day without any: no noise
+    between readings, one 'silent' 16 h after the last (the night's quiet hours permitting)."""
+    day = datetime(2026, 11, 28, tzinfo=UTC)
+    times = [day + timedelta(days=d, hours=h) for d in range(3) for h in (8, 13, 18, 22)]
+    store.add_readings([spot(times[0])])
+    clock = VirtualClock(times[0] + timedelta(minutes=1))
+    sink = await _timed_over(settings, store, clock, times[1:], fever_pending=lambda: False)
+    silent_at = times[-1] + timedelta(hours=16)  # 14:00 UTC, 15:00 in Berlin
+    assert sink.of(NoticeKind.STALE, NoticeKind.BACK, NoticeKind.STALE_PENDING) == [
+        (silent_at, "watch.stale")
+    ]
+
+
+async def test_spot_recheck_not_taken_is_told_once_at_due_plus_ten_minutes(
+    settings: Settings, store: Store
+) -> None:
+    """A high spot reading at 08:00 waits for its 12:00 recheck, which never comes: one
+    urgent notice at 12:10 (the old watch: one every 10 min from 08:10)."""
+    first = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
+    store.add_readings([spot(first)])
+    clock = VirtualClock(first + timedelta(minutes=1))
+    sink = await _timed_over(
+        settings,
+        store,
+        clock,
+        [],
+        fever_pending=lambda: clock.now() < first + timedelta(hours=24),
+        recheck_due=lambda: first + timedelta(hours=4),
+    )
+    assert sink.of(NoticeKind.STALE, NoticeKind.BACK, NoticeKind.STALE_PENDING) == [
+        (first + timedelta(hours=4, minutes=10), "watch.stale_pending")
+    ]

@@ -129,3 +129,33 @@ def test_now_page_says_call_the_clinic_first_when_a_symptom_report_did_not_reach
         assert (told.colour, told.headline) == (plain.colour, plain.headline)
     just_sent = replace(now_status(state), clinic_undelivered=(_report("pending", 0),))
     assert now_state(just_sent) == now_state(now_status(state))  # not tried yet: not news
+
+
+def _spot(age: timedelta, celsius: float) -> Reading:
+    at = NOW - age
+    value = Decimal(f"{celsius:.2f}")
+    return Reading(DEVICE, ReadingKind.SPOT, value, Unit.CELSIUS, celsius, at, at)
+
+
+def test_now_page_shows_a_three_hour_old_spot_reading_normally_with_its_age() -> None:
+    """Issue 19: a spot household's reading is hours old by design; greyed as "No data for
+    3 h" it told the caregiver something was wrong several times a day."""
+    status = replace(now_status("normal"), latest=_spot(timedelta(hours=3), 37.0))
+    told = now_state(status)
+    assert (told.colour, told.headline, told.stale) == ("normal", "Normal", False)
+    page = now_page(status)
+    assert "No data" not in page
+    assert "old reading" not in page
+    assert "3 h" in page  # its age is still shown
+
+
+def test_now_page_greys_a_spot_reading_older_than_the_spot_limit() -> None:
+    """The spot limit (16 h by default, the watch's) is where "No data" begins."""
+    told = now_state(replace(now_status("normal"), latest=_spot(timedelta(hours=17), 37.0)))
+    assert (told.colour, told.headline, told.stale) == ("nodata", "No data for 17 h 0 min", True)
+    assert told.todo == "Please take a temperature now."  # not "check it is on, charged"
+    settings = DisplaySettings(placement=PLACEMENT, spot_stale_after=timedelta(hours=2))
+    shorter = replace(
+        now_status("normal"), settings=settings, latest=_spot(timedelta(hours=3), 37.0)
+    )
+    assert now_state(shorter).stale

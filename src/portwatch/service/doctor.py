@@ -46,6 +46,7 @@ from portwatch.log.store import (
     check,
 )
 from portwatch.service.status import age_text
+from portwatch.service.watch import silence_limit
 
 __all__ = [
     "Check",
@@ -205,8 +206,17 @@ def check_pin(directory: Path, address: str | None) -> Check:
 SEEN_LOOKBACK: Final = timedelta(days=1)
 
 
-def check_thermometer(path: Path, address: str | None, within: timedelta, now: datetime) -> Check:
-    """The pinned thermometer sent a reading within ``within`` (the stale-data limit)."""
+def check_thermometer(
+    path: Path,
+    address: str | None,
+    within: timedelta,
+    now: datetime,
+    *,
+    spot_within: timedelta | None = None,
+) -> Check:
+    """The pinned thermometer sent a reading within ``within`` (the stale-data limit), or
+    within ``spot_within`` when its last reading was a spot or hand reading (issue 19: the
+    watch's spot limit; a spot thermometer hours silent between readings is working)."""
     who = address or "any thermometer"
     if not path.exists():
         return Check(
@@ -230,8 +240,11 @@ def check_thermometer(path: Path, address: str | None, within: timedelta, now: d
             "check it is on, charged and near the base station; "
             "`portwatch scan` shows what is in range",
         )
-    last = readings[-1].reading.time
+    latest = readings[-1].reading
+    last = latest.time
     detail = f"{who} last heard {age_text(now - last)}"
+    if spot_within is not None:
+        within = silence_limit(latest.kind, stale_after=within, spot_stale_after=spot_within)
     if now - last > within:
         return Check(
             "thermometer", False, detail, "check it is on, charged and near the base station"
@@ -417,7 +430,13 @@ async def run_checks(
         else Check("bluetooth adapter", True, "virtual radio, no adapter needed"),
         check_clock(root, run),
         check_pin(directory, loaded.bluetooth.address),
-        check_thermometer(log, loaded.bluetooth.address, loaded.watch.stale_after, now),
+        check_thermometer(
+            log,
+            loaded.bluetooth.address,
+            loaded.watch.stale_after,
+            now,
+            spot_within=loaded.watch.spot_stale_after,
+        ),
         check_notify(loaded),
     ]
     if send_test:

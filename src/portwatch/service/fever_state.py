@@ -33,6 +33,7 @@ class FeverState:
     zone: tzinfo
     pending_until: datetime | None = None  # a first elevated reading awaits its pair
     text: str | None = None  # the status line's fever part; None: no fever
+    recheck_due: datetime | None = None  # when the pending first reading's recheck is due
     open: bool = False  # a confirmed episode not yet resolved
 
     def track(self, decisions: Sequence[Decision]) -> None:
@@ -41,13 +42,16 @@ class FeverState:
             if decision.type is DecisionType.ELEVATED_FIRST:
                 self.pending_until = decision.time + self.pair_window
                 due = decision.due or decision.time + self.min_separation
+                self.recheck_due = due
                 self.text = f"recheck due {clock_text(due, self.zone)}"
             elif decision.type in (DecisionType.FEVER_CONFIRMED, DecisionType.FEVER_ONGOING):
                 self.pending_until = None
+                self.recheck_due = None
                 self.text = "fever confirmed"
                 self.open = True
             elif decision.type is DecisionType.FEVER_RESOLVED:
                 self.pending_until = None
+                self.recheck_due = None
                 self.text = None
                 self.open = False
 

@@ -38,7 +38,7 @@ from portwatch.alerts.payloads import (
 from portwatch.clock import Clock
 from portwatch.config import Settings
 from portwatch.log.store import OutboxEntry
-from portwatch.model import Reading, derived_id
+from portwatch.model import Reading, ReadingKind, derived_id
 from portwatch.period import day_number
 from portwatch.service.care import due_reminders, next_reminder_time
 from portwatch.service.schedule import JobFunc, Scheduler, daily_at, every, once_at
@@ -145,6 +145,7 @@ def heartbeat_job(
 class _Watch:
     last_valid: datetime
     last_notice: datetime | None
+    kind: ReadingKind = ReadingKind.STREAM  # the last valid reading's (issue 19)
 
 
 def _valid(reading: Reading) -> bool:
@@ -161,6 +162,8 @@ class TimedWork:
         scheduler: the daemon's scheduler (on the same clock).
         clock: the daemon's clock.
         fever_pending: whether the rule waits for a recheck (the watch speaks sooner).
+        recheck_due: when that recheck is due (a spot thermometer's watch waits for it);
+            None when not known.
         fever_open: whether a fever episode is confirmed and not yet resolved; the daily
             summary must not say "no fever" then.
         heartbeat: the clinic heartbeat job (:func:`heartbeat_job`), if there is a clinic.
@@ -176,6 +179,7 @@ class TimedWork:
         *,
         fever_pending: Callable[[], bool],
         fever_open: Callable[[], bool] | None = None,
+        recheck_due: Callable[[], datetime | None] | None = None,
         heartbeat: JobFunc | None = None,
     ) -> None:
         self._settings = settings
@@ -185,6 +189,7 @@ class TimedWork:
         self._clock = clock
         self._fever_pending = fever_pending
         self._fever_open = fever_open or (lambda: False)
+        self._recheck_due = recheck_due or (lambda: None)
         self._heartbeat = heartbeat
         self._zone = settings.zone
         quiet = settings.notify.quiet_hours
@@ -200,11 +205,13 @@ class TimedWork:
         """Derive the state from the log and schedule every job (safe to call on restart)."""
         now = self._clock.now()
         readings = await self._call(lambda: list(self._log.readings(now - LOOKBACK, now)))
-        valid = [r.reading.time for r in readings if _valid(r.reading)]
+        valid = [r.reading for r in readings if _valid(r.reading)]
+        last = max(valid, key=lambda r: r.time, default=None)
         stored = await self._call(lambda: self._log.meta_get(WATCH_LAST_NOTICE_KEY))
         self._watch = _Watch(
-            last_valid=max(valid, default=now),
+            last_valid=now if last is None else last.time,
             last_notice=datetime.fromisoformat(stored) if stored else None,
+            kind=ReadingKind.STREAM if last is None else last.kind,
         )
         self._scheduler.add(
             JOB_SUMMARY, daily_at(self._settings.notify.daily_summary_at, self._zone), self.summary
@@ -264,6 +271,7 @@ class TimedWork:
             return
         if reading.time > self._watch.last_valid:
             self._watch.last_valid = reading.time
+            self._watch.kind = reading.kind
             await self.check_stale(self._clock.now())
 
     async def check_stale(self, due: datetime) -> None:
@@ -285,6 +293,9 @@ class TimedWork:
             last_notice=watch.last_notice,
             stale_after=self._settings.watch.stale_after,
             stale_after_pending=self._settings.watch.stale_after_pending,
+            kind=watch.kind,
+            spot_stale_after=self._settings.watch.spot_stale_after,
+            recheck_due=self._recheck_due(),
         )
         next_check = verdict.next_check
         if verdict.say is not None:

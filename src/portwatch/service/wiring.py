@@ -399,6 +399,7 @@ def _timed_work(
         clock,
         fever_pending=lambda: fever.pending(clock.now()),
         fever_open=lambda: fever.open,
+        recheck_due=lambda: fever.recheck_due if fever.pending(clock.now()) else None,
     )
 
 

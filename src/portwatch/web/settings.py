@@ -60,6 +60,7 @@ def display_settings(settings: Settings) -> DisplaySettings:
         rule_settings=rule.as_pairs(),
         thermometer=pinned_address(settings),
         stale_after=settings.watch.stale_after,
+        spot_stale_after=settings.watch.spot_stale_after,
         notice_addresses=notice_addresses(settings),
     )
 

@@ -18,7 +18,15 @@ from portwatch.alerts.notices import NOTICES, NoticeKind
 from portwatch.alerts.payloads import AlertKind, alert_kind_words
 from portwatch.alerts.sentences import clock_time, decision_sentence
 from portwatch.clock import ClockTrust
-from portwatch.model import Decision, LinkEvent, LinkEventKind, Reading, Symptom, Unit
+from portwatch.model import (
+    Decision,
+    LinkEvent,
+    LinkEventKind,
+    Reading,
+    ReadingKind,
+    Symptom,
+    Unit,
+)
 from portwatch.web.view import (
     AlertRow,
     DisplaySettings,
@@ -396,7 +404,7 @@ def _now_state(status: StatusData) -> NowState:
     settings, latest, now = status.settings, status.latest, status.now
     zone = settings.zone
     age = now - latest.time if latest is not None else None
-    stale = age is None or age > settings.stale_after
+    stale = age is None or latest is None or age > settings.stale_limit(latest.kind)
     check = "check that the thermometer is on, charged and near the base station."
     start, end = settings.period(now)
     state = status.episode_state
@@ -420,7 +428,10 @@ def _now_state(status: StatusData) -> NowState:
         return NowState("nodata", "Monitoring has ended", "Nothing to do here.", stale)
     if stale:
         silent = fmt_ago(age).removesuffix(" ago")
-        return NowState("nodata", f"No data for {silent}", "Please " + check, True)
+        # A spot thermometer is not "on" or "off": a day without a reading wants one taken.
+        spot = latest.kind is not ReadingKind.STREAM
+        todo = "Please take a temperature now." if spot else "Please " + check
+        return NowState("nodata", f"No data for {silent}", todo, True)
     if latest.celsius is not None and is_elevated(latest.celsius, settings.threshold_c):
         return NowState("elevated", "High reading, not counted yet", _UNCOUNTED_TODO, False)
     return NowState("normal", "Normal", "Nothing to do: the temperature is normal.", False)

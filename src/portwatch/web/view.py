@@ -23,9 +23,11 @@ from portwatch.model import (
     LinkEvent,
     Observation,
     Reading,
+    ReadingKind,
     Unit,
 )
 from portwatch.period import day_number, period_end
+from portwatch.service.watch import SPOT_STALE_AFTER, STALE_AFTER, silence_limit
 
 # The rule's defaults (fever-rule.md §3, §7, §5), from the one place they are written.
 DEFAULT_THRESHOLD_F: Final = DEFAULTS.threshold_f
@@ -35,8 +37,10 @@ DEFAULT_PAIR_WINDOW: Final = DEFAULTS.pair_window
 # alerts.md: the stale-data watch speaks after 30 min, so the chart shades the same.
 DEFAULT_MIN_GAP: Final = timedelta(minutes=30)
 # alerts.md: the thermometer is "silent" after stale_after (30 min); the "now" page greys
-# a reading older than that.
-DEFAULT_STALE_AFTER: Final = timedelta(minutes=30)
+# a reading older than that. A spot reading by the watch's spot limit (issue 19: a spot
+# household's reading is hours old by design).
+DEFAULT_STALE_AFTER: Final = STALE_AFTER
+DEFAULT_SPOT_STALE_AFTER: Final = SPOT_STALE_AFTER
 # Gaps are measured against the thermometer's own cadence (issue 18): a thermometer that
 # measures on its own is gapped after this many of its intervals (and at least
 # DEFAULT_MIN_GAP); a spot thermometer measures when asked, so only a whole day without
@@ -118,10 +122,18 @@ class DisplaySettings:
     rule_settings: tuple[tuple[str, str], ...] = ()  # shown on the visit summary
     thermometer: str | None = None  # the pinned thermometer's address; None: not pinned yet
     stale_after: timedelta = DEFAULT_STALE_AFTER  # the "now" page greys an older reading
+    spot_stale_after: timedelta = DEFAULT_SPOT_STALE_AFTER  # ... an older spot reading
     # The notice channels with a notification address set up ("notify", "patient"); a
     # notice on any other channel is never sent, and is no failure either. None: not known
     # (no settings file), taken as set up.
     notice_addresses: frozenset[str] | None = None
+
+    def stale_limit(self, kind: ReadingKind) -> timedelta:
+        """How old a reading of ``kind`` may be before the page greys it: the watch's own
+        limit for that kind (:func:`portwatch.service.watch.silence_limit`)."""
+        return silence_limit(
+            kind, stale_after=self.stale_after, spot_stale_after=self.spot_stale_after
+        )
 
     def addressed(self, channel: str) -> bool:
         """Whether rows on `channel` have somewhere to go (the clinic's always do)."""
