@@ -168,7 +168,7 @@ def test_status_asks_the_running_service_without_settings_or_the_log(tmp_path: P
     assert "portwatch.config" not in modules
     assert "portwatch.log.store" not in modules
     # ~a third of its start was http.client (email, ssl) and dataclasses (inspect)
-    assert sorted({"http.client", "dataclasses", "ssl"} & modules) == []
+    assert sorted({"http.client", "dataclasses", "ssl", "logging"} & modules) == []
 
 
 def test_add_without_the_service_loads_no_fever_rule(state: Path) -> None:
