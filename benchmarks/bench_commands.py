@@ -11,12 +11,18 @@ installed it: ``PYTHONDONTWRITEBYTECODE`` (set in some sandboxes) is dropped and
 goes to a temporary ``PYTHONPYCACHEPREFIX``, filled by a first run of each command. Without
 it every portwatch module is compiled from source on every start, which is not what a
 caregiver's command costs (the libraries in site-packages keep their install-time cache).
+
+Wall times on a shared machine move with its load; where valgrind is installed, each
+command's instructions to exit (callgrind's count, one run each: it does not vary with
+load) are measured beside the same baseline's, a ratio a busy machine does not blur.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -44,6 +50,41 @@ def _medians_s(commands: dict[str, list[str]], env: dict[str, str], runs: int) -
         for name, argv in commands.items():
             times[name].append(_wall_s([a.replace("{n}", f"{round_:02d}") for a in argv], env))
     return {name: statistics.median(values) for name, values in times.items()}
+
+
+def _instructions(argv: list[str], env: dict[str, str]) -> int | None:
+    """Instructions executed to exit under callgrind, or None without valgrind."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    result = subprocess.run(  # noqa: S603 (valgrind on our own interpreter)
+        [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True,
+    )  # fmt: skip
+    found = re.search(r"Collected : (\d+)", result.stderr)
+    return int(found.group(1)) if found else None
+
+
+def _instruction_rows(
+    commands: dict[str, list[str]], bare: list[str], env: dict[str, str]
+) -> list[dict[str, object]]:
+    base = _instructions(bare, env)
+    if base is None:
+        return []
+    rows: list[dict[str, object]] = []
+    for figure, argv in commands.items():
+        count = _instructions([a.replace("{n}", "98") for a in argv], env)
+        if count is not None:
+            rows.append(
+                {
+                    "figure": f"instructions to exit (callgrind): {figure}",
+                    "value": count / 1e6,
+                    "unit": "M",
+                    "baseline": 'python -c "import sqlite3, argparse"',
+                    "baseline_value": base / 1e6,
+                }
+            )
+    return rows
 
 
 def _portwatch() -> list[str]:
@@ -136,6 +177,7 @@ def measure(quick: bool) -> list[dict[str, object]]:
             ]
             _wall_s(commands["portwatch status, service running (control socket)"], running)
             medians = _medians_s({"bare": bare_argv, **commands}, running, runs)
+            counted = _instruction_rows(commands, bare_argv, running)
         rows: list[dict[str, object]] = []
         for figure in commands:
             rows.append(
@@ -148,4 +190,4 @@ def measure(quick: bool) -> list[dict[str, object]]:
                     "baseline_value": medians["bare"] * 1000,
                 }
             )
-        return rows
+        return rows + counted

@@ -25,6 +25,9 @@ The log lives on a RAM disk (/dev/shm when there is one): 864,000 durable commit
 machine's disk would measure its fsync, not the daemon's CPU; on the Pi that wait is I/O,
 not CPU time.
 
+Every child runs with the ``Environment=`` of systemd/portwatch.service (its malloc settings
+included), as the Pi's unit runs the daemon; the baselines too, alike.
+
 Figures: peak RSS (``VmHWM``) and final RSS (``VmRSS``) from /proc, against a bare
 interpreter importing the daemon's libraries; CPU seconds (user + system) per simulated day
 of the daemon's process less the same feeding loop run without a daemon (the harness: the
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -215,6 +219,21 @@ def _daemon_libraries() -> str:
     )
 
 
+UNIT = Path(__file__).resolve().parent.parent / "systemd" / "portwatch.service"
+
+
+def unit_environment(unit: Path = UNIT) -> dict[str, str]:
+    """The variables the unit's ``Environment=`` lines set (``NAME=value``, space-separated,
+    quoted as systemd quotes them)."""
+    found: dict[str, str] = {}
+    for line in unit.read_text(encoding="utf-8").splitlines():
+        if line.startswith("Environment="):
+            for word in shlex.split(line.removeprefix("Environment=")):
+                name, _, value = word.partition("=")
+                found[name] = value
+    return found
+
+
 def _python(script: str, *args: str, timeout: float = 7200) -> dict[str, Any]:
     result = subprocess.run(  # noqa: S603 (our own interpreter and script)
         [sys.executable, "-c", script, *args],
@@ -222,6 +241,7 @@ def _python(script: str, *args: str, timeout: float = 7200) -> dict[str, Any]:
         text=True,
         check=False,
         timeout=timeout,
+        env={**os.environ, **unit_environment()},
     )
     if result.returncode != 0:
         raise RuntimeError(f"benchmark child failed:\n{result.stderr[-3000:]}")
@@ -260,6 +280,7 @@ def run_daemon(days: float) -> dict[str, Any]:
     )["rss"]
     return {
         "days": days,
+        "environment": unit_environment(),
         "daemon": daemon,
         "harness": harness,
         "bare_rss": bare,

@@ -99,6 +99,7 @@ def test_a_command_without_settings_file_imports_nothing_heavy(
     modules = _modules_after(argv, state)
     assert _heavy(modules) == []
     assert "portwatch.config" not in modules
+    assert "tomllib" not in modules  # no settings file to read
     others = {f"portwatch.cli.commands.{name}" for name in cli.COMMANDS} - {
         f"portwatch.cli.commands.{argv[0]}"
     }
@@ -166,3 +167,13 @@ def test_status_asks_the_running_service_without_settings_or_the_log(tmp_path: P
     assert _heavy(modules) == []
     assert "portwatch.config" not in modules
     assert "portwatch.log.store" not in modules
+    # ~a third of its start was http.client (email, ssl) and dataclasses (inspect)
+    assert sorted({"http.client", "dataclasses", "ssl", "logging"} & modules) == []
+
+
+def test_add_without_the_service_loads_no_fever_rule(state: Path) -> None:
+    """Writing a reading typed by hand checks it as the rule would (fever.settings) but
+    runs no rule: the service's rule picks it up."""
+    modules = _modules_after(["add", "98.9F"], state)
+    assert "portwatch.log.store" in modules  # it wrote the log itself: the test tests something
+    assert sorted(m for m in modules if m.startswith("portwatch.fever.rule")) == []

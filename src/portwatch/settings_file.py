@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -42,6 +41,8 @@ class ConfigError(ValueError):
 
 def read_toml(path: Path) -> dict[str, Any]:
     """The file's TOML table, or :class:`ConfigError` with one line saying why not."""
+    import tomllib  # here: a command without a settings file only asks config_path (issue 20)
+
     try:
         with path.open("rb") as file:
             if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):

@@ -166,6 +166,51 @@ async def test_client_raises_the_services_refusal(service: Service) -> None:
         await asyncio.to_thread(ask, service.socket, "POST", "reports", {"symptoms": []})
 
 
+def _answer_once(path: Path, answer: bytes) -> Any:
+    """A one-shot server on a real Unix socket: reads the request, sends ``answer``, closes."""
+    import socket as sockets
+    import threading
+
+    server = sockets.socket(sockets.AF_UNIX, sockets.SOCK_STREAM)
+    server.bind(str(path))
+    server.listen(1)
+
+    def serve() -> None:
+        connection, _ = server.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(answer)
+        server.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_client_refuses_an_answer_cut_short(short_dir: Path) -> None:
+    """The client reads to the end of the stream: fewer bytes than Content-Length says is
+    not an answer (a service that died mid-reply), and is not taken as an empty one."""
+    socket_path = short_dir / "cut.sock"
+    served = _answer_once(
+        socket_path,
+        b'HTTP/1.1 200 OK\r\nContent-Length: 40\r\nConnection: close\r\n\r\n{"screen": ',
+    )
+    with pytest.raises(ValueError, match="cut short"):
+        ask(socket_path, "GET", "status", timeout_s=5)
+    served.join(5)
+
+
+def test_client_reads_status_reason_and_body_of_a_whole_answer(short_dir: Path) -> None:
+    socket_path = short_dir / "whole.sock"
+    body = b'{"error": "paused already"}'
+    head = f"HTTP/1.1 409 Conflict\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+    served = _answer_once(socket_path, head + body)
+    with pytest.raises(ControlError, match="paused already") as refused:
+        ask(socket_path, "POST", "pause", {"minutes": 5}, timeout_s=5)
+    assert refused.value.status == 409
+    served.join(5)
+
+
 def test_seen_readings_give_each_row_once_whichever_path_sees_it_first() -> None:
     """The writer's batch and the watch's scan may see the same rows in either order."""
     rows = [StoredReading(i, _reading(1)) for i in range(1, 6)]

@@ -379,3 +379,23 @@ async def test_spot_recheck_not_taken_is_told_once_at_due_plus_ten_minutes(
     assert sink.of(NoticeKind.STALE, NoticeKind.BACK, NoticeKind.STALE_PENDING) == [
         (first + timedelta(hours=4, minutes=10), "watch.stale_pending")
     ]
+
+
+async def test_summary_read_a_slice_at_a_time_counts_each_reading_once(
+    settings: Settings, store: Store
+) -> None:
+    """The day is read SUMMARY_SLICE at a time (issue 20: bounded memory); readings on a
+    slice's edge are counted once, and one at the summary's own time is tomorrow's."""
+    from portwatch.service.timed import SUMMARY_SLICE
+
+    due = datetime(2026, 11, 30, 19, 0, tzinfo=UTC)  # 20:00 in Berlin
+    midnight = datetime(2026, 11, 29, 23, 0, tzinfo=UTC)  # its local midnight
+    edges = [midnight + SUMMARY_SLICE * n for n in range(int((due - midnight) / SUMMARY_SLICE))]
+    within = [edge + timedelta(seconds=90) for edge in edges]
+    store.add_readings([normal(at) for at in [*edges, *within, due]])
+    clock = VirtualClock(due)
+    sink = Sink(clock)
+    timed = TimedWork(settings, store, sink, Scheduler(clock), clock, fever_pending=lambda: False)
+    await timed.summary(due)
+    ((_, notice, _),) = sink.sent
+    assert f"{len(edges) + len(within)} readings today" in notice.text

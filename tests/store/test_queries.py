@@ -130,3 +130,15 @@ def test_readings_raise_store_error_when_a_row_holds_an_unknown_kind(store: Stor
     store._db.execute("UPDATE readings SET kind = 'bogus' WHERE id = ?", (row_id,))
     with pytest.raises(StoreError, match=f"reading {row_id} holds 'bogus'"):
         store.readings(T0, T0 + timedelta(minutes=1))
+
+
+def test_every_connection_to_the_log_keeps_a_small_page_cache(tmp_path: Path) -> None:
+    """Issue 20: the daemon holds the writer and a reader for days; each one's page cache
+    is CACHE_KIB, not SQLite's 2 MB default (a Pi Zero 2 W has 512 MB in all)."""
+    from portwatch.log.database import CACHE_KIB
+
+    path = tmp_path / "portwatch.db"
+    with Store.open(path) as writer, Store.open_reader(path) as reader:
+        for store in (writer, reader):
+            assert store._db.execute("PRAGMA cache_size").fetchone()[0] == -CACHE_KIB
+    assert 0 < CACHE_KIB < 2000

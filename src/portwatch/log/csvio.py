@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import BinaryIO, Final
 
-from portwatch.fever.rule import BEFORE_PLACEMENT
+from portwatch.fever.settings import BEFORE_PLACEMENT  # not .rule: `add` needs no rule (issue 20)
 from portwatch.model import MANUAL_DEVICE, Reading, ReadingKind, Site, Unit
 
 __all__ = [

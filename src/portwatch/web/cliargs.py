@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import re
-from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -137,6 +136,8 @@ def display_from(
     Raises:
         TimeArgumentError: for a --placement that cannot be read.
     """
+    from dataclasses import replace  # not at import: `status` asking the service needs none
+
     from portwatch.model import Unit
     from portwatch.web.view import DEFAULT_HEALING_DAYS, DEFAULT_THRESHOLD_F, DisplaySettings
 
@@ -174,6 +175,8 @@ def target_from(
         ValueError: without a patient reference or a thermometer address (no settings file),
             or a settings file without a clinic recipient (ConfigError).
     """
+    from dataclasses import replace
+
     if settings is not None:
         from portwatch.alerts.payloads import Thermometer
         from portwatch.web.settings import clinic_target

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from portwatch.config import Settings
@@ -69,9 +68,12 @@ def db_path(args: argparse.Namespace) -> Path:
     return log_place(args).db
 
 
-@dataclass(frozen=True, slots=True)
-class LogPlace:
-    """Where a command's work goes: the log, and the running service's socket (if any)."""
+class LogPlace(NamedTuple):
+    """Where a command's work goes: the log, and the running service's socket (if any).
+
+    A named tuple, not a dataclass: ``portwatch status`` asking the running service loads
+    this module, and ``dataclasses`` (with ``inspect``) was a sixth of its start (issue 20).
+    """
 
     db: Path
     socket: Path | None  # None: no service to ask (none runs, or --db was given)

@@ -70,13 +70,24 @@ def from_service(args: argparse.Namespace) -> str | None:
     return screen if isinstance(screen, str) else None
 
 
+def run_before_logging(args: argparse.Namespace) -> int | None:
+    """The service's screen, printed, before the command line sets up logging (nothing on
+    this path logs); None: :func:`run` reads the log (it does not ask again)."""
+    screen = from_service(args)
+    args.service_asked = True
+    if screen is None:
+        return None
+    print(screen, end="")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    screen = from_service(args)
-    if screen is not None:
-        print(screen, end="")
-        return 0
+    if not getattr(args, "service_asked", False):
+        answered = run_before_logging(args)
+        if answered is not None:
+            return answered
     from portwatch.clock import SystemClock
     from portwatch.log.store import Store, StoreError
     from portwatch.web.cliargs import db_path, display_from, settings_from
