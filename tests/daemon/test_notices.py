@@ -54,6 +54,8 @@ FACTS = {
     "day": "4",
     "readings": "288",
     "status": "all normal",
+    "what_to_do": "Please take a temperature now; if the thermometer does not send it, check "
+    "its battery and add the reading by hand.",
 }
 
 

@@ -399,3 +399,18 @@ async def test_summary_read_a_slice_at_a_time_counts_each_reading_once(
     await timed.summary(due)
     ((_, notice, _),) = sink.sent
     assert f"{len(edges) + len(within)} readings today" in notice.text
+
+
+async def test_silent_notice_says_what_to_do_for_the_kind_of_thermometer_with_its_zone(
+    settings: Settings, store: Store
+) -> None:
+    """A spot thermometer is silent because nobody took a temperature: "check that it is
+    charged and near the base station" was the wearable's advice. The time carries its zone."""
+    day = datetime(2026, 11, 28, tzinfo=UTC)
+    store.add_readings([spot(day + timedelta(hours=8))])
+    clock = VirtualClock(day + timedelta(hours=8, minutes=1))
+    sink = await _timed_over(settings, store, clock, [], fever_pending=lambda: False)
+    ((_, notice, _),) = [sent for sent in sink.sent if sent[1].kind is NoticeKind.STALE]
+    assert "Please take a temperature now" in notice.text
+    assert "charged and near" not in notice.text
+    assert "since Sat 09:00 CET." in notice.text  # 08:00 UTC in Berlin

@@ -161,8 +161,7 @@ NOTICES: Final[Mapping[NoticeKind, Template]] = {
         False,
         Priority.HIGH,
         "No temperature for {silent}",
-        "The thermometer has sent nothing since {since}. Check that it is on, charged and "
-        "near the base station.",
+        "The thermometer has sent nothing since {since}. {what_to_do}",
     ),
     NoticeKind.STALE_PENDING: Template(
         _CAREGIVER,
