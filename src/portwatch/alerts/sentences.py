@@ -72,12 +72,12 @@ def clock_time(when: datetime, zone: tzinfo, *, with_day: bool = False) -> str:
 
 
 def duration_text(delta: timedelta) -> str:
-    """'4 h 25 min', '1 d 2 h', '35 min'."""
+    """'4 h 25 min', '1 d 2 h', '1 d' (never '1 d 0 h'), '35 min'."""
     minutes = int(delta.total_seconds() // 60)
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
     if days:
-        return f"{days} d {hours} h"
+        return f"{days} d {hours} h" if hours else f"{days} d"
     return f"{hours} h {minutes} min" if hours else f"{minutes} min"
 
 
