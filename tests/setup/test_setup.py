@@ -265,6 +265,10 @@ def test_setup_asks_again_when_answer_unreadable_then_writes_answers(root: Root)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "is not a time zone" in done.stdout
     assert "must use https" in done.stdout
+    # Caregivers who do not use ntfy are told how to get e-mail instead (issue 19).
+    assert "For e-mail instead, give mailtos://USER:PASSWORD@SMTP-SERVER?to=ADDRESS" in (
+        done.stdout
+    )
     settings = tomllib.loads(root.settings.read_text())
     assert settings["patient"]["reference"] == "Patient/4711"
     assert settings["patient"]["timezone"] == "America/Chicago"

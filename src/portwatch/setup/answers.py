@@ -252,12 +252,15 @@ QUESTIONS: Final[tuple[Question, ...]] = (
         "caregiver_url",
         "notify",
         "caregiver_url",
-        "Where the caregiver's notices go (a ntfy topic URL; Enter takes a new private one)",
+        "Where the caregiver's notices go (a ntfy topic or e-mail URL; Enter takes a new "
+        "private ntfy topic)",
         _read_url("the caregiver's notification URL", notify=True),
         lambda answers: new_push_topic(),
         "The caregiver's phone gets notices (a high reading, a silent thermometer) through "
         "the free ntfy app: install it and subscribe to the topic setup shows at the end. "
-        "Anyone who knows a topic's name can read it: keep it private, never share one.",
+        "Anyone who knows a topic's name can read it: keep it private, never share one. "
+        "For e-mail instead, give mailtos://USER:PASSWORD@SMTP-SERVER?to=ADDRESS (SMS "
+        "gateways, Signal, Telegram: any Apprise URL); a password is kept with the secrets.",
     ),
     Question(
         "unit",
