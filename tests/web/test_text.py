@@ -254,3 +254,13 @@ def test_status_json_writes_a_value_sent_with_an_exponent_in_plain_digits() -> N
     shown = status_json(_status(latest=sent))["last_reading"]
     assert isinstance(shown, dict)
     assert shown["value"] == "40"
+
+
+def test_ages_never_say_zero_hours_after_the_days() -> None:
+    """`status` on a log from months ago said "276 d 0 h ago"."""
+    from portwatch.web.view import fmt_ago
+
+    assert fmt_ago(timedelta(days=276)) == "276 d ago"
+    assert fmt_ago(timedelta(days=1, hours=4)) == "1 d 4 h ago"
+    assert fmt_ago(timedelta(hours=2, minutes=5)) == "2 h 5 min ago"
+    assert fmt_ago(timedelta(seconds=30)) == "just now"

@@ -93,7 +93,8 @@ def fmt_short(when: datetime, zone: tzinfo) -> str:
 
 
 def fmt_ago(delta: timedelta) -> str:
-    """'3 min ago', '2 h 5 min ago', '1 d 4 h ago'; a negative delta is 'just now'."""
+    """'3 min ago', '2 h 5 min ago', '1 d 4 h ago', '276 d ago'; a negative delta is
+    'just now'."""
     seconds = int(delta.total_seconds())
     if seconds < 60:
         return "just now"
@@ -101,7 +102,7 @@ def fmt_ago(delta: timedelta) -> str:
     hours, minutes = divmod(minutes, 60)
     days, hours = divmod(hours, 24)
     if days:
-        return f"{days} d {hours} h ago"
+        return f"{days} d {hours} h ago" if hours else f"{days} d ago"  # never "d 0 h"
     if hours:
         return f"{hours} h {minutes} min ago"
     return f"{minutes} min ago"
