@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta, tzinfo
-from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Final
 
+from portwatch.fever.sentences import EXACT_DECIMALS, reading_text  # the device's digits
 from portwatch.model import Decision, DecisionType, Observation, Unit
 
 __all__ = [
@@ -23,18 +23,6 @@ __all__ = [
     "duration_text",
     "temperature",
 ]
-
-# The device's own digits, to at most two decimals (a window median has more): never
-# rounded to one, since 38.27 °C is normal and 38.3 °C elevated (fever-rule.md §3).
-EXACT_DECIMALS: Final = 2
-
-
-def _exact(obs: Observation) -> str:
-    value = obs.value
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -EXACT_DECIMALS:
-        value = value.quantize(Decimal(1).scaleb(-EXACT_DECIMALS), rounding=ROUND_HALF_EVEN)
-    return f"{value} °{obs.unit.value}"
 
 
 def _decimals(obs: Observation) -> int:
@@ -59,7 +47,7 @@ def temperature(obs: Observation, unit: Unit, *, both: bool = False) -> str:
     other = Unit.CELSIUS if unit is Unit.FAHRENHEIT else Unit.FAHRENHEIT
 
     def shown(in_unit: Unit) -> str:
-        return _exact(obs) if obs.unit is in_unit else _converted(obs, in_unit)
+        return reading_text(obs) if obs.unit is in_unit else _converted(obs, in_unit)
 
     return f"{shown(unit)} ({shown(other)})" if both else shown(unit)
 

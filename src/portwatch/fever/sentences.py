@@ -10,6 +10,7 @@ from typing import Final
 from portwatch.model import Observation, Reading, Unit
 
 __all__ = [
+    "EXACT_DECIMALS",
     "day",
     "duration_text",
     "hhmm",
@@ -21,7 +22,7 @@ __all__ = [
 
 # Issue 5's sentence shows values as the device reported them; two decimals is a
 # wearable's resolution (CORE: 0.01 °C), and a window's median may add more.
-_SUMMARY_DECIMALS: Final = 2
+EXACT_DECIMALS: Final = 2
 
 
 def reading_text(obs: Observation) -> str:
@@ -33,8 +34,8 @@ def reading_text(obs: Observation) -> str:
     unit = "°F" if obs.unit is Unit.FAHRENHEIT else "°C"
     value = obs.value
     exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -_SUMMARY_DECIMALS:
-        value = value.quantize(Decimal(1).scaleb(-_SUMMARY_DECIMALS), rounding=ROUND_HALF_EVEN)
+    if isinstance(exponent, int) and exponent < -EXACT_DECIMALS:
+        value = value.quantize(Decimal(1).scaleb(-EXACT_DECIMALS), rounding=ROUND_HALF_EVEN)
     return f"{value} {unit}"
 
 
