@@ -31,6 +31,7 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "CsvFormatError",
     "celsius_from",
+    "hand_reading",
     "invalid_reason",
     "iter_readings",
     "parse_temperature",
@@ -79,6 +80,30 @@ def celsius_from(value: Decimal, unit: Unit) -> float:
     if unit is Unit.FAHRENHEIT:
         return float((value - 32) * 5 / 9)
     return float(value)
+
+
+def hand_reading(
+    value: Decimal,
+    unit: Unit,
+    *,
+    time: datetime,
+    received_at: datetime,
+    site: Site | None,
+    raw: bytes,
+) -> Reading:
+    """A temperature typed by hand (`portwatch add`, the page's form): a spot reading from
+    :data:`MANUAL_DEVICE`, which counts like the pinned thermometer's (fever-rule.md §8)."""
+    return Reading(
+        device=MANUAL_DEVICE,
+        kind=ReadingKind.SPOT,
+        value=value,
+        unit=unit,
+        celsius=celsius_from(value, unit),
+        time=time,
+        received_at=received_at,
+        site=site,
+        raw=raw,
+    )
 
 
 def parse_temperature(text: str) -> tuple[Decimal, Unit]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final, Protocol
 
-from portwatch.model import MANUAL_DEVICE, Reading, ReadingKind, Site
+from portwatch.model import Reading, Site
 from portwatch.web.login import Redeemed
 from portwatch.web.pages import _document
 from portwatch.web.view import DisplaySettings, esc
@@ -106,7 +106,7 @@ def parse_hand_reading(
             temperature no person has (outside 25-47 °C: a typing error or the wrong unit),
             an unreadable time, an unknown site.
     """
-    from portwatch.log.csvio import celsius_from, parse_temperature
+    from portwatch.log.csvio import hand_reading, parse_temperature
 
     text = temperature.strip().replace(" ", "")
     if not text:
@@ -126,12 +126,9 @@ def parse_hand_reading(
         where = Site(site) if site else None
     except ValueError:
         raise FormRejectedError(f"site {site!r} is not one the form offers") from None
-    return Reading(
-        device=MANUAL_DEVICE,
-        kind=ReadingKind.SPOT,  # a hand reading is a spot reading and counts for the rule
-        value=value,
-        unit=parsed_unit,
-        celsius=celsius_from(value, parsed_unit),
+    return hand_reading(
+        value,
+        parsed_unit,
         time=_when(at, now, settings),
         received_at=now,
         site=where,

@@ -91,15 +91,15 @@ def hand_reading(
     Raises:
         ValueError: one line, naming what was typed.
     """
-    from portwatch.log.csvio import FUTURE_TOLERANCE, celsius_from, parse_temperature
-    from portwatch.model import MANUAL_DEVICE, Reading, ReadingKind, Site
+    from portwatch.log import csvio
+    from portwatch.model import Site
 
-    value, unit = parse_temperature(typed)
+    value, unit = csvio.parse_temperature(typed)
     try:
         when = now if at is None else parse_when(at, now)
     except OverflowError:  # 0001-01-01T00:00:00+05:00 is before the first UTC time
         raise ValueError(f"--at {at!r} is out of range") from None
-    if when > now + FUTURE_TOLERANCE:
+    if when > now + csvio.FUTURE_TOLERANCE:
         raise ValueError(f"{when.isoformat()} is in the future")
     if placement is not None and when < placement - timedelta(days=1):
         raise ValueError(
@@ -108,12 +108,9 @@ def hand_reading(
         )
     if placement is None and when < OLDEST_WITHOUT_SETTINGS:
         raise ValueError(f"{when.isoformat()} is before any placement; check the date")
-    return Reading(
-        device=MANUAL_DEVICE,
-        kind=ReadingKind.SPOT,  # a hand reading is a spot reading and counts for the rule
-        value=value,
-        unit=unit,
-        celsius=celsius_from(value, unit),
+    return csvio.hand_reading(
+        value,
+        unit,
         time=when,
         received_at=now,
         site=None if site is None else Site(site),
