@@ -187,3 +187,35 @@ def test_add_hints_at_the_decimal_point_when_typed_with_a_comma(
     # issue 21: typed input is refused with status 2, in one line
     assert cli.main(["add", "38,5C", "--db", str(tmp_path / "portwatch.db")]) == 2
     assert "write the decimal point as a point: 38.5C" in capsys.readouterr().err
+
+
+def test_status_with_a_settings_file_and_no_service_reads_the_settings_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`status --config FILE` looks for that file's service first (which needs the
+    settings), then reads the log: the settings, pydantic's slowest work, were parsed twice."""
+    from portwatch.cli.commands import _log
+
+    secret = tmp_path / "clinic-secret"
+    secret.write_text("whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n", encoding="utf-8")
+    secret.chmod(0o600)
+    config = tmp_path / "portwatch.toml"
+    config.write_text(
+        "[patient]\nreference = 'Patient/1'\nplacement = '2026-11-16T09:00:00+00:00'\n"
+        "[clinic]\nurl = 'http://127.0.0.1:9/webhook'\nrecipient = 'Organization/1'\n"
+        f"secret_file = '{secret}'\n[store]\nstate_directory = '{tmp_path}'\n",
+        encoding="utf-8",
+    )
+    with Store.open(tmp_path / "portwatch.db"):
+        pass
+    real, calls = _log.command_settings, []
+
+    def counted(argument: str | None, now: object) -> object:
+        calls.append(argument)
+        return real(argument, now)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_log, "command_settings", counted)
+    monkeypatch.delenv("PORTWATCH_CONFIG", raising=False)
+    assert cli.main(["status", "--config", str(config)]) == 0
+    assert "Period" in capsys.readouterr().out
+    assert calls == [str(config)]

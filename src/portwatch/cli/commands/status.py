@@ -47,9 +47,11 @@ def _service_socket(args: argparse.Namespace) -> Path | None:
         from portwatch.cli.commands._log import log_place
 
         try:
-            return log_place(args).socket
+            place = log_place(args)
         except ValueError:  # ConfigError: the offline path reports it
             return None
+        args._settings = place.settings  # read once: the offline path must not parse again
+        return place.socket
     state = os.environ.get("PORTWATCH_STATE_DIRECTORY") or "/var/lib/portwatch"
     return command_socket_path(Path(state.split(":")[0]))
 
@@ -96,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
 
     now = SystemClock().now()
     try:
-        config = settings_from(args, now)
+        config = args._settings if hasattr(args, "_settings") else settings_from(args, now)
         settings = display_from(args, now, config)
         reminder = None
         if config is not None:
