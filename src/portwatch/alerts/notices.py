@@ -34,6 +34,7 @@ __all__ = [
     "format_temperature",
     "held_until",
     "render",
+    "silent_advice",
     "stuck_notice",
 ]
 
@@ -260,6 +261,18 @@ class Notice:
     priority: Priority
     title: str
     text: str
+
+
+def silent_advice(kind: ReadingKind) -> str:
+    """What to do about a silent thermometer (the STALE notice's ``what_to_do``), by the
+    kind of its last reading: a spot thermometer is silent because nobody took a
+    temperature, not because it is off the body or flat."""
+    if kind is ReadingKind.STREAM:
+        return "Check that it is on, charged and near the base station."
+    return (
+        "Please take a temperature now; if the thermometer does not send it, check its "
+        "battery and add the reading by hand."
+    )
 
 
 def render(kind: NoticeKind, facts: Mapping[str, str]) -> Notice:

@@ -25,6 +25,7 @@ from portwatch.alerts.notices import (
     daily_summary,
     held_until,
     render,
+    silent_advice,
 )
 from portwatch.alerts.outbound import notice_entries
 from portwatch.alerts.outbox import clinic_entry
@@ -308,7 +309,7 @@ class TimedWork:
             "since": self._local(watch.last_valid),
             "silent": _duration_text(now - watch.last_valid),
             "time": self._local(watch.last_valid),
-            "what_to_do": STALE_ADVICE[watch.kind is ReadingKind.STREAM],
+            "what_to_do": silent_advice(watch.kind),
         }
         notice = render(NoticeKind(say.value), facts)
         key = f"{say.value}:{watch.last_valid.isoformat()}:{now.isoformat()}"
@@ -347,15 +348,6 @@ class TimedWork:
     def _local(self, when: datetime) -> str:
         """A time as the caregiver's clock shows it, with its zone (issue 18)."""
         return when.astimezone(self._zone).strftime("%a %H:%M %Z")
-
-
-# What to do about a silent thermometer, by its kind (True: a wearable). A spot thermometer
-# is silent because nobody took a temperature, not because it is off the body or flat.
-STALE_ADVICE: Final = {
-    True: "Check that it is on, charged and near the base station.",
-    False: "Please take a temperature now; if the thermometer does not send it, check its "
-    "battery and add the reading by hand.",
-}
 
 
 # The daily summary reads the log this much at a time: 600 readings at 1/s. An hour's 3,600
