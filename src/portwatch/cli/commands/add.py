@@ -18,6 +18,7 @@ from portwatch.cli.commands._through import take_readings
 from portwatch.web.cliargs import person_time
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from pathlib import Path
 
     from portwatch.log.store import Store, StoredReading
@@ -153,11 +154,13 @@ def run(args: argparse.Namespace) -> int:
         f"recorded {reading.value} °{reading.unit.value} ({reading.celsius:.2f} °C) at "
         f"{person_time(reading.time, place.settings, now)} as reading {row_id}"
     )
-    _note_clocks(taken.service_now, now)
+    _note_clocks(taken.service_now, now, lambda when: person_time(when, place.settings, now))
     return 0
 
 
-def _note_clocks(service_now: datetime | None, own: datetime) -> None:
+def _note_clocks(
+    service_now: datetime | None, own: datetime, shown: Callable[[datetime], str]
+) -> None:
     """Say so when the running service's clock is not this computer's.
 
     The service times its thermometer's readings on its own clock, which is not the system
@@ -170,7 +173,7 @@ def _note_clocks(service_now: datetime | None, own: datetime) -> None:
     if service_now is None or abs(service_now - own) <= CLOCKS_AGREE_WITHIN:
         return
     print(
-        f"note: the gateway's clock says {service_now.isoformat(timespec='minutes')}, "
-        f"this computer's {own.isoformat(timespec='minutes')}: the gateway's clock is not "
+        f"note: the gateway's clock says {shown(service_now)}, this computer's "
+        f"{shown(own)}: the gateway's clock is not "
         "synchronised, so its other readings are timed differently (`portwatch doctor`)"
     )
