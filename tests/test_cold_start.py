@@ -36,6 +36,9 @@ sys.stderr.write("\\nMODULES " + json.dumps(sorted(sys.modules)) + "\\n")
 def _modules_after(argv: list[str], state: Path) -> set[str]:
     env = {**os.environ, "PORTWATCH_STATE_DIRECTORY": str(state)}
     env["PORTWATCH_CONFIG"] = str(state / "no-settings-file.toml")  # the offline path
+    # Never a real service's /run/portwatch on this machine (a test that starts its own
+    # service sets $RUNTIME_DIRECTORY itself).
+    env.setdefault("RUNTIME_DIRECTORY", str(state))
     result = subprocess.run(
         [sys.executable, "-c", PROBE, *argv],
         capture_output=True,
